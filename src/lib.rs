@@ -1,1 +1,10 @@
+//! storehub: the in-store edge hub. See docs/architecture.md for the map of this crate.
+
+pub mod bench;
+pub mod catalog;
+pub mod clock;
+pub mod config;
+pub mod demo;
 pub mod domain;
+pub mod inventory;
+pub mod store;

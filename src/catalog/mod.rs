@@ -62,3 +62,179 @@ pub struct Supplier {
     pub id: String,
     pub name: String,
 }
+
+use crate::domain::barcode::{classify_catalog_code, BarcodeError, CatalogCode};
+use crate::store::{CommitError, Record, Store, StoreError, TreeId, Tx, TxError};
+
+impl Record for Product {
+    const NAME: &'static str = "product";
+}
+impl Record for Category {
+    const NAME: &'static str = "category";
+}
+impl Record for Supplier {
+    const NAME: &'static str = "supplier";
+}
+
+/// Why a catalog change or lookup failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("unknown barcode {0}")]
+    UnknownBarcode(String),
+    #[error("unknown sku {0}")]
+    UnknownSku(String),
+    #[error("barcode {code} of sku {sku} already belongs to sku {owner}")]
+    BarcodeTaken { code: String, sku: String, owner: String },
+    #[error("barcode {code}: {source}")]
+    Barcode { code: String, source: BarcodeError },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Event type written when a product is created or changed.
+pub const EVENT_PRODUCT_UPSERTED: &str = "storehub.catalog.product_upserted";
+
+/// Key of a catalog code in the barcode index. GTINs are stored as written; PLU item codes as
+/// `plu:` + the number without leading zeros, so `05000` on a label and `5000` in the catalog meet.
+pub fn index_key(code: &CatalogCode) -> String {
+    match code {
+        CatalogCode::Gtin(g) => g.clone(),
+        CatalogCode::Plu(p) => plu_key(p),
+    }
+}
+
+/// Index key of a scale PLU item code.
+pub fn plu_key(item_code: &str) -> String {
+    let trimmed = item_code.trim_start_matches('0');
+    format!("plu:{}", if trimmed.is_empty() { "0" } else { trimmed })
+}
+
+fn index_keys(p: &Product) -> Result<Vec<String>, CatalogError> {
+    p.barcodes
+        .iter()
+        .map(|b| {
+            classify_catalog_code(b)
+                .map(|c| index_key(&c))
+                .map_err(|source| CatalogError::Barcode { code: b.clone(), source })
+        })
+        .collect()
+}
+
+/// Counts of an upsert.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UpsertSummary {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+/// Inserts or replaces `product` inside `tx`, keeping the barcode index consistent. A barcode
+/// owned by another sku is refused unless `releasing` says that sku gives it up in the same
+/// import. Emits `storehub.catalog.product_upserted` unless nothing changed.
+pub fn upsert_in_tx(
+    tx: &Tx,
+    product: &Product,
+    releasing: &dyn Fn(&str, &str) -> bool,
+) -> Result<Option<bool>, TxError<CatalogError>> {
+    let sku = product.sku.as_bytes();
+    let old: Option<Product> = tx.get(TreeId::Products, sku)?;
+    if old.as_ref() == Some(product) {
+        return Ok(None);
+    }
+    let new_keys = index_keys(product).map_err(TxError::Rejected)?;
+    for (key, code) in new_keys.iter().zip(&product.barcodes) {
+        if let Some(owner) = tx.get_raw(TreeId::Barcodes, key.as_bytes())? {
+            let owner = String::from_utf8_lossy(&owner).into_owned();
+            if owner != product.sku && !releasing(&owner, key) {
+                return Err(TxError::Rejected(CatalogError::BarcodeTaken {
+                    code: code.clone(),
+                    sku: product.sku.clone(),
+                    owner,
+                }));
+            }
+        }
+    }
+    if let Some(old) = &old {
+        for key in index_keys(old).unwrap_or_default() {
+            let still_mine = tx
+                .get_raw(TreeId::Barcodes, key.as_bytes())?
+                .is_some_and(|o| o.as_slice() == sku);
+            if still_mine && !new_keys.contains(&key) {
+                tx.remove(TreeId::Barcodes, key.as_bytes())?;
+            }
+        }
+    }
+    for key in &new_keys {
+        tx.put_raw(TreeId::Barcodes, key.as_bytes(), sku)?;
+    }
+    tx.put(TreeId::Products, sku, product)?;
+    if tx.get_raw(TreeId::Categories, product.category.as_bytes())?.is_none() {
+        let c = Category { id: product.category.clone(), name_zh: product.category.clone(), name_en: String::new() };
+        tx.put(TreeId::Categories, c.id.as_bytes(), &c)?;
+    }
+    if let Some(s) = &product.supplier {
+        if tx.get_raw(TreeId::Suppliers, s.as_bytes())?.is_none() {
+            tx.put(TreeId::Suppliers, s.as_bytes(), &Supplier { id: s.clone(), name: s.clone() })?;
+        }
+    }
+    tx.emit(EVENT_PRODUCT_UPSERTED, Some(&product.sku), product)?;
+    Ok(Some(old.is_none()))
+}
+
+/// Upserts many products, `chunk` per transaction, calling `progress` with the number done.
+/// Barcodes that move from one product to another inside the same list are allowed.
+pub fn upsert_products(
+    store: &Store,
+    products: &[Product],
+    chunk: usize,
+    mut progress: impl FnMut(usize),
+) -> Result<UpsertSummary, CommitError<CatalogError>> {
+    // Which index keys each sku of this import will hold afterwards.
+    let mut future: std::collections::HashMap<&str, Vec<String>> = std::collections::HashMap::new();
+    for p in products {
+        future.insert(&p.sku, index_keys(p).map_err(CommitError::Rejected)?);
+    }
+    let releasing = |owner: &str, key: &str| {
+        future.get(owner).is_some_and(|keys| !keys.iter().any(|k| k == key))
+    };
+    let mut summary = UpsertSummary::default();
+    let mut done = 0;
+    for part in products.chunks(chunk.max(1)) {
+        let outcomes = store.commit(|tx| {
+            part.iter().map(|p| upsert_in_tx(tx, p, &releasing)).collect::<Result<Vec<_>, _>>()
+        })?;
+        for o in outcomes {
+            match o {
+                Some(true) => summary.created += 1,
+                Some(false) => summary.updated += 1,
+                None => summary.unchanged += 1,
+            }
+        }
+        done += part.len();
+        progress(done);
+    }
+    Ok(summary)
+}
+
+/// The product with this sku.
+pub fn product(store: &Store, sku: &str) -> Result<Option<Product>, StoreError> {
+    store.get(TreeId::Products, sku.as_bytes())
+}
+
+/// The product a catalog code (GTIN or PLU) belongs to.
+pub fn product_by_code(store: &Store, code: &CatalogCode) -> Result<Option<Product>, StoreError> {
+    match store.get_raw(TreeId::Barcodes, index_key(code).as_bytes())? {
+        Some(sku) => store.get(TreeId::Products, &sku),
+        None => Ok(None),
+    }
+}
+
+/// Every product in sku order.
+pub fn all_products(store: &Store) -> Result<Vec<Product>, StoreError> {
+    store.scan::<Product>(TreeId::Products).map(|r| r.map(|(_, p)| p)).collect()
+}
+
+/// Number of products.
+pub fn product_count(store: &Store) -> usize {
+    store.count(TreeId::Products)
+}

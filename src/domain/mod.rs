@@ -4,3 +4,4 @@
 
 pub mod barcode;
 pub mod money;
+pub mod stock;

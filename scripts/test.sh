@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Run every storehub test: the firmware wire-protocol workspace, then the hub workspace.
+#
+#   scripts/test.sh                 all tests
+#   scripts/test.sh barcode         extra arguments go to the test runner (here a name filter)
+#
+# On a fresh Debian / Raspberry Pi OS machine with Rust installed it first installs, with apt-get,
+# whatever the tests need and is missing (saying so on stderr; sudo when not root):
+# the C toolchain and pkg-config, Mosquitto (the MQTT tests start their own broker on a free
+# loopback port) and Chromium (the browser tests drive it headless).
+#
+# The hub tests run under cargo-nextest when it is installed (each test in its own process, which
+# the crash and pseudo-terminal tests rely on), else under `cargo test`. nextest does not run
+# doctests, so when it is used and no extra arguments are given, `cargo test --doc` runs after it.
+#
+# Environment:
+#   STOREHUB_SOAK=1   also run the slow soak tests (long crash/kill loops, outage cycles); they
+#                     are skipped by default so a normal run stays a few minutes.
+#   STOREHUB_LOG      log level for the daemon started by integration tests (e.g. debug).
+#
+# Exit code: that of the tests (0 when all pass).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+
+# Everything the tests need from Debian. Extend this list when a test needs a new program.
+TEST_PACKAGES=(
+    "${STOREHUB_BUILD_PACKAGES[@]}"
+    mosquitto         # real broker for the MQTT relay tests
+    mosquitto-clients # mosquitto_sub / mosquitto_pub, to watch and inject topics
+    chromium          # headless browser for the dashboard and cashier page tests
+)
+
+ensure_apt_packages "${TEST_PACKAGES[@]}"
+ensure_cargo
+
+say "testing the firmware wire protocol (firmware/)"
+cargo test --manifest-path firmware/Cargo.toml
+
+rc=0
+if cargo nextest --version >/dev/null 2>&1; then
+    say "testing the hub with cargo-nextest"
+    # --no-tests=warn: a filter that matches nothing (or a crate with no tests yet) is not a failure.
+    cargo nextest run --workspace --no-fail-fast --no-tests=warn "$@" || rc=$?
+    if (($# == 0)); then
+        say "running the hub's doctests (nextest does not run them)"
+        doc_rc=0
+        cargo test --workspace --doc || doc_rc=$?
+        ((rc != 0)) || rc=$doc_rc
+    fi
+else
+    say "cargo-nextest not found; testing the hub with cargo test (install it with: cargo install --locked cargo-nextest)"
+    cargo test --workspace "$@" || rc=$?
+fi
+
+if ((rc == 0)); then
+    say "all tests passed"
+else
+    say "tests failed (exit code $rc)"
+fi
+exit "$rc"

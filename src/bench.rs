@@ -1,0 +1,256 @@
+//! `storehub bench`: measures the store's hot paths on this machine and, in the same run, the
+//! physical limits they should be read against (raw `fdatasync` of a small append in the data
+//! dir, a loop of tiny sled flushes, bare sled inserts). Prints a Markdown report for
+//! docs/benchmarks.md. Nothing here is used by the daemon.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::catalog::{self, Product, Unit};
+use crate::domain::barcode::gs1_check_digit;
+use crate::domain::stock::MoveKind;
+use crate::inventory::{self, NewMove};
+use crate::store::{Durability, Store, StoreOptions};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Directory for the benchmark databases (a fresh subdirectory is made and removed).
+    pub dir: PathBuf,
+    pub products: usize,
+    /// Length of each timed phase.
+    pub phase: Duration,
+    pub lookups: usize,
+}
+
+/// One measured figure.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    pub name: String,
+    pub value: f64,
+    pub unit: &'static str,
+    pub note: String,
+}
+
+fn rate(count: u64, elapsed: Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64().max(1e-9)
+}
+
+/// Raw `fdatasync` rate: append 64 bytes, `fdatasync`, repeat.
+pub fn raw_fdatasync_rate(dir: &Path, phase: Duration) -> std::io::Result<f64> {
+    let path = dir.join("fdatasync.probe");
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+    let buf = [0x5au8; 64];
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < phase {
+        f.write_all(&buf)?;
+        f.sync_data()?;
+        n += 1;
+    }
+    let r = rate(n, start.elapsed());
+    drop(f);
+    std::fs::remove_file(&path)?;
+    Ok(r)
+}
+
+/// Tiny sled insert + `flush()` loop (sled's flush is `sync_file_range`, not an fsync).
+pub fn sled_flush_rate(dir: &Path, phase: Duration) -> sled::Result<f64> {
+    let db = sled::Config::new().path(dir.join("sled-flush-probe")).open()?;
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < phase {
+        db.insert(n.to_be_bytes(), &[1u8; 16][..])?;
+        db.flush()?;
+        n += 1;
+    }
+    Ok(rate(n, start.elapsed()))
+}
+
+/// Bare sled inserts without flush (what the library alone does).
+pub fn sled_insert_rate(dir: &Path, phase: Duration) -> sled::Result<f64> {
+    let db = sled::Config::new().path(dir.join("sled-insert-probe")).flush_every_ms(None).open()?;
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < phase {
+        db.insert(n.to_be_bytes(), &[1u8; 64][..])?;
+        n += 1;
+    }
+    Ok(rate(n, start.elapsed()))
+}
+
+/// A synthetic product with a valid EAN-13 (prefix 690, then the index).
+pub fn synthetic_product(i: usize) -> Product {
+    let body: Vec<u8> = format!("690{:09}", i).bytes().map(|b| b - b'0').collect();
+    let check = gs1_check_digit(&body);
+    let code: String = body.iter().chain(std::iter::once(&check)).map(|d| (b'0' + d) as char).collect();
+    Product {
+        sku: format!("B{:07}", i),
+        barcodes: vec![code],
+        name_zh: format!("测试商品{i}"),
+        name_en: format!("Test product {i}"),
+        category: format!("类目{}", i % 40),
+        unit: Unit::Piece,
+        price_fen: 100 + (i as i64 % 5000),
+        member_price_fen: None,
+        cost_fen: Some(80),
+        tax_bp: 1300,
+        supplier: Some(format!("供应商{}", i % 25)),
+        reorder_point: None,
+        active: true,
+    }
+}
+
+fn open(dir: &Path, durability: Durability) -> Result<Store, crate::store::StoreError> {
+    Store::open(StoreOptions {
+        path: dir.to_path_buf(),
+        durability,
+        relaxed_flush_ms: 200,
+        source: "/storehub/bench/bench/bench".into(),
+        clock: crate::clock::system(),
+    })
+}
+
+/// Commit rate of stock moves with `writers` threads for `phase`.
+pub fn commit_rate(store: &Arc<Store>, writers: usize, skus: usize, phase: Duration) -> anyhow::Result<f64> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let handles: Vec<_> = (0..writers)
+        .map(|w| {
+            let (store, stop, count) = (Arc::clone(store), Arc::clone(&stop), Arc::clone(&count));
+            std::thread::spawn(move || -> anyhow::Result<()> {
+                let mut i = w;
+                while !stop.load(Ordering::Relaxed) {
+                    let m = NewMove {
+                        sku: synthetic_product(i % skus).sku,
+                        kind: MoveKind::Receipt,
+                        qty: 1,
+                        reason: "bench".into(),
+                        user: "bench".into(),
+                        reference: None,
+                    };
+                    inventory::move_stock(&store, &m).map_err(|e| anyhow::anyhow!("{e}"))?;
+                    count.fetch_add(1, Ordering::Relaxed);
+                    i += writers;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    std::thread::sleep(phase);
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.join().map_err(|_| anyhow::anyhow!("bench writer panicked"))??;
+    }
+    Ok(rate(count.load(Ordering::Relaxed), start.elapsed()))
+}
+
+/// Runs every benchmark and returns the figures in report order.
+pub fn run(opts: &BenchOptions, mut log: impl FnMut(&str)) -> anyhow::Result<Vec<Figure>> {
+    let root = opts.dir.join(format!("storehub-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&root)?;
+    let result = run_in(&root, opts, &mut log);
+    let _ = std::fs::remove_dir_all(&root);
+    result
+}
+
+fn run_in(root: &Path, opts: &BenchOptions, log: &mut impl FnMut(&str)) -> anyhow::Result<Vec<Figure>> {
+    let mut figs = Vec::new();
+    log("raw fdatasync rate …");
+    let fsync = raw_fdatasync_rate(root, opts.phase)?;
+    figs.push(Figure { name: "raw fdatasync of a 64-byte append (physical limit)".into(), value: fsync, unit: "syncs/s", note: "baseline".into() });
+    log("sled flush rate …");
+    let flush = sled_flush_rate(root, opts.phase)?;
+    figs.push(Figure { name: "sled tiny insert + flush() loop".into(), value: flush, unit: "flushes/s", note: format!("{:.2}× fdatasync (sync_file_range, not durable)", flush / fsync) });
+    log("bare sled insert rate …");
+    let inserts = sled_insert_rate(root, opts.phase)?;
+    figs.push(Figure { name: "bare sled insert, no flush".into(), value: inserts, unit: "inserts/s", note: "library baseline".into() });
+
+    // Catalog lookup at N products.
+    log(&format!("loading {} products …", opts.products));
+    let store = open(&root.join("lookup"), Durability::Relaxed)?;
+    let products: Vec<Product> = (0..opts.products).map(synthetic_product).collect();
+    let t = Instant::now();
+    catalog::upsert_products(&store, &products, 1000, |_| {}).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let load = t.elapsed();
+    figs.push(Figure { name: format!("catalog import of {} products (1000 per transaction)", opts.products), value: rate(opts.products as u64, load), unit: "products/s", note: format!("{:.1} s in all", load.as_secs_f64()) });
+    log("barcode lookups …");
+    let mut lat = Vec::with_capacity(opts.lookups);
+    let mut rng = fastrand::Rng::with_seed(7);
+    for _ in 0..opts.lookups {
+        let p = &products[rng.usize(..products.len())];
+        let code = crate::domain::barcode::classify_catalog_code(&p.barcodes[0])?;
+        let t = Instant::now();
+        let found = catalog::product_by_code(&store, &code)?;
+        lat.push(t.elapsed());
+        anyhow::ensure!(found.as_ref().map(|f| &f.sku) == Some(&p.sku), "lookup returned the wrong product");
+    }
+    lat.sort();
+    let pct = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)].as_secs_f64() * 1e6;
+    figs.push(Figure { name: format!("barcode → product lookup at {} products, p50", opts.products), value: pct(0.50), unit: "µs", note: format!("{} random lookups", opts.lookups) });
+    figs.push(Figure { name: format!("barcode → product lookup at {} products, p99", opts.products), value: pct(0.99), unit: "µs", note: "target < 20 µs".into() });
+    figs.push(Figure { name: format!("barcode → product lookup at {} products, max", opts.products), value: pct(1.0), unit: "µs", note: String::new() });
+    drop(store);
+
+    for (mode, label) in [(Durability::Durable, "durable"), (Durability::Relaxed, "relaxed")] {
+        for writers in [1usize, 8] {
+            log(&format!("{label} commits, {writers} writer(s) …"));
+            let dir = root.join(format!("commit-{label}-{writers}"));
+            let store = Arc::new(open(&dir, mode)?);
+            let skus = 1000;
+            let ps: Vec<Product> = (0..skus).map(synthetic_product).collect();
+            catalog::upsert_products(&store, &ps, 1000, |_| {}).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let before = store.sync_stats();
+            let r = commit_rate(&store, writers, skus, opts.phase)?;
+            let group = match (before, store.sync_stats()) {
+                (Some((c0, s0, t0)), Some((c1, s1, t1))) if s1 > s0 => format!(
+                    "; {:.1} commits per sync, {:.0} µs per sync",
+                    (c1 - c0) as f64 / (s1 - s0) as f64,
+                    (t1 - t0).as_secs_f64() * 1e6 / (s1 - s0) as f64
+                ),
+                _ => String::new(),
+            };
+            let note = match mode {
+                Durability::Durable => format!("{:.2}× raw fdatasync, {:.2}× sled flush loop{group}", r / fsync, r / flush),
+                Durability::Relaxed => format!("{:.2}× bare sled inserts", r / inserts),
+            };
+            figs.push(Figure { name: format!("stock move commit, {label}, {writers} writer(s)"), value: r, unit: "moves/s", note });
+            if mode == Durability::Relaxed && writers == 1 {
+                // Outbox drain on the events this phase wrote.
+                log("outbox drain …");
+                let stats = store.outbox_stats()?;
+                let t = Instant::now();
+                let mut drained = 0u64;
+                loop {
+                    let batch = store.outbox_batch(0, 256)?;
+                    if batch.is_empty() {
+                        break;
+                    }
+                    let seqs: Vec<u64> = batch.iter().map(|e| e.seq).collect();
+                    for e in &batch {
+                        std::hint::black_box(e.to_cloudevent().to_string());
+                    }
+                    store.outbox_ack(&seqs)?;
+                    drained += seqs.len() as u64;
+                }
+                let dr = rate(drained, t.elapsed());
+                figs.push(Figure { name: "outbox drain: read 256, render CloudEvents JSON, delete".into(), value: dr, unit: "events/s", note: format!("{} events ({} KiB) drained; {:.2}× bare sled inserts", stats.count, stats.bytes / 1024, dr / inserts) });
+            }
+        }
+    }
+    Ok(figs)
+}
+
+/// Renders figures as a Markdown table.
+pub fn markdown(figs: &[Figure]) -> String {
+    let mut s = String::from("| measurement | result | unit | relative to |\n|---|---:|---|---|\n");
+    for f in figs {
+        let v = if f.value >= 100.0 { format!("{:.0}", f.value) } else { format!("{:.2}", f.value) };
+        s.push_str(&format!("| {} | {} | {} | {} |\n", f.name, v, f.unit, f.note));
+    }
+    s
+}

@@ -1,0 +1,2136 @@
+//! Typed configuration of one hub, read from TOML and validated before anything else starts.
+//!
+//! Owns the shape of `config/*.toml`, its defaults, and every rule a value must satisfy to be
+//! usable. A bad file is refused with one line naming the file, the line, the key and what is
+//! expected (see [`ConfigError`]). This module never opens devices, sockets or the database: it
+//! only describes them, and the parts that do trust these typed, validated values.
+//!
+//! Relative paths in a config (data dir, TLS files) are relative to the daemon's working
+//! directory, not to the config file; production configs use absolute paths.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, Deserializer, Unexpected, Visitor};
+use serde::Deserialize;
+
+use crate::domain::barcode::{EmbeddedValue, InStoreLayout};
+
+/// The demo configuration, compiled into the binary so `storehub demo` needs no files.
+pub const DEMO_TOML: &str = include_str!("../config/demo.toml");
+
+/// Source name used in error messages for [`DEMO_TOML`].
+pub const DEMO_SOURCE_NAME: &str = "config/demo.toml";
+
+// ------------------------------------------------------------------------------------------------
+// Errors
+// ------------------------------------------------------------------------------------------------
+
+/// Why a configuration was refused. Displays as exactly one line:
+///
+/// ```text
+/// {source}:{line}: {key}: {message}
+/// {source}:{line}: unknown key {key}; expected one of: a, b, c
+/// {source}: {key}: {message}                  (when no line is known)
+/// {source}:{line}: TOML syntax error: {message}
+/// ```
+///
+/// `key` is written as in the file: `[mqtt].url`, `[loyalty].tiers[1].discount_bp`,
+/// `lanes[0].id` (top-level arrays of tables), `[store]` (a whole section). Indexes count from 0.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", render_error(.source_name, *.line, .key.as_deref(), *.kind, .message))]
+pub struct ConfigError {
+    /// The file name as given to [`Config::load`] / [`Config::from_str`].
+    pub source_name: String,
+    /// 1-based line of the offending key or table, when known.
+    pub line: Option<usize>,
+    /// The key path as rendered in the message, e.g. `[mqtt].url`.
+    pub key: Option<String>,
+    pub kind: ConfigErrorKind,
+    /// What is expected and what was found (for unknown keys: the list of allowed keys).
+    pub message: String,
+}
+
+/// The class of a [`ConfigError`], for callers that branch on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigErrorKind {
+    /// The file could not be read (missing, no permission, not UTF-8).
+    Read,
+    /// The text is not valid TOML (including duplicate keys).
+    Syntax,
+    /// A key the hub does not know (a typo, or a key from another version).
+    UnknownKey,
+    /// A required key or section is absent.
+    MissingKey,
+    /// A value of the wrong type or an impossible value.
+    Invalid,
+}
+
+fn render_error(
+    source: &str,
+    line: Option<usize>,
+    key: Option<&str>,
+    kind: ConfigErrorKind,
+    message: &str,
+) -> String {
+    let mut out = match line {
+        Some(l) => format!("{source}:{l}: "),
+        None => format!("{source}: "),
+    };
+    match (kind, key) {
+        (ConfigErrorKind::UnknownKey, Some(k)) => {
+            out.push_str("unknown key ");
+            out.push_str(k);
+            out.push_str("; ");
+        }
+        (_, Some(k)) if !k.is_empty() => {
+            out.push_str(k);
+            out.push_str(": ");
+        }
+        _ => {}
+    }
+    out.push_str(message);
+    out
+}
+
+/// One step of a key path: a table key or an index into an array.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// Top-level keys that are arrays of tables (`[[lanes]]`), rendered `lanes[0].id`.
+const ARRAY_SECTIONS: &[&str] = &["lanes", "devices"];
+
+/// Renders a key path the way a technician finds it in the file (see [`ConfigError`]).
+fn render_key(path: &[Seg]) -> String {
+    let mut out = String::new();
+    let mut rest = path;
+    if let Some((Seg::Key(first), tail)) = path.split_first() {
+        let is_array = matches!(tail.first(), Some(Seg::Index(_)))
+            || (tail.is_empty() && ARRAY_SECTIONS.contains(&first.as_str()));
+        if is_array {
+            out.push_str(first);
+        } else {
+            out.push('[');
+            out.push_str(first);
+            out.push(']');
+        }
+        rest = tail;
+    }
+    for seg in rest {
+        match seg {
+            Seg::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Seg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// 1-based line containing byte `offset` of `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Finds the line that defines `target` (or, failing that, the closest enclosing table or key
+/// that is written in the file) by scanning headers and `key = value` lines. Good for the usual
+/// one-key-per-line style; inline tables and multi-line strings only lose precision, never panic.
+fn locate(text: &str, target: &[Seg]) -> Option<usize> {
+    let mut arrays: HashMap<Vec<Seg>, usize> = HashMap::new();
+    let mut current: Vec<Seg> = Vec::new();
+    let mut best: Option<(usize, usize)> = None; // (matched length, line)
+    let mut consider = |full: &[Seg], line: usize| -> bool {
+        if full.len() <= target.len() && target[..full.len()] == *full {
+            if full.len() == target.len() {
+                return true;
+            }
+            if best.map_or(true, |(len, _)| full.len() > len) {
+                best = Some((full.len(), line));
+            }
+        }
+        false
+    };
+    for (i, raw) in text.lines().enumerate() {
+        let line_no = i + 1;
+        let line = raw.trim_start();
+        if let Some(inner) = line.strip_prefix("[[") {
+            let Some(end) = inner.find("]]") else {
+                continue;
+            };
+            let keys = split_dotted(&inner[..end]);
+            let Some((last, parents)) = keys.split_last() else {
+                continue;
+            };
+            let mut path = resolve(&arrays, parents);
+            path.push(Seg::Key(last.clone()));
+            let count = arrays.entry(path.clone()).or_insert(0);
+            let index = *count;
+            *count += 1;
+            path.push(Seg::Index(index));
+            if consider(&path, line_no) {
+                return Some(line_no);
+            }
+            current = path;
+        } else if let Some(inner) = line.strip_prefix('[') {
+            let Some(end) = inner.find(']') else { continue };
+            let keys = split_dotted(&inner[..end]);
+            let path = resolve(&arrays, &keys);
+            if consider(&path, line_no) {
+                return Some(line_no);
+            }
+            current = path;
+        } else if let Some(eq) = line.find('=') {
+            let key = &line[..eq];
+            if key.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut full = current.clone();
+            full.extend(split_dotted(key).into_iter().map(Seg::Key));
+            if consider(&full, line_no) {
+                return Some(line_no);
+            }
+        }
+    }
+    best.map(|(_, line)| line)
+}
+
+fn split_dotted(key: &str) -> Vec<String> {
+    key.split('.')
+        .map(|k| k.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
+        .collect()
+}
+
+/// Turns header keys into a path, inserting the current index of every array of tables met.
+fn resolve(arrays: &HashMap<Vec<Seg>, usize>, keys: &[String]) -> Vec<Seg> {
+    let mut path = Vec::new();
+    for k in keys {
+        path.push(Seg::Key(k.clone()));
+        if let Some(&count) = arrays.get(&path) {
+            path.push(Seg::Index(count.saturating_sub(1)));
+        }
+    }
+    path
+}
+
+/// A post-parse validation failure: where and what. Turned into a [`ConfigError`] with the line
+/// found by [`locate`].
+#[derive(Debug)]
+struct Invalid {
+    path: Vec<Seg>,
+    message: String,
+}
+
+fn invalid(path: Vec<Seg>, message: impl Into<String>) -> Invalid {
+    Invalid {
+        path,
+        message: message.into(),
+    }
+}
+
+/// `[section].key`
+fn key(section: &str, key: &str) -> Vec<Seg> {
+    vec![Seg::Key(section.into()), Seg::Key(key.into())]
+}
+
+/// `array[i].key` (top level), or `array[i]` when `key` is empty.
+fn item(array: &str, index: usize, key: &str) -> Vec<Seg> {
+    let mut p = vec![Seg::Key(array.into()), Seg::Index(index)];
+    if !key.is_empty() {
+        p.push(Seg::Key(key.into()));
+    }
+    p
+}
+
+/// `[section].array[i].key`, or `[section].array[i]` when `key` is empty.
+fn nested(section: &str, array: &str, index: usize, key: &str) -> Vec<Seg> {
+    let mut p = vec![Seg::Key(section.into())];
+    p.extend(item(array, index, key));
+    p
+}
+
+impl ConfigError {
+    fn read(source_name: &str, message: String) -> Self {
+        ConfigError {
+            source_name: source_name.to_string(),
+            line: None,
+            key: None,
+            kind: ConfigErrorKind::Read,
+            message,
+        }
+    }
+
+    fn from_syntax(text: &str, source_name: &str, err: &toml::de::Error) -> Self {
+        let message = format!("TOML syntax error: {}", one_line(err.message()));
+        ConfigError {
+            source_name: source_name.to_string(),
+            line: err.span().map(|s| line_of(text, s.start)),
+            key: None,
+            kind: ConfigErrorKind::Syntax,
+            message,
+        }
+    }
+
+    fn from_invalid(text: &str, source_name: &str, inv: Invalid) -> Self {
+        ConfigError {
+            source_name: source_name.to_string(),
+            line: locate(text, &inv.path),
+            key: Some(render_key(&inv.path)),
+            kind: ConfigErrorKind::Invalid,
+            message: inv.message,
+        }
+    }
+
+    /// Turns a serde error (with its path from serde_path_to_error and its span from toml) into
+    /// the one-line form, rewording serde's standard messages for people.
+    fn from_serde(
+        text: &str,
+        source_name: &str,
+        err: &serde_path_to_error::Error<toml::de::Error>,
+    ) -> Self {
+        use serde_path_to_error::Segment;
+        let mut path: Vec<Seg> = err
+            .path()
+            .iter()
+            .filter_map(|s| match s {
+                Segment::Map { key } => Some(Seg::Key(key.clone())),
+                Segment::Seq { index } => Some(Seg::Index(*index)),
+                Segment::Enum { variant } => Some(Seg::Key(variant.clone())),
+                Segment::Unknown => None,
+            })
+            .collect();
+        let inner = err.inner();
+        let raw = inner.message();
+        let span = inner.span();
+        let mut line = span.as_ref().map(|s| line_of(text, s.start));
+        let spanned_text = span
+            .as_ref()
+            .and_then(|s| text.get(s.clone()))
+            .map(str::trim)
+            .unwrap_or("");
+
+        let (kind, message) = if let Some(rest) = raw.strip_prefix("unknown field `") {
+            let (name, expected) = split_ticked(rest);
+            if path.last() != Some(&Seg::Key(name.to_string())) {
+                path.push(Seg::Key(name.to_string()));
+            }
+            let message = if expected.is_empty() {
+                "this table takes no keys".to_string()
+            } else {
+                format!("expected one of: {}", expected.join(", "))
+            };
+            (ConfigErrorKind::UnknownKey, message)
+        } else if let Some(rest) = raw.strip_prefix("missing field `") {
+            let name = rest.trim_end_matches('`');
+            let top = path.is_empty();
+            path.push(Seg::Key(name.to_string()));
+            if top {
+                // A missing section: no line to point at, the root spans the whole file.
+                line = None;
+                (
+                    ConfigErrorKind::MissingKey,
+                    "missing required section".to_string(),
+                )
+            } else {
+                (
+                    ConfigErrorKind::MissingKey,
+                    "missing required key".to_string(),
+                )
+            }
+        } else if let Some(rest) = raw.strip_prefix("unknown variant `") {
+            let (name, expected) = split_ticked(rest);
+            let quoted: Vec<String> = expected.iter().map(|e| format!("{e:?}")).collect();
+            let expected = match quoted.as_slice() {
+                [one] => one.clone(),
+                [a, b] => format!("{a} or {b}"),
+                many => format!("one of {}", many.join(", ")),
+            };
+            (
+                ConfigErrorKind::Invalid,
+                format!("expected {expected}, got {name:?}"),
+            )
+        } else if let Some(rest) = raw.strip_prefix("invalid type: ") {
+            (ConfigErrorKind::Invalid, reword_invalid(rest))
+        } else if let Some(rest) = raw.strip_prefix("invalid value: ") {
+            (ConfigErrorKind::Invalid, reword_invalid(rest))
+        } else if raw == "wanted string or table" {
+            let got = if spanned_text.is_empty() {
+                "another type"
+            } else {
+                spanned_text
+            };
+            (
+                ConfigErrorKind::Invalid,
+                format!("expected a string, got {got}"),
+            )
+        } else {
+            // Our own messages (from the field checks below) are already in final form.
+            (ConfigErrorKind::Invalid, one_line(raw))
+        };
+        ConfigError {
+            source_name: source_name.to_string(),
+            line,
+            key: Some(render_key(&path)),
+            kind,
+            message,
+        }
+    }
+}
+
+/// Joins a multi-line message into one line.
+fn one_line(msg: &str) -> String {
+    msg.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Splits serde's "`name`, expected `a`, `b` or `c`" into the name and the expected names.
+fn split_ticked(rest: &str) -> (&str, Vec<String>) {
+    match rest.split_once('`') {
+        Some((name, tail)) => {
+            let expected = tail
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect();
+            (name, expected)
+        }
+        None => (rest, Vec::new()),
+    }
+}
+
+/// Rewords serde's "{unexpected}, expected {expected}" as "expected {what}, got {value}".
+fn reword_invalid(rest: &str) -> String {
+    let (unexpected, expected) = rest
+        .rsplit_once(", expected ")
+        .unwrap_or((rest, "another type"));
+    let expected = match expected {
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "u128" | "usize" | "u64" => {
+            "an integer".to_string()
+        }
+        "u8" => "an integer between 0 and 255".to_string(),
+        "u16" => "an integer between 0 and 65535".to_string(),
+        "u32" => "an integer between 0 and 4294967295".to_string(),
+        "a sequence" => "an array".to_string(),
+        "a borrowed string" | "path string" => "a string".to_string(),
+        e if e.starts_with("struct ") || e.starts_with("a map") => "a table".to_string(),
+        e => e.to_string(),
+    };
+    let got = if let Some(s) = unexpected.strip_prefix("string ") {
+        s.to_string()
+    } else if unexpected == "sequence" {
+        "an array".to_string()
+    } else if unexpected == "map" {
+        "a table".to_string()
+    } else if let Some((_, v)) = unexpected.split_once('`') {
+        v.trim_end_matches('`').to_string()
+    } else {
+        unexpected.to_string()
+    };
+    format!("expected {expected}, got {got}")
+}
+
+// ------------------------------------------------------------------------------------------------
+// Typed values
+// ------------------------------------------------------------------------------------------------
+
+/// An identifier that is safe inside an MQTT topic level and a URL path: 1 to 64 of lowercase
+/// ASCII letters, digits, `-` and `_`. Used for chain, store, hub, lane, device and tier ids.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Id(String);
+
+impl Id {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Id {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Id(s))
+        } else {
+            Err(format!(
+                "expected 1 to 64 lowercase letters, digits, \"-\" or \"_\" (ids go into MQTT topics), got {s:?}"
+            ))
+        }
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for Id {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A secret (password) whose `Debug` never shows the value, so logging a config is safe.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+/// An MQTT broker address, `mqtt://host[:port]` (plain TCP, default port 1883) or
+/// `mqtts://host[:port]` (TLS, default port 8883). IPv6 hosts in brackets. No credentials, path
+/// or query: those have their own keys.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct MqttUrl {
+    tls: bool,
+    host: String,
+    port: u16,
+}
+
+impl MqttUrl {
+    pub fn tls(&self) -> bool {
+        self.tls
+    }
+    /// Host name or IP address, without brackets for IPv6.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+    /// True for `localhost` and loopback IP addresses.
+    pub fn is_loopback(&self) -> bool {
+        self.host.eq_ignore_ascii_case("localhost")
+            || self
+                .host
+                .parse::<IpAddr>()
+                .map(|ip| ip.is_loopback())
+                .unwrap_or(false)
+    }
+}
+
+impl fmt::Display for MqttUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.tls { "mqtts" } else { "mqtt" };
+        if self.host.contains(':') {
+            write!(f, "{scheme}://[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{scheme}://{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl TryFrom<String> for MqttUrl {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let (tls, rest) = if let Some(r) = s.strip_prefix("mqtts://") {
+            (true, r)
+        } else if let Some(r) = s.strip_prefix("mqtt://") {
+            (false, r)
+        } else {
+            return Err(format!("expected an mqtt:// or mqtts:// URL, got {s:?}"));
+        };
+        if rest.contains('@') {
+            // Never echo the value: it probably holds a password.
+            return Err(
+                "credentials do not belong in the URL; use [mqtt].username and [mqtt].password"
+                    .into(),
+            );
+        }
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let bad = || {
+            format!("expected an mqtt:// or mqtts:// URL like \"mqtt://10.0.0.5:1883\", got {s:?}")
+        };
+        let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+            let (host, after) = v6.split_once(']').ok_or_else(bad)?;
+            if host.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err(bad());
+            }
+            match after {
+                "" => (host, None),
+                p => (host, Some(p.strip_prefix(':').ok_or_else(bad)?)),
+            }
+        } else {
+            match rest.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (rest, None),
+            }
+        };
+        let host_ok = !host.is_empty()
+            && (host.contains(':')
+                || host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_'));
+        if !host_ok {
+            return Err(bad());
+        }
+        let port = match port {
+            None => {
+                if tls {
+                    8883
+                } else {
+                    1883
+                }
+            }
+            Some(p) => parse_port(p).map_err(|e| e.unwrap_or_else(bad))?,
+        };
+        Ok(MqttUrl {
+            tls,
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+const PORT_ZERO: &str = "port 0 is not allowed; expected a port between 1 and 65535";
+
+/// Parses a port: `Err(Some(msg))` for port 0, `Err(None)` when not a number in range.
+fn parse_port(p: &str) -> Result<u16, Option<String>> {
+    match p.parse::<u16>() {
+        Ok(0) => Err(Some(PORT_ZERO.to_string())),
+        Ok(port) if p.bytes().all(|b| b.is_ascii_digit()) => Ok(port),
+        _ => Err(None),
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Field checks used while deserializing (so errors carry the exact line from the TOML span)
+// ------------------------------------------------------------------------------------------------
+
+mod check {
+    use super::*;
+
+    /// An integer in `lo..=hi`; the message names the unit.
+    fn int_in<'de, D: Deserializer<'de>>(
+        d: D,
+        lo: i64,
+        hi: i64,
+        unit: &str,
+    ) -> Result<i64, D::Error> {
+        let v = i64::deserialize(d)?;
+        if v < lo || v > hi {
+            return Err(de::Error::custom(format!(
+                "expected {lo}..={hi} {unit}, got {v}"
+            )));
+        }
+        Ok(v)
+    }
+
+    macro_rules! ranged {
+        ($name:ident, $ty:ty, $lo:expr, $hi:expr, $unit:expr) => {
+            pub fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
+                let v = int_in(d, $lo, $hi, $unit)?;
+                <$ty>::try_from(v).map_err(de::Error::custom)
+            }
+        };
+    }
+
+    ranged!(basis_points, u32, 0, 10_000, "basis points");
+    ranged!(flush_ms, u32, 1, 60_000, "milliseconds");
+    ranged!(keepalive_s, u16, 5, 3_600, "seconds");
+    ranged!(session_ttl_minutes, u32, 1, 10_080, "minutes");
+    ranged!(points_per_yuan, u32, 0, 1_000, "points per yuan");
+    ranged!(
+        expiry_months,
+        u32,
+        0,
+        120,
+        "months (0 = points never expire)"
+    );
+    ranged!(baud, u32, 50, 4_000_000, "baud");
+    ranged!(data_bits, u8, 5, 8, "data bits");
+    ranged!(stop_bits, u8, 1, 2, "stop bits");
+    ranged!(digits, u8, 1, 11, "digits");
+    ranged!(decimals, u8, 0, 3, "decimals");
+
+    /// A list of small integers, each in `lo..=hi`, refused with `what(value)` otherwise.
+    fn list_in<'de, D: Deserializer<'de>>(
+        d: D,
+        lo: i64,
+        hi: i64,
+        what: fn(i64) -> String,
+    ) -> Result<Vec<u8>, D::Error> {
+        Vec::<i64>::deserialize(d)?
+            .into_iter()
+            .map(|v| match u8::try_from(v) {
+                Ok(b) if (lo..=hi).contains(&v) => Ok(b),
+                _ => Err(de::Error::custom(what(v))),
+            })
+            .collect()
+    }
+
+    /// In-store EAN-13 prefixes, 20..=29.
+    pub fn prefixes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        list_in(d, 20, 29, |v| {
+            format!("prefix {v} is not an in-store prefix; expected 20..=29")
+        })
+    }
+
+    /// BCM GPIO pin numbers of the 40-pin header, 0..=27.
+    pub fn pins<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        list_in(d, 0, 27, |v| {
+            format!("expected BCM GPIO pins 0..=27, got {v}")
+        })
+    }
+
+    /// Money in fen: an integer, never negative, with a hint when someone writes yuan.
+    pub fn fen<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        struct FenVisitor;
+        impl Visitor<'_> for FenVisitor {
+            type Value = i64;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integer amount in fen (¥1.50 = 150)")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
+                if v < 0 {
+                    Err(E::custom(format!("must not be negative, got {v}")))
+                } else {
+                    Ok(v)
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
+                i64::try_from(v).map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &self))
+            }
+        }
+        d.deserialize_i64(FenVisitor)
+    }
+
+    /// A string that is not blank.
+    pub fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.trim().is_empty() {
+            return Err(de::Error::custom("must not be empty"));
+        }
+        Ok(s)
+    }
+
+    pub fn opt_non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        non_empty(d).map(Some)
+    }
+
+    pub fn path<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+        non_empty(d).map(PathBuf::from)
+    }
+
+    pub fn opt_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+        path(d).map(Some)
+    }
+
+    /// An IANA time zone name. Only its form is checked: the box's tz database is the authority.
+    pub fn timezone<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        let s = String::deserialize(d)?;
+        let ok = s == "UTC"
+            || (s.contains('/')
+                && s.split('/').all(|part| {
+                    !part.is_empty()
+                        && part
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"_+-".contains(&b))
+                }));
+        if !ok {
+            return Err(de::Error::custom(format!(
+                "expected an IANA time zone name like \"Asia/Shanghai\", got {s:?}"
+            )));
+        }
+        Ok(s)
+    }
+
+    /// A socket address to listen on; port 0 is refused (it would pick a random port).
+    pub fn listen<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+        let s = String::deserialize(d)?;
+        let addr: SocketAddr = s.parse().map_err(|_| {
+            de::Error::custom(format!(
+                "expected an IP address and port like \"0.0.0.0:8080\" or \"127.0.0.1:8080\", got {s:?}"
+            ))
+        })?;
+        if addr.port() == 0 {
+            return Err(de::Error::custom(PORT_ZERO));
+        }
+        Ok(addr)
+    }
+
+    /// `host:port` of a network device; the host may be a name or an address.
+    pub fn opt_host_port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        let s = String::deserialize(d)?;
+        let bad = || format!("expected \"host:port\" like \"192.168.1.50:9100\", got {s:?}");
+        let (host, port) = s.rsplit_once(':').ok_or_else(|| de::Error::custom(bad()))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || host.contains(char::is_whitespace) {
+            return Err(de::Error::custom(bad()));
+        }
+        parse_port(port).map_err(|e| de::Error::custom(e.unwrap_or_else(bad)))?;
+        Ok(Some(s))
+    }
+
+    /// A `tracing` filter: a level, or comma-separated `target=level` directives.
+    pub fn log_level<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
+        let s = String::deserialize(d)?;
+        let ok = !s.trim().is_empty()
+            && s.split(',').all(|directive| {
+                let level = match directive.trim().rsplit_once('=') {
+                    Some((target, level)) => {
+                        if target.is_empty()
+                            || !target
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b"_:-".contains(&b))
+                        {
+                            return false;
+                        }
+                        level
+                    }
+                    None => directive.trim(),
+                };
+                LEVELS.contains(&level.to_ascii_lowercase().as_str())
+            });
+        if !ok {
+            return Err(de::Error::custom(format!(
+                "expected one of off, error, warn, info, debug, trace, or directives like \"info,storehub=debug\", got {s:?}"
+            )));
+        }
+        Ok(s)
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// The configuration
+// ------------------------------------------------------------------------------------------------
+
+/// The whole configuration of one hub. Build it with [`Config::load`], [`Config::from_str`] or
+/// [`Config::demo`]; all three validate, so a `Config` in hand is always usable.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub store: StoreConfig,
+    pub data: DataConfig,
+    #[serde(default)]
+    pub barcode: BarcodeConfig,
+    /// Checkout lanes (收银台), `[[lanes]]`.
+    #[serde(default)]
+    pub lanes: Vec<LaneConfig>,
+    /// Attached devices, `[[devices]]`.
+    #[serde(default)]
+    pub devices: Vec<DeviceConfig>,
+    #[serde(default)]
+    pub mqtt: MqttConfig,
+    #[serde(default)]
+    pub web: WebConfig,
+    #[serde(default)]
+    pub loyalty: LoyaltyConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// `[store]`: who this hub is. The three ids form its MQTT topics:
+/// `{topic_prefix}/{chain_id}/{store_id}/{hub_id}/…`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    pub chain_id: Id,
+    pub store_id: Id,
+    pub hub_id: Id,
+    /// Store name as printed on receipts and shown on pages, e.g. "华美超市 徐汇店".
+    #[serde(deserialize_with = "check::non_empty")]
+    pub name: String,
+    /// IANA time zone of the shop (business days, reports, member day). Default "Asia/Shanghai".
+    #[serde(default = "default_timezone", deserialize_with = "check::timezone")]
+    pub timezone: String,
+    /// Default language of pages and receipts. Default zh-CN.
+    #[serde(default)]
+    pub language: Language,
+}
+
+fn default_timezone() -> String {
+    "Asia/Shanghai".to_string()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum Language {
+    #[default]
+    #[serde(rename = "zh-CN")]
+    ZhCn,
+    #[serde(rename = "en")]
+    En,
+}
+
+/// `[data]`: where the database lives and how hard commits hold on to the disk.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// Directory of the database, journal and snapshots. Overridden by `--data-dir` and
+    /// `STOREHUB_DATA_DIR` (see [`Config::apply_data_dir_override`]).
+    #[serde(deserialize_with = "check::path")]
+    pub dir: PathBuf,
+    #[serde(default)]
+    pub durability: Durability,
+    /// In `relaxed` mode, how often commits are synced to disk. 1..=60000, default 200.
+    #[serde(default = "default_flush_ms", deserialize_with = "check::flush_ms")]
+    pub relaxed_flush_ms: u32,
+}
+
+fn default_flush_ms() -> u32 {
+    200
+}
+
+/// When a commit counts as done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    /// Nothing is acknowledged before it is on disk (group commit shares one sync).
+    #[default]
+    Durable,
+    /// Acknowledged at once, synced every `relaxed_flush_ms`: a power cut may lose that window.
+    Relaxed,
+}
+
+/// `[barcode]`: in-store (prefix 20–29) EAN-13 layouts of the shop's label scales.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BarcodeConfig {
+    /// `[[barcode.in_store]]`; empty means the built-in default layouts.
+    #[serde(default)]
+    pub in_store: Vec<InStoreLayoutConfig>,
+}
+
+/// One `[[barcode.in_store]]`; the same fields as [`InStoreLayout`].
+/// Digits: `prefix(2) item(item_digits) [value check digit] value(value_digits) check(1)` = 13.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InStoreLayoutConfig {
+    #[serde(deserialize_with = "check::prefixes")]
+    pub prefixes: Vec<u8>,
+    #[serde(deserialize_with = "check::digits")]
+    pub item_digits: u8,
+    #[serde(deserialize_with = "check::digits")]
+    pub value_digits: u8,
+    pub value: EmbeddedValue,
+    #[serde(deserialize_with = "check::decimals")]
+    pub decimals: u8,
+    #[serde(default)]
+    pub value_check_digit: bool,
+}
+
+impl From<&InStoreLayoutConfig> for InStoreLayout {
+    fn from(c: &InStoreLayoutConfig) -> Self {
+        InStoreLayout {
+            prefixes: c.prefixes.clone(),
+            item_digits: c.item_digits,
+            value_digits: c.value_digits,
+            value: c.value,
+            decimals: c.decimals,
+            value_check_digit: c.value_check_digit,
+        }
+    }
+}
+
+/// `[[lanes]]`: a checkout lane (收银台).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LaneConfig {
+    pub id: Id,
+    /// Shown on the cashier screen and receipts, e.g. "1号收银台".
+    #[serde(deserialize_with = "check::non_empty")]
+    pub name: String,
+}
+
+/// `[[devices]]`: one attached device. Validated now; drivers read it later.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceConfig {
+    pub id: Id,
+    pub kind: DeviceKind,
+    pub transport: Transport,
+    /// The protocol the driver speaks; when absent, [`DeviceConfig::protocol`] picks the usual
+    /// one for the kind and transport where there is one.
+    #[serde(default)]
+    pub protocol: Option<DeviceProtocol>,
+    /// `serial`, `hid` and `lp`: the device path (prefer `/dev/serial/by-id/…`, which survives
+    /// replugging) or, for HID, `usb:VID:PID[:SERIAL]`.
+    #[serde(default, deserialize_with = "check::opt_non_empty")]
+    pub path: Option<String>,
+    /// `tcp`: `host:port`, e.g. "192.168.1.50:9100".
+    #[serde(default, deserialize_with = "check::opt_host_port")]
+    pub address: Option<String>,
+    /// `gpio`: BCM pin numbers (0..=27), e.g. HX711 `[data, clock]` or one beam input.
+    #[serde(default, deserialize_with = "check::pins")]
+    pub pins: Vec<u8>,
+    /// The lane the device serves (scanner, scale, printer, display); must be a `[[lanes]]` id.
+    #[serde(default)]
+    pub lane: Option<Id>,
+    /// `serial` only: line settings. Absent → 9600 8N1, no flow control.
+    #[serde(default)]
+    pub serial: Option<SerialSettings>,
+}
+
+impl DeviceConfig {
+    /// The configured protocol, or the usual one for this kind and transport
+    /// (`None` when there is no usual one; validation makes that an error).
+    pub fn protocol(&self) -> Option<DeviceProtocol> {
+        self.protocol
+            .or_else(|| default_protocol(self.kind, self.transport))
+    }
+
+    /// Serial settings, with defaults when the table is absent.
+    pub fn serial_settings(&self) -> SerialSettings {
+        self.serial.clone().unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    Scanner,
+    Scale,
+    Printer,
+    Shelf,
+    Display,
+}
+
+impl DeviceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceKind::Scanner => "scanner",
+            DeviceKind::Scale => "scale",
+            DeviceKind::Printer => "printer",
+            DeviceKind::Shelf => "shelf",
+            DeviceKind::Display => "display",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// RS-232 or USB-serial (USB-CDC) line: needs `path`, optional `[devices.serial]`.
+    Serial,
+    /// USB HID (hidraw): needs `path`.
+    Hid,
+    /// Raw TCP (e.g. printers on port 9100): needs `address`.
+    Tcp,
+    /// Pins of the box's GPIO header: needs `pins`.
+    Gpio,
+    /// USB printer class character device `/dev/usb/lp*`: needs `path`.
+    Lp,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Serial => "serial",
+            Transport::Hid => "hid",
+            Transport::Tcp => "tcp",
+            Transport::Gpio => "gpio",
+            Transport::Lp => "lp",
+        }
+    }
+}
+
+/// The protocol a device speaks, named as `storehub doctor` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeviceProtocol {
+    /// Scanner sending ASCII lines (serial / USB-CDC / TCP).
+    Line,
+    /// Scanner in USB HID keyboard-wedge mode (boot keyboard reports).
+    HidKeyboard,
+    /// Scanner in USB HID POS mode (usage page 0x8C).
+    HidPos,
+    /// Mettler Toledo 8217 scale protocol.
+    #[serde(rename = "toledo-8217")]
+    Toledo8217,
+    /// Mettler Toledo MT-SICS.
+    MtSics,
+    /// CAS continuous stream.
+    Cas,
+    /// Generic continuous-stream scale (pattern configured later).
+    Generic,
+    /// USB HID scale (usage page 0x8D).
+    HidScale,
+    /// ESC/POS receipt printer.
+    Escpos,
+    /// CD5220 / ESC-POS customer pole display.
+    Cd5220,
+    /// storehub shelf-sensor node (COBS + postcard frames).
+    StorehubNode,
+    /// HX711 load-cell amplifier on GPIO.
+    Hx711,
+    /// Beam-break or door input on GPIO.
+    Beam,
+}
+
+impl DeviceProtocol {
+    const ALL: [DeviceProtocol; 13] = [
+        DeviceProtocol::Line,
+        DeviceProtocol::HidKeyboard,
+        DeviceProtocol::HidPos,
+        DeviceProtocol::Toledo8217,
+        DeviceProtocol::MtSics,
+        DeviceProtocol::Cas,
+        DeviceProtocol::Generic,
+        DeviceProtocol::HidScale,
+        DeviceProtocol::Escpos,
+        DeviceProtocol::Cd5220,
+        DeviceProtocol::StorehubNode,
+        DeviceProtocol::Hx711,
+        DeviceProtocol::Beam,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceProtocol::Line => "line",
+            DeviceProtocol::HidKeyboard => "hid-keyboard",
+            DeviceProtocol::HidPos => "hid-pos",
+            DeviceProtocol::Toledo8217 => "toledo-8217",
+            DeviceProtocol::MtSics => "mt-sics",
+            DeviceProtocol::Cas => "cas",
+            DeviceProtocol::Generic => "generic",
+            DeviceProtocol::HidScale => "hid-scale",
+            DeviceProtocol::Escpos => "escpos",
+            DeviceProtocol::Cd5220 => "cd5220",
+            DeviceProtocol::StorehubNode => "storehub-node",
+            DeviceProtocol::Hx711 => "hx711",
+            DeviceProtocol::Beam => "beam",
+        }
+    }
+
+    /// The device kind this protocol belongs to.
+    pub fn kind(self) -> DeviceKind {
+        use DeviceProtocol::*;
+        match self {
+            Line | HidKeyboard | HidPos => DeviceKind::Scanner,
+            Toledo8217 | MtSics | Cas | Generic | HidScale => DeviceKind::Scale,
+            Escpos => DeviceKind::Printer,
+            Cd5220 => DeviceKind::Display,
+            StorehubNode | Hx711 | Beam => DeviceKind::Shelf,
+        }
+    }
+
+    /// The transports this protocol can run over.
+    pub fn transports(self) -> &'static [Transport] {
+        use DeviceProtocol::*;
+        use Transport::*;
+        match self {
+            Line | Toledo8217 | MtSics | Cas | Generic => &[Serial, Tcp],
+            HidKeyboard | HidPos | HidScale => &[Hid],
+            Escpos => &[Serial, Tcp, Lp],
+            Cd5220 | StorehubNode => &[Serial],
+            Hx711 | Beam => &[Gpio],
+        }
+    }
+}
+
+fn default_protocol(kind: DeviceKind, transport: Transport) -> Option<DeviceProtocol> {
+    use DeviceProtocol as P;
+    match (kind, transport) {
+        (DeviceKind::Scanner, Transport::Serial | Transport::Tcp) => Some(P::Line),
+        (DeviceKind::Scanner, Transport::Hid) => Some(P::HidKeyboard),
+        (DeviceKind::Scale, Transport::Hid) => Some(P::HidScale),
+        (DeviceKind::Printer, Transport::Serial | Transport::Tcp | Transport::Lp) => {
+            Some(P::Escpos)
+        }
+        (DeviceKind::Display, Transport::Serial) => Some(P::Cd5220),
+        (DeviceKind::Shelf, Transport::Serial) => Some(P::StorehubNode),
+        _ => None,
+    }
+}
+
+/// `[devices.serial]`: line settings of a serial device. Defaults 9600 8N1, no flow control.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SerialSettings {
+    #[serde(default = "default_baud", deserialize_with = "check::baud")]
+    pub baud: u32,
+    #[serde(default = "default_data_bits", deserialize_with = "check::data_bits")]
+    pub data_bits: u8,
+    #[serde(default)]
+    pub parity: Parity,
+    #[serde(default = "default_stop_bits", deserialize_with = "check::stop_bits")]
+    pub stop_bits: u8,
+    #[serde(default)]
+    pub flow_control: FlowControl,
+}
+
+impl Default for SerialSettings {
+    fn default() -> Self {
+        SerialSettings {
+            baud: default_baud(),
+            data_bits: default_data_bits(),
+            parity: Parity::None,
+            stop_bits: default_stop_bits(),
+            flow_control: FlowControl::None,
+        }
+    }
+}
+
+fn default_baud() -> u32 {
+    9600
+}
+fn default_data_bits() -> u8 {
+    8
+}
+fn default_stop_bits() -> u8 {
+    1
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Parity {
+    #[default]
+    None,
+    Even,
+    Odd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowControl {
+    #[default]
+    None,
+    /// XON/XOFF.
+    Software,
+    /// RTS/CTS.
+    Hardware,
+}
+
+/// `[mqtt]`: the link to HQ. Off unless `enabled = true`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttConfig {
+    #[serde(default)]
+    pub enabled: bool,
+    /// Broker URL; required when enabled.
+    #[serde(default)]
+    pub url: Option<MqttUrl>,
+    /// Default: `storehub-{chain_id}-{store_id}-{hub_id}` (see [`Config::mqtt_client_id`]).
+    #[serde(default, deserialize_with = "check::opt_non_empty")]
+    pub client_id: Option<String>,
+    #[serde(default, deserialize_with = "check::opt_non_empty")]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// CA certificate (PEM) to verify the broker; `mqtts://` only. Absent → system roots.
+    #[serde(default, deserialize_with = "check::opt_path")]
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS; needs `key_file`.
+    #[serde(default, deserialize_with = "check::opt_path")]
+    pub cert_file: Option<PathBuf>,
+    /// Client private key (PEM) for mutual TLS; needs `cert_file`.
+    #[serde(default, deserialize_with = "check::opt_path")]
+    pub key_file: Option<PathBuf>,
+    /// First topic levels; default "storehub/v1".
+    #[serde(default = "default_topic_prefix")]
+    pub topic_prefix: String,
+    /// MQTT keepalive in seconds, 5..=3600, default 30.
+    #[serde(default = "default_keepalive", deserialize_with = "check::keepalive_s")]
+    pub keepalive_s: u16,
+    /// Allow plain `mqtt://` to a broker that is not on this box. Default false.
+    #[serde(default)]
+    pub allow_insecure: bool,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        MqttConfig {
+            enabled: false,
+            url: None,
+            client_id: None,
+            username: None,
+            password: None,
+            ca_file: None,
+            cert_file: None,
+            key_file: None,
+            topic_prefix: default_topic_prefix(),
+            keepalive_s: default_keepalive(),
+            allow_insecure: false,
+        }
+    }
+}
+
+fn default_topic_prefix() -> String {
+    "storehub/v1".to_string()
+}
+fn default_keepalive() -> u16 {
+    30
+}
+
+/// `[web]`: the LAN dashboard and cashier screens.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Address and port to listen on; default "0.0.0.0:8080" (all interfaces of the LAN).
+    #[serde(default = "default_listen", deserialize_with = "check::listen")]
+    pub listen: SocketAddr,
+    /// Idle minutes before a login expires; 1..=10080, default 480 (one shift).
+    #[serde(
+        default = "default_session_ttl",
+        deserialize_with = "check::session_ttl_minutes"
+    )]
+    pub session_ttl_minutes: u32,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            enabled: true,
+            listen: default_listen(),
+            session_ttl_minutes: default_session_ttl(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 8080))
+}
+fn default_session_ttl() -> u32 {
+    480
+}
+
+/// `[loyalty]`: the membership programme (会员). Money in fen, rates in basis points.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoyaltyConfig {
+    /// Points earned per whole yuan actually paid; 0..=1000, default 1.
+    #[serde(
+        default = "default_points_per_yuan",
+        deserialize_with = "check::points_per_yuan"
+    )]
+    pub points_per_yuan: u32,
+    /// What one point is worth when redeemed, in fen; default 1 (100 points = ¥1).
+    #[serde(default = "default_point_value", deserialize_with = "check::fen")]
+    pub point_value_fen: i64,
+    /// At most this share of a ticket may be paid with points, basis points; default 5000 (50%).
+    #[serde(
+        default = "default_redeem_cap",
+        deserialize_with = "check::basis_points"
+    )]
+    pub redeem_cap_bp: u32,
+    /// Points expire this many months after they were earned; 0 = never. Default 24.
+    #[serde(
+        default = "default_expiry_months",
+        deserialize_with = "check::expiry_months"
+    )]
+    pub points_expiry_months: u32,
+    /// `[[loyalty.tiers]]`, lowest first; the first starts at 0 spend. Empty: no tiers.
+    #[serde(default)]
+    pub tiers: Vec<TierConfig>,
+}
+
+impl Default for LoyaltyConfig {
+    fn default() -> Self {
+        LoyaltyConfig {
+            points_per_yuan: default_points_per_yuan(),
+            point_value_fen: default_point_value(),
+            redeem_cap_bp: default_redeem_cap(),
+            points_expiry_months: default_expiry_months(),
+            tiers: Vec::new(),
+        }
+    }
+}
+
+fn default_points_per_yuan() -> u32 {
+    1
+}
+fn default_point_value() -> i64 {
+    1
+}
+fn default_redeem_cap() -> u32 {
+    5000
+}
+fn default_expiry_months() -> u32 {
+    24
+}
+
+/// `[[loyalty.tiers]]`: one rung of the tier ladder (e.g. 普通会员 / 银卡 / 金卡 / 钻石).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierConfig {
+    /// Stable id stored on members and sent in events, e.g. "gold".
+    pub id: Id,
+    #[serde(deserialize_with = "check::non_empty")]
+    pub name_zh: String,
+    #[serde(deserialize_with = "check::non_empty")]
+    pub name_en: String,
+    /// Rolling 12-month spend in fen from which a member enters this tier.
+    #[serde(deserialize_with = "check::fen")]
+    pub min_spend_fen: i64,
+    /// Tier discount in basis points: 500 = 5% off (95折). 0..=10000.
+    #[serde(default, deserialize_with = "check::basis_points")]
+    pub discount_bp: u32,
+}
+
+/// `[log]`: what the daemon logs and how. `STOREHUB_LOG` overrides `level`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// A level or `tracing` filter directives, e.g. "info" or "info,storehub::devices=debug".
+    #[serde(default = "default_log_level", deserialize_with = "check::log_level")]
+    pub level: String,
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: default_log_level(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+fn default_log_level() -> String {
+    "info".to_string()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (journald / HQ log shipping).
+    Json,
+}
+
+// ------------------------------------------------------------------------------------------------
+// Loading and validation
+// ------------------------------------------------------------------------------------------------
+
+impl Config {
+    /// Reads, parses and validates the config file at `path`. Errors name `path` as given.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let source_name = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| {
+            ConfigError::read(&source_name, format!("cannot read the config file: {e}"))
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let offset = e.utf8_error().valid_up_to();
+            let bytes = e.as_bytes();
+            let line = bytes[..offset.min(bytes.len())].iter().filter(|&&b| b == b'\n').count() + 1;
+            let mut err = ConfigError::read(
+                &source_name,
+                "the file is not UTF-8 text; save it as UTF-8 (Chinese text in GBK is a common cause)".into(),
+            );
+            err.line = Some(line);
+            err
+        })?;
+        Config::from_str(&text, &source_name)
+    }
+
+    /// Parses and validates config text; `source_name` is the file name used in errors.
+    /// A leading UTF-8 byte-order mark (as some Windows editors write) is ignored.
+    pub fn from_str(text: &str, source_name: &str) -> Result<Config, ConfigError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        // Syntax first, so a broken file gets a syntax message rather than a key error.
+        if let Err(e) = text.parse::<toml::Table>() {
+            return Err(ConfigError::from_syntax(text, source_name, &e));
+        }
+        let config: Config = serde_path_to_error::deserialize(toml::Deserializer::new(text))
+            .map_err(|e| ConfigError::from_serde(text, source_name, &e))?;
+        config
+            .validate()
+            .map_err(|inv| ConfigError::from_invalid(text, source_name, inv))?;
+        Ok(config)
+    }
+
+    /// The embedded demo configuration ([`DEMO_TOML`]), validated like any other.
+    pub fn demo() -> Result<Config, ConfigError> {
+        Config::from_str(DEMO_TOML, DEMO_SOURCE_NAME)
+    }
+
+    /// Replaces `[data].dir`, for `--data-dir` and `STOREHUB_DATA_DIR`.
+    pub fn apply_data_dir_override(&mut self, dir: PathBuf) {
+        self.data.dir = dir;
+    }
+
+    /// The configured in-store barcode layouts, converted for `crate::domain::barcode`.
+    ///
+    /// An empty Vec means the config names none: callers then use the domain's default layouts
+    /// (`crate::domain::barcode::default_layouts()`: 20–24 price in fen, 25–29 weight in grams).
+    /// Configured layouts replace the defaults entirely; they are not merged.
+    pub fn barcode_layouts(&self) -> Vec<InStoreLayout> {
+        self.barcode
+            .in_store
+            .iter()
+            .map(InStoreLayout::from)
+            .collect()
+    }
+
+    /// The MQTT client id: `[mqtt].client_id`, or `storehub-{chain_id}-{store_id}-{hub_id}`.
+    pub fn mqtt_client_id(&self) -> String {
+        self.mqtt.client_id.clone().unwrap_or_else(|| {
+            format!(
+                "storehub-{}-{}-{}",
+                self.store.chain_id, self.store.store_id, self.store.hub_id
+            )
+        })
+    }
+
+    /// The hub's topic root: `{topic_prefix}/{chain_id}/{store_id}/{hub_id}`.
+    pub fn topic_root(&self) -> String {
+        format!(
+            "{}/{}/{}/{}",
+            self.mqtt.topic_prefix, self.store.chain_id, self.store.store_id, self.store.hub_id
+        )
+    }
+
+    /// Cross-field rules (a single field's rules are checked while parsing). The first failure
+    /// in file order wins.
+    fn validate(&self) -> Result<(), Invalid> {
+        self.validate_barcode()?;
+        self.validate_lanes()?;
+        self.validate_devices()?;
+        self.validate_mqtt()?;
+        self.validate_loyalty()?;
+        Ok(())
+    }
+
+    fn validate_barcode(&self) -> Result<(), Invalid> {
+        let mut owner: [Option<usize>; 10] = [None; 10];
+        for (i, l) in self.barcode.in_store.iter().enumerate() {
+            let at = |k: &str| nested("barcode", "in_store", i, k);
+            if l.prefixes.is_empty() {
+                return Err(invalid(
+                    at("prefixes"),
+                    "expected at least one prefix in 20..=29, got []",
+                ));
+            }
+            for &p in &l.prefixes {
+                let Some(slot) = p
+                    .checked_sub(20)
+                    .and_then(|o| owner.get_mut(usize::from(o)))
+                else {
+                    return Err(invalid(
+                        at("prefixes"),
+                        format!("prefix {p} is not an in-store prefix; expected 20..=29"),
+                    ));
+                };
+                match *slot {
+                    Some(first) if first == i => {
+                        return Err(invalid(at("prefixes"), format!("prefix {p} is listed twice")))
+                    }
+                    Some(first) => {
+                        return Err(invalid(
+                            at("prefixes"),
+                            format!("prefix {p} is already claimed by in_store[{first}]; give each prefix one layout"),
+                        ))
+                    }
+                    None => *slot = Some(i),
+                }
+            }
+            let check = u32::from(l.value_check_digit);
+            let total = 2 + u32::from(l.item_digits) + check + u32::from(l.value_digits) + 1;
+            if total != 13 {
+                return Err(invalid(
+                    at(""),
+                    format!(
+                        "2 prefix + {} item + {check} value check + {} value + 1 check digits = {total}; an EAN-13 has 13",
+                        l.item_digits, l.value_digits
+                    ),
+                ));
+            }
+            if l.value_check_digit && !matches!(l.value_digits, 4 | 5) {
+                return Err(invalid(
+                    at("value_check_digit"),
+                    format!(
+                        "GS1 defines a price/weight check digit only for 4 or 5 value digits, not {}",
+                        l.value_digits
+                    ),
+                ));
+            }
+            let (max, units) = match l.value {
+                EmbeddedValue::Price => (2, "for a price (0 = yuan, 1 = jiao, 2 = fen)"),
+                EmbeddedValue::Weight => (3, "for a weight (0 = kg, 3 = grams)"),
+            };
+            if l.decimals > max {
+                return Err(invalid(
+                    at("decimals"),
+                    format!("expected 0..={max} {units}, got {}", l.decimals),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_lanes(&self) -> Result<(), Invalid> {
+        let mut seen: HashMap<&Id, usize> = HashMap::new();
+        for (i, lane) in self.lanes.iter().enumerate() {
+            if let Some(first) = seen.insert(&lane.id, i) {
+                return Err(invalid(
+                    item("lanes", i, "id"),
+                    format!(
+                        "duplicate lane id \"{}\"; lanes[{first}] already uses it",
+                        lane.id
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_devices(&self) -> Result<(), Invalid> {
+        let lanes: BTreeSet<&str> = self.lanes.iter().map(|l| l.id.as_str()).collect();
+        let mut seen: HashMap<&Id, usize> = HashMap::new();
+        for (i, d) in self.devices.iter().enumerate() {
+            let at = |k: &str| item("devices", i, k);
+            if let Some(first) = seen.insert(&d.id, i) {
+                return Err(invalid(
+                    at("id"),
+                    format!(
+                        "duplicate device id \"{}\"; devices[{first}] already uses it",
+                        d.id
+                    ),
+                ));
+            }
+            // Where the device is: exactly the key its transport needs.
+            let t = d.transport.as_str();
+            let (needs, has_path, has_address, has_pins) = (
+                d.transport,
+                d.path.is_some(),
+                d.address.is_some(),
+                !d.pins.is_empty(),
+            );
+            match needs {
+                Transport::Serial | Transport::Hid | Transport::Lp => {
+                    if !has_path {
+                        return Err(invalid(
+                            at("path"),
+                            format!("missing required key for transport \"{t}\""),
+                        ));
+                    }
+                }
+                Transport::Tcp => {
+                    if !has_address {
+                        return Err(invalid(
+                            at("address"),
+                            "missing required key for transport \"tcp\"; expected \"host:port\"",
+                        ));
+                    }
+                }
+                Transport::Gpio => {
+                    if !has_pins {
+                        return Err(invalid(
+                            at("pins"),
+                            "missing required key for transport \"gpio\"; expected BCM pin numbers like [5, 6]",
+                        ));
+                    }
+                }
+            }
+            let path_used = matches!(needs, Transport::Serial | Transport::Hid | Transport::Lp);
+            if has_path && !path_used {
+                return Err(invalid(
+                    at("path"),
+                    format!("not used with transport \"{t}\"; remove it"),
+                ));
+            }
+            if has_address && needs != Transport::Tcp {
+                return Err(invalid(
+                    at("address"),
+                    format!("not used with transport \"{t}\"; remove it"),
+                ));
+            }
+            if has_pins && needs != Transport::Gpio {
+                return Err(invalid(
+                    at("pins"),
+                    format!("not used with transport \"{t}\"; remove it"),
+                ));
+            }
+            if d.serial.is_some() && needs != Transport::Serial {
+                return Err(invalid(
+                    at("serial"),
+                    format!("not used with transport \"{t}\"; remove it"),
+                ));
+            }
+            let mut pins = BTreeSet::new();
+            for &pin in &d.pins {
+                if !pins.insert(pin) {
+                    return Err(invalid(at("pins"), format!("pin {pin} is listed twice")));
+                }
+            }
+            if let Some(path) = &d.path {
+                if matches!(needs, Transport::Serial | Transport::Lp) && !path.starts_with('/') {
+                    return Err(invalid(
+                        at("path"),
+                        format!("expected an absolute device path like \"/dev/serial/by-id/…\", got {path:?}"),
+                    ));
+                }
+            }
+            // What it speaks: a protocol of its kind, over its transport.
+            let kind = d.kind.as_str();
+            match d.protocol() {
+                None => {
+                    let options: Vec<String> = DeviceProtocol::ALL
+                        .iter()
+                        .filter(|p| p.kind() == d.kind && p.transports().contains(&d.transport))
+                        .map(|p| format!("\"{}\"", p.as_str()))
+                        .collect();
+                    let message = if options.is_empty() {
+                        format!("a {kind} cannot use transport \"{t}\"")
+                    } else {
+                        format!(
+                            "missing required key for a {kind} on transport \"{t}\"; expected one of {}",
+                            options.join(", ")
+                        )
+                    };
+                    let key = if options.is_empty() {
+                        "transport"
+                    } else {
+                        "protocol"
+                    };
+                    return Err(invalid(at(key), message));
+                }
+                Some(p) if p.kind() != d.kind => {
+                    return Err(invalid(
+                        at("protocol"),
+                        format!(
+                            "\"{}\" is a {} protocol, but this device is a {kind}",
+                            p.as_str(),
+                            p.kind().as_str()
+                        ),
+                    ));
+                }
+                Some(p) if !p.transports().contains(&d.transport) => {
+                    let over: Vec<String> = p
+                        .transports()
+                        .iter()
+                        .map(|t| format!("\"{}\"", t.as_str()))
+                        .collect();
+                    return Err(invalid(
+                        at("transport"),
+                        format!(
+                            "protocol \"{}\" runs over {}, not \"{t}\"",
+                            p.as_str(),
+                            over.join(" or ")
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+            if let Some(lane) = &d.lane {
+                if !lanes.contains(lane.as_str()) {
+                    let message = if lanes.is_empty() {
+                        format!(
+                            "no lane \"{lane}\" is configured; add a [[lanes]] entry with this id"
+                        )
+                    } else {
+                        let list: Vec<&str> = lanes.iter().copied().collect();
+                        format!(
+                            "no lane \"{lane}\" is configured; expected one of: {}",
+                            list.join(", ")
+                        )
+                    };
+                    return Err(invalid(at("lane"), message));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_mqtt(&self) -> Result<(), Invalid> {
+        let m = &self.mqtt;
+        let prefix_ok = !m.topic_prefix.is_empty()
+            && m.topic_prefix.split('/').all(|level| {
+                !level.is_empty()
+                    && !level.contains(['+', '#'])
+                    && !level.contains(char::is_whitespace)
+            });
+        if !prefix_ok {
+            return Err(invalid(
+                key("mqtt", "topic_prefix"),
+                format!(
+                    "expected topic levels separated by \"/\" without wildcards, spaces or empty levels, like \"storehub/v1\", got {:?}",
+                    m.topic_prefix
+                ),
+            ));
+        }
+        if let Some(id) = &m.client_id {
+            if id.len() > 128 || id.contains(char::is_whitespace) {
+                return Err(invalid(
+                    key("mqtt", "client_id"),
+                    format!("expected at most 128 characters without spaces, got {id:?}"),
+                ));
+            }
+        }
+        if m.password.is_some() && m.username.is_none() {
+            return Err(invalid(
+                key("mqtt", "password"),
+                "a password needs [mqtt].username",
+            ));
+        }
+        if m.cert_file.is_some() != m.key_file.is_some() {
+            let (k, other) = if m.cert_file.is_some() {
+                ("cert_file", "key_file")
+            } else {
+                ("key_file", "cert_file")
+            };
+            return Err(invalid(
+                key("mqtt", k),
+                format!("mutual TLS needs both cert_file and key_file; add [mqtt].{other}"),
+            ));
+        }
+        let tls = m.url.as_ref().map(MqttUrl::tls);
+        for (k, set) in [
+            ("ca_file", m.ca_file.is_some()),
+            ("cert_file", m.cert_file.is_some()),
+        ] {
+            if set && tls == Some(false) {
+                return Err(invalid(key("mqtt", k), "TLS files need an mqtts:// URL"));
+            }
+        }
+        if m.enabled {
+            let Some(url) = &m.url else {
+                return Err(invalid(
+                    key("mqtt", "url"),
+                    "missing required key when [mqtt].enabled = true",
+                ));
+            };
+            if !url.tls() && !url.is_loopback() && !m.allow_insecure {
+                return Err(invalid(
+                    key("mqtt", "url"),
+                    format!(
+                        "plain mqtt:// to {:?} would send sales unencrypted over the network; use mqtts:// or set [mqtt].allow_insecure = true",
+                        url.host()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_loyalty(&self) -> Result<(), Invalid> {
+        let mut seen: HashMap<&Id, usize> = HashMap::new();
+        let mut previous: Option<i64> = None;
+        for (i, t) in self.loyalty.tiers.iter().enumerate() {
+            let at = |k: &str| nested("loyalty", "tiers", i, k);
+            if let Some(first) = seen.insert(&t.id, i) {
+                return Err(invalid(
+                    at("id"),
+                    format!(
+                        "duplicate tier id \"{}\"; tiers[{first}] already uses it",
+                        t.id
+                    ),
+                ));
+            }
+            match previous {
+                None if t.min_spend_fen != 0 => {
+                    return Err(invalid(
+                        at("min_spend_fen"),
+                        format!("the first tier is where every member starts; expected 0, got {}", t.min_spend_fen),
+                    ))
+                }
+                Some(prev) if t.min_spend_fen <= prev => {
+                    return Err(invalid(
+                        at("min_spend_fen"),
+                        format!(
+                            "tiers go from lowest to highest; expected more than the previous tier's {prev}, got {}",
+                            t.min_spend_fen
+                        ),
+                    ))
+                }
+                _ => {}
+            }
+            previous = Some(t.min_spend_fen);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[store]\nchain_id = \"c\"\nstore_id = \"s\"\nhub_id = \"h\"\nname = \"店\"\n\n[data]\ndir = \"/tmp/x\"\n";
+
+    fn err(extra: &str) -> String {
+        match Config::from_str(&format!("{MINIMAL}{extra}"), "t.toml") {
+            Ok(_) => panic!("expected an error for {extra:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn minimal_config_gets_the_documented_defaults() {
+        let c = Config::from_str(MINIMAL, "t.toml").unwrap();
+        assert_eq!(c.store.timezone, "Asia/Shanghai");
+        assert_eq!(c.store.language, Language::ZhCn);
+        assert_eq!(c.data.durability, Durability::Durable);
+        assert_eq!(c.data.relaxed_flush_ms, 200);
+        assert!(!c.mqtt.enabled);
+        assert_eq!(c.mqtt.topic_prefix, "storehub/v1");
+        assert_eq!(c.mqtt_client_id(), "storehub-c-s-h");
+        assert_eq!(c.topic_root(), "storehub/v1/c/s/h");
+        assert!(c.web.enabled);
+        assert_eq!(c.web.listen.to_string(), "0.0.0.0:8080");
+        assert_eq!(c.log.level, "info");
+        assert_eq!(c.log.format, LogFormat::Text);
+        assert!(
+            c.barcode_layouts().is_empty(),
+            "empty means: use the domain defaults"
+        );
+    }
+
+    #[test]
+    fn mqtt_urls() {
+        let u = MqttUrl::try_from("mqtts://broker.example.cn".to_string()).unwrap();
+        assert_eq!(
+            (u.tls(), u.host(), u.port()),
+            (true, "broker.example.cn", 8883)
+        );
+        let u = MqttUrl::try_from("mqtt://[::1]:1884".to_string()).unwrap();
+        assert_eq!((u.host(), u.port(), u.is_loopback()), ("::1", 1884, true));
+        assert_eq!(u.to_string(), "mqtt://[::1]:1884");
+        for bad in [
+            "mqtt://",
+            "mqtt://host:x",
+            "mqtt://host:70000",
+            "mqtt://a b:1883",
+            "mqtt://h/topic",
+            "http://h",
+        ] {
+            assert!(MqttUrl::try_from(bad.to_string()).is_err(), "{bad}");
+        }
+        let e = MqttUrl::try_from("mqtt://user:secret@h:1883".to_string()).unwrap_err();
+        assert!(!e.contains("secret"), "never echo credentials: {e}");
+        assert_eq!(
+            MqttUrl::try_from("mqtt://h:0".to_string()).unwrap_err(),
+            PORT_ZERO
+        );
+    }
+
+    #[test]
+    fn password_is_not_in_debug_output() {
+        let c = Config::from_str(
+            &format!("{MINIMAL}[mqtt]\nusername = \"u\"\npassword = \"hunter2\"\n"),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            c.mqtt.password.as_ref().map(Secret::expose),
+            Some("hunter2")
+        );
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn key_rendering() {
+        let k = |s: &[Seg]| render_key(s);
+        assert_eq!(k(&key("mqtt", "url")), "[mqtt].url");
+        assert_eq!(k(&item("lanes", 1, "id")), "lanes[1].id");
+        assert_eq!(
+            k(&nested("loyalty", "tiers", 0, "min_spend_fen")),
+            "[loyalty].tiers[0].min_spend_fen"
+        );
+        assert_eq!(k(&[Seg::Key("store".into())]), "[store]");
+        assert_eq!(k(&[Seg::Key("devices".into())]), "devices");
+    }
+
+    #[test]
+    fn locate_finds_keys_in_arrays_of_tables_and_falls_back_to_the_table() {
+        let text = "[store]\nname = 1\n\n[[loyalty.tiers]]\nid = \"a\"\n[[loyalty.tiers]]\n  id = \"b\"\n[mqtt]\nenabled = true\n";
+        assert_eq!(locate(text, &nested("loyalty", "tiers", 1, "id")), Some(7));
+        assert_eq!(locate(text, &nested("loyalty", "tiers", 0, "id")), Some(5));
+        assert_eq!(locate(text, &key("mqtt", "url")), Some(8));
+        assert_eq!(locate(text, &key("web", "listen")), None);
+        assert_eq!(locate("", &key("web", "listen")), None);
+    }
+
+    #[test]
+    fn field_checks() {
+        assert_eq!(
+            err("[web]\nsession_ttl_minutes = \"480\"\n"),
+            "t.toml:10: [web].session_ttl_minutes: expected an integer, got \"480\""
+        );
+        assert_eq!(err("[web]\nlisten = \"localhost:8080\"\n"), "t.toml:10: [web].listen: expected an IP address and port like \"0.0.0.0:8080\" or \"127.0.0.1:8080\", got \"localhost:8080\"");
+        assert_eq!(err("[loyalty]\npoint_value_fen = 1.5\n"), "t.toml:10: [loyalty].point_value_fen: expected an integer amount in fen (¥1.50 = 150), got 1.5");
+        assert_eq!(err("[log]\nlevel = \"loud\"\n"), "t.toml:10: [log].level: expected one of off, error, warn, info, debug, trace, or directives like \"info,storehub=debug\", got \"loud\"");
+        assert!(Config::from_str(
+            &format!("{MINIMAL}[log]\nlevel = \"warn,storehub::devices=debug\"\n"),
+            "t"
+        )
+        .is_ok());
+        assert_eq!(err("[data]\n"), "t.toml:9: TOML syntax error: invalid table header; duplicate key `data` in document root");
+        assert_eq!(
+            err("[store.x\n"),
+            "t.toml:9: TOML syntax error: invalid table header; expected `.`, `]`"
+        );
+        assert_eq!(
+            err("mqtt = 5\n"),
+            "t.toml:9: unknown key [data].mqtt; expected one of: dir, durability, relaxed_flush_ms"
+        );
+        let e = Config::from_str(&format!("mqtt = 5\n{MINIMAL}"), "t.toml").unwrap_err();
+        assert_eq!(e.to_string(), "t.toml:1: [mqtt]: expected a table, got 5");
+        let e = Config::from_str("[data]\ndir = \"/d\"\n", "t.toml").unwrap_err();
+        assert_eq!(e.to_string(), "t.toml: [store]: missing required section");
+        assert_eq!(e.kind, ConfigErrorKind::MissingKey);
+    }
+
+    #[test]
+    fn store_and_data_values() {
+        let base = MINIMAL.replace("[data]\ndir = \"/tmp/x\"\n", "");
+        let with = |extra: &str| {
+            Config::from_str(&format!("{base}{extra}"), "t.toml")
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            with("timezone = \"Beijing\"\n[data]\ndir = \"/d\"\n"),
+            "t.toml:7: [store].timezone: expected an IANA time zone name like \"Asia/Shanghai\", got \"Beijing\""
+        );
+        assert_eq!(
+            with("[data]\ndir = \"\"\n"),
+            "t.toml:8: [data].dir: must not be empty"
+        );
+        assert_eq!(
+            err("[[barcode.in_store]]\nprefixes = [20, 300]\n"),
+            "t.toml:10: [barcode].in_store[0].prefixes: prefix 300 is not an in-store prefix; expected 20..=29"
+        );
+    }
+
+    #[test]
+    fn device_rules() {
+        let lanes = "[[lanes]]\nid = \"lane-1\"\nname = \"1号\"\n";
+        assert_eq!(
+            err(&format!("{lanes}[[devices]]\nid = \"sc\"\nkind = \"scale\"\ntransport = \"serial\"\npath = \"/dev/ttyUSB0\"\n")),
+            "t.toml:12: devices[0].protocol: missing required key for a scale on transport \"serial\"; expected one of \"toledo-8217\", \"mt-sics\", \"cas\", \"generic\""
+        );
+        assert_eq!(
+            err("[[devices]]\nid = \"p\"\nkind = \"printer\"\ntransport = \"tcp\"\npath = \"/dev/x\"\naddress = \"10.0.0.9:9100\"\n"),
+            "t.toml:13: devices[0].path: not used with transport \"tcp\"; remove it"
+        );
+        assert_eq!(
+            err("[[devices]]\nid = \"p\"\nkind = \"printer\"\ntransport = \"tcp\"\naddress = \"10.0.0.9:0\"\n"),
+            "t.toml:13: devices[0].address: port 0 is not allowed; expected a port between 1 and 65535"
+        );
+        assert_eq!(
+            err("[[devices]]\nid = \"s\"\nkind = \"scanner\"\ntransport = \"hid\"\nprotocol = \"toledo-8217\"\npath = \"usb:0c2e:0b61\"\n"),
+            "t.toml:13: devices[0].protocol: \"toledo-8217\" is a scale protocol, but this device is a scanner"
+        );
+        assert_eq!(
+            err("[[devices]]\nid = \"w\"\nkind = \"shelf\"\ntransport = \"gpio\"\nprotocol = \"hx711\"\npins = [5, 40]\n"),
+            "t.toml:14: devices[0].pins: expected BCM GPIO pins 0..=27, got 40"
+        );
+    }
+
+    #[test]
+    fn mqtt_rules() {
+        assert_eq!(
+            err("[mqtt]\nenabled = true\n"),
+            "t.toml:9: [mqtt].url: missing required key when [mqtt].enabled = true"
+        );
+        assert_eq!(
+            err("[mqtt]\nenabled = true\nurl = \"mqtt://10.0.0.5:1883\"\n"),
+            "t.toml:11: [mqtt].url: plain mqtt:// to \"10.0.0.5\" would send sales unencrypted over the network; use mqtts:// or set [mqtt].allow_insecure = true"
+        );
+        assert_eq!(err("[mqtt]\ntopic_prefix = \"storehub/#\"\n"), "t.toml:10: [mqtt].topic_prefix: expected topic levels separated by \"/\" without wildcards, spaces or empty levels, like \"storehub/v1\", got \"storehub/#\"");
+        assert_eq!(
+            err("[mqtt]\nurl = \"mqtt://h\"\nca_file = \"/etc/ca.pem\"\n"),
+            "t.toml:11: [mqtt].ca_file: TLS files need an mqtts:// URL"
+        );
+    }
+
+    #[test]
+    fn tier_ladder_must_rise_from_zero() {
+        let tier = |id: &str, spend: i64| {
+            format!("[[loyalty.tiers]]\nid = \"{id}\"\nname_zh = \"z\"\nname_en = \"e\"\nmin_spend_fen = {spend}\n")
+        };
+        assert_eq!(
+            err(&tier("a", 100)),
+            "t.toml:13: [loyalty].tiers[0].min_spend_fen: the first tier is where every member starts; expected 0, got 100"
+        );
+        assert_eq!(
+            err(&format!("{}{}", tier("a", 0), tier("b", 0))),
+            "t.toml:18: [loyalty].tiers[1].min_spend_fen: tiers go from lowest to highest; expected more than the previous tier's 0, got 0"
+        );
+    }
+
+    /// Every key the structs accept is written (maybe commented out) in the example config, so
+    /// the example stays the reference as sections grow. Keys are read from the parser itself.
+    #[test]
+    fn example_config_shows_every_key() {
+        let example = include_str!("../config/storehub.example.toml");
+        let probes = [
+            "__probe = 1\n",
+            "[store]\n__probe = 1\n",
+            "[data]\n__probe = 1\n",
+            "[barcode]\n__probe = 1\n",
+            "[[barcode.in_store]]\n__probe = 1\n",
+            "[[lanes]]\n__probe = 1\n",
+            "[[devices]]\n__probe = 1\n",
+            "[[devices]]\n[devices.serial]\n__probe = 1\n",
+            "[mqtt]\n__probe = 1\n",
+            "[web]\n__probe = 1\n",
+            "[loyalty]\n__probe = 1\n",
+            "[[loyalty.tiers]]\n__probe = 1\n",
+            "[log]\n__probe = 1\n",
+        ];
+        for probe in probes {
+            let e = Config::from_str(probe, "probe").unwrap_err();
+            assert_eq!(e.kind, ConfigErrorKind::UnknownKey, "{e}");
+            let keys = e.message.strip_prefix("expected one of: ").unwrap();
+            for k in keys.split(", ") {
+                let shown = example.contains(&format!("\n{k} ="))
+                    || example.contains(&format!("# {k} ="))
+                    || example.contains(&format!("[{k}]"))
+                    || example.contains(&format!(".{k}]"));
+                assert!(
+                    shown,
+                    "key {k:?} (from {probe:?}) is not shown in config/storehub.example.toml"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn never_panics_on_odd_input() {
+        for text in [
+            "",
+            "\u{feff}",
+            "[",
+            "[[",
+            "= 1",
+            "a.b.c = 1",
+            "[store]\nchain_id = \"\u{0}\"",
+            "\"\\u{ffff}\" = 1",
+            "[[lanes]]\n[[lanes]]\nid=1",
+            "[devices]\nid = 1",
+        ] {
+            let _ = Config::from_str(text, "odd");
+        }
+    }
+}
