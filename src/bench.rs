@@ -109,7 +109,7 @@ fn open(dir: &Path, durability: Durability) -> Result<Store, crate::store::Store
         path: dir.to_path_buf(),
         durability,
         relaxed_flush_ms: 200,
-        source: "/storehub/bench/bench/bench".into(),
+        source: Some("/storehub/bench/bench/bench".into()),
         clock: crate::clock::system(),
     })
 }

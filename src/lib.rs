@@ -4,6 +4,8 @@ pub mod bench;
 pub mod catalog;
 pub mod clock;
 pub mod config;
+pub mod control;
+pub mod daemon;
 pub mod demo;
 pub mod domain;
 pub mod inventory;

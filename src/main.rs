@@ -1,6 +1,584 @@
-fn main() -> anyhow::Result<()> {
-    let opts = storehub::bench::BenchOptions { dir: std::env::temp_dir(), products: 100_000, phase: std::time::Duration::from_secs(2), lookups: 100_000 };
-    let figs = storehub::bench::run(&opts, |m| eprintln!("{m}"))?;
-    println!("{}", storehub::bench::markdown(&figs));
+//! `storehub`: the command line. Parses arguments, resolves the config and data dir, sets up
+//! logging, then hands off to the daemon or to one control request. Business logic lives in the
+//! library; this file only wires it to the terminal.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context as _};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use storehub::config::{self, Config};
+use storehub::control::{self, client, ops, Request};
+use storehub::domain::barcode;
+use storehub::domain::stock::MoveKind;
+use storehub::inventory::NewMove;
+use storehub::store::{self, Durability, Store, StoreOptions};
+use storehub::{catalog, clock, daemon, demo, inventory};
+
+/// Default config path on an installed box.
+const DEFAULT_CONFIG: &str = "/etc/storehub/storehub.toml";
+/// Exit status for a bad config or a database that cannot be opened (sysexits EX_CONFIG);
+/// systemd's unit does not restart on it.
+const EXIT_CONFIG: u8 = 78;
+
+#[derive(Parser)]
+#[command(name = "storehub", version, about = "In-store edge hub: devices, checkout, members and stock, relayed to HQ")]
+struct Cli {
+    /// Data directory (overrides [data].dir of the config).
+    #[arg(long, global = true, env = "STOREHUB_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Config file [default: /etc/storehub/storehub.toml when it exists; config/demo.toml for `demo`].
+    #[arg(long, global = true, env = "STOREHUB_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Log format on stderr (json for journald / HQ log shipping). Level: STOREHUB_LOG.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the hub daemon with the given config.
+    Run,
+    /// Run a demo store: config/demo.toml, a 257-product catalog with stock, in ./demo-data.
+    Demo,
+    /// Print the version and build facts.
+    Version,
+    /// Check a config file and print the result.
+    CheckConfig,
+    /// Barcode tools.
+    #[command(subcommand)]
+    Barcode(BarcodeCmd),
+    /// Import data from a file.
+    #[command(subcommand)]
+    Import(ImportCmd),
+    /// Export data.
+    #[command(subcommand)]
+    Export(ExportCmd),
+    /// Stock on hand and the stock ledger.
+    #[command(subcommand)]
+    Stock(StockCmd),
+    /// Events waiting for HQ.
+    #[command(subcommand)]
+    Outbox(OutboxCmd),
+    /// Daemon and database status.
+    Status,
+    /// Write a consistent backup of the whole database to FILE (works while the daemon runs).
+    Backup { file: PathBuf },
+    /// Restore a backup into the data dir (refuses a data dir holding a database unless --force).
+    Restore {
+        file: PathBuf,
+        /// Replace an existing database (it is kept aside as db.replaced-<time>).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Measure lookup, commit and outbox rates against this machine's fdatasync and sled baselines.
+    Bench {
+        /// Products in the lookup benchmark.
+        #[arg(long, default_value_t = 100_000)]
+        products: usize,
+        /// Seconds per timed phase.
+        #[arg(long, default_value_t = 3)]
+        seconds: u64,
+        /// Directory for the scratch databases [default: the data dir, else the current dir].
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Test helper: commits stock moves in durable mode forever, printing each acknowledged move.
+    #[command(hide = true)]
+    CrashWriter {
+        #[arg(long, default_value_t = 4)]
+        writers: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum BarcodeCmd {
+    /// Decode a barcode and print one JSON object (kind, gtin / item_code, price_fen / weight_g).
+    Decode { code: String },
+    /// Decode a barcode and look its product up in the catalog.
+    Lookup { code: String },
+}
+
+#[derive(Subcommand)]
+enum ImportCmd {
+    /// Import products from CSV: sku,barcodes,name_zh,name_en,category,unit,price_fen,
+    /// member_price_fen,cost_fen,tax_bp,supplier,reorder_point. A bad file writes nothing.
+    Catalog { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum ExportCmd {
+    /// Export the catalog.
+    Catalog {
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormat,
+        /// Write here instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum StockCmd {
+    /// On-hand of one product or of every product that has stock history.
+    Show { sku: Option<String> },
+    /// Record a stock move. QTY is positive for sale/receipt/return, signed for
+    /// adjustment/transfer, the counted figure for stocktake (pieces, or grams for kg goods).
+    Move {
+        sku: String,
+        #[arg(allow_hyphen_values = true)]
+        qty: i64,
+        #[arg(long, value_parser = parse_kind)]
+        kind: MoveKind,
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[arg(long, env = "USER", default_value = "cli")]
+        user: String,
+        #[arg(long)]
+        reference: Option<String>,
+    },
+    /// The newest moves, newest first.
+    Moves {
+        #[arg(long)]
+        sku: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCmd {
+    /// Count, bytes and sequence range of the events waiting for HQ.
+    Stats,
+}
+
+fn parse_kind(s: &str) -> Result<MoveKind, String> {
+    MoveKind::parse(s).ok_or_else(|| {
+        let all: Vec<&str> = MoveKind::ALL.iter().map(|k| k.as_str()).collect();
+        format!("expected one of {}", all.join(", "))
+    })
+}
+
+/// A failure with its exit status.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure { code: 1, error: e.into() }
+    }
+}
+
+fn config_failure(e: impl Into<anyhow::Error>) -> Failure {
+    Failure { code: EXIT_CONFIG, error: e.into() }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("storehub: {:#}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STOREHUB_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// The config for commands that need one: --config / STOREHUB_CONFIG, else the default path.
+fn load_config(cli: &Cli, demo_default: bool) -> Result<Option<Config>, Failure> {
+    let path = match &cli.config {
+        Some(p) => Some(p.clone()),
+        None if demo_default => None,
+        None if Path::new(DEFAULT_CONFIG).exists() => Some(PathBuf::from(DEFAULT_CONFIG)),
+        None => None,
+    };
+    let mut cfg = match path {
+        Some(p) => Config::load(&p).map_err(config_failure)?,
+        None if demo_default => Config::demo().map_err(config_failure)?,
+        None => return Ok(None),
+    };
+    if let Some(dir) = &cli.data_dir {
+        cfg.apply_data_dir_override(dir.clone());
+    }
+    Ok(Some(cfg))
+}
+
+fn data_dir(cli: &Cli, cfg: Option<&Config>) -> Result<PathBuf, Failure> {
+    if let Some(d) = &cli.data_dir {
+        return Ok(d.clone());
+    }
+    match cfg {
+        Some(c) => Ok(c.data.dir.clone()),
+        None => Err(config_failure(anyhow!(
+            "no data dir: pass --data-dir DIR, set STOREHUB_DATA_DIR, or give a config with --config FILE (default {DEFAULT_CONFIG})"
+        ))),
+    }
+}
+
+fn store_options(dir: &Path, cfg: Option<&Config>, durability: Option<Durability>) -> StoreOptions {
+    let (durability_cfg, relaxed_ms, source) = match cfg {
+        Some(c) => (
+            match c.data.durability {
+                config::Durability::Durable => Durability::Durable,
+                config::Durability::Relaxed => Durability::Relaxed,
+            },
+            u64::from(c.data.relaxed_flush_ms),
+            Some(format!(
+                "/storehub/{}/{}/{}",
+                c.store.chain_id.as_str(),
+                c.store.store_id.as_str(),
+                c.store.hub_id.as_str()
+            )),
+        ),
+        None => (Durability::Durable, 200, None),
+    };
+    StoreOptions {
+        path: dir.to_path_buf(),
+        durability: durability.unwrap_or(durability_cfg),
+        relaxed_flush_ms: relaxed_ms,
+        source,
+        clock: clock::system(),
+    }
+}
+
+fn open_store(opts: StoreOptions) -> Result<Store, Failure> {
+    Store::open(opts).map_err(|e| match e {
+        store::StoreError::Open { .. } | store::StoreError::NewerSchema { .. } => config_failure(e),
+        other => other.into(),
+    })
+}
+
+fn context(cfg: Option<&Config>) -> ops::Context {
+    ops::Context {
+        layouts: cfg.map(|c| c.barcode_layouts()).unwrap_or_default(),
+        started_at: chrono::Utc::now(),
+    }
+}
+
+/// Sends a request to the running daemon, or applies it directly when none runs.
+fn request(cli: &Cli, req: Request) -> Result<control::Reply, Failure> {
+    let cfg = load_config(cli, false)?;
+    let dir = data_dir(cli, cfg.as_ref())?;
+    match client::try_call(&control::socket_path(&dir), &req) {
+        client::Attempt::Answered(r) => r.map_err(|e| anyhow!(e).into()),
+        client::Attempt::NoDaemon => {
+            if !dir.join("db").exists() && !matches!(req, Request::ImportCatalog { .. } | Request::StockMove { .. }) {
+                return Err(anyhow!("{} holds no storehub database (and no daemon runs there)", dir.display()).into());
+            }
+            let store = open_store(store_options(&dir, cfg.as_ref(), None))?;
+            ops::handle(&store, &context(cfg.as_ref()), req).map_err(|e| anyhow!(e).into())
+        }
+    }
+}
+
+fn print_json(v: &serde_json::Value) -> Result<(), Failure> {
+    let mut text = serde_json::to_string_pretty(v)?;
+    text.push('\n');
+    write_stdout(text.as_bytes())
+}
+
+/// Writes to stdout; a closed pipe (`storehub stock show | head`) is not an error.
+fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match &cli.command {
+        Command::Version => {
+            println!("storehub {}", env!("CARGO_PKG_VERSION"));
+            println!("schema version {}", store::SCHEMA_VERSION);
+            println!("target {}-{}", std::env::consts::ARCH, std::env::consts::OS);
+            Ok(())
+        }
+        Command::CheckConfig => {
+            let cfg = load_config(&cli, false)?
+                .ok_or_else(|| config_failure(anyhow!("no config: pass --config FILE")))?;
+            println!(
+                "config ok: store {}/{}/{}, data dir {}, {} lane(s), {} device(s)",
+                cfg.store.chain_id.as_str(),
+                cfg.store.store_id.as_str(),
+                cfg.store.hub_id.as_str(),
+                cfg.data.dir.display(),
+                cfg.lanes.len(),
+                cfg.devices.len()
+            );
+            Ok(())
+        }
+        Command::Run => {
+            let cfg = load_config(&cli, false)?.ok_or_else(|| {
+                config_failure(anyhow!("no config: pass --config FILE or install {DEFAULT_CONFIG}"))
+            })?;
+            serve(&cli, cfg, false)
+        }
+        Command::Demo => {
+            let mut cfg = load_config(&cli, true)?.ok_or_else(|| anyhow!("demo config missing"))?;
+            if cli.data_dir.is_none() && cli.config.is_none() {
+                cfg.apply_data_dir_override(PathBuf::from("./demo-data"));
+            }
+            serve(&cli, cfg, true)
+        }
+        Command::Barcode(BarcodeCmd::Decode { code }) => {
+            let cfg = load_config(&cli, false)?;
+            let configured = cfg.map(|c| c.barcode_layouts()).unwrap_or_default();
+            let layouts = if configured.is_empty() { barcode::default_layouts() } else { configured };
+            let decoded = barcode::decode(code, &layouts).map_err(|e| anyhow!("barcode {code:?}: {e}"))?;
+            println!("{}", serde_json::to_string(&decoded)?);
+            Ok(())
+        }
+        Command::Barcode(BarcodeCmd::Lookup { code }) => {
+            print_json(&request(&cli, Request::Lookup { code: code.clone() })?.result)
+        }
+        Command::Import(ImportCmd::Catalog { file }) => import_catalog(&cli, file),
+        Command::Export(ExportCmd::Catalog { format, output }) => {
+            let reply = request(&cli, Request::ExportCatalog)?;
+            let products: Vec<catalog::Product> = serde_json::from_value(reply.result)?;
+            let mut buf = Vec::new();
+            match format {
+                ExportFormat::Csv => catalog::csv::write_catalog(&products, &mut buf)?,
+                ExportFormat::Json => {
+                    serde_json::to_writer_pretty(&mut buf, &products)?;
+                    buf.push(b'\n');
+                }
+            }
+            match output {
+                Some(path) => {
+                    std::fs::write(path, &buf).with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!("exported {} products to {}", products.len(), path.display());
+                }
+                None => write_stdout(&buf)?,
+            }
+            Ok(())
+        }
+        Command::Stock(StockCmd::Show { sku }) => {
+            print_json(&request(&cli, Request::StockShow { sku: sku.clone() })?.result)
+        }
+        Command::Stock(StockCmd::Move { sku, qty, kind, reason, user, reference }) => {
+            let movement = NewMove {
+                sku: sku.clone(),
+                kind: *kind,
+                qty: *qty,
+                reason: reason.clone(),
+                user: user.clone(),
+                reference: reference.clone(),
+            };
+            print_json(&request(&cli, Request::StockMove { movement })?.result)
+        }
+        Command::Stock(StockCmd::Moves { sku, limit }) => {
+            print_json(&request(&cli, Request::StockMoves { sku: sku.clone(), limit: *limit })?.result)
+        }
+        Command::Outbox(OutboxCmd::Stats) => print_json(&request(&cli, Request::OutboxStats)?.result),
+        Command::Status => print_json(&request(&cli, Request::Status)?.result),
+        Command::Backup { file } => {
+            let reply = request(&cli, Request::Backup)?;
+            let bytes = reply.payload.ok_or_else(|| anyhow!("the daemon sent no backup data"))?;
+            store::backup::write_atomically(file, &bytes)?;
+            eprintln!(
+                "backup written to {} ({} entries, {} bytes)",
+                file.display(),
+                reply.result.get("entries").and_then(|v| v.as_u64()).unwrap_or(0),
+                bytes.len()
+            );
+            Ok(())
+        }
+        Command::Restore { file, force } => {
+            let cfg = load_config(&cli, false)?;
+            let dir = data_dir(&cli, cfg.as_ref())?;
+            if std::os::unix::net::UnixStream::connect(control::socket_path(&dir)).is_ok() {
+                return Err(anyhow!("a storehub daemon runs on {}; stop it before restoring", dir.display()).into());
+            }
+            let mut f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+            let summary = store::backup::restore(&dir, &mut f, *force)?;
+            eprintln!(
+                "restored {} entries from {} (made {}) into {}",
+                summary.entries,
+                file.display(),
+                summary.created_at,
+                dir.display()
+            );
+            Ok(())
+        }
+        Command::Bench { products, seconds, dir } => {
+            let dir = match dir.clone().or_else(|| cli.data_dir.clone()) {
+                Some(d) => d,
+                None => std::env::current_dir()?,
+            };
+            std::fs::create_dir_all(&dir)?;
+            let opts = storehub::bench::BenchOptions {
+                dir: dir.clone(),
+                products: *products,
+                phase: Duration::from_secs((*seconds).max(1)),
+                lookups: 100_000,
+            };
+            let figs = storehub::bench::run(&opts, |m| eprintln!("bench: {m}"))?;
+            println!("{}", storehub::bench::markdown(&figs));
+            Ok(())
+        }
+        Command::CrashWriter { writers } => crash_writer(&cli, *writers),
+    }
+}
+
+fn import_catalog(cli: &Cli, file: &Path) -> Result<(), Failure> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let name = file.display().to_string();
+    let products = catalog::csv::parse_catalog(&bytes, &name).map_err(|report| anyhow!("{report}\nnothing imported"))?;
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_message(format!("importing {} products …", products.len()));
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Some(bar)
+    } else {
+        None
+    };
+    let n = products.len();
+    let cfg = load_config(cli, false)?;
+    let dir = data_dir(cli, cfg.as_ref())?;
+    let req = Request::ImportCatalog { products };
+    let result = match client::try_call(&control::socket_path(&dir), &req) {
+        client::Attempt::Answered(r) => r.map_err(|e| anyhow!(e))?.result,
+        client::Attempt::NoDaemon => {
+            // Direct mode: real progress by chunk.
+            let store = open_store(store_options(&dir, cfg.as_ref(), None))?;
+            let Request::ImportCatalog { products } = req else { unreachable!("built above") };
+            let conflicts = catalog::conflicts_with_store(&store, &products)?;
+            if !conflicts.is_empty() {
+                let lines: Vec<String> = conflicts.iter().map(|c| format!("{name}: {c}")).collect();
+                return Err(anyhow!("{}\nnothing imported", lines.join("\n")).into());
+            }
+            if let Some(b) = &bar {
+                b.set_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} products").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+                b.set_length(n as u64);
+            }
+            let summary = catalog::upsert_products(&store, &products, 1000, |done| {
+                if let Some(b) = &bar {
+                    b.set_position(done as u64);
+                }
+            })
+            .map_err(|e| anyhow!("{e}"))?;
+            serde_json::to_value(summary)?
+        }
+    };
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    eprintln!(
+        "imported {n} products from {name}: {} new, {} changed, {} unchanged",
+        result.get("created").and_then(|v| v.as_u64()).unwrap_or(0),
+        result.get("updated").and_then(|v| v.as_u64()).unwrap_or(0),
+        result.get("unchanged").and_then(|v| v.as_u64()).unwrap_or(0)
+    );
     Ok(())
+}
+
+fn serve(cli: &Cli, cfg: Config, is_demo: bool) -> Result<(), Failure> {
+    let dir = data_dir(cli, Some(&cfg))?;
+    let store = Arc::new(open_store(store_options(&dir, Some(&cfg), None))?);
+    if is_demo {
+        let seeded = demo::seed(&store)?;
+        if seeded {
+            tracing::info!("demo catalog and opening stock loaded");
+        }
+        eprintln!(
+            "storehub demo: {} — {} products, data in {}\n  try: storehub --data-dir {} stock show | head\n       storehub --data-dir {} barcode lookup 2510001012509   (1.250 kg of 富士苹果)\n       storehub --data-dir {} backup demo.backup\n  Ctrl-C stops.",
+            cfg.store.name,
+            catalog::product_count(&store),
+            dir.display(),
+            dir.display(),
+            dir.display(),
+            dir.display()
+        );
+    }
+    tracing::info!(
+        chain = cfg.store.chain_id.as_str(),
+        store = cfg.store.store_id.as_str(),
+        hub = cfg.store.hub_id.as_str(),
+        data_dir = %dir.display(),
+        durability = ?store.options().durability,
+        "storehub started"
+    );
+    let ctx = context(Some(&cfg));
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(daemon::run(store, ctx))?;
+    Ok(())
+}
+
+/// Test helper for the crash tests: `writers` threads commit stock moves in durable mode and
+/// print `ack <move id> <sku> <delta>` after each commit returns.
+fn crash_writer(cli: &Cli, writers: usize) -> Result<(), Failure> {
+    let dir = data_dir(cli, None)?;
+    let mut opts = store_options(&dir, None, Some(Durability::Durable));
+    opts.source = Some("/storehub/test/crash/hub".into());
+    let store = Arc::new(open_store(opts)?);
+    let skus: Vec<String> = (0..4).map(|i| format!("CRASH-{i}")).collect();
+    for sku in &skus {
+        if catalog::product(&store, sku)?.is_none() {
+            let mut p = storehub::bench::synthetic_product(0);
+            p.sku = sku.clone();
+            p.barcodes.clear();
+            catalog::upsert_products(&store, &[p], 1, |_| {}).map_err(|e| anyhow!("{e}"))?;
+        }
+    }
+    println!("ready");
+    std::io::stdout().flush()?;
+    let handles: Vec<_> = (0..writers.max(1))
+        .map(|w| {
+            let (store, skus) = (Arc::clone(&store), skus.clone());
+            std::thread::spawn(move || -> anyhow::Result<()> {
+                let mut rng = fastrand::Rng::with_seed(w as u64 + u64::from(std::process::id()));
+                loop {
+                    let kind = if rng.bool() { MoveKind::Receipt } else { MoveKind::Sale };
+                    let m = NewMove {
+                        sku: skus[rng.usize(..skus.len())].clone(),
+                        kind,
+                        qty: rng.i64(1..=20),
+                        reason: "crash test".into(),
+                        user: format!("writer-{w}"),
+                        reference: None,
+                    };
+                    let mv = inventory::move_stock(&store, &m).map_err(|e| anyhow!("{e}"))?;
+                    let mut out = std::io::stdout().lock();
+                    writeln!(out, "ack {} {} {}", mv.id, mv.sku, mv.delta)?;
+                    out.flush()?;
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().map_err(|_| anyhow!("writer panicked"))??;
+    }
+    Err(anyhow!("writers stopped").into())
 }

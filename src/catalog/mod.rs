@@ -216,6 +216,32 @@ pub fn upsert_products(
     Ok(summary)
 }
 
+/// Barcodes of `products` that already belong to a product outside this list (or to one in
+/// the list that keeps them). Read-only; an import checks this before writing anything.
+pub fn conflicts_with_store(store: &Store, products: &[Product]) -> Result<Vec<CatalogError>, StoreError> {
+    let mut future: std::collections::HashMap<&str, Vec<String>> = std::collections::HashMap::new();
+    for p in products {
+        if let Ok(keys) = index_keys(p) {
+            future.insert(&p.sku, keys);
+        }
+    }
+    let mut out = Vec::new();
+    for p in products {
+        for code in &p.barcodes {
+            let Ok(parsed) = classify_catalog_code(code) else { continue };
+            let key = index_key(&parsed);
+            if let Some(owner) = store.get_raw(TreeId::Barcodes, key.as_bytes())? {
+                let owner = String::from_utf8_lossy(&owner).into_owned();
+                let released = future.get(owner.as_str()).is_some_and(|keys| !keys.contains(&key));
+                if owner != p.sku && !released {
+                    out.push(CatalogError::BarcodeTaken { code: code.clone(), sku: p.sku.clone(), owner });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The product with this sku.
 pub fn product(store: &Store, sku: &str) -> Result<Option<Product>, StoreError> {
     store.get(TreeId::Products, sku.as_bytes())

@@ -55,7 +55,7 @@ impl Store {
             &Frame::Header {
                 schema_version: SCHEMA_VERSION,
                 created_at: created_at.clone(),
-                source: self.opts.source.clone(),
+                source: self.source.clone(),
                 database_id: self.database_id()?,
             },
         )?;

@@ -99,7 +99,8 @@ pub struct StoreOptions {
     pub durability: Durability,
     pub relaxed_flush_ms: u64,
     /// CloudEvents `source` of every event this store emits, e.g. `/storehub/huamei/sh-001/hub-1`.
-    pub source: String,
+    /// `None` (CLI run without a config) uses the source the daemon last recorded in the database.
+    pub source: Option<String>,
     pub clock: SharedClock,
 }
 
@@ -248,7 +249,7 @@ impl<'a> Tx<'a> {
         let event = OutboxEvent {
             seq,
             id: uuid::Uuid::new_v4().to_string(),
-            source: self.store.opts.source.clone(),
+            source: self.store.source.clone(),
             event_type: event_type.to_string(),
             subject: subject.map(str::to_string),
             time: self.now,
@@ -273,6 +274,14 @@ impl Record for DatabaseId {
     const NAME: &'static str = "database id";
 }
 
+/// Meta record: the CloudEvents source the daemon runs with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct EventSource(String);
+impl Record for EventSource {
+    const NAME: &'static str = "event source";
+}
+
+const META_SOURCE: &[u8] = b"event_source";
 const META_SCHEMA: &[u8] = b"schema_version";
 const META_DB_ID: &[u8] = b"database_id";
 
@@ -291,6 +300,7 @@ pub struct Store {
     db: sled::Db,
     trees: Vec<sled::Tree>,
     opts: StoreOptions,
+    source: String,
     sync: Option<Arc<GroupSync>>,
     /// Serialises commits (sled's own transactions serialise too) and backups, and holds the
     /// last sequence number handed out per sequence-keyed tree.
@@ -320,8 +330,9 @@ impl Store {
             Durability::Durable => Some(GroupSync::start(db.clone())),
             Durability::Relaxed => None,
         };
-        let store = Store { db, trees, opts, sync, gate: Mutex::new(BTreeMap::new()) };
+        let mut store = Store { db, trees, opts, source: String::new(), sync, gate: Mutex::new(BTreeMap::new()) };
         store.prepare_schema(&path_str)?;
+        store.source = store.resolve_source()?;
         Ok(store)
     }
 
@@ -359,6 +370,28 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    fn resolve_source(&self) -> Result<String, StoreError> {
+        let meta = self.tree(TreeId::Meta);
+        let stored = match meta.get(META_SOURCE)? {
+            Some(v) => Some(codec::decode::<EventSource>(&v)?.0),
+            None => None,
+        };
+        match (&self.opts.source, stored) {
+            (Some(s), Some(old)) if *s == old => Ok(old),
+            (Some(s), _) => {
+                meta.insert(META_SOURCE, codec::encode(&EventSource(s.clone()))?)?;
+                Ok(s.clone())
+            }
+            (None, Some(old)) => Ok(old),
+            (None, None) => Ok("/storehub/unprovisioned".to_string()),
+        }
+    }
+
+    /// CloudEvents `source` of this store's events.
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     pub fn options(&self) -> &StoreOptions {

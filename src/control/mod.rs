@@ -1,0 +1,85 @@
+//! The local control socket. sled locks its directory to one process, so while the daemon runs,
+//! CLI subcommands that need the database (backup, import, export, stock …) send a [`Request`] to
+//! the daemon over a Unix socket in the data dir (owner-only permissions); when no daemon runs
+//! they open the database themselves and call the same [`ops::handle`]. The user never has to
+//! know which.
+//!
+//! Wire format: one JSON request line; one JSON response line
+//! `{"ok":true,"result":…,"payload_len":N}` followed by N raw bytes (backups), or
+//! `{"ok":false,"error":"…"}`.
+
+pub mod client;
+pub mod ops;
+pub mod server;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::Product;
+use crate::inventory::NewMove;
+
+/// Largest request line accepted (a catalog import of 100k products is ~40 MB of JSON).
+pub const MAX_REQUEST_BYTES: u64 = 128 * 1024 * 1024;
+
+/// Name of the socket inside the data dir.
+pub const SOCKET_NAME: &str = "control.sock";
+
+/// Path of the control socket of a data dir.
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(SOCKET_NAME)
+}
+
+/// What a CLI subcommand asks of the store.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Identity, counts and outbox depth.
+    Status,
+    /// A consistent backup; the bytes come back as the payload.
+    Backup,
+    /// Every product.
+    ExportCatalog,
+    /// Upsert products (already validated by the CLI).
+    ImportCatalog { products: Vec<Product> },
+    /// A barcode decoded and looked up in the catalog.
+    Lookup { code: String },
+    /// On-hand of one product or all products.
+    StockShow { sku: Option<String> },
+    /// Record one stock move.
+    StockMove { movement: NewMove },
+    /// Newest moves, optionally of one product.
+    StockMoves { sku: Option<String>, limit: usize },
+    /// Outbox depth.
+    OutboxStats,
+}
+
+impl Request {
+    /// Short name for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Status => "status",
+            Request::Backup => "backup",
+            Request::ExportCatalog => "export_catalog",
+            Request::ImportCatalog { .. } => "import_catalog",
+            Request::Lookup { .. } => "lookup",
+            Request::StockShow { .. } => "stock_show",
+            Request::StockMove { .. } => "stock_move",
+            Request::StockMoves { .. } => "stock_moves",
+            Request::OutboxStats => "outbox_stats",
+        }
+    }
+}
+
+/// A reply: JSON result plus an optional binary payload.
+#[derive(Debug)]
+pub struct Reply {
+    pub result: serde_json::Value,
+    pub payload: Option<Vec<u8>>,
+}
+
+impl Reply {
+    pub fn json(result: impl Serialize) -> Reply {
+        Reply { result: serde_json::to_value(result).unwrap_or(serde_json::Value::Null), payload: None }
+    }
+}

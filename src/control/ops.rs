@@ -1,0 +1,100 @@
+//! What each control request does to the store. Shared by the daemon (requests from the socket)
+//! and by the CLI when no daemon runs (requests applied directly).
+
+use serde_json::json;
+
+use super::{Reply, Request};
+use crate::catalog::{self, CatalogError};
+use crate::domain::barcode::{self, Barcode, CatalogCode, InStoreLayout};
+use crate::inventory;
+use crate::store::Store;
+
+/// Everything a request may need besides the store.
+pub struct Context {
+    pub layouts: Vec<InStoreLayout>,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Applies one request. Errors are messages for the person at the CLI.
+pub fn handle(store: &Store, ctx: &Context, req: Request) -> Result<Reply, String> {
+    let s = |e: crate::store::StoreError| e.to_string();
+    match req {
+        Request::Status => {
+            let outbox = store.outbox_stats().map_err(s)?;
+            Ok(Reply::json(json!({
+                "pid": std::process::id(),
+                "data_dir": store.path().display().to_string(),
+                "database_id": store.database_id().map_err(s)?,
+                "source": store.source(),
+                "durability": store.options().durability,
+                "products": catalog::product_count(store),
+                "stock_levels": inventory::stock_levels(store).map_err(s)?.len(),
+                "outbox": outbox,
+                "started_at": ctx.started_at.to_rfc3339(),
+            })))
+        }
+        Request::Backup => {
+            let mut buf = Vec::new();
+            let summary = store.backup_to(&mut buf).map_err(s)?;
+            Ok(Reply { result: serde_json::to_value(summary).unwrap_or_default(), payload: Some(buf) })
+        }
+        Request::ExportCatalog => Ok(Reply::json(catalog::all_products(store).map_err(s)?)),
+        Request::ImportCatalog { products } => {
+            let conflicts = catalog::conflicts_with_store(store, &products).map_err(s)?;
+            if !conflicts.is_empty() {
+                let lines: Vec<String> = conflicts.iter().map(|c| c.to_string()).collect();
+                return Err(format!("nothing imported:\n{}", lines.join("\n")));
+            }
+            let summary = catalog::upsert_products(store, &products, 1000, |_| {})
+                .map_err(|e| e.to_string())?;
+            Ok(Reply::json(summary))
+        }
+        Request::Lookup { code } => {
+            let layouts = if ctx.layouts.is_empty() { barcode::default_layouts() } else { ctx.layouts.clone() };
+            let decoded = barcode::decode(&code, &layouts).map_err(|e| format!("{code}: {e}"))?;
+            let key = match &decoded {
+                Barcode::PriceEmbedded { item_code, .. } | Barcode::WeightEmbedded { item_code, .. } => {
+                    CatalogCode::Plu(item_code.clone())
+                }
+                other => CatalogCode::Gtin(other.gtin().to_string()),
+            };
+            let product = catalog::product_by_code(store, &key)
+                .map_err(s)?
+                .ok_or_else(|| CatalogError::UnknownBarcode(code.clone()).to_string())?;
+            let on_hand = inventory::on_hand(store, &product.sku).map_err(s)?;
+            Ok(Reply::json(json!({ "barcode": decoded, "product": product, "on_hand": on_hand })))
+        }
+        Request::StockShow { sku: Some(sku) } => {
+            let product = catalog::product(store, &sku)
+                .map_err(s)?
+                .ok_or_else(|| format!("unknown sku {sku}"))?;
+            let on_hand = inventory::on_hand(store, &sku).map_err(s)?;
+            Ok(Reply::json(json!([{ "sku": sku, "name_zh": product.name_zh, "unit": product.unit, "on_hand": on_hand, "reorder_point": product.reorder_point }])))
+        }
+        Request::StockShow { sku: None } => {
+            let levels = inventory::stock_levels(store).map_err(s)?;
+            let rows: Vec<_> = levels
+                .into_iter()
+                .map(|l| {
+                    let p = catalog::product(store, &l.sku).ok().flatten();
+                    json!({
+                        "sku": l.sku,
+                        "name_zh": p.as_ref().map(|p| p.name_zh.clone()),
+                        "unit": p.as_ref().map(|p| p.unit),
+                        "on_hand": l.on_hand,
+                        "reorder_point": p.and_then(|p| p.reorder_point),
+                    })
+                })
+                .collect();
+            Ok(Reply::json(rows))
+        }
+        Request::StockMove { movement } => {
+            let mv = inventory::move_stock(store, &movement).map_err(|e| e.to_string())?;
+            Ok(Reply::json(mv))
+        }
+        Request::StockMoves { sku, limit } => {
+            Ok(Reply::json(inventory::recent_moves(store, sku.as_deref(), limit).map_err(s)?))
+        }
+        Request::OutboxStats => Ok(Reply::json(store.outbox_stats().map_err(s)?)),
+    }
+}
