@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{db_path, Store, StoreError, TreeId, SCHEMA_VERSION};
+use super::{db_path, journal_path, Store, StoreError, TreeId, SCHEMA_VERSION};
 
 const MAGIC: &[u8; 16] = b"STOREHUB-BACKUP\n";
 /// Largest frame accepted when reading (bounded memory on a damaged file).
@@ -177,8 +177,9 @@ fn read_backup(input: &mut impl Read) -> Result<(Vec<(TreeId, Vec<u8>, Vec<u8>)>
 pub fn restore(data_dir: &Path, input: &mut impl Read, force: bool) -> Result<BackupSummary, StoreError> {
     let (entries, summary) = read_backup(input)?;
     let db_dir = db_path(data_dir);
-    let occupied = db_dir.exists()
-        && std::fs::read_dir(&db_dir).map(|mut d| d.next().is_some()).unwrap_or(true);
+    let journal_dir = journal_path(data_dir);
+    let non_empty = |d: &Path| d.exists() && std::fs::read_dir(d).map(|mut e| e.next().is_some()).unwrap_or(true);
+    let occupied = non_empty(&db_dir) || non_empty(&journal_dir);
     if occupied && !force {
         return Err(StoreError::Backup(format!(
             "{} already holds a database; restore refuses to overwrite it. Use --force (the old database is kept as db.replaced-…) or choose an empty --data-dir",
@@ -187,8 +188,17 @@ pub fn restore(data_dir: &Path, input: &mut impl Read, force: bool) -> Result<Ba
     }
     std::fs::create_dir_all(data_dir)?;
     if occupied {
-        let aside = data_dir.join(format!("db.replaced-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S")));
-        std::fs::rename(&db_dir, &aside)?;
+        // The old journal belongs to the old database: it must never be replayed over the
+        // restored one, so it moves aside with it.
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
+        let aside = data_dir.join(format!("db.replaced-{stamp}"));
+        std::fs::create_dir_all(&aside)?;
+        if db_dir.exists() {
+            std::fs::rename(&db_dir, aside.join("db"))?;
+        }
+        if journal_dir.exists() {
+            std::fs::rename(&journal_dir, aside.join("journal"))?;
+        }
     }
     // Build in a staging dir, then rename into place, so a crash mid-restore leaves no half db.
     let staging = data_dir.join("db.restoring");

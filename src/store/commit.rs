@@ -2,9 +2,8 @@
 //! one syncer thread repeatedly takes the newest ticket, syncs once, and releases every writer at
 //! or below it. So N concurrent commits share one sync instead of paying N.
 //!
-//! The sync step is sled's `flush()` today. The durability work (issue 4) adds the fsynced
-//! journal here: the syncer appends the journal records of the tickets it covers and calls
-//! `fdatasync` once, in the same place, before releasing the writers.
+//! The sync step is one `fdatasync` of the commit journal (see `journal.rs`), which every
+//! covered commit was appended to before it was applied.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -12,8 +11,9 @@ use std::time::{Duration, Instant};
 
 /// Longest a sync waits for writers that are mid-commit to join it. Short against one sync
 /// (~100 µs), long against one commit (~15 µs).
-const GROUP_WAIT: Duration = Duration::from_micros(500);
+const GROUP_WAIT: Duration = Duration::from_micros(300);
 
+use super::journal::Journal;
 use super::StoreError;
 
 #[derive(Default)]
@@ -41,7 +41,7 @@ pub(crate) struct GroupSync {
 }
 
 impl GroupSync {
-    pub(crate) fn start(db: sled::Db) -> Arc<GroupSync> {
+    pub(crate) fn start(journal: Arc<Journal>) -> Arc<GroupSync> {
         let sync = Arc::new(GroupSync {
             state: Mutex::new(State::default()),
             work: Condvar::new(),
@@ -51,7 +51,7 @@ impl GroupSync {
         let worker = Arc::clone(&sync);
         let handle = std::thread::Builder::new()
             .name("storehub-sync".into())
-            .spawn(move || worker.run(db))
+            .spawn(move || worker.run(journal))
             .ok();
         if handle.is_none() {
             sync.lock().failed = Some("could not start the sync thread".into());
@@ -107,7 +107,7 @@ impl GroupSync {
         }
     }
 
-    fn run(&self, db: sled::Db) {
+    fn run(&self, journal: Arc<Journal>) {
         loop {
             let target = {
                 let mut st = self.lock();
@@ -129,7 +129,7 @@ impl GroupSync {
                 st.committed
             };
             let started = Instant::now();
-            let result = db.flush();
+            let result = journal.current_file().sync_data();
             let took = started.elapsed();
             let mut st = self.lock();
             st.syncs += 1;

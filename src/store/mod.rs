@@ -10,12 +10,15 @@
 pub mod backup;
 pub mod codec;
 mod commit;
+mod journal;
 pub mod outbox;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
@@ -23,6 +26,13 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use crate::clock::SharedClock;
 pub use codec::Record;
 use commit::GroupSync;
+use journal::Journal;
+pub use journal::ReplayStats;
+
+/// A checkpoint runs when the journal has grown this much …
+const CHECKPOINT_BYTES: u64 = 64 * 1024 * 1024;
+/// … or when the last one is this old (and something was committed since).
+const CHECKPOINT_AGE: Duration = Duration::from_secs(60);
 pub use outbox::{OutboxEvent, OutboxStats};
 
 /// Schema version this build writes. Opening a database with a newer version is refused.
@@ -167,7 +177,7 @@ impl<E> From<sled::Error> for TxError<E> {
 }
 
 /// One pending write of a transaction: `None` deletes the key.
-type WriteSet = BTreeMap<(TreeId, Vec<u8>), Option<Vec<u8>>>;
+pub(crate) type WriteSet = BTreeMap<(TreeId, Vec<u8>), Option<Vec<u8>>>;
 
 /// The view a state change gets: typed reads and writes over every tree, and `emit` for outbox
 /// events. Reads see the transaction's own writes. Everything written through one `Tx` is
@@ -301,7 +311,12 @@ pub struct Store {
     trees: Vec<sled::Tree>,
     opts: StoreOptions,
     source: String,
+    /// Durable mode: the write-ahead journal and the thread that syncs it for waiting commits.
+    journal: Option<Arc<Journal>>,
     sync: Option<Arc<GroupSync>>,
+    checkpointing: AtomicBool,
+    last_checkpoint: Mutex<Instant>,
+    replayed: ReplayStats,
     /// Serialises commits (sled's own transactions serialise too) and backups, and holds the
     /// last sequence number handed out per sequence-keyed tree.
     gate: Mutex<BTreeMap<TreeId, u64>>,
@@ -326,14 +341,82 @@ impl Store {
             .iter()
             .map(|t| db.open_tree(t.name()))
             .collect::<Result<Vec<_>, _>>()?;
-        let sync = match opts.durability {
-            Durability::Durable => Some(GroupSync::start(db.clone())),
-            Durability::Relaxed => None,
+        let mut store = Store {
+            db,
+            trees,
+            opts,
+            source: String::new(),
+            journal: None,
+            sync: None,
+            gate: Mutex::new(BTreeMap::new()),
+            checkpointing: AtomicBool::new(false),
+            last_checkpoint: Mutex::new(Instant::now()),
+            replayed: ReplayStats::default(),
         };
-        let mut store = Store { db, trees, opts, source: String::new(), sync, gate: Mutex::new(BTreeMap::new()) };
+        // Whatever the mode now, a journal left by a durable run is replayed and checkpointed.
+        let journal_dir = journal_path(&store.opts.path);
+        store.replayed = Journal::replay(&journal_dir, |writes| store.apply(writes))?;
+        if store.replayed.records > 0 {
+            tracing::info!(records = store.replayed.records, files = store.replayed.files, "replayed commit journal");
+        }
         store.prepare_schema(&path_str)?;
         store.source = store.resolve_source()?;
+        store.make_sled_durable()?;
+        match store.opts.durability {
+            Durability::Durable => {
+                let journal = Arc::new(Journal::open(&journal_dir)?);
+                store.sync = Some(GroupSync::start(Arc::clone(&journal)));
+                store.journal = Some(journal);
+            }
+            Durability::Relaxed => {
+                if journal_dir.exists() {
+                    std::fs::remove_dir_all(&journal_dir)?;
+                }
+            }
+        }
         Ok(store)
+    }
+
+    /// sled's `flush` writes its buffers with `sync_file_range`; fsync every file too.
+    fn make_sled_durable(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        backup::fsync_tree(&db_path(&self.opts.path))
+    }
+
+    /// What the journal replay at open applied.
+    pub fn replayed(&self) -> ReplayStats {
+        self.replayed
+    }
+
+    /// Makes everything committed so far durable in sled's own files and drops the journal files
+    /// that covered it. Runs by itself when the journal grows or ages; cheap to call when idle.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        let Some(journal) = &self.journal else { return self.flush() };
+        if self.checkpointing.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let result = (|| {
+            let covered = {
+                let _commits = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+                journal.rotate()?
+            };
+            self.make_sled_durable()?;
+            journal.remove(&covered)
+        })();
+        *self.last_checkpoint.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        self.checkpointing.store(false, Ordering::Release);
+        result
+    }
+
+    /// Checkpoints when the journal is large or old.
+    pub fn checkpoint_if_due(&self) -> Result<(), StoreError> {
+        let Some(journal) = &self.journal else { return Ok(()) };
+        let bytes = journal.current_bytes();
+        let age = self.last_checkpoint.lock().unwrap_or_else(|e| e.into_inner()).elapsed();
+        if bytes >= CHECKPOINT_BYTES || (bytes > 0 && age >= CHECKPOINT_AGE) {
+            self.checkpoint()?;
+        }
+        Ok(())
     }
 
     fn prepare_schema(&self, path: &str) -> Result<(), StoreError> {
@@ -441,7 +524,18 @@ impl Store {
         if let (Some(sync), Some(ticket)) = (&self.sync, ticket) {
             sync.wait_synced(ticket).map_err(CommitError::Store)?;
         }
+        self.checkpoint_if_due().map_err(CommitError::Store)?;
         Ok(value)
+    }
+
+    /// Applies writes made outside a state change (outbox acknowledgements): journaled in
+    /// durable mode but not waited for, since losing one only means a duplicate publish.
+    pub(crate) fn write_unacknowledged(&self, writes: WriteSet) -> Result<(), StoreError> {
+        let _commits = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(journal) = &self.journal {
+            journal.append(&writes)?;
+        }
+        self.apply(writes)
     }
 
     fn commit_locked<T, E>(
@@ -463,7 +557,13 @@ impl Store {
                 Err(TxError::Store(e)) => return Err(CommitError::Store(e)),
             };
             let Tx { writes, seqs: taken, .. } = tx;
-            self.apply(writes.into_inner())?;
+            let writes = writes.into_inner();
+            if let Some(journal) = &self.journal {
+                if !writes.is_empty() {
+                    journal.append(&writes)?;
+                }
+            }
+            self.apply(writes)?;
             seqs.extend(taken.into_inner());
             (value, ())
         };
@@ -509,16 +609,22 @@ impl Store {
         Ok(last_key.max(floor))
     }
 
-    /// Records that sequence numbers up to `seq` of `tree` were used, for trees whose entries
-    /// get deleted (the outbox after acknowledgement), so numbering never restarts.
-    pub(crate) fn raise_seq_floor(&self, tree: TreeId, seq: u64) -> Result<(), StoreError> {
-        let meta = self.tree(TreeId::Meta);
-        let key = seq_floor_key(tree);
-        meta.fetch_and_update(&key, |old| {
-            let old = old.and_then(|o| codec::key_u64(o).ok()).unwrap_or(0);
-            Some(codec::u64_key(old.max(seq)).to_vec())
-        })?;
-        Ok(())
+    /// Deletes sequence-keyed entries (acknowledged outbox events), recording the highest
+    /// sequence deleted so numbering never restarts even when the tree becomes empty.
+    pub(crate) fn delete_seqs(&self, tree: TreeId, seqs: &[u64]) -> Result<(), StoreError> {
+        let Some(&max) = seqs.iter().max() else { return Ok(()) };
+        let floor = match self.tree(TreeId::Meta).get(seq_floor_key(tree))? {
+            Some(v) => codec::key_u64(&v)?,
+            None => 0,
+        };
+        let mut writes = WriteSet::new();
+        if max > floor {
+            writes.insert((TreeId::Meta, seq_floor_key(tree)), Some(codec::u64_key(max).to_vec()));
+        }
+        for &s in seqs {
+            writes.insert((tree, codec::u64_key(s).to_vec()), None);
+        }
+        self.write_unacknowledged(writes)
     }
 
     /// Group-commit figures in durable mode: (commits, syncs, time spent syncing).
@@ -579,10 +685,12 @@ impl Store {
         self.tree(tree).len()
     }
 
-    /// Forces everything committed so far to sled's files (used at shutdown and by relaxed mode).
+    /// Forces everything committed so far into sled's files and fsyncs them.
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
-        Ok(())
+        if self.journal.is_some() {
+            return self.checkpoint();
+        }
+        self.make_sled_durable()
     }
 }
 
@@ -591,10 +699,15 @@ impl Drop for Store {
         if let Some(sync) = &self.sync {
             sync.stop();
         }
-        if let Err(e) = self.db.flush() {
-            tracing::error!(error = %e, "final flush failed");
+        if let Err(e) = self.checkpoint() {
+            tracing::error!(error = %e, "final checkpoint failed; the journal will be replayed at next open");
         }
     }
+}
+
+/// Where the commit journal lives inside a data dir.
+pub fn journal_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("journal")
 }
 
 fn seq_floor_key(tree: TreeId) -> Vec<u8> {

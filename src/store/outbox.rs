@@ -82,15 +82,7 @@ impl Store {
     /// Deletes acknowledged events. Deleting a sequence that is not there is not an error (an
     /// acknowledgement may arrive twice).
     pub fn outbox_ack(&self, seqs: &[u64]) -> Result<(), StoreError> {
-        let Some(&max) = seqs.iter().max() else { return Ok(()) };
-        // Record the floor first: if the newest entry goes, numbering must still go on from it.
-        self.raise_seq_floor(TreeId::Outbox, max)?;
-        let mut batch = sled::Batch::default();
-        for &s in seqs {
-            batch.remove(&codec::u64_key(s));
-        }
-        self.trees[TreeId::Outbox as usize].apply_batch(batch)?;
-        Ok(())
+        self.delete_seqs(TreeId::Outbox, seqs)
     }
 
     /// Count and encoded size of the events waiting in the outbox.

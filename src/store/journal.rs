@@ -1,0 +1,208 @@
+//! The commit journal of `durable` mode: a write-ahead log of every write set, so an
+//! acknowledged commit never depends on sled's own flush (which is `sync_file_range`, not an
+//! fsync) or on sled reopening intact.
+//!
+//! Each commit's write set is appended (one `write`) *before* it is applied to sled, under the
+//! store's commit lock, so the journal always holds at least what sled may hold. A commit is
+//! acknowledged after one `fdatasync` of the journal that covers it (group commit, see
+//! `commit.rs`). A checkpoint makes sled's files durable (`flush` + `fsync` of every file) and
+//! then drops the journal files it covered. On open, every journal file left is replayed in
+//! order: replaying a write set sets keys to the values they had after that commit, so replaying
+//! all of them ends in the state after the last journaled commit, whatever sled had kept.
+//!
+//! Files: `journal/<number, 16 digits>.log`, frames `[u32 len LE][u32 CRC-32 LE][postcard
+//! record]`. A torn or corrupt frame ends its file (a crash mid-append); later frames are ignored.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use super::{StoreError, TreeId, WriteSet};
+
+/// Largest frame replay accepts (bounded memory on a damaged file).
+const MAX_FRAME: u32 = 256 * 1024 * 1024;
+
+/// One write of a journaled commit, by tree name (stable on disk).
+#[derive(Debug, Serialize, Deserialize)]
+struct JournalWrite {
+    tree: String,
+    key: Vec<u8>,
+    value: Option<Vec<u8>>,
+}
+
+/// What replay found, for the log and for tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayStats {
+    pub files: usize,
+    pub records: u64,
+    /// Bytes of torn or corrupt tails ignored.
+    pub torn_bytes: u64,
+}
+
+struct Current {
+    file: Arc<File>,
+    number: u64,
+    bytes: u64,
+}
+
+/// The open journal of a data dir.
+pub(crate) struct Journal {
+    dir: PathBuf,
+    current: Mutex<Current>,
+}
+
+fn file_name(number: u64) -> String {
+    format!("{number:016}.log")
+}
+
+/// Journal files in `dir`, oldest first.
+fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
+    let mut out = Vec::new();
+    if !dir.exists() {
+        return Ok(out);
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let number = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".log"))
+            .and_then(|n| n.parse::<u64>().ok());
+        if let Some(n) = number {
+            out.push((n, path));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+/// Encodes a write set as one frame.
+fn frame(writes: &WriteSet) -> Result<Vec<u8>, StoreError> {
+    let record: Vec<JournalWrite> = writes
+        .iter()
+        .map(|((tree, key), value)| JournalWrite { tree: tree.name().to_string(), key: key.clone(), value: value.clone() })
+        .collect();
+    let payload = postcard::to_allocvec(&record).map_err(|e| StoreError::Encode(format!("journal record: {e}")))?;
+    let len = u32::try_from(payload.len()).map_err(|_| StoreError::Encode("journal record over 4 GiB".into()))?;
+    let mut out = Vec::with_capacity(payload.len() + 8);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    Ok(out)
+}
+
+/// Reads the intact frames of one journal file and hands each write set to `apply`.
+fn replay_file(path: &Path, apply: &mut dyn FnMut(WriteSet) -> Result<(), StoreError>, stats: &mut ReplayStats) -> Result<(), StoreError> {
+    let mut bytes = Vec::new();
+    File::open(path)?.read_to_end(&mut bytes)?;
+    let mut at = 0usize;
+    while at < bytes.len() {
+        let Some(head) = bytes.get(at..at + 8) else { break };
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        if len > MAX_FRAME {
+            break;
+        }
+        let Some(payload) = bytes.get(at + 8..at + 8 + len as usize) else { break };
+        if crc32fast::hash(payload) != crc {
+            break;
+        }
+        let Ok(record) = postcard::from_bytes::<Vec<JournalWrite>>(payload) else { break };
+        let mut writes = WriteSet::new();
+        for w in record {
+            let tree = TreeId::from_name(&w.tree)
+                .ok_or_else(|| StoreError::Corrupt(format!("journal {}: unknown tree {:?}", path.display(), w.tree)))?;
+            writes.insert((tree, w.key), w.value);
+        }
+        apply(writes)?;
+        stats.records += 1;
+        at += 8 + len as usize;
+    }
+    stats.torn_bytes += (bytes.len() - at) as u64;
+    if at < bytes.len() {
+        tracing::warn!(file = %path.display(), offset = at, torn = bytes.len() - at, "journal ends in a torn or corrupt frame (crash during append); ignoring the rest");
+    }
+    Ok(())
+}
+
+impl Journal {
+    /// Replays every journal file in `dir` through `apply`, oldest first. Does not delete them:
+    /// the caller checkpoints sled first, then calls [`Journal::open`] with the files' numbers.
+    pub(crate) fn replay(dir: &Path, mut apply: impl FnMut(WriteSet) -> Result<(), StoreError>) -> Result<ReplayStats, StoreError> {
+        let mut stats = ReplayStats::default();
+        for (_, path) in list(dir)? {
+            replay_file(&path, &mut apply, &mut stats)?;
+            stats.files += 1;
+        }
+        Ok(stats)
+    }
+
+    /// Starts a fresh journal file after every existing one and deletes the old ones. Call only
+    /// once their content is durable in sled (after a checkpoint).
+    pub(crate) fn open(dir: &Path) -> Result<Journal, StoreError> {
+        std::fs::create_dir_all(dir)?;
+        let old = list(dir)?;
+        let number = old.last().map(|(n, _)| n + 1).unwrap_or(1);
+        let file = File::options().create(true).append(true).open(dir.join(file_name(number)))?;
+        sync_dir(dir)?;
+        for (_, path) in old {
+            std::fs::remove_file(path)?;
+        }
+        sync_dir(dir)?;
+        Ok(Journal { dir: dir.to_path_buf(), current: Mutex::new(Current { file: Arc::new(file), number, bytes: 0 }) })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Current> {
+        self.current.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends one write set (not yet synced). Called under the store's commit lock, before the
+    /// write set is applied to sled.
+    pub(crate) fn append(&self, writes: &WriteSet) -> Result<(), StoreError> {
+        let bytes = frame(writes)?;
+        let mut cur = self.lock();
+        (&*cur.file).write_all(&bytes)?;
+        cur.bytes += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// The file that `sync` must `fdatasync` to cover everything appended so far.
+    pub(crate) fn current_file(&self) -> Arc<File> {
+        Arc::clone(&self.lock().file)
+    }
+
+    /// Bytes appended to the current file.
+    pub(crate) fn current_bytes(&self) -> u64 {
+        self.lock().bytes
+    }
+
+    /// Switches to a new file (syncing the old one first, so waiters on it are covered) and
+    /// returns the paths now covered only by the next checkpoint. Call under the commit lock.
+    pub(crate) fn rotate(&self) -> Result<Vec<PathBuf>, StoreError> {
+        let mut cur = self.lock();
+        cur.file.sync_data()?;
+        let number = cur.number + 1;
+        let file = File::options().create(true).append(true).open(self.dir.join(file_name(number)))?;
+        sync_dir(&self.dir)?;
+        cur.file = Arc::new(file);
+        cur.number = number;
+        cur.bytes = 0;
+        Ok(list(&self.dir)?.into_iter().filter(|(n, _)| *n < number).map(|(_, p)| p).collect())
+    }
+
+    /// Deletes journal files whose content a checkpoint made durable in sled.
+    pub(crate) fn remove(&self, paths: &[PathBuf]) -> Result<(), StoreError> {
+        for p in paths {
+            std::fs::remove_file(p)?;
+        }
+        sync_dir(&self.dir)
+    }
+}
