@@ -8,6 +8,7 @@
 //! measured ~2× faster than a transaction spanning every tree.
 
 pub mod backup;
+mod checkpoint;
 pub mod codec;
 mod commit;
 mod journal;
@@ -16,23 +17,25 @@ pub mod outbox;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use crate::clock::SharedClock;
 pub use codec::Record;
+use checkpoint::{Checkpointer, CHECKPOINT_BYTES};
 use commit::GroupSync;
 use journal::Journal;
 pub use journal::ReplayStats;
 
-/// A checkpoint runs when the journal has grown this much …
-const CHECKPOINT_BYTES: u64 = 64 * 1024 * 1024;
-/// … or when the last one is this old (and something was committed since).
-const CHECKPOINT_AGE: Duration = Duration::from_secs(60);
+/// sled's log segment (and IO buffer) size. sled writes and `sync_file_range`s each IO buffer
+/// as it fills; the default 512 KiB made its IO threads take most of the CPU of a commit-heavy
+/// run here. Fixed when a database is created.
+const SLED_SEGMENT_BYTES: usize = 8 << 20;
+
+/// Last sequence number handed out per sequence-keyed tree (guarded by the commit lock).
+pub(crate) type Seqs = BTreeMap<TreeId, u64>;
 pub use outbox::{OutboxEvent, OutboxStats};
 
 /// Schema version this build writes. Opening a database with a newer version is refused.
@@ -314,12 +317,11 @@ pub struct Store {
     /// Durable mode: the write-ahead journal and the thread that syncs it for waiting commits.
     journal: Option<Arc<Journal>>,
     sync: Option<Arc<GroupSync>>,
-    checkpointing: AtomicBool,
-    last_checkpoint: Mutex<Instant>,
+    checkpointer: Option<Arc<Checkpointer>>,
     replayed: ReplayStats,
     /// Serialises commits (sled's own transactions serialise too) and backups, and holds the
     /// last sequence number handed out per sequence-keyed tree.
-    gate: Mutex<BTreeMap<TreeId, u64>>,
+    gate: Arc<Mutex<Seqs>>,
 }
 
 impl Store {
@@ -335,6 +337,7 @@ impl Store {
         let db = sled::Config::new()
             .path(db_path(&opts.path))
             .flush_every_ms(flush_every)
+            .segment_size(SLED_SEGMENT_BYTES)
             .open()
             .map_err(|source| StoreError::Open { path: path_str.clone(), source })?;
         let trees = TreeId::ALL
@@ -348,9 +351,8 @@ impl Store {
             source: String::new(),
             journal: None,
             sync: None,
-            gate: Mutex::new(BTreeMap::new()),
-            checkpointing: AtomicBool::new(false),
-            last_checkpoint: Mutex::new(Instant::now()),
+            gate: Arc::new(Mutex::new(BTreeMap::new())),
+            checkpointer: None,
             replayed: ReplayStats::default(),
         };
         // Whatever the mode now, a journal left by a durable run is replayed and checkpointed.
@@ -366,6 +368,12 @@ impl Store {
             Durability::Durable => {
                 let journal = Arc::new(Journal::open(&journal_dir)?);
                 store.sync = Some(GroupSync::start(Arc::clone(&journal)));
+                store.checkpointer = Some(Checkpointer::start(
+                    store.db.clone(),
+                    db_path(&store.opts.path),
+                    Arc::clone(&store.gate),
+                    Arc::clone(&journal),
+                ));
                 store.journal = Some(journal);
             }
             Durability::Relaxed => {
@@ -389,34 +397,12 @@ impl Store {
     }
 
     /// Makes everything committed so far durable in sled's own files and drops the journal files
-    /// that covered it. Runs by itself when the journal grows or ages; cheap to call when idle.
+    /// that covered it. Runs by itself in the background; cheap to call when idle.
     pub fn checkpoint(&self) -> Result<(), StoreError> {
-        let Some(journal) = &self.journal else { return self.flush() };
-        if self.checkpointing.swap(true, Ordering::AcqRel) {
-            return Ok(());
+        match &self.checkpointer {
+            Some(cp) => cp.run(),
+            None => self.make_sled_durable(),
         }
-        let result = (|| {
-            let covered = {
-                let _commits = self.gate.lock().unwrap_or_else(|e| e.into_inner());
-                journal.rotate()?
-            };
-            self.make_sled_durable()?;
-            journal.remove(&covered)
-        })();
-        *self.last_checkpoint.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
-        self.checkpointing.store(false, Ordering::Release);
-        result
-    }
-
-    /// Checkpoints when the journal is large or old.
-    pub fn checkpoint_if_due(&self) -> Result<(), StoreError> {
-        let Some(journal) = &self.journal else { return Ok(()) };
-        let bytes = journal.current_bytes();
-        let age = self.last_checkpoint.lock().unwrap_or_else(|e| e.into_inner()).elapsed();
-        if bytes >= CHECKPOINT_BYTES || (bytes > 0 && age >= CHECKPOINT_AGE) {
-            self.checkpoint()?;
-        }
-        Ok(())
     }
 
     fn prepare_schema(&self, path: &str) -> Result<(), StoreError> {
@@ -524,18 +510,12 @@ impl Store {
         if let (Some(sync), Some(ticket)) = (&self.sync, ticket) {
             sync.wait_synced(ticket).map_err(CommitError::Store)?;
         }
-        self.checkpoint_if_due().map_err(CommitError::Store)?;
-        Ok(value)
-    }
-
-    /// Applies writes made outside a state change (outbox acknowledgements): journaled in
-    /// durable mode but not waited for, since losing one only means a duplicate publish.
-    pub(crate) fn write_unacknowledged(&self, writes: WriteSet) -> Result<(), StoreError> {
-        let _commits = self.gate.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(journal) = &self.journal {
-            journal.append(&writes)?;
+        if let (Some(journal), Some(cp)) = (&self.journal, &self.checkpointer) {
+            if journal.current_bytes() >= CHECKPOINT_BYTES {
+                cp.nudge();
+            }
         }
-        self.apply(writes)
+        Ok(value)
     }
 
     fn commit_locked<T, E>(
@@ -610,9 +590,12 @@ impl Store {
     }
 
     /// Deletes sequence-keyed entries (acknowledged outbox events), recording the highest
-    /// sequence deleted so numbering never restarts even when the tree becomes empty.
+    /// sequence deleted so numbering never restarts even when the tree becomes empty. Runs under
+    /// the commit lock (so a backup sees entries and floor together) and is journaled in durable
+    /// mode, but not waited for: losing an acknowledgement only means a duplicate publish.
     pub(crate) fn delete_seqs(&self, tree: TreeId, seqs: &[u64]) -> Result<(), StoreError> {
         let Some(&max) = seqs.iter().max() else { return Ok(()) };
+        let _commits = self.gate.lock().unwrap_or_else(|e| e.into_inner());
         let floor = match self.tree(TreeId::Meta).get(seq_floor_key(tree))? {
             Some(v) => codec::key_u64(&v)?,
             None => 0,
@@ -624,7 +607,10 @@ impl Store {
         for &s in seqs {
             writes.insert((tree, codec::u64_key(s).to_vec()), None);
         }
-        self.write_unacknowledged(writes)
+        if let Some(journal) = &self.journal {
+            journal.append(&writes)?;
+        }
+        self.apply(writes)
     }
 
     /// Group-commit figures in durable mode: (commits, syncs, time spent syncing).
@@ -687,10 +673,7 @@ impl Store {
 
     /// Forces everything committed so far into sled's files and fsyncs them.
     pub fn flush(&self) -> Result<(), StoreError> {
-        if self.journal.is_some() {
-            return self.checkpoint();
-        }
-        self.make_sled_durable()
+        self.checkpoint()
     }
 }
 
@@ -698,6 +681,9 @@ impl Drop for Store {
     fn drop(&mut self) {
         if let Some(sync) = &self.sync {
             sync.stop();
+        }
+        if let Some(cp) = &self.checkpointer {
+            cp.stop();
         }
         if let Err(e) = self.checkpoint() {
             tracing::error!(error = %e, "final checkpoint failed; the journal will be replayed at next open");

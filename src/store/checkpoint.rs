@@ -1,0 +1,113 @@
+//! Checkpoints of `durable` mode: make everything committed so far durable in sled's own files
+//! (`flush`, then `fsync` of every file, since sled's flush is only `sync_file_range`) and drop
+//! the journal files that covered it. A background thread runs one when the journal file is
+//! three-quarters full or a minute old; commits only ever wait for the moment the journal
+//! switches files.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::journal::{Journal, SEGMENT_BYTES};
+use super::{backup, Seqs, StoreError};
+
+/// A checkpoint runs when the current journal file holds this much …
+pub(crate) const CHECKPOINT_BYTES: u64 = SEGMENT_BYTES / 4 * 3;
+/// … or when the last one is this old and something was committed since.
+const CHECKPOINT_AGE: Duration = Duration::from_secs(60);
+
+struct State {
+    last: Instant,
+    stop: bool,
+}
+
+pub(crate) struct Checkpointer {
+    db: sled::Db,
+    db_dir: PathBuf,
+    gate: Arc<Mutex<Seqs>>,
+    journal: Arc<Journal>,
+    /// Held for the whole of one checkpoint, so two never interleave.
+    running: Mutex<()>,
+    state: Mutex<State>,
+    wake: Condvar,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Checkpointer {
+    pub(crate) fn start(db: sled::Db, db_dir: PathBuf, gate: Arc<Mutex<Seqs>>, journal: Arc<Journal>) -> Arc<Checkpointer> {
+        let cp = Arc::new(Checkpointer {
+            db,
+            db_dir,
+            gate,
+            journal,
+            running: Mutex::new(()),
+            state: Mutex::new(State { last: Instant::now(), stop: false }),
+            wake: Condvar::new(),
+            thread: Mutex::new(None),
+        });
+        let worker = Arc::clone(&cp);
+        let handle = std::thread::Builder::new().name("storehub-checkpoint".into()).spawn(move || worker.background()).ok();
+        *cp.thread.lock().unwrap_or_else(|e| e.into_inner()) = handle;
+        cp
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the journal is large or old enough for a checkpoint.
+    pub(crate) fn due(&self) -> bool {
+        let bytes = self.journal.current_bytes();
+        bytes >= CHECKPOINT_BYTES || (bytes > 0 && self.state().last.elapsed() >= CHECKPOINT_AGE)
+    }
+
+    /// Asks the background thread to look now (after a commit filled the journal).
+    pub(crate) fn nudge(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Runs one checkpoint now.
+    pub(crate) fn run(&self) -> Result<(), StoreError> {
+        let _one = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let next = self.journal.prepare_next()?;
+        let covered = {
+            let _commits = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+            self.journal.rotate(next)?
+        };
+        self.db.flush()?;
+        backup::fsync_tree(&self.db_dir)?;
+        self.journal.remove(&covered)?;
+        self.state().last = Instant::now();
+        Ok(())
+    }
+
+    fn background(&self) {
+        loop {
+            {
+                let st = self.state();
+                if st.stop {
+                    return;
+                }
+                let (st, _) = self.wake.wait_timeout(st, Duration::from_secs(1)).unwrap_or_else(|e| e.into_inner());
+                if st.stop {
+                    return;
+                }
+            }
+            if self.due() {
+                if let Err(e) = self.run() {
+                    tracing::error!(error = %e, "checkpoint failed; the journal keeps every commit meanwhile");
+                }
+            }
+        }
+    }
+
+    /// Stops the background thread (the caller runs a last checkpoint itself).
+    pub(crate) fn stop(&self) {
+        self.state().stop = true;
+        self.wake.notify_all();
+        if let Some(h) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = h.join();
+        }
+    }
+}
