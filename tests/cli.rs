@@ -87,10 +87,14 @@ fn demo_stays_up_and_its_backup_restores_to_the_same_catalog_and_stock() {
     let r = restored.to_str().unwrap();
     let out = storehub(&["--data-dir", r, "restore", backup.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&storehub(&["--data-dir", r, "export", "catalog", "--format", "json"])), catalog_live);
-    assert_eq!(stdout(&storehub(&["--data-dir", r, "stock", "show"])), stock_live);
+    let same = |what: &str, restored: String, live: &str| {
+        assert!(live.len() > 10, "{what}: the live export is empty");
+        assert!(restored == live, "{what} differs after restore: {} bytes restored, {} live", restored.len(), live.len());
+    };
+    same("catalog", stdout(&storehub(&["--data-dir", r, "export", "catalog", "--format", "json"])), &catalog_live);
+    same("stock", stdout(&storehub(&["--data-dir", r, "stock", "show"])), &stock_live);
     let outbox_live = stdout(&storehub(&["--data-dir", d, "outbox", "stats"]));
-    assert_eq!(stdout(&storehub(&["--data-dir", r, "outbox", "stats"])), outbox_live);
+    same("outbox", stdout(&storehub(&["--data-dir", r, "outbox", "stats"])), &outbox_live);
 
     // A second restore into the same dir is refused without --force, accepted with it.
     let again = storehub(&["--data-dir", r, "restore", backup.to_str().unwrap()]);

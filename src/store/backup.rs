@@ -206,7 +206,7 @@ pub fn restore(data_dir: &Path, input: &mut impl Read, force: bool) -> Result<Ba
         std::fs::remove_dir_all(&staging)?;
     }
     {
-        let db = sled::Config::new().path(&staging).open()?;
+        let db = super::sled_config(&staging).open()?;
         let mut trees = std::collections::HashMap::new();
         for id in TreeId::ALL {
             trees.insert(id, db.open_tree(id.name())?);

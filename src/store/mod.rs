@@ -334,10 +334,8 @@ impl Store {
             Durability::Durable => None,
             Durability::Relaxed => Some(opts.relaxed_flush_ms.max(1)),
         };
-        let db = sled::Config::new()
-            .path(db_path(&opts.path))
+        let db = sled_config(&db_path(&opts.path))
             .flush_every_ms(flush_every)
-            .segment_size(SLED_SEGMENT_BYTES)
             .open()
             .map_err(|source| StoreError::Open { path: path_str.clone(), source })?;
         let trees = TreeId::ALL
@@ -698,6 +696,12 @@ pub fn journal_path(data_dir: &Path) -> PathBuf {
 
 fn seq_floor_key(tree: TreeId) -> Vec<u8> {
     format!("seq_floor/{}", tree.name()).into_bytes()
+}
+
+/// The sled settings every database of ours is created and opened with (a segment size that
+/// differs from the one a database was created with is refused by sled).
+pub(crate) fn sled_config(path: &Path) -> sled::Config {
+    sled::Config::new().path(path).segment_size(SLED_SEGMENT_BYTES)
 }
 
 /// Where sled's files live inside a data dir.
