@@ -108,8 +108,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     result.map_err(|e| StoreError::Backup(format!("cannot write {}: {e}", path.display())))
 }
 
+/// One key/value of one tree, as a backup holds it.
+type Entry = (TreeId, Vec<u8>, Vec<u8>);
+
 /// Reads and checks a whole backup, returning its entries. Nothing is written.
-fn read_backup(input: &mut impl Read) -> Result<(Vec<(TreeId, Vec<u8>, Vec<u8>)>, BackupSummary), StoreError> {
+fn read_backup(input: &mut impl Read) -> Result<(Vec<Entry>, BackupSummary), StoreError> {
     let bad = |what: String| StoreError::Backup(format!("not a usable storehub backup: {what}"));
     let mut magic = [0u8; 16];
     input.read_exact(&mut magic).map_err(|_| bad("file is shorter than the header".into()))?;
