@@ -157,7 +157,7 @@ fn locate(text: &str, target: &[Seg]) -> Option<usize> {
             if full.len() == target.len() {
                 return true;
             }
-            if best.map_or(true, |(len, _)| full.len() > len) {
+            if best.is_none_or(|(len, _)| full.len() > len) {
                 best = Some((full.len(), line));
             }
         }

@@ -93,7 +93,7 @@ fn demo_catalog_parses_with_at_least_240_products_and_20_weighed() {
     for p in weighed.iter().filter(|p| p.category == "水果" || p.category == "蔬菜") {
         assert!(p.barcodes.len() == 1 && p.barcodes[0].len() == 5, "{p:?}");
         assert_eq!(p.tax_bp, 900, "{p:?}");
-        assert!(p.reorder_point.map_or(true, |g| g >= 1000), "{p:?}");
+        assert!(p.reorder_point.is_none_or(|g| g >= 1000), "{p:?}");
     }
     assert!(products.iter().all(|p| p.active));
     let nongfu = products.iter().find(|p| p.name_zh == "农夫山泉饮用天然水 550ml").unwrap();
