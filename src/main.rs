@@ -34,9 +34,10 @@ struct Cli {
     /// Config file [default: /etc/storehub/storehub.toml when it exists; config/demo.toml for `demo`].
     #[arg(long, global = true, env = "STOREHUB_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Log format on stderr (json for journald / HQ log shipping). Level: STOREHUB_LOG.
-    #[arg(long, global = true, value_enum, default_value = "text")]
-    log_format: LogFormat,
+    /// Log format on stderr (json for journald / HQ log shipping) [default: [log].format of the
+    /// config, else text]. Level: STOREHUB_LOG, else [log].level, else info.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
@@ -195,7 +196,14 @@ fn config_failure(e: impl Into<anyhow::Error>) -> Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    // The config's [log] settings apply when flags and STOREHUB_LOG do not say otherwise; a bad
+    // config is reported by the command itself, with the logger already up.
+    let log_cfg = load_config(&cli, matches!(cli.command, Command::Demo)).ok().flatten().map(|c| c.log);
+    let format = cli.log_format.unwrap_or(match log_cfg.as_ref().map(|l| l.format) {
+        Some(config::LogFormat::Json) => LogFormat::Json,
+        _ => LogFormat::Text,
+    });
+    init_logging(format, log_cfg.map(|l| l.level).unwrap_or_else(|| "info".into()));
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
@@ -205,9 +213,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, default_level: String) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("STOREHUB_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
@@ -282,7 +290,7 @@ fn open_store(opts: StoreOptions) -> Result<Store, Failure> {
 fn context(cfg: Option<&Config>) -> ops::Context {
     ops::Context {
         layouts: cfg.map(|c| c.barcode_layouts()).unwrap_or_default(),
-        started_at: chrono::Utc::now(),
+        started_at: clock::system().now(),
     }
 }
 
