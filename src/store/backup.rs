@@ -194,7 +194,12 @@ pub fn restore(data_dir: &Path, input: &mut impl Read, force: bool) -> Result<Ba
         // The old journal belongs to the old database: it must never be replayed over the
         // restored one, so it moves aside with it.
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
-        let aside = data_dir.join(format!("db.replaced-{stamp}"));
+        let mut aside = data_dir.join(format!("db.replaced-{stamp}"));
+        let mut n = 1;
+        while aside.exists() {
+            n += 1;
+            aside = data_dir.join(format!("db.replaced-{stamp}-{n}"));
+        }
         std::fs::create_dir_all(&aside)?;
         if db_dir.exists() {
             std::fs::rename(&db_dir, aside.join("db"))?;

@@ -334,9 +334,7 @@ impl Store {
             Durability::Durable => None,
             Durability::Relaxed => Some(opts.relaxed_flush_ms.max(1)),
         };
-        let db = sled_config(&db_path(&opts.path))
-            .flush_every_ms(flush_every)
-            .open()
+        let db = open_sled(sled_config(&db_path(&opts.path)).flush_every_ms(flush_every))
             .map_err(|source| StoreError::Open { path: path_str.clone(), source })?;
         let trees = TreeId::ALL
             .iter()
@@ -593,7 +591,13 @@ impl Store {
     /// mode, but not waited for: losing an acknowledgement only means a duplicate publish.
     pub(crate) fn delete_seqs(&self, tree: TreeId, seqs: &[u64]) -> Result<(), StoreError> {
         let Some(&max) = seqs.iter().max() else { return Ok(()) };
-        let _commits = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+        let issued_seqs = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+        // Never raise the floor past what was issued (an ack for an unknown sequence).
+        let issued = match issued_seqs.get(&tree) {
+            Some(v) => *v,
+            None => self.last_seq(tree)?,
+        };
+        let max = max.min(issued);
         let floor = match self.tree(TreeId::Meta).get(seq_floor_key(tree))? {
             Some(v) => codec::key_u64(&v)?,
             None => 0,
@@ -700,8 +704,24 @@ fn seq_floor_key(tree: TreeId) -> Vec<u8> {
 
 /// The sled settings every database of ours is created and opened with (a segment size that
 /// differs from the one a database was created with is refused by sled).
-pub(crate) fn sled_config(path: &Path) -> sled::Config {
+pub fn sled_config(path: &Path) -> sled::Config {
     sled::Config::new().path(path).segment_size(SLED_SEGMENT_BYTES)
+}
+
+/// Opens sled, retrying for a moment while another handle in this process is still closing
+/// (sled's background threads release the directory lock shortly after the last `Db` drops).
+fn open_sled(config: sled::Config) -> sled::Result<sled::Db> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Where sled's files live inside a data dir.

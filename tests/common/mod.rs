@@ -1,0 +1,207 @@
+//! Shared set-up for the store and ledger tests: a shop whose database lives in a fresh temp dir,
+//! a manual clock standing at 09:00 on opening day, a few real-looking products and short ways to
+//! write moves and read the outbox. The tests themselves say what they expect.
+
+// Each test crate includes this module and uses a different part of it.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use storehub::catalog::{self, Product, Unit};
+use storehub::clock::ManualClock;
+use storehub::domain::barcode::gs1_check_digit;
+use storehub::domain::stock::MoveKind;
+use storehub::inventory::{self, NewMove};
+use storehub::store::{Durability, OutboxEvent, Store, StoreOptions};
+use tempfile::TempDir;
+
+/// CloudEvents `source` of the test hub.
+pub const SOURCE: &str = "/storehub/huamei/sh-001/hub-1";
+
+/// 09:00 UTC on 25 November 2026: where every test clock starts.
+pub fn opening_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap()
+}
+
+/// A shop: its data dir, the clock it reads and the open store.
+pub struct Shop {
+    pub dir: TempDir,
+    pub clock: ManualClock,
+    pub store: Store,
+    pub durability: Durability,
+}
+
+impl Shop {
+    /// A new, empty shop in durable mode (every commit is synced before it returns).
+    pub fn open() -> Shop {
+        Shop::open_with(Durability::Durable)
+    }
+
+    pub fn open_with(durability: Durability) -> Shop {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let clock = ManualClock::new(opening_time());
+        let store = open_store(dir.path(), &clock, durability);
+        Shop { dir, clock, store, durability }
+    }
+
+    /// Closes the store (as a clean shutdown does) and opens the same data dir again.
+    pub fn reopen(self) -> Shop {
+        let Shop { dir, clock, store, durability } = self;
+        drop(store);
+        let store = open_store(dir.path(), &clock, durability);
+        Shop { dir, clock, store, durability }
+    }
+
+    /// The data dir (the database itself is in `db/` below it).
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Options for a store in `data_dir` reading `clock`.
+pub fn options(data_dir: &Path, clock: &ManualClock, durability: Durability) -> StoreOptions {
+    StoreOptions {
+        path: data_dir.to_path_buf(),
+        durability,
+        relaxed_flush_ms: 50,
+        source: Some(SOURCE.to_string()),
+        clock: Arc::new(clock.clone()),
+    }
+}
+
+/// Opens the store in `data_dir`, panicking with the store's message if it cannot.
+pub fn open_store(data_dir: &Path, clock: &ManualClock, durability: Durability) -> Store {
+    match retry_while_locked(|| Store::open(options(data_dir, clock, durability))) {
+        Ok(store) => store,
+        Err(e) => panic!("cannot open the store in {}: {e}", data_dir.display()),
+    }
+}
+
+/// Opens a sled database directly (the way a future or foreign writer would), e.g. `db_path(dir)`.
+pub fn open_raw_sled(path: &Path) -> sled::Db {
+    match retry_while_locked(|| storehub::store::sled_config(path).open()) {
+        Ok(db) => db,
+        Err(e) => panic!("cannot open sled at {}: {e}", path.display()),
+    }
+}
+
+/// Runs `open` again while it fails on sled's file lock, for up to 5 s. sled 0.34 releases the
+/// lock of a dropped database from a background thread a moment later (spacejam/sled#1234), so a
+/// test that closes and at once reopens a data dir can meet its own previous handle. Any other
+/// error is returned at once.
+pub fn retry_while_locked<T, E: std::fmt::Display>(mut open: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match open() {
+            Err(e) if e.to_string().contains("could not acquire lock") && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// An EAN-13 from its first 12 digits, with the right check digit appended.
+pub fn ean13(body: &str) -> String {
+    assert_eq!(body.len(), 12, "an EAN-13 body has 12 digits: {body}");
+    let digits: Vec<u8> = body.bytes().map(|b| b - b'0').collect();
+    format!("{body}{}", gs1_check_digit(&digits))
+}
+
+/// A drink sold by the piece at ¥2.00 (cost ¥1.50, 13 % VAT).
+pub fn drink(sku: &str, name_en: &str, barcodes: &[&str], reorder_point: Option<i64>) -> Product {
+    Product {
+        sku: sku.to_string(),
+        barcodes: barcodes.iter().map(|b| b.to_string()).collect(),
+        name_zh: format!("{name_en}（中）"),
+        name_en: name_en.to_string(),
+        category: "饮料".to_string(),
+        unit: Unit::Piece,
+        price_fen: 200,
+        member_price_fen: None,
+        cost_fen: Some(150),
+        tax_bp: 1300,
+        supplier: Some("华东饮料批发".to_string()),
+        reorder_point,
+        active: true,
+    }
+}
+
+/// Nongfu Spring 550ml, reorder point 24.
+pub fn water() -> Product {
+    drink("SKU-010001", "Nongfu Spring 550ml", &["6907674936533"], Some(24))
+}
+
+/// C'estbon 555ml, reorder point 5.
+pub fn cestbon() -> Product {
+    drink("SKU-010003", "C'estbon 555ml", &["6955406993705"], Some(5))
+}
+
+/// Loose bananas, weighed at the scale under PLU 5000; stock in grams, reorder at 2 kg.
+pub fn bananas() -> Product {
+    Product {
+        sku: "SKU-020001".to_string(),
+        barcodes: vec!["5000".to_string()],
+        name_zh: "香蕉".to_string(),
+        name_en: "Bananas".to_string(),
+        category: "水果".to_string(),
+        unit: Unit::Kg,
+        price_fen: 798,
+        member_price_fen: Some(698),
+        cost_fen: Some(500),
+        tax_bp: 900,
+        supplier: None,
+        reorder_point: Some(2_000),
+        active: true,
+    }
+}
+
+/// Stores `products` in one commit.
+pub fn load(store: &Store, products: &[Product]) {
+    if let Err(e) = catalog::upsert_products(store, products, 100, |_| {}) {
+        panic!("cannot load products: {e}");
+    }
+}
+
+/// A move requested by cashier `till-1`.
+pub fn request(kind: MoveKind, sku: &str, qty: i64) -> NewMove {
+    NewMove {
+        sku: sku.to_string(),
+        kind,
+        qty,
+        reason: format!("{} of {qty}", kind.as_str()),
+        user: "till-1".to_string(),
+        reference: None,
+    }
+}
+
+/// Commits one move that must succeed and returns the on-hand after it.
+pub fn apply(store: &Store, kind: MoveKind, sku: &str, qty: i64) -> i64 {
+    match inventory::move_stock(store, &request(kind, sku, qty)) {
+        Ok(mv) => mv.on_hand_after,
+        Err(e) => panic!("{} {qty} of {sku} refused: {e}", kind.as_str()),
+    }
+}
+
+/// Every event waiting in the outbox, oldest first.
+pub fn outbox(store: &Store) -> Vec<OutboxEvent> {
+    store.outbox_batch(0, usize::MAX).expect("outbox readable")
+}
+
+/// Sequence numbers of every event waiting in the outbox.
+pub fn outbox_seqs(store: &Store) -> Vec<u64> {
+    outbox(store).iter().map(|e| e.seq).collect()
+}
+
+/// Events of one type waiting in the outbox, oldest first.
+pub fn events_of_type(store: &Store, event_type: &str) -> Vec<OutboxEvent> {
+    outbox(store).into_iter().filter(|e| e.event_type == event_type).collect()
+}
+
+/// Sequence number of the newest event in the outbox (0 when it is empty).
+pub fn newest_seq(store: &Store) -> u64 {
+    store.outbox_stats().expect("outbox stats").newest_seq.unwrap_or(0)
+}
