@@ -41,15 +41,14 @@ cargo test --manifest-path firmware/Cargo.toml
 
 rc=0
 if cargo nextest --version >/dev/null 2>&1; then
+    if (($# == 0)); then
+        # Before nextest, so the run's closing line is nextest's summary of the real tests.
+        say "running the hub's doctests (nextest does not run them)"
+        cargo test --workspace --doc || rc=$?
+    fi
     say "testing the hub with cargo-nextest"
     # --no-tests=warn: a filter that matches nothing (or a crate with no tests yet) is not a failure.
-    cargo nextest run --workspace --no-fail-fast --no-tests=warn "$@" || rc=$?
-    if (($# == 0)); then
-        say "running the hub's doctests (nextest does not run them)"
-        doc_rc=0
-        cargo test --workspace --doc || doc_rc=$?
-        ((rc != 0)) || rc=$doc_rc
-    fi
+    cargo nextest run --workspace --no-fail-fast --no-tests=warn "$@" || { nx=$?; ((rc != 0)) || rc=$nx; }
 else
     say "cargo-nextest not found; testing the hub with cargo test (install it with: cargo install --locked cargo-nextest)"
     cargo test --workspace "$@" || rc=$?
