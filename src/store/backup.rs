@@ -46,7 +46,10 @@ fn write_frame(out: &mut impl Write, frame: &Frame) -> Result<u64, StoreError> {
 impl Store {
     /// Writes a consistent backup of the whole database to `out`.
     pub fn backup_to(&self, out: &mut impl Write) -> Result<BackupSummary, StoreError> {
-        let _exclusive = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+        let _commits = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+        // Durable mode applies synced write sets outside the commit lock; wait for any in
+        // flight so the backup holds whole commits only.
+        let _applying = self.sync.as_ref().map(|s| s.apply_lock.lock().unwrap_or_else(|e| e.into_inner()));
         let created_at = self.opts.clock.now().to_rfc3339();
         let mut bytes = MAGIC.len() as u64;
         out.write_all(MAGIC)?;

@@ -1,4 +1,4 @@
-//! Checkpoints of `durable` mode: make everything committed so far durable in sled's own files
+//! Checkpoints: make everything committed so far durable in sled's own files
 //! (`flush`, then `fsync` of every file, since sled's flush is only `sync_file_range`) and drop
 //! the journal files that covered it. A background thread runs one when the journal file is
 //! three-quarters full or a minute old; commits only ever wait for the moment the journal
@@ -9,6 +9,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::commit::GroupSync;
 use super::journal::{Journal, SEGMENT_BYTES};
 use super::{backup, Seqs, StoreError};
 
@@ -27,6 +28,10 @@ pub(crate) struct Checkpointer {
     db_dir: PathBuf,
     gate: Arc<Mutex<Seqs>>,
     journal: Arc<Journal>,
+    /// Durable mode: write sets waiting to be applied after their sync.
+    sync: Option<Arc<GroupSync>>,
+    /// Relaxed mode: how often the background thread `fdatasync`s the journal.
+    sync_every: Option<Duration>,
     /// Held for the whole of one checkpoint, so two never interleave.
     running: Mutex<()>,
     state: Mutex<State>,
@@ -35,12 +40,21 @@ pub(crate) struct Checkpointer {
 }
 
 impl Checkpointer {
-    pub(crate) fn start(db: sled::Db, db_dir: PathBuf, gate: Arc<Mutex<Seqs>>, journal: Arc<Journal>) -> Arc<Checkpointer> {
+    pub(crate) fn start(
+        db: sled::Db,
+        db_dir: PathBuf,
+        gate: Arc<Mutex<Seqs>>,
+        journal: Arc<Journal>,
+        sync: Option<Arc<GroupSync>>,
+        sync_every: Option<Duration>,
+    ) -> Arc<Checkpointer> {
         let cp = Arc::new(Checkpointer {
             db,
             db_dir,
             gate,
             journal,
+            sync,
+            sync_every,
             running: Mutex::new(()),
             state: Mutex::new(State { last: Instant::now(), stop: false }),
             wake: Condvar::new(),
@@ -71,10 +85,14 @@ impl Checkpointer {
     pub(crate) fn run(&self) -> Result<(), StoreError> {
         let _one = self.running.lock().unwrap_or_else(|e| e.into_inner());
         let next = self.journal.prepare_next()?;
-        let covered = {
+        let (covered, last_ticket) = {
             let _commits = self.gate.lock().unwrap_or_else(|e| e.into_inner());
-            self.journal.rotate(next)?
+            (self.journal.rotate(next)?, self.sync.as_ref().map(|s| s.last_ticket()))
         };
+        // Everything journaled in the old files must be in sled before sled is made durable.
+        if let (Some(sync), Some(ticket)) = (&self.sync, last_ticket) {
+            sync.wait_synced(ticket)?;
+        }
         self.db.flush()?;
         backup::fsync_tree(&self.db_dir)?;
         self.journal.remove(&covered)?;
@@ -89,9 +107,16 @@ impl Checkpointer {
                 if st.stop {
                     return;
                 }
-                let (st, _) = self.wake.wait_timeout(st, Duration::from_secs(1)).unwrap_or_else(|e| e.into_inner());
+                let tick = self.sync_every.unwrap_or(Duration::from_secs(1)).min(Duration::from_secs(1));
+                let (st, _) = self.wake.wait_timeout(st, tick).unwrap_or_else(|e| e.into_inner());
                 if st.stop {
                     return;
+                }
+            }
+            if self.sync_every.is_some() {
+                // Relaxed mode: the periodic sync that bounds what a power cut can take.
+                if let Err(e) = self.journal.current_file().sync_data() {
+                    tracing::error!(error = %e, "journal sync failed");
                 }
             }
             if self.due() {

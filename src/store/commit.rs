@@ -1,31 +1,33 @@
-//! Group commit for `durable` mode. Writers commit their sled transaction, take a ticket and wait;
-//! one syncer thread repeatedly takes the newest ticket, syncs once, and releases every writer at
-//! or below it. So N concurrent commits share one sync instead of paying N.
-//!
-//! The sync step is one `fdatasync` of the commit journal (see `journal.rs`), which every
-//! covered commit was appended to before it was applied.
+//! Group commit for `durable` mode, write-ahead style. A commit computes its write set under the
+//! commit lock, appends it to the journal and queues it here (its writes become visible to later
+//! commits through [`GroupSync::pending_value`]), then waits. One sync thread repeatedly takes
+//! every queued write set, runs one `fdatasync` of the journal for all of them, applies them to
+//! sled in order, and releases their writers. So N concurrent commits share one sync, and sled
+//! never holds a write whose journal record is not on disk: after a power cut the journal can
+//! always complete or redo whatever sled kept.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Longest a sync waits for writers that are mid-commit to join it. Short against one sync
-/// (~100 µs), long against one commit (~15 µs).
-const GROUP_WAIT: Duration = Duration::from_micros(300);
-
 use super::journal::Journal;
-use super::StoreError;
+use super::{StoreError, TreeId, WriteSet};
+
+/// Longest a sync waits for writers that are mid-commit to join it. Short against one
+/// `fdatasync` (~130 µs here) so a lone writer is not delayed much.
+const GROUP_WAIT: Duration = Duration::from_micros(50);
 
 #[derive(Default)]
 struct State {
-    /// Highest ticket handed out (= number of commits applied to sled).
+    /// Highest ticket handed out (= number of write sets queued).
     committed: u64,
-    /// Highest ticket known to be on disk.
+    /// Highest ticket whose write set is synced and applied.
     synced: u64,
-    /// Writers that started a commit and have not yet taken a ticket (or given up). The syncer
-    /// waits for them (briefly) so one sync covers the whole group.
+    /// Writers that started a commit and have not yet queued (or given up). The syncer waits for
+    /// them (briefly) so one sync covers the whole group.
     entering: usize,
-    /// A sync failed: every waiter from now on gets this error.
+    /// A sync or apply failed: every waiter from now on gets this error.
     failed: Option<String>,
     stop: bool,
     /// Syncs done and time spent in them (for `storehub bench` and telemetry).
@@ -33,84 +35,114 @@ struct State {
     sync_time: Duration,
 }
 
+/// Write sets journaled but not yet applied, and the newest pending value of each key they write.
+#[derive(Default)]
+struct Pending {
+    queue: VecDeque<(u64, WriteSet)>,
+    latest: HashMap<(TreeId, Vec<u8>), (u64, Option<Vec<u8>>)>,
+}
+
 pub(crate) struct GroupSync {
     state: Mutex<State>,
     work: Condvar,
     done: Condvar,
+    pending: Mutex<Pending>,
+    /// Held while write sets are applied to sled, so a backup sees whole commits only.
+    pub(crate) apply_lock: Mutex<()>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl GroupSync {
-    pub(crate) fn start(journal: Arc<Journal>) -> Arc<GroupSync> {
+    pub(crate) fn start(journal: Arc<Journal>, trees: Vec<sled::Tree>) -> Arc<GroupSync> {
         let sync = Arc::new(GroupSync {
             state: Mutex::new(State::default()),
             work: Condvar::new(),
             done: Condvar::new(),
+            pending: Mutex::new(Pending::default()),
+            apply_lock: Mutex::new(()),
             thread: Mutex::new(None),
         });
         let worker = Arc::clone(&sync);
         let handle = std::thread::Builder::new()
             .name("storehub-sync".into())
-            .spawn(move || worker.run(journal))
+            .spawn(move || worker.run(&journal, &trees))
             .ok();
         if handle.is_none() {
-            sync.lock().failed = Some("could not start the sync thread".into());
+            lock(&sync.state).failed = Some("could not start the sync thread".into());
         }
-        *sync.thread.lock().unwrap_or_else(|e| e.into_inner()) = handle;
+        *lock(&sync.thread) = handle;
         sync
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// A writer starts a commit; it must end with [`committed`](Self::committed) or
+    /// A writer starts a commit; it must end with [`queue`](Self::queue) or
     /// [`abandoned`](Self::abandoned).
     pub(crate) fn entering(&self) {
-        self.lock().entering += 1;
+        lock(&self.state).entering += 1;
     }
 
     /// A writer that called `entering` wrote nothing.
     pub(crate) fn abandoned(&self) {
-        let mut st = self.lock();
+        let mut st = lock(&self.state);
         st.entering = st.entering.saturating_sub(1);
         drop(st);
         self.work.notify_one();
     }
 
-    /// Records that one more transaction has been applied and returns its ticket. Must be called
-    /// after the transaction committed, so a sync started later covers it.
-    pub(crate) fn committed(&self) -> u64 {
-        let mut st = self.lock();
-        st.entering = st.entering.saturating_sub(1);
+    /// The newest queued value of a key: `Some(None)` if a pending write deletes it, `None` if no
+    /// pending write touches it.
+    pub(crate) fn pending_value(&self, tree: TreeId, key: &[u8]) -> Option<Option<Vec<u8>>> {
+        let pending = lock(&self.pending);
+        pending.latest.get(&(tree, key.to_vec())).map(|(_, v)| v.clone())
+    }
+
+    /// Queues a journaled write set and returns its ticket. Called under the commit lock, so
+    /// tickets follow commit order. `counts` says whether a writer that called `entering` queues it.
+    pub(crate) fn queue(&self, writes: WriteSet, counts: bool) -> u64 {
+        let mut st = lock(&self.state);
+        if counts {
+            st.entering = st.entering.saturating_sub(1);
+        }
         st.committed += 1;
         let ticket = st.committed;
+        {
+            let mut pending = lock(&self.pending);
+            for (k, v) in &writes {
+                pending.latest.insert(k.clone(), (ticket, v.clone()));
+            }
+            pending.queue.push_back((ticket, writes));
+        }
         drop(st);
         self.work.notify_one();
         ticket
     }
 
-    /// Blocks until a sync covering `ticket` finished.
+    /// The newest ticket handed out.
+    pub(crate) fn last_ticket(&self) -> u64 {
+        lock(&self.state).committed
+    }
+
+    /// Blocks until the write set of `ticket` is synced and applied.
     pub(crate) fn wait_synced(&self, ticket: u64) -> Result<(), StoreError> {
-        let mut st = self.lock();
+        let mut st = lock(&self.state);
         loop {
-            if let Some(e) = &st.failed {
-                return Err(StoreError::SyncFailed(e.clone()));
-            }
             if st.synced >= ticket {
                 return Ok(());
             }
-            if st.stop {
-                return Err(StoreError::SyncFailed("store is closing".into()));
+            if let Some(e) = &st.failed {
+                return Err(StoreError::SyncFailed(e.clone()));
             }
             st = self.done.wait(st).unwrap_or_else(|e| e.into_inner());
         }
     }
 
-    fn run(&self, journal: Arc<Journal>) {
+    fn run(&self, journal: &Journal, trees: &[sled::Tree]) {
         loop {
             let target = {
-                let mut st = self.lock();
+                let mut st = lock(&self.state);
                 while st.committed == st.synced && !st.stop {
                     st = self.work.wait(st).unwrap_or_else(|e| e.into_inner());
                 }
@@ -129,37 +161,60 @@ impl GroupSync {
                 st.committed
             };
             let started = Instant::now();
-            let result = journal.current_file().sync_data();
+            let result = journal.current_file().sync_data().map_err(StoreError::from).and_then(|()| self.apply_up_to(target, trees));
             let took = started.elapsed();
-            let mut st = self.lock();
+            let mut st = lock(&self.state);
             st.syncs += 1;
             st.sync_time += took;
             match result {
-                Ok(_) => st.synced = st.synced.max(target),
+                Ok(()) => st.synced = st.synced.max(target),
                 Err(e) => {
                     tracing::error!(error = %e, "durability sync failed");
                     st.failed = Some(e.to_string());
                 }
             }
+            let failed = st.failed.is_some();
             drop(st);
             self.done.notify_all();
-            if self.lock().failed.is_some() {
+            if failed {
                 return;
+            }
+        }
+    }
+
+    /// Applies queued write sets with tickets up to `target` to sled, in order.
+    fn apply_up_to(&self, target: u64, trees: &[sled::Tree]) -> Result<(), StoreError> {
+        let _applying = lock(&self.apply_lock);
+        loop {
+            let next = {
+                let mut pending = lock(&self.pending);
+                match pending.queue.front() {
+                    Some((t, _)) if *t <= target => pending.queue.pop_front(),
+                    _ => None,
+                }
+            };
+            let Some((ticket, writes)) = next else { return Ok(()) };
+            super::apply_plain(trees, &writes)?;
+            let mut pending = lock(&self.pending);
+            for key in writes.into_keys() {
+                if pending.latest.get(&key).is_some_and(|(t, _)| *t == ticket) {
+                    pending.latest.remove(&key);
+                }
             }
         }
     }
 
     /// (commits, syncs, total time in syncs) so far.
     pub(crate) fn stats(&self) -> (u64, u64, Duration) {
-        let st = self.lock();
+        let st = lock(&self.state);
         (st.committed, st.syncs, st.sync_time)
     }
 
-    /// Finishes pending syncs and stops the thread.
+    /// Syncs and applies everything queued, then stops the thread.
     pub(crate) fn stop(&self) {
-        self.lock().stop = true;
+        lock(&self.state).stop = true;
         self.work.notify_all();
-        let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let handle = lock(&self.thread).take();
         if let Some(h) = handle {
             let _ = h.join();
         }

@@ -18,9 +18,9 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use crate::clock::SharedClock;
 pub use codec::Record;
@@ -211,6 +211,11 @@ impl<'a> Tx<'a> {
         if let Some(pending) = self.writes.borrow().get(&(tree, key.to_vec())) {
             return Ok(pending.clone());
         }
+        if let Some(sync) = &self.store.sync {
+            if let Some(queued) = sync.pending_value(tree, key) {
+                return Ok(queued);
+            }
+        }
         Ok(self.store.tree(tree).get(key)?.map(|v| v.to_vec()))
     }
 
@@ -330,11 +335,8 @@ impl Store {
     pub fn open(opts: StoreOptions) -> Result<Store, StoreError> {
         std::fs::create_dir_all(&opts.path)?;
         let path_str = opts.path.display().to_string();
-        let flush_every = match opts.durability {
-            Durability::Durable => None,
-            Durability::Relaxed => Some(opts.relaxed_flush_ms.max(1)),
-        };
-        let db = open_sled(sled_config(&db_path(&opts.path)).flush_every_ms(flush_every))
+        // sled never flushes on its own: the journal carries durability, checkpoints flush sled.
+        let db = open_sled(sled_config(&db_path(&opts.path)).flush_every_ms(None))
             .map_err(|source| StoreError::Open { path: path_str.clone(), source })?;
         let trees = TreeId::ALL
             .iter()
@@ -351,33 +353,32 @@ impl Store {
             checkpointer: None,
             replayed: ReplayStats::default(),
         };
-        // Whatever the mode now, a journal left by a durable run is replayed and checkpointed.
+        // The journal left by the last run is replayed, completing or redoing whatever sled kept.
         let journal_dir = journal_path(&store.opts.path);
-        store.replayed = Journal::replay(&journal_dir, |writes| store.apply(writes))?;
+        store.replayed = Journal::replay(&journal_dir, |writes| apply_plain(&store.trees, &writes))?;
         if store.replayed.records > 0 {
             tracing::info!(records = store.replayed.records, files = store.replayed.files, "replayed commit journal");
         }
         store.prepare_schema(&path_str)?;
         store.source = store.resolve_source()?;
         store.make_sled_durable()?;
-        match store.opts.durability {
+        let journal = Arc::new(Journal::open(&journal_dir)?);
+        let sync_every = match store.opts.durability {
             Durability::Durable => {
-                let journal = Arc::new(Journal::open(&journal_dir)?);
-                store.sync = Some(GroupSync::start(Arc::clone(&journal)));
-                store.checkpointer = Some(Checkpointer::start(
-                    store.db.clone(),
-                    db_path(&store.opts.path),
-                    Arc::clone(&store.gate),
-                    Arc::clone(&journal),
-                ));
-                store.journal = Some(journal);
+                store.sync = Some(GroupSync::start(Arc::clone(&journal), store.trees.clone()));
+                None
             }
-            Durability::Relaxed => {
-                if journal_dir.exists() {
-                    std::fs::remove_dir_all(&journal_dir)?;
-                }
-            }
-        }
+            Durability::Relaxed => Some(Duration::from_millis(store.opts.relaxed_flush_ms.max(1))),
+        };
+        store.checkpointer = Some(Checkpointer::start(
+            store.db.clone(),
+            db_path(&store.opts.path),
+            Arc::clone(&store.gate),
+            Arc::clone(&journal),
+            store.sync.clone(),
+            sync_every,
+        ));
+        store.journal = Some(journal);
         Ok(store)
     }
 
@@ -485,7 +486,8 @@ impl Store {
 
     /// Applies `change` atomically and returns once the commit is as durable as the configured
     /// mode promises. `change` runs once, with commits serialised; its writes are buffered in the
-    /// [`Tx`] and applied in one sled transaction over the trees it touched.
+    /// [`Tx`], appended to the journal, then applied to sled: in `relaxed` mode at once, in
+    /// `durable` mode by the sync thread after the `fdatasync` that covers them.
     pub fn commit<T, E>(
         &self,
         change: impl FnOnce(&Tx) -> Result<T, TxError<E>>,
@@ -493,18 +495,20 @@ impl Store {
         if let Some(sync) = &self.sync {
             sync.entering();
         }
-        let outcome = self.commit_locked(change);
-        let ticket = match (&self.sync, &outcome) {
-            (Some(sync), Ok(_)) => Some(sync.committed()),
-            (Some(sync), Err(_)) => {
-                sync.abandoned();
-                None
+        let (value, ticket) = match self.commit_locked(change) {
+            Ok(v) => v,
+            Err(e) => {
+                if let Some(sync) = &self.sync {
+                    sync.abandoned();
+                }
+                return Err(e);
             }
-            (None, _) => None,
         };
-        let value = outcome?;
-        if let (Some(sync), Some(ticket)) = (&self.sync, ticket) {
-            sync.wait_synced(ticket).map_err(CommitError::Store)?;
+        if let Some(sync) = &self.sync {
+            match ticket {
+                Some(t) => sync.wait_synced(t).map_err(CommitError::Store)?,
+                None => sync.abandoned(),
+            }
         }
         if let (Some(journal), Some(cp)) = (&self.journal, &self.checkpointer) {
             if journal.current_bytes() >= CHECKPOINT_BYTES {
@@ -514,62 +518,42 @@ impl Store {
         Ok(value)
     }
 
+    /// Runs `change` under the commit lock and journals its writes; returns the value and, in
+    /// durable mode, the ticket to wait for (None when nothing was written).
     fn commit_locked<T, E>(
         &self,
         change: impl FnOnce(&Tx) -> Result<T, TxError<E>>,
-    ) -> Result<T, CommitError<E>> {
-        let (value, ticket) = {
-            let mut seqs = self.gate.lock().unwrap_or_else(|e| e.into_inner());
-            let tx = Tx {
-                store: self,
-                writes: RefCell::new(BTreeMap::new()),
-                seqs: RefCell::new(BTreeMap::new()),
-                committed_seqs: &seqs,
-                now: self.opts.clock.now(),
-            };
-            let value = match change(&tx) {
-                Ok(v) => v,
-                Err(TxError::Rejected(e)) => return Err(CommitError::Rejected(e)),
-                Err(TxError::Store(e)) => return Err(CommitError::Store(e)),
-            };
-            let Tx { writes, seqs: taken, .. } = tx;
-            let writes = writes.into_inner();
-            if let Some(journal) = &self.journal {
-                if !writes.is_empty() {
-                    journal.append(&writes)?;
-                }
-            }
-            self.apply(writes)?;
-            seqs.extend(taken.into_inner());
-            (value, ())
+    ) -> Result<(T, Option<u64>), CommitError<E>> {
+        let mut seqs = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = Tx {
+            store: self,
+            writes: RefCell::new(BTreeMap::new()),
+            seqs: RefCell::new(BTreeMap::new()),
+            committed_seqs: &seqs,
+            now: self.opts.clock.now(),
         };
-        let () = ticket;
-        Ok(value)
-    }
-
-    /// Applies a write set in one sled transaction over the trees it touches.
-    fn apply(&self, writes: WriteSet) -> Result<(), StoreError> {
+        let value = match change(&tx) {
+            Ok(v) => v,
+            Err(TxError::Rejected(e)) => return Err(CommitError::Rejected(e)),
+            Err(TxError::Store(e)) => return Err(CommitError::Store(e)),
+        };
+        let Tx { writes, seqs: taken, .. } = tx;
+        let writes = writes.into_inner();
         if writes.is_empty() {
-            return Ok(());
+            return Ok((value, None));
         }
-        let mut touched: Vec<TreeId> = writes.keys().map(|(t, _)| *t).collect();
-        touched.dedup();
-        let trees: Vec<sled::Tree> = touched.iter().map(|t| self.tree(*t).clone()).collect();
-        let result: Result<(), TransactionError<()>> = trees.as_slice().transaction(|tts| {
-            for ((tree, key), value) in &writes {
-                let i = touched.iter().position(|t| t == tree).unwrap_or(0);
-                match value {
-                    Some(v) => tts[i].insert(key.as_slice(), v.as_slice())?,
-                    None => tts[i].remove(key.as_slice())?,
-                };
+        if let Some(journal) = &self.journal {
+            journal.append(&writes)?;
+        }
+        let ticket = match &self.sync {
+            Some(sync) => Some(sync.queue(writes, true)),
+            None => {
+                apply_plain(&self.trees, &writes)?;
+                None
             }
-            Ok::<(), ConflictableTransactionError<()>>(())
-        });
-        match result {
-            Ok(()) => Ok(()),
-            Err(TransactionError::Storage(e)) => Err(e.into()),
-            Err(TransactionError::Abort(())) => Err(StoreError::Corrupt("write set aborted".into())),
-        }
+        };
+        seqs.extend(taken.into_inner());
+        Ok((value, ticket))
     }
 
     /// Last sequence number of a sequence-keyed tree as stored on disk.
@@ -591,28 +575,28 @@ impl Store {
     /// mode, but not waited for: losing an acknowledgement only means a duplicate publish.
     pub(crate) fn delete_seqs(&self, tree: TreeId, seqs: &[u64]) -> Result<(), StoreError> {
         let Some(&max) = seqs.iter().max() else { return Ok(()) };
-        let issued_seqs = self.gate.lock().unwrap_or_else(|e| e.into_inner());
-        // Never raise the floor past what was issued (an ack for an unknown sequence).
-        let issued = match issued_seqs.get(&tree) {
-            Some(v) => *v,
-            None => self.last_seq(tree)?,
-        };
-        let max = max.min(issued);
-        let floor = match self.tree(TreeId::Meta).get(seq_floor_key(tree))? {
-            Some(v) => codec::key_u64(&v)?,
-            None => 0,
-        };
-        let mut writes = WriteSet::new();
-        if max > floor {
-            writes.insert((TreeId::Meta, seq_floor_key(tree)), Some(codec::u64_key(max).to_vec()));
-        }
-        for &s in seqs {
-            writes.insert((tree, codec::u64_key(s).to_vec()), None);
-        }
-        if let Some(journal) = &self.journal {
-            journal.append(&writes)?;
-        }
-        self.apply(writes)
+        self.commit(|tx| {
+            // Never raise the floor past what was issued (an ack for an unknown sequence).
+            let issued = match tx.committed_seqs.get(&tree) {
+                Some(v) => *v,
+                None => self.last_seq(tree)?,
+            };
+            let max = max.min(issued);
+            let floor = match tx.get_raw::<StoreError>(TreeId::Meta, &seq_floor_key(tree))? {
+                Some(v) => codec::key_u64(&v)?,
+                None => 0,
+            };
+            if max > floor {
+                tx.put_raw::<StoreError>(TreeId::Meta, &seq_floor_key(tree), &codec::u64_key(max))?;
+            }
+            for &s in seqs {
+                tx.remove::<StoreError>(tree, &codec::u64_key(s))?;
+            }
+            Ok(())
+        })
+        .map_err(|e| match e {
+            CommitError::Rejected(e) | CommitError::Store(e) => e,
+        })
     }
 
     /// Group-commit figures in durable mode: (commits, syncs, time spent syncing).
@@ -706,6 +690,25 @@ fn seq_floor_key(tree: TreeId) -> Vec<u8> {
 /// differs from the one a database was created with is refused by sled).
 pub fn sled_config(path: &Path) -> sled::Config {
     sled::Config::new().path(path).segment_size(SLED_SEGMENT_BYTES)
+}
+
+/// Applies a write set to sled key by key, in tree order (the outbox last, so an event never
+/// shows before the state it describes). Atomicity across a crash comes from the journal: a write
+/// set reaches sled only after its journal record (durable: after its `fdatasync`), and replay
+/// at open redoes whole write sets.
+pub(crate) fn apply_plain(trees: &[sled::Tree], writes: &WriteSet) -> Result<(), StoreError> {
+    for ((tree, key), value) in writes {
+        let t = &trees[*tree as usize];
+        match value {
+            Some(v) => {
+                t.insert(key.as_slice(), v.as_slice())?;
+            }
+            None => {
+                t.remove(key.as_slice())?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Opens sled, retrying for a moment while another handle in this process is still closing
