@@ -101,6 +101,9 @@ enum Command {
     CrashWriter {
         #[arg(long, default_value_t = 4)]
         writers: usize,
+        /// Commit in relaxed mode instead of durable.
+        #[arg(long)]
+        relaxed: bool,
     },
 }
 
@@ -456,7 +459,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             println!("{}", storehub::bench::markdown(&figs));
             Ok(())
         }
-        Command::CrashWriter { writers } => crash_writer(&cli, *writers),
+        Command::CrashWriter { writers, relaxed } => crash_writer(&cli, *writers, *relaxed),
     }
 }
 
@@ -544,11 +547,12 @@ fn serve(cli: &Cli, cfg: Config, is_demo: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Test helper for the crash tests: `writers` threads commit stock moves in durable mode and
-/// print `ack <move id> <sku> <delta>` after each commit returns.
-fn crash_writer(cli: &Cli, writers: usize) -> Result<(), Failure> {
+/// Test helper for the crash tests: `writers` threads commit stock moves (durable unless
+/// `relaxed`) and print `ack <move id> <sku> <delta>` after each commit returns.
+fn crash_writer(cli: &Cli, writers: usize, relaxed: bool) -> Result<(), Failure> {
     let dir = data_dir(cli, None)?;
-    let mut opts = store_options(&dir, None, Some(Durability::Durable));
+    let mode = if relaxed { Durability::Relaxed } else { Durability::Durable };
+    let mut opts = store_options(&dir, None, Some(mode));
     opts.source = Some("/storehub/test/crash/hub".into());
     let store = Arc::new(open_store(opts)?);
     let skus: Vec<String> = (0..4).map(|i| format!("CRASH-{i}")).collect();

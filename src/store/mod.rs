@@ -41,8 +41,8 @@ pub use outbox::{OutboxEvent, OutboxStats};
 /// Schema version this build writes. Opening a database with a newer version is refused.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// The trees of the database. Every transaction spans all of them, so any state change can touch
-/// any entity and the outbox atomically.
+/// The trees of the database. A state change can touch any of them and the outbox atomically.
+/// The discriminants are written in journal records: append new trees at the end, never reorder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TreeId {
     /// Schema version, sequence counters, database id.
