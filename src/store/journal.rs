@@ -46,13 +46,30 @@ pub struct ReplayStats {
 
 struct Current {
     file: Arc<File>,
+    /// Relaxed mode: the zero-filled part of the file, mapped, so an append is a `memcpy` into
+    /// the page cache instead of a `pwrite` (measured: the syscall was ~20% of a relaxed commit).
+    /// Dirty mapped pages survive SIGKILL like written ones, and `fdatasync` on the file writes
+    /// them back. Not in durable mode: a page under writeback cannot be written until its I/O
+    /// ends, which stalled the next group behind every sync (8-writer rate fell from ~18k to
+    /// ~11k/s when tried).
+    map: Option<memmap2::MmapMut>,
     number: u64,
     bytes: u64,
+}
+
+/// Maps a freshly created, zero-filled segment. Failing to map is not fatal: appends then use
+/// `pwrite`.
+fn map_segment(file: &File) -> Option<memmap2::MmapMut> {
+    // SAFETY: the file is ours alone (the data dir is owner-only and sled's lock keeps a second
+    // storehub out); nothing truncates it while mapped, and the map lives in `Current` next to
+    // the file it maps.
+    unsafe { memmap2::MmapOptions::new().len(SEGMENT_BYTES as usize).map_mut(file) }.ok()
 }
 
 /// The open journal of a data dir.
 pub(crate) struct Journal {
     dir: PathBuf,
+    mapped: bool,
     current: Mutex<Current>,
 }
 
@@ -208,16 +225,17 @@ impl Journal {
 
     /// Starts a fresh journal file after every existing one and deletes the old ones. Call only
     /// once their content is durable in sled (after a checkpoint).
-    pub(crate) fn open(dir: &Path) -> Result<Journal, StoreError> {
+    pub(crate) fn open(dir: &Path, mapped: bool) -> Result<Journal, StoreError> {
         std::fs::create_dir_all(dir)?;
         let old = list(dir)?;
         let number = old.last().map(|(n, _)| n + 1).unwrap_or(1);
         let file = create_segment(dir, number)?;
+        let map = if mapped { map_segment(&file) } else { None };
         for (_, path) in old {
             std::fs::remove_file(path)?;
         }
         sync_dir(dir)?;
-        Ok(Journal { dir: dir.to_path_buf(), current: Mutex::new(Current { file: Arc::new(file), number, bytes: 0 }) })
+        Ok(Journal { dir: dir.to_path_buf(), mapped, current: Mutex::new(Current { file: Arc::new(file), map, number, bytes: 0 }) })
     }
 
     /// Creates the file that will follow the current one (zero-filling takes a moment, so this
@@ -236,7 +254,13 @@ impl Journal {
     pub(crate) fn append(&self, writes: &WriteSet) -> Result<(), StoreError> {
         let bytes = frame(writes)?;
         let mut cur = self.lock();
-        cur.file.write_all_at(&bytes, cur.bytes)?;
+        let at = cur.bytes as usize;
+        let cur = &mut *cur;
+        match cur.map.as_mut().and_then(|m| m.get_mut(at..at + bytes.len())) {
+            Some(dst) => dst.copy_from_slice(&bytes),
+            // Past the mapped zeros (a checkpoint is late): the file simply grows.
+            None => cur.file.write_all_at(&bytes, at as u64)?,
+        }
         cur.bytes += bytes.len() as u64;
         Ok(())
     }
@@ -258,6 +282,7 @@ impl Journal {
         let mut cur = self.lock();
         cur.file.sync_data()?;
         let (number, file) = next;
+        cur.map = if self.mapped { map_segment(&file) } else { None };
         cur.file = Arc::new(file);
         cur.number = number;
         cur.bytes = 0;
@@ -288,7 +313,7 @@ mod tests {
     fn a_torn_last_frame_is_ignored_and_earlier_frames_replay_in_order() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("journal");
-        let j = Journal::open(&dir).unwrap();
+        let j = Journal::open(&dir, false).unwrap();
         j.append(&ws(b"a", Some(b"1"))).unwrap();
         j.append(&ws(b"a", Some(b"2"))).unwrap();
         j.append(&ws(b"b", None)).unwrap();
@@ -316,7 +341,7 @@ mod tests {
     fn a_corrupt_frame_ends_the_file_and_rotation_keeps_order_across_files() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("journal");
-        let j = Journal::open(&dir).unwrap();
+        let j = Journal::open(&dir, false).unwrap();
         j.append(&ws(b"k", Some(b"old"))).unwrap();
         let next = j.prepare_next().unwrap();
         let covered = j.rotate(next).unwrap();
@@ -346,8 +371,31 @@ mod tests {
         assert_eq!(seen, vec![ws(b"k", Some(b"new"))]);
 
         // Opening starts a new file after the old ones and removes them.
-        let j = Journal::open(&dir).unwrap();
+        let j = Journal::open(&dir, false).unwrap();
         assert_eq!(list(&dir).unwrap().iter().map(|(n, _)| *n).collect::<Vec<_>>(), vec![3]);
         drop(j);
+    }
+
+    #[test]
+    fn mapped_appends_replay_like_written_ones_and_spill_past_the_segment() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("journal");
+        let j = Journal::open(&dir, true).unwrap();
+        assert!(j.lock().map.is_some(), "relaxed mode maps the segment");
+        let big = vec![7u8; 1 << 20];
+        // Nine 1 MiB records: the ninth no longer fits the 8 MiB mapping and goes by pwrite.
+        for i in 0..9u8 {
+            j.append(&ws(&[i], Some(&big))).unwrap();
+        }
+        j.current_file().sync_data().unwrap();
+        drop(j);
+        let mut keys = Vec::new();
+        let stats = Journal::replay(&dir, |w| {
+            keys.extend(w.into_keys().map(|(_, k)| k));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(stats.records, 9);
+        assert_eq!(keys, (0..9u8).map(|i| vec![i]).collect::<Vec<_>>());
     }
 }

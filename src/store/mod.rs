@@ -362,7 +362,8 @@ impl Store {
         store.prepare_schema(&path_str)?;
         store.source = store.resolve_source()?;
         store.make_sled_durable()?;
-        let journal = Arc::new(Journal::open(&journal_dir)?);
+        let mapped = store.opts.durability == Durability::Relaxed;
+        let journal = Arc::new(Journal::open(&journal_dir, mapped)?);
         let sync_every = match store.opts.durability {
             Durability::Durable => {
                 store.sync = Some(GroupSync::start(Arc::clone(&journal), store.trees.clone()));
