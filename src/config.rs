@@ -658,6 +658,14 @@ mod check {
 
     ranged!(basis_points, u32, 0, 10_000, "basis points");
     ranged!(flush_ms, u32, 1, 60_000, "milliseconds");
+    ranged!(
+        snapshot_minutes,
+        u32,
+        0,
+        10_080,
+        "minutes (0 = no automatic snapshots)"
+    );
+    ranged!(snapshots_keep, u32, 1, 100, "snapshots");
     ranged!(keepalive_s, u16, 5, 3_600, "seconds");
     ranged!(session_ttl_minutes, u32, 1, 10_080, "minutes");
     ranged!(points_per_yuan, u32, 0, 1_000, "points per yuan");
@@ -897,6 +905,21 @@ pub struct DataConfig {
     /// In `relaxed` mode, how often commits are synced to disk. 1..=60000, default 200.
     #[serde(default = "default_flush_ms", deserialize_with = "check::flush_ms")]
     pub relaxed_flush_ms: u32,
+    /// Minutes between automatic snapshots (what `storehub recover` rebuilds from). 0..=10080,
+    /// 0 = none; default 30.
+    #[serde(default = "default_snapshot_minutes", deserialize_with = "check::snapshot_minutes")]
+    pub snapshot_interval_minutes: u32,
+    /// Snapshots kept; the journal is kept back to the oldest. 1..=100, default 4.
+    #[serde(default = "default_snapshots_keep", deserialize_with = "check::snapshots_keep")]
+    pub snapshots_keep: u32,
+}
+
+fn default_snapshot_minutes() -> u32 {
+    30
+}
+
+fn default_snapshots_keep() -> u32 {
+    4
 }
 
 fn default_flush_ms() -> u32 {
@@ -1991,7 +2014,7 @@ mod tests {
         );
         assert_eq!(
             err("mqtt = 5\n"),
-            "t.toml:9: unknown key [data].mqtt; expected one of: dir, durability, relaxed_flush_ms"
+            "t.toml:9: unknown key [data].mqtt; expected one of: dir, durability, relaxed_flush_ms, snapshot_interval_minutes, snapshots_keep"
         );
         let e = Config::from_str(&format!("mqtt = 5\n{MINIMAL}"), "t.toml").unwrap_err();
         assert_eq!(e.to_string(), "t.toml:1: [mqtt]: expected a table, got 5");

@@ -10,8 +10,14 @@ use crate::control::server::ControlServer;
 use crate::control::socket_path;
 use crate::store::Store;
 
+/// Automatic snapshots.
+pub struct Snapshots {
+    pub every: Duration,
+    pub keep: usize,
+}
+
 /// Runs until SIGTERM or SIGINT.
-pub async fn run(store: Arc<Store>, ctx: Context) -> anyhow::Result<()> {
+pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>) -> anyhow::Result<()> {
     let sock = socket_path(store.path());
     let server = ControlServer::bind(&sock)
         .map_err(|e| anyhow::anyhow!("cannot open the control socket {}: {e}", sock.display()))?;
@@ -29,7 +35,28 @@ pub async fn run(store: Arc<Store>, ctx: Context) -> anyhow::Result<()> {
         })
     });
 
+    let snapshotter = snapshots.map(|cfg| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(cfg.every);
+            loop {
+                // The first tick fires at once: a snapshot at start covers what the journal
+                // replay restored.
+                tick.tick().await;
+                let s = Arc::clone(&store);
+                match tokio::task::spawn_blocking(move || s.snapshot(cfg.keep)).await {
+                    Ok(Ok(info)) => tracing::info!(path = %info.path, journal_seq = info.journal_seq, bytes = info.bytes, "snapshot written"),
+                    Ok(Err(e)) => tracing::error!(error = %e, "snapshot failed"),
+                    Err(e) => tracing::error!(error = %e, "snapshot task failed"),
+                }
+            }
+        })
+    });
+
     wait_for_shutdown().await;
+    if let Some(s) = snapshotter {
+        s.abort();
+    }
     tracing::info!("shutting down");
     notify_systemd("STOPPING=1");
     serve.abort();

@@ -10,3 +10,4 @@ pub mod demo;
 pub mod domain;
 pub mod inventory;
 pub mod store;
+pub mod verify;

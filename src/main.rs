@@ -84,6 +84,18 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Check the invariants: on-hand = Σ moves, outbox sequence contiguous, every journal record
+    /// applied. Exits 1 naming each violation.
+    Verify,
+    /// Take a snapshot now (the daemon also takes them every [data].snapshot_interval_minutes).
+    Snapshot,
+    /// Rebuild a database sled cannot open: move it aside, restore the newest good snapshot,
+    /// re-apply the journal after it, verify. The daemon must be stopped.
+    Recover {
+        /// Only say what would be done.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Measure lookup, commit and outbox rates against this machine's fdatasync and sled baselines.
     Bench {
         /// Products in the lookup benchmark.
@@ -285,7 +297,9 @@ fn store_options(dir: &Path, cfg: Option<&Config>, durability: Option<Durability
 
 fn open_store(opts: StoreOptions) -> Result<Store, Failure> {
     Store::open(opts).map_err(|e| match e {
-        store::StoreError::Open { .. } | store::StoreError::NewerSchema { .. } => config_failure(e),
+        store::StoreError::Open { .. } | store::StoreError::NewerSchema { .. } | store::StoreError::Damaged { .. } => {
+            config_failure(e)
+        }
         other => other.into(),
     })
 }
@@ -293,6 +307,7 @@ fn open_store(opts: StoreOptions) -> Result<Store, Failure> {
 fn context(cfg: Option<&Config>) -> ops::Context {
     ops::Context {
         layouts: cfg.map(|c| c.barcode_layouts()).unwrap_or_default(),
+        snapshots_keep: cfg.map_or(4, |c| c.data.snapshots_keep as usize),
         started_at: clock::system().now(),
     }
 }
@@ -460,7 +475,50 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::CrashWriter { writers, relaxed } => crash_writer(&cli, *writers, *relaxed),
+        Command::Verify => {
+            let reply = request(&cli, Request::Verify)?;
+            print_json(&reply.result)?;
+            let violations = reply.result.get("violations").and_then(|v| v.as_array()).map_or(0, |v| v.len());
+            if violations > 0 {
+                return Err(anyhow!("verify found {violations} violation(s); see the list above").into());
+            }
+            Ok(())
+        }
+        Command::Snapshot => print_json(&request(&cli, Request::Snapshot)?.result),
+        Command::Recover { dry_run } => recover(&cli, *dry_run),
     }
+}
+
+fn recover(cli: &Cli, dry_run: bool) -> Result<(), Failure> {
+    let cfg = load_config(cli, false)?;
+    let dir = data_dir(cli, cfg.as_ref())?;
+    if std::os::unix::net::UnixStream::connect(control::socket_path(&dir)).is_ok() {
+        return Err(anyhow!("a storehub daemon runs on {}; stop it before recovering", dir.display()).into());
+    }
+    let (plan, entries) = store::snapshot::plan_recovery(&dir)?;
+    if dry_run {
+        eprintln!("dry run: nothing changed. `storehub recover` would:");
+        return print_json(&serde_json::json!({ "plan": plan }));
+    }
+    let aside = store::snapshot::rebuild_from_snapshot(&dir, &plan, entries)?;
+    let store = open_store(store_options(&dir, cfg.as_ref(), None))?;
+    let replayed = store.replayed();
+    let report = storehub::verify::verify(&store)?;
+    let outbox = store.outbox_stats()?;
+    print_json(&serde_json::json!({
+        "plan": plan,
+        "damaged_database_kept_at": aside.display().to_string(),
+        "journal_records_reapplied": replayed.records,
+        "journal_last_seq": replayed.last_seq,
+        "stock_moves": report.moves,
+        "outbox": outbox,
+        "verify": report,
+    }))?;
+    if !report.ok() {
+        return Err(anyhow!("recovered, but verify found {} violation(s); see the list above", report.violations.len()).into());
+    }
+    eprintln!("recovered: snapshot {} + {} journal records; the damaged database is kept at {}", plan.snapshot, replayed.records, aside.display());
+    Ok(())
 }
 
 fn import_catalog(cli: &Cli, file: &Path) -> Result<(), Failure> {
@@ -542,8 +600,12 @@ fn serve(cli: &Cli, cfg: Config, is_demo: bool) -> Result<(), Failure> {
         "storehub started"
     );
     let ctx = context(Some(&cfg));
+    let snapshots = (cfg.data.snapshot_interval_minutes > 0).then(|| daemon::Snapshots {
+        every: Duration::from_secs(u64::from(cfg.data.snapshot_interval_minutes) * 60),
+        keep: cfg.data.snapshots_keep as usize,
+    });
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    rt.block_on(daemon::run(store, ctx))?;
+    rt.block_on(daemon::run(store, ctx, snapshots))?;
     Ok(())
 }
 

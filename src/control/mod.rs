@@ -52,6 +52,10 @@ pub enum Request {
     StockMoves { sku: Option<String>, limit: usize },
     /// Outbox depth.
     OutboxStats,
+    /// Check the invariants (`storehub verify`).
+    Verify,
+    /// Take a snapshot now.
+    Snapshot,
 }
 
 impl Request {
@@ -67,6 +71,8 @@ impl Request {
             Request::StockMove { .. } => "stock_move",
             Request::StockMoves { .. } => "stock_moves",
             Request::OutboxStats => "outbox_stats",
+            Request::Verify => "verify",
+            Request::Snapshot => "snapshot",
         }
     }
 }

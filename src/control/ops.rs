@@ -12,6 +12,8 @@ use crate::store::Store;
 /// Everything a request may need besides the store.
 pub struct Context {
     pub layouts: Vec<InStoreLayout>,
+    /// Snapshots kept ([data].snapshots_keep).
+    pub snapshots_keep: usize,
     pub started_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -96,5 +98,7 @@ pub fn handle(store: &Store, ctx: &Context, req: Request) -> Result<Reply, Strin
             Ok(Reply::json(inventory::recent_moves(store, sku.as_deref(), limit).map_err(s)?))
         }
         Request::OutboxStats => Ok(Reply::json(store.outbox_stats().map_err(s)?)),
+        Request::Verify => Ok(Reply::json(crate::verify::verify(store).map_err(s)?)),
+        Request::Snapshot => Ok(Reply::json(store.snapshot(ctx.snapshots_keep).map_err(s)?)),
     }
 }

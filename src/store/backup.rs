@@ -19,7 +19,7 @@ const MAX_FRAME: u32 = 64 * 1024 * 1024;
 
 #[derive(Debug, Serialize, Deserialize)]
 enum Frame {
-    Header { schema_version: u32, created_at: String, source: String, database_id: String },
+    Header { schema_version: u32, created_at: String, source: String, database_id: String, journal_seq: u64 },
     Entry { tree: String, key: Vec<u8>, value: Vec<u8> },
     End { entries: u64 },
 }
@@ -31,6 +31,8 @@ pub struct BackupSummary {
     pub bytes: u64,
     pub schema_version: u32,
     pub created_at: String,
+    /// The last commit-journal sequence the backup holds.
+    pub journal_seq: u64,
 }
 
 fn write_frame(out: &mut impl Write, frame: &Frame) -> Result<u64, StoreError> {
@@ -46,10 +48,13 @@ fn write_frame(out: &mut impl Write, frame: &Frame) -> Result<u64, StoreError> {
 impl Store {
     /// Writes a consistent backup of the whole database to `out`.
     pub fn backup_to(&self, out: &mut impl Write) -> Result<BackupSummary, StoreError> {
-        let _commits = self.gate.lock().unwrap_or_else(|e| e.into_inner());
-        // Durable mode applies synced write sets outside the commit lock; wait for any in
-        // flight so the backup holds whole commits only.
-        let _applying = self.sync.as_ref().map(|s| s.apply_lock.lock().unwrap_or_else(|e| e.into_inner()));
+        let _quiet = self.quiesce()?;
+        self.backup_locked(out)
+    }
+
+    /// Writes a backup; the caller holds [`Store::quiesce`].
+    pub(crate) fn backup_locked(&self, out: &mut impl Write) -> Result<BackupSummary, StoreError> {
+        let journal_seq = self.journal.as_ref().map(|j| j.last_seq()).unwrap_or(0);
         let created_at = self.opts.clock.now().to_rfc3339();
         let mut bytes = MAGIC.len() as u64;
         out.write_all(MAGIC)?;
@@ -60,6 +65,7 @@ impl Store {
                 created_at: created_at.clone(),
                 source: self.source.clone(),
                 database_id: self.database_id()?,
+                journal_seq,
             },
         )?;
         let mut entries = 0u64;
@@ -75,7 +81,7 @@ impl Store {
         }
         bytes += write_frame(out, &Frame::End { entries })?;
         out.flush()?;
-        Ok(BackupSummary { entries, bytes, schema_version: SCHEMA_VERSION, created_at })
+        Ok(BackupSummary { entries, bytes, schema_version: SCHEMA_VERSION, created_at, journal_seq })
     }
 
     /// Writes a backup to `path` atomically: a temp file beside it, fsync, rename, fsync the
@@ -112,10 +118,10 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 }
 
 /// One key/value of one tree, as a backup holds it.
-type Entry = (TreeId, Vec<u8>, Vec<u8>);
+pub(crate) type Entry = (TreeId, Vec<u8>, Vec<u8>);
 
 /// Reads and checks a whole backup, returning its entries. Nothing is written.
-fn read_backup(input: &mut impl Read) -> Result<(Vec<Entry>, BackupSummary), StoreError> {
+pub(crate) fn read_backup(input: &mut impl Read) -> Result<(Vec<Entry>, BackupSummary), StoreError> {
     let bad = |what: String| StoreError::Backup(format!("not a usable storehub backup: {what}"));
     let mut magic = [0u8; 16];
     input.read_exact(&mut magic).map_err(|_| bad("file is shorter than the header".into()))?;
@@ -123,7 +129,7 @@ fn read_backup(input: &mut impl Read) -> Result<(Vec<Entry>, BackupSummary), Sto
         return Err(bad("it does not start with STOREHUB-BACKUP".into()));
     }
     let mut offset = 16u64;
-    let mut header: Option<(u32, String)> = None;
+    let mut header: Option<(u32, String, u64)> = None;
     let mut entries = Vec::new();
     loop {
         let mut head = [0u8; 8];
@@ -146,7 +152,7 @@ fn read_backup(input: &mut impl Read) -> Result<(Vec<Entry>, BackupSummary), Sto
             .map_err(|e| bad(format!("frame at byte {offset} does not decode: {e}")))?;
         offset += 8 + len as u64;
         match frame {
-            Frame::Header { schema_version, created_at, .. } => {
+            Frame::Header { schema_version, created_at, journal_seq, .. } => {
                 if header.is_some() {
                     return Err(bad(format!("second header at byte {offset}")));
                 }
@@ -155,7 +161,7 @@ fn read_backup(input: &mut impl Read) -> Result<(Vec<Entry>, BackupSummary), Sto
                         "backup has schema version {schema_version}, newer than this build's {SCHEMA_VERSION}; restore it with a newer storehub"
                     )));
                 }
-                header = Some((schema_version, created_at));
+                header = Some((schema_version, created_at, journal_seq));
             }
             Frame::Entry { tree, key, value } => {
                 if header.is_none() {
@@ -166,11 +172,11 @@ fn read_backup(input: &mut impl Read) -> Result<(Vec<Entry>, BackupSummary), Sto
                 entries.push((id, key, value));
             }
             Frame::End { entries: n } => {
-                let (schema_version, created_at) = header.ok_or_else(|| bad("no header".into()))?;
+                let (schema_version, created_at, journal_seq) = header.ok_or_else(|| bad("no header".into()))?;
                 if n != entries.len() as u64 {
                     return Err(bad(format!("end marker counts {n} entries, file holds {}", entries.len())));
                 }
-                let summary = BackupSummary { entries: n, bytes: offset, schema_version, created_at };
+                let summary = BackupSummary { entries: n, bytes: offset, schema_version, created_at, journal_seq };
                 return Ok((entries, summary));
             }
         }
@@ -211,7 +217,15 @@ pub fn restore(data_dir: &Path, input: &mut impl Read, force: bool) -> Result<Ba
             std::fs::rename(&journal_dir, aside.join("journal"))?;
         }
     }
-    // Build in a staging dir, then rename into place, so a crash mid-restore leaves no half db.
+    build_db(data_dir, entries, None)?;
+    Ok(summary)
+}
+
+/// Builds the database of `data_dir` from backup entries: in a staging dir, then renamed into
+/// place, so a crash mid-way leaves no half database. `journal_applied` overrides the journal
+/// sequence the new database claims to hold (recovery sets it to the snapshot's).
+pub(crate) fn build_db(data_dir: &Path, entries: Vec<Entry>, journal_applied: Option<u64>) -> Result<(), StoreError> {
+    let db_dir = db_path(data_dir);
     let staging = data_dir.join("db.restoring");
     if staging.exists() {
         std::fs::remove_dir_all(&staging)?;
@@ -227,12 +241,15 @@ pub fn restore(data_dir: &Path, input: &mut impl Read, force: bool) -> Result<Ba
                 t.insert(key, value)?;
             }
         }
+        if let (Some(seq), Some(meta)) = (journal_applied, trees.get(&TreeId::Meta)) {
+            meta.insert(super::META_JOURNAL_APPLIED, &super::codec::u64_key(seq))?;
+        }
         db.flush()?;
     }
     fsync_tree(&staging)?;
     std::fs::rename(&staging, &db_dir)?;
     std::fs::File::open(data_dir)?.sync_all()?;
-    Ok(summary)
+    Ok(())
 }
 
 /// fsyncs every file below `dir` and the directories themselves (sled's flush is not an fsync).

@@ -25,6 +25,10 @@ struct State {
 
 pub(crate) struct Checkpointer {
     db: sled::Db,
+    meta: sled::Tree,
+    /// Journal sequence of the oldest snapshot kept: journal files are kept until it covers them,
+    /// so `storehub recover` can start from any kept snapshot.
+    oldest_snapshot: std::sync::atomic::AtomicU64,
     db_dir: PathBuf,
     gate: Arc<Mutex<Seqs>>,
     journal: Arc<Journal>,
@@ -40,16 +44,21 @@ pub(crate) struct Checkpointer {
 }
 
 impl Checkpointer {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn start(
         db: sled::Db,
+        meta: sled::Tree,
         db_dir: PathBuf,
         gate: Arc<Mutex<Seqs>>,
         journal: Arc<Journal>,
         sync: Option<Arc<GroupSync>>,
         sync_every: Option<Duration>,
+        oldest_snapshot: u64,
     ) -> Arc<Checkpointer> {
         let cp = Arc::new(Checkpointer {
             db,
+            meta,
+            oldest_snapshot: std::sync::atomic::AtomicU64::new(oldest_snapshot),
             db_dir,
             gate,
             journal,
@@ -76,6 +85,11 @@ impl Checkpointer {
         bytes >= CHECKPOINT_BYTES || (bytes > 0 && self.state().last.elapsed() >= CHECKPOINT_AGE)
     }
 
+    /// Records the journal sequence of the oldest snapshot now kept.
+    pub(crate) fn set_oldest_snapshot(&self, seq: u64) {
+        self.oldest_snapshot.store(seq, std::sync::atomic::Ordering::Release);
+    }
+
     /// Asks the background thread to look now (after a commit filled the journal).
     pub(crate) fn nudge(&self) {
         self.wake.notify_one();
@@ -85,7 +99,7 @@ impl Checkpointer {
     pub(crate) fn run(&self) -> Result<(), StoreError> {
         let _one = self.running.lock().unwrap_or_else(|e| e.into_inner());
         let next = self.journal.prepare_next()?;
-        let (covered, last_ticket) = {
+        let (last_seq, last_ticket) = {
             let _commits = self.gate.lock().unwrap_or_else(|e| e.into_inner());
             (self.journal.rotate(next)?, self.sync.as_ref().map(|s| s.last_ticket()))
         };
@@ -93,9 +107,11 @@ impl Checkpointer {
         if let (Some(sync), Some(ticket)) = (&self.sync, last_ticket) {
             sync.wait_synced(ticket)?;
         }
+        self.meta.insert(super::META_JOURNAL_APPLIED, &super::codec::u64_key(last_seq))?;
         self.db.flush()?;
         backup::fsync_tree(&self.db_dir)?;
-        self.journal.remove(&covered)?;
+        let snap = self.oldest_snapshot.load(std::sync::atomic::Ordering::Acquire);
+        self.journal.remove_covered(last_seq.min(snap))?;
         self.state().last = Instant::now();
         Ok(())
     }

@@ -1,23 +1,25 @@
-//! The commit journal of `durable` mode: a write-ahead log of every write set, so an
-//! acknowledged commit never depends on sled's own flush (which is `sync_file_range`, not an
-//! fsync) or on sled reopening intact.
+//! The commit journal: a write-ahead log of every write set, so an acknowledged commit never
+//! depends on sled's own flush (which is `sync_file_range`, not an fsync) or on sled reopening
+//! intact.
 //!
-//! Each commit's write set is appended (one `write`) *before* it is applied to sled, under the
-//! store's commit lock, so the journal always holds at least what sled may hold. A commit is
-//! acknowledged after one `fdatasync` of the journal that covers it (group commit, see
-//! `commit.rs`). A checkpoint makes sled's files durable (`flush` + `fsync` of every file) and
-//! then drops the journal files it covered. On open, every journal file left is replayed in
-//! order: replaying a write set sets keys to the values they had after that commit, so replaying
-//! all of them ends in the state after the last journaled commit, whatever sled had kept.
+//! Each commit's write set is appended, with the next journal sequence number, *before* it is
+//! applied to sled, under the store's commit lock, so the journal always holds at least what sled
+//! may hold. In durable mode a commit is acknowledged after one `fdatasync` of the journal that
+//! covers it (group commit, see `commit.rs`). A checkpoint makes sled's files durable and records
+//! in sled the last sequence they hold; at open, records after it are re-applied in order
+//! (replaying a write set sets keys to their values after that commit, so replay is idempotent).
+//! Files are kept until both a checkpoint and a snapshot cover them, so `storehub recover` can
+//! rebuild a damaged database from the newest snapshot plus the journal after it.
 //!
 //! Files: `journal/<number, 16 digits>.log`, frames `[u32 len LE][u32 CRC-32 LE][record]`, a
-//! record being its writes back to back: `[tree id u8][key len u32 LE][key][0 = delete | 1 =
-//! put][value len u32 LE][value]` (hand-encoded: the record is built once per commit on the hot
-//! path, and postcard would write byte slices element by element). Each file is created filled with zeros ([`SEGMENT_BYTES`]) and written in place, so
-//! an `fdatasync` need not also commit a new file size: measured here, a 3,000-byte write +
+//! record being `[sequence u64 LE]` then its writes back to back: `[tree id u8][key len u32
+//! LE][key][0 = delete | 1 = put][value len u32 LE][value]` (hand-encoded: the record is built
+//! once per commit on the hot path, and postcard would write byte slices element by element).
+//! Each file is created filled with zeros ([`SEGMENT_BYTES`]) and written in place, so an
+//! `fdatasync` need not also commit a new file size: measured here, a 3,000-byte write +
 //! `fdatasync` ran at ~8,000/s in place against ~4,600/s as an append. A zero length ends the
-//! data; a torn or corrupt frame ends its file (a crash mid-write) and later frames are ignored.
-//! A file that outgrows its zeros simply grows.
+//! data. A torn or corrupt frame (a crash mid-write) ends its file: it is never applied, and the
+//! file is truncated there at open. A file that outgrows its zeros simply grows.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -39,9 +41,20 @@ const MAX_FRAME: u32 = 256 * 1024 * 1024;
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ReplayStats {
     pub files: usize,
+    /// Records applied (those after the sequence the database already held).
     pub records: u64,
-    /// Bytes of torn or corrupt tails ignored.
+    /// Records found but already held by the database.
+    pub skipped: u64,
+    /// Bytes of torn or corrupt tails ignored (and cut off).
     pub torn_bytes: u64,
+    /// Highest sequence number found in the journal.
+    pub last_seq: u64,
+}
+
+/// One journal record: a commit's sequence number and its writes.
+pub(crate) struct Record {
+    pub seq: u64,
+    pub writes: WriteSet,
 }
 
 struct Current {
@@ -55,6 +68,10 @@ struct Current {
     map: Option<memmap2::MmapMut>,
     number: u64,
     bytes: u64,
+    /// Sequence of the last record appended.
+    last_seq: u64,
+    /// Files before the current one, with the last sequence each holds.
+    older: Vec<(u64, u64)>,
 }
 
 /// Maps a freshly created, zero-filled segment. Failing to map is not fatal: appends then use
@@ -120,10 +137,11 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 /// Encodes a write set as one frame.
-fn frame(writes: &WriteSet) -> Result<Vec<u8>, StoreError> {
+fn frame(seq: u64, writes: &WriteSet) -> Result<Vec<u8>, StoreError> {
     let size: usize = writes.iter().map(|((_, k), v)| 10 + k.len() + v.as_ref().map_or(0, |v| v.len())).sum();
-    let mut out = Vec::with_capacity(size + 8);
+    let mut out = Vec::with_capacity(size + 16);
     out.extend_from_slice(&[0u8; 8]);
+    out.extend_from_slice(&seq.to_le_bytes());
     for ((tree, key), value) in writes {
         out.push(*tree as u8);
         put_bytes(&mut out, key)?;
@@ -150,7 +168,7 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), StoreError> {
 }
 
 /// Decodes one record; `None` when it does not parse (treated like a torn frame).
-fn decode_record(mut rec: &[u8]) -> Option<WriteSet> {
+fn decode_record(mut rec: &[u8]) -> Option<Record> {
     fn take<'a>(rec: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
         if rec.len() < n {
             return None;
@@ -164,6 +182,8 @@ fn decode_record(mut rec: &[u8]) -> Option<WriteSet> {
         let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
         Some(take(rec, len)?.to_vec())
     }
+    let seq = take(&mut rec, 8)?;
+    let seq = u64::from_le_bytes(seq.try_into().ok()?);
     let mut writes = WriteSet::new();
     while !rec.is_empty() {
         let tree = *TreeId::ALL.get(*take(&mut rec, 1)?.first()? as usize)?;
@@ -175,21 +195,22 @@ fn decode_record(mut rec: &[u8]) -> Option<WriteSet> {
         };
         writes.insert((tree, key), value);
     }
-    Some(writes)
+    Some(Record { seq, writes })
 }
 
-/// Reads the intact frames of one journal file and hands each write set to `apply`.
-fn replay_file(path: &Path, apply: &mut dyn FnMut(WriteSet) -> Result<(), StoreError>, stats: &mut ReplayStats) -> Result<(), StoreError> {
+/// The intact records of one journal file, and the byte length they end at.
+fn read_file(path: &Path, mut each: impl FnMut(Record) -> Result<(), StoreError>) -> Result<(u64, u64), StoreError> {
     let mut bytes = Vec::new();
     File::open(path)?.read_to_end(&mut bytes)?;
     let mut at = 0usize;
+    let mut end_of_data = None;
     while at < bytes.len() {
         let Some(head) = bytes.get(at..at + 8) else { break };
         let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
         let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
         if len == 0 {
             // The zero-filled rest of the file: the end of the data, not a tear.
-            at = bytes.len();
+            end_of_data = Some(at);
             break;
         }
         if len > MAX_FRAME {
@@ -199,43 +220,89 @@ fn replay_file(path: &Path, apply: &mut dyn FnMut(WriteSet) -> Result<(), StoreE
         if crc32fast::hash(payload) != crc {
             break;
         }
-        let Some(writes) = decode_record(payload) else { break };
-        apply(writes)?;
-        stats.records += 1;
+        let Some(record) = decode_record(payload) else { break };
+        each(record)?;
         at += 8 + len as usize;
     }
-    stats.torn_bytes += (bytes.len() - at) as u64;
-    if at < bytes.len() {
-        tracing::warn!(file = %path.display(), offset = at, torn = bytes.len() - at, "journal ends in a torn or corrupt frame (crash during append); ignoring the rest");
+    let torn = match end_of_data {
+        Some(_) => 0,
+        None => (bytes.len() - at) as u64,
+    };
+    if torn > 0 {
+        tracing::warn!(file = %path.display(), offset = at, torn, "journal ends in a torn or corrupt frame (crash during a write); it is not applied");
     }
-    Ok(())
+    Ok((at as u64, torn))
+}
+
+/// Every intact record of the journal in `dir` with a sequence above `after`, oldest first,
+/// without changing anything (for `storehub recover` and `verify`).
+pub(crate) fn scan(dir: &Path, after: u64, mut each: impl FnMut(Record) -> Result<(), StoreError>) -> Result<ReplayStats, StoreError> {
+    let mut stats = ReplayStats::default();
+    for (_, path) in list(dir)? {
+        let (_, torn) = read_file(&path, |r| {
+            stats.last_seq = stats.last_seq.max(r.seq);
+            if r.seq > after {
+                stats.records += 1;
+                each(r)
+            } else {
+                stats.skipped += 1;
+                Ok(())
+            }
+        })?;
+        stats.torn_bytes += torn;
+        stats.files += 1;
+    }
+    Ok(stats)
 }
 
 impl Journal {
-    /// Replays every journal file in `dir` through `apply`, oldest first. Does not delete them:
-    /// the caller checkpoints sled first, then calls [`Journal::open`] with the files' numbers.
-    pub(crate) fn replay(dir: &Path, mut apply: impl FnMut(WriteSet) -> Result<(), StoreError>) -> Result<ReplayStats, StoreError> {
+    /// Applies every record after `after` through `apply`, oldest first, and cuts torn tails off
+    /// so later appends never sit behind one. Deletes nothing.
+    pub(crate) fn replay(dir: &Path, after: u64, mut apply: impl FnMut(WriteSet) -> Result<(), StoreError>) -> Result<ReplayStats, StoreError> {
         let mut stats = ReplayStats::default();
         for (_, path) in list(dir)? {
-            replay_file(&path, &mut apply, &mut stats)?;
+            let (good, torn) = read_file(&path, |r| {
+                stats.last_seq = stats.last_seq.max(r.seq);
+                if r.seq > after {
+                    stats.records += 1;
+                    apply(r.writes)
+                } else {
+                    stats.skipped += 1;
+                    Ok(())
+                }
+            })?;
+            if torn > 0 {
+                File::options().write(true).open(&path)?.set_len(good)?;
+            }
+            stats.torn_bytes += torn;
             stats.files += 1;
         }
         Ok(stats)
     }
 
-    /// Starts a fresh journal file after every existing one and deletes the old ones. Call only
-    /// once their content is durable in sled (after a checkpoint).
-    pub(crate) fn open(dir: &Path, mapped: bool) -> Result<Journal, StoreError> {
+    /// Starts a fresh journal file after the existing ones, which are kept (with their last
+    /// sequence numbers from `replayed`) until [`removable`](Self::removable) says otherwise.
+    /// Sequence numbers go on from `last_seq`.
+    pub(crate) fn open(dir: &Path, mapped: bool, last_seq: u64) -> Result<Journal, StoreError> {
         std::fs::create_dir_all(dir)?;
-        let old = list(dir)?;
-        let number = old.last().map(|(n, _)| n + 1).unwrap_or(1);
+        let mut older = Vec::new();
+        for (n, path) in list(dir)? {
+            let mut max = 0;
+            read_file(&path, |r| {
+                max = max.max(r.seq);
+                Ok(())
+            })?;
+            older.push((n, max));
+        }
+        let number = older.last().map(|(n, _)| n + 1).unwrap_or(1);
         let file = create_segment(dir, number)?;
         let map = if mapped { map_segment(&file) } else { None };
-        for (_, path) in old {
-            std::fs::remove_file(path)?;
-        }
         sync_dir(dir)?;
-        Ok(Journal { dir: dir.to_path_buf(), mapped, current: Mutex::new(Current { file: Arc::new(file), map, number, bytes: 0 }) })
+        Ok(Journal {
+            dir: dir.to_path_buf(),
+            mapped,
+            current: Mutex::new(Current { file: Arc::new(file), map, number, bytes: 0, last_seq, older }),
+        })
     }
 
     /// Creates the file that will follow the current one (zero-filling takes a moment, so this
@@ -251,9 +318,10 @@ impl Journal {
 
     /// Appends one write set (not yet synced). Called under the store's commit lock, before the
     /// write set is applied to sled.
-    pub(crate) fn append(&self, writes: &WriteSet) -> Result<(), StoreError> {
-        let bytes = frame(writes)?;
+    pub(crate) fn append(&self, writes: &WriteSet) -> Result<u64, StoreError> {
         let mut cur = self.lock();
+        let seq = cur.last_seq + 1;
+        let bytes = frame(seq, writes)?;
         let at = cur.bytes as usize;
         let cur = &mut *cur;
         match cur.map.as_mut().and_then(|m| m.get_mut(at..at + bytes.len())) {
@@ -262,7 +330,8 @@ impl Journal {
             None => cur.file.write_all_at(&bytes, at as u64)?,
         }
         cur.bytes += bytes.len() as u64;
-        Ok(())
+        cur.last_seq = seq;
+        Ok(seq)
     }
 
     /// The file that `sync` must `fdatasync` to cover everything appended so far.
@@ -275,27 +344,43 @@ impl Journal {
         self.lock().bytes
     }
 
+    /// Sequence of the last record appended.
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.lock().last_seq
+    }
+
     /// Switches to `next` (from [`prepare_next`](Self::prepare_next)), syncing the old file
-    /// first so waiters on it are covered, and returns the paths now covered only by the next
-    /// checkpoint. Call under the commit lock.
-    pub(crate) fn rotate(&self, next: (u64, File)) -> Result<Vec<PathBuf>, StoreError> {
+    /// first so waiters on it are covered. Returns the last sequence in the old files. Call under
+    /// the commit lock.
+    pub(crate) fn rotate(&self, next: (u64, File)) -> Result<u64, StoreError> {
         let mut cur = self.lock();
         cur.file.sync_data()?;
         let (number, file) = next;
+        let (old_number, last) = (cur.number, cur.last_seq);
+        cur.older.push((old_number, last));
         cur.map = if self.mapped { map_segment(&file) } else { None };
         cur.file = Arc::new(file);
         cur.number = number;
         cur.bytes = 0;
-        drop(cur);
-        Ok(list(&self.dir)?.into_iter().filter(|(n, _)| *n < number).map(|(_, p)| p).collect())
+        Ok(last)
     }
 
-    /// Deletes journal files whose content a checkpoint made durable in sled.
-    pub(crate) fn remove(&self, paths: &[PathBuf]) -> Result<(), StoreError> {
-        for p in paths {
-            std::fs::remove_file(p)?;
+    /// Deletes the older files whose every record is at or below `covered` (held by both sled's
+    /// last checkpoint and the newest snapshot).
+    pub(crate) fn remove_covered(&self, covered: u64) -> Result<usize, StoreError> {
+        let doomed: Vec<u64> = {
+            let mut cur = self.lock();
+            let (gone, kept): (Vec<_>, Vec<_>) = cur.older.iter().partition(|(_, last)| *last <= covered);
+            cur.older = kept;
+            gone.into_iter().map(|(n, _)| n).collect()
+        };
+        for n in &doomed {
+            std::fs::remove_file(self.dir.join(file_name(*n)))?;
         }
-        sync_dir(&self.dir)
+        if !doomed.is_empty() {
+            sync_dir(&self.dir)?;
+        }
+        Ok(doomed.len())
     }
 }
 
@@ -313,7 +398,7 @@ mod tests {
     fn a_torn_last_frame_is_ignored_and_earlier_frames_replay_in_order() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("journal");
-        let j = Journal::open(&dir, false).unwrap();
+        let j = Journal::open(&dir, false, 0).unwrap();
         j.append(&ws(b"a", Some(b"1"))).unwrap();
         j.append(&ws(b"a", Some(b"2"))).unwrap();
         j.append(&ws(b"b", None)).unwrap();
@@ -326,7 +411,7 @@ mod tests {
         std::fs::write(&file, bytes).unwrap();
 
         let mut seen = Vec::new();
-        let stats = Journal::replay(&dir, |w| {
+        let stats = Journal::replay(&dir, 0, |w| {
             seen.push(w);
             Ok(())
         })
@@ -341,15 +426,15 @@ mod tests {
     fn a_corrupt_frame_ends_the_file_and_rotation_keeps_order_across_files() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("journal");
-        let j = Journal::open(&dir, false).unwrap();
+        let j = Journal::open(&dir, false, 0).unwrap();
         j.append(&ws(b"k", Some(b"old"))).unwrap();
         let next = j.prepare_next().unwrap();
-        let covered = j.rotate(next).unwrap();
-        assert_eq!(covered.len(), 1);
+        let last = j.rotate(next).unwrap();
+        assert_eq!(last, 1, "the old file ends with record 1");
         j.append(&ws(b"k", Some(b"new"))).unwrap();
         drop(j);
         let mut seen = Vec::new();
-        Journal::replay(&dir, |w| {
+        Journal::replay(&dir, 0, |w| {
             seen.push(w);
             Ok(())
         })
@@ -363,24 +448,37 @@ mod tests {
         bytes[last] ^= 0xff;
         std::fs::write(&first, bytes).unwrap();
         let mut seen = Vec::new();
-        Journal::replay(&dir, |w| {
+        Journal::replay(&dir, 0, |w| {
             seen.push(w);
             Ok(())
         })
         .unwrap();
         assert_eq!(seen, vec![ws(b"k", Some(b"new"))]);
 
-        // Opening starts a new file after the old ones and removes them.
-        let j = Journal::open(&dir, false).unwrap();
-        assert_eq!(list(&dir).unwrap().iter().map(|(n, _)| *n).collect::<Vec<_>>(), vec![3]);
+        // Opening starts a new file after the old ones and keeps them until they are covered;
+        // sequences go on from the one given.
+        let j = Journal::open(&dir, false, 2).unwrap();
+        assert_eq!(list(&dir).unwrap().iter().map(|(n, _)| *n).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(j.append(&ws(b"k", Some(b"newer"))).unwrap(), 3);
+        assert_eq!(j.remove_covered(1).unwrap(), 1, "file 1 holds only record 1");
+        assert_eq!(list(&dir).unwrap().iter().map(|(n, _)| *n).collect::<Vec<_>>(), vec![2, 3]);
         drop(j);
+        // Replay after sequence 2 applies only record 3.
+        let mut seen = Vec::new();
+        let stats = Journal::replay(&dir, 2, |w| {
+            seen.push(w);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!((stats.records, stats.skipped, stats.last_seq), (1, 1, 3));
+        assert_eq!(seen, vec![ws(b"k", Some(b"newer"))]);
     }
 
     #[test]
     fn mapped_appends_replay_like_written_ones_and_spill_past_the_segment() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("journal");
-        let j = Journal::open(&dir, true).unwrap();
+        let j = Journal::open(&dir, true, 0).unwrap();
         assert!(j.lock().map.is_some(), "relaxed mode maps the segment");
         let big = vec![7u8; 1 << 20];
         // Nine 1 MiB records: the ninth no longer fits the 8 MiB mapping and goes by pwrite.
@@ -390,7 +488,7 @@ mod tests {
         j.current_file().sync_data().unwrap();
         drop(j);
         let mut keys = Vec::new();
-        let stats = Journal::replay(&dir, |w| {
+        let stats = Journal::replay(&dir, 0, |w| {
             keys.extend(w.into_keys().map(|(_, k)| k));
             Ok(())
         })

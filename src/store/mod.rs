@@ -13,6 +13,7 @@ pub mod codec;
 mod commit;
 mod journal;
 pub mod outbox;
+pub mod snapshot;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -120,8 +121,10 @@ pub struct StoreOptions {
 /// Errors of the store layer.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database in {path} could not be opened: {source}. If another storehub process runs on this data dir, stop it or use its control socket; if the database is damaged, restore a backup (`storehub restore`)")]
+    #[error("database in {path} could not be opened: {source}. If another storehub process runs on this data dir, stop it; if the database is damaged, run `storehub --data-dir {path} recover` (it keeps the damaged copy)")]
     Open { path: String, source: sled::Error },
+    #[error("database in {path} fails its checks at open: {what}. Run `storehub --data-dir {path} recover` (it keeps the damaged copy)")]
+    Damaged { path: String, what: String },
     #[error("database in {path} has schema version {found}, newer than this build's {supported}; install a newer storehub or restore a backup made by this version")]
     NewerSchema { path: String, found: u32, supported: u32 },
     #[error("database error: {0}")]
@@ -300,6 +303,8 @@ impl Record for EventSource {
 }
 
 const META_SOURCE: &[u8] = b"event_source";
+/// Meta key: the last journal sequence whose writes sled's files hold durably.
+pub(crate) const META_JOURNAL_APPLIED: &[u8] = b"journal_applied";
 const META_SCHEMA: &[u8] = b"schema_version";
 const META_DB_ID: &[u8] = b"database_id";
 
@@ -353,17 +358,25 @@ impl Store {
             checkpointer: None,
             replayed: ReplayStats::default(),
         };
-        // The journal left by the last run is replayed, completing or redoing whatever sled kept.
+        // The journal records after the last sequence sled holds are re-applied in order,
+        // completing or redoing whatever sled kept of them.
         let journal_dir = journal_path(&store.opts.path);
-        store.replayed = Journal::replay(&journal_dir, |writes| apply_plain(&store.trees, &writes))?;
+        let damaged = |e: StoreError| match e {
+            e @ (StoreError::NewerSchema { .. } | StoreError::Io(_)) => e,
+            other => StoreError::Damaged { path: path_str.clone(), what: other.to_string() },
+        };
+        let applied = store.journal_applied().map_err(damaged)?;
+        store.replayed = Journal::replay(&journal_dir, applied, |writes| apply_plain(&store.trees, &writes)).map_err(damaged)?;
         if store.replayed.records > 0 {
-            tracing::info!(records = store.replayed.records, files = store.replayed.files, "replayed commit journal");
+            tracing::info!(records = store.replayed.records, after = applied, files = store.replayed.files, "replayed commit journal");
         }
-        store.prepare_schema(&path_str)?;
-        store.source = store.resolve_source()?;
+        let last_seq = applied.max(store.replayed.last_seq);
+        store.prepare_schema(&path_str).map_err(damaged)?;
+        store.source = store.resolve_source().map_err(damaged)?;
+        store.set_journal_applied(last_seq)?;
         store.make_sled_durable()?;
         let mapped = store.opts.durability == Durability::Relaxed;
-        let journal = Arc::new(Journal::open(&journal_dir, mapped)?);
+        let journal = Arc::new(Journal::open(&journal_dir, mapped, last_seq)?);
         let sync_every = match store.opts.durability {
             Durability::Durable => {
                 store.sync = Some(GroupSync::start(Arc::clone(&journal), store.trees.clone()));
@@ -373,14 +386,80 @@ impl Store {
         };
         store.checkpointer = Some(Checkpointer::start(
             store.db.clone(),
+            store.trees[TreeId::Meta as usize].clone(),
             db_path(&store.opts.path),
             Arc::clone(&store.gate),
             Arc::clone(&journal),
             store.sync.clone(),
             sync_every,
+            snapshot::oldest_kept_seq(&snapshot::snapshot_dir(&store.opts.path))?,
         ));
         store.journal = Some(journal);
         Ok(store)
+    }
+
+    /// Holds off commits and waits until every queued write set is applied: while the guards
+    /// live, sled holds exactly the commits up to the journal's last sequence.
+    pub(crate) fn quiesce(&self) -> Result<(std::sync::MutexGuard<'_, Seqs>, Option<std::sync::MutexGuard<'_, ()>>), StoreError> {
+        let gate = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+        let applying = match &self.sync {
+            Some(sync) => {
+                sync.wait_synced(sync.last_ticket())?;
+                Some(sync.apply_lock.lock().unwrap_or_else(|e| e.into_inner()))
+            }
+            None => None,
+        };
+        Ok((gate, applying))
+    }
+
+    /// Keys whose value in sled differs from the value the retained journal says its last write
+    /// left (each "table/key: what"), checked with commits held off. Empty when every journaled
+    /// commit is applied. At most `limit` are listed.
+    pub fn journal_mismatches(&self, limit: usize) -> Result<(u64, Vec<String>), StoreError> {
+        let _quiet = self.quiesce()?;
+        let mut last: BTreeMap<(TreeId, Vec<u8>), Option<Vec<u8>>> = BTreeMap::new();
+        let stats = journal::scan(&journal_path(self.path()), 0, |r| {
+            last.extend(r.writes);
+            Ok(())
+        })?;
+        let mut out = Vec::new();
+        for ((tree, key), want) in last {
+            let have = self.tree(tree).get(&key)?.map(|v| v.to_vec());
+            if have != want {
+                out.push(format!(
+                    "{}/{}: {} in the database, the journal's last write {}",
+                    tree.name(),
+                    String::from_utf8_lossy(&key).escape_debug(),
+                    if have.is_some() { "present" } else { "absent" },
+                    if want.is_some() { "puts it" } else { "deletes it" }
+                ));
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok((stats.records, out))
+    }
+
+    /// The outbox sequence floor: the highest sequence ever acknowledged and deleted.
+    pub fn outbox_floor(&self) -> Result<u64, StoreError> {
+        match self.tree(TreeId::Meta).get(seq_floor_key(TreeId::Outbox))? {
+            Some(v) => codec::key_u64(&v),
+            None => Ok(0),
+        }
+    }
+
+    /// The last journal sequence sled's files hold (recorded at each checkpoint).
+    pub fn journal_applied(&self) -> Result<u64, StoreError> {
+        match self.tree(TreeId::Meta).get(META_JOURNAL_APPLIED)? {
+            Some(v) => codec::key_u64(&v),
+            None => Ok(0),
+        }
+    }
+
+    fn set_journal_applied(&self, seq: u64) -> Result<(), StoreError> {
+        self.tree(TreeId::Meta).insert(META_JOURNAL_APPLIED, &codec::u64_key(seq))?;
+        Ok(())
     }
 
     /// sled's `flush` writes its buffers with `sync_file_range`; fsync every file too.
