@@ -131,7 +131,7 @@ fn parse_ack(line: &str) -> (u64, String, i64) {
 fn relaxed_mode_reopens_consistent_after_sigkill() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
-    let mut rng = fastrand::Rng::with_seed(0x4e1a_7ed);
+    let mut rng = fastrand::Rng::with_seed(0x04e1_a7ed);
     for round in 0..8 {
         let mut child = Command::new(env!("CARGO_BIN_EXE_storehub"))
             .args(["--data-dir", dir.to_str().unwrap(), "crash-writer", "--writers", "3", "--relaxed"])

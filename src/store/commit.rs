@@ -35,11 +35,14 @@ struct State {
     sync_time: Duration,
 }
 
+/// The newest queued value of one key, with the ticket of the write set that wrote it.
+type Latest = (u64, Option<Vec<u8>>);
+
 /// Write sets journaled but not yet applied, and the newest pending value of each key they write.
 #[derive(Default)]
 struct Pending {
     queue: VecDeque<(u64, WriteSet)>,
-    latest: HashMap<(TreeId, Vec<u8>), (u64, Option<Vec<u8>>)>,
+    latest: HashMap<(TreeId, Vec<u8>), Latest>,
 }
 
 pub(crate) struct GroupSync {

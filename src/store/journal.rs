@@ -49,6 +49,8 @@ pub struct ReplayStats {
     pub torn_bytes: u64,
     /// Highest sequence number found in the journal.
     pub last_seq: u64,
+    /// Lowest sequence applied (None when nothing was).
+    pub first_applied: Option<u64>,
 }
 
 /// One journal record: a commit's sequence number and its writes.
@@ -265,6 +267,7 @@ impl Journal {
                 stats.last_seq = stats.last_seq.max(r.seq);
                 if r.seq > after {
                     stats.records += 1;
+                    stats.first_applied.get_or_insert(r.seq);
                     apply(r.writes)
                 } else {
                     stats.skipped += 1;

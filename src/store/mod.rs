@@ -366,6 +366,23 @@ impl Store {
             other => StoreError::Damaged { path: path_str.clone(), what: other.to_string() },
         };
         let applied = store.journal_applied().map_err(damaged)?;
+        // The journal must continue exactly where the database ends; if the database fell back
+        // to an older state than the journal reaches (a damaged file sled opened anyway), the
+        // commits in between are lost to replay: recovery from a snapshot is needed.
+        let mut first = None;
+        journal::scan(&journal_dir, applied, |r| {
+            first.get_or_insert(r.seq);
+            Ok(())
+        })
+        .map_err(damaged)?;
+        if let Some(first) = first {
+            if first != applied + 1 {
+                return Err(StoreError::Damaged {
+                    path: path_str.clone(),
+                    what: format!("the database holds commits up to journal sequence {applied} but the journal resumes at {first}"),
+                });
+            }
+        }
         store.replayed = Journal::replay(&journal_dir, applied, |writes| apply_plain(&store.trees, &writes)).map_err(damaged)?;
         if store.replayed.records > 0 {
             tracing::info!(records = store.replayed.records, after = applied, files = store.replayed.files, "replayed commit journal");
