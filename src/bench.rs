@@ -24,6 +24,8 @@ pub struct BenchOptions {
     /// Length of each timed phase.
     pub phase: Duration,
     pub lookups: usize,
+    /// Journal size for the recovery benchmark (0 skips it).
+    pub journal_mb: u64,
 }
 
 /// One measured figure.
@@ -140,14 +142,20 @@ fn open(dir: &Path, durability: Durability) -> Result<Store, crate::store::Store
 
 /// Commit rate of stock moves with `writers` threads for `phase`.
 pub fn commit_rate(store: &Arc<Store>, writers: usize, skus: usize, phase: Duration) -> anyhow::Result<f64> {
+    Ok(commit_run(store, writers, skus, phase)?.0)
+}
+
+/// Commit rate and every commit's latency (sorted) with `writers` threads for `phase`.
+pub fn commit_run(store: &Arc<Store>, writers: usize, skus: usize, phase: Duration) -> anyhow::Result<(f64, Vec<Duration>)> {
     let stop = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let handles: Vec<_> = (0..writers)
         .map(|w| {
             let (store, stop, count) = (Arc::clone(store), Arc::clone(&stop), Arc::clone(&count));
-            std::thread::spawn(move || -> anyhow::Result<()> {
+            std::thread::spawn(move || -> anyhow::Result<Vec<Duration>> {
                 let mut i = w;
+                let mut lat = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
                     let m = NewMove {
                         sku: synthetic_product(i % skus).sku,
@@ -157,20 +165,34 @@ pub fn commit_rate(store: &Arc<Store>, writers: usize, skus: usize, phase: Durat
                         user: "bench".into(),
                         reference: None,
                     };
+                    let t = Instant::now();
                     inventory::move_stock(&store, &m).map_err(|e| anyhow::anyhow!("{e}"))?;
+                    if lat.len() < 2_000_000 {
+                        lat.push(t.elapsed());
+                    }
                     count.fetch_add(1, Ordering::Relaxed);
                     i += writers;
                 }
-                Ok(())
+                Ok(lat)
             })
         })
         .collect();
     std::thread::sleep(phase);
     stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
     for h in handles {
-        h.join().map_err(|_| anyhow::anyhow!("bench writer panicked"))??;
+        all.extend(h.join().map_err(|_| anyhow::anyhow!("bench writer panicked"))??);
     }
-    Ok(rate(count.load(Ordering::Relaxed), start.elapsed()))
+    all.sort();
+    Ok((rate(count.load(Ordering::Relaxed), start.elapsed()), all))
+}
+
+/// The q-quantile of sorted durations, in µs.
+fn quantile_us(sorted: &[Duration], q: f64) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        n => sorted[((n as f64 * q) as usize).min(n - 1)].as_secs_f64() * 1e6,
+    }
 }
 
 /// Runs every benchmark and returns the figures in report order.
@@ -221,7 +243,8 @@ fn run_in(root: &Path, opts: &BenchOptions, log: &mut impl FnMut(&str)) -> anyho
     drop(store);
 
     for (mode, label) in [(Durability::Durable, "durable"), (Durability::Relaxed, "relaxed")] {
-        for writers in [1usize, 8] {
+        let counts: &[usize] = if mode == Durability::Durable { &[1, 4, 8] } else { &[1, 8] };
+        for &writers in counts {
             log(&format!("{label} commits, {writers} writer(s) …"));
             let dir = root.join(format!("commit-{label}-{writers}"));
             let store = Arc::new(open(&dir, mode)?);
@@ -229,7 +252,8 @@ fn run_in(root: &Path, opts: &BenchOptions, log: &mut impl FnMut(&str)) -> anyho
             let ps: Vec<Product> = (0..skus).map(synthetic_product).collect();
             catalog::upsert_products(&store, &ps, 1000, |_| {}).map_err(|e| anyhow::anyhow!("{e}"))?;
             let before = store.sync_stats();
-            let r = commit_rate(&store, writers, skus, opts.phase)?;
+            let (r, lat) = commit_run(&store, writers, skus, opts.phase)?;
+            let latency = format!("; latency p50 {:.0} µs, p99 {:.0} µs", quantile_us(&lat, 0.5), quantile_us(&lat, 0.99));
             let group = match (before, store.sync_stats()) {
                 (Some((c0, s0, t0)), Some((c1, s1, t1))) if s1 > s0 => format!(
                     "; {:.1} commits per sync, {:.0} µs per sync",
@@ -239,7 +263,7 @@ fn run_in(root: &Path, opts: &BenchOptions, log: &mut impl FnMut(&str)) -> anyho
                 _ => String::new(),
             };
             let note = match mode {
-                Durability::Durable => format!("{:.2}× raw fdatasync, {:.2}× sled flush loop{group}", r / fsync, r / flush),
+                Durability::Durable => format!("{:.2}× raw fdatasync, {:.2}× sled flush loop{group}{latency}", r / fsync, r / flush),
                 Durability::Relaxed => {
                     // Same-run ceiling: the three records of a real move as bare sled inserts.
                     let m = crate::inventory::recent_moves(&store, None, 1)?;
@@ -257,7 +281,7 @@ fn run_in(root: &Path, opts: &BenchOptions, log: &mut impl FnMut(&str)) -> anyho
                     let bytes: usize = sample.iter().map(|(_, k, v)| k.len() + v.len()).sum();
                     let ceiling = sled_move_records_rate(&dir, &sample, opts.phase)?;
                     format!(
-                        "{:.2}× bare sled inserts of a move's {} records ({bytes} bytes): {:.0}/s; {:.2}× bare 64-byte inserts",
+                        "{:.2}× bare sled inserts of a move's {} records ({bytes} bytes): {:.0}/s; {:.2}× bare 64-byte inserts{latency}",
                         r / ceiling,
                         sample.len(),
                         ceiling,
@@ -289,7 +313,46 @@ fn run_in(root: &Path, opts: &BenchOptions, log: &mut impl FnMut(&str)) -> anyho
             }
         }
     }
+    if opts.journal_mb > 0 {
+        log(&format!("recovery from a snapshot and a {} MB journal …", opts.journal_mb));
+        figs.push(recovery_time(root, opts.journal_mb)?);
+    }
     Ok(figs)
+}
+
+/// Builds a store whose journal after its newest snapshot holds `mb` megabytes of stock moves,
+/// then times `storehub recover`'s work: find and check the snapshot, rebuild the database from
+/// it, reopen (re-applying the journal) and verify.
+fn recovery_time(root: &Path, mb: u64) -> anyhow::Result<Figure> {
+    let dir = root.join("recovery");
+    let skus = 1000;
+    {
+        let store = open(&dir, Durability::Relaxed)?;
+        let ps: Vec<Product> = (0..skus).map(synthetic_product).collect();
+        catalog::upsert_products(&store, &ps, 1000, |_| {}).map_err(|e| anyhow::anyhow!("{e}"))?;
+        store.snapshot(4)?;
+        let start = store.journal_bytes_written();
+        let mut i = 0usize;
+        while store.journal_bytes_written() - start < mb * 1_000_000 {
+            let m = NewMove { sku: synthetic_product(i % skus).sku, kind: MoveKind::Receipt, qty: 1, reason: "bench".into(), user: "bench".into(), reference: None };
+            inventory::move_stock(&store, &m).map_err(|e| anyhow::anyhow!("{e}"))?;
+            i += 1;
+        }
+    }
+    let journal_bytes = mb * 1_000_000;
+    let t = Instant::now();
+    let (plan, entries) = crate::store::snapshot::plan_recovery(&dir)?;
+    crate::store::snapshot::rebuild_from_snapshot(&dir, &plan, entries)?;
+    let store = open(&dir, Durability::Durable)?;
+    let report = crate::verify::verify(&store)?;
+    let took = t.elapsed();
+    anyhow::ensure!(report.ok(), "verify after recovery: {:?}", report.violations);
+    Ok(Figure {
+        name: format!("recover: snapshot + {} journal records (≥ {:.0} MB of records), reopen, verify", plan.journal_records, journal_bytes as f64 / 1e6),
+        value: took.as_secs_f64(),
+        unit: "s",
+        note: format!("{:.0} records/s re-applied and verified", plan.journal_records as f64 / took.as_secs_f64()),
+    })
 }
 
 /// Renders figures as a Markdown table.

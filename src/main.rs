@@ -107,6 +107,9 @@ enum Command {
         /// Directory for the scratch databases [default: the data dir, else the current dir].
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Megabytes of journal for the recovery benchmark (0 skips it).
+        #[arg(long, default_value_t = 100)]
+        journal_mb: u64,
     },
     /// Test helper: commits stock moves in durable mode forever, printing each acknowledged move.
     #[command(hide = true)]
@@ -458,7 +461,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             );
             Ok(())
         }
-        Command::Bench { products, seconds, dir } => {
+        Command::Bench { products, seconds, dir, journal_mb } => {
             let dir = match dir.clone().or_else(|| cli.data_dir.clone()) {
                 Some(d) => d,
                 None => std::env::current_dir()?,
@@ -469,6 +472,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 products: *products,
                 phase: Duration::from_secs((*seconds).max(1)),
                 lookups: 100_000,
+                journal_mb: *journal_mb,
             };
             let figs = storehub::bench::run(&opts, |m| eprintln!("bench: {m}"))?;
             println!("{}", storehub::bench::markdown(&figs));

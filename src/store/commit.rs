@@ -1,8 +1,9 @@
 //! Group commit for `durable` mode, write-ahead style. A commit computes its write set under the
 //! commit lock, appends it to the journal and queues it here (its writes become visible to later
-//! commits through [`GroupSync::pending_value`]), then waits. One sync thread repeatedly takes
-//! every queued write set, runs one `fdatasync` of the journal for all of them, applies them to
-//! sled in order, and releases their writers. So N concurrent commits share one sync, and sled
+//! commits through [`GroupSync::pending_value`]), then waits. A sync thread repeatedly runs one
+//! `fdatasync` of the journal covering every write set queued so far; an apply thread applies
+//! synced write sets to sled in order and releases their writers, while the next sync already
+//! runs. So N concurrent commits share one sync, and sled
 //! never holds a write whose journal record is not on disk: after a power cut the journal can
 //! always complete or redo whatever sled kept.
 
@@ -22,6 +23,8 @@ const GROUP_WAIT: Duration = Duration::from_micros(50);
 struct State {
     /// Highest ticket handed out (= number of write sets queued).
     committed: u64,
+    /// Highest ticket whose journal record is on disk.
+    durable: u64,
     /// Highest ticket whose write set is synced and applied.
     synced: u64,
     /// Writers that started a commit and have not yet queued (or given up). The syncer waits for
@@ -52,7 +55,9 @@ pub(crate) struct GroupSync {
     pending: Mutex<Pending>,
     /// Held while write sets are applied to sled, so a backup sees whole commits only.
     pub(crate) apply_lock: Mutex<()>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    /// Wakes the apply thread when `durable` moves.
+    apply_work: Condvar,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -67,17 +72,21 @@ impl GroupSync {
             done: Condvar::new(),
             pending: Mutex::new(Pending::default()),
             apply_lock: Mutex::new(()),
-            thread: Mutex::new(None),
+            apply_work: Condvar::new(),
+            threads: Mutex::new(Vec::new()),
         });
-        let worker = Arc::clone(&sync);
-        let handle = std::thread::Builder::new()
-            .name("storehub-sync".into())
-            .spawn(move || worker.run(&journal, &trees))
-            .ok();
-        if handle.is_none() {
-            lock(&sync.state).failed = Some("could not start the sync thread".into());
+        let syncer = Arc::clone(&sync);
+        let applier = Arc::clone(&sync);
+        let handles = [
+            std::thread::Builder::new().name("storehub-sync".into()).spawn(move || syncer.run(&journal)),
+            std::thread::Builder::new().name("storehub-apply".into()).spawn(move || applier.run_apply(&trees)),
+        ];
+        for h in handles {
+            match h {
+                Ok(h) => lock(&sync.threads).push(h),
+                Err(_) => lock(&sync.state).failed = Some("could not start the sync threads".into()),
+            }
         }
-        *lock(&sync.thread) = handle;
         sync
     }
 
@@ -142,14 +151,22 @@ impl GroupSync {
         }
     }
 
-    fn run(&self, journal: &Journal, trees: &[sled::Tree]) {
+    fn fail(&self, st: &mut State, what: &str, e: &StoreError) {
+        tracing::error!(error = %e, "{what} failed");
+        st.failed = Some(format!("{what}: {e}"));
+    }
+
+    /// The sync thread: one `fdatasync` for everything queued, again and again.
+    fn run(&self, journal: &Journal) {
         loop {
             let target = {
                 let mut st = lock(&self.state);
-                while st.committed == st.synced && !st.stop {
+                while st.committed == st.durable && !st.stop && st.failed.is_none() {
                     st = self.work.wait(st).unwrap_or_else(|e| e.into_inner());
                 }
-                if st.committed == st.synced && st.stop {
+                if st.failed.is_some() || (st.committed == st.durable && st.stop) {
+                    drop(st);
+                    self.apply_work.notify_all();
                     return;
                 }
                 // Let writers already inside their commit join this sync, up to GROUP_WAIT.
@@ -164,24 +181,44 @@ impl GroupSync {
                 st.committed
             };
             let started = Instant::now();
-            let result = journal.current_file().sync_data().map_err(StoreError::from).and_then(|()| self.apply_up_to(target, trees));
+            let result = journal.current_file().sync_data();
             let took = started.elapsed();
             let mut st = lock(&self.state);
             st.syncs += 1;
             st.sync_time += took;
             match result {
-                Ok(()) => st.synced = st.synced.max(target),
-                Err(e) => {
-                    tracing::error!(error = %e, "durability sync failed");
-                    st.failed = Some(e.to_string());
-                }
+                Ok(()) => st.durable = st.durable.max(target),
+                Err(e) => self.fail(&mut st, "journal sync", &e.into()),
             }
-            let failed = st.failed.is_some();
+            drop(st);
+            self.apply_work.notify_one();
+            self.done.notify_all();
+        }
+    }
+
+    /// The apply thread: applies synced write sets to sled in order and releases their writers.
+    fn run_apply(&self, trees: &[sled::Tree]) {
+        loop {
+            let target = {
+                let mut st = lock(&self.state);
+                loop {
+                    if st.durable > st.synced {
+                        break st.durable;
+                    }
+                    if st.failed.is_some() || (st.stop && st.committed == st.synced) {
+                        return;
+                    }
+                    st = self.apply_work.wait(st).unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            let result = self.apply_up_to(target, trees);
+            let mut st = lock(&self.state);
+            match result {
+                Ok(()) => st.synced = st.synced.max(target),
+                Err(e) => self.fail(&mut st, "applying a synced commit", &e),
+            }
             drop(st);
             self.done.notify_all();
-            if failed {
-                return;
-            }
         }
     }
 
@@ -217,8 +254,9 @@ impl GroupSync {
     pub(crate) fn stop(&self) {
         lock(&self.state).stop = true;
         self.work.notify_all();
-        let handle = lock(&self.thread).take();
-        if let Some(h) = handle {
+        self.apply_work.notify_all();
+        let handles: Vec<_> = lock(&self.threads).drain(..).collect();
+        for h in handles {
             let _ = h.join();
         }
         self.done.notify_all();

@@ -74,6 +74,8 @@ struct Current {
     last_seq: u64,
     /// Files before the current one, with the last sequence each holds.
     older: Vec<(u64, u64)>,
+    /// Bytes of records appended since open.
+    appended: u64,
 }
 
 /// Maps a freshly created, zero-filled segment. Failing to map is not fatal: appends then use
@@ -304,7 +306,7 @@ impl Journal {
         Ok(Journal {
             dir: dir.to_path_buf(),
             mapped,
-            current: Mutex::new(Current { file: Arc::new(file), map, number, bytes: 0, last_seq, older }),
+            current: Mutex::new(Current { file: Arc::new(file), map, number, bytes: 0, last_seq, older, appended: 0 }),
         })
     }
 
@@ -333,6 +335,7 @@ impl Journal {
             None => cur.file.write_all_at(&bytes, at as u64)?,
         }
         cur.bytes += bytes.len() as u64;
+        cur.appended += bytes.len() as u64;
         cur.last_seq = seq;
         Ok(seq)
     }
@@ -345,6 +348,11 @@ impl Journal {
     /// Bytes appended to the current file.
     pub(crate) fn current_bytes(&self) -> u64 {
         self.lock().bytes
+    }
+
+    /// Bytes of records appended since open.
+    pub(crate) fn appended(&self) -> u64 {
+        self.lock().appended
     }
 
     /// Sequence of the last record appended.

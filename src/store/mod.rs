@@ -458,6 +458,11 @@ impl Store {
         Ok((stats.records, out))
     }
 
+    /// Bytes of journal records written since this store was opened.
+    pub fn journal_bytes_written(&self) -> u64 {
+        self.journal.as_ref().map_or(0, |j| j.appended())
+    }
+
     /// The outbox sequence floor: the highest sequence ever acknowledged and deleted.
     pub fn outbox_floor(&self) -> Result<u64, StoreError> {
         match self.tree(TreeId::Meta).get(seq_floor_key(TreeId::Outbox))? {
