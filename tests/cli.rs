@@ -7,14 +7,10 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
 fn storehub(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_storehub"))
-        .args(args)
-        .env("STOREHUB_LOG", "warn")
-        .env_remove("STOREHUB_DATA_DIR")
-        .env_remove("STOREHUB_CONFIG")
-        .output()
-        .expect("run storehub")
+    common::storehub_cmd(args)
 }
 
 fn stdout(o: &Output) -> String {

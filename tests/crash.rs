@@ -5,13 +5,15 @@
 //! duplicates. Repeated over 20 kills on the same data dir, so later rounds also prove that a
 //! database killed before reopens cleanly.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod common;
+
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use storehub::inventory::{self, EVENT_STOCK_MOVED};
+use storehub::inventory;
 use storehub::store::{Durability, Store, StoreOptions};
 
 const KILLS: usize = 20;
@@ -79,34 +81,12 @@ fn every_acknowledged_move_survives_sigkill() {
         if store.replayed().records > 0 {
             replayed_rounds += 1;
         }
-        let moves = inventory::all_moves(&store).unwrap();
+        let moves = common::assert_ledger_consistent(&store, &format!("round {round}"));
         let by_id: BTreeMap<u64, &inventory::StockMove> = moves.iter().map(|m| (m.id, m)).collect();
-        assert_eq!(by_id.len(), moves.len(), "round {round}: duplicate move ids");
         for (id, sku, delta) in &acked {
             let m = by_id.get(id).unwrap_or_else(|| panic!("round {round}: acknowledged move {id} lost"));
             assert_eq!((&m.sku, m.delta), (sku, *delta), "round {round}: move {id} differs");
         }
-        // Move ids have no gaps.
-        let ids: Vec<u64> = by_id.keys().copied().collect();
-        assert_eq!(ids, (1..=ids.len() as u64).collect::<Vec<_>>(), "round {round}: gap in move ids");
-        // On-hand equals the sum of moves per product.
-        let mut sums: BTreeMap<String, i64> = BTreeMap::new();
-        for m in &moves {
-            *sums.entry(m.sku.clone()).or_default() += m.delta;
-        }
-        for (sku, sum) in &sums {
-            assert_eq!(inventory::on_hand(&store, sku).unwrap(), *sum, "round {round}: on-hand of {sku}");
-        }
-        // Exactly one stock.moved event per move; outbox sequence without gaps.
-        let events = store.outbox_batch(0, usize::MAX).unwrap();
-        let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
-        assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "round {round}: gap in outbox sequence");
-        let mut moved: BTreeSet<u64> = BTreeSet::new();
-        for e in events.iter().filter(|e| e.event_type == EVENT_STOCK_MOVED) {
-            let id = e.data().unwrap()["id"].as_u64().unwrap();
-            assert!(moved.insert(id), "round {round}: two events for move {id}");
-        }
-        assert_eq!(moved, by_id.keys().copied().collect(), "round {round}: events and moves differ");
         drop(store);
     }
     assert!(acked_total > 0, "the writer never acknowledged a move");
@@ -145,18 +125,6 @@ fn relaxed_mode_reopens_consistent_after_sigkill() {
         child.kill().expect("SIGKILL");
         child.wait().unwrap();
         let store = open_as(&dir, Durability::Relaxed);
-        let moves = inventory::all_moves(&store).unwrap();
-        let ids: Vec<u64> = moves.iter().map(|m| m.id).collect();
-        assert_eq!(ids, (1..=ids.len() as u64).collect::<Vec<_>>(), "round {round}: gap in move ids");
-        let mut sums: BTreeMap<String, i64> = BTreeMap::new();
-        for m in &moves {
-            *sums.entry(m.sku.clone()).or_default() += m.delta;
-        }
-        for (sku, sum) in &sums {
-            assert_eq!(inventory::on_hand(&store, sku).unwrap(), *sum, "round {round}: on-hand of {sku}");
-        }
-        let events = store.outbox_batch(0, usize::MAX).unwrap();
-        let moved = events.iter().filter(|e| e.event_type == EVENT_STOCK_MOVED).count();
-        assert_eq!(moved, moves.len(), "round {round}: one event per move");
+        common::assert_ledger_consistent(&store, &format!("relaxed round {round}"));
     }
 }

@@ -3,8 +3,10 @@
 //! change nothing, `storehub recover` must bring back every acknowledged commit from the newest
 //! snapshot plus the journal, and `storehub verify` must pass.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use storehub::catalog::{self, Product, Unit};
 use storehub::domain::stock::MoveKind;
@@ -12,13 +14,7 @@ use storehub::inventory::{self, NewMove};
 use storehub::store::{db_path, Durability, Store, StoreOptions};
 
 fn storehub(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_storehub"))
-        .args(args)
-        .env("STOREHUB_LOG", "warn")
-        .env_remove("STOREHUB_DATA_DIR")
-        .env_remove("STOREHUB_CONFIG")
-        .output()
-        .expect("run storehub")
+    common::storehub_cmd(args)
 }
 
 fn open(dir: &Path) -> Store {
@@ -144,11 +140,7 @@ fn a_damaged_database_is_refused_then_recovered_from_snapshot_and_journal() {
     for (got, want) in moves.iter().zip(&acked) {
         assert_eq!(got, want, "move {} differs after recovery", want.id);
     }
-    let events = store.outbox_batch(0, usize::MAX).unwrap();
-    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
-    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "outbox contiguous");
-    let moved = events.iter().filter(|e| e.event_type == inventory::EVENT_STOCK_MOVED).count();
-    assert_eq!(moved, 300, "one event per move, none duplicated");
+    common::assert_ledger_consistent(&store, "after recovery");
 }
 
 #[test]
