@@ -7,15 +7,17 @@
 # On a fresh Debian / Raspberry Pi OS machine with Rust installed it first installs, with apt-get,
 # whatever the tests need and is missing (saying so on stderr; sudo when not root):
 # the C toolchain and pkg-config, Mosquitto (the MQTT tests start their own broker on a free
-# loopback port) and Chromium (the browser tests drive it headless).
+# loopback port), Chromium (the browser tests drive it headless) and fuse3 (the power-cut test
+# mounts its own FUSE filesystem; it needs /dev/fuse, and fusermount3 when not run as root).
 #
 # The hub tests run under cargo-nextest when it is installed (each test in its own process, which
 # the crash and pseudo-terminal tests rely on), else under `cargo test`. nextest does not run
 # doctests, so when it is used and no extra arguments are given, `cargo test --doc` runs after it.
 #
 # Environment:
-#   STOREHUB_SOAK=1   also run the slow soak tests (long crash/kill loops, outage cycles); they
-#                     are skipped by default so a normal run stays a few minutes.
+#   STOREHUB_SOAK=1   also run the slow soak tests (long crash/kill loops, 100 power cuts, the
+#                     sled-alone power-cut measurement, outage cycles); they are skipped by
+#                     default so a normal run stays a few minutes.
 #   STOREHUB_LOG      log level for the daemon started by integration tests (e.g. debug).
 #
 # Exit code: that of the tests (0 when all pass).
@@ -31,6 +33,7 @@ TEST_PACKAGES=(
     mosquitto         # real broker for the MQTT relay tests
     mosquitto-clients # mosquitto_sub / mosquitto_pub, to watch and inject topics
     chromium          # headless browser for the dashboard and cashier page tests
+    fuse3             # fusermount3: mounts the power-cut test's FUSE filesystem when not root
 )
 
 ensure_apt_packages "${TEST_PACKAGES[@]}"

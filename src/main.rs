@@ -119,6 +119,11 @@ enum Command {
         /// Commit in relaxed mode instead of durable.
         #[arg(long)]
         relaxed: bool,
+        /// Bypass the store: commit each move as one plain sled transaction over `moves` and
+        /// `stock` in DATA_DIR/sled-only, then `flush()`, then ack (the power-cut baseline
+        /// without the journal, docs/powercut.md).
+        #[arg(long, conflicts_with = "relaxed")]
+        sled_only: bool,
     },
 }
 
@@ -478,7 +483,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             println!("{}", storehub::bench::markdown(&figs));
             Ok(())
         }
-        Command::CrashWriter { writers, relaxed } => crash_writer(&cli, *writers, *relaxed),
+        Command::CrashWriter { writers, sled_only: true, .. } => sled_only_writer(&cli, *writers),
+        Command::CrashWriter { writers, relaxed, .. } => crash_writer(&cli, *writers, *relaxed),
         Command::Verify => {
             let reply = request(&cli, Request::Verify)?;
             print_json(&reply.result)?;
@@ -650,6 +656,66 @@ fn crash_writer(cli: &Cli, writers: usize, relaxed: bool) -> Result<(), Failure>
                     let mv = inventory::move_stock(&store, &m).map_err(|e| anyhow!("{e}"))?;
                     let mut out = std::io::stdout().lock();
                     writeln!(out, "ack {} {} {}", mv.id, mv.sku, mv.delta)?;
+                    out.flush()?;
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().map_err(|_| anyhow!("writer panicked"))??;
+    }
+    Err(anyhow!("writers stopped").into())
+}
+
+/// The crash writer without storehub's store: `writers` threads each take the next move id,
+/// commit the move and the product's new on-hand in one sled transaction over the `moves` and
+/// `stock` trees of a plain sled database (default config) in DATA_DIR/sled-only, call
+/// `flush()` (documented by sled as "calls fsync"), then print `ack <move id> <sku> <delta>`.
+/// A move is stored as `"<sku> <delta>"` under its id (u64 big-endian), on-hand as i64 big-endian.
+fn sled_only_writer(cli: &Cli, writers: usize) -> Result<(), Failure> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use sled::Transactional as _;
+
+    let dir = data_dir(cli, None)?;
+    let path = dir.join("sled-only");
+    // Set-up, not part of any commit, the same the store gives its own sled at open: the
+    // directories, and every file sled created or rewrote, fsynced once (sled never fsyncs a
+    // directory nor its `conf` file). So the only difference from the store is the journal.
+    store::create_dir_durable(&path)?;
+    let db = sled::open(&path).with_context(|| format!("sled cannot open {}", path.display()))?;
+    let (moves, stock) = (db.open_tree("moves")?, db.open_tree("stock")?);
+    store::backup::fsync_tree(&path)?;
+    let last = match moves.last()? {
+        Some((k, _)) => k.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0),
+        None => 0,
+    };
+    let next = Arc::new(AtomicU64::new(last + 1));
+    println!("ready");
+    std::io::stdout().flush()?;
+    let handles: Vec<_> = (0..writers.max(1))
+        .map(|w| {
+            let (db, moves, stock, next) = (db.clone(), moves.clone(), stock.clone(), Arc::clone(&next));
+            std::thread::spawn(move || -> anyhow::Result<()> {
+                let mut rng = fastrand::Rng::with_seed(w as u64 + u64::from(std::process::id()));
+                loop {
+                    let id = next.fetch_add(1, Ordering::Relaxed);
+                    let sku = format!("CRASH-{}", rng.usize(..4));
+                    let qty = rng.i64(1..=20);
+                    let delta = if rng.bool() { qty } else { -qty };
+                    (&moves, &stock)
+                        .transaction(|(m, s)| {
+                            let on_hand = s
+                                .get(sku.as_bytes())?
+                                .and_then(|v| v.as_ref().try_into().ok().map(i64::from_be_bytes))
+                                .unwrap_or(0);
+                            s.insert(sku.as_bytes(), &(on_hand + delta).to_be_bytes())?;
+                            m.insert(&id.to_be_bytes(), format!("{sku} {delta}").as_bytes())?;
+                            Ok(())
+                        })
+                        .map_err(|e: sled::transaction::TransactionError<()>| anyhow!("sled transaction: {e:?}"))?;
+                    db.flush()?;
+                    let mut out = std::io::stdout().lock();
+                    writeln!(out, "ack {id} {sku} {delta}")?;
                     out.flush()?;
                 }
             })

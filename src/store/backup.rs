@@ -216,6 +216,8 @@ pub fn restore(data_dir: &Path, input: &mut impl Read, force: bool) -> Result<Ba
         if journal_dir.exists() {
             std::fs::rename(&journal_dir, aside.join("journal"))?;
         }
+        // The moved names live in `aside`; build_db's fsync of the data dir covers the rest.
+        super::sync_dir(&aside)?;
     }
     build_db(data_dir, entries, None)?;
     Ok(summary)

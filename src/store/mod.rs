@@ -338,7 +338,7 @@ impl Store {
     /// Opens (or creates) the database in `opts.path`, runs migrations and starts the durability
     /// machinery.
     pub fn open(opts: StoreOptions) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(&opts.path)?;
+        create_dir_durable(&opts.path)?;
         let path_str = opts.path.display().to_string();
         // sled never flushes on its own: the journal carries durability, checkpoints flush sled.
         let db = open_sled(sled_config(&db_path(&opts.path)).flush_every_ms(None))
@@ -394,6 +394,9 @@ impl Store {
         store.make_sled_durable()?;
         let mapped = store.opts.durability == Durability::Relaxed;
         let journal = Arc::new(Journal::open(&journal_dir, mapped, last_seq)?);
+        // The names `db` and `journal` live in the data dir: only its own fsync makes them
+        // durable (a power cut could otherwise take both directories, every commit with them).
+        sync_dir(&store.opts.path)?;
         let sync_every = match store.opts.durability {
             Durability::Durable => {
                 store.sync = Some(GroupSync::start(Arc::clone(&journal), store.trees.clone()));
@@ -827,6 +830,32 @@ fn open_sled(config: sled::Config) -> sled::Result<sled::Db> {
             other => return other,
         }
     }
+}
+
+/// fsyncs a directory: the names created, renamed or removed in it become durable (the fsync of
+/// a file or directory does not cover its own name in its parent).
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+/// `create_dir_all` whose result survives a power cut: the parent of every directory it creates
+/// is fsynced, so the new names are durable.
+pub fn create_dir_durable(dir: &Path) -> Result<(), StoreError> {
+    let mut missing = Vec::new();
+    let mut at = Some(dir);
+    while let Some(d) = at.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        missing.push(d);
+        at = d.parent();
+    }
+    std::fs::create_dir_all(dir)?;
+    for d in missing.iter().rev() {
+        match d.parent() {
+            Some(p) if !p.as_os_str().is_empty() => sync_dir(p)?,
+            _ => sync_dir(Path::new("."))?,
+        }
+    }
+    Ok(())
 }
 
 /// Where sled's files live inside a data dir.

@@ -64,7 +64,7 @@ impl Store {
     /// Writes a consistent snapshot into `DATA_DIR/snapshots/` and keeps the newest `keep`.
     pub fn snapshot(&self, keep: usize) -> Result<SnapshotInfo, StoreError> {
         let dir = snapshot_dir(self.path());
-        std::fs::create_dir_all(&dir)?;
+        super::create_dir_durable(&dir)?;
         let mut buf = Vec::new();
         let summary = {
             let _quiet = self.quiesce()?;
