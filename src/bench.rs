@@ -41,6 +41,13 @@ fn rate(count: u64, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64().max(1e-9)
 }
 
+/// Lets the disk settle before a timed phase: writes back everything dirty (`sync`) and waits a
+/// moment, so a phase does not pay for the previous phase's writeback.
+fn settle() {
+    let _ = std::process::Command::new("sync").status();
+    std::thread::sleep(Duration::from_millis(300));
+}
+
 /// Raw `fdatasync` rate: append 64 bytes, `fdatasync`, repeat.
 pub fn raw_fdatasync_rate(dir: &Path, phase: Duration) -> std::io::Result<f64> {
     let path = dir.join("fdatasync.probe");
@@ -207,6 +214,7 @@ pub fn run(opts: &BenchOptions, mut log: impl FnMut(&str)) -> anyhow::Result<Vec
 fn run_in(root: &Path, opts: &BenchOptions, log: &mut impl FnMut(&str)) -> anyhow::Result<Vec<Figure>> {
     let mut figs = Vec::new();
     log("raw fdatasync rate …");
+    settle();
     let fsync = raw_fdatasync_rate(root, opts.phase)?;
     figs.push(Figure { name: "raw fdatasync of a 64-byte append (physical limit)".into(), value: fsync, unit: "syncs/s", note: "baseline".into() });
     log("sled flush rate …");
@@ -251,6 +259,7 @@ fn run_in(root: &Path, opts: &BenchOptions, log: &mut impl FnMut(&str)) -> anyho
             let skus = 1000;
             let ps: Vec<Product> = (0..skus).map(synthetic_product).collect();
             catalog::upsert_products(&store, &ps, 1000, |_| {}).map_err(|e| anyhow::anyhow!("{e}"))?;
+            settle();
             let before = store.sync_stats();
             let (r, lat) = commit_run(&store, writers, skus, opts.phase)?;
             let latency = format!("; latency p50 {:.0} µs, p99 {:.0} µs", quantile_us(&lat, 0.5), quantile_us(&lat, 0.99));
