@@ -77,8 +77,9 @@ impl GroupSync {
         });
         let syncer = Arc::clone(&sync);
         let applier = Arc::clone(&sync);
+        let sync_trees = trees.clone();
         let handles = [
-            std::thread::Builder::new().name("storehub-sync".into()).spawn(move || syncer.run(&journal)),
+            std::thread::Builder::new().name("storehub-sync".into()).spawn(move || syncer.run(&journal, &sync_trees)),
             std::thread::Builder::new().name("storehub-apply".into()).spawn(move || applier.run_apply(&trees)),
         ];
         for h in handles {
@@ -157,7 +158,7 @@ impl GroupSync {
     }
 
     /// The sync thread: one `fdatasync` for everything queued, again and again.
-    fn run(&self, journal: &Journal) {
+    fn run(&self, journal: &Journal, trees: &[sled::Tree]) {
         loop {
             let target = {
                 let mut st = lock(&self.state);
@@ -186,13 +187,31 @@ impl GroupSync {
             let mut st = lock(&self.state);
             st.syncs += 1;
             st.sync_time += took;
-            match result {
-                Ok(()) => st.durable = st.durable.max(target),
-                Err(e) => self.fail(&mut st, "journal sync", &e.into()),
+            if let Err(e) = result {
+                self.fail(&mut st, "journal sync", &e.into());
+                drop(st);
+                self.apply_work.notify_all();
+                self.done.notify_all();
+                continue;
             }
-            drop(st);
-            self.apply_work.notify_one();
-            self.done.notify_all();
+            st.durable = st.durable.max(target);
+            if st.committed > target {
+                // More commits are queued: hand this group to the apply thread and start their
+                // sync at once.
+                drop(st);
+                self.apply_work.notify_one();
+            } else {
+                // Nobody else waits: apply here and spare a lone writer one thread hand-off.
+                drop(st);
+                let applied = self.apply_up_to(target, trees);
+                let mut st = lock(&self.state);
+                match applied {
+                    Ok(()) => st.synced = st.synced.max(target),
+                    Err(e) => self.fail(&mut st, "applying a synced commit", &e),
+                }
+                drop(st);
+                self.done.notify_all();
+            }
         }
     }
 
