@@ -33,6 +33,15 @@ pub fn encode<T: Record>(value: &T) -> Result<Vec<u8>, StoreError> {
     Ok(out)
 }
 
+/// Encodes `value`, which serialises exactly like a `T` (a borrowed twin of it), with `T`'s tag.
+pub fn encode_as<T: Record, S: Serialize>(value: &S) -> Result<Vec<u8>, StoreError> {
+    let mut out = vec![T::VERSION];
+    let body = postcard::to_allocvec(value)
+        .map_err(|e| StoreError::Encode(format!("{}: {e}", T::NAME)))?;
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
 /// Decodes a record, upgrading older tags.
 pub fn decode<T: Record>(bytes: &[u8]) -> Result<T, StoreError> {
     let (&version, body) = bytes

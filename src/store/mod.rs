@@ -211,8 +211,14 @@ impl<'a> Tx<'a> {
     }
 
     pub fn get_raw<E>(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, TxError<E>> {
-        if let Some(pending) = self.writes.borrow().get(&(tree, key.to_vec())) {
-            return Ok(pending.clone());
+        {
+            let writes = self.writes.borrow();
+            // Most reads come before the change writes anything: skip the lookup (and its key copy).
+            if !writes.is_empty() {
+                if let Some(pending) = writes.get(&(tree, key.to_vec())) {
+                    return Ok(pending.clone());
+                }
+            }
         }
         if let Some(sync) = &self.store.sync {
             if let Some(queued) = sync.pending_value(tree, key) {
@@ -267,16 +273,20 @@ impl<'a> Tx<'a> {
         let seq = self.next_seq(TreeId::Outbox)?;
         let data_json = serde_json::to_string(data)
             .map_err(|e| StoreError::Encode(format!("event {event_type}: {e}")))?;
-        let event = OutboxEvent {
+        let id = uuid::Uuid::new_v4();
+        let mut id_buf = uuid::Uuid::encode_buffer();
+        // Encoded from borrowed fields: the same bytes as an `OutboxEvent`, without copying them.
+        let event = outbox::OutboxEventRef {
             seq,
-            id: uuid::Uuid::new_v4().to_string(),
-            source: self.store.source.clone(),
-            event_type: event_type.to_string(),
-            subject: subject.map(str::to_string),
-            time: self.now,
-            data_json,
+            id: id.hyphenated().encode_lower(&mut id_buf),
+            source: &self.store.source,
+            event_type,
+            subject,
+            time: &self.now,
+            data_json: &data_json,
         };
-        self.put(TreeId::Outbox, &codec::u64_key(seq), &event)?;
+        let bytes = codec::encode_as::<OutboxEvent, _>(&event)?;
+        self.writes.borrow_mut().insert((TreeId::Outbox, codec::u64_key(seq).to_vec()), Some(bytes));
         Ok(seq)
     }
 }
