@@ -15,6 +15,8 @@
 #[path = "support/powercut_fs.rs"]
 mod powercut_fs;
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -149,15 +151,6 @@ fn parse_ack(line: &str) -> (u64, String, i64) {
     (parts[1].parse().expect("move id"), parts[2].to_string(), parts[3].parse().expect("delta"))
 }
 
-fn storehub(args: &[&std::ffi::OsStr]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_storehub"))
-        .args(args)
-        .env("STOREHUB_LOG", "warn")
-        .env_remove("STOREHUB_DATA_DIR")
-        .env_remove("STOREHUB_CONFIG")
-        .output()
-        .expect("run storehub")
-}
 
 /// Every other cut tears (seeded from the round so a failure can be replayed).
 fn cut_for(round: usize, seed: u64) -> Cut {
@@ -248,7 +241,8 @@ fn every_acknowledged_move_survives_power_cuts() {
         torn += report.torn_files;
         let checked = check_store(&data, &acked, round);
         replayed_rounds += usize::from(checked.replayed > 0);
-        let verify = storehub(&["--data-dir".as_ref(), data.as_os_str(), "verify".as_ref()]);
+        let data_dir = data.to_str().expect("the test's mount path is UTF-8");
+        let verify = common::storehub_cmd(&["--data-dir", data_dir, "verify"]);
         assert!(
             verify.status.success(),
             "round {round}: storehub verify failed after a power cut:\n{}\n{}",

@@ -261,13 +261,18 @@ pub(crate) fn scan(dir: &Path, after: u64, mut each: impl FnMut(Record) -> Resul
 
 impl Journal {
     /// Applies every record after `after` through `apply`, oldest first, and cuts torn tails off
-    /// so later appends never sit behind one. Deletes nothing.
-    pub(crate) fn replay(dir: &Path, after: u64, mut apply: impl FnMut(WriteSet) -> Result<(), StoreError>) -> Result<ReplayStats, StoreError> {
+    /// so later appends never sit behind one. Deletes nothing. With `contiguous`, fails with
+    /// `JournalGap`, before applying anything, when the first record after `after` is not
+    /// `after + 1`.
+    pub(crate) fn replay(dir: &Path, after: u64, contiguous: bool, mut apply: impl FnMut(WriteSet) -> Result<(), StoreError>) -> Result<ReplayStats, StoreError> {
         let mut stats = ReplayStats::default();
         for (_, path) in list(dir)? {
             let (good, torn) = read_file(&path, |r| {
                 stats.last_seq = stats.last_seq.max(r.seq);
                 if r.seq > after {
+                    if contiguous && stats.first_applied.is_none() && r.seq != after + 1 {
+                        return Err(StoreError::JournalGap { held: after, resumes: r.seq });
+                    }
                     stats.records += 1;
                     stats.first_applied.get_or_insert(r.seq);
                     apply(r.writes)
@@ -422,7 +427,7 @@ mod tests {
         std::fs::write(&file, bytes).unwrap();
 
         let mut seen = Vec::new();
-        let stats = Journal::replay(&dir, 0, |w| {
+        let stats = Journal::replay(&dir, 0, false, |w| {
             seen.push(w);
             Ok(())
         })
@@ -445,7 +450,7 @@ mod tests {
         j.append(&ws(b"k", Some(b"new"))).unwrap();
         drop(j);
         let mut seen = Vec::new();
-        Journal::replay(&dir, 0, |w| {
+        Journal::replay(&dir, 0, false, |w| {
             seen.push(w);
             Ok(())
         })
@@ -459,7 +464,7 @@ mod tests {
         bytes[last] ^= 0xff;
         std::fs::write(&first, bytes).unwrap();
         let mut seen = Vec::new();
-        Journal::replay(&dir, 0, |w| {
+        Journal::replay(&dir, 0, false, |w| {
             seen.push(w);
             Ok(())
         })
@@ -476,7 +481,7 @@ mod tests {
         drop(j);
         // Replay after sequence 2 applies only record 3.
         let mut seen = Vec::new();
-        let stats = Journal::replay(&dir, 2, |w| {
+        let stats = Journal::replay(&dir, 2, false, |w| {
             seen.push(w);
             Ok(())
         })
@@ -499,7 +504,7 @@ mod tests {
         j.current_file().sync_data().unwrap();
         drop(j);
         let mut keys = Vec::new();
-        let stats = Journal::replay(&dir, 0, |w| {
+        let stats = Journal::replay(&dir, 0, false, |w| {
             keys.extend(w.into_keys().map(|(_, k)| k));
             Ok(())
         })

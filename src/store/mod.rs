@@ -123,6 +123,8 @@ pub struct StoreOptions {
 pub enum StoreError {
     #[error("database in {path} could not be opened: {source}. If another storehub process runs on this data dir, stop it; if the database is damaged, run `storehub --data-dir {path} recover` (it keeps the damaged copy)")]
     Open { path: String, source: sled::Error },
+    #[error("the database holds commits up to journal sequence {held} but the journal resumes at {resumes}")]
+    JournalGap { held: u64, resumes: u64 },
     #[error("database in {path} fails its checks at open: {what}. Run `storehub --data-dir {path} recover` (it keeps the damaged copy)")]
     Damaged { path: String, what: String },
     #[error("database in {path} has schema version {found}, newer than this build's {supported}; install a newer storehub or restore a backup made by this version")]
@@ -371,6 +373,9 @@ impl Store {
         // The journal records after the last sequence sled holds are re-applied in order,
         // completing or redoing whatever sled kept of them.
         let journal_dir = journal_path(&store.opts.path);
+        // Replay refuses a journal that does not continue exactly where the database ends (sled
+        // fell back to an older state than the retained journal reaches): the commits in between
+        // are lost to replay, recovery from a snapshot is needed.
         let damaged = |e: StoreError| match e {
             e @ (StoreError::NewerSchema { .. } | StoreError::Io(_)) => e,
             other => StoreError::Damaged { path: path_str.clone(), what: other.to_string() },
@@ -379,21 +384,7 @@ impl Store {
         // The journal must continue exactly where the database ends; if the database fell back
         // to an older state than the journal reaches (a damaged file sled opened anyway), the
         // commits in between are lost to replay: recovery from a snapshot is needed.
-        let mut first = None;
-        journal::scan(&journal_dir, applied, |r| {
-            first.get_or_insert(r.seq);
-            Ok(())
-        })
-        .map_err(damaged)?;
-        if let Some(first) = first {
-            if first != applied + 1 {
-                return Err(StoreError::Damaged {
-                    path: path_str.clone(),
-                    what: format!("the database holds commits up to journal sequence {applied} but the journal resumes at {first}"),
-                });
-            }
-        }
-        store.replayed = Journal::replay(&journal_dir, applied, |writes| apply_plain(&store.trees, &writes)).map_err(damaged)?;
+        store.replayed = Journal::replay(&journal_dir, applied, true, |writes| apply_plain(&store.trees, &writes)).map_err(damaged)?;
         if store.replayed.records > 0 {
             tracing::info!(records = store.replayed.records, after = applied, files = store.replayed.files, "replayed commit journal");
         }
