@@ -26,6 +26,25 @@ pub struct BenchOptions {
     pub lookups: usize,
     /// Journal size for the recovery benchmark (0 skips it).
     pub journal_mb: u64,
+    /// Run only phases whose name contains this (baselines always run).
+    pub only: Option<String>,
+}
+
+impl BenchOptions {
+    fn wants(&self, phase: &str) -> bool {
+        self.only.as_deref().is_none_or(|o| phase.contains(o))
+    }
+}
+
+/// CPU time (user + system) this process has used so far.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return Duration::ZERO;
+    }
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
 /// One measured figure.
@@ -225,6 +244,7 @@ fn run_in(root: &Path, opts: &BenchOptions, log: &mut impl FnMut(&str)) -> anyho
     figs.push(Figure { name: "bare sled insert, no flush".into(), value: inserts, unit: "inserts/s", note: "library baseline".into() });
 
     // Catalog lookup at N products.
+    if opts.wants("lookup") {
     log(&format!("loading {} products …", opts.products));
     let store = open(&root.join("lookup"), Durability::Relaxed)?;
     let products: Vec<Product> = (0..opts.products).map(synthetic_product).collect();
@@ -249,10 +269,14 @@ fn run_in(root: &Path, opts: &BenchOptions, log: &mut impl FnMut(&str)) -> anyho
     figs.push(Figure { name: format!("barcode → product lookup at {} products, p99", opts.products), value: pct(0.99), unit: "µs", note: "target < 20 µs".into() });
     figs.push(Figure { name: format!("barcode → product lookup at {} products, max", opts.products), value: pct(1.0), unit: "µs", note: String::new() });
     drop(store);
+    }
 
     for (mode, label) in [(Durability::Durable, "durable"), (Durability::Relaxed, "relaxed")] {
         let counts: &[usize] = if mode == Durability::Durable { &[1, 4, 8] } else { &[1, 8] };
         for &writers in counts {
+            if !opts.wants(&format!("{label}-{writers}")) {
+                continue;
+            }
             log(&format!("{label} commits, {writers} writer(s) …"));
             let dir = root.join(format!("commit-{label}-{writers}"));
             let store = Arc::new(open(&dir, mode)?);
@@ -261,8 +285,10 @@ fn run_in(root: &Path, opts: &BenchOptions, log: &mut impl FnMut(&str)) -> anyho
             catalog::upsert_products(&store, &ps, 1000, |_| {}).map_err(|e| anyhow::anyhow!("{e}"))?;
             settle();
             let before = store.sync_stats();
+            let (cpu0, wall0) = (cpu_time(), Instant::now());
             let (r, lat) = commit_run(&store, writers, skus, opts.phase)?;
-            let latency = format!("; latency p50 {:.0} µs, p99 {:.0} µs", quantile_us(&lat, 0.5), quantile_us(&lat, 0.99));
+            let cores = (cpu_time() - cpu0).as_secs_f64() / wall0.elapsed().as_secs_f64();
+            let latency = format!("; latency p50 {:.0} µs, p99 {:.0} µs; {cores:.2} cores busy", quantile_us(&lat, 0.5), quantile_us(&lat, 0.99));
             let group = match (before, store.sync_stats()) {
                 (Some((c0, s0, t0)), Some((c1, s1, t1))) if s1 > s0 => format!(
                     "; {:.1} commits per sync, {:.0} µs per sync",
@@ -322,7 +348,7 @@ fn run_in(root: &Path, opts: &BenchOptions, log: &mut impl FnMut(&str)) -> anyho
             }
         }
     }
-    if opts.journal_mb > 0 {
+    if opts.journal_mb > 0 && opts.wants("recover") {
         log(&format!("recovery from a snapshot and a {} MB journal …", opts.journal_mb));
         figs.push(recovery_time(root, opts.journal_mb)?);
     }

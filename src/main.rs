@@ -110,6 +110,10 @@ enum Command {
         /// Megabytes of journal for the recovery benchmark (0 skips it).
         #[arg(long, default_value_t = 100)]
         journal_mb: u64,
+        /// Run only the phases whose name contains this (e.g. `durable-8`, `relaxed`, `lookup`,
+        /// `recover`); the baselines always run, for the ratios.
+        #[arg(long)]
+        only: Option<String>,
     },
     /// Test helper: commits stock moves in durable mode forever, printing each acknowledged move.
     #[command(hide = true)]
@@ -466,7 +470,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             );
             Ok(())
         }
-        Command::Bench { products, seconds, dir, journal_mb } => {
+        Command::Bench { products, seconds, dir, journal_mb, only } => {
             let dir = match dir.clone().or_else(|| cli.data_dir.clone()) {
                 Some(d) => d,
                 None => std::env::current_dir()?,
@@ -478,6 +482,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 phase: Duration::from_secs((*seconds).max(1)),
                 lookups: 100_000,
                 journal_mb: *journal_mb,
+                only: only.clone(),
             };
             let figs = storehub::bench::run(&opts, |m| eprintln!("bench: {m}"))?;
             println!("{}", storehub::bench::markdown(&figs));

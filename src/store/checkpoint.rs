@@ -105,7 +105,7 @@ impl Checkpointer {
         };
         // Everything journaled in the old files must be in sled before sled is made durable.
         if let (Some(sync), Some(ticket)) = (&self.sync, last_ticket) {
-            sync.wait_synced(ticket)?;
+            sync.wait_applied(ticket)?;
         }
         self.meta.insert(super::META_JOURNAL_APPLIED, &super::codec::u64_key(last_seq))?;
         self.db.flush()?;

@@ -425,7 +425,7 @@ impl Store {
         let gate = self.gate.lock().unwrap_or_else(|e| e.into_inner());
         let applying = match &self.sync {
             Some(sync) => {
-                sync.wait_synced(sync.last_ticket())?;
+                sync.wait_applied(sync.last_ticket())?;
                 Some(sync.apply_lock.lock().unwrap_or_else(|e| e.into_inner()))
             }
             None => None,
@@ -469,7 +469,7 @@ impl Store {
 
     /// The outbox sequence floor: the highest sequence ever acknowledged and deleted.
     pub fn outbox_floor(&self) -> Result<u64, StoreError> {
-        match self.tree(TreeId::Meta).get(seq_floor_key(TreeId::Outbox))? {
+        match self.read_tree(TreeId::Meta)?.get(seq_floor_key(TreeId::Outbox))? {
             Some(v) => codec::key_u64(&v),
             None => Ok(0),
         }
@@ -612,7 +612,7 @@ impl Store {
         };
         if let Some(sync) = &self.sync {
             match ticket {
-                Some(t) => sync.wait_synced(t).map_err(CommitError::Store)?,
+                Some(t) => sync.wait_durable(t).map_err(CommitError::Store)?,
                 None => sync.abandoned(),
             }
         }
@@ -710,9 +710,18 @@ impl Store {
         self.sync.as_ref().map(|s| s.stats())
     }
 
+    /// A tree to read outside a transaction, once every acknowledged commit is applied to it
+    /// (in durable mode, sled trails the writers by a moment; see `commit.rs`).
+    pub(crate) fn read_tree(&self, tree: TreeId) -> Result<&sled::Tree, StoreError> {
+        if let Some(sync) = &self.sync {
+            sync.wait_visible()?;
+        }
+        Ok(self.tree(tree))
+    }
+
     /// Reads one record outside a transaction.
     pub fn get<T: Record>(&self, tree: TreeId, key: &[u8]) -> Result<Option<T>, StoreError> {
-        match self.tree(tree).get(key)? {
+        match self.read_tree(tree)?.get(key)? {
             Some(bytes) => Ok(Some(codec::decode(&bytes)?)),
             None => Ok(None),
         }
@@ -720,7 +729,7 @@ impl Store {
 
     /// Reads a raw value (index entries) outside a transaction.
     pub fn get_raw(&self, tree: TreeId, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
-        Ok(self.tree(tree).get(key)?)
+        Ok(self.read_tree(tree)?.get(key)?)
     }
 
     /// All records of a tree in key order.
@@ -734,7 +743,8 @@ impl Store {
         tree: TreeId,
         prefix: &[u8],
     ) -> impl Iterator<Item = Result<(Vec<u8>, T), StoreError>> + '_ {
-        self.tree(tree).scan_prefix(prefix).map(|item| {
+        let prefix = prefix.to_vec();
+        read_iter(self.read_tree(tree), move |t| t.scan_prefix(prefix)).map(|item| {
             let (k, v) = item?;
             Ok((k.to_vec(), codec::decode(&v)?))
         })
@@ -742,7 +752,7 @@ impl Store {
 
     /// All records of a tree in reverse key order (newest first for sequence-keyed trees).
     pub fn scan_rev<T: Record>(&self, tree: TreeId) -> impl Iterator<Item = Result<(Vec<u8>, T), StoreError>> + '_ {
-        self.tree(tree).iter().rev().map(|item| {
+        read_iter(self.read_tree(tree), |t| t.iter().rev()).map(|item| {
             let (k, v) = item?;
             Ok((k.to_vec(), codec::decode(&v)?))
         })
@@ -750,17 +760,22 @@ impl Store {
 
     /// Raw keys with `prefix` (for index trees).
     pub fn keys_with_prefix(&self, tree: TreeId, prefix: &[u8]) -> impl Iterator<Item = Result<Vec<u8>, StoreError>> + '_ {
-        self.tree(tree).scan_prefix(prefix).keys().map(|k| Ok(k?.to_vec()))
+        let prefix = prefix.to_vec();
+        read_iter(self.read_tree(tree), move |t| t.scan_prefix(prefix)).map(|item| Ok(item?.0.to_vec()))
     }
 
     /// Raw range of a tree starting at `from` (inclusive), in key order.
     pub fn range_from(&self, tree: TreeId, from: &[u8]) -> impl Iterator<Item = Result<(sled::IVec, sled::IVec), StoreError>> + '_ {
-        self.tree(tree).range(from..).map(|r| r.map_err(StoreError::from))
+        let from = from.to_vec();
+        read_iter(self.read_tree(tree), move |t| t.range(from..))
     }
 
     /// Number of records in a tree (walks the tree).
     pub fn count(&self, tree: TreeId) -> usize {
-        self.tree(tree).len()
+        match self.read_tree(tree) {
+            Ok(t) => t.len(),
+            Err(_) => self.tree(tree).len(),
+        }
     }
 
     /// Forces everything committed so far into sled's files and fsyncs them.
@@ -781,6 +796,21 @@ impl Drop for Store {
             tracing::error!(error = %e, "final checkpoint failed; the journal will be replayed at next open");
         }
     }
+}
+
+/// The items of `iter(tree)`, or the one error that kept the tree from being read.
+fn read_iter<'a, I>(
+    tree: Result<&'a sled::Tree, StoreError>,
+    iter: impl FnOnce(&'a sled::Tree) -> I,
+) -> impl Iterator<Item = Result<(sled::IVec, sled::IVec), StoreError>> + 'a
+where
+    I: Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + 'a,
+{
+    let (items, failed) = match tree {
+        Ok(t) => (Some(iter(t)), None),
+        Err(e) => (None, Some(Err(e))),
+    };
+    failed.into_iter().chain(items.into_iter().flatten().map(|r| r.map_err(StoreError::from)))
 }
 
 /// Where the commit journal lives inside a data dir.

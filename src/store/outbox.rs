@@ -100,7 +100,7 @@ impl Store {
 
     /// Count and encoded size of the events waiting in the outbox.
     pub fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
-        let tree = &self.trees[TreeId::Outbox as usize];
+        let tree = self.read_tree(TreeId::Outbox)?;
         let mut stats = OutboxStats { count: 0, bytes: 0, oldest_seq: None, newest_seq: None };
         for item in tree.iter() {
             let (k, v) = item?;
