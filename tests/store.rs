@@ -346,6 +346,35 @@ fn eight_tills_selling_at_once_in_durable_mode_lose_no_move() {
     check(&shop.store);
 }
 
+/// In durable mode a writer is released as soon as its journal record is on disk, and sled is
+/// brought up to date behind it; a read right after the commit must still see it (and every
+/// other acknowledged commit), from any thread.
+#[test]
+fn a_till_reads_its_own_sale_right_after_the_durable_commit_returns() {
+    const TILLS: i64 = 6;
+    const SALES_PER_TILL: i64 = 40;
+    let shop = Shop::open_with(Durability::Durable);
+    load(&shop.store, &[water()]);
+    apply(&shop.store, MoveKind::Receipt, "SKU-010001", 10_000);
+
+    std::thread::scope(|s| {
+        for till in 1..=TILLS {
+            let store = &shop.store;
+            s.spawn(move || {
+                for _ in 0..SALES_PER_TILL {
+                    let m = inventory::move_stock(store, &request(MoveKind::Sale, "SKU-010001", 1)).expect("sale committed");
+                    // Other tills may have sold since, never less than this sale left.
+                    let on_hand = inventory::on_hand(store, "SKU-010001").unwrap();
+                    assert!(on_hand <= m.on_hand_after, "read {on_hand} after a sale that left {}", m.on_hand_after);
+                    let moves = inventory::recent_moves(store, None, 1).unwrap();
+                    assert!(moves[0].id >= m.id, "newest move {} is older than the sale just made ({})", moves[0].id, m.id);
+                }
+            });
+        }
+    });
+    assert_eq!(inventory::on_hand(&shop.store, "SKU-010001").unwrap(), 10_000 - TILLS * SALES_PER_TILL);
+}
+
 // --- backup and restore -----------------------------------------------------------------------
 
 /// A shop after a morning's trade: three products, stock moves, one acknowledged event.

@@ -131,7 +131,7 @@ impl Checkpointer {
             }
             if self.sync_every.is_some() {
                 // Relaxed mode: the periodic sync that bounds what a power cut can take.
-                if let Err(e) = self.journal.current_file().sync_data() {
+                if let Err(e) = self.journal.sync() {
                     tracing::error!(error = %e, "journal sync failed");
                 }
             }

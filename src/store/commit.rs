@@ -12,7 +12,7 @@
 //! whatever sled kept.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -64,8 +64,6 @@ pub(crate) struct GroupSync {
     state: Mutex<State>,
     /// Wakes the sync thread: a write set was queued or a writer gave up.
     work: Condvar,
-    /// Wakes writers: `durable` moved.
-    durable_cv: Condvar,
     /// Wakes readers and checkpoints: `applied` moved.
     applied_cv: Condvar,
     /// Wakes the apply thread: `durable` moved past `applied`.
@@ -74,6 +72,11 @@ pub(crate) struct GroupSync {
     /// without taking the state lock.
     durable_hint: AtomicU64,
     applied_hint: AtomicU64,
+    /// Set when a sync failed, so parked writers see it without the state lock.
+    failed_hint: AtomicBool,
+    /// Writers parked until `durable` reaches their ticket. Each is woken alone (no herd of
+    /// writers fighting for the state lock after every sync).
+    parked: Mutex<Vec<(u64, std::thread::Thread)>>,
     pending: Mutex<Pending>,
     /// Held while write sets are applied to sled, so a backup sees whole commits only.
     pub(crate) apply_lock: Mutex<()>,
@@ -93,11 +96,12 @@ impl GroupSync {
         let sync = Arc::new(GroupSync {
             state: Mutex::new(State::default()),
             work: Condvar::new(),
-            durable_cv: Condvar::new(),
             applied_cv: Condvar::new(),
             apply_work: Condvar::new(),
             durable_hint: AtomicU64::new(0),
             applied_hint: AtomicU64::new(0),
+            failed_hint: AtomicBool::new(false),
+            parked: Mutex::new(Vec::new()),
             pending: Mutex::new(Pending::default()),
             apply_lock: Mutex::new(()),
             threads: Mutex::new(Vec::new()),
@@ -112,7 +116,10 @@ impl GroupSync {
         for h in handles {
             match h {
                 Ok(h) => lock(&sync.threads).push(h),
-                Err(_) => lock(&sync.state).failed = Some("could not start the sync threads".into()),
+                Err(_) => {
+                    lock(&sync.state).failed = Some("could not start the sync threads".into());
+                    sync.failed_hint.store(true, Ordering::SeqCst);
+                }
             }
         }
         sync
@@ -167,16 +174,37 @@ impl GroupSync {
 
     /// Blocks until the journal record of `ticket` is on disk (the commit is acknowledged).
     pub(crate) fn wait_durable(&self, ticket: u64) -> Result<(), StoreError> {
-        let mut st = lock(&self.state);
+        let mut registered = false;
         loop {
-            if st.durable >= ticket {
+            if self.durable_hint.load(Ordering::SeqCst) >= ticket {
                 return Ok(());
             }
-            if let Some(e) = &st.failed {
-                return Err(StoreError::SyncFailed(e.clone()));
+            if self.failed_hint.load(Ordering::SeqCst) {
+                let st = lock(&self.state);
+                let e = st.failed.clone().unwrap_or_else(|| "journal sync failed".into());
+                return Err(StoreError::SyncFailed(e));
             }
-            st = wait(&self.durable_cv, st);
+            if registered {
+                std::thread::park();
+            } else {
+                // Register, then check again: the sync thread publishes `durable` before it
+                // looks at the parked list, so one of the two sees the other.
+                lock(&self.parked).push((ticket, std::thread::current()));
+                registered = true;
+            }
         }
+    }
+
+    /// Wakes the writers whose ticket is now durable (all of them after a failure).
+    fn unpark(&self, durable: u64, all: bool) {
+        let mut parked = lock(&self.parked);
+        parked.retain(|(t, thread)| {
+            let release = all || *t <= durable;
+            if release {
+                thread.unpark();
+            }
+            !release
+        });
     }
 
     /// Blocks until the write set of `ticket` is applied to sled.
@@ -242,25 +270,26 @@ impl GroupSync {
                 st.committed
             };
             let started = Instant::now();
-            let result = journal.current_file().sync_data();
+            let result = journal.sync();
             let took = started.elapsed();
             let mut st = lock(&self.state);
             st.syncs += 1;
             st.sync_time += took;
             if let Err(e) = result {
-                self.fail(&mut st.failed, "journal sync", &e.into());
+                self.fail(&mut st.failed, "journal sync", &e);
+                self.failed_hint.store(true, Ordering::SeqCst);
                 drop(st);
-                self.durable_cv.notify_all();
+                self.unpark(0, true);
                 self.applied_cv.notify_all();
                 self.apply_work.notify_all();
                 continue;
             }
             st.durable = st.durable.max(target);
-            self.durable_hint.store(st.durable, Ordering::Release);
+            self.durable_hint.store(st.durable, Ordering::SeqCst);
             let more = st.committed > target;
             drop(st);
             // Acknowledge the group before anything else.
-            self.durable_cv.notify_all();
+            self.unpark(target, false);
             if more {
                 // More commits are queued: hand this group to the apply thread and start their
                 // sync at once.
@@ -343,7 +372,7 @@ impl GroupSync {
         for h in handles {
             let _ = h.join();
         }
-        self.durable_cv.notify_all();
+        self.unpark(0, true);
         self.applied_cv.notify_all();
     }
 }
