@@ -45,6 +45,12 @@ struct State {
     /// holds everything; the next open replays it).
     apply_failed: Option<String>,
     stop: bool,
+    /// The sync thread sleeps on `work` (wake it), the apply thread on `apply_work`, and this many
+    /// readers on `applied_cv`. A wake-up is a syscall even with nobody to wake, so each is
+    /// signalled only when someone waits.
+    syncer_asleep: bool,
+    applier_asleep: bool,
+    readers_waiting: usize,
     /// Syncs done and time spent in them (for `storehub bench` and telemetry).
     syncs: u64,
     sync_time: Duration,
@@ -135,8 +141,11 @@ impl GroupSync {
     pub(crate) fn abandoned(&self) {
         let mut st = lock(&self.state);
         st.entering = st.entering.saturating_sub(1);
+        let wake = st.syncer_asleep;
         drop(st);
-        self.work.notify_one();
+        if wake {
+            self.work.notify_one();
+        }
     }
 
     /// The newest queued value of a key: `Some(None)` if a pending write deletes it, `None` if no
@@ -162,8 +171,11 @@ impl GroupSync {
             }
             pending.queue.push_back((ticket, writes));
         }
+        let wake = st.syncer_asleep;
         drop(st);
-        self.work.notify_one();
+        if wake {
+            self.work.notify_one();
+        }
         ticket
     }
 
@@ -217,7 +229,9 @@ impl GroupSync {
             if let Some(e) = st.apply_failed.as_ref().or(st.failed.as_ref()) {
                 return Err(StoreError::SyncFailed(e.clone()));
             }
+            st.readers_waiting += 1;
             st = wait(&self.applied_cv, st);
+            st.readers_waiting -= 1;
         }
     }
 
@@ -243,7 +257,7 @@ impl GroupSync {
                 let mut st = lock(&self.state);
                 let idle_since = Instant::now();
                 while st.committed == st.durable && !st.stop && st.failed.is_none() {
-                    if st.entering > 0 && idle_since.elapsed() < SPIN {
+                    if idle_since.elapsed() < SPIN {
                         // A writer is about to queue: stay awake for it rather than pay a
                         // wake-up (tens of µs on a busy 2-core box).
                         drop(st);
@@ -251,7 +265,9 @@ impl GroupSync {
                         st = lock(&self.state);
                         continue;
                     }
+                    st.syncer_asleep = true;
                     st = wait(&self.work, st);
+                    st.syncer_asleep = false;
                 }
                 if st.failed.is_some() || (st.committed == st.durable && st.stop) {
                     drop(st);
@@ -265,7 +281,9 @@ impl GroupSync {
                     if left.is_zero() {
                         break;
                     }
+                    st.syncer_asleep = true;
                     st = self.work.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
+                    st.syncer_asleep = false;
                 }
                 st.committed
             };
@@ -287,13 +305,16 @@ impl GroupSync {
             st.durable = st.durable.max(target);
             self.durable_hint.store(st.durable, Ordering::SeqCst);
             let more = st.committed > target;
+            let wake_applier = st.applier_asleep;
             drop(st);
             // Acknowledge the group before anything else.
             self.unpark(target, false);
             if more {
                 // More commits are queued: hand this group to the apply thread and start their
                 // sync at once.
-                self.apply_work.notify_one();
+                if wake_applier {
+                    self.apply_work.notify_one();
+                }
             } else {
                 // Nobody else waits: apply here and spare a thread hand-off.
                 self.apply_and_publish(target, trees);
@@ -313,7 +334,9 @@ impl GroupSync {
                     if st.failed.is_some() || st.apply_failed.is_some() || (st.stop && st.committed == st.applied) {
                         return;
                     }
+                    st.applier_asleep = true;
                     st = wait(&self.apply_work, st);
+                    st.applier_asleep = false;
                 }
             };
             self.apply_and_publish(target, trees);
@@ -331,8 +354,11 @@ impl GroupSync {
             }
             Err(e) => self.fail(&mut st.apply_failed, "applying a synced commit", &e),
         }
+        let wake = st.readers_waiting > 0 || st.apply_failed.is_some();
         drop(st);
-        self.applied_cv.notify_all();
+        if wake {
+            self.applied_cv.notify_all();
+        }
     }
 
     /// Applies queued write sets with tickets up to `target` to sled, in order.
