@@ -3,6 +3,8 @@
 //! repeatedly runs one `fdatasync` of the journal covering every write set queued so far and
 //! releases their writers as soon as it returns: acknowledged means on disk. Applying the synced
 //! write sets to sled happens behind the writers, on an apply thread, while the next sync runs.
+//! A writer that finds nobody else committing does its own sync and apply instead (a lone till
+//! pays no thread hand-off, which costs tens of µs on a small box).
 //!
 //! Until a write set is applied its writes stay visible: commits read them through
 //! [`GroupSync::pending_value`], and reads outside a commit first wait, via
@@ -20,12 +22,10 @@ use std::time::{Duration, Instant};
 use super::journal::Journal;
 use super::{StoreError, TreeId, WriteSet};
 
-/// Longest a sync waits for writers that are mid-commit to join it. Short against one
-/// `fdatasync` (~130 µs here) so a lone writer is not delayed much.
-const GROUP_WAIT: Duration = Duration::from_micros(0);
-
 /// Longest the sync thread stays awake (yielding) for a writer that is mid-commit when there is
-/// nothing to sync yet.
+/// nothing to sync yet, rather than sleep and pay a wake-up. (Making a sync *wait* for such
+/// writers measured no better: while one group syncs the next one queues, so groups form by
+/// themselves.)
 const SPIN: Duration = Duration::from_micros(60);
 
 #[derive(Default)]
@@ -39,6 +39,8 @@ struct State {
     /// Writers that started a commit and have not yet queued (or given up). The syncer waits for
     /// them (briefly) so one sync covers the whole group.
     entering: usize,
+    /// A sync is running (by the sync thread or by a lone writer); no other may start.
+    syncing: bool,
     /// A sync failed: every waiter from now on gets this error.
     failed: Option<String>,
     /// Applying a synced write set failed: reads can no longer trust sled (the journal still
@@ -67,6 +69,8 @@ struct Pending {
 }
 
 pub(crate) struct GroupSync {
+    journal: Arc<Journal>,
+    trees: Vec<sled::Tree>,
     state: Mutex<State>,
     /// Wakes the sync thread: a write set was queued or a writer gave up.
     work: Condvar,
@@ -89,6 +93,13 @@ pub(crate) struct GroupSync {
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
+/// A queued commit: its number, and whether its writer runs the sync itself.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ticket {
+    pub number: u64,
+    lead: bool,
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -100,6 +111,8 @@ fn wait<'a, T>(cv: &Condvar, guard: std::sync::MutexGuard<'a, T>) -> std::sync::
 impl GroupSync {
     pub(crate) fn start(journal: Arc<Journal>, trees: Vec<sled::Tree>) -> Arc<GroupSync> {
         let sync = Arc::new(GroupSync {
+            journal,
+            trees,
             state: Mutex::new(State::default()),
             work: Condvar::new(),
             applied_cv: Condvar::new(),
@@ -114,10 +127,9 @@ impl GroupSync {
         });
         let syncer = Arc::clone(&sync);
         let applier = Arc::clone(&sync);
-        let sync_trees = trees.clone();
         let handles = [
-            std::thread::Builder::new().name("storehub-sync".into()).spawn(move || syncer.run(&journal, &sync_trees)),
-            std::thread::Builder::new().name("storehub-apply".into()).spawn(move || applier.run_apply(&trees)),
+            std::thread::Builder::new().name("storehub-sync".into()).spawn(move || syncer.run()),
+            std::thread::Builder::new().name("storehub-apply".into()).spawn(move || applier.run_apply()),
         ];
         for h in handles {
             match h {
@@ -157,13 +169,19 @@ impl GroupSync {
 
     /// Queues a journaled write set and returns its ticket. Called under the commit lock, so
     /// tickets follow commit order. `counts` says whether a writer that called `entering` queues it.
-    pub(crate) fn queue(&self, writes: WriteSet, counts: bool) -> u64 {
+    /// When nothing else is pending, no sync runs and no other writer is inside a commit, the
+    /// ticket is the writer's to sync itself ([`Ticket::lead`]).
+    pub(crate) fn queue(&self, writes: WriteSet, counts: bool) -> Ticket {
         let mut st = lock(&self.state);
         if counts {
             st.entering = st.entering.saturating_sub(1);
         }
         st.committed += 1;
         let ticket = st.committed;
+        let lead = counts && !st.syncing && st.durable + 1 == ticket && st.entering == 0 && st.failed.is_none() && !st.stop;
+        if lead {
+            st.syncing = true;
+        }
         {
             let mut pending = lock(&self.pending);
             for (k, v) in &writes {
@@ -171,12 +189,30 @@ impl GroupSync {
             }
             pending.queue.push_back((ticket, writes));
         }
-        let wake = st.syncer_asleep;
+        let wake = st.syncer_asleep && !lead;
         drop(st);
         if wake {
             self.work.notify_one();
         }
-        ticket
+        Ticket { number: ticket, lead }
+    }
+
+    /// Returns once the commit of `ticket` is acknowledged: its journal record is on disk.
+    pub(crate) fn wait(&self, ticket: Ticket) -> Result<(), StoreError> {
+        if !ticket.lead {
+            return self.wait_durable(ticket.number);
+        }
+        // Alone: sync and apply here, then hand anything queued meanwhile to the sync thread.
+        let more = self.sync_through(ticket.number);
+        if more {
+            let st = lock(&self.state);
+            if st.syncer_asleep {
+                self.work.notify_one();
+            }
+        } else if self.durable_hint.load(Ordering::SeqCst) >= ticket.number {
+            self.apply_and_publish(ticket.number);
+        }
+        self.wait_durable(ticket.number)
     }
 
     /// The newest ticket handed out.
@@ -251,13 +287,13 @@ impl GroupSync {
     }
 
     /// The sync thread: one `fdatasync` for everything queued, again and again.
-    fn run(&self, journal: &Journal, trees: &[sled::Tree]) {
+    fn run(&self) {
         loop {
             let target = {
                 let mut st = lock(&self.state);
                 let idle_since = Instant::now();
-                while st.committed == st.durable && !st.stop && st.failed.is_none() {
-                    if idle_since.elapsed() < SPIN {
+                while (st.committed == st.durable || st.syncing) && !st.stop && st.failed.is_none() {
+                    if !st.syncing && st.entering > 0 && idle_since.elapsed() < SPIN {
                         // A writer is about to queue: stay awake for it rather than pay a
                         // wake-up (tens of µs on a busy 2-core box).
                         drop(st);
@@ -274,56 +310,54 @@ impl GroupSync {
                     self.apply_work.notify_all();
                     return;
                 }
-                // Let writers already inside their commit join this sync, up to GROUP_WAIT.
-                let deadline = Instant::now() + GROUP_WAIT;
-                while st.entering > 0 && !st.stop {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        break;
-                    }
-                    st.syncer_asleep = true;
-                    st = self.work.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
-                    st.syncer_asleep = false;
-                }
+                st.syncing = true;
                 st.committed
             };
-            let started = Instant::now();
-            let result = journal.sync();
-            let took = started.elapsed();
-            let mut st = lock(&self.state);
-            st.syncs += 1;
-            st.sync_time += took;
-            if let Err(e) = result {
-                self.fail(&mut st.failed, "journal sync", &e);
-                self.failed_hint.store(true, Ordering::SeqCst);
-                drop(st);
-                self.unpark(0, true);
-                self.applied_cv.notify_all();
-                self.apply_work.notify_all();
-                continue;
-            }
-            st.durable = st.durable.max(target);
-            self.durable_hint.store(st.durable, Ordering::SeqCst);
-            let more = st.committed > target;
-            let wake_applier = st.applier_asleep;
-            drop(st);
-            // Acknowledge the group before anything else.
-            self.unpark(target, false);
-            if more {
+            if self.sync_through(target) {
                 // More commits are queued: hand this group to the apply thread and start their
                 // sync at once.
+                let wake_applier = lock(&self.state).applier_asleep;
                 if wake_applier {
                     self.apply_work.notify_one();
                 }
-            } else {
+            } else if self.durable_hint.load(Ordering::SeqCst) >= target {
                 // Nobody else waits: apply here and spare a thread hand-off.
-                self.apply_and_publish(target, trees);
+                self.apply_and_publish(target);
             }
         }
     }
 
+    /// Runs one journal sync covering tickets up to `target` (the caller set `syncing`),
+    /// releases their writers and says whether more commits were queued meanwhile.
+    fn sync_through(&self, target: u64) -> bool {
+        let started = Instant::now();
+        let result = self.journal.sync();
+        let took = started.elapsed();
+        let mut st = lock(&self.state);
+        st.syncing = false;
+        st.syncs += 1;
+        st.sync_time += took;
+        if let Err(e) = result {
+            self.fail(&mut st.failed, "journal sync", &e);
+            self.failed_hint.store(true, Ordering::SeqCst);
+            drop(st);
+            self.unpark(0, true);
+            self.applied_cv.notify_all();
+            self.apply_work.notify_all();
+            self.work.notify_all();
+            return false;
+        }
+        st.durable = st.durable.max(target);
+        self.durable_hint.store(st.durable, Ordering::SeqCst);
+        let more = st.committed > target;
+        drop(st);
+        // Acknowledge the group before anything else.
+        self.unpark(target, false);
+        more
+    }
+
     /// The apply thread: applies synced write sets to sled in order, behind the writers.
-    fn run_apply(&self, trees: &[sled::Tree]) {
+    fn run_apply(&self) {
         loop {
             let target = {
                 let mut st = lock(&self.state);
@@ -339,13 +373,13 @@ impl GroupSync {
                     st.applier_asleep = false;
                 }
             };
-            self.apply_and_publish(target, trees);
+            self.apply_and_publish(target);
         }
     }
 
     /// Applies everything up to `target` and tells readers.
-    fn apply_and_publish(&self, target: u64, trees: &[sled::Tree]) {
-        let result = self.apply_up_to(target, trees);
+    fn apply_and_publish(&self, target: u64) {
+        let result = self.apply_up_to(target);
         let mut st = lock(&self.state);
         match result {
             Ok(()) => {
@@ -362,7 +396,7 @@ impl GroupSync {
     }
 
     /// Applies queued write sets with tickets up to `target` to sled, in order.
-    fn apply_up_to(&self, target: u64, trees: &[sled::Tree]) -> Result<(), StoreError> {
+    fn apply_up_to(&self, target: u64) -> Result<(), StoreError> {
         let _applying = lock(&self.apply_lock);
         loop {
             let next = {
@@ -373,7 +407,7 @@ impl GroupSync {
                 }
             };
             let Some((ticket, writes)) = next else { return Ok(()) };
-            super::apply_plain(trees, &writes)?;
+            super::apply_plain(&self.trees, &writes)?;
             let mut pending = lock(&self.pending);
             for key in writes.into_keys() {
                 if pending.latest.get(&key).is_some_and(|(t, _)| *t == ticket) {

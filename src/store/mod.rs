@@ -612,7 +612,7 @@ impl Store {
         };
         if let Some(sync) = &self.sync {
             match ticket {
-                Some(t) => sync.wait_durable(t).map_err(CommitError::Store)?,
+                Some(t) => sync.wait(t).map_err(CommitError::Store)?,
                 None => sync.abandoned(),
             }
         }
@@ -629,7 +629,7 @@ impl Store {
     fn commit_locked<T, E>(
         &self,
         change: impl FnOnce(&Tx) -> Result<T, TxError<E>>,
-    ) -> Result<(T, Option<u64>), CommitError<E>> {
+    ) -> Result<(T, Option<commit::Ticket>), CommitError<E>> {
         let mut seqs = self.gate.lock().unwrap_or_else(|e| e.into_inner());
         let tx = Tx {
             store: self,
