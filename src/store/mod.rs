@@ -62,10 +62,34 @@ pub enum TreeId {
     Moves,
     /// sequence (u64 BE) → OutboxEvent.
     Outbox,
+    /// staff id → StaffAccount (roles, password and PIN hashes, lockout state).
+    Staff,
+    /// shift id (u64 BE) → Shift (float, cash in and out, counted cash).
+    Shifts,
+    /// member id (u64 BE) → Member.
+    Members,
+    /// "phone/<11 digits>", "card/<number>", "ref/<code>" → member id: the member lookup keys.
+    MemberKeys,
+    /// member id (u64 BE) ++ lot id (u64 BE) → PointLot (points earned together, with expiry).
+    PointLots,
+    /// entry id (u64 BE) → PointsEntry (earn, redeem, expire, adjust, reverse).
+    PointsLedger,
+    /// template id → CouponTemplate.
+    CouponTemplates,
+    /// coupon id (u64 BE) → Coupon (issued to one member; state and redemption).
+    Coupons,
+    /// entry id (u64 BE) → StoredValueEntry (top-up, bonus, spend, refund).
+    StoredValue,
+    /// lane id → Session (the open cart of a lane).
+    Sessions,
+    /// sale id (u64 BE) → Sale.
+    Sales,
+    /// return id (u64 BE) → SaleReturn.
+    Returns,
 }
 
 impl TreeId {
-    pub const ALL: [TreeId; 8] = [
+    pub const ALL: [TreeId; 20] = [
         TreeId::Meta,
         TreeId::Products,
         TreeId::Barcodes,
@@ -74,6 +98,18 @@ impl TreeId {
         TreeId::Stock,
         TreeId::Moves,
         TreeId::Outbox,
+        TreeId::Staff,
+        TreeId::Shifts,
+        TreeId::Members,
+        TreeId::MemberKeys,
+        TreeId::PointLots,
+        TreeId::PointsLedger,
+        TreeId::CouponTemplates,
+        TreeId::Coupons,
+        TreeId::StoredValue,
+        TreeId::Sessions,
+        TreeId::Sales,
+        TreeId::Returns,
     ];
 
     /// Name of the sled tree (stable on disk; never rename).
@@ -87,6 +123,18 @@ impl TreeId {
             TreeId::Stock => "stock",
             TreeId::Moves => "moves",
             TreeId::Outbox => "outbox",
+            TreeId::Staff => "staff",
+            TreeId::Shifts => "shifts",
+            TreeId::Members => "members",
+            TreeId::MemberKeys => "member_keys",
+            TreeId::PointLots => "point_lots",
+            TreeId::PointsLedger => "points_ledger",
+            TreeId::CouponTemplates => "coupon_templates",
+            TreeId::Coupons => "coupons",
+            TreeId::StoredValue => "stored_value",
+            TreeId::Sessions => "sessions",
+            TreeId::Sales => "sales",
+            TreeId::Returns => "returns",
         }
     }
 
