@@ -669,6 +669,9 @@ mod check {
     ranged!(keepalive_s, u16, 5, 3_600, "seconds");
     ranged!(session_ttl_minutes, u32, 1, 10_080, "minutes");
     ranged!(points_per_yuan, u32, 0, 1_000, "points per yuan");
+    ranged!(multiplier_bp, u32, 0, 100_000, "basis points (10000 = ×1)");
+    ranged!(max_lines, u32, 1, 2_000, "lines");
+    ranged!(grace_days, u32, 0, 365, "days");
     ranged!(
         expiry_months,
         u32,
@@ -854,6 +857,8 @@ pub struct Config {
     pub mqtt: MqttConfig,
     #[serde(default)]
     pub web: WebConfig,
+    #[serde(default)]
+    pub checkout: CheckoutConfig,
     #[serde(default)]
     pub loyalty: LoyaltyConfig,
     #[serde(default)]
@@ -1369,9 +1374,30 @@ pub struct LoyaltyConfig {
         deserialize_with = "check::expiry_months"
     )]
     pub points_expiry_months: u32,
+    /// How the expiry date of earned points is set; default months_after.
+    #[serde(default)]
+    pub points_expiry: PointsExpiryConfig,
+    /// Category ids whose lines earn no points (e.g. tobacco, infant formula).
+    #[serde(default)]
+    pub excluded_categories: Vec<String>,
+    /// Weekly member day with a points multiplier; none by default.
+    #[serde(default)]
+    pub member_day: Option<MemberDayConfig>,
+    /// Days a member below their tier's level keeps it before the downgrade job lowers it. 0..=365, default 30.
+    #[serde(default = "default_grace_days", deserialize_with = "check::grace_days")]
+    pub tier_grace_days: u32,
+    /// `[[loyalty.topup_bonus]]`.
+    #[serde(default)]
+    pub topup_bonus: Vec<TopUpBonusConfig>,
+    #[serde(default)]
+    pub referral: ReferralConfig,
     /// `[[loyalty.tiers]]`, lowest first; the first starts at 0 spend. Empty: no tiers.
     #[serde(default)]
     pub tiers: Vec<TierConfig>,
+}
+
+fn default_grace_days() -> u32 {
+    30
 }
 
 impl Default for LoyaltyConfig {
@@ -1381,6 +1407,12 @@ impl Default for LoyaltyConfig {
             point_value_fen: default_point_value(),
             redeem_cap_bp: default_redeem_cap(),
             points_expiry_months: default_expiry_months(),
+            points_expiry: PointsExpiryConfig::default(),
+            excluded_categories: Vec::new(),
+            member_day: None,
+            tier_grace_days: default_grace_days(),
+            topup_bonus: Vec::new(),
+            referral: ReferralConfig::default(),
             tiers: Vec::new(),
         }
     }
@@ -1415,6 +1447,132 @@ pub struct TierConfig {
     /// Tier discount in basis points: 500 = 5% off (95折). 0..=10000.
     #[serde(default, deserialize_with = "check::basis_points")]
     pub discount_bp: u32,
+    /// Visits in 12 months that also reach this tier (spend *or* visits); none = spend only.
+    #[serde(default)]
+    pub min_visits: Option<u32>,
+    /// Points multiplier in basis points: 15000 = ×1.5. 0..=100000, default 10000 (×1).
+    #[serde(default = "default_multiplier", deserialize_with = "check::multiplier_bp")]
+    pub points_multiplier_bp: u32,
+    /// Points given once a year on the member's birthday; default 0.
+    #[serde(default)]
+    pub birthday_points: u32,
+}
+
+fn default_multiplier() -> u32 {
+    10_000
+}
+
+/// `[checkout]`: how the tills sell.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutConfig {
+    /// How the cash part of a ticket is rounded; default none.
+    #[serde(default)]
+    pub cash_rounding: CashRoundingConfig,
+    /// Most lines one cart may hold (bounded memory per lane). 1..=2000, default 300.
+    #[serde(default = "default_max_lines", deserialize_with = "check::max_lines")]
+    pub max_lines: u32,
+}
+
+impl Default for CheckoutConfig {
+    fn default() -> Self {
+        CheckoutConfig { cash_rounding: CashRoundingConfig::default(), max_lines: default_max_lines() }
+    }
+}
+
+fn default_max_lines() -> u32 {
+    300
+}
+
+/// `[checkout].cash_rounding`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CashRoundingConfig {
+    /// Cash pays to the fen.
+    #[default]
+    None,
+    /// Cash rounds half up to the jiao (10 fen).
+    ToJiao,
+    /// Cash rounds down to the jiao (抹零).
+    DownToJiao,
+    /// Cash rounds down to the yuan.
+    DownToYuan,
+}
+
+/// `[loyalty].points_expiry`: when earned points expire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PointsExpiryConfig {
+    /// `points_expiry_months` after the day they were earned (0 months = never).
+    #[default]
+    MonthsAfter,
+    /// At the end of the year after the one they were earned in.
+    EndOfFollowingYear,
+    /// Never.
+    Never,
+}
+
+/// `[loyalty.member_day]`: a weekly day with a points multiplier (会员日).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberDayConfig {
+    /// "mon" … "sun".
+    pub weekday: WeekdayConfig,
+    /// 20000 = double points. 0..=100000.
+    #[serde(deserialize_with = "check::multiplier_bp")]
+    pub multiplier_bp: u32,
+}
+
+/// A day of the week as written in config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WeekdayConfig {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+impl WeekdayConfig {
+    pub fn to_chrono(self) -> chrono::Weekday {
+        match self {
+            WeekdayConfig::Mon => chrono::Weekday::Mon,
+            WeekdayConfig::Tue => chrono::Weekday::Tue,
+            WeekdayConfig::Wed => chrono::Weekday::Wed,
+            WeekdayConfig::Thu => chrono::Weekday::Thu,
+            WeekdayConfig::Fri => chrono::Weekday::Fri,
+            WeekdayConfig::Sat => chrono::Weekday::Sat,
+            WeekdayConfig::Sun => chrono::Weekday::Sun,
+        }
+    }
+}
+
+/// `[[loyalty.topup_bonus]]`: stored-value top-up bonus (充500送50); the best one that applies wins.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopUpBonusConfig {
+    #[serde(deserialize_with = "check::fen")]
+    pub min_topup_fen: i64,
+    #[serde(deserialize_with = "check::fen")]
+    pub bonus_fen: i64,
+}
+
+/// `[loyalty.referral]`: rewards for bringing in a new member; each is given once.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferralConfig {
+    /// Points to the referrer when the referred member registers.
+    #[serde(default)]
+    pub referrer_signup_points: u32,
+    /// Points to the new member when they register with a referral code.
+    #[serde(default)]
+    pub referee_signup_points: u32,
+    /// Share of the referred member's first purchase given to the referrer as points, bp.
+    #[serde(default, deserialize_with = "check::basis_points")]
+    pub referrer_first_purchase_bp: u32,
 }
 
 /// `[log]`: what the daemon logs and how. `STOREHUB_LOG` overrides `level`.
@@ -1889,6 +2047,22 @@ impl Config {
                 _ => {}
             }
             previous = Some(t.min_spend_fen);
+        }
+        for (i, b) in self.loyalty.topup_bonus.iter().enumerate() {
+            if b.min_topup_fen == 0 {
+                return Err(invalid(
+                    nested("loyalty", "topup_bonus", i, "min_topup_fen"),
+                    "a bonus needs a top-up to earn it; expected more than 0 fen, got 0",
+                ));
+            }
+        }
+        for (i, c) in self.loyalty.excluded_categories.iter().enumerate() {
+            if c.trim().is_empty() {
+                return Err(invalid(
+                    key("loyalty", "excluded_categories"),
+                    format!("entry {i} is blank; expected a category id"),
+                ));
+            }
         }
         Ok(())
     }

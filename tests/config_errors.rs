@@ -164,7 +164,7 @@ fn unknown_top_level_section() {
     assert_eq!(
         message(&with_base("\n[mqqt]\nenabled = true\n")),
         "config/storehub.toml:10: unknown key [mqqt]; expected one of: store, data, barcode, lanes, \
-         devices, mqtt, web, loyalty, log"
+         devices, mqtt, web, checkout, loyalty, log"
     );
 }
 
@@ -308,6 +308,42 @@ fn money_written_in_yuan() {
     assert_eq!(
         message(&with_base("\n[loyalty]\npoint_value_fen = 0.01\n")),
         "config/storehub.toml:11: [loyalty].point_value_fen: expected an integer amount in fen (¥1.50 = 150), got 0.01"
+    );
+}
+
+#[test]
+fn cash_rounding_names_the_allowed_rules() {
+    assert_eq!(
+        message(&with_base("\n[checkout]\ncash_rounding = \"round\"\n")),
+        "config/storehub.toml:11: [checkout].cash_rounding: expected one of \"none\", \"to_jiao\", \"down_to_jiao\", \"down_to_yuan\", got \"round\""
+    );
+}
+
+#[test]
+fn member_day_weekday_and_multiplier() {
+    assert_eq!(
+        message(&with_base("\n[loyalty.member_day]\nweekday = \"wednesday\"\nmultiplier_bp = 20000\n")),
+        "config/storehub.toml:11: [loyalty].member_day.weekday: expected one of \"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\", got \"wednesday\""
+    );
+    assert_eq!(
+        message(&with_base("\n[loyalty.member_day]\nweekday = \"wed\"\nmultiplier_bp = 200000\n")),
+        "config/storehub.toml:12: [loyalty].member_day.multiplier_bp: expected 0..=100000 basis points (10000 = ×1), got 200000"
+    );
+}
+
+#[test]
+fn a_topup_bonus_needs_a_topup() {
+    assert_eq!(
+        message(&with_base("\n[[loyalty.topup_bonus]]\nmin_topup_fen = 0\nbonus_fen = 500\n")),
+        "config/storehub.toml:11: [loyalty].topup_bonus[0].min_topup_fen: a bonus needs a top-up to earn it; expected more than 0 fen, got 0"
+    );
+}
+
+#[test]
+fn max_lines_is_bounded() {
+    assert_eq!(
+        message(&with_base("\n[checkout]\nmax_lines = 0\n")),
+        "config/storehub.toml:11: [checkout].max_lines: expected 1..=2000 lines, got 0"
     );
 }
 
