@@ -375,6 +375,37 @@ fn a_till_reads_its_own_sale_right_after_the_durable_commit_returns() {
     assert_eq!(inventory::on_hand(&shop.store, "SKU-010001").unwrap(), 10_000 - TILLS * SALES_PER_TILL);
 }
 
+/// A write-behind commit (a cart line, an outbox acknowledgement) returns before its sync; the
+/// next commit builds on it at once, and the outbox reader never gets back what it acknowledged.
+#[test]
+fn write_behind_commits_are_seen_by_the_next_commit_and_acks_never_come_back() {
+    let shop = Shop::open_with(Durability::Durable);
+    load(&shop.store, &[water()]);
+    for i in 1..=200i64 {
+        let m = shop
+            .store
+            .commit_write_behind(|tx| inventory::record_move(tx, &request(MoveKind::Receipt, "SKU-010001", 1)))
+            .expect("write-behind move");
+        assert_eq!(m.on_hand_after, i, "each move starts from the one before, synced or not");
+    }
+    shop.store.read_barrier().unwrap();
+    assert_eq!(inventory::on_hand(&shop.store, "SKU-010001").unwrap(), 200);
+
+    // Drain like the relay: read a batch, acknowledge it, read the next one at once.
+    let mut seen = Vec::new();
+    loop {
+        let batch = shop.store.outbox_batch(0, 7).unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        let seqs: Vec<u64> = batch.iter().map(|e| e.seq).collect();
+        assert!(seqs.iter().all(|s| !seen.contains(s)), "an acknowledged event came back: {seqs:?}");
+        seen.extend(&seqs);
+        shop.store.outbox_ack(&seqs).unwrap();
+    }
+    assert_eq!(seen, (1..=201).collect::<Vec<_>>());
+}
+
 // --- backup and restore -----------------------------------------------------------------------
 
 /// A shop after a morning's trade: three products, stock moves, one acknowledged event.

@@ -170,15 +170,15 @@ impl GroupSync {
     /// Queues a journaled write set and returns its ticket. Called under the commit lock, so
     /// tickets follow commit order. `counts` says whether a writer that called `entering` queues it.
     /// When nothing else is pending, no sync runs and no other writer is inside a commit, the
-    /// ticket is the writer's to sync itself ([`Ticket::lead`]).
-    pub(crate) fn queue(&self, writes: WriteSet, counts: bool) -> Ticket {
+    /// ticket is the writer's to sync itself ([`Ticket::lead`]) if it `may_lead` (it will wait).
+    pub(crate) fn queue(&self, writes: WriteSet, counts: bool, may_lead: bool) -> Ticket {
         let mut st = lock(&self.state);
         if counts {
             st.entering = st.entering.saturating_sub(1);
         }
         st.committed += 1;
         let ticket = st.committed;
-        let lead = counts && !st.syncing && st.durable + 1 == ticket && st.entering == 0 && st.failed.is_none() && !st.stop;
+        let lead = counts && may_lead && !st.syncing && st.durable + 1 == ticket && st.entering == 0 && st.failed.is_none() && !st.stop;
         if lead {
             st.syncing = true;
         }

@@ -646,10 +646,30 @@ impl Store {
         &self,
         change: impl FnOnce(&Tx) -> Result<T, TxError<E>>,
     ) -> Result<T, CommitError<E>> {
+        self.commit_as(change, true)
+    }
+
+    /// Like [`commit`](Self::commit), but in durable mode returns as soon as the commit is
+    /// journaled and queued, without waiting for its `fdatasync` (write-behind). Later commits
+    /// see it at once; reads outside a commit see it once it is synced, one sync later. A power
+    /// cut may lose it, and only it and later ones: never part of it, never an earlier commit.
+    /// For changes whose loss costs a repeat, not money: a cart line, an outbox acknowledgement.
+    pub fn commit_write_behind<T, E>(
+        &self,
+        change: impl FnOnce(&Tx) -> Result<T, TxError<E>>,
+    ) -> Result<T, CommitError<E>> {
+        self.commit_as(change, false)
+    }
+
+    fn commit_as<T, E>(
+        &self,
+        change: impl FnOnce(&Tx) -> Result<T, TxError<E>>,
+        wait: bool,
+    ) -> Result<T, CommitError<E>> {
         if let Some(sync) = &self.sync {
             sync.entering();
         }
-        let (value, ticket) = match self.commit_locked(change) {
+        let (value, ticket) = match self.commit_locked(change, wait) {
             Ok(v) => v,
             Err(e) => {
                 if let Some(sync) = &self.sync {
@@ -660,7 +680,8 @@ impl Store {
         };
         if let Some(sync) = &self.sync {
             match ticket {
-                Some(t) => sync.wait(t).map_err(CommitError::Store)?,
+                Some(t) if wait => sync.wait(t).map_err(CommitError::Store)?,
+                Some(_) => {}
                 None => sync.abandoned(),
             }
         }
@@ -677,6 +698,7 @@ impl Store {
     fn commit_locked<T, E>(
         &self,
         change: impl FnOnce(&Tx) -> Result<T, TxError<E>>,
+        may_lead: bool,
     ) -> Result<(T, Option<commit::Ticket>), CommitError<E>> {
         let mut seqs = self.gate.lock().unwrap_or_else(|e| e.into_inner());
         let tx = Tx {
@@ -700,7 +722,7 @@ impl Store {
             journal.append(&writes)?;
         }
         let ticket = match &self.sync {
-            Some(sync) => Some(sync.queue(writes, true)),
+            Some(sync) => Some(sync.queue(writes, true, may_lead)),
             None => {
                 apply_plain(&self.trees, &writes)?;
                 None
@@ -729,7 +751,7 @@ impl Store {
     /// mode, but not waited for: losing an acknowledgement only means a duplicate publish.
     pub(crate) fn delete_seqs(&self, tree: TreeId, seqs: &[u64]) -> Result<(), StoreError> {
         let Some(&max) = seqs.iter().max() else { return Ok(()) };
-        self.commit(|tx| {
+        self.commit_write_behind(|tx| {
             // Never raise the floor past what was issued (an ack for an unknown sequence).
             let issued = match tx.committed_seqs.get(&tree) {
                 Some(v) => *v,
@@ -765,6 +787,16 @@ impl Store {
             sync.wait_visible()?;
         }
         Ok(self.tree(tree))
+    }
+
+    /// Waits until every commit made so far, write-behind ones included, is synced and applied,
+    /// so the next read sees them all. The outbox reader calls it: its acknowledgements are
+    /// write-behind, and it must never read an event it has acknowledged.
+    pub fn read_barrier(&self) -> Result<(), StoreError> {
+        match &self.sync {
+            Some(sync) => sync.wait_applied(sync.last_ticket()),
+            None => Ok(()),
+        }
     }
 
     /// Reads one record outside a transaction.

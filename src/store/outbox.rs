@@ -83,6 +83,7 @@ pub struct OutboxStats {
 impl Store {
     /// Up to `max` events with sequence ≥ `from_seq`, in sequence order.
     pub fn outbox_batch(&self, from_seq: u64, max: usize) -> Result<Vec<OutboxEvent>, StoreError> {
+        self.read_barrier()?;
         self.range_from(TreeId::Outbox, &codec::u64_key(from_seq))
             .take(max)
             .map(|item| {
@@ -100,6 +101,7 @@ impl Store {
 
     /// Count and encoded size of the events waiting in the outbox.
     pub fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
+        self.read_barrier()?;
         let tree = self.read_tree(TreeId::Outbox)?;
         let mut stats = OutboxStats { count: 0, bytes: 0, oldest_seq: None, newest_seq: None };
         for item in tree.iter() {
