@@ -668,7 +668,7 @@ fn promotion_line_amount(l: &BasketLine, gross: i64, kind: &PromotionKind) -> Op
         }
         PromotionKind::BuyXGetY { sku, buy, free } if *sku == l.sku => pieces(l).map(|n| {
             let group = i128::from(*buy) + i128::from(*free);
-            let free_units = i128::from(n) / group * i128::from(*free);
+            let free_units = i128::from(n).checked_div(group).unwrap_or(0) * i128::from(*free);
             cap(free_units * i128::from(l.unit_price_fen), gross)
         }),
         _ => None,
@@ -915,27 +915,35 @@ fn coupon_discount(work: &[Work<'_>], c: &Coupon) -> Result<TicketDiscount, Pric
     Ok((d, idx))
 }
 
-/// A free-item coupon: one piece of `sku` at the net unit price of the first eligible line of it
-/// (half up), all on that line. Weighed or label-priced lines of the sku are refused.
+/// A free-item coupon: one piece of `sku` at the net unit price (half up) of the first eligible
+/// line of it sold by the piece with something left to pay (else the first such line), all on
+/// that line. A sku only on weighed or label-priced lines is refused.
 fn free_item(work: &[Work<'_>], idx: &[usize], sku: &str) -> Result<(i64, Vec<usize>), String> {
     let lines: Vec<(usize, &Work<'_>)> = idx
         .iter()
         .filter_map(|&i| work.get(i).map(|w| (i, w)))
         .filter(|(_, w)| w.line.sku == sku)
         .collect();
-    if let Some((i, w, n)) = lines
+    let by_piece: Vec<(usize, &Work<'_>, i64)> = lines
         .iter()
-        .find_map(|(i, w)| pieces(w.line).map(|n| (*i, *w, n)))
-    {
-        let unit = round_half_up_div(i128::from(w.net), i128::from(n));
-        return Ok((cap(unit, w.net), vec![i]));
+        .filter_map(|(i, w)| pieces(w.line).map(|n| (*i, *w, n)))
+        .collect();
+    let chosen = by_piece
+        .iter()
+        .find(|(_, w, _)| w.net > 0)
+        .or(by_piece.first());
+    if let Some((i, w, n)) = chosen {
+        let unit = round_half_up_div(i128::from(w.net), i128::from(*n));
+        return Ok((cap(unit, w.net), vec![*i]));
     }
     match lines.first() {
         Some((_, w)) => Err(format!(
             "free-item coupons apply to goods sold by the piece; line {} sells {sku} by weight or label",
             w.line.line_no
         )),
-        None => Err(format!("{sku} is not on the ticket (in the coupon's categories)")),
+        None => Err(format!(
+            "{sku} is not on the ticket (in the coupon's categories)"
+        )),
     }
 }
 
@@ -1383,7 +1391,7 @@ mod tests {
         members_day.members_only = true;
         let yogurt = with_member_price(units(1, "yogurt", "dairy", 2, 990), 790);
         let b = price(
-            &[yogurt.clone()],
+            std::slice::from_ref(&yogurt),
             &Shopper::guest(),
             &[members_day.clone()],
             &[],
@@ -1969,6 +1977,27 @@ mod tests {
     }
 
     #[test]
+    fn free_item_coupon_skips_a_line_already_paid_for() {
+        let fixed = coupon("F", CouponKind::Fixed { off_fen: 400 });
+        let mut fixed_on_first = fixed.clone();
+        fixed_on_first.categories = vec!["promo-shelf".into()];
+        let free = coupon("FREE", CouponKind::FreeItem { sku: "milk".into() });
+        // Line 1 (milk, ¥4.00) is paid off entirely by the ¥4 coupon on its shelf category, so the
+        // free milk comes off line 2: 2 × 500 = 1000 for 2 → 500.
+        let b = price(
+            &[
+                units(1, "milk", "promo-shelf", 1, 400),
+                units(2, "milk", "dairy", 2, 500),
+            ],
+            &Shopper::guest(),
+            &[],
+            &[fixed_on_first, free],
+        );
+        assert_eq!(shares(&b), vec![400, 500]);
+        assert_eq!(b.total_fen, 500);
+    }
+
+    #[test]
     fn free_item_net_unit_price_rounds_half_up() {
         let c = coupon("FREE", CouponKind::FreeItem { sku: "egg".into() });
         // 2 × 555 = 1110, 10% = 111 → 999 for 2 → 499.5 → 500.
@@ -2062,7 +2091,10 @@ mod tests {
         // 2 over equal weights: ties go to the earlier lines.
         assert_eq!(split_proportionally(2, &[5, 5, 5]), Some(vec![1, 1, 0]));
         // 10 over 100:200:0 → 3.33, 6.67, 0 → 3, 7, 0.
-        assert_eq!(split_proportionally(10, &[100, 200, 0]), Some(vec![3, 7, 0]));
+        assert_eq!(
+            split_proportionally(10, &[100, 200, 0]),
+            Some(vec![3, 7, 0])
+        );
         assert_eq!(split_proportionally(0, &[0, 0]), Some(vec![0, 0]));
         assert_eq!(split_proportionally(6, &[1, 2, 3]), Some(vec![1, 2, 3]));
         assert_eq!(split_proportionally(7, &[1, 2, 3]), None); // more than Σ weights
@@ -2104,7 +2136,7 @@ mod tests {
             &basket_236_40(),
             &gold(),
             &[item_percent("P", "oil-5l", 2000)],
-            &[c.clone()],
+            std::slice::from_ref(&c),
         );
         let json = serde_json::to_string(&b).unwrap();
         assert!(
@@ -2411,11 +2443,13 @@ mod tests {
 
     // --- Properties ------------------------------------------------------------------------------
 
+    /// Generated line: (weighed, qty, price, member price, label price, sku index, category index).
+    type RawLine = (bool, i64, i64, Option<i64>, Option<i64>, usize, usize);
+
     const SKUS: [&str; 4] = ["a", "b", "c", "d"];
     const CATS: [&str; 3] = ["c0", "c1", "c2"];
 
-    fn arb_line() -> impl Strategy<Value = (bool, i64, i64, Option<i64>, Option<i64>, usize, usize)>
-    {
+    fn arb_line() -> impl Strategy<Value = RawLine> {
         (
             any::<bool>(),
             1i64..=5_000,
@@ -2427,9 +2461,7 @@ mod tests {
         )
     }
 
-    fn make_lines(
-        raw: Vec<(bool, i64, i64, Option<i64>, Option<i64>, usize, usize)>,
-    ) -> Vec<BasketLine> {
+    fn make_lines(raw: Vec<RawLine>) -> Vec<BasketLine> {
         raw.into_iter()
             .enumerate()
             .map(|(i, (weighed, q, price, mp, label, s, c))| {
