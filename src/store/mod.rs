@@ -86,10 +86,14 @@ pub enum TreeId {
     Sales,
     /// return id (u64 BE) → SaleReturn.
     Returns,
+    /// promotion id → Promotion (price rules the tills apply, with their time windows).
+    Promotions,
+    /// member id (u64 BE) ++ coupon id (u64 BE) → (): a member's coupons.
+    CouponsByMember,
 }
 
 impl TreeId {
-    pub const ALL: [TreeId; 20] = [
+    pub const ALL: [TreeId; 22] = [
         TreeId::Meta,
         TreeId::Products,
         TreeId::Barcodes,
@@ -110,6 +114,8 @@ impl TreeId {
         TreeId::Sessions,
         TreeId::Sales,
         TreeId::Returns,
+        TreeId::Promotions,
+        TreeId::CouponsByMember,
     ];
 
     /// Name of the sled tree (stable on disk; never rename).
@@ -135,6 +141,8 @@ impl TreeId {
             TreeId::Sessions => "sessions",
             TreeId::Sales => "sales",
             TreeId::Returns => "returns",
+            TreeId::Promotions => "promotions",
+            TreeId::CouponsByMember => "coupons_by_member",
         }
     }
 
