@@ -3,5 +3,7 @@
 //! decision needs, so every rule can be tested with worked numbers.
 
 pub mod barcode;
+pub mod loyalty;
 pub mod money;
+pub mod phone;
 pub mod stock;
