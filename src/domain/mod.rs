@@ -1,9 +1,12 @@
-//! Pure decisions of the store: money, barcodes (GS1), stock, basket pricing and tenders, and later
-//! loyalty, analytics and forecasting. Nothing here does I/O, reads the clock or is async: callers
-//! pass in everything a decision needs, so every rule can be tested with worked numbers.
+//! Pure decisions of the store: money, barcodes (GS1), stock, basket pricing and tenders, loyalty
+//! (points, tiers, stored value, referrals, member codes) and phone numbers, and later analytics
+//! and forecasting. Nothing here does I/O, reads the clock or is async: callers pass in
+//! everything a decision needs, so every rule can be tested with worked numbers.
 
 pub mod barcode;
+pub mod loyalty;
 pub mod money;
+pub mod phone;
 pub mod pricing;
 pub mod stock;
 pub mod tender;
