@@ -4,4 +4,5 @@
 
 pub mod barcode;
 pub mod money;
+pub mod staff;
 pub mod stock;
