@@ -258,6 +258,13 @@ pub(crate) fn check_id(id: &str) -> Result<(), String> {
     Id::try_from(id.to_string()).map(|_| ())
 }
 
+/// Checks a new account's id and name (before anyone types a password for it) and returns the
+/// name as it will be stored (trimmed).
+pub fn check_new_staff(new: &NewStaff) -> Result<String, StaffError> {
+    check_id(&new.id).map_err(StaffError::BadId)?;
+    check_name(&new.name)
+}
+
 fn check_name(name: &str) -> Result<String, StaffError> {
     let name = name.trim();
     let n = name.chars().count();
@@ -334,8 +341,7 @@ pub fn create_staff(
     pin: Option<&str>,
     cost: &HashCost,
 ) -> Result<StaffInfo, CommitError<StaffError>> {
-    check_id(&new.id).map_err(|e| CommitError::Rejected(StaffError::BadId(e)))?;
-    let name = check_name(&new.name).map_err(CommitError::Rejected)?;
+    let name = check_new_staff(new).map_err(CommitError::Rejected)?;
     check_password(password).map_err(|e| CommitError::Rejected(e.into()))?;
     if let Some(pin) = pin {
         check_pin(pin).map_err(|e| CommitError::Rejected(e.into()))?;
