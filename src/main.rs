@@ -698,7 +698,7 @@ impl SecretInput {
             self.line()?
         };
         eprintln!();
-        line.ok_or_else(|| anyhow!("input ended before the {prompt} was typed; nothing changed").into())
+        line.ok_or_else(|| anyhow!("input ended at the prompt \"{}\"; nothing changed", prompt.trim_end()).into())
     }
 }
 
