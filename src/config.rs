@@ -490,12 +490,18 @@ impl AsRef<str> for Id {
     }
 }
 
-/// A secret (password) whose `Debug` never shows the value, so logging a config is safe.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
+/// A secret (password, PIN) whose `Debug` never shows the value, so logging a config or a
+/// control request is safe. `Serialize` writes the value: it exists for the owner-only control
+/// socket, which carries staff passwords to the daemon.
+#[derive(Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(transparent)]
 pub struct Secret(String);
 
 impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }

@@ -9,5 +9,6 @@ pub mod daemon;
 pub mod demo;
 pub mod domain;
 pub mod inventory;
+pub mod staff;
 pub mod store;
 pub mod verify;

@@ -11,9 +11,10 @@ use std::time::Duration;
 use anyhow::{anyhow, Context as _};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use storehub::config::{self, Config};
+use storehub::config::{self, Config, Secret};
 use storehub::control::{self, client, ops, Request};
 use storehub::domain::barcode;
+use storehub::domain::staff::{check_password, check_pin, describe_difference, CredentialError, Role};
 use storehub::domain::stock::MoveKind;
 use storehub::inventory::NewMove;
 use storehub::store::{self, Durability, Store, StoreOptions};
@@ -73,6 +74,12 @@ enum Command {
     /// Events waiting for HQ.
     #[command(subcommand)]
     Outbox(OutboxCmd),
+    /// Staff accounts. Passwords and PINs are read from stdin, never from the command line.
+    #[command(subcommand)]
+    Staff(StaffCmd),
+    /// Shifts at the lanes and their cash (交班对账).
+    #[command(subcommand)]
+    Shift(ShiftCmd),
     /// Daemon and database status.
     Status,
     /// Write a consistent backup of the whole database to FILE (works while the daemon runs).
@@ -196,6 +203,91 @@ enum StockCmd {
 enum OutboxCmd {
     /// Count, bytes and sequence range of the events waiting for HQ.
     Stats,
+}
+
+#[derive(Subcommand)]
+enum StaffCmd {
+    /// Create an account. The password comes from stdin: typed twice at a prompt on a terminal,
+    /// else the first line. With --pin-stdin a PIN (4 to 6 digits) follows the same way.
+    Add {
+        /// Login name: 1 to 64 lowercase letters, digits, "-" or "_".
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Read the password as one line of stdin without prompting, even on a terminal.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Also read a PIN (4 to 6 digits) from stdin, after the password.
+        #[arg(long)]
+        pin_stdin: bool,
+    },
+    /// Every account: id, name, role, active, whether a PIN is set, failed logins, lock.
+    List,
+    /// Set a new password, read from stdin.
+    Passwd {
+        id: String,
+        /// Read the password as one line of stdin without prompting, even on a terminal.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new PIN (4 to 6 digits), read from stdin; --clear removes the PIN.
+    Pin {
+        id: String,
+        /// Read the PIN as one line of stdin without prompting, even on a terminal.
+        #[arg(long)]
+        pin_stdin: bool,
+        /// Remove the PIN: the account then logs in by password only.
+        #[arg(long, conflicts_with = "pin_stdin")]
+        clear: bool,
+    },
+    /// Clear an account's failed logins and lock.
+    Unlock { id: String },
+    /// Give an account another role (cashier, manager, technician, admin).
+    Role {
+        id: String,
+        #[arg(value_parser = parse_role)]
+        role: Role,
+    },
+    /// Stop an account from logging in and opening shifts (it stays on record).
+    Deactivate { id: String },
+}
+
+#[derive(Subcommand)]
+enum ShiftCmd {
+    /// Open a shift at a lane with a cash float (fen: ¥500 is 50000).
+    Open {
+        #[arg(long)]
+        lane: String,
+        /// Staff id of the cashier taking the lane.
+        #[arg(long)]
+        staff: String,
+        #[arg(long)]
+        float_fen: i64,
+    },
+    /// Close a shift with the cash counted in the drawer; prints expected cash and the difference.
+    Close {
+        id: u64,
+        #[arg(long)]
+        counted_fen: i64,
+        /// Staff id of the person who counted (the shift's cashier, or a manager).
+        #[arg(long)]
+        by: String,
+    },
+    /// One shift by id, the open shift of a lane, or (without arguments) every open shift.
+    Show {
+        id: Option<u64>,
+        #[arg(long, conflicts_with = "id")]
+        lane: Option<String>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| {
+        let all: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        format!("expected one of {}", all.join(", "))
+    })
 }
 
 fn parse_kind(s: &str) -> Result<MoveKind, String> {
@@ -331,7 +423,9 @@ fn request(cli: &Cli, req: Request) -> Result<control::Reply, Failure> {
     match client::try_call(&control::socket_path(&dir), &req) {
         client::Attempt::Answered(r) => r.map_err(|e| anyhow!(e).into()),
         client::Attempt::NoDaemon => {
-            if !dir.join("db").exists() && !matches!(req, Request::ImportCatalog { .. } | Request::StockMove { .. }) {
+            if !dir.join("db").exists()
+                && !matches!(req, Request::ImportCatalog { .. } | Request::StockMove { .. } | Request::StaffAdd { .. })
+            {
                 return Err(anyhow!("{} holds no storehub database (and no daemon runs there)", dir.display()).into());
             }
             let store = open_store(store_options(&dir, cfg.as_ref(), None))?;
@@ -440,6 +534,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             print_json(&request(&cli, Request::StockMoves { sku: sku.clone(), limit: *limit })?.result)
         }
         Command::Outbox(OutboxCmd::Stats) => print_json(&request(&cli, Request::OutboxStats)?.result),
+        Command::Staff(cmd) => staff_command(&cli, cmd),
+        Command::Shift(cmd) => shift_command(&cli, cmd),
         Command::Status => print_json(&request(&cli, Request::Status)?.result),
         Command::Backup { file } => {
             let reply = request(&cli, Request::Backup)?;
@@ -501,6 +597,138 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Snapshot => print_json(&request(&cli, Request::Snapshot)?.result),
         Command::Recover { dry_run } => recover(&cli, *dry_run),
+    }
+}
+
+fn staff_command(cli: &Cli, cmd: &StaffCmd) -> Result<(), Failure> {
+    let req = match cmd {
+        StaffCmd::Add { id, name, role, password_stdin, pin_stdin } => {
+            let new = storehub::staff::NewStaff { id: id.clone(), name: name.clone(), role: *role };
+            storehub::staff::check_new_staff(&new)?;
+            let mut input = SecretInput::new(*password_stdin);
+            let password = input.read("password", id, check_password)?;
+            let pin = if *pin_stdin { Some(input.read("PIN", id, check_pin)?) } else { None };
+            Request::StaffAdd { id: new.id, name: new.name, role: new.role, password, pin }
+        }
+        StaffCmd::List => Request::StaffList,
+        StaffCmd::Passwd { id, password_stdin } => {
+            let password = SecretInput::new(*password_stdin).read("password", id, check_password)?;
+            Request::StaffPasswd { id: id.clone(), password }
+        }
+        StaffCmd::Pin { id, clear: true, .. } => Request::StaffPin { id: id.clone(), pin: None },
+        StaffCmd::Pin { id, pin_stdin, .. } => {
+            let pin = SecretInput::new(*pin_stdin).read("PIN", id, check_pin)?;
+            Request::StaffPin { id: id.clone(), pin: Some(pin) }
+        }
+        StaffCmd::Unlock { id } => Request::StaffUnlock { id: id.clone() },
+        StaffCmd::Role { id, role } => Request::StaffRole { id: id.clone(), role: *role },
+        StaffCmd::Deactivate { id } => Request::StaffDeactivate { id: id.clone() },
+    };
+    print_json(&request(cli, req)?.result)
+}
+
+fn shift_command(cli: &Cli, cmd: &ShiftCmd) -> Result<(), Failure> {
+    match cmd {
+        ShiftCmd::Open { lane, staff, float_fen } => {
+            let req = Request::ShiftOpen { lane: lane.clone(), staff: staff.clone(), float_fen: *float_fen };
+            print_json(&request(cli, req)?.result)
+        }
+        ShiftCmd::Close { id, counted_fen, by } => {
+            let reply = request(cli, Request::ShiftClose { id: *id, counted_fen: *counted_fen, by: by.clone() })?;
+            print_json(&reply.result)?;
+            let closed = &reply.result["closed"];
+            if let (Some(expected), Some(difference)) = (closed["expected_fen"].as_i64(), closed["difference_fen"].as_i64()) {
+                eprintln!(
+                    "shift {id} closed: expected {}, counted {}: {}",
+                    storehub::domain::money::format_yuan(expected),
+                    storehub::domain::money::format_yuan(*counted_fen),
+                    describe_difference(difference)
+                );
+            }
+            Ok(())
+        }
+        ShiftCmd::Show { id, lane } => print_json(&request(cli, Request::ShiftShow { id: *id, lane: lane.clone() })?.result),
+    }
+}
+
+/// Where staff secrets come from: stdin, never argv. On a terminal (unless a `--…-stdin` flag
+/// says the input is piped) each secret is prompted for on stderr with echo off and typed twice;
+/// otherwise each is one line of stdin. Each is checked against its rule as soon as it is read.
+struct SecretInput {
+    interactive: bool,
+    stdin: std::io::StdinLock<'static>,
+}
+
+impl SecretInput {
+    fn new(no_prompt: bool) -> SecretInput {
+        let stdin = std::io::stdin();
+        SecretInput { interactive: !no_prompt && stdin.is_terminal(), stdin: stdin.lock() }
+    }
+
+    fn read(&mut self, what: &str, id: &str, rule: fn(&str) -> Result<(), CredentialError>) -> Result<Secret, Failure> {
+        let value = if self.interactive {
+            self.prompt(&format!("{what} for {id}: "))?
+        } else {
+            self.line()?.ok_or_else(|| {
+                anyhow!("no {what} on stdin: run on a terminal to be prompted, or pipe it as one line (e.g. `printf '%s\\n' \"$SECRET\" | storehub staff …`); nothing changed")
+            })?
+        };
+        rule(&value).map_err(|e| anyhow!("{e}; nothing changed"))?;
+        if self.interactive && self.prompt(&format!("{what} for {id} again: "))? != value {
+            return Err(anyhow!("the two {what}s differ; nothing changed").into());
+        }
+        Ok(Secret::new(value))
+    }
+
+    /// One line without its line ending; `None` at the end of input.
+    fn line(&mut self) -> Result<Option<String>, Failure> {
+        use std::io::BufRead;
+        let mut line = String::new();
+        if self.stdin.read_line(&mut line)? == 0 {
+            return Ok(None);
+        }
+        let trimmed = line.strip_suffix('\n').unwrap_or(&line);
+        Ok(Some(trimmed.strip_suffix('\r').unwrap_or(trimmed).to_string()))
+    }
+
+    fn prompt(&mut self, prompt: &str) -> Result<String, Failure> {
+        eprint!("{prompt}");
+        let line = {
+            let _quiet = EchoOff::new();
+            self.line()?
+        };
+        eprintln!();
+        line.ok_or_else(|| anyhow!("input ended at the prompt \"{}\"; nothing changed", prompt.trim_end()).into())
+    }
+}
+
+/// Turns off the terminal's echo on stdin while it lives, so a typed password does not show.
+struct EchoOff(Option<libc::termios>);
+
+impl EchoOff {
+    fn new() -> EchoOff {
+        let mut saved = std::mem::MaybeUninit::<libc::termios>::uninit();
+        // SAFETY: tcgetattr writes a whole termios through the valid pointer or fails; the value
+        // is read only when it succeeded.
+        if unsafe { libc::tcgetattr(libc::STDIN_FILENO, saved.as_mut_ptr()) } != 0 {
+            return EchoOff(None);
+        }
+        // SAFETY: initialised by the successful tcgetattr above.
+        let saved = unsafe { saved.assume_init() };
+        let mut quiet = saved;
+        quiet.c_lflag &= !libc::ECHO;
+        // SAFETY: a valid termios for stdin, derived from the one the terminal gave.
+        unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &quiet) };
+        EchoOff(Some(saved))
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        if let Some(saved) = &self.0 {
+            // SAFETY: restores the termios read from this terminal.
+            unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, saved) };
+        }
     }
 }
 

@@ -3,11 +3,12 @@
 //! and config errors that stop the program with the file and key named.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 mod common;
+
+use common::start_demo;
 
 fn storehub(args: &[&str]) -> Output {
     common::storehub_cmd(args)
@@ -19,34 +20,6 @@ fn stdout(o: &Output) -> String {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A running `storehub demo`, killed when dropped.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_demo(dir: &Path) -> Daemon {
-    let child = Command::new(env!("CARGO_BIN_EXE_storehub"))
-        .args(["--data-dir", dir.to_str().unwrap(), "demo"])
-        .env("STOREHUB_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start demo");
-    let daemon = Daemon(child);
-    let sock = dir.join("control.sock");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::os::unix::net::UnixStream::connect(&sock).is_err() {
-        assert!(Instant::now() < deadline, "demo did not open its control socket");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    daemon
 }
 
 #[test]

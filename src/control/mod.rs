@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Product;
+use crate::config::Secret;
+use crate::domain::staff::Role;
 use crate::inventory::NewMove;
 
 /// Largest request line accepted (a catalog import of 100k products is ~40 MB of JSON).
@@ -56,6 +58,26 @@ pub enum Request {
     Verify,
     /// Take a snapshot now.
     Snapshot,
+    /// Create a staff account (secrets already read from stdin by the CLI, never from argv).
+    StaffAdd { id: String, name: String, role: Role, password: Secret, pin: Option<Secret> },
+    /// Every staff account, without hashes.
+    StaffList,
+    /// Set a staff account's password.
+    StaffPasswd { id: String, password: Secret },
+    /// Set (or, with `None`, clear) a staff account's PIN.
+    StaffPin { id: String, pin: Option<Secret> },
+    /// Clear a staff account's failed logins and lock.
+    StaffUnlock { id: String },
+    /// Give a staff account another role.
+    StaffRole { id: String, role: Role },
+    /// Stop a staff account from logging in.
+    StaffDeactivate { id: String },
+    /// Open a shift at a lane.
+    ShiftOpen { lane: String, staff: String, float_fen: i64 },
+    /// Close a shift with the counted cash.
+    ShiftClose { id: u64, counted_fen: i64, by: String },
+    /// One shift, the open shift of a lane, or (neither given) every open shift.
+    ShiftShow { id: Option<u64>, lane: Option<String> },
 }
 
 impl Request {
@@ -73,6 +95,16 @@ impl Request {
             Request::OutboxStats => "outbox_stats",
             Request::Verify => "verify",
             Request::Snapshot => "snapshot",
+            Request::StaffAdd { .. } => "staff_add",
+            Request::StaffList => "staff_list",
+            Request::StaffPasswd { .. } => "staff_passwd",
+            Request::StaffPin { .. } => "staff_pin",
+            Request::StaffUnlock { .. } => "staff_unlock",
+            Request::StaffRole { .. } => "staff_role",
+            Request::StaffDeactivate { .. } => "staff_deactivate",
+            Request::ShiftOpen { .. } => "shift_open",
+            Request::ShiftClose { .. } => "shift_close",
+            Request::ShiftShow { .. } => "shift_show",
         }
     }
 }

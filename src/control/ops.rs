@@ -7,6 +7,7 @@ use super::{Reply, Request};
 use crate::catalog::{self, CatalogError};
 use crate::domain::barcode::{self, Barcode, CatalogCode, InStoreLayout};
 use crate::inventory;
+use crate::staff::{self, HashCost, NewStaff};
 use crate::store::Store;
 
 /// Everything a request may need besides the store.
@@ -100,5 +101,62 @@ pub fn handle(store: &Store, ctx: &Context, req: Request) -> Result<Reply, Strin
         Request::OutboxStats => Ok(Reply::json(store.outbox_stats().map_err(s)?)),
         Request::Verify => Ok(Reply::json(crate::verify::verify(store).map_err(s)?)),
         Request::Snapshot => Ok(Reply::json(store.snapshot(ctx.snapshots_keep).map_err(s)?)),
+        req @ (Request::StaffAdd { .. }
+        | Request::StaffList
+        | Request::StaffPasswd { .. }
+        | Request::StaffPin { .. }
+        | Request::StaffUnlock { .. }
+        | Request::StaffRole { .. }
+        | Request::StaffDeactivate { .. }) => staff_request(store, req),
+        req @ (Request::ShiftOpen { .. } | Request::ShiftClose { .. } | Request::ShiftShow { .. }) => {
+            shift_request(store, req)
+        }
+    }
+}
+
+/// Staff accounts. Hashes always use the standard Argon2id cost; replies never carry hashes.
+fn staff_request(store: &Store, req: Request) -> Result<Reply, String> {
+    let cost = HashCost::standard();
+    let info = match req {
+        Request::StaffAdd { id, name, role, password, pin } => staff::create_staff(
+            store,
+            &NewStaff { id, name, role },
+            password.expose(),
+            pin.as_ref().map(|p| p.expose()),
+            &cost,
+        ),
+        Request::StaffList => return Ok(Reply::json(staff::list_staff(store).map_err(|e| e.to_string())?)),
+        Request::StaffPasswd { id, password } => staff::set_password(store, &id, password.expose(), &cost),
+        Request::StaffPin { id, pin } => staff::set_pin(store, &id, pin.as_ref().map(|p| p.expose()), &cost),
+        Request::StaffUnlock { id } => staff::unlock(store, &id),
+        Request::StaffRole { id, role } => staff::set_role(store, &id, role),
+        Request::StaffDeactivate { id } => staff::deactivate(store, &id),
+        other => return Err(format!("{} is not a staff request", other.name())),
+    };
+    Ok(Reply::json(info.map_err(|e| e.to_string())?))
+}
+
+/// Shifts: open, close, show.
+fn shift_request(store: &Store, req: Request) -> Result<Reply, String> {
+    let s = |e: crate::store::StoreError| e.to_string();
+    match req {
+        Request::ShiftOpen { lane, staff: who, float_fen } => {
+            Ok(Reply::json(staff::open_shift(store, &lane, &who, float_fen).map_err(|e| e.to_string())?))
+        }
+        Request::ShiftClose { id, counted_fen, by } => {
+            Ok(Reply::json(staff::close_shift(store, id, counted_fen, &by).map_err(|e| e.to_string())?))
+        }
+        Request::ShiftShow { id: Some(id), .. } => {
+            let shift = staff::shift(store, id).map_err(s)?;
+            Ok(Reply::json(shift.ok_or_else(|| format!("no shift {id}; `storehub shift show` lists the open ones"))?))
+        }
+        Request::ShiftShow { id: None, lane: Some(lane) } => {
+            let shift = staff::open_shift_for_lane(store, &lane).map_err(s)?;
+            Ok(Reply::json(shift.ok_or_else(|| {
+                format!("no open shift on lane {lane}; open one with `storehub shift open --lane {lane} --staff ID --float-fen N`")
+            })?))
+        }
+        Request::ShiftShow { id: None, lane: None } => Ok(Reply::json(staff::open_shifts(store).map_err(s)?)),
+        other => Err(format!("{} is not a shift request", other.name())),
     }
 }

@@ -5,7 +5,9 @@
 // Each test crate includes this module and uses a different part of it.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -216,6 +218,52 @@ pub fn storehub_cmd(args: &[&str]) -> std::process::Output {
         .env_remove("STOREHUB_CONFIG")
         .output()
         .expect("run storehub")
+}
+
+/// Like [`storehub_cmd`], with `stdin` piped in (how tests give passwords and PINs, which the CLI
+/// never takes from its arguments).
+pub fn storehub_with_stdin(args: &[&str], stdin: &str) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_storehub"))
+        .args(args)
+        .env("STOREHUB_LOG", "warn")
+        .env_remove("STOREHUB_DATA_DIR")
+        .env_remove("STOREHUB_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run storehub");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    child.wait_with_output().expect("storehub output")
+}
+
+/// A running `storehub demo`, killed when dropped.
+pub struct Daemon(pub Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `storehub demo` on `dir` and waits (up to 60 s) until its control socket answers.
+pub fn start_demo(dir: &Path) -> Daemon {
+    let child = Command::new(env!("CARGO_BIN_EXE_storehub"))
+        .args(["--data-dir", dir.to_str().unwrap(), "demo"])
+        .env("STOREHUB_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start demo");
+    let daemon = Daemon(child);
+    let sock = dir.join("control.sock");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::os::unix::net::UnixStream::connect(&sock).is_err() {
+        assert!(Instant::now() < deadline, "demo did not open its control socket");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    daemon
 }
 
 /// Checks what must hold after any crash, power cut or recovery, and returns the moves: move ids
