@@ -234,6 +234,17 @@ impl<E> From<StoreError> for TxError<E> {
     }
 }
 
+impl<E> TxError<E> {
+    /// Maps the rejection type, so one module's Tx-level function can run inside another's
+    /// commit: `shift::record_cash_tx(tx, …).map_err(|e| e.map_rejected(CheckoutError::Shift))?`.
+    pub fn map_rejected<F>(self, f: impl FnOnce(E) -> F) -> TxError<F> {
+        match self {
+            TxError::Rejected(e) => TxError::Rejected(f(e)),
+            TxError::Store(e) => TxError::Store(e),
+        }
+    }
+}
+
 impl<E> From<sled::Error> for TxError<E> {
     fn from(e: sled::Error) -> Self {
         TxError::Store(e.into())
