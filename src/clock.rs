@@ -71,3 +71,9 @@ mod tests {
         assert_eq!(shared.now(), Utc.with_ymd_and_hms(2026, 12, 25, 9, 0, 0).unwrap());
     }
 }
+
+/// Shop-local wall time of an instant, for rules written in local time (promotion windows,
+/// member day, business days).
+pub fn local(at: DateTime<Utc>, tz: chrono_tz::Tz) -> chrono::NaiveDateTime {
+    at.with_timezone(&tz).naive_local()
+}

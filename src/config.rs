@@ -767,15 +767,7 @@ mod check {
     /// An IANA time zone name. Only its form is checked: the box's tz database is the authority.
     pub fn timezone<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
         let s = String::deserialize(d)?;
-        let ok = s == "UTC"
-            || (s.contains('/')
-                && s.split('/').all(|part| {
-                    !part.is_empty()
-                        && part
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b"_+-".contains(&b))
-                }));
-        if !ok {
+        if s.parse::<chrono_tz::Tz>().is_err() {
             return Err(de::Error::custom(format!(
                 "expected an IANA time zone name like \"Asia/Shanghai\", got {s:?}"
             )));
@@ -1677,6 +1669,11 @@ impl Config {
             .iter()
             .map(InStoreLayout::from)
             .collect()
+    }
+
+    /// The shop's time zone (`[store].timezone`, checked when the config was loaded).
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.store.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai)
     }
 
     /// The MQTT client id: `[mqtt].client_id`, or `storehub-{chain_id}-{store_id}-{hub_id}`.

@@ -510,3 +510,11 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_misspelt_time_zone_is_refused() {
+    assert_eq!(
+        message(&BASE.replace("name = \"华美超市 徐汇店\"", "name = \"华美超市 徐汇店\"\ntimezone = \"Asia/Shangai\"")),
+        "config/storehub.toml:6: [store].timezone: expected an IANA time zone name like \"Asia/Shanghai\", got \"Asia/Shangai\""
+    );
+}
