@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod catalog;
+pub mod checkout;
 pub mod clock;
 pub mod config;
 pub mod control;

@@ -1,0 +1,280 @@
+//! The configured lanes and their open carts: scanning, weighing, changing lines, voiding, and
+//! keeping each cart persisted so it survives a restart.
+//!
+//! Persisted layout in `TreeId::Sessions`: `<lane>` → [`CartHeader`], `<lane>\0<line no, u32 BE>`
+//! → [`CartLine`]. A scan rewrites one line (and the header when a line is added), not the whole
+//! cart, so the cost of a scan does not grow with the basket.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::cart::{AddHow, Cart, CartError, CartLine};
+use crate::catalog::{self, Product, Unit};
+use crate::domain::barcode::{self, Barcode, BarcodeError, CatalogCode, InStoreLayout};
+use crate::store::{CommitError, Record, Store, StoreError, TreeId, Tx, TxError};
+
+/// A weight older than this is not "the current stable weight" any more.
+const WEIGHT_FRESH_FOR: Duration = Duration::seconds(2);
+
+/// The persisted part of a cart besides its lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartHeader {
+    pub opened_at: DateTime<Utc>,
+    pub cashier: Option<String>,
+    pub member_id: Option<u64>,
+    pub coupons: Vec<String>,
+    pub next_line_no: u32,
+}
+
+impl Record for CartHeader {
+    const NAME: &'static str = "cart header";
+}
+
+impl Record for CartLine {
+    const NAME: &'static str = "cart line";
+}
+
+/// The last reading of a lane's scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScaleReading {
+    pub grams: i64,
+    pub stable: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// What a scan did. Not finding the product is an outcome the cashier screen shows, not an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ScanOutcome {
+    /// The product was added (or merged into an existing line).
+    Added { line: CartLine },
+    /// No product has this code; nothing was added.
+    UnknownBarcode { code: String },
+    /// A weighed product scanned by its own code: put it on the scale and weigh it.
+    NeedsWeight { sku: String, name_zh: String, name_en: String },
+}
+
+/// A lane action that was refused; the cart is unchanged.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    #[error("no lane {0:?}; configured lanes are in [[lanes]]")]
+    UnknownLane(String),
+    #[error("barcode {code:?} cannot be read: {source}")]
+    Barcode { code: String, source: BarcodeError },
+    #[error("no product with sku {0:?}")]
+    UnknownSku(String),
+    #[error("the scale shows no stable weight; wait until it settles (or weigh again)")]
+    UnstableWeight,
+    #[error("the scale has sent no weight in the last 2 seconds; check the scale")]
+    NoWeight,
+    #[error("{0}")]
+    Cart(#[from] CartError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<CommitError<CheckoutError>> for CheckoutError {
+    fn from(e: CommitError<CheckoutError>) -> Self {
+        match e {
+            CommitError::Rejected(e) => e,
+            CommitError::Store(e) => CheckoutError::Store(e),
+        }
+    }
+}
+
+struct LaneState {
+    cart: Cart,
+    scale: Option<ScaleReading>,
+}
+
+/// Every configured lane with its cart.
+pub struct Lanes {
+    store: Arc<Store>,
+    layouts: Vec<InStoreLayout>,
+    max_lines: u32,
+    lanes: HashMap<String, Mutex<LaneState>>,
+}
+
+fn line_key(lane: &str, line_no: u32) -> Vec<u8> {
+    let mut k = Vec::with_capacity(lane.len() + 5);
+    k.extend_from_slice(lane.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&line_no.to_be_bytes());
+    k
+}
+
+fn lines_prefix(lane: &str) -> Vec<u8> {
+    let mut k = lane.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+impl Lanes {
+    /// The lanes named in config, each with the cart it had when the daemon stopped (or an empty
+    /// one). `layouts` are the in-store barcode layouts (empty: the defaults).
+    pub fn open(store: Arc<Store>, lane_ids: &[String], layouts: Vec<InStoreLayout>, max_lines: u32) -> Result<Lanes, StoreError> {
+        let layouts = if layouts.is_empty() { barcode::default_layouts() } else { layouts };
+        // Cart changes are write-behind: make sure the newest are readable.
+        store.read_barrier()?;
+        let now = store.clock().now();
+        let mut lanes = HashMap::new();
+        for id in lane_ids {
+            let cart = match store.get::<CartHeader>(TreeId::Sessions, id.as_bytes())? {
+                Some(h) => {
+                    let lines = store
+                        .scan_prefix::<CartLine>(TreeId::Sessions, &lines_prefix(id))
+                        .map(|r| r.map(|(_, l)| l))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Cart { lane: id.clone(), opened_at: h.opened_at, cashier: h.cashier, member_id: h.member_id, coupons: h.coupons, lines, next_line_no: h.next_line_no }
+                }
+                None => Cart::new(id, now),
+            };
+            lanes.insert(id.clone(), Mutex::new(LaneState { cart, scale: None }));
+        }
+        Ok(Lanes { store, layouts, max_lines, lanes })
+    }
+
+    fn lane(&self, lane: &str) -> Result<MutexGuard<'_, LaneState>, CheckoutError> {
+        let m = self.lanes.get(lane).ok_or_else(|| CheckoutError::UnknownLane(lane.to_string()))?;
+        Ok(m.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Lane ids, sorted.
+    pub fn lane_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.lanes.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// A copy of the lane's cart.
+    pub fn cart(&self, lane: &str) -> Result<Cart, CheckoutError> {
+        Ok(self.lane(lane)?.cart.clone())
+    }
+
+    /// A reading from the lane's scale (the device driver sends every one).
+    pub fn scale_reading(&self, lane: &str, reading: ScaleReading) -> Result<(), CheckoutError> {
+        self.lane(lane)?.scale = Some(reading);
+        Ok(())
+    }
+
+    /// A scanned or typed barcode: GTIN, in-store price- or weight-embedded label.
+    pub fn scan(&self, lane: &str, code: &str) -> Result<ScanOutcome, CheckoutError> {
+        let code = code.trim();
+        let decoded = barcode::decode(code, &self.layouts).map_err(|source| CheckoutError::Barcode { code: code.to_string(), source })?;
+        let (lookup, how) = match &decoded {
+            Barcode::Ean13 { gtin } | Barcode::Ean8 { gtin } | Barcode::Upca { gtin } => (CatalogCode::Gtin(gtin.clone()), None),
+            Barcode::PriceEmbedded { item_code, price_fen, .. } => (CatalogCode::Plu(item_code.clone()), Some(AddHow::Label { price_fen: *price_fen })),
+            Barcode::WeightEmbedded { item_code, weight_g, .. } => (CatalogCode::Plu(item_code.clone()), Some(AddHow::Grams(*weight_g))),
+        };
+        let Some(product) = catalog::product_by_code(&self.store, &lookup)? else {
+            return Ok(ScanOutcome::UnknownBarcode { code: code.to_string() });
+        };
+        let how = match how {
+            Some(h) => h,
+            None if product.unit == Unit::Kg => {
+                return Ok(ScanOutcome::NeedsWeight { sku: product.sku, name_zh: product.name_zh, name_en: product.name_en });
+            }
+            None => AddHow::Units(1),
+        };
+        let line = self.add(lane, &product, how, Some(code))?;
+        Ok(ScanOutcome::Added { line })
+    }
+
+    /// Adds `qty` pieces of a product found by sku (typed or picked from a search).
+    pub fn add_sku(&self, lane: &str, sku: &str, qty: i64) -> Result<CartLine, CheckoutError> {
+        let product = catalog::product(&self.store, sku)?.ok_or_else(|| CheckoutError::UnknownSku(sku.to_string()))?;
+        self.add(lane, &product, AddHow::Units(qty), None)
+    }
+
+    /// Adds a weighed product at the lane scale's current stable weight.
+    pub fn add_weighed(&self, lane: &str, sku: &str) -> Result<CartLine, CheckoutError> {
+        let product = catalog::product(&self.store, sku)?.ok_or_else(|| CheckoutError::UnknownSku(sku.to_string()))?;
+        if product.unit != Unit::Kg {
+            return Err(CartError::NotWeighed { sku: product.sku }.into());
+        }
+        let grams = {
+            let state = self.lane(lane)?;
+            let now = self.store.clock().now();
+            match state.scale {
+                None => return Err(CheckoutError::NoWeight),
+                Some(r) if now - r.at > WEIGHT_FRESH_FOR => return Err(CheckoutError::NoWeight),
+                Some(r) if !r.stable || r.grams <= 0 => return Err(CheckoutError::UnstableWeight),
+                Some(r) => r.grams,
+            }
+        };
+        self.add(lane, &product, AddHow::Grams(grams), None)
+    }
+
+    fn add(&self, lane: &str, product: &Product, how: AddHow, code: Option<&str>) -> Result<CartLine, CheckoutError> {
+        let mut state = self.lane(lane)?;
+        let mut cart = state.cart.clone();
+        let line_no = cart.add(product, how, code, self.max_lines)?;
+        let line = cart.line(line_no).cloned().ok_or(CartError::NoSuchLine { line_no })?;
+        let new_line = cart.next_line_no != state.cart.next_line_no;
+        self.persist(&cart, |tx| {
+            if new_line {
+                put_header(tx, &cart)?;
+            }
+            tx.put(TreeId::Sessions, &line_key(&cart.lane, line_no), &line)
+        })?;
+        state.cart = cart;
+        Ok(line)
+    }
+
+    /// Sets the number of pieces on a line.
+    pub fn set_units(&self, lane: &str, line_no: u32, qty: i64) -> Result<CartLine, CheckoutError> {
+        let mut state = self.lane(lane)?;
+        let mut cart = state.cart.clone();
+        cart.set_units(line_no, qty)?;
+        let line = cart.line(line_no).cloned().ok_or(CartError::NoSuchLine { line_no })?;
+        self.persist(&cart, |tx| tx.put(TreeId::Sessions, &line_key(&cart.lane, line_no), &line))?;
+        state.cart = cart;
+        Ok(line)
+    }
+
+    /// Removes one line.
+    pub fn remove_line(&self, lane: &str, line_no: u32) -> Result<CartLine, CheckoutError> {
+        let mut state = self.lane(lane)?;
+        let mut cart = state.cart.clone();
+        let line = cart.remove(line_no)?;
+        self.persist(&cart, |tx| {
+            tx.remove(TreeId::Sessions, &line_key(&cart.lane, line_no))?;
+            Ok(())
+        })?;
+        state.cart = cart;
+        Ok(line)
+    }
+
+    /// Empties the cart (the shopper walks away); returns what it held.
+    pub fn void(&self, lane: &str) -> Result<Cart, CheckoutError> {
+        let mut state = self.lane(lane)?;
+        let old = state.cart.clone();
+        let fresh = Cart::new(lane, self.store.clock().now());
+        self.persist(&fresh, |tx| clear_cart_tx(tx, &old))?;
+        state.cart = fresh;
+        Ok(old)
+    }
+
+    /// Writes a cart change behind (not waiting for the disk): losing the newest scan in a power
+    /// cut costs a rescan, and the cashier sees the cart on screen anyway.
+    fn persist(&self, _cart: &Cart, change: impl FnOnce(&Tx) -> Result<(), TxError<CheckoutError>>) -> Result<(), CheckoutError> {
+        Ok(self.store.commit_write_behind(change)?)
+    }
+}
+
+fn put_header(tx: &Tx, cart: &Cart) -> Result<(), TxError<CheckoutError>> {
+    let header = CartHeader { opened_at: cart.opened_at, cashier: cart.cashier.clone(), member_id: cart.member_id, coupons: cart.coupons.clone(), next_line_no: cart.next_line_no };
+    tx.put(TreeId::Sessions, cart.lane.as_bytes(), &header)
+}
+
+/// Deletes a cart's persisted header and lines (voided, or paid inside the sale's commit).
+pub fn clear_cart_tx<E>(tx: &Tx, cart: &Cart) -> Result<(), TxError<E>> {
+    tx.remove(TreeId::Sessions, cart.lane.as_bytes())?;
+    for l in &cart.lines {
+        tx.remove(TreeId::Sessions, &line_key(&cart.lane, l.line_no))?;
+    }
+    Ok(())
+}

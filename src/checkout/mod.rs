@@ -1,0 +1,14 @@
+//! Checkout: the lanes (收银台) and their carts. A lane has at most one open cart; scans,
+//! weights and cashier actions change it, and paying turns it into a sale in one commit.
+//!
+//! Boundaries: prices, discounts, tenders and points are decided in `domain` (pure); members,
+//! coupons and shifts are changed through their modules' `_tx` functions inside the sale's
+//! commit. Carts live in memory, one lock per lane, and every change is also persisted as a
+//! write-behind commit (`Store::commit_write_behind`), so a restarted daemon finds every cart
+//! as it was; only the sale itself waits for the disk.
+
+pub mod cart;
+pub mod lanes;
+
+pub use cart::{AddHow, Cart, CartError, CartLine};
+pub use lanes::{CheckoutError, Lanes, ScaleReading, ScanOutcome};

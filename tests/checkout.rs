@@ -1,0 +1,144 @@
+//! A lane as a cashier uses it: scans (GTINs, scale labels), weighing at the lane scale, changing
+//! and removing lines, voiding; and the cart surviving a restart of the daemon.
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use storehub::checkout::{CartError, CheckoutError, Lanes, ScaleReading, ScanOutcome};
+use storehub::clock::{Clock, ManualClock};
+use storehub::domain::pricing::Quantity;
+use storehub::store::{Durability, Store};
+
+use common::*;
+
+const WATER: &str = "6907674936533";
+
+fn shop() -> (tempfile::TempDir, ManualClock, Arc<Store>) {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(opening_time());
+    let store = Arc::new(open_store(dir.path(), &clock, Durability::Durable));
+    load(&store, &[water(), cestbon(), bananas()]);
+    (dir, clock, store)
+}
+
+fn lanes(store: &Arc<Store>) -> Lanes {
+    Lanes::open(Arc::clone(store), &["lane-1".to_string(), "lane-2".to_string()], Vec::new(), 300).unwrap()
+}
+
+fn added(outcome: ScanOutcome) -> storehub::checkout::CartLine {
+    match outcome {
+        ScanOutcome::Added { line } => line,
+        other => panic!("expected the scan to add a line, got {other:?}"),
+    }
+}
+
+#[test]
+fn two_scans_of_water_make_one_line_of_two_and_an_unknown_code_adds_nothing() {
+    let (_dir, _clock, store) = shop();
+    let lanes = lanes(&store);
+    added(lanes.scan("lane-1", WATER).unwrap());
+    let line = added(lanes.scan("lane-1", WATER).unwrap());
+    assert_eq!((line.line_no, line.qty), (1, Quantity::Units(2)));
+
+    let unknown = ean13("690000000001");
+    assert_eq!(lanes.scan("lane-1", &unknown).unwrap(), ScanOutcome::UnknownBarcode { code: unknown.clone() });
+    assert_eq!(lanes.cart("lane-1").unwrap().lines.len(), 1, "nothing added");
+    assert!(lanes.cart("lane-2").unwrap().is_empty(), "lanes do not share carts");
+}
+
+#[test]
+fn a_mistyped_barcode_is_refused_with_what_is_wrong() {
+    let (_dir, _clock, store) = shop();
+    let lanes = lanes(&store);
+    let err = lanes.scan("lane-1", "6907674936534").unwrap_err();
+    assert_eq!(err.to_string(), "barcode \"6907674936534\" cannot be read: wrong check digit 4; expected 3");
+    let err = lanes.scan("lane-9", WATER).unwrap_err();
+    assert!(matches!(err, CheckoutError::UnknownLane(ref l) if l == "lane-9"), "{err}");
+}
+
+#[test]
+fn bananas_by_label_by_scale_and_refused_while_the_scale_moves() {
+    let (_dir, clock, store) = shop();
+    let lanes = lanes(&store);
+    // A weight label from the produce counter: prefix 25, item 05000, 1,234 g.
+    let label = ean13("250500001234");
+    let line = added(lanes.scan("lane-1", &label).unwrap());
+    assert_eq!((line.sku.as_str(), line.qty, line.unit_price_fen), ("SKU-020001", Quantity::Grams(1_234), 798));
+    // A price label: prefix 20, item 05000, ¥8.88.
+    let line = added(lanes.scan("lane-1", &ean13("200500000888")).unwrap());
+    assert_eq!((line.qty, line.label_price_fen), (Quantity::Units(1), Some(888)));
+
+    // Weighing at the lane: no reading yet, then a moving one, then a stable one.
+    assert!(matches!(lanes.add_weighed("lane-1", "SKU-020001"), Err(CheckoutError::NoWeight)));
+    let at = clock.now();
+    lanes.scale_reading("lane-1", ScaleReading { grams: 640, stable: false, at }).unwrap();
+    assert!(matches!(lanes.add_weighed("lane-1", "SKU-020001"), Err(CheckoutError::UnstableWeight)));
+    lanes.scale_reading("lane-1", ScaleReading { grams: 652, stable: true, at }).unwrap();
+    let line = lanes.add_weighed("lane-1", "SKU-020001").unwrap();
+    assert_eq!((line.line_no, line.qty), (3, Quantity::Grams(652)));
+    // Three seconds later the reading is stale.
+    clock.advance(Duration::seconds(3));
+    assert!(matches!(lanes.add_weighed("lane-1", "SKU-020001"), Err(CheckoutError::NoWeight)));
+    // Water is not weighed.
+    assert!(matches!(lanes.add_weighed("lane-1", "SKU-010001"), Err(CheckoutError::Cart(CartError::NotWeighed { .. }))));
+    assert_eq!(lanes.cart("lane-1").unwrap().lines.len(), 3);
+}
+
+#[test]
+fn bananas_scanned_by_their_plu_ask_for_the_scale() {
+    let (_dir, _clock, store) = shop();
+    let p = storehub::catalog::Product { barcodes: vec!["5000".into(), ean13("690000005000")], ..bananas() };
+    load(&store, &[p]);
+    let lanes = lanes(&store);
+    match lanes.scan("lane-1", &ean13("690000005000")).unwrap() {
+        ScanOutcome::NeedsWeight { sku, .. } => assert_eq!(sku, "SKU-020001"),
+        other => panic!("expected needs_weight, got {other:?}"),
+    }
+    assert!(lanes.cart("lane-1").unwrap().is_empty());
+}
+
+#[test]
+fn changing_removing_and_voiding_lines() {
+    let (_dir, _clock, store) = shop();
+    let lanes = lanes(&store);
+    added(lanes.scan("lane-1", WATER).unwrap());
+    lanes.add_sku("lane-1", "SKU-010003", 2).unwrap();
+    assert_eq!(lanes.set_units("lane-1", 1, 6).unwrap().qty, Quantity::Units(6));
+    assert!(matches!(lanes.set_units("lane-1", 1, 0), Err(CheckoutError::Cart(CartError::NonPositiveQuantity { qty: 0 }))));
+    assert_eq!(lanes.remove_line("lane-1", 2).unwrap().sku, "SKU-010003");
+    assert!(matches!(lanes.remove_line("lane-1", 2), Err(CheckoutError::Cart(CartError::NoSuchLine { line_no: 2 }))));
+    assert!(matches!(lanes.add_sku("lane-1", "SKU-999", 1), Err(CheckoutError::UnknownSku(_))));
+    let voided = lanes.void("lane-1").unwrap();
+    assert_eq!(voided.lines.len(), 1);
+    assert!(lanes.cart("lane-1").unwrap().is_empty());
+}
+
+#[test]
+fn carts_survive_a_restart_of_the_daemon() {
+    let (dir, clock, store) = shop();
+    {
+        let lanes = lanes(&store);
+        added(lanes.scan("lane-1", WATER).unwrap());
+        added(lanes.scan("lane-1", WATER).unwrap());
+        added(lanes.scan("lane-1", &ean13("250500001234")).unwrap());
+        lanes.add_sku("lane-2", "SKU-010003", 3).unwrap();
+        lanes.add_sku("lane-2", "SKU-010001", 1).unwrap();
+        lanes.remove_line("lane-2", 2).unwrap();
+    }
+    let before = Lanes::open(Arc::clone(&store), &["lane-1".to_string(), "lane-2".to_string()], Vec::new(), 300).unwrap();
+    let (cart1, cart2) = (before.cart("lane-1").unwrap(), before.cart("lane-2").unwrap());
+    drop(before);
+    drop(store);
+
+    let store = Arc::new(open_store(dir.path(), &clock, Durability::Durable));
+    let lanes = lanes(&store);
+    assert_eq!(lanes.cart("lane-1").unwrap(), cart1);
+    assert_eq!(lanes.cart("lane-2").unwrap(), cart2);
+    assert_eq!(cart1.lines.len(), 2);
+    assert_eq!(cart1.lines[0].qty, Quantity::Units(2));
+    assert_eq!(cart2.lines.iter().map(|l| l.line_no).collect::<Vec<_>>(), vec![1]);
+    // Numbering goes on where it stopped.
+    assert_eq!(lanes.add_sku("lane-2", "SKU-010001", 1).unwrap().line_no, 3);
+}
