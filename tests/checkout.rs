@@ -142,3 +142,99 @@ fn carts_survive_a_restart_of_the_daemon() {
     // Numbering goes on where it stopped.
     assert_eq!(lanes.add_sku("lane-2", "SKU-010001", 1).unwrap().line_no, 3);
 }
+
+// --- paying ----------------------------------------------------------------------------------
+
+use storehub::checkout::{PayRequest, SaleRules, EVENT_SALE_COMPLETED};
+use storehub::domain::staff::Role;
+use storehub::domain::tender::{CashRounding, Tender, TenderKind};
+use storehub::staff::StaffRef;
+
+fn rules(cash_rounding: CashRounding) -> SaleRules {
+    SaleRules { cash_rounding, promotions: Vec::new(), tz: chrono_tz::Asia::Shanghai }
+}
+
+fn cashier() -> StaffRef {
+    StaffRef { id: "wang".into(), name: "王芳".into(), role: Role::Cashier }
+}
+
+/// Hires the cashier (cheap hashing: tests only).
+fn hire(store: &Store) {
+    let new = storehub::staff::NewStaff { id: "wang".into(), name: "王芳".into(), role: Role::Cashier };
+    storehub::staff::create_staff(store, &new, "correct horse", Some("2468"), &storehub::staff::HashCost::minimal_for_tests()).unwrap();
+}
+
+fn cash(fen: i64) -> Tender {
+    Tender { kind: TenderKind::Cash, amount_fen: fen, reference: None, points: None }
+}
+
+#[test]
+fn a_guest_pays_cash_for_water_and_bananas_and_everything_is_booked() {
+    let (_dir, _clock, store) = shop();
+    storehub::inventory::move_stock(&store, &request(storehub::domain::stock::MoveKind::Receipt, "SKU-010001", 48)).unwrap();
+    hire(&store);
+    let shift = storehub::staff::open_shift(&store, "lane-1", "wang", 50_000).unwrap();
+    let lanes = lanes(&store);
+    lanes.sign_in("lane-1", &cashier()).unwrap();
+    added(lanes.scan("lane-1", WATER).unwrap());
+    added(lanes.scan("lane-1", WATER).unwrap());
+    added(lanes.scan("lane-1", &ean13("250500001234")).unwrap()); // 1,234 g at ¥7.98/kg
+    // 2 × ¥2.00 + round_half_up(1234 × 798 / 1000) = 400 + 985 (984.732) = ¥13.85.
+    let quote = lanes.quote("lane-1", &rules(CashRounding::DownToJiao)).unwrap();
+    assert_eq!(quote.total_fen, 1_385);
+
+    // 抹零: ¥13.85 in cash is ¥13.80; a ¥20 note gives ¥6.20 change.
+    let sale = lanes.pay("lane-1", &PayRequest { tenders: vec![cash(2_000)] }, &rules(CashRounding::DownToJiao)).unwrap();
+    assert_eq!(sale.receipt_no, "lane-1-1");
+    assert_eq!((sale.settlement.change_fen, sale.settlement.rounding_fen), (620, -5));
+    assert_eq!(sale.cashier, "wang");
+    assert_eq!(sale.stock_moves.len(), 2);
+    assert_eq!(storehub::inventory::on_hand(&store, "SKU-010001").unwrap(), 46);
+    assert_eq!(storehub::inventory::on_hand(&store, "SKU-020001").unwrap(), -1_234);
+    let shift = storehub::staff::shift(&store, shift.id).unwrap().unwrap();
+    assert_eq!(shift.cash_sales_fen, 1_380, "the drawer took ¥13.80 net of change");
+    let events = events_of_type(&store, EVENT_SALE_COMPLETED);
+    assert_eq!(events.len(), 1);
+    let data = events[0].data().unwrap();
+    assert_eq!(data["total_fen"], 1_385);
+    assert_eq!(data["sale_id"], 1);
+
+    // The lane starts a new cart, still signed in, and that survives a restart.
+    let cart = lanes.cart("lane-1").unwrap();
+    assert!(cart.is_empty());
+    assert_eq!(cart.cashier.as_deref(), Some("wang"));
+    drop(lanes);
+    let lanes = Lanes::open(Arc::clone(&store), &["lane-1".to_string()], Vec::new(), 300).unwrap();
+    assert!(lanes.cart("lane-1").unwrap().is_empty());
+}
+
+#[test]
+fn a_refused_payment_changes_nothing() {
+    let (_dir, _clock, store) = shop();
+    hire(&store);
+    let lanes = lanes(&store);
+    added(lanes.scan("lane-1", WATER).unwrap());
+    let outbox_before = outbox_seqs(&store);
+    let pay = |tenders: Vec<Tender>| lanes.pay("lane-1", &PayRequest { tenders }, &rules(CashRounding::None)).unwrap_err().to_string();
+
+    assert_eq!(pay(vec![cash(200)]), "no cashier is signed in on this lane; sign in with your PIN first");
+    lanes.sign_in("lane-1", &cashier()).unwrap();
+    assert!(pay(vec![cash(200)]).starts_with("no shift is open on lane-1"), "cash needs a drawer");
+    storehub::staff::open_shift(&store, "lane-1", "wang", 0).unwrap();
+    let short = pay(vec![cash(150)]);
+    assert_eq!(short, "short: paid ¥1.50 of ¥2.00");
+    let card = pay(vec![Tender { kind: TenderKind::BankCard, amount_fen: 200, reference: None, points: None }]);
+    assert!(card.contains("reference"), "{card}");
+
+    store.read_barrier().unwrap();
+    assert_eq!(lanes.cart("lane-1").unwrap().lines.len(), 1, "the cart is still there");
+    assert!(storehub::checkout::sale::all_sales(&store).unwrap().is_empty());
+    let new_events: Vec<_> = outbox(&store).into_iter().filter(|e| !outbox_before.contains(&e.seq)).map(|e| e.event_type).collect();
+    assert!(new_events.iter().all(|t| t.starts_with("storehub.shift")), "only the shift opening was booked: {new_events:?}");
+
+    // Paid by card with its terminal reference, no drawer needed.
+    let sale = lanes
+        .pay("lane-1", &PayRequest { tenders: vec![Tender { kind: TenderKind::BankCard, amount_fen: 200, reference: Some("POS-778812".into()), points: None }] }, &rules(CashRounding::None))
+        .unwrap();
+    assert_eq!(sale.settlement.tenders[0].reference.as_deref(), Some("POS-778812"));
+}

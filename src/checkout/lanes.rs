@@ -72,6 +72,20 @@ pub enum CheckoutError {
     NoWeight,
     #[error("{0}")]
     Cart(#[from] CartError),
+    #[error("the cart is empty; scan something first")]
+    EmptyCart,
+    #[error("no cashier is signed in on this lane; sign in with your PIN first")]
+    NotSignedIn,
+    #[error("no shift is open on {lane}, so there is no drawer for cash; open a shift with its float first (`storehub shift open`)")]
+    NoShift { lane: String },
+    #[error("{0}")]
+    Pricing(crate::domain::pricing::PricingError),
+    #[error("{0}")]
+    Tender(crate::domain::tender::TenderError),
+    #[error("{0}")]
+    Shift(crate::staff::ShiftError),
+    #[error("{0}")]
+    Stock(crate::inventory::InventoryError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -248,12 +262,59 @@ impl Lanes {
         Ok(line)
     }
 
+    /// A cashier signs in on the lane (after `staff::login_pin`); the lane's sales are theirs.
+    pub fn sign_in(&self, lane: &str, cashier: &crate::staff::StaffRef) -> Result<(), CheckoutError> {
+        self.set_header(lane, |c| c.cashier = Some(cashier.id.clone()))
+    }
+
+    /// The cashier leaves the lane.
+    pub fn sign_out(&self, lane: &str) -> Result<(), CheckoutError> {
+        self.set_header(lane, |c| c.cashier = None)
+    }
+
+    fn set_header(&self, lane: &str, change: impl FnOnce(&mut Cart)) -> Result<(), CheckoutError> {
+        let mut state = self.lane(lane)?;
+        let mut cart = state.cart.clone();
+        change(&mut cart);
+        self.persist(&cart, |tx| put_header(tx, &cart))?;
+        state.cart = cart;
+        Ok(())
+    }
+
+    /// Prices the lane's cart as it stands (what the cashier screen shows).
+    pub fn quote(&self, lane: &str, rules: &super::sale::SaleRules) -> Result<crate::domain::pricing::PricedBasket, CheckoutError> {
+        let cart = self.cart(lane)?;
+        super::sale::quote(&cart, &crate::domain::pricing::Shopper::guest(), rules, self.store.clock().now())
+    }
+
+    /// The shopper pays: one durable commit of the whole sale (see `checkout::sale`). On success
+    /// the lane starts an empty cart with the same cashier signed in.
+    pub fn pay(&self, lane: &str, req: &super::sale::PayRequest, rules: &super::sale::SaleRules) -> Result<super::sale::Sale, CheckoutError> {
+        let mut state = self.lane(lane)?;
+        let cart = state.cart.clone();
+        let sale = self.store.commit(|tx| {
+            let sale = super::sale::commit_sale_tx(tx, &cart, req, rules)?;
+            let mut next = Cart::new(lane, tx.now());
+            next.cashier = cart.cashier.clone();
+            put_header(tx, &next)?;
+            Ok(sale)
+        })?;
+        let mut next = Cart::new(lane, sale.at);
+        next.cashier = cart.cashier;
+        state.cart = next;
+        Ok(sale)
+    }
+
     /// Empties the cart (the shopper walks away); returns what it held.
     pub fn void(&self, lane: &str) -> Result<Cart, CheckoutError> {
         let mut state = self.lane(lane)?;
         let old = state.cart.clone();
-        let fresh = Cart::new(lane, self.store.clock().now());
-        self.persist(&fresh, |tx| clear_cart_tx(tx, &old))?;
+        let mut fresh = Cart::new(lane, self.store.clock().now());
+        fresh.cashier = old.cashier.clone();
+        self.persist(&fresh, |tx| {
+            clear_cart_tx(tx, &old)?;
+            put_header(tx, &fresh)
+        })?;
         state.cart = fresh;
         Ok(old)
     }

@@ -9,6 +9,8 @@
 
 pub mod cart;
 pub mod lanes;
+pub mod sale;
 
 pub use cart::{AddHow, Cart, CartError, CartLine};
 pub use lanes::{CheckoutError, Lanes, ScaleReading, ScanOutcome};
+pub use sale::{PayRequest, Sale, SaleRules, EVENT_SALE_COMPLETED};
