@@ -135,6 +135,10 @@ enum Command {
         /// without the journal, docs/powercut.md).
         #[arg(long, conflicts_with = "relaxed")]
         sled_only: bool,
+        /// Half of the commits are whole sales through a lane (cart, cash or card, stock moves),
+        /// printed as `sale <id> <receipt> <total fen> <move id>,…`.
+        #[arg(long, conflicts_with = "sled_only")]
+        sales: bool,
     },
 }
 
@@ -585,7 +589,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::CrashWriter { writers, sled_only: true, .. } => sled_only_writer(&cli, *writers),
-        Command::CrashWriter { writers, relaxed, .. } => crash_writer(&cli, *writers, *relaxed),
+        Command::CrashWriter { writers, relaxed, sales, .. } => crash_writer(&cli, *writers, *relaxed, *sales),
         Command::Verify => {
             let reply = request(&cli, Request::Verify)?;
             print_json(&reply.result)?;
@@ -854,7 +858,7 @@ fn serve(cli: &Cli, cfg: Config, is_demo: bool) -> Result<(), Failure> {
 
 /// Test helper for the crash tests: `writers` threads commit stock moves (durable unless
 /// `relaxed`) and print `ack <move id> <sku> <delta>` after each commit returns.
-fn crash_writer(cli: &Cli, writers: usize, relaxed: bool) -> Result<(), Failure> {
+fn crash_writer(cli: &Cli, writers: usize, relaxed: bool, sales: bool) -> Result<(), Failure> {
     let dir = data_dir(cli, None)?;
     let mode = if relaxed { Durability::Relaxed } else { Durability::Durable };
     let mut opts = store_options(&dir, None, Some(mode));
@@ -869,14 +873,60 @@ fn crash_writer(cli: &Cli, writers: usize, relaxed: bool) -> Result<(), Failure>
             catalog::upsert_products(&store, &[p], 1, |_| {}).map_err(|e| anyhow!("{e}"))?;
         }
     }
+    let writers = writers.max(1);
+    let lane_ids: Vec<String> = (0..writers).map(|w| format!("lane-{w}")).collect();
+    let lanes = if sales {
+        let cashier = storehub::staff::StaffRef { id: "crash".into(), name: "crash".into(), role: storehub::domain::staff::Role::Cashier };
+        if storehub::staff::account(&store, "crash")?.is_none() {
+            let new = storehub::staff::NewStaff { id: cashier.id.clone(), name: cashier.name.clone(), role: cashier.role };
+            storehub::staff::create_staff(&store, &new, "crash-test-only", None, &storehub::staff::HashCost::minimal_for_tests())
+                .map_err(|e| anyhow!("{e}"))?;
+        }
+        for lane in &lane_ids {
+            if storehub::staff::open_shift_for_lane(&store, lane)?.is_none() {
+                storehub::staff::open_shift(&store, lane, "crash", 10_000).map_err(|e| anyhow!("{e}"))?;
+            }
+        }
+        let lanes = storehub::checkout::Lanes::open(Arc::clone(&store), &lane_ids, Vec::new(), 300)?;
+        for lane in &lane_ids {
+            lanes.sign_in(lane, &cashier)?;
+        }
+        Some(Arc::new(lanes))
+    } else {
+        None
+    };
     println!("ready");
     std::io::stdout().flush()?;
-    let handles: Vec<_> = (0..writers.max(1))
+    let handles: Vec<_> = (0..writers)
         .map(|w| {
-            let (store, skus) = (Arc::clone(&store), skus.clone());
+            let (store, skus, lanes, lane) = (Arc::clone(&store), skus.clone(), lanes.clone(), lane_ids[w].clone());
             std::thread::spawn(move || -> anyhow::Result<()> {
                 let mut rng = fastrand::Rng::with_seed(w as u64 + u64::from(std::process::id()));
+                let rules = storehub::checkout::SaleRules {
+                    cash_rounding: storehub::domain::tender::CashRounding::None,
+                    promotions: Vec::new(),
+                    tz: chrono_tz::Asia::Shanghai,
+                };
                 loop {
+                    if let (Some(lanes), true) = (&lanes, rng.bool()) {
+                        // A whole sale: a fresh cart of 1–3 products, paid in cash or by card.
+                        lanes.void(&lane)?;
+                        for _ in 0..rng.usize(1..=3) {
+                            lanes.add_sku(&lane, &skus[rng.usize(..skus.len())], rng.i64(1..=5))?;
+                        }
+                        let total = lanes.quote(&lane, &rules)?.total_fen;
+                        let tender = if rng.bool() {
+                            storehub::domain::tender::Tender { kind: storehub::domain::tender::TenderKind::Cash, amount_fen: total, reference: None, points: None }
+                        } else {
+                            storehub::domain::tender::Tender { kind: storehub::domain::tender::TenderKind::BankCard, amount_fen: total, reference: Some(format!("POS-{w}")), points: None }
+                        };
+                        let sale = lanes.pay(&lane, &storehub::checkout::PayRequest { tenders: vec![tender] }, &rules)?;
+                        let moves: Vec<String> = sale.stock_moves.iter().map(u64::to_string).collect();
+                        let mut out = std::io::stdout().lock();
+                        writeln!(out, "sale {} {} {} {}", sale.id, sale.receipt_no, sale.priced.total_fen, moves.join(","))?;
+                        out.flush()?;
+                        continue;
+                    }
                     let kind = if rng.bool() { MoveKind::Receipt } else { MoveKind::Sale };
                     let m = NewMove {
                         sku: skus[rng.usize(..skus.len())].clone(),

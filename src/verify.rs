@@ -1,6 +1,6 @@
 //! `storehub verify`: invariants a technician or HQ can trust, checked across parts. Each
-//! violation is one line naming what is wrong and where. Later parts add their own checks here
-//! (points balance = Σ points ledger per member, stored value = Σ its ledger, with issue #5).
+//! violation is one line naming what is wrong and where: the stock ledger, sales (each whole:
+//! its stock moves, its totals, its tenders), the outbox, and the journal.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +17,7 @@ const MAX_LISTED: usize = 50;
 pub struct Report {
     pub stock_levels: usize,
     pub moves: usize,
+    pub sales: usize,
     pub outbox_events: u64,
     pub journal_records: u64,
     pub violations: Vec<String>,
@@ -55,6 +56,50 @@ pub fn verify(store: &Store) -> Result<Report, StoreError> {
         violations.push(format!("stock {sku}: moves sum to {sum} but there is no stock level"));
     }
 
+    // Sales: each one whole. Its stock moves exist and name it; its total is the sum of its
+    // line nets; its tenders (after rounding, less change) pay exactly that total; and every
+    // move that names a sale belongs to one.
+    let sales = crate::checkout::sale::all_sales(store)?;
+    let by_id: BTreeMap<u64, &inventory::StockMove> = moves.iter().map(|m| (m.id, m)).collect();
+    let mut sale_moves = std::collections::BTreeSet::new();
+    for sale in &sales {
+        let at = format!("sale {} ({})", sale.id, sale.receipt_no);
+        if sale.stock_moves.len() != sale.lines.len() {
+            violations.push(format!("{at}: {} lines but {} stock moves", sale.lines.len(), sale.stock_moves.len()));
+        }
+        for (line, id) in sale.lines.iter().zip(&sale.stock_moves) {
+            match by_id.get(id) {
+                Some(m) if m.sku == line.sku && m.reference.as_deref() == Some(sale.receipt_no.as_str()) => {
+                    sale_moves.insert(*id);
+                }
+                Some(m) => violations.push(format!("{at}: stock move {id} is {} for {:?}, not line {}'s {}", m.sku, m.reference, line.line_no, line.sku)),
+                None => violations.push(format!("{at}: stock move {id} of line {} is missing", line.line_no)),
+            }
+        }
+        let nets: i64 = sale.priced.lines.iter().map(|l| l.net_fen).sum();
+        if nets != sale.priced.total_fen {
+            violations.push(format!("{at}: total {} but its lines' nets sum to {nets}", sale.priced.total_fen));
+        }
+        let paid: i64 = sale.settlement.tenders.iter().map(|t| t.amount_fen).sum();
+        if paid - sale.settlement.rounding_fen != sale.priced.total_fen {
+            violations.push(format!(
+                "{at}: tenders pay {paid} with rounding {} for a total of {}",
+                sale.settlement.rounding_fen, sale.priced.total_fen
+            ));
+        }
+    }
+    let sale_receipts: std::collections::BTreeSet<&str> = sales.iter().map(|s| s.receipt_no.as_str()).collect();
+    for m in &moves {
+        if m.kind == crate::domain::stock::MoveKind::Sale && m.reason.starts_with("sale ") && !sale_moves.contains(&m.id) {
+            let r = m.reference.as_deref().unwrap_or("");
+            if sale_receipts.contains(r) {
+                violations.push(format!("stock move {}: names sale {r}, which does not list it", m.id));
+            } else {
+                violations.push(format!("stock move {}: names sale {r}, which does not exist (part of a sale without the sale)", m.id));
+            }
+        }
+    }
+
     // The outbox: contiguous from the oldest waiting event to the newest, above the floor.
     let stats = store.outbox_stats()?;
     if let (Some(oldest), Some(newest)) = (stats.oldest_seq, stats.newest_seq) {
@@ -75,5 +120,5 @@ pub fn verify(store: &Store) -> Result<Report, StoreError> {
     let (journal_records, mismatches) = store.journal_mismatches(MAX_LISTED)?;
     violations.extend(mismatches.into_iter().map(|m| format!("journal not applied: {m}")));
 
-    Ok(Report { stock_levels: levels.len(), moves: moves.len(), outbox_events: stats.count, journal_records, violations })
+    Ok(Report { stock_levels: levels.len(), moves: moves.len(), sales: sales.len(), outbox_events: stats.count, journal_records, violations })
 }

@@ -238,3 +238,36 @@ fn a_refused_payment_changes_nothing() {
         .unwrap();
     assert_eq!(sale.settlement.tenders[0].reference.as_deref(), Some("POS-778812"));
 }
+
+/// `storehub verify` names a sale that is not whole: a stock move gone, a total that does not
+/// add up.
+#[test]
+fn verify_names_a_sale_that_is_not_whole() {
+    let (_dir, _clock, store) = shop();
+    hire(&store);
+    storehub::staff::open_shift(&store, "lane-1", "wang", 0).unwrap();
+    let lanes = lanes(&store);
+    lanes.sign_in("lane-1", &cashier()).unwrap();
+    lanes.add_sku("lane-1", "SKU-010001", 3).unwrap();
+    lanes.add_sku("lane-1", "SKU-010003", 1).unwrap();
+    let sale = lanes.pay("lane-1", &PayRequest { tenders: vec![cash(800)] }, &rules(CashRounding::None)).unwrap();
+    assert!(storehub::verify::verify(&store).unwrap().ok());
+
+    // Tamper: drop the second line's stock move from the sale and inflate its total.
+    let mut bad = sale.clone();
+    bad.stock_moves.pop();
+    bad.priced.total_fen += 100;
+    store
+        .commit(|tx| tx.put::<_, ()>(storehub::store::TreeId::Sales, &storehub::store::codec::u64_key(bad.id), &bad))
+        .unwrap();
+    let report = storehub::verify::verify(&store).unwrap();
+    assert_eq!(
+        report.violations,
+        vec![
+            "sale 1 (lane-1-1): 2 lines but 1 stock moves".to_string(),
+            "sale 1 (lane-1-1): total 900 but its lines' nets sum to 800".to_string(),
+            "sale 1 (lane-1-1): tenders pay 800 with rounding 0 for a total of 900".to_string(),
+            format!("stock move {}: names sale lane-1-1, which does not list it", sale.stock_moves[1]),
+        ]
+    );
+}

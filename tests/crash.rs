@@ -1,5 +1,5 @@
-//! Crash safety of `durable` mode: a child process commits stock moves from several threads and
-//! prints each acknowledged move; the test kills it with SIGKILL at a random moment, reopens the
+//! Crash safety of `durable` mode: a child process commits stock moves and whole sales (cart,
+//! tender, stock moves, shift cash, event) from several lanes and prints each acknowledged one; the test kills it with SIGKILL at a random moment, reopens the
 //! database and checks that nothing acknowledged is missing, that on-hand equals the sum of the
 //! moves, and that the outbox holds exactly one `stock.moved` event per move with no gaps and no
 //! duplicates. Repeated over 20 kills on the same data dir, so later rounds also prove that a
@@ -34,15 +34,16 @@ fn open_as(dir: &std::path::Path, durability: Durability) -> Store {
 }
 
 #[test]
-fn every_acknowledged_move_survives_sigkill() {
+fn every_acknowledged_move_and_sale_survives_sigkill() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     let mut rng = fastrand::Rng::with_seed(0x5707_e4ab);
     let mut acked_total = 0usize;
+    let mut sales_total = 0usize;
     let mut replayed_rounds = 0usize;
     for round in 0..KILLS {
         let mut child = Command::new(env!("CARGO_BIN_EXE_storehub"))
-            .args(["--data-dir", dir.to_str().unwrap(), "crash-writer", "--writers", "4"])
+            .args(["--data-dir", dir.to_str().unwrap(), "crash-writer", "--writers", "4", "--sales"])
             .env("STOREHUB_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -63,10 +64,10 @@ fn every_acknowledged_move_survives_sigkill() {
         assert_eq!(first, "ready", "round {round}");
         let run_for = Duration::from_millis(rng.u64(20..400));
         let started = Instant::now();
-        let mut acked: Vec<(u64, String, i64)> = Vec::new();
+        let mut lines: Vec<String> = Vec::new();
         while started.elapsed() < run_for {
             if let Ok(line) = rx.recv_timeout(Duration::from_millis(5)) {
-                acked.push(parse_ack(&line));
+                lines.push(line);
             }
         }
         // SIGKILL: no destructors, no flush.
@@ -74,8 +75,11 @@ fn every_acknowledged_move_survives_sigkill() {
         child.wait().unwrap();
         // Acks printed before the kill that we had not read yet still count.
         reader.join().unwrap();
-        acked.extend(rx.try_iter().map(|l| parse_ack(&l)));
+        lines.extend(rx.try_iter());
+        let (sales, lines): (Vec<String>, Vec<String>) = lines.into_iter().partition(|l| l.starts_with("sale "));
+        let acked: Vec<(u64, String, i64)> = lines.iter().map(|l| parse_ack(l)).collect();
         acked_total += acked.len();
+        sales_total += sales.len();
 
         let store = open(&dir);
         if store.replayed().records > 0 {
@@ -87,13 +91,34 @@ fn every_acknowledged_move_survives_sigkill() {
             let m = by_id.get(id).unwrap_or_else(|| panic!("round {round}: acknowledged move {id} lost"));
             assert_eq!((&m.sku, m.delta), (sku, *delta), "round {round}: move {id} differs");
         }
+        // Every acknowledged sale is there, whole: same total, same stock moves, one event.
+        let completed: Vec<u64> = common::events_of_type(&store, storehub::checkout::EVENT_SALE_COMPLETED)
+            .iter()
+            .map(|e| e.data().unwrap()["sale_id"].as_u64().unwrap())
+            .collect();
+        for line in &sales {
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(parts.len(), 5, "unexpected line {line:?}");
+            let id: u64 = parts[1].parse().unwrap();
+            let sale = storehub::checkout::sale::sale(&store, id).unwrap().unwrap_or_else(|| panic!("round {round}: acknowledged sale {id} lost"));
+            assert_eq!(sale.receipt_no, parts[2], "round {round}: sale {id}");
+            assert_eq!(sale.priced.total_fen.to_string(), parts[3], "round {round}: sale {id} total");
+            let moves: Vec<String> = sale.stock_moves.iter().map(u64::to_string).collect();
+            assert_eq!(moves.join(","), parts[4], "round {round}: sale {id} stock moves");
+            assert_eq!(completed.iter().filter(|s| **s == id).count(), 1, "round {round}: sale {id} needs exactly one event");
+        }
+        let all_sales = storehub::checkout::sale::all_sales(&store).unwrap();
+        assert_eq!(completed.len(), all_sales.len(), "round {round}: one sale.completed event per sale");
+        let report = storehub::verify::verify(&store).unwrap();
+        assert!(report.ok(), "round {round}: verify after SIGKILL: {:?}", report.violations);
         drop(store);
     }
+    assert!(sales_total > 0, "the writer never acknowledged a sale");
     assert!(acked_total > 0, "the writer never acknowledged a move");
     // sled never flushes on its own in durable mode, so after a SIGKILL the journal must have
     // supplied commits: if no round replayed anything the journal is not doing its job.
     assert!(replayed_rounds > 0, "no round needed the journal");
-    eprintln!("{KILLS} SIGKILLs, {acked_total} acknowledged moves checked, journal replayed in {replayed_rounds} rounds");
+    eprintln!("{KILLS} SIGKILLs, {acked_total} acknowledged moves and {sales_total} sales checked, journal replayed in {replayed_rounds} rounds");
 }
 
 fn parse_ack(line: &str) -> (u64, String, i64) {
