@@ -37,6 +37,8 @@ const CUTS_PER_DATABASE: usize = 10;
 const STDERR_KEEP: usize = 16 * 1024;
 
 type Acks = BTreeMap<u64, (String, i64)>;
+/// Acknowledged sales: id → (receipt no, total fen, stock move ids as printed).
+type SaleAcks = BTreeMap<u64, (String, String, String)>;
 
 /// A mount point in a fresh temp dir with the power-cut filesystem on it. Field order matters:
 /// the filesystem unmounts before the temp dir is removed.
@@ -112,7 +114,12 @@ impl Writer {
     /// Waits for `ready`, collects acks for `run_for`, SIGKILLs the writer and returns every ack
     /// it printed (those still in the pipe too). Panics with the writer's stderr if it never
     /// became ready.
-    fn run_then_kill(mut self, run_for: Duration, what: &str) -> Vec<(u64, String, i64)> {
+    fn run_then_kill(self, run_for: Duration, what: &str) -> Vec<(u64, String, i64)> {
+        self.run_then_kill_lines(run_for, what).iter().map(|l| parse_ack(l)).collect()
+    }
+
+    /// Like `run_then_kill`, but returns the lines as printed (moves and sales).
+    fn run_then_kill_lines(mut self, run_for: Duration, what: &str) -> Vec<String> {
         let first = self.lines.recv_timeout(Duration::from_secs(60));
         if first.as_deref() != Ok("ready") {
             let _ = self.child.kill();
@@ -124,7 +131,7 @@ impl Writer {
         let started = Instant::now();
         while let Some(left) = run_for.checked_sub(started.elapsed()) {
             if let Ok(line) = self.lines.recv_timeout(left.min(Duration::from_millis(5))) {
-                acks.push(parse_ack(&line));
+                acks.push(line);
             }
         }
         // SIGKILL: no destructor, no flush, no final checkpoint.
@@ -133,7 +140,7 @@ impl Writer {
         if let Some(r) = self.reader.take() {
             r.join().expect("stdout reader");
         }
-        acks.extend(self.lines.try_iter().map(|l| parse_ack(&l)));
+        acks.extend(self.lines.try_iter());
         acks
     }
 }
@@ -164,11 +171,12 @@ fn cut_for(round: usize, seed: u64) -> Cut {
 /// What the checks found after one cut.
 struct Checked {
     moves: usize,
+    sales: usize,
     replayed: u64,
 }
 
 /// Opens the store after a cut and checks every invariant against every ack so far.
-fn check_store(data: &Path, acked: &Acks, round: usize) -> Checked {
+fn check_store(data: &Path, acked: &Acks, sales: &SaleAcks, round: usize) -> Checked {
     let store = Store::open(StoreOptions {
         path: data.to_path_buf(),
         durability: Durability::Durable,
@@ -203,16 +211,33 @@ fn check_store(data: &Path, acked: &Acks, round: usize) -> Checked {
         assert!(moved.insert(id), "round {round}: two stock.moved events for move {id}");
     }
     assert_eq!(moved, by_id.keys().copied().collect(), "round {round}: stock.moved events and moves differ");
-    Checked { moves: moves.len(), replayed }
+    // Sales: each acknowledged one whole (same total, same stock moves), one event per sale.
+    let mut completed = BTreeSet::new();
+    for e in events.iter().filter(|e| e.event_type == storehub::checkout::EVENT_SALE_COMPLETED) {
+        let id = e.data().unwrap()["sale_id"].as_u64().unwrap();
+        assert!(completed.insert(id), "round {round}: two sale.completed events for sale {id}");
+    }
+    let all_sales = storehub::checkout::sale::all_sales(&store).unwrap();
+    assert_eq!(completed, all_sales.iter().map(|s| s.id).collect(), "round {round}: sale events and sales differ");
+    for (id, (receipt, total, moves)) in sales {
+        let sale = storehub::checkout::sale::sale(&store, *id)
+            .unwrap()
+            .unwrap_or_else(|| panic!("round {round}: acknowledged sale {id} ({receipt}) lost by a power cut"));
+        let got: Vec<String> = sale.stock_moves.iter().map(u64::to_string).collect();
+        assert_eq!((&sale.receipt_no, sale.priced.total_fen.to_string(), got.join(",")), (receipt, total.clone(), moves.clone()), "round {round}: sale {id}");
+    }
+    Checked { moves: moves.len(), sales: all_sales.len(), replayed }
 }
 
 #[test]
-fn every_acknowledged_move_survives_power_cuts() {
+fn every_acknowledged_move_and_sale_survives_power_cuts() {
     let cuts = rounds();
     let mut disk = Disk::new();
     let seed = 0x9057_c0de;
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut acked: Acks = BTreeMap::new();
+    let mut acked_sales: SaleAcks = BTreeMap::new();
+    let mut total_sales = 0usize;
     let (mut total_acks, mut replayed_rounds, mut lost_unsynced, mut torn) = (0usize, 0usize, 0usize, 0usize);
     let started = Instant::now();
     let mut data = PathBuf::new();
@@ -225,11 +250,23 @@ fn every_acknowledged_move_survives_power_cuts() {
             }
             data = disk.path().join(format!("data-{}", round / CUTS_PER_DATABASE));
             acked.clear();
+            acked_sales.clear();
         }
         let run_for = run_time(&mut rng);
-        let acks = Writer::start(&data, &[]).run_then_kill(run_for, &format!("round {round}"));
-        let n = acks.len();
-        total_acks += n;
+        let lines = Writer::start(&data, &["--sales"]).run_then_kill_lines(run_for, &format!("round {round}"));
+        let (sale_lines, move_lines): (Vec<String>, Vec<String>) = lines.into_iter().partition(|l| l.starts_with("sale "));
+        for line in &sale_lines {
+            let p: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(p.len(), 5, "unexpected crash-writer line {line:?}");
+            let id: u64 = p[1].parse().expect("sale id");
+            if acked_sales.insert(id, (p[2].to_string(), p[3].to_string(), p[4].to_string())).is_some() {
+                panic!("round {round}: sale {id} acknowledged twice");
+            }
+        }
+        total_sales += sale_lines.len();
+        let acks: Vec<(u64, String, i64)> = move_lines.iter().map(|l| parse_ack(l)).collect();
+        let n = acks.len() + sale_lines.len();
+        total_acks += acks.len();
         for (id, sku, delta) in acks {
             if let Some(old) = acked.insert(id, (sku.clone(), delta)) {
                 panic!("round {round}: move id {id} acknowledged twice ({old:?}, then {sku} {delta:+})");
@@ -239,7 +276,7 @@ fn every_acknowledged_move_survives_power_cuts() {
         let report: CutReport = disk.fs.power_cut(cut).expect("power cut");
         lost_unsynced += usize::from(report.files_reverted > 0 || report.dirs_reverted > 0);
         torn += report.torn_files;
-        let checked = check_store(&data, &acked, round);
+        let checked = check_store(&data, &acked, &acked_sales, round);
         replayed_rounds += usize::from(checked.replayed > 0);
         let data_dir = data.to_str().expect("the test's mount path is UTF-8");
         let verify = common::storehub_cmd(&["--data-dir", data_dir, "verify"]);
@@ -250,19 +287,20 @@ fn every_acknowledged_move_survives_power_cuts() {
             String::from_utf8_lossy(&verify.stderr)
         );
         eprintln!(
-            "round {round:2}: ran {run_for:?}, {n} acks, {cut:?}: {} files lost {} unsynced bytes, {} dirs lost names, {} torn writes kept {} bytes; {} moves present, journal replayed {}",
+            "round {round:2}: ran {run_for:?}, {n} acks, {cut:?}: {} files lost {} unsynced bytes, {} dirs lost names, {} torn writes kept {} bytes; {} moves and {} sales present, journal replayed {}",
             report.files_reverted, report.unsynced_bytes, report.dirs_reverted, report.torn_files, report.torn_bytes,
-            checked.moves, checked.replayed
+            checked.moves, checked.sales, checked.replayed
         );
     }
     assert!(total_acks > 0, "the writer never acknowledged a move");
+    assert!(total_sales > 0, "the writer never acknowledged a sale");
     // The filesystem must really have thrown something away, and the journal must have brought it
     // back: otherwise the test proves nothing.
     assert!(lost_unsynced > 0, "no cut lost unsynced data");
     assert!(torn > 0, "no torn cut kept part of a write");
     assert!(replayed_rounds > 0, "no round needed the journal");
     println!(
-        "storehub with its journal, {cuts} power cuts ({} torn, {lost_unsynced} lost unsynced data): {total_acks} acknowledged moves, 0 lost, every check and `storehub verify` passed after every cut; journal replayed in {replayed_rounds} rounds; {:.1} s",
+        "storehub with its journal, {cuts} power cuts ({} torn, {lost_unsynced} lost unsynced data): {total_acks} acknowledged moves and {total_sales} acknowledged sales, 0 lost, every check and `storehub verify` passed after every cut; journal replayed in {replayed_rounds} rounds; {:.1} s",
         cuts / 2,
         started.elapsed().as_secs_f64()
     );
