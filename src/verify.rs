@@ -88,6 +88,27 @@ pub fn verify(store: &Store) -> Result<Report, StoreError> {
             ));
         }
     }
+    // Returns: what each sale says it refunded is what its returns refunded, never more than
+    // it collected.
+    let mut refunded: BTreeMap<u64, i64> = BTreeMap::new();
+    for r in crate::checkout::returns::all_returns(store)? {
+        if let Some(id) = r.sale_id {
+            *refunded.entry(id).or_default() += r.refund_fen;
+        }
+    }
+    for sale in &sales {
+        let by_returns = refunded.remove(&sale.id).unwrap_or(0);
+        let collected: i64 = sale.settlement.tenders.iter().map(|t| t.amount_fen).sum();
+        if by_returns != sale.refunded_fen {
+            violations.push(format!("sale {} ({}): refunded {} but its returns refunded {by_returns}", sale.id, sale.receipt_no, sale.refunded_fen));
+        }
+        if sale.refunded_fen > collected {
+            violations.push(format!("sale {} ({}): refunded {} of {collected} collected", sale.id, sale.receipt_no, sale.refunded_fen));
+        }
+    }
+    for (id, fen) in refunded {
+        violations.push(format!("returns refund {fen} against sale {id}, which does not exist"));
+    }
     let sale_receipts: std::collections::BTreeSet<&str> = sales.iter().map(|s| s.receipt_no.as_str()).collect();
     for m in &moves {
         if m.kind == crate::domain::stock::MoveKind::Sale && m.reason.starts_with("sale ") && !sale_moves.contains(&m.id) {

@@ -271,3 +271,105 @@ fn verify_names_a_sale_that_is_not_whole() {
         ]
     );
 }
+
+// --- returns ---------------------------------------------------------------------------------
+
+use storehub::checkout::returns::{self, ReceiptlessItem, ReturnLineRequest, ReturnOf, ReturnRequest};
+
+fn hire_manager(store: &Store) {
+    let new = storehub::staff::NewStaff { id: "li".into(), name: "李经理".into(), role: Role::Manager };
+    storehub::staff::create_staff(store, &new, "correct horse", None, &storehub::staff::HashCost::minimal_for_tests()).unwrap();
+}
+
+fn give_back(sale_id: u64, lines: &[(u32, i64)], by: &str) -> ReturnRequest {
+    ReturnRequest {
+        of: ReturnOf::Sale { sale_id, lines: lines.iter().map(|&(line_no, qty)| ReturnLineRequest { line_no, qty }).collect() },
+        lane: "lane-1".into(),
+        by: by.into(),
+        restock: true,
+        reason: "changed mind".into(),
+    }
+}
+
+#[test]
+fn three_waters_and_a_cestbon_come_back_in_two_returns_and_refund_exactly_what_was_paid() {
+    let (_dir, _clock, store) = shop();
+    hire(&store);
+    hire_manager(&store);
+    let shift = storehub::staff::open_shift(&store, "lane-1", "wang", 10_000).unwrap();
+    let lanes = lanes(&store);
+    lanes.sign_in("lane-1", &cashier()).unwrap();
+    lanes.add_sku("lane-1", "SKU-010001", 3).unwrap(); // line 1: 3 × ¥2.00
+    lanes.add_sku("lane-1", "SKU-010003", 1).unwrap(); // line 2: ¥2.00
+    let sale = lanes.pay("lane-1", &PayRequest { tenders: vec![cash(1_000)] }, &rules(CashRounding::None)).unwrap();
+    assert_eq!(storehub::inventory::on_hand(&store, "SKU-010001").unwrap(), -3);
+
+    // One water back: ¥6.00 × 1/3 = ¥2.00, in cash from the lane's drawer.
+    let r = returns::return_items(&store, &give_back(sale.id, &[(1, 1)], "li")).unwrap();
+    assert_eq!((r.refund_fen, r.refunds.clone()), (200, vec![(TenderKind::Cash, 200)]));
+    assert_eq!(storehub::inventory::on_hand(&store, "SKU-010001").unwrap(), -2);
+
+    // Three more waters: only two are left to return; refused, nothing changed.
+    let before = outbox_seqs(&store);
+    let err = returns::return_items(&store, &give_back(sale.id, &[(1, 3)], "li")).unwrap_err();
+    assert_eq!(err.to_string(), "line 1 sold 3 and 1 came back already; 3 more is too many");
+    assert_eq!(outbox_seqs(&store), before);
+
+    // The rest: two waters (¥6.00 − ¥2.00 = ¥4.00) and the cestbon (¥2.00).
+    let r = returns::return_items(&store, &give_back(sale.id, &[(1, 2), (2, 1)], "li")).unwrap();
+    assert_eq!(r.refund_fen, 600);
+    let sale = storehub::checkout::sale::sale(&store, sale.id).unwrap().unwrap();
+    assert_eq!(sale.refunded_fen, 800, "everything paid came back, no more");
+    let shift = storehub::staff::shift(&store, shift.id).unwrap().unwrap();
+    assert_eq!((shift.cash_sales_fen, shift.cash_refunds_fen), (800, 800));
+    assert_eq!(returns::all_returns(&store).unwrap().len(), 2);
+    assert_eq!(events_of_type(&store, returns::EVENT_SALE_RETURNED).len(), 2);
+    assert!(storehub::verify::verify(&store).unwrap().ok());
+}
+
+#[test]
+fn a_mo_ling_sale_refunds_the_cash_taken_and_a_card_sale_refunds_to_the_card() {
+    let (_dir, _clock, store) = shop();
+    hire(&store);
+    hire_manager(&store);
+    storehub::staff::open_shift(&store, "lane-1", "wang", 10_000).unwrap();
+    let lanes = lanes(&store);
+    lanes.sign_in("lane-1", &cashier()).unwrap();
+    added(lanes.scan("lane-1", &ean13("250500001234")).unwrap()); // ¥9.85 of bananas
+    let sale = lanes.pay("lane-1", &PayRequest { tenders: vec![cash(1_000)] }, &rules(CashRounding::DownToJiao)).unwrap();
+    assert_eq!(sale.settlement.rounding_fen, -5); // paid ¥9.80
+    let mut req = give_back(sale.id, &[(1, 1_234)], "li");
+    req.restock = false; // bruised
+    let r = returns::return_items(&store, &req).unwrap();
+    assert_eq!(r.refund_fen, 980, "the cash taken, not the ¥9.85 before 抹零");
+    assert_eq!(r.lines[0].stock_move, None, "not restocked");
+
+    lanes.add_sku("lane-1", "SKU-010001", 2).unwrap();
+    let card = Tender { kind: TenderKind::BankCard, amount_fen: 400, reference: Some("POS-1".into()), points: None };
+    let sale = lanes.pay("lane-1", &PayRequest { tenders: vec![card] }, &rules(CashRounding::None)).unwrap();
+    let r = returns::return_items(&store, &give_back(sale.id, &[(1, 1)], "li")).unwrap();
+    assert_eq!(r.refunds, vec![(TenderKind::BankCard, 200)]);
+}
+
+#[test]
+fn returns_without_a_receipt_need_a_manager() {
+    let (_dir, _clock, store) = shop();
+    hire(&store);
+    hire_manager(&store);
+    storehub::staff::open_shift(&store, "lane-1", "wang", 10_000).unwrap();
+    let req = |by: &str| ReturnRequest {
+        of: ReturnOf::NoReceipt { items: vec![ReceiptlessItem { sku: "SKU-010001".into(), qty: 2, refund_fen: 400 }] },
+        lane: "lane-1".into(),
+        by: by.into(),
+        restock: true,
+        reason: "receipt lost".into(),
+    };
+    let err = returns::return_items(&store, &req("wang")).unwrap_err().to_string();
+    assert_eq!(err, "staff wang is a cashier and may not take a return without receipt");
+    assert!(returns::all_returns(&store).unwrap().is_empty());
+    let r = returns::return_items(&store, &req("li")).unwrap();
+    assert_eq!((r.sale_id, r.refund_fen), (None, 400));
+    assert_eq!(storehub::inventory::on_hand(&store, "SKU-010001").unwrap(), 2);
+    let err = returns::return_items(&store, &give_back(99, &[(1, 1)], "li")).unwrap_err();
+    assert_eq!(err.to_string(), "no sale 99; check the receipt number");
+}

@@ -86,6 +86,10 @@ pub enum CheckoutError {
     Shift(crate::staff::ShiftError),
     #[error("{0}")]
     Stock(crate::inventory::InventoryError),
+    #[error("{0}")]
+    Return(super::returns::ReturnError),
+    #[error("{0}")]
+    Staff(#[from] crate::staff::StaffError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

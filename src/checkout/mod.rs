@@ -9,6 +9,7 @@
 
 pub mod cart;
 pub mod lanes;
+pub mod returns;
 pub mod sale;
 
 pub use cart::{AddHow, Cart, CartError, CartLine};

@@ -44,6 +44,10 @@ pub struct Sale {
     pub points_redeemed: i64,
     /// Coupon ids redeemed on this sale.
     pub coupons: Vec<u64>,
+    /// What came back so far, per line (see `checkout::returns`).
+    pub returned: Vec<super::returns::LineReturned>,
+    /// Refunded so far, all returns together.
+    pub refunded_fen: i64,
 }
 
 impl Record for Sale {
@@ -137,6 +141,8 @@ pub(crate) fn commit_sale_tx(tx: &Tx, cart: &Cart, req: &PayRequest, rules: &Sal
         points_earned: 0,
         points_redeemed: 0,
         coupons: Vec::new(),
+        returned: Vec::new(),
+        refunded_fen: 0,
     };
     tx.put(TreeId::Sales, &codec::u64_key(id), &sale)?;
     super::lanes::clear_cart_tx(tx, cart)?;
