@@ -373,3 +373,34 @@ fn returns_without_a_receipt_need_a_manager() {
     let err = returns::return_items(&store, &give_back(99, &[(1, 1)], "li")).unwrap_err();
     assert_eq!(err.to_string(), "no sale 99; check the receipt number");
 }
+
+#[test]
+fn the_receipt_of_a_cash_sale_reads_like_the_paper_one() {
+    let (_dir, _clock, store) = shop();
+    hire(&store);
+    storehub::staff::open_shift(&store, "lane-1", "wang", 10_000).unwrap();
+    let lanes = lanes(&store);
+    lanes.sign_in("lane-1", &cashier()).unwrap();
+    lanes.add_sku("lane-1", "SKU-010001", 2).unwrap();
+    added(lanes.scan("lane-1", &ean13("250500001234")).unwrap());
+    let sale = lanes.pay("lane-1", &PayRequest { tenders: vec![cash(2_000)] }, &rules(CashRounding::DownToJiao)).unwrap();
+    let receipt = storehub::checkout::receipt::Receipt::of(&sale, "华美超市 徐汇店", chrono_tz::Asia::Shanghai, storehub::config::Language::ZhCn, None);
+    assert_eq!(receipt.time, "2026-11-25 17:00:00", "09:00 UTC is 17:00 in Shanghai");
+    assert_eq!(
+        receipt.to_text(storehub::config::Language::ZhCn),
+        "华美超市 徐汇店\n\
+         lane-1-1     2026-11-25 17:00:00\n\
+         收银员                      wang\n\
+         --------------------------------\n\
+         Nongfu Spring 550ml（中）\n\
+         \x20 2 × ¥2.00                ¥4.00\n\
+         香蕉\n\
+         \x20 1.234 kg × ¥7.98/kg      ¥9.85\n\
+         --------------------------------\n\
+         合计                      ¥13.85\n\
+         应付                      ¥13.85\n\
+         抹零                      -¥0.05\n\
+         现金                      ¥20.00\n\
+         找零                       ¥6.20\n"
+    );
+}

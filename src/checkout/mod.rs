@@ -9,6 +9,7 @@
 
 pub mod cart;
 pub mod lanes;
+pub mod receipt;
 pub mod returns;
 pub mod sale;
 
