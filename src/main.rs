@@ -80,6 +80,15 @@ enum Command {
     /// Shifts at the lanes and their cash (交班对账).
     #[command(subcommand)]
     Shift(ShiftCmd),
+    /// A checkout lane: sign in, scan, weigh, change lines, pay (收银). Prints the cart and its
+    /// price after each action.
+    #[command(subcommand)]
+    Lane(LaneCmd),
+    /// Take goods back (退货): against a sale, or without receipt (managers only).
+    Return(ReturnArgs),
+    /// Completed sales.
+    #[command(subcommand)]
+    Sale(SaleCmd),
     /// Daemon and database status.
     Status,
     /// Write a consistent backup of the whole database to FILE (works while the daemon runs).
@@ -159,6 +168,18 @@ enum ImportCmd {
 
 #[derive(Subcommand)]
 enum ExportCmd {
+    /// Sales, one row each: sale_id, time, lane, cashier, member_ref, lines, discount_fen,
+    /// total_fen, tenders, points_earned, points_redeemed, returned. Dates are shop-local.
+    Sales {
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormat,
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// Export the catalog.
     Catalog {
         #[arg(long, value_enum, default_value = "csv")]
@@ -166,6 +187,91 @@ enum ExportCmd {
         /// Write here instead of stdout.
         #[arg(long, short)]
         output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum LaneCmd {
+    /// The cart and its price.
+    Show { lane: String },
+    /// A cashier signs in with their PIN (read from stdin, or prompted on a terminal).
+    SignIn {
+        lane: String,
+        staff: String,
+        #[arg(long)]
+        pin_stdin: bool,
+    },
+    /// The cashier leaves the lane.
+    SignOut { lane: String },
+    /// A scanned or typed barcode (GTIN or scale label).
+    Scan { lane: String, code: String },
+    /// Pieces of a product by sku.
+    Add {
+        lane: String,
+        sku: String,
+        #[arg(long, default_value_t = 1)]
+        qty: i64,
+    },
+    /// A weighed product at the lane scale's stable weight (or `--grams`, typed in).
+    Weigh {
+        lane: String,
+        sku: String,
+        #[arg(long)]
+        grams: Option<i64>,
+    },
+    /// Change the pieces on a line.
+    Qty { lane: String, line: u32, qty: i64 },
+    /// Remove a line.
+    Remove { lane: String, line: u32 },
+    /// Empty the cart.
+    Void { lane: String },
+    /// Pay: any mix of tenders, each FEN or FEN:REFERENCE (card and e-wallets need the
+    /// terminal's reference). Prints the sale and its receipt.
+    Pay {
+        lane: String,
+        #[arg(long)]
+        cash: Option<i64>,
+        #[arg(long, value_name = "FEN:REF")]
+        card: Option<String>,
+        #[arg(long, value_name = "FEN:REF")]
+        wechat: Option<String>,
+        #[arg(long, value_name = "FEN:REF")]
+        alipay: Option<String>,
+    },
+}
+
+#[derive(clap::Args)]
+struct ReturnArgs {
+    /// Lane whose drawer pays cash refunds.
+    #[arg(long)]
+    lane: String,
+    /// Staff doing the return.
+    #[arg(long)]
+    by: String,
+    /// The sale (its id; the receipt number is `<lane>-<id>`).
+    #[arg(long, required_unless_present = "item")]
+    sale: Option<u64>,
+    /// A sale line and how much of it: LINE:QTY (pieces, or grams for weighed lines).
+    #[arg(long, value_name = "LINE:QTY", requires = "sale")]
+    line: Vec<String>,
+    /// Without receipt (managers only): SKU:QTY:REFUND_FEN.
+    #[arg(long, value_name = "SKU:QTY:FEN", conflicts_with = "sale")]
+    item: Vec<String>,
+    /// The goods cannot be sold again (not put back in stock).
+    #[arg(long)]
+    no_restock: bool,
+    #[arg(long, default_value = "")]
+    reason: String,
+}
+
+#[derive(Subcommand)]
+enum SaleCmd {
+    /// One sale and its receipt.
+    Show {
+        id: u64,
+        /// Print the receipt as text instead of JSON.
+        #[arg(long)]
+        receipt: bool,
     },
 }
 
@@ -417,6 +523,8 @@ fn context(cfg: Option<&Config>) -> ops::Context {
         layouts: cfg.map(|c| c.barcode_layouts()).unwrap_or_default(),
         snapshots_keep: cfg.map_or(4, |c| c.data.snapshots_keep as usize),
         started_at: clock::system().now(),
+        checkout: cfg.map(control::lanes::CheckoutSetup::from_config),
+        lanes: Default::default(),
     }
 }
 
@@ -432,7 +540,7 @@ fn request(cli: &Cli, req: Request) -> Result<control::Reply, Failure> {
             {
                 return Err(anyhow!("{} holds no storehub database (and no daemon runs there)", dir.display()).into());
             }
-            let store = open_store(store_options(&dir, cfg.as_ref(), None))?;
+            let store = Arc::new(open_store(store_options(&dir, cfg.as_ref(), None))?);
             ops::handle(&store, &context(cfg.as_ref()), req).map_err(|e| anyhow!(e).into())
         }
     }
@@ -539,6 +647,47 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Outbox(OutboxCmd::Stats) => print_json(&request(&cli, Request::OutboxStats)?.result),
         Command::Staff(cmd) => staff_command(&cli, cmd),
+        Command::Lane(cmd) => lane_command(&cli, cmd),
+        Command::Return(args) => return_command(&cli, args),
+        Command::Sale(SaleCmd::Show { id, receipt }) => {
+            let reply = request(&cli, Request::SaleShow { id: *id })?;
+            if *receipt {
+                let text = reply.result["receipt_text"].as_str().unwrap_or_default().to_string();
+                write_stdout(text.as_bytes())
+            } else {
+                print_json(&reply.result)
+            }
+        }
+        Command::Export(ExportCmd::Sales { from, to, format, output }) => {
+            let reply = request(&cli, Request::ExportSales { from: *from, to: *to })?;
+            let rows: Vec<control::lanes::SaleRow> = serde_json::from_value(reply.result)?;
+            let mut buf = Vec::new();
+            match format {
+                ExportFormat::Csv => {
+                    let mut w = csv::Writer::from_writer(&mut buf);
+                    for r in &rows {
+                        w.serialize(r)?;
+                    }
+                    w.flush()?;
+                    drop(w);
+                    if rows.is_empty() {
+                        buf.extend_from_slice(b"sale_id,time,lane,cashier,member_ref,lines,discount_fen,total_fen,tenders,points_earned,points_redeemed,returned\n");
+                    }
+                }
+                ExportFormat::Json => {
+                    serde_json::to_writer_pretty(&mut buf, &rows)?;
+                    buf.push(b'\n');
+                }
+            }
+            match output {
+                Some(path) => {
+                    std::fs::write(path, &buf).with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!("exported {} sales to {}", rows.len(), path.display());
+                    Ok(())
+                }
+                None => write_stdout(&buf),
+            }
+        }
         Command::Shift(cmd) => shift_command(&cli, cmd),
         Command::Status => print_json(&request(&cli, Request::Status)?.result),
         Command::Backup { file } => {
@@ -602,6 +751,85 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Snapshot => print_json(&request(&cli, Request::Snapshot)?.result),
         Command::Recover { dry_run } => recover(&cli, *dry_run),
     }
+}
+
+/// `FEN` or `FEN:REFERENCE` of one tender on the command line.
+fn tender_arg(kind: storehub::domain::tender::TenderKind, arg: &str) -> Result<storehub::domain::tender::Tender, Failure> {
+    let (fen, reference) = match arg.split_once(':') {
+        Some((f, r)) => (f, Some(r.to_string())),
+        None => (arg, None),
+    };
+    let amount_fen: i64 = fen.parse().map_err(|_| anyhow!("{arg:?}: expected FEN or FEN:REFERENCE, e.g. 2000:POS-778812; nothing paid"))?;
+    Ok(storehub::domain::tender::Tender { kind, amount_fen, reference, points: None })
+}
+
+fn lane_command(cli: &Cli, cmd: &LaneCmd) -> Result<(), Failure> {
+    use control::lanes::LaneAction as A;
+    use storehub::domain::tender::TenderKind as K;
+    let (lane, action) = match cmd {
+        LaneCmd::Show { lane } => (lane, A::Show),
+        LaneCmd::SignIn { lane, staff, pin_stdin } => {
+            let mut input = SecretInput::new(*pin_stdin);
+            let pin = if input.interactive {
+                input.prompt(&format!("PIN for {staff}: "))?
+            } else {
+                input.line()?.ok_or_else(|| anyhow!("no PIN on stdin: run on a terminal to be prompted, or pipe it as one line"))?
+            };
+            (lane, A::SignIn { staff: staff.clone(), pin: Secret::new(pin) })
+        }
+        LaneCmd::SignOut { lane } => (lane, A::SignOut),
+        LaneCmd::Scan { lane, code } => (lane, A::Scan { code: code.clone() }),
+        LaneCmd::Add { lane, sku, qty } => (lane, A::Add { sku: sku.clone(), qty: *qty }),
+        LaneCmd::Weigh { lane, sku, grams } => (lane, A::Weigh { sku: sku.clone(), grams: *grams }),
+        LaneCmd::Qty { lane, line, qty } => (lane, A::SetQty { line: *line, qty: *qty }),
+        LaneCmd::Remove { lane, line } => (lane, A::Remove { line: *line }),
+        LaneCmd::Void { lane } => (lane, A::Void),
+        LaneCmd::Pay { lane, cash, card, wechat, alipay } => {
+            let mut tenders = Vec::new();
+            for (kind, arg) in [(K::BankCard, card), (K::WechatPay, wechat), (K::Alipay, alipay)] {
+                if let Some(a) = arg {
+                    tenders.push(tender_arg(kind, a)?);
+                }
+            }
+            // Cash last: it is the tender that gives change and takes the rounding.
+            if let Some(c) = cash {
+                tenders.push(storehub::domain::tender::Tender { kind: K::Cash, amount_fen: *c, reference: None, points: None });
+            }
+            if tenders.is_empty() {
+                return Err(anyhow!("no tender: give --cash FEN and/or --card/--wechat/--alipay FEN:REF").into());
+            }
+            (lane, A::Pay { tenders })
+        }
+    };
+    print_json(&request(cli, Request::Lane { lane: lane.clone(), action })?.result)
+}
+
+fn return_command(cli: &Cli, a: &ReturnArgs) -> Result<(), Failure> {
+    use storehub::checkout::returns::{ReceiptlessItem, ReturnLineRequest, ReturnOf, ReturnRequest};
+    let of = match a.sale {
+        Some(sale_id) => {
+            let mut lines = Vec::new();
+            for l in &a.line {
+                let parsed = l.split_once(':').and_then(|(n, q)| Some(ReturnLineRequest { line_no: n.parse().ok()?, qty: q.parse().ok()? }));
+                lines.push(parsed.ok_or_else(|| anyhow!("--line {l:?}: expected LINE:QTY, e.g. 1:2; nothing returned"))?);
+            }
+            ReturnOf::Sale { sale_id, lines }
+        }
+        None => {
+            let mut items = Vec::new();
+            for i in &a.item {
+                let parts: Vec<&str> = i.split(':').collect();
+                let parsed = match parts.as_slice() {
+                    [sku, qty, fen] => qty.parse().ok().zip(fen.parse().ok()).map(|(qty, refund_fen)| ReceiptlessItem { sku: sku.to_string(), qty, refund_fen }),
+                    _ => None,
+                };
+                items.push(parsed.ok_or_else(|| anyhow!("--item {i:?}: expected SKU:QTY:REFUND_FEN, e.g. SKU-010001:2:400; nothing returned"))?);
+            }
+            ReturnOf::NoReceipt { items }
+        }
+    };
+    let ret = ReturnRequest { of, lane: a.lane.clone(), by: a.by.clone(), restock: !a.no_restock, reason: a.reason.clone() };
+    print_json(&request(cli, Request::Return { request: ret })?.result)
 }
 
 fn staff_command(cli: &Cli, cmd: &StaffCmd) -> Result<(), Failure> {

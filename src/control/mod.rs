@@ -9,6 +9,7 @@
 //! `{"ok":false,"error":"…"}`.
 
 pub mod client;
+pub mod lanes;
 pub mod ops;
 pub mod server;
 
@@ -58,6 +59,14 @@ pub enum Request {
     Verify,
     /// Take a snapshot now.
     Snapshot,
+    /// A cashier action on a lane (scan, pay, …).
+    Lane { lane: String, action: lanes::LaneAction },
+    /// A return against a sale or without receipt.
+    Return { request: crate::checkout::returns::ReturnRequest },
+    /// One sale with its receipt.
+    SaleShow { id: u64 },
+    /// Sales by shop-local date, as export rows.
+    ExportSales { from: Option<chrono::NaiveDate>, to: Option<chrono::NaiveDate> },
     /// Create a staff account (secrets already read from stdin by the CLI, never from argv).
     StaffAdd { id: String, name: String, role: Role, password: Secret, pin: Option<Secret> },
     /// Every staff account, without hashes.
@@ -95,6 +104,10 @@ impl Request {
             Request::OutboxStats => "outbox_stats",
             Request::Verify => "verify",
             Request::Snapshot => "snapshot",
+            Request::Lane { .. } => "lane",
+            Request::Return { .. } => "return",
+            Request::SaleShow { .. } => "sale_show",
+            Request::ExportSales { .. } => "export_sales",
             Request::StaffAdd { .. } => "staff_add",
             Request::StaffList => "staff_list",
             Request::StaffPasswd { .. } => "staff_passwd",

@@ -16,10 +16,14 @@ pub struct Context {
     /// Snapshots kept ([data].snapshots_keep).
     pub snapshots_keep: usize,
     pub started_at: chrono::DateTime<chrono::Utc>,
+    /// Lanes, money rules and receipt header from config (None without a config).
+    pub checkout: Option<super::lanes::CheckoutSetup>,
+    /// The lanes with their carts, opened on first use.
+    pub lanes: super::lanes::LanesCell,
 }
 
 /// Applies one request. Errors are messages for the person at the CLI.
-pub fn handle(store: &Store, ctx: &Context, req: Request) -> Result<Reply, String> {
+pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Result<Reply, String> {
     let s = |e: crate::store::StoreError| e.to_string();
     match req {
         Request::Status => {
@@ -101,6 +105,10 @@ pub fn handle(store: &Store, ctx: &Context, req: Request) -> Result<Reply, Strin
         Request::OutboxStats => Ok(Reply::json(store.outbox_stats().map_err(s)?)),
         Request::Verify => Ok(Reply::json(crate::verify::verify(store).map_err(s)?)),
         Request::Snapshot => Ok(Reply::json(store.snapshot(ctx.snapshots_keep).map_err(s)?)),
+        Request::Lane { lane, action } => super::lanes::lane(store, ctx, &lane, action),
+        Request::Return { request } => super::lanes::return_items(store, request),
+        Request::SaleShow { id } => super::lanes::sale_show(store, ctx, id),
+        Request::ExportSales { from, to } => super::lanes::export_sales(store, ctx, from, to),
         req @ (Request::StaffAdd { .. }
         | Request::StaffList
         | Request::StaffPasswd { .. }

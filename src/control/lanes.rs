@@ -1,0 +1,196 @@
+//! Control requests for the lanes: the cashier's actions (sign in, scan, weigh, change lines,
+//! pay), returns, sales and their receipts, and the sales export. The daemon keeps one `Lanes`
+//! for its life (carts in memory); the CLI without a daemon opens them per command (carts are
+//! persisted, so the next command finds them).
+
+use std::sync::{Arc, Mutex};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::Reply;
+use crate::checkout::receipt::Receipt;
+use crate::checkout::returns::{self, ReturnRequest};
+use crate::checkout::sale::{self, PayRequest, Sale, SaleRules};
+use crate::checkout::{Lanes, ScaleReading};
+use crate::config::{CashRoundingConfig, Config, Language};
+use crate::domain::tender::{CashRounding, Tender};
+use crate::store::Store;
+
+/// A cashier action on one lane.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum LaneAction {
+    Show,
+    SignIn { staff: String, pin: crate::config::Secret },
+    SignOut,
+    Scan { code: String },
+    Add { sku: String, qty: i64 },
+    /// Weigh at the lane scale; `grams` is a reading typed in (a technician or a test standing
+    /// in for the scale), taken as stable now.
+    Weigh { sku: String, grams: Option<i64> },
+    SetQty { line: u32, qty: i64 },
+    Remove { line: u32 },
+    Void,
+    Pay { tenders: Vec<Tender> },
+}
+
+/// What the lanes need from config.
+#[derive(Debug, Clone)]
+pub struct CheckoutSetup {
+    pub lane_ids: Vec<String>,
+    pub max_lines: u32,
+    pub cash_rounding: CashRounding,
+    pub tz: chrono_tz::Tz,
+    pub store_name: String,
+    pub language: Language,
+}
+
+impl CheckoutSetup {
+    pub fn from_config(c: &Config) -> CheckoutSetup {
+        CheckoutSetup {
+            lane_ids: c.lanes.iter().map(|l| l.id.as_str().to_string()).collect(),
+            max_lines: c.checkout.max_lines,
+            cash_rounding: match c.checkout.cash_rounding {
+                CashRoundingConfig::None => CashRounding::None,
+                CashRoundingConfig::ToJiao => CashRounding::ToJiao,
+                CashRoundingConfig::DownToJiao => CashRounding::DownToJiao,
+                CashRoundingConfig::DownToYuan => CashRounding::DownToYuan,
+            },
+            tz: c.timezone(),
+            store_name: c.store.name.clone(),
+            language: c.store.language,
+        }
+    }
+}
+
+/// The lanes of one process, opened on first use.
+#[derive(Default)]
+pub struct LanesCell(Mutex<Option<Arc<Lanes>>>);
+
+impl LanesCell {
+    fn get(&self, store: &Arc<Store>, setup: &CheckoutSetup, layouts: &[crate::domain::barcode::InStoreLayout]) -> Result<Arc<Lanes>, String> {
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = slot.as_ref() {
+            return Ok(Arc::clone(l));
+        }
+        let lanes = Arc::new(Lanes::open(Arc::clone(store), &setup.lane_ids, layouts.to_vec(), setup.max_lines).map_err(|e| e.to_string())?);
+        *slot = Some(Arc::clone(&lanes));
+        Ok(lanes)
+    }
+}
+
+fn rules(store: &Store, setup: &CheckoutSetup) -> SaleRules {
+    let _ = store;
+    SaleRules { cash_rounding: setup.cash_rounding, promotions: Vec::new(), tz: setup.tz }
+}
+
+fn receipt(sale: &Sale, setup: &CheckoutSetup) -> Receipt {
+    Receipt::of(sale, &setup.store_name, setup.tz, setup.language, None)
+}
+
+/// One lane action.
+pub fn lane(store: &Arc<Store>, ctx: &super::ops::Context, lane: &str, action: LaneAction) -> Result<Reply, String> {
+    let setup = ctx.checkout.as_ref().ok_or("no lanes: lanes come from [[lanes]] in the config; pass --config FILE")?;
+    let lanes = ctx.lanes.get(store, setup, &ctx.layouts)?;
+    let e = |e: crate::checkout::CheckoutError| e.to_string();
+    let rules = rules(store, setup);
+    let outcome = match action {
+        LaneAction::Show => serde_json::Value::Null,
+        LaneAction::SignIn { staff, pin } => {
+            let who = crate::staff::login_pin(store, &staff, pin.expose()).map_err(|e| e.to_string())?;
+            lanes.sign_in(lane, &who).map_err(e)?;
+            json!({ "signed_in": who })
+        }
+        LaneAction::SignOut => {
+            lanes.sign_out(lane).map_err(e)?;
+            json!({ "signed_out": true })
+        }
+        LaneAction::Scan { code } => serde_json::to_value(lanes.scan(lane, &code).map_err(e)?).unwrap_or_default(),
+        LaneAction::Add { sku, qty } => json!({ "added": lanes.add_sku(lane, &sku, qty).map_err(e)? }),
+        LaneAction::Weigh { sku, grams } => {
+            if let Some(grams) = grams {
+                lanes.scale_reading(lane, ScaleReading { grams, stable: true, at: store.clock().now() }).map_err(e)?;
+            }
+            json!({ "added": lanes.add_weighed(lane, &sku).map_err(e)? })
+        }
+        LaneAction::SetQty { line, qty } => json!({ "changed": lanes.set_units(lane, line, qty).map_err(e)? }),
+        LaneAction::Remove { line } => json!({ "removed": lanes.remove_line(lane, line).map_err(e)? }),
+        LaneAction::Void => json!({ "voided": lanes.void(lane).map_err(e)?.lines.len() }),
+        LaneAction::Pay { tenders } => {
+            let sale = lanes.pay(lane, &PayRequest { tenders }, &rules).map_err(e)?;
+            let r = receipt(&sale, setup);
+            return Ok(Reply::json(json!({ "sale": sale, "receipt": r, "receipt_text": r.to_text(setup.language) })));
+        }
+    };
+    let cart = lanes.cart(lane).map_err(e)?;
+    let quote = if cart.is_empty() { None } else { Some(lanes.quote(lane, &rules).map_err(e)?) };
+    Ok(Reply::json(json!({ "outcome": outcome, "cart": cart, "quote": quote })))
+}
+
+/// A return.
+pub fn return_items(store: &Store, req: ReturnRequest) -> Result<Reply, String> {
+    Ok(Reply::json(returns::return_items(store, &req).map_err(|e| e.to_string())?))
+}
+
+/// One sale with its receipt.
+pub fn sale_show(store: &Store, ctx: &super::ops::Context, id: u64) -> Result<Reply, String> {
+    let sale = sale::sale(store, id).map_err(|e| e.to_string())?.ok_or_else(|| format!("no sale {id}"))?;
+    let setup = ctx.checkout.clone().unwrap_or(CheckoutSetup {
+        lane_ids: Vec::new(),
+        max_lines: 300,
+        cash_rounding: CashRounding::None,
+        tz: chrono_tz::Asia::Shanghai,
+        store_name: String::new(),
+        language: Language::ZhCn,
+    });
+    let r = receipt(&sale, &setup);
+    Ok(Reply::json(json!({ "sale": sale, "receipt": r, "receipt_text": r.to_text(setup.language) })))
+}
+
+/// One row of `storehub export sales`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SaleRow {
+    pub sale_id: u64,
+    pub time: String,
+    pub lane: String,
+    pub cashier: String,
+    pub member_ref: String,
+    pub lines: usize,
+    pub discount_fen: i64,
+    pub total_fen: i64,
+    pub tenders: String,
+    pub points_earned: i64,
+    pub points_redeemed: i64,
+    pub returned: String,
+}
+
+/// Sales whose shop-local date is within `[from, to]`, as export rows.
+pub fn export_sales(store: &Store, ctx: &super::ops::Context, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Reply, String> {
+    let tz = ctx.checkout.as_ref().map_or(chrono_tz::Asia::Shanghai, |s| s.tz);
+    let mut rows = Vec::new();
+    for sale in sale::all_sales(store).map_err(|e| e.to_string())? {
+        let local = sale.at.with_timezone(&tz);
+        let day = local.date_naive();
+        if from.is_some_and(|f| day < f) || to.is_some_and(|t| day > t) {
+            continue;
+        }
+        let tenders: Vec<String> = sale.settlement.tenders.iter().map(|t| format!("{}:{}", serde_json::to_value(t.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(), t.amount_fen)).collect();
+        rows.push(SaleRow {
+            sale_id: sale.id,
+            time: local.to_rfc3339(),
+            lane: sale.lane.clone(),
+            cashier: sale.cashier.clone(),
+            member_ref: sale.member_id.map(|m| m.to_string()).unwrap_or_default(),
+            lines: sale.lines.len(),
+            discount_fen: sale.priced.discount_total_fen,
+            total_fen: sale.priced.total_fen,
+            tenders: tenders.join(" "),
+            points_earned: sale.points_earned,
+            points_redeemed: sale.points_redeemed,
+            returned: if sale.refunded_fen == 0 { String::new() } else { sale.refunded_fen.to_string() },
+        });
+    }
+    Ok(Reply::json(rows))
+}

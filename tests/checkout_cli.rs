@@ -1,0 +1,99 @@
+//! A day at a lane through the `storehub` CLI (no daemon: every command opens the database, and
+//! the cart waits in it between commands): staff, shift, sign-in, scans, payment, receipt,
+//! return, sales export.
+
+mod common;
+
+use common::*;
+
+struct Cli {
+    _tmp: tempfile::TempDir,
+    dir: String,
+    config: String,
+}
+
+impl Cli {
+    fn new() -> Cli {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data").to_str().unwrap().to_string();
+        let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo.toml").to_string();
+        Cli { _tmp: tmp, dir, config }
+    }
+
+    fn args<'a>(&'a self, rest: &[&'a str]) -> Vec<&'a str> {
+        let mut v = vec!["--config", self.config.as_str(), "--data-dir", self.dir.as_str()];
+        v.extend_from_slice(rest);
+        v
+    }
+
+    fn ok(&self, rest: &[&str]) -> serde_json::Value {
+        let out = storehub_cmd(&self.args(rest));
+        assert!(out.status.success(), "storehub {rest:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+    }
+
+    fn text(&self, rest: &[&str]) -> String {
+        let out = storehub_cmd(&self.args(rest));
+        assert!(out.status.success(), "storehub {rest:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn fails(&self, rest: &[&str]) -> String {
+        let out = storehub_cmd(&self.args(rest));
+        assert!(!out.status.success(), "storehub {rest:?} should have failed");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    fn with_stdin(&self, rest: &[&str], stdin: &str) -> std::process::Output {
+        storehub_with_stdin(&self.args(rest), stdin)
+    }
+}
+
+#[test]
+fn a_day_at_lane_1_through_the_cli() {
+    let cli = Cli::new();
+    let catalog = concat!(env!("CARGO_MANIFEST_DIR"), "/src/demo/catalog.csv");
+    cli.ok(&["import", "catalog", catalog]);
+    let out = cli.with_stdin(&["staff", "add", "wang", "--name", "王芳", "--role", "cashier", "--password-stdin", "--pin-stdin"], "correct horse\n2468\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli.with_stdin(&["staff", "add", "li", "--name", "李经理", "--role", "manager", "--password-stdin"], "correct horse\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    cli.ok(&["shift", "open", "--lane", "lane-1", "--staff", "wang", "--float-fen", "50000"]);
+
+    // Paying before anyone signs in is refused; a wrong PIN too.
+    cli.ok(&["lane", "scan", "lane-1", "6907674936533"]);
+    assert!(cli.fails(&["lane", "pay", "lane-1", "--cash", "200"]).contains("no cashier is signed in"));
+    let out = cli.with_stdin(&["lane", "sign-in", "lane-1", "wang", "--pin-stdin"], "1357\n");
+    assert!(!out.status.success());
+    let out = cli.with_stdin(&["lane", "sign-in", "lane-1", "wang", "--pin-stdin"], "2468\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Two more waters merge into line 1; a C'estbon; an unknown code adds nothing.
+    cli.ok(&["lane", "scan", "lane-1", "6907674936533"]);
+    cli.ok(&["lane", "add", "lane-1", "SKU-010003", "--qty", "2"]);
+    let shown = cli.ok(&["lane", "scan", "lane-1", "6900000000014"]);
+    assert_eq!(shown["outcome"]["outcome"], "unknown_barcode");
+    assert_eq!(shown["cart"]["lines"][0]["qty"]["units"], 2);
+    // 2 × ¥2.00 + 2 × ¥2.00 = ¥8.00.
+    assert_eq!(shown["quote"]["total_fen"], 800);
+
+    let paid = cli.ok(&["lane", "pay", "lane-1", "--cash", "1000"]);
+    assert_eq!(paid["sale"]["settlement"]["change_fen"], 200);
+    let receipt = cli.text(&["sale", "show", "1", "--receipt"]);
+    assert!(receipt.starts_with("华美超市 徐汇店 (演示)\nlane-1-1 "), "{receipt}");
+    assert!(receipt.contains("找零                       ¥2.00"), "{receipt}");
+
+    // The cashier may not take returns; the manager may. One C'estbon back, ¥2.00 in cash.
+    assert!(cli.fails(&["return", "--lane", "lane-1", "--by", "wang", "--sale", "1", "--line", "2:1"]).contains("may not"));
+    let back = cli.ok(&["return", "--lane", "lane-1", "--by", "li", "--sale", "1", "--line", "2:1", "--reason", "changed mind"]);
+    assert_eq!(back["refund_fen"], 200);
+    assert!(cli.fails(&["return", "--lane", "lane-1", "--by", "li", "--sale", "1", "--line", "two"]).contains("expected LINE:QTY"));
+
+    let csv = cli.text(&["export", "sales"]);
+    let mut rows = csv.lines();
+    assert_eq!(rows.next(), Some("sale_id,time,lane,cashier,member_ref,lines,discount_fen,total_fen,tenders,points_earned,points_redeemed,returned"));
+    let row = rows.next().unwrap();
+    assert!(row.starts_with("1,2026-") || row.starts_with("1,20"), "{row}");
+    assert!(row.ends_with(",lane-1,wang,,2,0,800,cash:800,0,0,200"), "{row}");
+    assert!(cli.ok(&["verify"])["violations"].as_array().unwrap().is_empty());
+}
