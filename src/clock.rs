@@ -2,7 +2,7 @@
 //! tests hold a [`ManualClock`] and move it (days of dormancy, coupon expiry, forecast horizons)
 //! without sleeping. Nothing outside this module calls `Utc::now()`.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use std::sync::{Arc, Mutex};
 
 /// A source of the current time.
@@ -49,6 +49,13 @@ impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         *self.now.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Shop-local wall time of the instant `now`: what coupon dates, promotion windows and business
+/// days are written in. Uses the process's local time zone; `main` sets it from
+/// `[store].timezone` (as `TZ`) unless `TZ` is already set.
+pub fn shop_local(now: DateTime<Utc>) -> NaiveDateTime {
+    now.with_timezone(&chrono::Local).naive_local()
 }
 
 /// The system clock as a shared handle.

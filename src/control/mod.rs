@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Product;
+use crate::coupons::CouponTemplate;
+use crate::domain::pricing::Promotion;
 use crate::inventory::NewMove;
 
 /// Largest request line accepted (a catalog import of 100k products is ~40 MB of JSON).
@@ -56,6 +58,26 @@ pub enum Request {
     Verify,
     /// Take a snapshot now.
     Snapshot,
+    /// Upsert promotions (already checked by the CLI; checked again before writing).
+    PromotionsImport { promotions: Vec<Promotion> },
+    /// Every promotion, or only those active now (shop-local time).
+    PromotionsList { active: bool },
+    /// Remove one promotion.
+    PromotionRemove { id: String },
+    /// Upsert coupon templates.
+    CouponTemplatesAdd { templates: Vec<CouponTemplate> },
+    /// Every coupon template with its usage counts.
+    CouponTemplates,
+    /// Issue coupons of a template to members (today = shop-local date of the handler).
+    CouponsIssue { template_id: String, member_ids: Vec<u64>, campaign: Option<String> },
+    /// A member's coupons: usable ones, or all.
+    CouponsList { member_id: u64, include_used: bool },
+    /// One coupon by its printable code, with its template.
+    CouponShow { code: String },
+    /// Void one coupon by its printable code.
+    CouponVoid { code: String, by: String, reason: String },
+    /// Run the coupon expiry job now.
+    CouponsExpire,
 }
 
 impl Request {
@@ -73,6 +95,16 @@ impl Request {
             Request::OutboxStats => "outbox_stats",
             Request::Verify => "verify",
             Request::Snapshot => "snapshot",
+            Request::PromotionsImport { .. } => "promotions_import",
+            Request::PromotionsList { .. } => "promotions_list",
+            Request::PromotionRemove { .. } => "promotion_remove",
+            Request::CouponTemplatesAdd { .. } => "coupon_templates_add",
+            Request::CouponTemplates => "coupon_templates",
+            Request::CouponsIssue { .. } => "coupons_issue",
+            Request::CouponsList { .. } => "coupons_list",
+            Request::CouponShow { .. } => "coupon_show",
+            Request::CouponVoid { .. } => "coupon_void",
+            Request::CouponsExpire => "coupons_expire",
         }
     }
 }

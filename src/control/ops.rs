@@ -5,8 +5,11 @@ use serde_json::json;
 
 use super::{Reply, Request};
 use crate::catalog::{self, CatalogError};
+use crate::clock::shop_local;
+use crate::coupons;
 use crate::domain::barcode::{self, Barcode, CatalogCode, InStoreLayout};
 use crate::inventory;
+use crate::promotions;
 use crate::store::Store;
 
 /// Everything a request may need besides the store.
@@ -100,5 +103,62 @@ pub fn handle(store: &Store, ctx: &Context, req: Request) -> Result<Reply, Strin
         Request::OutboxStats => Ok(Reply::json(store.outbox_stats().map_err(s)?)),
         Request::Verify => Ok(Reply::json(crate::verify::verify(store).map_err(s)?)),
         Request::Snapshot => Ok(Reply::json(store.snapshot(ctx.snapshots_keep).map_err(s)?)),
+        Request::PromotionsImport { promotions } => {
+            let summary = promotions::upsert_promotions(store, &promotions).map_err(|e| e.to_string())?;
+            Ok(Reply::json(summary))
+        }
+        Request::PromotionsList { active: false } => Ok(Reply::json(promotions::list_promotions(store).map_err(s)?)),
+        Request::PromotionsList { active: true } => {
+            let now = shop_local(store.clock().now());
+            Ok(Reply::json(json!({
+                "shop_local_time": now,
+                "promotions": promotions::active_promotions(store, now).map_err(s)?,
+            })))
+        }
+        Request::PromotionRemove { id } => {
+            Ok(Reply::json(promotions::remove_promotion(store, &id).map_err(|e| e.to_string())?))
+        }
+        Request::CouponTemplatesAdd { templates } => {
+            Ok(Reply::json(coupons::upsert_templates(store, &templates).map_err(|e| e.to_string())?))
+        }
+        Request::CouponTemplates => {
+            let mut stats = coupons::all_template_stats(store).map_err(s)?;
+            let rows: Vec<_> = coupons::templates(store)
+                .map_err(s)?
+                .into_iter()
+                .map(|t| {
+                    let usage = stats.remove(&t.id).unwrap_or_default();
+                    json!({ "template": t, "usage": usage })
+                })
+                .collect();
+            Ok(Reply::json(rows))
+        }
+        Request::CouponsIssue { template_id, member_ids, campaign } => {
+            let today = shop_local(store.clock().now()).date();
+            let summary = coupons::issue(store, &template_id, &member_ids, campaign.as_deref(), today)
+                .map_err(|e| e.to_string())?;
+            Ok(Reply::json(summary))
+        }
+        Request::CouponsList { member_id, include_used } => {
+            Ok(Reply::json(coupons::member_coupons(store, member_id, include_used).map_err(s)?))
+        }
+        Request::CouponShow { code } => {
+            let coupon = coupons::coupon_by_code(store, &code)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| coupons::CouponError::UnknownCode(code.trim().to_string()).to_string())?;
+            let template = coupons::template(store, &coupon.template_id).map_err(s)?;
+            Ok(Reply::json(json!({ "coupon": coupon, "template": template })))
+        }
+        Request::CouponVoid { code, by, reason } => {
+            let coupon = coupons::coupon_by_code(store, &code)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| coupons::CouponError::UnknownCode(code.trim().to_string()).to_string())?;
+            Ok(Reply::json(coupons::void(store, coupon.id, &by, &reason).map_err(|e| e.to_string())?))
+        }
+        Request::CouponsExpire => {
+            let today = shop_local(store.clock().now()).date();
+            let expired = coupons::expire_due(store, today).map_err(|e| e.to_string())?;
+            Ok(Reply::json(json!({ "today": today, "expired": expired })))
+        }
     }
 }

@@ -891,8 +891,8 @@ pub fn restore_tx(
 /// Voids an issued coupon: staff member `by` (their staff id), with a reason kept on the coupon.
 /// Emits `storehub.coupon.voided` (with `by`, without the reason).
 pub fn void(store: &Store, coupon_id: u64, by: &str, reason: &str) -> Result<IssuedCoupon, CommitError<CouponError>> {
-    check_text("--by", by, true).map_err(CommitError::Rejected)?;
-    check_text("--reason", reason, true).map_err(CommitError::Rejected)?;
+    check_text("staff id (by)", by, true).map_err(CommitError::Rejected)?;
+    check_text("reason", reason, true).map_err(CommitError::Rejected)?;
     store.commit(|tx| {
         let mut coupon = load(tx, coupon_id)?;
         coupon.void(by, reason, tx.now()).map_err(TxError::Rejected)?;
