@@ -18,7 +18,7 @@ use storehub::domain::staff::{check_password, check_pin, describe_difference, Cr
 use storehub::domain::stock::MoveKind;
 use storehub::inventory::NewMove;
 use storehub::store::{self, Durability, Store, StoreOptions};
-use storehub::{catalog, clock, daemon, demo, inventory};
+use storehub::{catalog, clock, coupons, daemon, demo, inventory, promotions};
 
 /// Default config path on an installed box.
 const DEFAULT_CONFIG: &str = "/etc/storehub/storehub.toml";
@@ -89,6 +89,12 @@ enum Command {
     /// Completed sales.
     #[command(subcommand)]
     Sale(SaleCmd),
+    /// Promotions the tills apply (price rules with their time windows).
+    #[command(subcommand)]
+    Promotions(PromotionsCmd),
+    /// Coupon templates and the coupons issued to members.
+    #[command(subcommand)]
+    Coupons(CouponsCmd),
     /// Daemon and database status.
     Status,
     /// Write a consistent backup of the whole database to FILE (works while the daemon runs).
@@ -400,6 +406,73 @@ fn parse_role(s: &str) -> Result<Role, String> {
     })
 }
 
+#[derive(Subcommand)]
+enum PromotionsCmd {
+    /// Import promotions from a JSON file: an array of objects with id, name_zh, name_en,
+    /// window ({"start": "2026-10-01T00:00:00", "end": …} shop-local, end exclusive; or null for
+    /// always), members_only and kind ({"kind": "item_percent" | "item_fixed" | "category_percent"
+    /// | "buy_x_get_y" | "threshold", …}). New ids are added, known ones replaced; a bad file
+    /// writes nothing.
+    Import { file: PathBuf },
+    /// Every promotion, or with --active only those the tills apply now.
+    List {
+        #[arg(long)]
+        active: bool,
+    },
+    /// Remove a promotion by id.
+    Remove { id: String },
+}
+
+#[derive(Subcommand)]
+enum CouponsCmd {
+    /// Add or change coupon templates from a JSON file (one template or an array): id, name_zh,
+    /// name_en, kind ({"kind": "fixed" | "percent" | "threshold" | "free_item", …}),
+    /// min_spend_fen, categories, validity ({"days_after_issue": 30} or {"window": {"from":
+    /// "2026-12-01", "to": "2026-12-31"}}), per_member_limit (0 = none), active. A bad file
+    /// writes nothing.
+    TemplateAdd { file: PathBuf },
+    /// Every coupon template with its usage: issued, outstanding, redeemed, expired, voided.
+    Templates,
+    /// Issue one coupon of a template to each member (at most 10000 per call). Members at the
+    /// template's per-member limit are skipped and listed.
+    Issue {
+        /// Template id.
+        #[arg(long)]
+        template: String,
+        /// Member id (repeat for several).
+        #[arg(long = "member", value_name = "ID")]
+        members: Vec<u64>,
+        /// File of member ids, one per line (blank lines, # comments and a member_id header
+        /// are skipped).
+        #[arg(long, value_name = "FILE")]
+        members_file: Option<PathBuf>,
+        /// Campaign name, counted in campaign measurement.
+        #[arg(long)]
+        campaign: Option<String>,
+    },
+    /// A member's usable coupons; --all adds redeemed, expired and voided ones.
+    List {
+        #[arg(long, value_name = "ID")]
+        member: u64,
+        #[arg(long)]
+        all: bool,
+    },
+    /// One coupon by the code printed on it, with its template.
+    Show { code: String },
+    /// Void an issued coupon by its code.
+    Void {
+        code: String,
+        /// Staff id of who voids it.
+        #[arg(long)]
+        by: String,
+        /// Why (kept on the coupon, not sent to HQ).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Run the expiry job now: issued coupons past their last valid day become expired.
+    Expire,
+}
+
 fn parse_kind(s: &str) -> Result<MoveKind, String> {
     MoveKind::parse(s).ok_or_else(|| {
         let all: Vec<&str> = MoveKind::ALL.iter().map(|k| k.as_str()).collect();
@@ -427,7 +500,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The config's [log] settings apply when flags and STOREHUB_LOG do not say otherwise; a bad
     // config is reported by the command itself, with the logger already up.
-    let log_cfg = load_config(&cli, matches!(cli.command, Command::Demo)).ok().flatten().map(|c| c.log);
+    let cfg = load_config(&cli, matches!(cli.command, Command::Demo)).ok().flatten();
+    let log_cfg = cfg.map(|c| c.log);
     let format = cli.log_format.unwrap_or(match log_cfg.as_ref().map(|l| l.format) {
         Some(config::LogFormat::Json) => LogFormat::Json,
         _ => LogFormat::Text,
@@ -525,6 +599,7 @@ fn context(cfg: Option<&Config>) -> ops::Context {
         started_at: clock::system().now(),
         checkout: cfg.map(control::lanes::CheckoutSetup::from_config),
         lanes: Default::default(),
+        tz: cfg.map_or(chrono_tz::Asia::Shanghai, |c| c.timezone()),
     }
 }
 
@@ -535,9 +610,15 @@ fn request(cli: &Cli, req: Request) -> Result<control::Reply, Failure> {
     match client::try_call(&control::socket_path(&dir), &req) {
         client::Attempt::Answered(r) => r.map_err(|e| anyhow!(e).into()),
         client::Attempt::NoDaemon => {
-            if !dir.join("db").exists()
-                && !matches!(req, Request::ImportCatalog { .. } | Request::StockMove { .. } | Request::StaffAdd { .. })
-            {
+            let creates = matches!(
+                req,
+                Request::ImportCatalog { .. }
+                    | Request::StockMove { .. }
+                    | Request::StaffAdd { .. }
+                    | Request::PromotionsImport { .. }
+                    | Request::CouponTemplatesAdd { .. }
+            );
+            if !dir.join("db").exists() && !creates {
                 return Err(anyhow!("{} holds no storehub database (and no daemon runs there)", dir.display()).into());
             }
             let store = Arc::new(open_store(store_options(&dir, cfg.as_ref(), None))?);
@@ -689,6 +770,77 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::Shift(cmd) => shift_command(&cli, cmd),
+        Command::Promotions(PromotionsCmd::Import { file }) => {
+            let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let name = file.display().to_string();
+            let promotions = promotions::parse_promotions_json(&bytes, &name)
+                .map_err(|report| anyhow!("{report}\nnothing imported"))?;
+            let n = promotions.len();
+            let reply = request(&cli, Request::PromotionsImport { promotions })?;
+            let count = |k: &str| reply.result.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+            eprintln!(
+                "imported {n} promotions from {name}: {} new, {} changed, {} unchanged",
+                count("created"),
+                count("updated"),
+                count("unchanged")
+            );
+            Ok(())
+        }
+        Command::Promotions(PromotionsCmd::List { active }) => {
+            print_json(&request(&cli, Request::PromotionsList { active: *active })?.result)
+        }
+        Command::Promotions(PromotionsCmd::Remove { id }) => {
+            let reply = request(&cli, Request::PromotionRemove { id: id.clone() })?;
+            eprintln!("removed promotion {id}");
+            print_json(&reply.result)
+        }
+        Command::Coupons(CouponsCmd::TemplateAdd { file }) => {
+            let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let name = file.display().to_string();
+            let templates = coupons::parse_templates_json(&bytes, &name)
+                .map_err(|report| anyhow!("{report}\nnothing imported"))?;
+            let n = templates.len();
+            let reply = request(&cli, Request::CouponTemplatesAdd { templates })?;
+            let count = |k: &str| reply.result.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+            eprintln!(
+                "imported {n} coupon templates from {name}: {} new, {} changed, {} unchanged",
+                count("created"),
+                count("updated"),
+                count("unchanged")
+            );
+            Ok(())
+        }
+        Command::Coupons(CouponsCmd::Templates) => print_json(&request(&cli, Request::CouponTemplates)?.result),
+        Command::Coupons(CouponsCmd::Issue { template, members, members_file, campaign }) => {
+            let mut member_ids = members.clone();
+            if let Some(f) = members_file {
+                let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+                member_ids.extend(coupons::parse_member_ids(&text, &f.display().to_string()).map_err(|e| anyhow!(e))?);
+            }
+            if member_ids.is_empty() {
+                return Err(anyhow!("{}", coupons::CouponError::NoMembers).into());
+            }
+            let req = Request::CouponsIssue { template_id: template.clone(), member_ids, campaign: campaign.clone() };
+            let reply = request(&cli, req)?;
+            let summary: coupons::IssueSummary = serde_json::from_value(reply.result.clone())?;
+            eprintln!(
+                "issued {} coupons of {template}; {} members skipped",
+                summary.issued.len(),
+                summary.skipped.len()
+            );
+            print_json(&reply.result)
+        }
+        Command::Coupons(CouponsCmd::List { member, all }) => {
+            print_json(&request(&cli, Request::CouponsList { member_id: *member, include_used: *all })?.result)
+        }
+        Command::Coupons(CouponsCmd::Show { code }) => {
+            print_json(&request(&cli, Request::CouponShow { code: code.clone() })?.result)
+        }
+        Command::Coupons(CouponsCmd::Void { code, by, reason }) => {
+            let req = Request::CouponVoid { code: code.clone(), by: by.clone(), reason: reason.clone() };
+            print_json(&request(&cli, req)?.result)
+        }
+        Command::Coupons(CouponsCmd::Expire) => print_json(&request(&cli, Request::CouponsExpire)?.result),
         Command::Status => print_json(&request(&cli, Request::Status)?.result),
         Command::Backup { file } => {
             let reply = request(&cli, Request::Backup)?;

@@ -20,6 +20,8 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::Product;
 use crate::config::Secret;
 use crate::domain::staff::Role;
+use crate::coupons::CouponTemplate;
+use crate::domain::pricing::Promotion;
 use crate::inventory::NewMove;
 
 /// Largest request line accepted (a catalog import of 100k products is ~40 MB of JSON).
@@ -87,6 +89,26 @@ pub enum Request {
     ShiftClose { id: u64, counted_fen: i64, by: String },
     /// One shift, the open shift of a lane, or (neither given) every open shift.
     ShiftShow { id: Option<u64>, lane: Option<String> },
+    /// Upsert promotions (already checked by the CLI; checked again before writing).
+    PromotionsImport { promotions: Vec<Promotion> },
+    /// Every promotion, or only those active now (shop-local time).
+    PromotionsList { active: bool },
+    /// Remove one promotion.
+    PromotionRemove { id: String },
+    /// Upsert coupon templates.
+    CouponTemplatesAdd { templates: Vec<CouponTemplate> },
+    /// Every coupon template with its usage counts.
+    CouponTemplates,
+    /// Issue coupons of a template to members (today = shop-local date of the handler).
+    CouponsIssue { template_id: String, member_ids: Vec<u64>, campaign: Option<String> },
+    /// A member's coupons: usable ones, or all.
+    CouponsList { member_id: u64, include_used: bool },
+    /// One coupon by its printable code, with its template.
+    CouponShow { code: String },
+    /// Void one coupon by its printable code.
+    CouponVoid { code: String, by: String, reason: String },
+    /// Run the coupon expiry job now.
+    CouponsExpire,
 }
 
 impl Request {
@@ -118,6 +140,16 @@ impl Request {
             Request::ShiftOpen { .. } => "shift_open",
             Request::ShiftClose { .. } => "shift_close",
             Request::ShiftShow { .. } => "shift_show",
+            Request::PromotionsImport { .. } => "promotions_import",
+            Request::PromotionsList { .. } => "promotions_list",
+            Request::PromotionRemove { .. } => "promotion_remove",
+            Request::CouponTemplatesAdd { .. } => "coupon_templates_add",
+            Request::CouponTemplates => "coupon_templates",
+            Request::CouponsIssue { .. } => "coupons_issue",
+            Request::CouponsList { .. } => "coupons_list",
+            Request::CouponShow { .. } => "coupon_show",
+            Request::CouponVoid { .. } => "coupon_void",
+            Request::CouponsExpire => "coupons_expire",
         }
     }
 }

@@ -5,9 +5,11 @@ use serde_json::json;
 
 use super::{Reply, Request};
 use crate::catalog::{self, CatalogError};
+use crate::coupons;
 use crate::domain::barcode::{self, Barcode, CatalogCode, InStoreLayout};
 use crate::inventory;
 use crate::staff::{self, HashCost, NewStaff};
+use crate::promotions;
 use crate::store::Store;
 
 /// Everything a request may need besides the store.
@@ -20,6 +22,8 @@ pub struct Context {
     pub checkout: Option<super::lanes::CheckoutSetup>,
     /// The lanes with their carts, opened on first use.
     pub lanes: super::lanes::LanesCell,
+    /// The shop's time zone ([store].timezone; Asia/Shanghai without a config).
+    pub tz: chrono_tz::Tz,
 }
 
 /// Applies one request. Errors are messages for the person at the CLI.
@@ -109,6 +113,63 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         Request::Return { request } => super::lanes::return_items(store, request),
         Request::SaleShow { id } => super::lanes::sale_show(store, ctx, id),
         Request::ExportSales { from, to } => super::lanes::export_sales(store, ctx, from, to),
+        Request::PromotionsImport { promotions } => {
+            let summary = promotions::upsert_promotions(store, &promotions).map_err(|e| e.to_string())?;
+            Ok(Reply::json(summary))
+        }
+        Request::PromotionsList { active: false } => Ok(Reply::json(promotions::list_promotions(store).map_err(s)?)),
+        Request::PromotionsList { active: true } => {
+            let now = crate::clock::local(store.clock().now(), ctx.tz);
+            Ok(Reply::json(json!({
+                "shop_local_time": now,
+                "promotions": promotions::active_promotions(store, now).map_err(s)?,
+            })))
+        }
+        Request::PromotionRemove { id } => {
+            Ok(Reply::json(promotions::remove_promotion(store, &id).map_err(|e| e.to_string())?))
+        }
+        Request::CouponTemplatesAdd { templates } => {
+            Ok(Reply::json(coupons::upsert_templates(store, &templates).map_err(|e| e.to_string())?))
+        }
+        Request::CouponTemplates => {
+            let mut stats = coupons::all_template_stats(store).map_err(s)?;
+            let rows: Vec<_> = coupons::templates(store)
+                .map_err(s)?
+                .into_iter()
+                .map(|t| {
+                    let usage = stats.remove(&t.id).unwrap_or_default();
+                    json!({ "template": t, "usage": usage })
+                })
+                .collect();
+            Ok(Reply::json(rows))
+        }
+        Request::CouponsIssue { template_id, member_ids, campaign } => {
+            let today = crate::clock::local(store.clock().now(), ctx.tz).date();
+            let summary = coupons::issue(store, &template_id, &member_ids, campaign.as_deref(), today)
+                .map_err(|e| e.to_string())?;
+            Ok(Reply::json(summary))
+        }
+        Request::CouponsList { member_id, include_used } => {
+            Ok(Reply::json(coupons::member_coupons(store, member_id, include_used).map_err(s)?))
+        }
+        Request::CouponShow { code } => {
+            let coupon = coupons::coupon_by_code(store, &code)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| coupons::CouponError::UnknownCode(code.trim().to_string()).to_string())?;
+            let template = coupons::template(store, &coupon.template_id).map_err(s)?;
+            Ok(Reply::json(json!({ "coupon": coupon, "template": template })))
+        }
+        Request::CouponVoid { code, by, reason } => {
+            let coupon = coupons::coupon_by_code(store, &code)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| coupons::CouponError::UnknownCode(code.trim().to_string()).to_string())?;
+            Ok(Reply::json(coupons::void(store, coupon.id, &by, &reason).map_err(|e| e.to_string())?))
+        }
+        Request::CouponsExpire => {
+            let today = crate::clock::local(store.clock().now(), ctx.tz).date();
+            let expired = coupons::expire_due(store, today).map_err(|e| e.to_string())?;
+            Ok(Reply::json(json!({ "today": today, "expired": expired })))
+        }
         req @ (Request::StaffAdd { .. }
         | Request::StaffList
         | Request::StaffPasswd { .. }

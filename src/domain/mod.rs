@@ -1,10 +1,11 @@
-//! Pure decisions of the store: money, barcodes (GS1), stock, basket pricing and tenders, loyalty
-//! (points, tiers, stored value, referrals, member codes), phone numbers, and staff rules (roles,
-//! lockout, shift cash), and later analytics and forecasting. Nothing here does I/O, reads the
-//! clock or is async: callers pass in everything a decision needs, so every rule can be tested
-//! with worked numbers.
+//! Pure decisions of the store: money, barcodes (GS1), printable coupon codes, stock, basket
+//! pricing and tenders, loyalty (points, tiers, stored value, referrals, member codes), phone
+//! numbers, and staff rules (roles, lockout, shift cash), and later analytics and forecasting.
+//! Nothing here does I/O, reads the clock or is async: callers pass in everything a decision
+//! needs, so every rule can be tested with worked numbers.
 
 pub mod barcode;
+pub mod coupon_code;
 pub mod loyalty;
 pub mod money;
 pub mod phone;
