@@ -59,6 +59,15 @@ fn a_day_at_lane_1_through_the_cli() {
     let out = cli.with_stdin(&["staff", "add", "li", "--name", "李经理", "--role", "manager", "--password-stdin"], "correct horse\n");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     cli.ok(&["shift", "open", "--lane", "lane-1", "--staff", "wang", "--float-fen", "50000"]);
+    let promos = cli._tmp.path().join("promos.json");
+    std::fs::write(
+        &promos,
+        r#"[{"id": "P-CESTBON", "name_zh": "怡宝八折", "name_en": "C'estbon 20% off", "window": null, "members_only": false,
+             "kind": {"kind": "item_percent", "sku": "SKU-010003", "bp": 2000}}]"#,
+    )
+    .unwrap();
+    let out = storehub_cmd(&cli.args(&["promotions", "import", promos.to_str().unwrap()]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     // Paying before anyone signs in is refused; a wrong PIN too.
     cli.ok(&["lane", "scan", "lane-1", "6907674936533"]);
@@ -74,19 +83,21 @@ fn a_day_at_lane_1_through_the_cli() {
     let shown = cli.ok(&["lane", "scan", "lane-1", "6900000000014"]);
     assert_eq!(shown["outcome"]["outcome"], "unknown_barcode");
     assert_eq!(shown["cart"]["lines"][0]["qty"]["units"], 2);
-    // 2 × ¥2.00 + 2 × ¥2.00 = ¥8.00.
-    assert_eq!(shown["quote"]["total_fen"], 800);
+    // 2 × ¥2.00 + 2 × ¥2.00 × 80% = ¥4.00 + ¥3.20 = ¥7.20.
+    assert_eq!(shown["quote"]["total_fen"], 720);
+    assert_eq!(shown["quote"]["lines"][1]["line_discounts"][0]["reason_zh"], "怡宝八折：8折");
 
     let paid = cli.ok(&["lane", "pay", "lane-1", "--cash", "1000"]);
-    assert_eq!(paid["sale"]["settlement"]["change_fen"], 200);
+    assert_eq!(paid["sale"]["settlement"]["change_fen"], 280);
     let receipt = cli.text(&["sale", "show", "1", "--receipt"]);
     assert!(receipt.starts_with("华美超市 徐汇店 (演示)\nlane-1-1 "), "{receipt}");
-    assert!(receipt.contains("找零                       ¥2.00"), "{receipt}");
+    assert!(receipt.contains("找零                       ¥2.80"), "{receipt}");
+    assert!(receipt.contains("  怡宝八折：8折           -¥0.80"), "{receipt}");
 
-    // The cashier may not take returns; the manager may. One C'estbon back, ¥2.00 in cash.
+    // The cashier may not take returns; the manager may. One C'estbon back: half of ¥3.20.
     assert!(cli.fails(&["return", "--lane", "lane-1", "--by", "wang", "--sale", "1", "--line", "2:1"]).contains("may not"));
     let back = cli.ok(&["return", "--lane", "lane-1", "--by", "li", "--sale", "1", "--line", "2:1", "--reason", "changed mind"]);
-    assert_eq!(back["refund_fen"], 200);
+    assert_eq!(back["refund_fen"], 160);
     assert!(cli.fails(&["return", "--lane", "lane-1", "--by", "li", "--sale", "1", "--line", "two"]).contains("expected LINE:QTY"));
 
     let csv = cli.text(&["export", "sales"]);
@@ -94,6 +105,6 @@ fn a_day_at_lane_1_through_the_cli() {
     assert_eq!(rows.next(), Some("sale_id,time,lane,cashier,member_ref,lines,discount_fen,total_fen,tenders,points_earned,points_redeemed,returned"));
     let row = rows.next().unwrap();
     assert!(row.starts_with("1,2026-") || row.starts_with("1,20"), "{row}");
-    assert!(row.ends_with(",lane-1,wang,,2,0,800,cash:800,0,0,200"), "{row}");
+    assert!(row.ends_with(",lane-1,wang,,2,80,720,cash:720,0,0,160"), "{row}");
     assert!(cli.ok(&["verify"])["violations"].as_array().unwrap().is_empty());
 }

@@ -229,3 +229,18 @@ pub fn all_sales(store: &crate::store::Store) -> Result<Vec<Sale>, crate::store:
 pub fn sale(store: &crate::store::Store, id: u64) -> Result<Option<Sale>, crate::store::StoreError> {
     store.get(TreeId::Sales, &codec::u64_key(id))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::pricing::{Discount, DiscountSource};
+
+    #[test]
+    fn a_discount_source_survives_the_record_encoding() {
+        for source in [DiscountSource::MemberPrice, DiscountSource::Promotion("P1".into()), DiscountSource::Coupon("C1".into())] {
+            let d = Discount { source, reason_zh: "八折".into(), reason_en: "20% off".into(), amount_fen: 80 };
+            let bytes = postcard::to_stdvec(&d).unwrap();
+            assert_eq!(postcard::from_bytes::<Discount>(&bytes).unwrap(), d);
+        }
+    }
+}

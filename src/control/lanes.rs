@@ -81,9 +81,12 @@ impl LanesCell {
     }
 }
 
-fn rules(store: &Store, setup: &CheckoutSetup) -> SaleRules {
-    let _ = store;
-    SaleRules { cash_rounding: setup.cash_rounding, promotions: Vec::new(), tz: setup.tz }
+/// The rules of a sale now: money rules from config, and the promotions active at this
+/// shop-local moment.
+fn rules(store: &Store, setup: &CheckoutSetup) -> Result<SaleRules, String> {
+    let now = crate::clock::local(store.clock().now(), setup.tz);
+    let promotions = crate::promotions::active_promotions(store, now).map_err(|e| e.to_string())?;
+    Ok(SaleRules { cash_rounding: setup.cash_rounding, promotions, tz: setup.tz })
 }
 
 fn receipt(sale: &Sale, setup: &CheckoutSetup) -> Receipt {
@@ -95,7 +98,7 @@ pub fn lane(store: &Arc<Store>, ctx: &super::ops::Context, lane: &str, action: L
     let setup = ctx.checkout.as_ref().ok_or("no lanes: lanes come from [[lanes]] in the config; pass --config FILE")?;
     let lanes = ctx.lanes.get(store, setup, &ctx.layouts)?;
     let e = |e: crate::checkout::CheckoutError| e.to_string();
-    let rules = rules(store, setup);
+    let rules = rules(store, setup)?;
     let outcome = match action {
         LaneAction::Show => serde_json::Value::Null,
         LaneAction::SignIn { staff, pin } => {

@@ -186,18 +186,20 @@ pub enum CouponKind {
 
 // --- Outputs -----------------------------------------------------------------------------------
 
-/// Where a discount came from.
+/// Where a discount came from. Externally tagged (`"member_price"`, `{"promotion": "P1"}`):
+/// sales are stored with postcard, which cannot decode internally or adjacently tagged enums
+/// (`checkout::sale` has the test).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum DiscountSource {
     /// The line was sold at its member price.
     MemberPrice,
     /// The member's tier discount.
     TierDiscount,
     /// A promotion, by id.
-    Promotion { id: String },
+    Promotion(String),
     /// A coupon, by id.
-    Coupon { id: String },
+    Coupon(String),
 }
 
 /// One amount taken off, with the reason printed on the receipt.
@@ -730,7 +732,7 @@ fn best_line_benefit(
         if let Some(amount) = promotion_line_amount(l, gross, &p.kind) {
             let (reason_zh, reason_en) = promotion_reason(p);
             let d = Discount {
-                source: DiscountSource::Promotion { id: p.id.clone() },
+                source: DiscountSource::Promotion(p.id.clone()),
                 reason_zh,
                 reason_en,
                 amount_fen: amount,
@@ -824,7 +826,7 @@ fn best_threshold(work: &[Work<'_>], active: &[&Promotion]) -> Option<TicketDisc
         if amount > 0 && better {
             let (reason_zh, reason_en) = promotion_reason(p);
             let d = Discount {
-                source: DiscountSource::Promotion { id: p.id.clone() },
+                source: DiscountSource::Promotion(p.id.clone()),
                 reason_zh,
                 reason_en,
                 amount_fen: amount,
@@ -907,7 +909,7 @@ fn coupon_discount(work: &[Work<'_>], c: &Coupon) -> Result<TicketDiscount, Pric
     }
     let (reason_zh, reason_en) = coupon_reason(c);
     let d = Discount {
-        source: DiscountSource::Coupon { id: c.id.clone() },
+        source: DiscountSource::Coupon(c.id.clone()),
         reason_zh,
         reason_en,
         amount_fen: amount,
@@ -1338,7 +1340,7 @@ mod tests {
         );
         // Member price 4 × 100 = 400 off; 20% of 3960 = 792 off → the promotion.
         let d = &b.lines[0].line_discounts[0];
-        assert_eq!(d.source, DiscountSource::Promotion { id: "P1".into() });
+        assert_eq!(d.source, DiscountSource::Promotion("P1".into()));
         assert_eq!(d.amount_fen, 792);
         assert_eq!(
             (d.reason_zh.as_str(), d.reason_en.as_str()),
@@ -1381,7 +1383,7 @@ mod tests {
         // P9 and P10 both take 10% of 1000 = 100; ids compare as strings, "P10" < "P9".
         // P1 takes only 50.
         let d = &b.lines[0].line_discounts[0];
-        assert_eq!(d.source, DiscountSource::Promotion { id: "P10".into() });
+        assert_eq!(d.source, DiscountSource::Promotion("P10".into()));
         assert_eq!(d.amount_fen, 100);
     }
 
@@ -1676,7 +1678,7 @@ mod tests {
         assert_eq!(b.ticket_discounts.len(), 1);
         assert_eq!(
             b.ticket_discounts[0].source,
-            DiscountSource::Promotion { id: "B".into() }
+            DiscountSource::Promotion("B".into())
         );
         assert_eq!(b.total_fen, 19640);
     }
@@ -1690,7 +1692,7 @@ mod tests {
         let b = price(&basket_236_40(), &Shopper::guest(), &promos, &[]);
         assert_eq!(
             b.ticket_discounts[0].source,
-            DiscountSource::Promotion { id: "K".into() }
+            DiscountSource::Promotion("K".into())
         );
     }
 
@@ -1784,9 +1786,7 @@ mod tests {
         let coupon_line = &b.ticket_discounts[0];
         assert_eq!(
             coupon_line.source,
-            DiscountSource::Coupon {
-                id: "C-200-30".into()
-            }
+            DiscountSource::Coupon("C-200-30".into())
         );
         assert_eq!(coupon_line.reason_zh, "满200减30券");
         assert_eq!(coupon_line.reason_en, "Coupon: spend ¥200, save ¥30");
@@ -2618,7 +2618,7 @@ mod tests {
             assert_balanced(&b);
             // Every kept coupon shows up once, in order, after at most one threshold promotion.
             let coupon_ids: Vec<String> = b.ticket_discounts.iter().filter_map(|d| match &d.source {
-                DiscountSource::Coupon { id } => Some(id.clone()),
+                DiscountSource::Coupon(id) => Some(id.clone()),
                 _ => None,
             }).collect();
             prop_assert_eq!(coupon_ids, kept.iter().map(|c| c.id.clone()).collect::<Vec<_>>());
