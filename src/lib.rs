@@ -9,6 +9,7 @@ pub mod daemon;
 pub mod demo;
 pub mod domain;
 pub mod inventory;
+pub mod members;
 pub mod staff;
 pub mod store;
 pub mod verify;

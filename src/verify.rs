@@ -1,12 +1,14 @@
 //! `storehub verify`: invariants a technician or HQ can trust, checked across parts. Each
-//! violation is one line naming what is wrong and where. Later parts add their own checks here
-//! (points balance = Σ points ledger per member, stored value = Σ its ledger, with issue #5).
+//! violation is one line naming what is wrong and where. Each part contributes its own checks
+//! (`members::check`: points = Σ lots = Σ points ledger per member, stored value = Σ its ledger,
+//! the member lookup and ledger indexes).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::inventory;
+use crate::members;
 use crate::store::{Store, StoreError};
 
 /// Most journal mismatches listed (the count of the rest is not computed).
@@ -17,6 +19,7 @@ const MAX_LISTED: usize = 50;
 pub struct Report {
     pub stock_levels: usize,
     pub moves: usize,
+    pub members: usize,
     pub outbox_events: u64,
     pub journal_records: u64,
     pub violations: Vec<String>,
@@ -71,9 +74,19 @@ pub fn verify(store: &Store) -> Result<Report, StoreError> {
         }
     }
 
+    // Members: balances against lots and ledgers, nothing negative, indexes consistent.
+    violations.extend(members::check(store)?);
+
     // The journal: every record it holds is applied.
     let (journal_records, mismatches) = store.journal_mismatches(MAX_LISTED)?;
     violations.extend(mismatches.into_iter().map(|m| format!("journal not applied: {m}")));
 
-    Ok(Report { stock_levels: levels.len(), moves: moves.len(), outbox_events: stats.count, journal_records, violations })
+    Ok(Report {
+        stock_levels: levels.len(),
+        moves: moves.len(),
+        members: members::member_count(store),
+        outbox_events: stats.count,
+        journal_records,
+        violations,
+    })
 }

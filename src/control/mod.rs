@@ -20,6 +20,7 @@ use crate::catalog::Product;
 use crate::config::Secret;
 use crate::domain::staff::Role;
 use crate::inventory::NewMove;
+use crate::members::{MemberJob, NewMember};
 
 /// Largest request line accepted (a catalog import of 100k products is ~40 MB of JSON).
 pub const MAX_REQUEST_BYTES: u64 = 128 * 1024 * 1024;
@@ -78,6 +79,22 @@ pub enum Request {
     ShiftClose { id: u64, counted_fen: i64, by: String },
     /// One shift, the open shift of a lane, or (neither given) every open shift.
     ShiftShow { id: Option<u64>, lane: Option<String> },
+    /// Register a member (already checked by the CLI).
+    MemberAdd { member: NewMember },
+    /// One member, by phone, card number or QR payload.
+    MemberShow { query: String },
+    /// Put money on a member's card (with the top-up bonus).
+    MemberTopup { query: String, fen: i64, by: String, reference: Option<String> },
+    /// A member's points: balance, debt, lots, what expires soon.
+    MemberPoints { query: String },
+    /// Add (positive) or remove (negative) points by hand.
+    MemberAdjust { query: String, points: i64, reason: String, by: String },
+    /// Run a member job now, for the shop-local today.
+    JobRun { job: MemberJob },
+    /// Every member (phones masked unless `full_phone`).
+    ExportMembers { full_phone: bool },
+    /// Points ledger entries dated from..=to (shop-local days).
+    ExportPointsLedger { from: Option<chrono::NaiveDate>, to: Option<chrono::NaiveDate> },
 }
 
 impl Request {
@@ -105,6 +122,14 @@ impl Request {
             Request::ShiftOpen { .. } => "shift_open",
             Request::ShiftClose { .. } => "shift_close",
             Request::ShiftShow { .. } => "shift_show",
+            Request::MemberAdd { .. } => "member_add",
+            Request::MemberShow { .. } => "member_show",
+            Request::MemberTopup { .. } => "member_topup",
+            Request::MemberPoints { .. } => "member_points",
+            Request::MemberAdjust { .. } => "member_adjust",
+            Request::JobRun { .. } => "job_run",
+            Request::ExportMembers { .. } => "export_members",
+            Request::ExportPointsLedger { .. } => "export_points_ledger",
         }
     }
 }
