@@ -38,12 +38,14 @@ pub use jobs::{
 };
 pub use points::{
     adjust_points, earn_tx, ledger, redeem_points_tx, restore_redeemed_tx, reverse_for_return_tx, Adjusted, Earned,
-    PointsLedgerEntry, PointsSource, Redeemed, Restored, Reversed,
+    PointsAdjusted, PointsEarned, PointsExpired, PointsLedgerEntry, PointsRedeemed, PointsRestored, PointsReversed,
+    PointsSource, Redeemed, Restored, Reversed,
 };
 pub use purchase::record_purchase_tx;
 pub use rules::LoyaltyRules;
 pub use stored_value::{
-    stored_value_ledger, stored_value_refund_tx, stored_value_spend_tx, topup, StoredValueMoved, TopUpDone,
+    stored_value_ledger, stored_value_refund_tx, stored_value_spend_tx, topup, StoredValueChanged, StoredValueMoved,
+    ToppedUp, TopUpDone,
 };
 pub use verify::check;
 
@@ -55,23 +57,23 @@ pub const EVENT_TIER_CHANGED: &str = "storehub.member.tier_changed";
 pub const EVENT_CONSENT_CHANGED: &str = "storehub.member.consent_changed";
 /// Profile fields changed (data: [`ProfileUpdated`]: the names of the fields, never the values).
 pub const EVENT_PROFILE_UPDATED: &str = "storehub.member.profile_updated";
-/// Points were credited: a sale, a referral, a birthday (data: [`points::PointsEarned`]).
+/// Points were credited: a sale, a referral, a birthday (data: [`PointsEarned`]).
 pub const EVENT_POINTS_EARNED: &str = "storehub.points.earned";
-/// Points paid part of a sale (data: [`points::PointsRedeemed`]).
+/// Points paid part of a sale (data: [`PointsRedeemed`]).
 pub const EVENT_POINTS_REDEEMED: &str = "storehub.points.redeemed";
-/// Points expired (data: [`points::PointsExpired`]).
+/// Points expired (data: [`PointsExpired`]).
 pub const EVENT_POINTS_EXPIRED: &str = "storehub.points.expired";
-/// A return took back earned points, any shortfall becoming debt (data: [`points::PointsReversed`]).
+/// A return took back earned points, any shortfall becoming debt (data: [`PointsReversed`]).
 pub const EVENT_POINTS_REVERSED: &str = "storehub.points.reversed";
-/// A return gave back points that paid for the goods (data: [`points::PointsRestored`]).
+/// A return gave back points that paid for the goods (data: [`PointsRestored`]).
 pub const EVENT_POINTS_RESTORED: &str = "storehub.points.restored";
-/// Staff added or removed points by hand (data: [`points::PointsAdjusted`]).
+/// Staff added or removed points by hand (data: [`PointsAdjusted`]).
 pub const EVENT_POINTS_ADJUSTED: &str = "storehub.points.adjusted";
-/// Money and its bonus were put on a member's card (data: [`stored_value::ToppedUp`]).
+/// Money and its bonus were put on a member's card (data: [`ToppedUp`]).
 pub const EVENT_STORED_VALUE_TOPPED_UP: &str = "storehub.stored_value.topped_up";
-/// Stored value paid part of a sale (data: [`stored_value::StoredValueChanged`]).
+/// Stored value paid part of a sale (data: [`StoredValueChanged`]).
 pub const EVENT_STORED_VALUE_SPENT: &str = "storehub.stored_value.spent";
-/// A return put stored value back (data: [`stored_value::StoredValueChanged`]).
+/// A return put stored value back (data: [`StoredValueChanged`]).
 pub const EVENT_STORED_VALUE_REFUNDED: &str = "storehub.stored_value.refunded";
 
 /// Longest member name, in characters.
@@ -352,8 +354,9 @@ pub enum MemberError {
     Code(#[from] MemberCodeError),
     #[error("no member {0}")]
     Unknown(u64),
-    #[error("{query:?} is neither a phone number ({phone}) nor a member card or QR code ({code})")]
-    BadQuery { query: String, phone: PhoneError, code: MemberCodeError },
+    /// What was typed is not echoed: it may be a mistyped phone number.
+    #[error("not a phone number ({phone}) nor a member card or QR code ({code})")]
+    BadQuery { phone: PhoneError, code: MemberCodeError },
     #[error("no member with {0}")]
     NotFound(String),
     #[error("member {member_id}: {source}")]
@@ -448,7 +451,7 @@ impl MemberQuery {
         };
         match member_code::parse_member_code(query) {
             Ok(id) => Ok(MemberQuery::Code(id)),
-            Err(code) => Err(MemberError::BadQuery { query: query.chars().take(40).collect(), phone: phone_err, code }),
+            Err(code) => Err(MemberError::BadQuery { phone: phone_err, code }),
         }
     }
 

@@ -216,29 +216,24 @@ pub(crate) struct EntryInfo {
 }
 
 /// Writes a ledger entry and its per-member index key.
-fn write_entry<E>(
-    tx: &Tx,
-    id: u64,
-    m: &Member,
-    kind: PointsEntryKind,
-    delta: i64,
-    debt_delta: i64,
-    at: NaiveDateTime,
-    lot_id: Option<u64>,
-    takes: Vec<LotTake>,
-    info: EntryInfo,
-) -> Result<(), TxError<E>> {
-    let entry = PointsLedgerEntry {
-        entry: PointsEntry { id, member_id: m.id, kind, delta, at, reference: info.reference },
-        debt_delta,
-        lot_id,
-        takes,
-        source: info.source,
-        note: info.note,
-        by: info.by,
-    };
-    tx.put::<_, E>(TreeId::PointsLedger, &codec::u64_key(id), &entry)?;
-    tx.put_raw::<E>(TreeId::MemberLedger, &ledger_index_key(POINTS_INDEX, m.id, id), &[])
+fn write_entry<E>(tx: &Tx, e: &PointsLedgerEntry) -> Result<(), TxError<E>> {
+    tx.put::<_, E>(TreeId::PointsLedger, &codec::u64_key(e.entry.id), e)?;
+    tx.put_raw::<E>(TreeId::MemberLedger, &ledger_index_key(POINTS_INDEX, e.entry.member_id, e.entry.id), &[])
+}
+
+impl EntryInfo {
+    /// The ledger line of a change of `delta` points and `debt_delta` debt.
+    fn line(self, id: u64, m: &Member, kind: PointsEntryKind, delta: i64, debt_delta: i64, at: NaiveDateTime) -> PointsLedgerEntry {
+        PointsLedgerEntry {
+            entry: PointsEntry { id, member_id: m.id, kind, delta, at, reference: self.reference },
+            debt_delta,
+            lot_id: None,
+            takes: Vec::new(),
+            source: self.source,
+            note: self.note,
+            by: self.by,
+        }
+    }
 }
 
 /// Credits `points` (debt first, then into the lot of the day's expiry date, merged with an open
@@ -281,7 +276,8 @@ pub(crate) fn credit<E>(
     }
     m.points = m.points.saturating_add(credited);
     m.points_debt = debt_left;
-    write_entry::<E>(tx, id, m, kind, credited, -debt_settled, at, lot.map(|l| l.0), Vec::new(), info)?;
+    let line = PointsLedgerEntry { lot_id: lot.map(|l| l.0), ..info.line(id, m, kind, credited, -debt_settled, at) };
+    write_entry::<E>(tx, &line)?;
     Ok(Credit { credited, debt_settled, lot, entry_id: Some(id) })
 }
 
@@ -341,7 +337,8 @@ pub(crate) fn take_and_record<E: From<MemberError>>(
     }
     let id = tx.next_seq::<E>(TreeId::PointsLedger)?;
     let at = rules.local(tx.now());
-    write_entry::<E>(tx, id, m, kind, -taken, debt_delta, at, None, takes, info)?;
+    let line = PointsLedgerEntry { takes, ..info.line(id, m, kind, -taken, debt_delta, at) };
+    write_entry::<E>(tx, &line)?;
     Ok((taken, Some(id)))
 }
 
