@@ -51,7 +51,8 @@ pub struct BirthdaySummary {
     pub points: i64,
 }
 
-/// Runs `decide` in one commit for each member the scan finds that `needs` a change.
+/// Runs `change` in one commit (on the member re-read inside it) for each member the scan finds
+/// that `needs` one, and hands each result to `done`; returns how many members were scanned.
 fn per_member<T: Default>(
     store: &Store,
     needs: impl Fn(&Member) -> bool,
