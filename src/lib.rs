@@ -12,6 +12,7 @@ pub mod demo;
 pub mod domain;
 pub mod inventory;
 pub mod json_import;
+pub mod members;
 pub mod promotions;
 pub mod staff;
 pub mod store;

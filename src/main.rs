@@ -17,6 +17,7 @@ use storehub::domain::barcode;
 use storehub::domain::staff::{check_password, check_pin, describe_difference, CredentialError, Role};
 use storehub::domain::stock::MoveKind;
 use storehub::inventory::NewMove;
+use storehub::members::{self, Channel, Gender, LoyaltyRules, MemberJob, NewMember};
 use storehub::store::{self, Durability, Store, StoreOptions};
 use storehub::{catalog, clock, coupons, daemon, demo, inventory, promotions};
 
@@ -95,6 +96,12 @@ enum Command {
     /// Coupon templates and the coupons issued to members.
     #[command(subcommand)]
     Coupons(CouponsCmd),
+    /// Members (会员): register, look up, top up the card, points.
+    #[command(subcommand)]
+    Member(MemberCmd),
+    /// Run scheduled jobs now.
+    #[command(subcommand)]
+    Jobs(JobsCmd),
     /// Daemon and database status.
     Status,
     /// Write a consistent backup of the whole database to FILE (works while the daemon runs).
@@ -188,6 +195,30 @@ enum ExportCmd {
     },
     /// Export the catalog.
     Catalog {
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormat,
+        /// Write here instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Export the members: id, phone (masked unless --full-phone), name, tier, points, stored
+    /// value, visits, spend, registered, last purchase, consent. Works while the daemon runs.
+    Members {
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormat,
+        /// Write here instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Full phone numbers instead of 138****5678 (for the shop owner).
+        #[arg(long)]
+        full_phone: bool,
+    },
+    /// Export the points ledger, optionally only entries dated FROM..=TO (shop-local days).
+    PointsLedger {
+        #[arg(long, value_parser = parse_date)]
+        from: Option<chrono::NaiveDate>,
+        #[arg(long, value_parser = parse_date)]
+        to: Option<chrono::NaiveDate>,
         #[arg(long, value_enum, default_value = "csv")]
         format: ExportFormat,
         /// Write here instead of stdout.
@@ -399,6 +430,95 @@ enum ShiftCmd {
     },
 }
 
+#[derive(Subcommand)]
+enum MemberCmd {
+    /// Register a member. Prints the member with their card number, QR payload and referral code.
+    Add {
+        /// Mainland mobile number, e.g. 13812345678 or "+86 138-1234-5678".
+        #[arg(long)]
+        phone: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_date)]
+        birthday: Option<chrono::NaiveDate>,
+        /// f or m.
+        #[arg(long, value_parser = parse_gender)]
+        gender: Option<Gender>,
+        /// in_store, mini_program or referral [default: referral with --referral-code, else in_store].
+        #[arg(long, value_parser = parse_channel)]
+        channel: Option<Channel>,
+        /// The referral code of the member who brought this one.
+        #[arg(long)]
+        referral_code: Option<String>,
+        /// The member agrees to marketing SMS.
+        #[arg(long)]
+        sms_consent: bool,
+        /// The member agrees to WeChat messages.
+        #[arg(long)]
+        wechat_consent: bool,
+    },
+    /// One member, by phone, card number or QR payload (phone shown masked).
+    Show { query: String },
+    /// Put money on a member's card (fen: ¥500 is 50000), with the configured top-up bonus.
+    Topup {
+        query: String,
+        #[arg(long)]
+        fen: i64,
+        /// Staff id of the cashier who took the money.
+        #[arg(long)]
+        by: String,
+        /// Payment receipt or transaction number.
+        #[arg(long)]
+        reference: Option<String>,
+    },
+    /// A member's points: balance, usable today, debt, lots, what expires in the next 30 days.
+    Points { query: String },
+    /// Add (+N) or remove (-N) points by hand, with a reason; removing takes soonest-expiring
+    /// points first and is refused when the member has too few.
+    Adjust {
+        query: String,
+        #[arg(long, allow_negative_numbers = true)]
+        points: i64,
+        #[arg(long)]
+        reason: String,
+        /// Staff id of the manager making the change.
+        #[arg(long)]
+        by: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobsCmd {
+    /// Run a job for today (shop-local): expire-points, tiers (downgrades after grace) or
+    /// birthdays. Running one twice the same day changes nothing the second time.
+    Run {
+        #[arg(value_parser = parse_job)]
+        job: MemberJob,
+    },
+}
+
+fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("expected a date like 2026-05-20, got {s:?}"))
+}
+
+fn parse_gender(s: &str) -> Result<Gender, String> {
+    Gender::parse(s).ok_or_else(|| "expected f or m".to_string())
+}
+
+fn parse_channel(s: &str) -> Result<Channel, String> {
+    Channel::parse(s).ok_or_else(|| {
+        let all: Vec<&str> = Channel::ALL.iter().map(|c| c.as_str()).collect();
+        format!("expected one of {}", all.join(", "))
+    })
+}
+
+fn parse_job(s: &str) -> Result<MemberJob, String> {
+    MemberJob::parse(s).ok_or_else(|| {
+        let all: Vec<&str> = MemberJob::ALL.iter().map(|j| j.as_str()).collect();
+        format!("expected one of {}", all.join(", "))
+    })
+}
+
 fn parse_role(s: &str) -> Result<Role, String> {
     Role::parse(s).ok_or_else(|| {
         let all: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
@@ -600,6 +720,7 @@ fn context(cfg: Option<&Config>) -> ops::Context {
         checkout: cfg.map(control::lanes::CheckoutSetup::from_config),
         lanes: Default::default(),
         tz: cfg.map_or(chrono_tz::Asia::Shanghai, |c| c.timezone()),
+        loyalty: cfg.map(LoyaltyRules::for_shop).unwrap_or_default(),
     }
 }
 
@@ -615,6 +736,7 @@ fn request(cli: &Cli, req: Request) -> Result<control::Reply, Failure> {
                 Request::ImportCatalog { .. }
                     | Request::StockMove { .. }
                     | Request::StaffAdd { .. }
+                    | Request::MemberAdd { .. }
                     | Request::PromotionsImport { .. }
                     | Request::CouponTemplatesAdd { .. }
             );
@@ -709,6 +831,28 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Command::Export(ExportCmd::Members { format, output, full_phone }) => {
+            let reply = request(&cli, Request::ExportMembers { full_phone: *full_phone })?;
+            let rows: Vec<members::export::MemberRow> = serde_json::from_value(reply.result)?;
+            let mut buf = Vec::new();
+            match format {
+                ExportFormat::Csv => members::export::write_members_csv(&rows, &mut buf)?,
+                ExportFormat::Json => json_rows(&rows, &mut buf)?,
+            }
+            write_export(&buf, output.as_deref(), rows.len(), "members")
+        }
+        Command::Export(ExportCmd::PointsLedger { from, to, format, output }) => {
+            let reply = request(&cli, Request::ExportPointsLedger { from: *from, to: *to })?;
+            let rows: Vec<members::export::LedgerRow> = serde_json::from_value(reply.result)?;
+            let mut buf = Vec::new();
+            match format {
+                ExportFormat::Csv => members::export::write_ledger_csv(&rows, &mut buf)?,
+                ExportFormat::Json => json_rows(&rows, &mut buf)?,
+            }
+            write_export(&buf, output.as_deref(), rows.len(), "points ledger entries")
+        }
+        Command::Member(cmd) => member_command(&cli, cmd),
+        Command::Jobs(JobsCmd::Run { job }) => print_json(&request(&cli, Request::JobRun { job: *job })?.result),
         Command::Stock(StockCmd::Show { sku }) => {
             print_json(&request(&cli, Request::StockShow { sku: sku.clone() })?.result)
         }
@@ -982,6 +1126,56 @@ fn return_command(cli: &Cli, a: &ReturnArgs) -> Result<(), Failure> {
     };
     let ret = ReturnRequest { of, lane: a.lane.clone(), by: a.by.clone(), restock: !a.no_restock, reason: a.reason.clone() };
     print_json(&request(cli, Request::Return { request: ret })?.result)
+}
+
+/// Pretty JSON of export rows, with a final newline.
+fn json_rows<T: serde::Serialize>(rows: &[T], buf: &mut Vec<u8>) -> Result<(), Failure> {
+    serde_json::to_writer_pretty(&mut *buf, rows)?;
+    buf.push(b'\n');
+    Ok(())
+}
+
+/// Writes an export to `output` (saying how many rows) or to stdout.
+fn write_export(buf: &[u8], output: Option<&Path>, rows: usize, what: &str) -> Result<(), Failure> {
+    match output {
+        Some(path) => {
+            std::fs::write(path, buf).with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("exported {rows} {what} to {}", path.display());
+            Ok(())
+        }
+        None => write_stdout(buf),
+    }
+}
+
+fn member_command(cli: &Cli, cmd: &MemberCmd) -> Result<(), Failure> {
+    let req = match cmd {
+        MemberCmd::Add { phone, name, birthday, gender, channel, referral_code, sms_consent, wechat_consent } => {
+            let new = NewMember {
+                phone: phone.clone(),
+                name: name.clone(),
+                gender: *gender,
+                birthday: *birthday,
+                channel: channel.unwrap_or(if referral_code.is_some() { Channel::Referral } else { Channel::InStore }),
+                consent_sms: *sms_consent,
+                consent_wechat: *wechat_consent,
+                referral_code: referral_code.clone(),
+            };
+            // Checked before any database is opened or created: a refused member writes nothing.
+            let rules = load_config(cli, false)?.as_ref().map(LoyaltyRules::for_shop).unwrap_or_default();
+            members::check_new_member(&new, rules.today(clock::system().now()))
+                .map_err(|e| anyhow!("{e}; nothing written"))?;
+            Request::MemberAdd { member: new }
+        }
+        MemberCmd::Show { query } => Request::MemberShow { query: query.clone() },
+        MemberCmd::Topup { query, fen, by, reference } => {
+            Request::MemberTopup { query: query.clone(), fen: *fen, by: by.clone(), reference: reference.clone() }
+        }
+        MemberCmd::Points { query } => Request::MemberPoints { query: query.clone() },
+        MemberCmd::Adjust { query, points, reason, by } => {
+            Request::MemberAdjust { query: query.clone(), points: *points, reason: reason.clone(), by: by.clone() }
+        }
+    };
+    print_json(&request(cli, req)?.result)
 }
 
 fn staff_command(cli: &Cli, cmd: &StaffCmd) -> Result<(), Failure> {

@@ -1,12 +1,15 @@
 //! `storehub verify`: invariants a technician or HQ can trust, checked across parts. Each
 //! violation is one line naming what is wrong and where: the stock ledger, sales (each whole:
-//! its stock moves, its totals, its tenders), the outbox, and the journal.
+//! its stock moves, its totals, its tenders), members (`members::check`: points = Σ lots = Σ
+//! points ledger per member, stored value = Σ its ledger, the lookup and ledger indexes), the
+//! outbox, and the journal.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::inventory;
+use crate::members;
 use crate::store::{Store, StoreError};
 
 /// Most journal mismatches listed (the count of the rest is not computed).
@@ -18,6 +21,7 @@ pub struct Report {
     pub stock_levels: usize,
     pub moves: usize,
     pub sales: usize,
+    pub members: usize,
     pub outbox_events: u64,
     pub journal_records: u64,
     pub violations: Vec<String>,
@@ -137,9 +141,20 @@ pub fn verify(store: &Store) -> Result<Report, StoreError> {
         }
     }
 
+    // Members: balances against lots and ledgers, nothing negative, indexes consistent.
+    violations.extend(members::check(store)?);
+
     // The journal: every record it holds is applied.
     let (journal_records, mismatches) = store.journal_mismatches(MAX_LISTED)?;
     violations.extend(mismatches.into_iter().map(|m| format!("journal not applied: {m}")));
 
-    Ok(Report { stock_levels: levels.len(), moves: moves.len(), sales: sales.len(), outbox_events: stats.count, journal_records, violations })
+    Ok(Report {
+        stock_levels: levels.len(),
+        moves: moves.len(),
+        sales: sales.len(),
+        members: members::member_count(store),
+        outbox_events: stats.count,
+        journal_records,
+        violations,
+    })
 }

@@ -23,6 +23,7 @@ use crate::domain::staff::Role;
 use crate::coupons::CouponTemplate;
 use crate::domain::pricing::Promotion;
 use crate::inventory::NewMove;
+use crate::members::{MemberJob, NewMember};
 
 /// Largest request line accepted (a catalog import of 100k products is ~40 MB of JSON).
 pub const MAX_REQUEST_BYTES: u64 = 128 * 1024 * 1024;
@@ -109,6 +110,22 @@ pub enum Request {
     CouponVoid { code: String, by: String, reason: String },
     /// Run the coupon expiry job now.
     CouponsExpire,
+    /// Register a member (already checked by the CLI).
+    MemberAdd { member: NewMember },
+    /// One member, by phone, card number or QR payload.
+    MemberShow { query: String },
+    /// Put money on a member's card (with the top-up bonus).
+    MemberTopup { query: String, fen: i64, by: String, reference: Option<String> },
+    /// A member's points: balance, debt, lots, what expires soon.
+    MemberPoints { query: String },
+    /// Add (positive) or remove (negative) points by hand.
+    MemberAdjust { query: String, points: i64, reason: String, by: String },
+    /// Run a member job now, for the shop-local today.
+    JobRun { job: MemberJob },
+    /// Every member (phones masked unless `full_phone`).
+    ExportMembers { full_phone: bool },
+    /// Points ledger entries dated from..=to (shop-local days).
+    ExportPointsLedger { from: Option<chrono::NaiveDate>, to: Option<chrono::NaiveDate> },
 }
 
 impl Request {
@@ -150,6 +167,14 @@ impl Request {
             Request::CouponShow { .. } => "coupon_show",
             Request::CouponVoid { .. } => "coupon_void",
             Request::CouponsExpire => "coupons_expire",
+            Request::MemberAdd { .. } => "member_add",
+            Request::MemberShow { .. } => "member_show",
+            Request::MemberTopup { .. } => "member_topup",
+            Request::MemberPoints { .. } => "member_points",
+            Request::MemberAdjust { .. } => "member_adjust",
+            Request::JobRun { .. } => "job_run",
+            Request::ExportMembers { .. } => "export_members",
+            Request::ExportPointsLedger { .. } => "export_points_ledger",
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::catalog::{self, CatalogError};
 use crate::coupons;
 use crate::domain::barcode::{self, Barcode, CatalogCode, InStoreLayout};
 use crate::inventory;
+use crate::members::{self, LoyaltyRules, MemberView, PointsView};
 use crate::staff::{self, HashCost, NewStaff};
 use crate::promotions;
 use crate::store::Store;
@@ -24,6 +25,8 @@ pub struct Context {
     pub lanes: super::lanes::LanesCell,
     /// The shop's time zone ([store].timezone; Asia/Shanghai without a config).
     pub tz: chrono_tz::Tz,
+    /// `[loyalty]` in the shop's time zone (defaults when no config is given).
+    pub loyalty: LoyaltyRules,
 }
 
 /// Applies one request. Errors are messages for the person at the CLI.
@@ -40,6 +43,7 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
                 "durability": store.options().durability,
                 "products": catalog::product_count(store),
                 "stock_levels": inventory::stock_levels(store).map_err(s)?.len(),
+                "members": members::member_count(store),
                 "outbox": outbox,
                 "started_at": ctx.started_at.to_rfc3339(),
             })))
@@ -180,6 +184,58 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         req @ (Request::ShiftOpen { .. } | Request::ShiftClose { .. } | Request::ShiftShow { .. }) => {
             shift_request(store, req)
         }
+        req @ (Request::MemberAdd { .. }
+        | Request::MemberShow { .. }
+        | Request::MemberTopup { .. }
+        | Request::MemberPoints { .. }
+        | Request::MemberAdjust { .. }
+        | Request::JobRun { .. }
+        | Request::ExportMembers { .. }
+        | Request::ExportPointsLedger { .. }) => member_request(store, ctx, req),
+    }
+}
+
+/// Members: register, show, top up, points, adjust; member jobs; member exports. Replies show
+/// phones masked (only `export members --full-phone` gives full numbers).
+fn member_request(store: &Store, ctx: &Context, req: Request) -> Result<Reply, String> {
+    let rules = &ctx.loyalty;
+    let e = |e: crate::store::CommitError<members::MemberError>| e.to_string();
+    let s = |e: crate::store::StoreError| e.to_string();
+    let today = rules.today(store.clock().now());
+    match req {
+        Request::MemberAdd { member } => {
+            let m = members::register(store, &member, rules).map_err(e)?;
+            Ok(Reply::json(MemberView::of(&m, today)))
+        }
+        Request::MemberShow { query } => {
+            let m = members::find_or_explain(store, &query).map_err(e)?;
+            Ok(Reply::json(MemberView::of(&m, today)))
+        }
+        Request::MemberTopup { query, fen, by, reference } => {
+            let m = members::find_or_explain(store, &query).map_err(e)?;
+            let done = members::topup(store, m.id, fen, &by, reference.as_deref(), rules).map_err(e)?;
+            Ok(Reply::json(json!({ "member_id": m.id, "phone": m.masked_phone(), "topup": done })))
+        }
+        Request::MemberPoints { query } => {
+            let m = members::find_or_explain(store, &query).map_err(e)?;
+            Ok(Reply::json(PointsView::of(&m, today)))
+        }
+        Request::MemberAdjust { query, points, reason, by } => {
+            let m = members::find_or_explain(store, &query).map_err(e)?;
+            let done = members::adjust_points(store, m.id, points, &reason, &by, rules).map_err(e)?;
+            Ok(Reply::json(json!({ "member_id": m.id, "phone": m.masked_phone(), "adjusted": done })))
+        }
+        Request::JobRun { job } => {
+            let summary = job.run(store, today, rules).map_err(e)?;
+            Ok(Reply::json(json!({ "job": job.as_str(), "today": today, "summary": summary })))
+        }
+        Request::ExportMembers { full_phone } => {
+            Ok(Reply::json(members::export::member_rows(store, full_phone).map_err(s)?))
+        }
+        Request::ExportPointsLedger { from, to } => {
+            Ok(Reply::json(members::export::ledger_rows(store, from, to).map_err(s)?))
+        }
+        other => Err(format!("{} is not a member request", other.name())),
     }
 }
 

@@ -2140,7 +2140,7 @@ mod tests {
         );
         let json = serde_json::to_string(&b).unwrap();
         assert!(
-            json.contains(r#""source":{"kind":"coupon","id":"C"}"#),
+            json.contains(r#""source":{"coupon":"C"}"#),
             "{json}"
         );
         assert!(json.contains(r#""qty":{"grams":1500}"#), "{json}");

@@ -66,13 +66,19 @@ pub enum TreeId {
     Staff,
     /// shift id (u64 BE) → Shift (float, cash in and out, counted cash).
     Shifts,
-    /// member id (u64 BE) → Member.
+    /// member id (u64 BE) → Member (profile, tier, stats, points balance and debt, its open point
+    /// lots, stored-value balance).
     Members,
-    /// "phone/<11 digits>", "card/<number>", "ref/<code>" → member id: the member lookup keys.
+    /// "phone/<11 digits>", "card/<number>", "ref/<code>" → member id (u64 BE): the member
+    /// lookup keys.
     MemberKeys,
-    /// member id (u64 BE) ++ lot id (u64 BE) → PointLot (points earned together, with expiry).
-    PointLots,
-    /// entry id (u64 BE) → PointsEntry (earn, redeem, expire, adjust, reverse).
+    /// Per-member index of the two member ledgers, so a member's history is a prefix scan (a
+    /// `Tx` has point reads only, and the ledgers are keyed by entry id): `P` ++ member id (u64
+    /// BE) ++ points entry id (u64 BE) → empty, and `S` ++ member id ++ stored-value entry id →
+    /// empty. Written in the same commit as the entry it indexes.
+    MemberLedger,
+    /// entry id (u64 BE) → PointsLedgerEntry (earn, redeem, expire, adjust, reverse; with the lot
+    /// takes and the debt change).
     PointsLedger,
     /// template id → CouponTemplate.
     CouponTemplates,
@@ -106,7 +112,7 @@ impl TreeId {
         TreeId::Shifts,
         TreeId::Members,
         TreeId::MemberKeys,
-        TreeId::PointLots,
+        TreeId::MemberLedger,
         TreeId::PointsLedger,
         TreeId::CouponTemplates,
         TreeId::Coupons,
@@ -133,7 +139,7 @@ impl TreeId {
             TreeId::Shifts => "shifts",
             TreeId::Members => "members",
             TreeId::MemberKeys => "member_keys",
-            TreeId::PointLots => "point_lots",
+            TreeId::MemberLedger => "member_ledger",
             TreeId::PointsLedger => "points_ledger",
             TreeId::CouponTemplates => "coupon_templates",
             TreeId::Coupons => "coupons",
