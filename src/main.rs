@@ -157,8 +157,9 @@ enum Command {
         /// without the journal, docs/powercut.md).
         #[arg(long, conflicts_with = "relaxed")]
         sled_only: bool,
-        /// Half of the commits are whole sales through a lane (cart, cash or card, stock moves),
-        /// printed as `sale <id> <receipt> <total fen> <move id>,…`.
+        /// Half of the commits are whole sales through a lane (cart, cash or card, stock moves,
+        /// every other one by the lane's member, earning points), printed as
+        /// `sale <id> <receipt> <total fen> <move id>,… <points earned>`.
         #[arg(long, conflicts_with = "sled_only")]
         sales: bool,
     },
@@ -1462,8 +1463,24 @@ fn crash_writer(cli: &Cli, writers: usize, relaxed: bool, sales: bool) -> Result
             }
         }
         let lanes = storehub::checkout::Lanes::open(Arc::clone(&store), &lane_ids, Vec::new(), 300)?;
-        for lane in &lane_ids {
+        let loyalty = storehub::members::LoyaltyRules::default();
+        for (w, lane) in lane_ids.iter().enumerate() {
             lanes.sign_in(lane, &cashier)?;
+            // One member per lane, who pays every other sale (and earns points on it).
+            let phone = format!("1380000{w:04}");
+            if storehub::members::find(&store, &phone)?.is_none() {
+                let new = storehub::members::NewMember {
+                    phone,
+                    name: format!("crash {w}"),
+                    gender: None,
+                    birthday: None,
+                    channel: storehub::members::Channel::InStore,
+                    consent_sms: false,
+                    consent_wechat: false,
+                    referral_code: None,
+                };
+                storehub::members::register(&store, &new, &loyalty).map_err(|e| anyhow!("{e}"))?;
+            }
         }
         Some(Arc::new(lanes))
     } else {
@@ -1480,11 +1497,16 @@ fn crash_writer(cli: &Cli, writers: usize, relaxed: bool, sales: bool) -> Result
                     cash_rounding: storehub::domain::tender::CashRounding::None,
                     promotions: Vec::new(),
                     tz: chrono_tz::Asia::Shanghai,
+                    loyalty: storehub::members::LoyaltyRules::default(),
                 };
+                let phone = format!("1380000{w:04}");
                 loop {
                     if let (Some(lanes), true) = (&lanes, rng.bool()) {
                         // A whole sale: a fresh cart of 1–3 products, paid in cash or by card.
                         lanes.void(&lane)?;
+                        if rng.bool() {
+                            lanes.attach_member(&lane, &phone)?;
+                        }
                         for _ in 0..rng.usize(1..=3) {
                             lanes.add_sku(&lane, &skus[rng.usize(..skus.len())], rng.i64(1..=5))?;
                         }
@@ -1497,7 +1519,7 @@ fn crash_writer(cli: &Cli, writers: usize, relaxed: bool, sales: bool) -> Result
                         let sale = lanes.pay(&lane, &storehub::checkout::PayRequest { tenders: vec![tender] }, &rules)?;
                         let moves: Vec<String> = sale.stock_moves.iter().map(u64::to_string).collect();
                         let mut out = std::io::stdout().lock();
-                        writeln!(out, "sale {} {} {} {}", sale.id, sale.receipt_no, sale.priced.total_fen, moves.join(","))?;
+                        writeln!(out, "sale {} {} {} {} {}", sale.id, sale.receipt_no, sale.priced.total_fen, moves.join(","), sale.points_earned)?;
                         out.flush()?;
                         continue;
                     }

@@ -151,7 +151,7 @@ use storehub::domain::tender::{CashRounding, Tender, TenderKind};
 use storehub::staff::StaffRef;
 
 fn rules(cash_rounding: CashRounding) -> SaleRules {
-    SaleRules { cash_rounding, promotions: Vec::new(), tz: chrono_tz::Asia::Shanghai }
+    SaleRules { cash_rounding, promotions: Vec::new(), tz: chrono_tz::Asia::Shanghai, loyalty: Default::default() }
 }
 
 fn cashier() -> StaffRef {

@@ -98,13 +98,14 @@ fn every_acknowledged_move_and_sale_survives_sigkill() {
             .collect();
         for line in &sales {
             let parts: Vec<&str> = line.split_whitespace().collect();
-            assert_eq!(parts.len(), 5, "unexpected line {line:?}");
+            assert_eq!(parts.len(), 6, "unexpected line {line:?}");
             let id: u64 = parts[1].parse().unwrap();
             let sale = storehub::checkout::sale::sale(&store, id).unwrap().unwrap_or_else(|| panic!("round {round}: acknowledged sale {id} lost"));
             assert_eq!(sale.receipt_no, parts[2], "round {round}: sale {id}");
             assert_eq!(sale.priced.total_fen.to_string(), parts[3], "round {round}: sale {id} total");
             let moves: Vec<String> = sale.stock_moves.iter().map(u64::to_string).collect();
             assert_eq!(moves.join(","), parts[4], "round {round}: sale {id} stock moves");
+            assert_eq!(sale.points_earned.to_string(), parts[5], "round {round}: sale {id} points");
             assert_eq!(completed.iter().filter(|s| **s == id).count(), 1, "round {round}: sale {id} needs exactly one event");
         }
         let all_sales = storehub::checkout::sale::all_sales(&store).unwrap();

@@ -37,8 +37,8 @@ const CUTS_PER_DATABASE: usize = 10;
 const STDERR_KEEP: usize = 16 * 1024;
 
 type Acks = BTreeMap<u64, (String, i64)>;
-/// Acknowledged sales: id → (receipt no, total fen, stock move ids as printed).
-type SaleAcks = BTreeMap<u64, (String, String, String)>;
+/// Acknowledged sales: id → (receipt no, total fen, stock move ids, points earned, as printed).
+type SaleAcks = BTreeMap<u64, (String, String, String, String)>;
 
 /// A mount point in a fresh temp dir with the power-cut filesystem on it. Field order matters:
 /// the filesystem unmounts before the temp dir is removed.
@@ -219,12 +219,16 @@ fn check_store(data: &Path, acked: &Acks, sales: &SaleAcks, round: usize) -> Che
     }
     let all_sales = storehub::checkout::sale::all_sales(&store).unwrap();
     assert_eq!(completed, all_sales.iter().map(|s| s.id).collect(), "round {round}: sale events and sales differ");
-    for (id, (receipt, total, moves)) in sales {
+    for (id, (receipt, total, moves, points)) in sales {
         let sale = storehub::checkout::sale::sale(&store, *id)
             .unwrap()
             .unwrap_or_else(|| panic!("round {round}: acknowledged sale {id} ({receipt}) lost by a power cut"));
         let got: Vec<String> = sale.stock_moves.iter().map(u64::to_string).collect();
-        assert_eq!((&sale.receipt_no, sale.priced.total_fen.to_string(), got.join(",")), (receipt, total.clone(), moves.clone()), "round {round}: sale {id}");
+        assert_eq!(
+            (&sale.receipt_no, sale.priced.total_fen.to_string(), got.join(","), sale.points_earned.to_string()),
+            (receipt, total.clone(), moves.clone(), points.clone()),
+            "round {round}: sale {id}"
+        );
     }
     Checked { moves: moves.len(), sales: all_sales.len(), replayed }
 }
@@ -257,9 +261,9 @@ fn every_acknowledged_move_and_sale_survives_power_cuts() {
         let (sale_lines, move_lines): (Vec<String>, Vec<String>) = lines.into_iter().partition(|l| l.starts_with("sale "));
         for line in &sale_lines {
             let p: Vec<&str> = line.split_whitespace().collect();
-            assert_eq!(p.len(), 5, "unexpected crash-writer line {line:?}");
+            assert_eq!(p.len(), 6, "unexpected crash-writer line {line:?}");
             let id: u64 = p[1].parse().expect("sale id");
-            if acked_sales.insert(id, (p[2].to_string(), p[3].to_string(), p[4].to_string())).is_some() {
+            if acked_sales.insert(id, (p[2].to_string(), p[3].to_string(), p[4].to_string(), p[5].to_string())).is_some() {
                 panic!("round {round}: sale {id} acknowledged twice");
             }
         }

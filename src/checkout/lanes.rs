@@ -89,6 +89,14 @@ pub enum CheckoutError {
     #[error("{0}")]
     Return(super::returns::ReturnError),
     #[error("{0}")]
+    Member(crate::members::MemberError),
+    #[error("{0}")]
+    Coupon(crate::coupons::CouponError),
+    #[error("{0}")]
+    Points(crate::domain::loyalty::PointsError),
+    #[error("no member matches {0:?}; check the phone number or scan the card again")]
+    NoMember(String),
+    #[error("{0}")]
     Staff(#[from] crate::staff::StaffError),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -285,10 +293,42 @@ impl Lanes {
         Ok(())
     }
 
-    /// Prices the lane's cart as it stands (what the cashier screen shows).
+    /// Prices the lane's cart as it stands (what the cashier screen shows), for its member and
+    /// with its coupons, through a commit that writes nothing.
     pub fn quote(&self, lane: &str, rules: &super::sale::SaleRules) -> Result<crate::domain::pricing::PricedBasket, CheckoutError> {
         let cart = self.cart(lane)?;
-        super::sale::quote(&cart, &crate::domain::pricing::Shopper::guest(), rules, self.store.clock().now())
+        Ok(self.store.commit(|tx| super::sale::price_cart_tx(tx, &cart, rules).map(|p| p.priced))?)
+    }
+
+    /// The shopper shows their member card, QR code or phone number.
+    pub fn attach_member(&self, lane: &str, query: &str) -> Result<crate::members::Member, CheckoutError> {
+        let member = crate::members::find(&self.store, query)?.ok_or_else(|| CheckoutError::NoMember(query.trim().to_string()))?;
+        self.set_header(lane, |c| c.member_id = Some(member.id))?;
+        Ok(member)
+    }
+
+    /// The member is taken off the sale (and with them their coupons).
+    pub fn detach_member(&self, lane: &str) -> Result<(), CheckoutError> {
+        self.set_header(lane, |c| {
+            c.member_id = None;
+            c.coupons.clear();
+        })
+    }
+
+    /// A coupon handed over (checked for owner and validity when the cart is priced).
+    pub fn add_coupon(&self, lane: &str, code: &str) -> Result<(), CheckoutError> {
+        let code = code.trim().to_string();
+        crate::domain::coupon_code::parse_coupon_code(&code).map_err(|source| CheckoutError::Coupon(crate::coupons::CouponError::BadCode { code: code.clone(), source }))?;
+        self.set_header(lane, |c| {
+            if !c.coupons.contains(&code) {
+                c.coupons.push(code.clone());
+            }
+        })
+    }
+
+    /// A coupon taken back.
+    pub fn remove_coupon(&self, lane: &str, code: &str) -> Result<(), CheckoutError> {
+        self.set_header(lane, |c| c.coupons.retain(|x| x != code.trim()))
     }
 
     /// The shopper pays: one durable commit of the whole sale (see `checkout::sale`). On success

@@ -44,6 +44,15 @@ pub struct Sale {
     pub points_redeemed: i64,
     /// Coupon ids redeemed on this sale.
     pub coupons: Vec<u64>,
+    /// The member's tier when they paid (its discount priced the sale).
+    pub tier: Option<String>,
+    /// The lot the earned points went into (returns take back from it first).
+    pub points_lot: Option<u64>,
+    /// Σ line nets that earned points (returns take back in proportion).
+    pub points_eligible_fen: i64,
+    /// Points earlier returns took back, and points they gave back (of those redeemed).
+    pub points_reversed: i64,
+    pub points_restored: i64,
     /// What came back so far, per line (see `checkout::returns`).
     pub returned: Vec<super::returns::LineReturned>,
     /// Refunded so far, all returns together.
@@ -67,6 +76,8 @@ pub struct SaleRules {
     /// Promotions active now (see `promotions::active_promotions`).
     pub promotions: Vec<Promotion>,
     pub tz: chrono_tz::Tz,
+    /// `[loyalty]`: tiers, points earning and redemption, stored value.
+    pub loyalty: crate::members::LoyaltyRules,
 }
 
 /// The stock quantity a sold line takes: pieces, grams, or grams worked back from a label price.
@@ -80,10 +91,40 @@ pub fn stock_qty(line: &CartLine, unit_is_kg: bool) -> i64 {
     }
 }
 
-/// Prices a cart for a shopper (no member yet: a guest).
-pub fn quote(cart: &Cart, shopper: &Shopper, rules: &SaleRules, now: DateTime<Utc>) -> Result<PricedBasket, CheckoutError> {
+/// A cart priced for its shopper: the member (if one is attached) with their tier, and the
+/// coupons handed over, each checked (owner, validity, not used) inside the transaction.
+pub(crate) struct Priced {
+    pub priced: PricedBasket,
+    pub member: Option<crate::members::Member>,
+    pub coupons: Vec<crate::coupons::IssuedCoupon>,
+}
+
+/// Prices `cart` inside `tx` (a quote uses a commit that writes nothing; a sale prices again
+/// inside its own commit, so what is paid is what the rules said at that moment).
+pub(crate) fn price_cart_tx(tx: &Tx, cart: &Cart, rules: &SaleRules) -> Result<Priced, TxError<CheckoutError>> {
+    let reject = |e: CheckoutError| TxError::Rejected(e);
+    let now = tx.now();
     let local = crate::clock::local(now, rules.tz);
-    pricing::price_basket(&cart.basket_lines(), shopper, &rules.promotions, &[], local).map_err(CheckoutError::Pricing)
+    let member = match cart.member_id {
+        Some(id) => Some(crate::members::member_tx(tx, id).map_err(|e| e.map_rejected(CheckoutError::Member))?),
+        None => None,
+    };
+    let shopper = match &member {
+        Some(m) => {
+            let tier = rules.loyalty.tier(&m.tier);
+            Shopper { member: true, tier_discount_bp: tier.map_or(0, |t| t.discount_bp), tier_id: m.tier_id().map(str::to_string) }
+        }
+        None => Shopper::guest(),
+    };
+    let mut issued = Vec::new();
+    let mut coupons = Vec::new();
+    for code in &cart.coupons {
+        let (c, p) = crate::coupons::check_for_sale_tx(tx, code, cart.member_id, local.date()).map_err(|e| e.map_rejected(CheckoutError::Coupon))?;
+        issued.push(c);
+        coupons.push(p);
+    }
+    let priced = pricing::price_basket(&cart.basket_lines(), &shopper, &rules.promotions, &coupons, local).map_err(|e| reject(CheckoutError::Pricing(e)))?;
+    Ok(Priced { priced, member, coupons: issued })
 }
 
 /// Commits the sale of `cart` inside `tx`: the caller (`Lanes::pay`) holds the lane and clears
@@ -95,10 +136,25 @@ pub(crate) fn commit_sale_tx(tx: &Tx, cart: &Cart, req: &PayRequest, rules: &Sal
     }
     let cashier = cart.cashier.clone().ok_or_else(|| reject(CheckoutError::NotSignedIn))?;
     let now = tx.now();
-    let shopper = Shopper::guest();
-    let priced = quote(cart, &shopper, rules, now).map_err(reject)?;
-    let tender_rules = TenderRules { cash_rounding: rules.cash_rounding, max_points_fen: 0, stored_value_balance_fen: 0 };
+    let Priced { priced, member, coupons } = price_cart_tx(tx, cart, rules)?;
+    let today = rules.loyalty.today(now);
+    // Points and stored value pay only for a member, within the cap and the balances.
+    let (max_points_fen, stored_value) = match &member {
+        Some(m) => (rules.loyalty.redeem.max_redeemable(priced.total_fen, m.available_points(today)).fen, m.stored_value_fen),
+        None => (0, 0),
+    };
+    let tender_rules = TenderRules { cash_rounding: rules.cash_rounding, max_points_fen, stored_value_balance_fen: stored_value };
     let settlement = tender::settle(priced.total_fen, &req.tenders, &tender_rules).map_err(|e| reject(CheckoutError::Tender(e)))?;
+    let paid_with = |kind: TenderKind| -> i64 { settlement.tenders.iter().filter(|t| t.kind == kind).map(|t| t.amount_fen).sum() };
+    let (points_fen, stored_value_fen) = (paid_with(TenderKind::Points), paid_with(TenderKind::StoredValue));
+    let points_redeemed = match &member {
+        Some(m) if points_fen > 0 => rules
+            .loyalty
+            .redeem
+            .points_for(points_fen, priced.total_fen, m.available_points(today))
+            .map_err(|e| reject(CheckoutError::Points(e)))?,
+        _ => 0,
+    };
 
     let shift = staff::open_shift_in_tx::<CheckoutError>(tx, &cart.lane)?;
     let cash: i64 = settlement.tenders.iter().filter(|t| t.kind == TenderKind::Cash).map(|t| t.amount_fen).sum();
@@ -126,6 +182,36 @@ pub(crate) fn commit_sale_tx(tx: &Tx, cart: &Cart, req: &PayRequest, rules: &Sal
         let m = inventory::record_move(tx, &mv).map_err(|e| e.map_rejected(CheckoutError::Stock))?;
         stock_moves.push(m.id);
     }
+    // The member: points and stored value spent, points earned on what was paid, the visit.
+    let (mut points_earned, mut points_lot, mut points_eligible_fen) = (0, None, 0);
+    if let Some(m) = &member {
+        let me = |e: TxError<crate::members::MemberError>| e.map_rejected(CheckoutError::Member);
+        if points_redeemed > 0 {
+            crate::members::redeem_points_tx(tx, m.id, points_redeemed, id, &rules.loyalty).map_err(me)?;
+        }
+        if stored_value_fen > 0 {
+            crate::members::stored_value_spend_tx(tx, m.id, stored_value_fen, id, &rules.loyalty).map_err(me)?;
+        }
+        let ticket = crate::domain::loyalty::earn::EarnTicket {
+            lines: priced
+                .lines
+                .iter()
+                .map(|l| crate::domain::loyalty::earn::EarnLine { sku: l.sku.clone(), category: l.category.clone(), net_paid_fen: l.net_fen })
+                .collect(),
+            total_fen: priced.total_fen,
+            paid_with_points_fen: points_fen,
+            paid_with_stored_value_fen: stored_value_fen,
+            at: crate::clock::local(now, rules.tz),
+        };
+        let earned = crate::members::earn_tx(tx, m.id, &ticket, id, &rules.loyalty).map_err(me)?;
+        points_earned = earned.earning.points;
+        points_lot = earned.lot_id;
+        points_eligible_fen = earned.earning.lines.iter().filter(|l| !l.excluded).map(|l| l.eligible_fen).sum();
+        crate::members::record_purchase_tx(tx, m.id, priced.total_fen, &rules.loyalty).map_err(me)?;
+    }
+    for c in &coupons {
+        crate::coupons::redeem_tx(tx, c.id, id).map_err(|e| e.map_rejected(CheckoutError::Coupon))?;
+    }
     let sale = Sale {
         id,
         receipt_no,
@@ -138,9 +224,14 @@ pub(crate) fn commit_sale_tx(tx: &Tx, cart: &Cart, req: &PayRequest, rules: &Sal
         priced,
         settlement,
         stock_moves,
-        points_earned: 0,
-        points_redeemed: 0,
-        coupons: Vec::new(),
+        points_earned,
+        points_redeemed,
+        coupons: coupons.iter().map(|c| c.id).collect(),
+        tier: member.as_ref().and_then(|m| m.tier_id().map(str::to_string)),
+        points_lot,
+        points_eligible_fen,
+        points_reversed: 0,
+        points_restored: 0,
         returned: Vec::new(),
         refunded_fen: 0,
     };

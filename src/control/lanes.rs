@@ -34,6 +34,14 @@ pub enum LaneAction {
     Remove { line: u32 },
     Void,
     Pay { tenders: Vec<Tender> },
+    /// The shopper's member card, QR code or phone number.
+    Member { query: String },
+    /// The member is taken off the sale.
+    NoMember,
+    /// A coupon code handed over.
+    Coupon { code: String },
+    /// A coupon taken back.
+    RemoveCoupon { code: String },
 }
 
 /// What the lanes need from config.
@@ -83,10 +91,10 @@ impl LanesCell {
 
 /// The rules of a sale now: money rules from config, and the promotions active at this
 /// shop-local moment.
-fn rules(store: &Store, setup: &CheckoutSetup) -> Result<SaleRules, String> {
+fn rules(store: &Store, setup: &CheckoutSetup, loyalty: &crate::members::LoyaltyRules) -> Result<SaleRules, String> {
     let now = crate::clock::local(store.clock().now(), setup.tz);
     let promotions = crate::promotions::active_promotions(store, now).map_err(|e| e.to_string())?;
-    Ok(SaleRules { cash_rounding: setup.cash_rounding, promotions, tz: setup.tz })
+    Ok(SaleRules { cash_rounding: setup.cash_rounding, promotions, tz: setup.tz, loyalty: loyalty.clone() })
 }
 
 fn receipt(sale: &Sale, setup: &CheckoutSetup) -> Receipt {
@@ -98,7 +106,7 @@ pub fn lane(store: &Arc<Store>, ctx: &super::ops::Context, lane: &str, action: L
     let setup = ctx.checkout.as_ref().ok_or("no lanes: lanes come from [[lanes]] in the config; pass --config FILE")?;
     let lanes = ctx.lanes.get(store, setup, &ctx.layouts)?;
     let e = |e: crate::checkout::CheckoutError| e.to_string();
-    let rules = rules(store, setup)?;
+    let rules = rules(store, setup, &ctx.loyalty)?;
     let outcome = match action {
         LaneAction::Show => serde_json::Value::Null,
         LaneAction::SignIn { staff, pin } => {
@@ -121,6 +129,22 @@ pub fn lane(store: &Arc<Store>, ctx: &super::ops::Context, lane: &str, action: L
         LaneAction::SetQty { line, qty } => json!({ "changed": lanes.set_units(lane, line, qty).map_err(e)? }),
         LaneAction::Remove { line } => json!({ "removed": lanes.remove_line(lane, line).map_err(e)? }),
         LaneAction::Void => json!({ "voided": lanes.void(lane).map_err(e)?.lines.len() }),
+        LaneAction::Member { query } => {
+            let m = lanes.attach_member(lane, &query).map_err(e)?;
+            json!({ "member": { "id": m.id, "phone": m.masked_phone(), "tier": m.tier, "points": m.points, "stored_value_fen": m.stored_value_fen } })
+        }
+        LaneAction::NoMember => {
+            lanes.detach_member(lane).map_err(e)?;
+            json!({ "member": null })
+        }
+        LaneAction::Coupon { code } => {
+            lanes.add_coupon(lane, &code).map_err(e)?;
+            json!({ "coupon": code })
+        }
+        LaneAction::RemoveCoupon { code } => {
+            lanes.remove_coupon(lane, &code).map_err(e)?;
+            json!({ "removed_coupon": code })
+        }
         LaneAction::Pay { tenders } => {
             let sale = lanes.pay(lane, &PayRequest { tenders }, &rules).map_err(e)?;
             let r = receipt(&sale, setup);
