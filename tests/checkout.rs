@@ -305,18 +305,18 @@ fn three_waters_and_a_cestbon_come_back_in_two_returns_and_refund_exactly_what_w
     assert_eq!(storehub::inventory::on_hand(&store, "SKU-010001").unwrap(), -3);
 
     // One water back: ¥6.00 × 1/3 = ¥2.00, in cash from the lane's drawer.
-    let r = returns::return_items(&store, &give_back(sale.id, &[(1, 1)], "li")).unwrap();
+    let r = returns::return_items(&store, &give_back(sale.id, &[(1, 1)], "li"), &Default::default()).unwrap();
     assert_eq!((r.refund_fen, r.refunds.clone()), (200, vec![(TenderKind::Cash, 200)]));
     assert_eq!(storehub::inventory::on_hand(&store, "SKU-010001").unwrap(), -2);
 
     // Three more waters: only two are left to return; refused, nothing changed.
     let before = outbox_seqs(&store);
-    let err = returns::return_items(&store, &give_back(sale.id, &[(1, 3)], "li")).unwrap_err();
+    let err = returns::return_items(&store, &give_back(sale.id, &[(1, 3)], "li"), &Default::default()).unwrap_err();
     assert_eq!(err.to_string(), "line 1 sold 3 and 1 came back already; 3 more is too many");
     assert_eq!(outbox_seqs(&store), before);
 
     // The rest: two waters (¥6.00 − ¥2.00 = ¥4.00) and the cestbon (¥2.00).
-    let r = returns::return_items(&store, &give_back(sale.id, &[(1, 2), (2, 1)], "li")).unwrap();
+    let r = returns::return_items(&store, &give_back(sale.id, &[(1, 2), (2, 1)], "li"), &Default::default()).unwrap();
     assert_eq!(r.refund_fen, 600);
     let sale = storehub::checkout::sale::sale(&store, sale.id).unwrap().unwrap();
     assert_eq!(sale.refunded_fen, 800, "everything paid came back, no more");
@@ -340,14 +340,14 @@ fn a_mo_ling_sale_refunds_the_cash_taken_and_a_card_sale_refunds_to_the_card() {
     assert_eq!(sale.settlement.rounding_fen, -5); // paid ¥9.80
     let mut req = give_back(sale.id, &[(1, 1_234)], "li");
     req.restock = false; // bruised
-    let r = returns::return_items(&store, &req).unwrap();
+    let r = returns::return_items(&store, &req, &Default::default()).unwrap();
     assert_eq!(r.refund_fen, 980, "the cash taken, not the ¥9.85 before 抹零");
     assert_eq!(r.lines[0].stock_move, None, "not restocked");
 
     lanes.add_sku("lane-1", "SKU-010001", 2).unwrap();
     let card = Tender { kind: TenderKind::BankCard, amount_fen: 400, reference: Some("POS-1".into()), points: None };
     let sale = lanes.pay("lane-1", &PayRequest { tenders: vec![card] }, &rules(CashRounding::None)).unwrap();
-    let r = returns::return_items(&store, &give_back(sale.id, &[(1, 1)], "li")).unwrap();
+    let r = returns::return_items(&store, &give_back(sale.id, &[(1, 1)], "li"), &Default::default()).unwrap();
     assert_eq!(r.refunds, vec![(TenderKind::BankCard, 200)]);
 }
 
@@ -364,13 +364,13 @@ fn returns_without_a_receipt_need_a_manager() {
         restock: true,
         reason: "receipt lost".into(),
     };
-    let err = returns::return_items(&store, &req("wang")).unwrap_err().to_string();
+    let err = returns::return_items(&store, &req("wang"), &Default::default()).unwrap_err().to_string();
     assert_eq!(err, "staff wang is a cashier and may not take a return without receipt");
     assert!(returns::all_returns(&store).unwrap().is_empty());
-    let r = returns::return_items(&store, &req("li")).unwrap();
+    let r = returns::return_items(&store, &req("li"), &Default::default()).unwrap();
     assert_eq!((r.sale_id, r.refund_fen), (None, 400));
     assert_eq!(storehub::inventory::on_hand(&store, "SKU-010001").unwrap(), 2);
-    let err = returns::return_items(&store, &give_back(99, &[(1, 1)], "li")).unwrap_err();
+    let err = returns::return_items(&store, &give_back(99, &[(1, 1)], "li"), &Default::default()).unwrap_err();
     assert_eq!(err.to_string(), "no sale 99; check the receipt number");
 }
 

@@ -127,17 +127,19 @@ fn sold_qty(q: Quantity) -> i64 {
     }
 }
 
-/// Records a return in one durable commit. Returns without receipt need a manager.
-pub fn return_items(store: &Store, req: &ReturnRequest) -> Result<SaleReturn, CheckoutError> {
+/// Records a return in one durable commit. Returns without receipt need a manager. A member's
+/// sale also gives back its points in proportion (and the points that paid for it), refunds
+/// stored value to the card, and, when everything came back, gives back its coupons.
+pub fn return_items(store: &Store, req: &ReturnRequest, loyalty: &crate::members::LoyaltyRules) -> Result<SaleReturn, CheckoutError> {
     store
-        .commit(|tx| return_tx(tx, req))
+        .commit(|tx| return_tx(tx, req, loyalty))
         .map_err(|e| match e {
             CommitError::Rejected(e) => e,
             CommitError::Store(e) => CheckoutError::Store(e),
         })
 }
 
-fn return_tx(tx: &Tx, req: &ReturnRequest) -> Result<SaleReturn, TxError<CheckoutError>> {
+fn return_tx(tx: &Tx, req: &ReturnRequest, loyalty: &crate::members::LoyaltyRules) -> Result<SaleReturn, TxError<CheckoutError>> {
     let reject = |e: ReturnError| TxError::Rejected(CheckoutError::Return(e));
     let action = match req.of {
         ReturnOf::Sale { .. } => Action::Return,
@@ -197,6 +199,40 @@ fn return_tx(tx: &Tx, req: &ReturnRequest) -> Result<SaleReturn, TxError<Checkou
             refund_fen = refund_fen.clamp(0, collected - refunded_before);
             sale.refunded_fen += refund_fen;
             let refunds = tender::refund_split(&sale.settlement.tenders, refund_fen).map_err(|e| TxError::Rejected(CheckoutError::Tender(e)))?;
+            if let Some(member_id) = sale.member_id {
+                let me = |e: TxError<crate::members::MemberError>| e.map_rejected(CheckoutError::Member);
+                use crate::domain::loyalty::ledger::{EarnedOnSale, RedeemedOnSale};
+                let earned = EarnedOnSale {
+                    points: sale.points_earned,
+                    eligible_net_fen: sale.points_eligible_fen,
+                    refunded_before_fen: refunded_before,
+                    reversed_before: sale.points_reversed,
+                };
+                if sale.points_earned > 0 {
+                    let r = crate::members::reverse_for_return_tx(tx, member_id, &earned, refund_fen, sale.points_lot, id, loyalty).map_err(me)?;
+                    sale.points_reversed += r.points;
+                }
+                if sale.points_redeemed > 0 {
+                    let redeemed = RedeemedOnSale {
+                        points: sale.points_redeemed,
+                        total_fen: sale.priced.total_fen,
+                        refunded_before_fen: refunded_before,
+                        restored_before: sale.points_restored,
+                    };
+                    let r = crate::members::restore_redeemed_tx(tx, member_id, &redeemed, refund_fen, id, loyalty).map_err(me)?;
+                    sale.points_restored += r.points;
+                }
+                let to_card: i64 = refunds.iter().filter(|(k, _)| *k == TenderKind::StoredValue).map(|(_, f)| f).sum();
+                if to_card > 0 {
+                    crate::members::stored_value_refund_tx(tx, member_id, to_card, id, loyalty).map_err(me)?;
+                }
+            }
+            if everything_back {
+                let today = loyalty.today(now);
+                for c in &sale.coupons {
+                    crate::coupons::restore_tx(tx, *c, sale.id, "the whole sale was returned", today).map_err(|e| e.map_rejected(CheckoutError::Coupon))?;
+                }
+            }
             tx.put(TreeId::Sales, &codec::u64_key(*sale_id), &sale)?;
             let lines: Vec<(Option<u32>, String, i64, i64, i64)> = out
                 .into_iter()

@@ -157,8 +157,8 @@ pub fn lane(store: &Arc<Store>, ctx: &super::ops::Context, lane: &str, action: L
 }
 
 /// A return.
-pub fn return_items(store: &Store, req: ReturnRequest) -> Result<Reply, String> {
-    Ok(Reply::json(returns::return_items(store, &req).map_err(|e| e.to_string())?))
+pub fn return_items(store: &Store, ctx: &super::ops::Context, req: ReturnRequest) -> Result<Reply, String> {
+    Ok(Reply::json(returns::return_items(store, &req, &ctx.loyalty).map_err(|e| e.to_string())?))
 }
 
 /// One sale with its receipt.

@@ -114,7 +114,7 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         Request::Verify => Ok(Reply::json(crate::verify::verify(store).map_err(s)?)),
         Request::Snapshot => Ok(Reply::json(store.snapshot(ctx.snapshots_keep).map_err(s)?)),
         Request::Lane { lane, action } => super::lanes::lane(store, ctx, &lane, action),
-        Request::Return { request } => super::lanes::return_items(store, request),
+        Request::Return { request } => super::lanes::return_items(store, ctx, request),
         Request::SaleShow { id } => super::lanes::sale_show(store, ctx, id),
         Request::ExportSales { from, to } => super::lanes::export_sales(store, ctx, from, to),
         Request::PromotionsImport { promotions } => {
