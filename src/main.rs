@@ -263,12 +263,24 @@ enum LaneCmd {
     Remove { lane: String, line: u32 },
     /// Empty the cart.
     Void { lane: String },
+    /// The shopper's member card, QR code or phone number.
+    Member { lane: String, query: String },
+    /// Take the member (and their coupons) off the sale.
+    NoMember { lane: String },
+    /// A coupon code the shopper hands over.
+    Coupon { lane: String, code: String },
     /// Pay: any mix of tenders, each FEN or FEN:REFERENCE (card and e-wallets need the
     /// terminal's reference). Prints the sale and its receipt.
     Pay {
         lane: String,
         #[arg(long)]
         cash: Option<i64>,
+        /// Part paid with the member's points, in fen (converted at [loyalty].point_value_fen).
+        #[arg(long, value_name = "FEN")]
+        points: Option<i64>,
+        /// Part paid from the member's stored value (会员卡余额), in fen.
+        #[arg(long, value_name = "FEN")]
+        stored_value: Option<i64>,
         #[arg(long, value_name = "FEN:REF")]
         card: Option<String>,
         #[arg(long, value_name = "FEN:REF")]
@@ -1081,8 +1093,17 @@ fn lane_command(cli: &Cli, cmd: &LaneCmd) -> Result<(), Failure> {
         LaneCmd::Qty { lane, line, qty } => (lane, A::SetQty { line: *line, qty: *qty }),
         LaneCmd::Remove { lane, line } => (lane, A::Remove { line: *line }),
         LaneCmd::Void { lane } => (lane, A::Void),
-        LaneCmd::Pay { lane, cash, card, wechat, alipay } => {
+        LaneCmd::Member { lane, query } => (lane, A::Member { query: query.clone() }),
+        LaneCmd::NoMember { lane } => (lane, A::NoMember),
+        LaneCmd::Coupon { lane, code } => (lane, A::Coupon { code: code.clone() }),
+        LaneCmd::Pay { lane, cash, points, stored_value, card, wechat, alipay } => {
             let mut tenders = Vec::new();
+            if let Some(fen) = points {
+                tenders.push(storehub::domain::tender::Tender { kind: K::Points, amount_fen: *fen, reference: None, points: None });
+            }
+            if let Some(fen) = stored_value {
+                tenders.push(storehub::domain::tender::Tender { kind: K::StoredValue, amount_fen: *fen, reference: None, points: None });
+            }
             for (kind, arg) in [(K::BankCard, card), (K::WechatPay, wechat), (K::Alipay, alipay)] {
                 if let Some(a) = arg {
                     tenders.push(tender_arg(kind, a)?);

@@ -106,5 +106,18 @@ fn a_day_at_lane_1_through_the_cli() {
     let row = rows.next().unwrap();
     assert!(row.starts_with("1,2026-") || row.starts_with("1,20"), "{row}");
     assert!(row.ends_with(",lane-1,wang,,2,80,720,cash:720,0,0,160"), "{row}");
+    // A member: registered at the desk, shown at the lane, paying part from the card.
+    cli.ok(&["member", "add", "--phone", "+86 138-1234-5678", "--name", "张三"]);
+    cli.ok(&["member", "topup", "13812345678", "--fen", "50000", "--by", "wang"]);
+    let shown = cli.ok(&["lane", "member", "lane-1", "13812345678"]);
+    assert_eq!(shown["outcome"]["member"]["phone"], "138****5678");
+    cli.ok(&["lane", "add", "lane-1", "SKU-010001", "--qty", "5"]);
+    let paid = cli.ok(&["lane", "pay", "lane-1", "--stored-value", "1000"]);
+    assert_eq!(paid["sale"]["member_id"], 1);
+    // The demo config's member day is Wednesday (×2), so ¥10.00 paid by card earns 0: stored
+    // value earns no points.
+    assert_eq!(paid["sale"]["points_earned"], 0);
+    let m = cli.ok(&["member", "show", "13812345678"]);
+    assert!(m.to_string().contains("52000") || m.to_string().contains("\"stored_value_fen\":52000"), "{m}");
     assert!(cli.ok(&["verify"])["violations"].as_array().unwrap().is_empty());
 }

@@ -144,7 +144,13 @@ pub(crate) fn commit_sale_tx(tx: &Tx, cart: &Cart, req: &PayRequest, rules: &Sal
         None => (0, 0),
     };
     let tender_rules = TenderRules { cash_rounding: rules.cash_rounding, max_points_fen, stored_value_balance_fen: stored_value };
-    let settlement = tender::settle(priced.total_fen, &req.tenders, &tender_rules).map_err(|e| reject(CheckoutError::Tender(e)))?;
+    // A points tender may give fen only; the points it takes follow from the point value.
+    let mut tenders = req.tenders.clone();
+    for t in tenders.iter_mut().filter(|t| t.kind == TenderKind::Points && t.points.is_none()) {
+        let available = member.as_ref().map_or(0, |m| m.available_points(today));
+        t.points = Some(rules.loyalty.redeem.points_for(t.amount_fen, priced.total_fen, available).map_err(|e| reject(CheckoutError::Points(e)))?);
+    }
+    let settlement = tender::settle(priced.total_fen, &tenders, &tender_rules).map_err(|e| reject(CheckoutError::Tender(e)))?;
     let paid_with = |kind: TenderKind| -> i64 { settlement.tenders.iter().filter(|t| t.kind == kind).map(|t| t.amount_fen).sum() };
     let (points_fen, stored_value_fen) = (paid_with(TenderKind::Points), paid_with(TenderKind::StoredValue));
     let points_redeemed = match &member {
