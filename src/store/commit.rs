@@ -93,6 +93,13 @@ pub(crate) struct GroupSync {
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
+/// See [`GroupSync::point_read`].
+pub(crate) enum PointRead {
+    Value(Option<Vec<u8>>),
+    Sled,
+    Wait,
+}
+
 /// A queued commit: its number, and whether its writer runs the sync itself.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Ticket {
@@ -165,6 +172,19 @@ impl GroupSync {
     pub(crate) fn pending_value(&self, tree: TreeId, key: &[u8]) -> Option<Option<Vec<u8>>> {
         let pending = lock(&self.pending);
         pending.latest.get(&(tree, key.to_vec())).map(|(_, v)| v.clone())
+    }
+
+    /// What a point read outside a commit should see of one key, without waiting for sled when
+    /// it need not: the acknowledged value a queued write set holds for it, or "read sled" when
+    /// no queued write touches it (sled then has its newest value), or "wait" when the newest
+    /// queued write is not acknowledged yet (sled may lag behind an older acknowledged one).
+    pub(crate) fn point_read(&self, tree: TreeId, key: &[u8]) -> PointRead {
+        let pending = lock(&self.pending);
+        match pending.latest.get(&(tree, key.to_vec())) {
+            None => PointRead::Sled,
+            Some((ticket, v)) if *ticket <= self.durable_hint.load(Ordering::SeqCst) => PointRead::Value(v.clone()),
+            Some(_) => PointRead::Wait,
+        }
     }
 
     /// Queues a journaled write set and returns its ticket. Called under the commit lock, so

@@ -826,14 +826,23 @@ impl Store {
 
     /// Reads one record outside a transaction.
     pub fn get<T: Record>(&self, tree: TreeId, key: &[u8]) -> Result<Option<T>, StoreError> {
-        match self.read_tree(tree)?.get(key)? {
+        match self.get_raw(tree, key)? {
             Some(bytes) => Ok(Some(codec::decode(&bytes)?)),
             None => Ok(None),
         }
     }
 
-    /// Reads a raw value (index entries) outside a transaction.
+    /// Reads a raw value (index entries) outside a transaction. A key no queued commit touches
+    /// is read from sled at once; a read never waits for sled to catch up with commits to other
+    /// keys (a scan on one lane does not wait for the previous scan's cart line to be applied).
     pub fn get_raw(&self, tree: TreeId, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
+        if let Some(sync) = &self.sync {
+            match sync.point_read(tree, key) {
+                commit::PointRead::Value(v) => return Ok(v.map(sled::IVec::from)),
+                commit::PointRead::Sled => return Ok(self.tree(tree).get(key)?),
+                commit::PointRead::Wait => {}
+            }
+        }
         Ok(self.read_tree(tree)?.get(key)?)
     }
 
