@@ -55,7 +55,12 @@ enum Command {
     /// Run the hub daemon with the given config.
     Run,
     /// Run a demo store: config/demo.toml, a 257-product catalog with stock, in ./demo-data.
-    Demo,
+    Demo {
+        /// Simulated shoppers: this many sales per second through the real checkout (members,
+        /// coupons, split tenders, an occasional return). Off by default.
+        #[arg(long, value_name = "RATE")]
+        simulate_sales: Option<f64>,
+    },
     /// Print the version and build facts.
     Version,
     /// Check a config file and print the result.
@@ -633,7 +638,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The config's [log] settings apply when flags and STOREHUB_LOG do not say otherwise; a bad
     // config is reported by the command itself, with the logger already up.
-    let cfg = load_config(&cli, matches!(cli.command, Command::Demo)).ok().flatten();
+    let cfg = load_config(&cli, matches!(cli.command, Command::Demo { .. })).ok().flatten();
     let log_cfg = cfg.map(|c| c.log);
     let format = cli.log_format.unwrap_or(match log_cfg.as_ref().map(|l| l.format) {
         Some(config::LogFormat::Json) => LogFormat::Json,
@@ -803,14 +808,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let cfg = load_config(&cli, false)?.ok_or_else(|| {
                 config_failure(anyhow!("no config: pass --config FILE or install {DEFAULT_CONFIG}"))
             })?;
-            serve(&cli, cfg, false)
+            serve(&cli, cfg, false, None)
         }
-        Command::Demo => {
+        Command::Demo { simulate_sales } => {
             let mut cfg = load_config(&cli, true)?.ok_or_else(|| anyhow!("demo config missing"))?;
             if cli.data_dir.is_none() && cli.config.is_none() {
                 cfg.apply_data_dir_override(PathBuf::from("./demo-data"));
             }
-            serve(&cli, cfg, true)
+            serve(&cli, cfg, true, *simulate_sales)
         }
         Command::Barcode(BarcodeCmd::Decode { code }) => {
             let cfg = load_config(&cli, false)?;
@@ -1416,7 +1421,7 @@ fn import_catalog(cli: &Cli, file: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-fn serve(cli: &Cli, cfg: Config, is_demo: bool) -> Result<(), Failure> {
+fn serve(cli: &Cli, cfg: Config, is_demo: bool, simulate_sales: Option<f64>) -> Result<(), Failure> {
     let dir = data_dir(cli, Some(&cfg))?;
     let store = Arc::new(open_store(store_options(&dir, Some(&cfg), None))?);
     if is_demo {
@@ -1447,8 +1452,37 @@ fn serve(cli: &Cli, cfg: Config, is_demo: bool) -> Result<(), Failure> {
         every: Duration::from_secs(u64::from(cfg.data.snapshot_interval_minutes) * 60),
         keep: cfg.data.snapshots_keep as usize,
     });
+    // Simulated shoppers (demo only) share the daemon's lanes and stop between two sales.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let counters = Arc::new(demo::simulate::Counters::default());
+    let simulator = match (simulate_sales, ctx.checkout.clone()) {
+        (Some(rate), Some(setup)) if rate > 0.0 => {
+            let lanes = ctx.lanes.get(&store, &setup, &ctx.layouts).map_err(|e| anyhow!(e))?;
+            let (store, stop, counters, loyalty) = (Arc::clone(&store), Arc::clone(&stop), Arc::clone(&counters), ctx.loyalty.clone());
+            eprintln!("  simulating {rate} sales per second on {} lane(s)", setup.lane_ids.len());
+            Some(std::thread::spawn(move || {
+                let rules = || control::lanes::rules(&store, &setup, &loyalty).map_err(|e| anyhow!(e));
+                if let Err(e) = demo::simulate::run(Arc::clone(&store), lanes, rules, rate, stop, counters) {
+                    tracing::error!(error = %e, "sales simulation stopped");
+                }
+            }))
+        }
+        _ => None,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    rt.block_on(daemon::run(store, ctx, snapshots))?;
+    let result = rt.block_on(daemon::run(store, ctx, snapshots));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(h) = simulator {
+        let _ = h.join();
+        let c = &counters;
+        tracing::info!(
+            sales = c.sales.load(std::sync::atomic::Ordering::Relaxed),
+            returns = c.returns.load(std::sync::atomic::Ordering::Relaxed),
+            refused = c.refused.load(std::sync::atomic::Ordering::Relaxed),
+            "sales simulation stopped"
+        );
+    }
+    result?;
     Ok(())
 }
 

@@ -404,3 +404,24 @@ fn the_receipt_of_a_cash_sale_reads_like_the_paper_one() {
          找零                       ¥6.20\n"
     );
 }
+
+/// The typed channel a lane's devices use: a scan and a weight in, outcomes out, in order.
+#[test]
+fn scanner_and_scale_events_reach_the_cart_through_the_lane_channel() {
+    use storehub::checkout::{LaneEvent, LaneEvents};
+    let (_dir, clock, store) = shop();
+    let lanes = Arc::new(lanes(&store));
+    let events = LaneEvents::start(Arc::clone(&lanes));
+    events.sender.send(("lane-1".into(), LaneEvent::Scanned { code: WATER.into() })).unwrap();
+    events.sender.send(("lane-1".into(), LaneEvent::Weighed(ScaleReading { grams: 700, stable: true, at: clock.now() }))).unwrap();
+    events.sender.send(("lane-1".into(), LaneEvent::Scanned { code: "123".into() })).unwrap();
+    let first = events.updates.recv().unwrap();
+    assert!(matches!(first.outcome, Some(Ok(ScanOutcome::Added { .. }))), "{first:?}");
+    let second = events.updates.recv().unwrap();
+    assert!(second.outcome.is_none(), "a reading has no outcome: {second:?}");
+    let third = events.updates.recv().unwrap();
+    assert!(matches!(&third.outcome, Some(Err(e)) if e.contains("123")), "{third:?}");
+    events.close();
+    lanes.add_weighed("lane-1", "SKU-020001").unwrap();
+    assert_eq!(lanes.cart("lane-1").unwrap().lines.len(), 2);
+}

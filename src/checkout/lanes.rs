@@ -383,3 +383,63 @@ pub fn clear_cart_tx<E>(tx: &Tx, cart: &Cart) -> Result<(), TxError<E>> {
     }
     Ok(())
 }
+
+/// What a lane's devices send: scans from the scanner, readings from the scale. The device
+/// drivers (a later part) hold a [`LaneEvents`] sender; tests and the CLI call [`Lanes`]
+/// directly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum LaneEvent {
+    Scanned { code: String },
+    Weighed(ScaleReading),
+}
+
+/// The result of one event, for whoever shows the lane (cashier screen, customer display).
+#[derive(Debug)]
+pub struct LaneUpdate {
+    pub lane: String,
+    pub event: LaneEvent,
+    /// A scan's outcome, or why the event was refused; `None` for a scale reading.
+    pub outcome: Option<Result<ScanOutcome, String>>,
+}
+
+/// The typed channel into the lanes: events go in on a bounded channel (a scanner that floods
+/// it waits, memory stays bounded), one thread applies them in order, and each result comes out
+/// on `updates`.
+pub struct LaneEvents {
+    pub sender: std::sync::mpsc::SyncSender<(String, LaneEvent)>,
+    pub updates: std::sync::mpsc::Receiver<LaneUpdate>,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Events waiting per channel before a sender blocks.
+const EVENT_QUEUE: usize = 256;
+
+impl LaneEvents {
+    /// Starts the thread that applies events to `lanes`. It stops when every sender is dropped.
+    pub fn start(lanes: Arc<Lanes>) -> LaneEvents {
+        let (sender, events) = std::sync::mpsc::sync_channel::<(String, LaneEvent)>(EVENT_QUEUE);
+        let (tx, updates) = std::sync::mpsc::sync_channel(EVENT_QUEUE);
+        let worker = std::thread::spawn(move || {
+            for (lane, event) in events {
+                let outcome = match &event {
+                    LaneEvent::Scanned { code } => Some(lanes.scan(&lane, code).map_err(|e| e.to_string())),
+                    LaneEvent::Weighed(r) => lanes.scale_reading(&lane, *r).err().map(|e| Err(e.to_string())),
+                };
+                // Nobody listening is fine: the cart changed either way.
+                let _ = tx.try_send(LaneUpdate { lane, event, outcome });
+            }
+        });
+        LaneEvents { sender, updates, worker: Some(worker) }
+    }
+
+    /// Closes the channel and waits for the events already sent to be applied.
+    pub fn close(mut self) {
+        let LaneEvents { sender, worker, .. } = &mut self;
+        let (dead, _) = std::sync::mpsc::sync_channel(0);
+        drop(std::mem::replace(sender, dead));
+        if let Some(w) = worker.take() {
+            let _ = w.join();
+        }
+    }
+}

@@ -78,7 +78,7 @@ impl CheckoutSetup {
 pub struct LanesCell(Mutex<Option<Arc<Lanes>>>);
 
 impl LanesCell {
-    fn get(&self, store: &Arc<Store>, setup: &CheckoutSetup, layouts: &[crate::domain::barcode::InStoreLayout]) -> Result<Arc<Lanes>, String> {
+    pub fn get(&self, store: &Arc<Store>, setup: &CheckoutSetup, layouts: &[crate::domain::barcode::InStoreLayout]) -> Result<Arc<Lanes>, String> {
         let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(l) = slot.as_ref() {
             return Ok(Arc::clone(l));
@@ -91,7 +91,7 @@ impl LanesCell {
 
 /// The rules of a sale now: money rules from config, and the promotions active at this
 /// shop-local moment.
-fn rules(store: &Store, setup: &CheckoutSetup, loyalty: &crate::members::LoyaltyRules) -> Result<SaleRules, String> {
+pub fn rules(store: &Store, setup: &CheckoutSetup, loyalty: &crate::members::LoyaltyRules) -> Result<SaleRules, String> {
     let now = crate::clock::local(store.clock().now(), setup.tz);
     let promotions = crate::promotions::active_promotions(store, now).map_err(|e| e.to_string())?;
     Ok(SaleRules { cash_rounding: setup.cash_rounding, promotions, tz: setup.tz, loyalty: loyalty.clone() })
