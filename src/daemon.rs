@@ -22,7 +22,9 @@ pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>) 
     let server = ControlServer::bind(&sock)
         .map_err(|e| anyhow::anyhow!("cannot open the control socket {}: {e}", sock.display()))?;
     tracing::info!(socket = %sock.display(), "control socket ready");
+    let loyalty = ctx.loyalty.clone();
     let serve = tokio::spawn(server.serve(Arc::clone(&store), Arc::new(ctx)));
+    let nightly = tokio::spawn(nightly_jobs(Arc::clone(&store), loyalty));
 
     notify_systemd("READY=1\nSTATUS=serving");
     let watchdog = watchdog_interval().map(|every| {
@@ -57,6 +59,7 @@ pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>) 
     if let Some(s) = snapshotter {
         s.abort();
     }
+    nightly.abort();
     tracing::info!("shutting down");
     notify_systemd("STOPPING=1");
     serve.abort();
@@ -67,6 +70,42 @@ pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>) 
     let flush = Arc::clone(&store);
     tokio::task::spawn_blocking(move || flush.flush()).await??;
     Ok(())
+}
+
+/// The daily member and coupon jobs (points expiry, tier downgrades with their grace period,
+/// birthday rewards, coupon expiry): run at start and again whenever the shop-local date changes.
+/// Each job is idempotent for a day, so a restart that runs them twice changes nothing.
+async fn nightly_jobs(store: Arc<Store>, loyalty: crate::members::LoyaltyRules) {
+    let mut ran_for: Option<chrono::NaiveDate> = None;
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let today = loyalty.today(store.clock().now());
+        if ran_for == Some(today) {
+            continue;
+        }
+        let (s, rules) = (Arc::clone(&store), loyalty.clone());
+        let done = tokio::task::spawn_blocking(move || run_daily_jobs(&s, today, &rules)).await;
+        match done {
+            Ok(()) => ran_for = Some(today),
+            Err(e) => tracing::error!(error = %e, "daily jobs task failed"),
+        }
+    }
+}
+
+/// One day's jobs; each failure is logged and the others still run.
+pub fn run_daily_jobs(store: &Store, today: chrono::NaiveDate, rules: &crate::members::LoyaltyRules) {
+    use crate::members::MemberJob;
+    for job in [MemberJob::ExpirePoints, MemberJob::Tiers, MemberJob::Birthdays] {
+        match job.run(store, today, rules) {
+            Ok(summary) => tracing::info!(job = job.as_str(), %today, summary = %serde_json::to_string(&summary).unwrap_or_default(), "daily job done"),
+            Err(e) => tracing::error!(job = job.as_str(), %today, error = %e, "daily job failed"),
+        }
+    }
+    match crate::coupons::expire_due(store, today) {
+        Ok(n) => tracing::info!(job = "expire_coupons", %today, expired = n, "daily job done"),
+        Err(e) => tracing::error!(job = "expire_coupons", %today, error = %e, "daily job failed"),
+    }
 }
 
 async fn wait_for_shutdown() {

@@ -217,3 +217,26 @@ fn points_and_stored_value_pay_within_cap_and_balance_and_a_full_return_gives_al
     let report = storehub::verify::verify(&t.store).unwrap();
     assert!(report.ok(), "{:?}", report.violations);
 }
+
+/// The daemon's daily jobs (run at start and at each new shop-local day): points and coupons
+/// past their dates expire exactly once, however often the jobs run.
+#[test]
+fn the_daily_jobs_expire_points_and_coupons_once() {
+    let t = till();
+    members::adjust_points(&t.store, t.member, 700, "welcome", "li", &loyalty()).unwrap();
+    let code = coupon_200_30(&t);
+    let events_before = outbox(&t.store).len();
+    t._clock.advance(chrono::Duration::days(3 * 365));
+    let today = loyalty().today(t.store.clock().now());
+    storehub::daemon::run_daily_jobs(&t.store, today, &loyalty());
+    let m = members::member(&t.store, t.member).unwrap().unwrap();
+    assert_eq!(m.points, 0, "points earned three years ago expired (24 months)");
+    assert!(matches!(coupons::coupon_by_code(&t.store, &code).unwrap().unwrap().state, CouponStateAlias::Expired { .. }));
+    let after_first = outbox(&t.store).len();
+    assert!(after_first >= events_before + 2, "a points.expired and a coupon.expired event");
+    storehub::daemon::run_daily_jobs(&t.store, today, &loyalty());
+    assert_eq!(outbox(&t.store).len(), after_first, "a second run the same day changes nothing");
+    assert!(storehub::verify::verify(&t.store).unwrap().ok());
+}
+
+use storehub::coupons::CouponState as CouponStateAlias;
