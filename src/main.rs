@@ -95,6 +95,12 @@ enum Command {
     /// Completed sales.
     #[command(subcommand)]
     Sale(SaleCmd),
+    /// Find products by sku prefix or part of the name (for adding by sku at a lane).
+    Search {
+        query: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
     /// Promotions the tills apply (price rules with their time windows).
     #[command(subcommand)]
     Promotions(PromotionsCmd),
@@ -891,6 +897,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Outbox(OutboxCmd::Stats) => print_json(&request(&cli, Request::OutboxStats)?.result),
         Command::Staff(cmd) => staff_command(&cli, cmd),
         Command::Lane(cmd) => lane_command(&cli, cmd),
+        Command::Search { query, limit } => print_json(&request(&cli, Request::ProductSearch { query: query.clone(), limit: *limit })?.result),
         Command::Return(args) => return_command(&cli, args),
         Command::Sale(SaleCmd::Show { id, receipt }) => {
             let reply = request(&cli, Request::SaleShow { id: *id })?;

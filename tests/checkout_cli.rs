@@ -54,6 +54,9 @@ fn a_day_at_lane_1_through_the_cli() {
     let cli = Cli::new();
     let catalog = concat!(env!("CARGO_MANIFEST_DIR"), "/src/demo/catalog.csv");
     cli.ok(&["import", "catalog", catalog]);
+    let found = cli.ok(&["search", "怡宝"]);
+    assert_eq!(found[0]["sku"], "SKU-010003");
+    assert_eq!(cli.ok(&["search", "nongfu spring", "--limit", "1"]).as_array().unwrap().len(), 1);
     let out = cli.with_stdin(&["staff", "add", "wang", "--name", "王芳", "--role", "cashier", "--password-stdin", "--pin-stdin"], "correct horse\n2468\n");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = cli.with_stdin(&["staff", "add", "li", "--name", "李经理", "--role", "manager", "--password-stdin"], "correct horse\n");

@@ -255,6 +255,27 @@ pub fn product_by_code(store: &Store, code: &CatalogCode) -> Result<Option<Produ
     }
 }
 
+/// Products whose sku starts with `query` or whose Chinese or English name contains it (case
+/// ignored for English), active ones first, at most `limit`: the lane's "find a product" box.
+/// Walks the catalog (a shop's few thousand products take well under a millisecond per thousand).
+pub fn search(store: &Store, query: &str, limit: usize) -> Result<Vec<Product>, StoreError> {
+    let q = query.trim();
+    if q.is_empty() {
+        return Ok(Vec::new());
+    }
+    let lower = q.to_lowercase();
+    let mut hits = Vec::new();
+    for item in store.scan::<Product>(TreeId::Products) {
+        let (_, p) = item?;
+        if p.sku.starts_with(q) || p.name_zh.contains(q) || p.name_en.to_lowercase().contains(&lower) {
+            hits.push(p);
+        }
+    }
+    hits.sort_by_key(|p| (!p.active, p.sku.clone()));
+    hits.truncate(limit);
+    Ok(hits)
+}
+
 /// Every product in sku order.
 pub fn all_products(store: &Store) -> Result<Vec<Product>, StoreError> {
     store.scan::<Product>(TreeId::Products).map(|r| r.map(|(_, p)| p)).collect()

@@ -68,6 +68,8 @@ pub enum Request {
     Return { request: crate::checkout::returns::ReturnRequest },
     /// One sale with its receipt.
     SaleShow { id: u64 },
+    /// Products by sku prefix or part of a name.
+    ProductSearch { query: String, limit: usize },
     /// Sales by shop-local date, as export rows.
     ExportSales { from: Option<chrono::NaiveDate>, to: Option<chrono::NaiveDate> },
     /// Create a staff account (secrets already read from stdin by the CLI, never from argv).
@@ -146,6 +148,7 @@ impl Request {
             Request::Lane { .. } => "lane",
             Request::Return { .. } => "return",
             Request::SaleShow { .. } => "sale_show",
+            Request::ProductSearch { .. } => "product_search",
             Request::ExportSales { .. } => "export_sales",
             Request::StaffAdd { .. } => "staff_add",
             Request::StaffList => "staff_list",

@@ -116,6 +116,7 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         Request::Lane { lane, action } => super::lanes::lane(store, ctx, &lane, action),
         Request::Return { request } => super::lanes::return_items(store, ctx, request),
         Request::SaleShow { id } => super::lanes::sale_show(store, ctx, id),
+        Request::ProductSearch { query, limit } => Ok(Reply::json(catalog::search(store, &query, limit).map_err(s)?)),
         Request::ExportSales { from, to } => super::lanes::export_sales(store, ctx, from, to),
         Request::PromotionsImport { promotions } => {
             let summary = promotions::upsert_promotions(store, &promotions).map_err(|e| e.to_string())?;
