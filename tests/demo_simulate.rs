@@ -12,7 +12,7 @@ use storehub::store::{Durability, Store, StoreOptions};
 fn simulated_shoppers_sell_until_sigterm_and_leave_a_whole_store() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("demo");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_storehub"))
+    let child = Command::new(env!("CARGO_BIN_EXE_storehub"))
         .args(["--data-dir", dir.to_str().unwrap(), "demo", "--simulate-sales", "40"])
         .env("STOREHUB_LOG", "warn")
         .env_remove("STOREHUB_CONFIG")

@@ -358,7 +358,7 @@ fn a_till_reads_its_own_sale_right_after_the_durable_commit_returns() {
     apply(&shop.store, MoveKind::Receipt, "SKU-010001", 10_000);
 
     std::thread::scope(|s| {
-        for till in 1..=TILLS {
+        for _till in 1..=TILLS {
             let store = &shop.store;
             s.spawn(move || {
                 for _ in 0..SALES_PER_TILL {

@@ -329,7 +329,6 @@ pub fn sale(store: &crate::store::Store, id: u64) -> Result<Option<Sale>, crate:
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::domain::pricing::{Discount, DiscountSource};
 
     #[test]
