@@ -913,30 +913,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let rows: Vec<control::lanes::SaleRow> = serde_json::from_value(reply.result)?;
             let mut buf = Vec::new();
             match format {
-                ExportFormat::Csv => {
-                    let mut w = csv::Writer::from_writer(&mut buf);
-                    for r in &rows {
-                        w.serialize(r)?;
-                    }
-                    w.flush()?;
-                    drop(w);
-                    if rows.is_empty() {
-                        buf.extend_from_slice(b"sale_id,time,lane,cashier,member_ref,lines,discount_fen,total_fen,tenders,points_earned,points_redeemed,returned\n");
-                    }
-                }
-                ExportFormat::Json => {
-                    serde_json::to_writer_pretty(&mut buf, &rows)?;
-                    buf.push(b'\n');
-                }
+                ExportFormat::Csv => control::lanes::write_sales_csv(&rows, &mut buf)?,
+                ExportFormat::Json => json_rows(&rows, &mut buf)?,
             }
-            match output {
-                Some(path) => {
-                    std::fs::write(path, &buf).with_context(|| format!("cannot write {}", path.display()))?;
-                    eprintln!("exported {} sales to {}", rows.len(), path.display());
-                    Ok(())
-                }
-                None => write_stdout(&buf),
-            }
+            write_export(&buf, output.as_deref(), rows.len(), "sales")
         }
         Command::Shift(cmd) => shift_command(&cli, cmd),
         Command::Promotions(PromotionsCmd::Import { file }) => {

@@ -221,3 +221,17 @@ pub fn export_sales(store: &Store, ctx: &super::ops::Context, from: Option<Naive
     }
     Ok(Reply::json(rows))
 }
+
+/// The columns of `storehub export sales`, in order (also written when there are no rows).
+pub const SALES_CSV_HEADER: &str = "sale_id,time,lane,cashier,member_ref,lines,discount_fen,total_fen,tenders,points_earned,points_redeemed,returned";
+
+/// Sales rows as CSV with their header.
+pub fn write_sales_csv(rows: &[SaleRow], out: &mut Vec<u8>) -> Result<(), csv::Error> {
+    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(out);
+    w.write_record(SALES_CSV_HEADER.split(','))?;
+    for r in rows {
+        w.serialize(r)?;
+    }
+    w.flush()?;
+    Ok(())
+}
