@@ -1387,6 +1387,9 @@ pub struct LoyaltyConfig {
     /// `[[loyalty.topup_bonus]]`.
     #[serde(default)]
     pub topup_bonus: Vec<TopUpBonusConfig>,
+    /// `[[loyalty.points_campaigns]]`: extra points on a product or category for a while.
+    #[serde(default)]
+    pub points_campaigns: Vec<PointsCampaignConfig>,
     #[serde(default)]
     pub referral: ReferralConfig,
     /// `[[loyalty.tiers]]`, lowest first; the first starts at 0 spend. Empty: no tiers.
@@ -1410,6 +1413,7 @@ impl Default for LoyaltyConfig {
             member_day: None,
             tier_grace_days: default_grace_days(),
             topup_bonus: Vec::new(),
+            points_campaigns: Vec::new(),
             referral: ReferralConfig::default(),
             tiers: Vec::new(),
         }
@@ -1556,6 +1560,25 @@ pub struct TopUpBonusConfig {
     pub min_topup_fen: i64,
     #[serde(deserialize_with = "check::fen")]
     pub bonus_fen: i64,
+}
+
+/// `[[loyalty.points_campaigns]]`: a points multiplier on one product or one category between two
+/// shop-local times (start inclusive, end exclusive). A line takes its best campaign.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointsCampaignConfig {
+    pub id: Id,
+    /// Exactly one of `sku` and `category`.
+    #[serde(default)]
+    pub sku: Option<String>,
+    #[serde(default)]
+    pub category: Option<String>,
+    /// 30000 = triple points. 0..=100000.
+    #[serde(deserialize_with = "check::multiplier_bp")]
+    pub multiplier_bp: u32,
+    /// Shop-local, e.g. 2026-12-01T00:00:00.
+    pub starts_at: chrono::NaiveDateTime,
+    pub ends_at: chrono::NaiveDateTime,
 }
 
 /// `[loyalty.referral]`: rewards for bringing in a new member; each is given once.
@@ -2057,6 +2080,15 @@ impl Config {
                     nested("loyalty", "topup_bonus", i, "min_topup_fen"),
                     "a bonus needs a top-up to earn it; expected more than 0 fen, got 0",
                 ));
+            }
+        }
+        for (i, c) in self.loyalty.points_campaigns.iter().enumerate() {
+            let at = |k: &str| nested("loyalty", "points_campaigns", i, k);
+            if c.sku.is_some() == c.category.is_some() {
+                return Err(invalid(at("sku"), "give exactly one of sku and category"));
+            }
+            if c.ends_at <= c.starts_at {
+                return Err(invalid(at("ends_at"), format!("must be after starts_at ({}), got {}", c.starts_at, c.ends_at)));
             }
         }
         for (i, c) in self.loyalty.excluded_categories.iter().enumerate() {

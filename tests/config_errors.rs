@@ -518,3 +518,14 @@ fn a_misspelt_time_zone_is_refused() {
         "config/storehub.toml:6: [store].timezone: expected an IANA time zone name like \"Asia/Shanghai\", got \"Asia/Shangai\""
     );
 }
+
+#[test]
+fn a_points_campaign_names_one_target_and_ends_after_it_starts() {
+    let both = "\n[[loyalty.points_campaigns]]\nid = \"x\"\nsku = \"A\"\ncategory = \"B\"\nmultiplier_bp = 20000\nstarts_at = \"2026-12-01T00:00:00\"\nends_at = \"2026-12-08T00:00:00\"\n";
+    assert_eq!(message(&with_base(both)), "config/storehub.toml:12: [loyalty].points_campaigns[0].sku: give exactly one of sku and category");
+    let backwards = "\n[[loyalty.points_campaigns]]\nid = \"x\"\nsku = \"A\"\nmultiplier_bp = 20000\nstarts_at = \"2026-12-08T00:00:00\"\nends_at = \"2026-12-01T00:00:00\"\n";
+    assert_eq!(
+        message(&with_base(backwards)),
+        "config/storehub.toml:15: [loyalty].points_campaigns[0].ends_at: must be after starts_at (2026-12-08 00:00:00), got 2026-12-01 00:00:00"
+    );
+}

@@ -240,3 +240,37 @@ fn the_daily_jobs_expire_points_and_coupons_once() {
 }
 
 use storehub::coupons::CouponState as CouponStateAlias;
+
+/// `[[loyalty.points_campaigns]]`: triple points on one category for a week, on top of tier and
+/// member day, from the config file.
+#[test]
+fn a_points_campaign_from_config_triples_a_category() {
+    let cfg = storehub::config::Config::from_str(
+        r#"[store]
+chain_id = "huamei"
+store_id = "sh-1"
+hub_id = "hub-1"
+name = "华美"
+[data]
+dir = "/tmp/x"
+[loyalty]
+[[loyalty.points_campaigns]]
+id = "grain-week"
+category = "grain"
+multiplier_bp = 30000
+starts_at = "2026-11-23T00:00:00"
+ends_at = "2026-11-30T00:00:00"
+"#,
+        "test.toml",
+    )
+    .unwrap();
+    let rules = LoyaltyRules::for_shop(&cfg);
+    let t = till();
+    let sale_rules = SaleRules { loyalty: rules, ..t.rules.clone() };
+    t.lanes.attach_member("lane-1", "13812345678").unwrap();
+    t.lanes.add_sku("lane-1", "rice-5kg", 1).unwrap(); // grain, ¥69.90
+    t.lanes.add_sku("lane-1", "milk-12", 1).unwrap(); // dairy, ¥24.90
+    let sale = t.lanes.pay("lane-1", &PayRequest { tenders: vec![card(9_480)] }, &sale_rules).unwrap();
+    // No tiers in this config; no member day. Rice ⌊6,990 × 3 / 100⌋ = 209, milk ⌊2,490 / 100⌋ = 24.
+    assert_eq!(sale.points_earned, 233);
+}

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use crate::config::{Config, LoyaltyConfig, PointsExpiryConfig};
 use crate::domain::loyalty::cash::RedeemRules;
-use crate::domain::loyalty::earn::{EarnRules, MemberDay};
+use crate::domain::loyalty::earn::{CampaignTarget, EarnRules, MemberDay, PointsCampaign};
 use crate::domain::loyalty::lots::ExpiryRule;
 use crate::domain::loyalty::referral::ReferralRules;
 use crate::domain::loyalty::stored_value::TopUpBonus;
@@ -18,8 +18,8 @@ use crate::domain::loyalty::BP_ONE;
 /// Everything the member service needs to apply the programme's rules.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoyaltyRules {
-    /// Earning: points per yuan, excluded categories, member day, campaigns (none from config;
-    /// checkout may add its running campaigns).
+    /// Earning: points per yuan, excluded categories, member day, points campaigns
+    /// (`[[loyalty.points_campaigns]]`).
     pub earn: EarnRules,
     /// Paying with points: point value and the cap.
     pub redeem: RedeemRules,
@@ -56,7 +56,20 @@ impl LoyaltyRules {
                     weekday: md.weekday.to_chrono(),
                     multiplier_bp: md.multiplier_bp,
                 }),
-                campaigns: Vec::new(),
+                campaigns: c
+                    .points_campaigns
+                    .iter()
+                    .map(|p| PointsCampaign {
+                        id: p.id.as_str().to_string(),
+                        target: match (&p.sku, &p.category) {
+                            (Some(sku), _) => CampaignTarget::Sku(sku.clone()),
+                            (None, category) => CampaignTarget::Category(category.clone().unwrap_or_default()),
+                        },
+                        multiplier_bp: p.multiplier_bp,
+                        starts_at: p.starts_at,
+                        ends_at: p.ends_at,
+                    })
+                    .collect(),
             },
             redeem: RedeemRules { point_value_fen: c.point_value_fen, redeem_cap_bp: c.redeem_cap_bp },
             expiry,
