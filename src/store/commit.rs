@@ -22,6 +22,9 @@ use std::time::{Duration, Instant};
 use super::journal::Journal;
 use super::{StoreError, TreeId, WriteSet};
 
+/// Longest a writer stays awake (yielding) for its sync before it parks.
+const WRITER_SPIN: Duration = Duration::from_micros(300);
+
 /// Longest the sync thread stays awake (yielding) for a writer that is mid-commit when there is
 /// nothing to sync yet, rather than sleep and pay a wake-up. (Making a sync *wait* for such
 /// writers measured no better: while one group syncs the next one queues, so groups form by
@@ -243,6 +246,7 @@ impl GroupSync {
     /// Blocks until the journal record of `ticket` is on disk (the commit is acknowledged).
     pub(crate) fn wait_durable(&self, ticket: u64) -> Result<(), StoreError> {
         let mut registered = false;
+        let spin_until = Instant::now() + WRITER_SPIN;
         loop {
             if self.durable_hint.load(Ordering::SeqCst) >= ticket {
                 return Ok(());
@@ -252,7 +256,9 @@ impl GroupSync {
                 let e = st.failed.clone().unwrap_or_else(|| "journal sync failed".into());
                 return Err(StoreError::SyncFailed(e));
             }
-            if registered {
+            if Instant::now() < spin_until {
+                std::thread::yield_now();
+            } else if registered {
                 std::thread::park();
             } else {
                 // Register, then check again: the sync thread publishes `durable` before it
