@@ -1524,7 +1524,7 @@ fn crash_writer(cli: &Cli, writers: usize, relaxed: bool, sales: bool) -> Result
                 storehub::members::register(&store, &new, &loyalty).map_err(|e| anyhow!("{e}"))?;
             }
         }
-        Some(Arc::new(lanes))
+        Some(lanes)
     } else {
         None
     };

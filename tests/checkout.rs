@@ -23,7 +23,7 @@ fn shop() -> (tempfile::TempDir, ManualClock, Arc<Store>) {
     (dir, clock, store)
 }
 
-fn lanes(store: &Arc<Store>) -> Lanes {
+fn lanes(store: &Arc<Store>) -> Arc<Lanes> {
     Lanes::open(Arc::clone(store), &["lane-1".to_string(), "lane-2".to_string()], Vec::new(), 300).unwrap()
 }
 
@@ -410,7 +410,7 @@ fn the_receipt_of_a_cash_sale_reads_like_the_paper_one() {
 fn scanner_and_scale_events_reach_the_cart_through_the_lane_channel() {
     use storehub::checkout::{LaneEvent, LaneEvents};
     let (_dir, clock, store) = shop();
-    let lanes = Arc::new(lanes(&store));
+    let lanes = lanes(&store);
     let events = LaneEvents::start(Arc::clone(&lanes));
     events.sender.send(("lane-1".into(), LaneEvent::Scanned { code: WATER.into() })).unwrap();
     events.sender.send(("lane-1".into(), LaneEvent::Weighed(ScaleReading { grams: 700, stable: true, at: clock.now() }))).unwrap();

@@ -94,7 +94,7 @@ fn four_lanes_sell_500_sales_each_and_everything_reconciles() {
     for _ in 0..40 {
         coupons::issue(&store, "T-5", &(1..=members_n).collect::<Vec<_>>(), Some("day-test"), today).unwrap();
     }
-    let lanes = Arc::new(Lanes::open(Arc::clone(&store), &lane_ids, Vec::new(), 300).unwrap());
+    let lanes = Lanes::open(Arc::clone(&store), &lane_ids, Vec::new(), 300).unwrap();
     let rules = SaleRules { cash_rounding: CashRounding::DownToJiao, promotions: vec![], tz: chrono_tz::Asia::Shanghai, loyalty: loyalty.clone() };
 
     // Each lane: 500 sales; every 7th sale returns part of an earlier sale of that lane.

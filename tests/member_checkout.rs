@@ -51,7 +51,7 @@ struct Till {
     _dir: tempfile::TempDir,
     _clock: ManualClock,
     store: Arc<Store>,
-    lanes: Lanes,
+    lanes: Arc<Lanes>,
     rules: SaleRules,
     member: u64,
 }

@@ -2,11 +2,13 @@
 //! keeping each cart persisted so it survives a restart.
 //!
 //! Persisted layout in `TreeId::Sessions`: `<lane>` → [`CartHeader`], `<lane>\0<line no, u32 BE>`
-//! → [`CartLine`]. A scan rewrites one line (and the header when a line is added), not the whole
-//! cart, so the cost of a scan does not grow with the basket.
+//! → [`CartLine`]. A change marks the lines (and header) it touched; a flusher thread writes what
+//! changed every [`FLUSH_EVERY`] in one write-behind commit per lane, and dropping the lanes
+//! (a clean stop) writes the rest. So a scan does no commit at all, and a power cut can cost at
+//! most the last few scans (a rescan), never a sale: paying is its own durable commit.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,6 +17,9 @@ use super::cart::{AddHow, Cart, CartError, CartLine};
 use crate::catalog::{self, Product, Unit};
 use crate::domain::barcode::{self, Barcode, BarcodeError, CatalogCode, InStoreLayout};
 use crate::store::{CommitError, Record, Store, StoreError, TreeId, Tx, TxError};
+
+/// How often changed carts are written.
+pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// A weight older than this is not "the current stable weight" any more.
 const WEIGHT_FRESH_FOR: Duration = Duration::seconds(2);
@@ -114,6 +119,17 @@ impl From<CommitError<CheckoutError>> for CheckoutError {
 struct LaneState {
     cart: Cart,
     scale: Option<ScaleReading>,
+    /// Line numbers whose keys are in the store now.
+    persisted: BTreeSet<u32>,
+    /// Lines added or changed since the last flush.
+    changed: BTreeSet<u32>,
+    header_dirty: bool,
+}
+
+impl LaneState {
+    fn dirty(&self) -> bool {
+        self.header_dirty || !self.changed.is_empty() || self.persisted.iter().any(|n| self.cart.line(*n).is_none())
+    }
 }
 
 /// Every configured lane with its cart.
@@ -141,7 +157,7 @@ fn lines_prefix(lane: &str) -> Vec<u8> {
 impl Lanes {
     /// The lanes named in config, each with the cart it had when the daemon stopped (or an empty
     /// one). `layouts` are the in-store barcode layouts (empty: the defaults).
-    pub fn open(store: Arc<Store>, lane_ids: &[String], layouts: Vec<InStoreLayout>, max_lines: u32) -> Result<Lanes, StoreError> {
+    pub fn open(store: Arc<Store>, lane_ids: &[String], layouts: Vec<InStoreLayout>, max_lines: u32) -> Result<Arc<Lanes>, StoreError> {
         let layouts = if layouts.is_empty() { barcode::default_layouts() } else { layouts };
         // Cart changes are write-behind: make sure the newest are readable.
         store.read_barrier()?;
@@ -158,9 +174,51 @@ impl Lanes {
                 }
                 None => Cart::new(id, now),
             };
-            lanes.insert(id.clone(), Mutex::new(LaneState { cart, scale: None }));
+            let persisted = cart.lines.iter().map(|l| l.line_no).collect();
+            lanes.insert(id.clone(), Mutex::new(LaneState { cart, scale: None, persisted, changed: BTreeSet::new(), header_dirty: false }));
         }
-        Ok(Lanes { store, layouts, max_lines, lanes })
+        let lanes = Arc::new(Lanes { store, layouts, max_lines, lanes });
+        let weak: Weak<Lanes> = Arc::downgrade(&lanes);
+        // The flusher holds the lanes only while it writes; it ends when they are dropped.
+        std::thread::Builder::new().name("storehub-carts".into()).spawn(move || loop {
+            std::thread::sleep(FLUSH_EVERY);
+            let Some(lanes) = weak.upgrade() else { return };
+            if let Err(e) = lanes.flush() {
+                tracing::error!(error = %e, "writing the carts failed; they are kept in memory and tried again");
+            }
+        })?;
+        Ok(lanes)
+    }
+
+    /// Writes every changed cart (one write-behind commit per changed lane).
+    pub fn flush(&self) -> Result<(), CheckoutError> {
+        for m in self.lanes.values() {
+            let mut state = m.lock().unwrap_or_else(|e| e.into_inner());
+            if !state.dirty() {
+                continue;
+            }
+            let st = &mut *state;
+            let current: BTreeSet<u32> = st.cart.lines.iter().map(|l| l.line_no).collect();
+            let cart = &st.cart;
+            self.store.commit_write_behind(|tx| {
+                for gone in st.persisted.difference(&current) {
+                    tx.remove::<CheckoutError>(TreeId::Sessions, &line_key(&cart.lane, *gone))?;
+                }
+                if st.header_dirty {
+                    put_header(tx, cart)?;
+                }
+                for n in st.changed.intersection(&current) {
+                    if let Some(line) = cart.line(*n) {
+                        tx.put(TreeId::Sessions, &line_key(&cart.lane, *n), line)?;
+                    }
+                }
+                Ok(())
+            })?;
+            st.persisted = current;
+            st.changed.clear();
+            st.header_dirty = false;
+        }
+        Ok(())
     }
 
     fn lane(&self, lane: &str) -> Result<MutexGuard<'_, LaneState>, CheckoutError> {
@@ -239,13 +297,8 @@ impl Lanes {
         let mut cart = state.cart.clone();
         let line_no = cart.add(product, how, code, self.max_lines)?;
         let line = cart.line(line_no).cloned().ok_or(CartError::NoSuchLine { line_no })?;
-        let new_line = cart.next_line_no != state.cart.next_line_no;
-        self.persist(&cart, |tx| {
-            if new_line {
-                put_header(tx, &cart)?;
-            }
-            tx.put(TreeId::Sessions, &line_key(&cart.lane, line_no), &line)
-        })?;
+        state.header_dirty |= cart.next_line_no != state.cart.next_line_no;
+        state.changed.insert(line_no);
         state.cart = cart;
         Ok(line)
     }
@@ -256,7 +309,7 @@ impl Lanes {
         let mut cart = state.cart.clone();
         cart.set_units(line_no, qty)?;
         let line = cart.line(line_no).cloned().ok_or(CartError::NoSuchLine { line_no })?;
-        self.persist(&cart, |tx| tx.put(TreeId::Sessions, &line_key(&cart.lane, line_no), &line))?;
+        state.changed.insert(line_no);
         state.cart = cart;
         Ok(line)
     }
@@ -266,10 +319,7 @@ impl Lanes {
         let mut state = self.lane(lane)?;
         let mut cart = state.cart.clone();
         let line = cart.remove(line_no)?;
-        self.persist(&cart, |tx| {
-            tx.remove(TreeId::Sessions, &line_key(&cart.lane, line_no))?;
-            Ok(())
-        })?;
+        state.changed.remove(&line_no);
         state.cart = cart;
         Ok(line)
     }
@@ -288,7 +338,7 @@ impl Lanes {
         let mut state = self.lane(lane)?;
         let mut cart = state.cart.clone();
         change(&mut cart);
-        self.persist(&cart, |tx| put_header(tx, &cart))?;
+        state.header_dirty = true;
         state.cart = cart;
         Ok(())
     }
@@ -336,8 +386,13 @@ impl Lanes {
     pub fn pay(&self, lane: &str, req: &super::sale::PayRequest, rules: &super::sale::SaleRules) -> Result<super::sale::Sale, CheckoutError> {
         let mut state = self.lane(lane)?;
         let cart = state.cart.clone();
+        let persisted = state.persisted.clone();
         let sale = self.store.commit(|tx| {
             let sale = super::sale::commit_sale_tx(tx, &cart, req, rules)?;
+            // Lines removed from the cart but not yet flushed go too.
+            for n in &persisted {
+                tx.remove::<CheckoutError>(TreeId::Sessions, &line_key(lane, *n))?;
+            }
             let mut next = Cart::new(lane, tx.now());
             next.cashier = cart.cashier.clone();
             put_header(tx, &next)?;
@@ -346,6 +401,9 @@ impl Lanes {
         let mut next = Cart::new(lane, sale.at);
         next.cashier = cart.cashier;
         state.cart = next;
+        state.persisted.clear();
+        state.changed.clear();
+        state.header_dirty = false;
         Ok(sale)
     }
 
@@ -355,18 +413,19 @@ impl Lanes {
         let old = state.cart.clone();
         let mut fresh = Cart::new(lane, self.store.clock().now());
         fresh.cashier = old.cashier.clone();
-        self.persist(&fresh, |tx| {
-            clear_cart_tx(tx, &old)?;
-            put_header(tx, &fresh)
-        })?;
         state.cart = fresh;
+        state.changed.clear();
+        state.header_dirty = true;
         Ok(old)
     }
+}
 
-    /// Writes a cart change behind (not waiting for the disk): losing the newest scan in a power
-    /// cut costs a rescan, and the cashier sees the cart on screen anyway.
-    fn persist(&self, _cart: &Cart, change: impl FnOnce(&Tx) -> Result<(), TxError<CheckoutError>>) -> Result<(), CheckoutError> {
-        Ok(self.store.commit_write_behind(change)?)
+impl Drop for Lanes {
+    /// A clean stop writes what the flusher has not yet.
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            tracing::error!(error = %e, "writing the carts at stop failed");
+        }
     }
 }
 

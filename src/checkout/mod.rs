@@ -3,9 +3,9 @@
 //!
 //! Boundaries: prices, discounts, tenders and points are decided in `domain` (pure); members,
 //! coupons and shifts are changed through their modules' `_tx` functions inside the sale's
-//! commit. Carts live in memory, one lock per lane, and every change is also persisted as a
-//! write-behind commit (`Store::commit_write_behind`), so a restarted daemon finds every cart
-//! as it was; only the sale itself waits for the disk.
+//! commit. Carts live in memory, one lock per lane; a flusher writes what changed every 20 ms
+//! (`Store::commit_write_behind`) and a clean stop writes the rest, so a restarted daemon finds
+//! every cart as it was; only the sale itself waits for the disk.
 
 pub mod cart;
 pub mod lanes;

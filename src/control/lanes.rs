@@ -83,7 +83,7 @@ impl LanesCell {
         if let Some(l) = slot.as_ref() {
             return Ok(Arc::clone(l));
         }
-        let lanes = Arc::new(Lanes::open(Arc::clone(store), &setup.lane_ids, layouts.to_vec(), setup.max_lines).map_err(|e| e.to_string())?);
+        let lanes = Lanes::open(Arc::clone(store), &setup.lane_ids, layouts.to_vec(), setup.max_lines).map_err(|e| e.to_string())?;
         *slot = Some(Arc::clone(&lanes));
         Ok(lanes)
     }
