@@ -28,7 +28,8 @@ pub struct CartLine {
     pub barcode: Option<String>,
 }
 
-/// The open session of a lane.
+/// The open session of a lane. Every change below either succeeds or leaves the cart as it was,
+/// so a lane can change its cart in place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cart {
     pub lane: String,
@@ -285,6 +286,15 @@ mod tests {
         c.add(&bananas(), AddHow::Grams(100), None, 2).unwrap();
         assert_eq!(c.add(&bananas(), AddHow::Grams(100), None, 2), Err(CartError::TooManyLines { max: 2 }));
         assert_eq!(c.add(&water(), AddHow::Units(1), None, 2), Ok(1));
+    }
+
+    #[test]
+    fn a_refused_merge_leaves_the_line_as_it_was() {
+        let mut c = cart();
+        c.add(&water(), AddHow::Units(100_000), None, 300).unwrap();
+        assert_eq!(c.add(&water(), AddHow::Units(1), None, 300), Err(CartError::TooLarge { qty: 100_001 }));
+        assert_eq!(c.lines[0].qty, Quantity::Units(100_000));
+        assert_eq!(c.next_line_no, 2);
     }
 
     #[test]

@@ -294,33 +294,28 @@ impl Lanes {
 
     fn add(&self, lane: &str, product: &Product, how: AddHow, code: Option<&str>) -> Result<CartLine, CheckoutError> {
         let mut state = self.lane(lane)?;
-        let mut cart = state.cart.clone();
-        let line_no = cart.add(product, how, code, self.max_lines)?;
-        let line = cart.line(line_no).cloned().ok_or(CartError::NoSuchLine { line_no })?;
-        state.header_dirty |= cart.next_line_no != state.cart.next_line_no;
+        let next_before = state.cart.next_line_no;
+        let line_no = state.cart.add(product, how, code, self.max_lines)?;
+        let line = state.cart.line(line_no).cloned().ok_or(CartError::NoSuchLine { line_no })?;
+        state.header_dirty |= state.cart.next_line_no != next_before;
         state.changed.insert(line_no);
-        state.cart = cart;
         Ok(line)
     }
 
     /// Sets the number of pieces on a line.
     pub fn set_units(&self, lane: &str, line_no: u32, qty: i64) -> Result<CartLine, CheckoutError> {
         let mut state = self.lane(lane)?;
-        let mut cart = state.cart.clone();
-        cart.set_units(line_no, qty)?;
-        let line = cart.line(line_no).cloned().ok_or(CartError::NoSuchLine { line_no })?;
+        state.cart.set_units(line_no, qty)?;
+        let line = state.cart.line(line_no).cloned().ok_or(CartError::NoSuchLine { line_no })?;
         state.changed.insert(line_no);
-        state.cart = cart;
         Ok(line)
     }
 
     /// Removes one line.
     pub fn remove_line(&self, lane: &str, line_no: u32) -> Result<CartLine, CheckoutError> {
         let mut state = self.lane(lane)?;
-        let mut cart = state.cart.clone();
-        let line = cart.remove(line_no)?;
+        let line = state.cart.remove(line_no)?;
         state.changed.remove(&line_no);
-        state.cart = cart;
         Ok(line)
     }
 
@@ -336,10 +331,8 @@ impl Lanes {
 
     fn set_header(&self, lane: &str, change: impl FnOnce(&mut Cart)) -> Result<(), CheckoutError> {
         let mut state = self.lane(lane)?;
-        let mut cart = state.cart.clone();
-        change(&mut cart);
+        change(&mut state.cart);
         state.header_dirty = true;
-        state.cart = cart;
         Ok(())
     }
 

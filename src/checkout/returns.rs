@@ -121,12 +121,6 @@ pub enum ReturnError {
     BadItem { sku: String },
 }
 
-fn sold_qty(q: Quantity) -> i64 {
-    match q {
-        Quantity::Units(n) | Quantity::Grams(n) => n,
-    }
-}
-
 /// Records a return in one durable commit. Returns without receipt need a manager. A member's
 /// sale also gives back its points in proportion (and the points that paid for it), refunds
 /// stored value to the card, and, when everything came back, gives back its coupons.
@@ -166,7 +160,7 @@ fn return_tx(tx: &Tx, req: &ReturnRequest, loyalty: &crate::members::LoyaltyRule
                 }
                 let line = sale.lines.iter().find(|l| l.line_no == a.line_no).ok_or_else(|| reject(ReturnError::NoSuchLine { sale: *sale_id, line_no: a.line_no }))?;
                 let priced = sale.priced.lines.iter().find(|l| l.line_no == a.line_no).ok_or_else(|| reject(ReturnError::NoSuchLine { sale: *sale_id, line_no: a.line_no }))?;
-                let sold = sold_qty(line.qty);
+                let sold = line.qty.amount();
                 let done = sale.returned.iter().find(|r| r.line_no == a.line_no).cloned().unwrap_or(LineReturned { line_no: a.line_no, qty: 0, refunded_fen: 0 });
                 if done.qty + a.qty > sold {
                     return Err(reject(ReturnError::TooMany { line_no: a.line_no, sold, returned: done.qty, asked: a.qty }));
@@ -190,7 +184,7 @@ fn return_tx(tx: &Tx, req: &ReturnRequest, loyalty: &crate::members::LoyaltyRule
                 }
             }
             let mut refund_fen: i64 = out.iter().map(|(_, _, r)| r).sum();
-            let everything_back = sale.lines.iter().all(|l| sale.returned.iter().any(|r| r.line_no == l.line_no && r.qty == sold_qty(l.qty)));
+            let everything_back = sale.lines.iter().all(|l| sale.returned.iter().any(|r| r.line_no == l.line_no && r.qty == l.qty.amount()));
             let collected: i64 = sale.settlement.tenders.iter().map(|t| t.amount_fen).sum();
             let refunded_before: i64 = sale.refunded_fen;
             if everything_back {

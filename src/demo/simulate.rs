@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use crate::catalog::{self, Product, Unit};
 use crate::checkout::returns::{self, ReturnLineRequest, ReturnOf, ReturnRequest};
 use crate::checkout::{Lanes, PayRequest, SaleRules, ScaleReading};
-use crate::domain::pricing::Quantity;
 use crate::domain::staff::Role;
 use crate::domain::tender::{Tender, TenderKind};
 use crate::members::{self, Channel, LoyaltyRules, NewMember};
@@ -180,15 +179,6 @@ fn one_sale(store: &Store, lanes: &Lanes, lane: &str, products: &[Product], rule
         tenders.push(t);
     }
     let sale = lanes.pay(lane, &PayRequest { tenders }, rules)?;
-    let lines = sale
-        .lines
-        .iter()
-        .map(|l| {
-            let q = match l.qty {
-                Quantity::Units(n) | Quantity::Grams(n) => n,
-            };
-            (l.line_no, q)
-        })
-        .collect();
+    let lines = sale.lines.iter().map(|l| (l.line_no, l.qty.amount())).collect();
     Ok(Some((sale.id, lines)))
 }

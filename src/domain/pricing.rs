@@ -57,6 +57,15 @@ pub enum Quantity {
     Grams(i64),
 }
 
+impl Quantity {
+    /// The number it carries: pieces or grams.
+    pub fn amount(self) -> i64 {
+        match self {
+            Quantity::Units(n) | Quantity::Grams(n) => n,
+        }
+    }
+}
+
 impl fmt::Display for Quantity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -377,7 +386,7 @@ pub fn validate_coupon(c: &Coupon) -> Result<(), PricingError> {
 /// Rejects a non-positive quantity, negative prices and a label-priced line not of 1 unit.
 fn validate_line(l: &BasketLine) -> Result<(), PricingError> {
     let line = l.line_no;
-    let (Quantity::Units(q) | Quantity::Grams(q)) = l.qty;
+    let q = l.qty.amount();
     if q <= 0 {
         return Err(PricingError::NonPositiveQuantity { line, qty: l.qty });
     }
