@@ -1017,6 +1017,18 @@ pub struct DeviceConfig {
     /// `serial` only: line settings. Absent → 9600 8N1, no flow control.
     #[serde(default)]
     pub serial: Option<SerialSettings>,
+    /// `[devices.scanner]`, scanners only: how codes are framed.
+    #[serde(default)]
+    pub scanner: Option<ScannerSettings>,
+    /// `[devices.scale]`, scales only: polling, timeouts, the generic format.
+    #[serde(default)]
+    pub scale: Option<ScaleSettings>,
+    /// `[devices.printer]`, printers only: paper and drawer.
+    #[serde(default)]
+    pub printer: Option<PrinterSettings>,
+    /// `[devices.shelf]`, shelf sensors only: GPIO details and the channel → product map.
+    #[serde(default)]
+    pub shelf: Option<ShelfSettings>,
 }
 
 impl DeviceConfig {
@@ -1030,6 +1042,186 @@ impl DeviceConfig {
     /// Serial settings, with defaults when the table is absent.
     pub fn serial_settings(&self) -> SerialSettings {
         self.serial.clone().unwrap_or_default()
+    }
+
+    /// Scanner settings, with defaults when the table is absent.
+    pub fn scanner_settings(&self) -> ScannerSettings {
+        self.scanner.clone().unwrap_or_default()
+    }
+
+    /// Scale settings, with defaults when the table is absent.
+    pub fn scale_settings(&self) -> ScaleSettings {
+        self.scale.clone().unwrap_or_default()
+    }
+
+    /// Printer settings, with defaults when the table is absent.
+    pub fn printer_settings(&self) -> PrinterSettings {
+        self.printer.clone().unwrap_or_default()
+    }
+
+    /// Shelf settings, with defaults when the table is absent.
+    pub fn shelf_settings(&self) -> ShelfSettings {
+        self.shelf.clone().unwrap_or_default()
+    }
+}
+
+/// `[devices.scanner]`: how a line scanner frames its codes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScannerSettings {
+    /// What ends a code: `"cr"`, `"lf"`, `"crlf"`, `"tab"`, or `"any"` (CR, LF or CR LF; the
+    /// default).
+    #[serde(default)]
+    pub terminator: Terminator,
+    /// Removed from the start of each code when present (a scanner programmed with a prefix).
+    #[serde(default)]
+    pub strip_prefix: String,
+    /// Removed from the end of each code when present.
+    #[serde(default)]
+    pub strip_suffix: String,
+    /// The scanner sends an AIM symbology identifier (`]E0` …) before each code.
+    #[serde(default)]
+    pub aim_ids: bool,
+}
+
+impl Default for ScannerSettings {
+    fn default() -> Self {
+        ScannerSettings { terminator: Terminator::Any, strip_prefix: String::new(), strip_suffix: String::new(), aim_ids: false }
+    }
+}
+
+impl ScannerSettings {
+    /// Checks what serde cannot; returns the offending key and why.
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        Ok(())
+    }
+}
+
+/// What ends a scanned code on a line scanner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Terminator {
+    #[default]
+    Any,
+    Cr,
+    Lf,
+    Crlf,
+    Tab,
+}
+
+/// `[devices.scale]`: how the hub talks to a scale.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScaleSettings {
+    /// Polled protocols (Toledo 8217, MT-SICS): ask for a weight this often, in ms.
+    #[serde(default = "default_poll_ms")]
+    pub poll_ms: u64,
+    /// A polled scale that has not answered within this many ms has missed the poll.
+    #[serde(default = "default_answer_timeout_ms")]
+    pub answer_timeout_ms: u64,
+    /// With no reading or answer for this many ms, the watchdog marks the scale offline.
+    #[serde(default = "default_offline_after_ms")]
+    pub offline_after_ms: u64,
+    /// `generic` only: a regular expression over one line of the stream with a named group
+    /// `weight` (a decimal number) and optionally `stable` (matches when the reading is stable)
+    /// and `unit` (`g`, `kg`).
+    #[serde(default)]
+    pub pattern: Option<String>,
+    /// `generic` only: the unit of `weight` when the pattern has no `unit` group: `"g"` or
+    /// `"kg"` (default).
+    #[serde(default)]
+    pub unit: Option<String>,
+}
+
+impl Default for ScaleSettings {
+    fn default() -> Self {
+        ScaleSettings {
+            poll_ms: default_poll_ms(),
+            answer_timeout_ms: default_answer_timeout_ms(),
+            offline_after_ms: default_offline_after_ms(),
+            pattern: None,
+            unit: None,
+        }
+    }
+}
+
+fn default_poll_ms() -> u64 {
+    200
+}
+fn default_answer_timeout_ms() -> u64 {
+    500
+}
+fn default_offline_after_ms() -> u64 {
+    3000
+}
+
+impl ScaleSettings {
+    /// Checks what serde cannot; returns the offending key and why.
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        Ok(())
+    }
+}
+
+/// `[devices.printer]`: a receipt printer's paper and drawer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrinterSettings {
+    /// Paper width in mm: 58 (32 columns) or 80 (48 columns, the default).
+    #[serde(default = "default_paper_mm")]
+    pub paper_mm: u16,
+    /// Overrides the column count of the paper width (some 80 mm models print 42).
+    #[serde(default)]
+    pub columns: Option<u16>,
+    /// A cash drawer hangs off this printer: kick it on cash sales.
+    #[serde(default)]
+    pub drawer: bool,
+}
+
+impl Default for PrinterSettings {
+    fn default() -> Self {
+        PrinterSettings { paper_mm: default_paper_mm(), columns: None, drawer: false }
+    }
+}
+
+fn default_paper_mm() -> u16 {
+    80
+}
+
+impl PrinterSettings {
+    /// Checks what serde cannot; returns the offending key and why.
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        Ok(())
+    }
+}
+
+/// `[devices.shelf]`: a shelf sensor's channels and, on GPIO, its wiring.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShelfSettings {
+    /// `[[devices.shelf.channels]]`: which product each load-cell channel weighs.
+    #[serde(default)]
+    pub channels: Vec<ShelfChannel>,
+}
+
+/// One weighing channel of a shelf sensor, mapped to the product on it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShelfChannel {
+    /// The node's channel number (0 for a lone HX711).
+    pub channel: u8,
+    /// The product on this part of the shelf.
+    pub sku: String,
+    /// Weight of one unit, in grams.
+    pub unit_grams: i64,
+    /// At or below this many units the shelf is "low".
+    #[serde(default)]
+    pub low_units: i64,
+}
+
+impl ShelfSettings {
+    /// Checks what serde cannot; returns the offending key and why.
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        Ok(())
     }
 }
 
@@ -1884,6 +2076,34 @@ impl Config {
                     format!("not used with transport \"{t}\"; remove it"),
                 ));
             }
+            // Per-kind tables: only on their kind, and sound.
+            let kind_tables: [(&str, bool, DeviceKind); 4] = [
+                ("scanner", d.scanner.is_some(), DeviceKind::Scanner),
+                ("scale", d.scale.is_some(), DeviceKind::Scale),
+                ("printer", d.printer.is_some(), DeviceKind::Printer),
+                ("shelf", d.shelf.is_some(), DeviceKind::Shelf),
+            ];
+            for (table, present, owner) in kind_tables {
+                if present && d.kind != owner {
+                    return Err(invalid(
+                        at(table),
+                        format!("[devices.{table}] is for {table}s, but this device is a {}; remove it", d.kind.as_str()),
+                    ));
+                }
+            }
+            let checked = [
+                d.scanner.as_ref().map(|x| ("scanner", x.check())),
+                d.scale.as_ref().map(|x| ("scale", x.check())),
+                d.printer.as_ref().map(|x| ("printer", x.check())),
+                d.shelf.as_ref().map(|x| ("shelf", x.check())),
+            ];
+            for (table, result) in checked.into_iter().flatten() {
+                if let Err((key, message)) = result {
+                    let mut path = at(table);
+                    path.push(Seg::Key(key.into()));
+                    return Err(invalid(path, message));
+                }
+            }
             let mut pins = BTreeSet::new();
             for &pin in &d.pins {
                 if !pins.insert(pin) {
@@ -2325,6 +2545,11 @@ mod tests {
             "[[lanes]]\n__probe = 1\n",
             "[[devices]]\n__probe = 1\n",
             "[[devices]]\n[devices.serial]\n__probe = 1\n",
+            "[[devices]]\n[devices.scanner]\n__probe = 1\n",
+            "[[devices]]\n[devices.scale]\n__probe = 1\n",
+            "[[devices]]\n[devices.printer]\n__probe = 1\n",
+            "[[devices]]\n[devices.shelf]\n__probe = 1\n",
+            "[[devices]]\n[[devices.shelf.channels]]\n__probe = 1\n",
             "[mqtt]\n__probe = 1\n",
             "[web]\n__probe = 1\n",
             "[loyalty]\n__probe = 1\n",

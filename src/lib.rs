@@ -9,6 +9,7 @@ pub mod control;
 pub mod coupons;
 pub mod daemon;
 pub mod demo;
+pub mod devices;
 pub mod domain;
 pub mod inventory;
 pub mod json_import;

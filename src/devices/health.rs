@@ -1,0 +1,254 @@
+//! Per-device health: connected or not, since when, the last event, counts of events, errors by
+//! kind and reconnects, and the model / firmware when a device tells. One [`HealthBoard`] is
+//! shared by every driver; the control API, the dashboard, the telemetry and `storehub doctor`
+//! read [`HealthBoard::snapshot`].
+//!
+//! Errors from device input come in bursts (a noisy cable, a scale streaming garbage at 9600
+//! baud): [`HealthBoard::error`] counts every one but says "log this" only for the first of a
+//! burst, and the end of a burst is logged with how many were swallowed.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::DeviceConfig;
+
+/// A quiet gap this long ends a burst of errors of one kind.
+pub const BURST_GAP: Duration = Duration::from_secs(10);
+
+/// What the hub knows of one device.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DeviceHealth {
+    pub id: String,
+    pub kind: String,
+    pub protocol: String,
+    pub transport: String,
+    /// Path, `usb:VID:PID` or `host:port`, as configured.
+    pub target: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lane: Option<String>,
+    pub connected: bool,
+    /// When `connected` last changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_event_at: Option<DateTime<Utc>>,
+    pub events: u64,
+    /// Error counts by kind (`garbage`, `crc`, `overlong`, `timeout`, `device_error`, `io`, …).
+    pub errors: BTreeMap<String, u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub reconnects: u64,
+    /// A device-specific condition the staff should see (`paper_out`, `cover_open`,
+    /// `no_answer`…); `None` when all is well.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub firmware: Option<String>,
+}
+
+impl DeviceHealth {
+    pub fn new(id: &str, kind: &str, protocol: &str, transport: &str, target: &str, lane: Option<&str>) -> DeviceHealth {
+        DeviceHealth {
+            id: id.to_string(),
+            kind: kind.to_string(),
+            protocol: protocol.to_string(),
+            transport: transport.to_string(),
+            target: target.to_string(),
+            lane: lane.map(str::to_string),
+            connected: false,
+            since: None,
+            last_event_at: None,
+            events: 0,
+            errors: BTreeMap::new(),
+            last_error: None,
+            last_error_at: None,
+            reconnects: 0,
+            status: None,
+            model: None,
+            firmware: None,
+        }
+    }
+
+    /// The entry of a configured device.
+    pub fn from_config(cfg: &DeviceConfig) -> DeviceHealth {
+        let target = cfg.path.clone().or_else(|| cfg.address.clone()).unwrap_or_else(|| {
+            cfg.pins.iter().map(|p| format!("gpio{p}")).collect::<Vec<_>>().join(",")
+        });
+        DeviceHealth::new(
+            cfg.id.as_str(),
+            cfg.kind.as_str(),
+            cfg.protocol().map(|p| p.as_str()).unwrap_or("?"),
+            cfg.transport.as_str(),
+            &target,
+            cfg.lane.as_ref().map(|l| l.as_str()),
+        )
+    }
+
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+}
+
+#[derive(Debug)]
+struct Burst {
+    last: Instant,
+    swallowed: u64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    devices: BTreeMap<String, DeviceHealth>,
+    bursts: BTreeMap<(String, String), Burst>,
+}
+
+/// The health of every device, shared between drivers and readers.
+#[derive(Debug, Default)]
+pub struct HealthBoard {
+    inner: Mutex<Inner>,
+}
+
+impl HealthBoard {
+    pub fn new() -> HealthBoard {
+        HealthBoard::default()
+    }
+
+    fn with<R>(&self, id: &str, f: impl FnOnce(&mut DeviceHealth) -> R) -> Option<R> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.devices.get_mut(id).map(f)
+    }
+
+    /// Adds (or replaces) a device's entry.
+    pub fn register(&self, health: DeviceHealth) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.devices.insert(health.id.clone(), health);
+    }
+
+    /// Marks a device connected or not. A connect after a disconnect counts as a reconnect.
+    pub fn set_connected(&self, id: &str, connected: bool, at: DateTime<Utc>) {
+        self.with(id, |h| {
+            if h.connected != connected {
+                if connected && h.since.is_some() {
+                    h.reconnects += 1;
+                }
+                h.connected = connected;
+                h.since = Some(at);
+            }
+        });
+    }
+
+    /// Counts one event (a scan, a reading, a printed job).
+    pub fn event(&self, id: &str, at: DateTime<Utc>) {
+        self.with(id, |h| {
+            h.events += 1;
+            h.last_event_at = Some(at);
+        });
+    }
+
+    /// Counts one error of `kind`. Returns true when the caller should log it: the first error
+    /// of a burst. When a burst ended with swallowed errors, that is logged here.
+    pub fn error(&self, id: &str, kind: &str, detail: &str, at: DateTime<Utc>) -> bool {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(h) = inner.devices.get_mut(id) {
+            *h.errors.entry(kind.to_string()).or_insert(0) += 1;
+            h.last_error = Some(format!("{kind}: {detail}"));
+            h.last_error_at = Some(at);
+        }
+        let now = Instant::now();
+        let key = (id.to_string(), kind.to_string());
+        match inner.bursts.get_mut(&key) {
+            Some(b) if now.duration_since(b.last) < BURST_GAP => {
+                b.last = now;
+                b.swallowed += 1;
+                false
+            }
+            Some(b) => {
+                if b.swallowed > 0 {
+                    tracing::warn!(device = id, kind, count = b.swallowed, "earlier burst of device errors ended");
+                }
+                b.last = now;
+                b.swallowed = 0;
+                true
+            }
+            None => {
+                inner.bursts.insert(key, Burst { last: now, swallowed: 0 });
+                true
+            }
+        }
+    }
+
+    /// Sets (or clears, with `None`) the staff-visible condition of a device.
+    pub fn set_status(&self, id: &str, status: Option<&str>) {
+        self.with(id, |h| h.status = status.map(str::to_string));
+    }
+
+    /// Records what the device said about itself.
+    pub fn set_identity(&self, id: &str, model: Option<&str>, firmware: Option<&str>) {
+        self.with(id, |h| {
+            if let Some(m) = model {
+                h.model = Some(m.to_string());
+            }
+            if let Some(f) = firmware {
+                h.firmware = Some(f.to_string());
+            }
+        });
+    }
+
+    /// One device's health.
+    pub fn get(&self, id: &str) -> Option<DeviceHealth> {
+        self.with(id, |h| h.clone())
+    }
+
+    /// Every device's health, in id order.
+    pub fn snapshot(&self) -> Vec<DeviceHealth> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.devices.values().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_790_000_000, 0).unwrap()
+    }
+
+    #[test]
+    fn a_burst_is_logged_once_and_counted_in_full() {
+        let board = HealthBoard::new();
+        board.register(DeviceHealth::new("scale-1", "scale", "toledo-8217", "serial", "/dev/x", Some("lane-1")));
+        let logged: Vec<bool> = (0..100).map(|_| board.error("scale-1", "garbage", "0xff", at())).collect();
+        assert_eq!(logged.iter().filter(|l| **l).count(), 1);
+        assert!(logged[0]);
+        let h = board.get("scale-1").unwrap();
+        assert_eq!(h.errors["garbage"], 100);
+        assert_eq!(h.error_count(), 100);
+        // Another kind starts its own burst.
+        assert!(board.error("scale-1", "timeout", "no answer", at()));
+    }
+
+    #[test]
+    fn reconnects_count_only_after_a_first_connect() {
+        let board = HealthBoard::new();
+        board.register(DeviceHealth::new("s", "scanner", "line", "serial", "/dev/x", None));
+        board.set_connected("s", true, at());
+        board.set_connected("s", true, at());
+        assert_eq!(board.get("s").unwrap().reconnects, 0);
+        board.set_connected("s", false, at());
+        board.set_connected("s", true, at());
+        let h = board.get("s").unwrap();
+        assert_eq!(h.reconnects, 1);
+        assert!(h.connected);
+        // Unknown ids are ignored, not a panic.
+        board.event("nobody", at());
+        assert!(board.get("nobody").is_none());
+    }
+}
