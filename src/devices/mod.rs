@@ -85,3 +85,65 @@ impl WeightReading {
         self.stable && self.state == WeightState::Ok
     }
 }
+
+/// What drivers hand to the hub. The device manager routes scans and scale readings to the
+/// device's lane and shelf readings to the shelf tracker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum DeviceEvent {
+    Scan(ScanEvent),
+    Weight { device: String, lane: Option<String>, reading: WeightReading, at: DateTime<Utc> },
+    /// One load-cell channel of a shelf sensor (a storehub node or an HX711), in grams.
+    ShelfWeight { device: String, channel: u8, grams: i64, stable: bool, at: DateTime<Utc> },
+    /// A beam-break or door input changed (after debouncing): `active` is beam broken / door open.
+    Beam { device: String, pin: u8, active: bool, at: DateTime<Utc> },
+}
+
+/// Everything a driver loop may use besides its transport.
+pub struct DriverCtx<'a> {
+    /// The device as configured (id, lane, per-kind settings).
+    pub device: &'a crate::config::DeviceConfig,
+    pub health: &'a health::HealthBoard,
+    pub clock: &'a dyn crate::clock::Clock,
+    /// Set when the hub stops or the device is detached: the loop returns promptly (within one
+    /// read timeout).
+    pub stop: &'a std::sync::atomic::AtomicBool,
+    /// Where readings go. Must not block for long (it feeds bounded queues).
+    pub emit: &'a (dyn Fn(DeviceEvent) + Sync),
+    /// The store, for drivers that keep durable state (the printer's job queue).
+    pub store: Option<&'a std::sync::Arc<crate::store::Store>>,
+}
+
+impl DriverCtx<'_> {
+    pub fn id(&self) -> &str {
+        self.device.id.as_str()
+    }
+
+    pub fn lane(&self) -> Option<String> {
+        self.device.lane.as_ref().map(|l| l.as_str().to_string())
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.stop.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Counts an input error in health and logs it when it starts a burst.
+    pub fn input_error(&self, kind: &str, detail: &str) {
+        if self.health.error(self.id(), kind, detail, self.clock.now()) {
+            tracing::warn!(device = self.id(), kind, detail, "device input error (further ones in this burst are counted, not logged)");
+        }
+    }
+}
+
+/// Why a driver loop ended. The manager reconnects after either, with backoff, unless stopping.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverExit {
+    #[error("the device went away")]
+    Closed,
+    #[error("stopped")]
+    Stopped,
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Other(String),
+}
