@@ -17,6 +17,8 @@
 
 pub mod display;
 pub mod health;
+pub mod hub;
+pub mod manager;
 pub mod printer;
 pub mod scale;
 pub mod scanner;
