@@ -115,6 +115,13 @@ enum Command {
     Jobs(JobsCmd),
     /// Daemon and database status.
     Status,
+    /// The running daemon's devices: connected or not, last event, errors, status (paper out,
+    /// no answer …).
+    Devices {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a consistent backup of the whole database to FILE (works while the daemon runs).
     Backup { file: PathBuf },
     /// Restore a backup into the data dir (refuses a data dir holding a database unless --force).
@@ -745,6 +752,7 @@ fn context(cfg: Option<&Config>) -> ops::Context {
         lanes: Default::default(),
         tz: cfg.map_or(chrono_tz::Asia::Shanghai, |c| c.timezone()),
         loyalty: cfg.map(LoyaltyRules::for_shop).unwrap_or_default(),
+        devices: Default::default(),
     }
 }
 
@@ -991,6 +999,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Coupons(CouponsCmd::Expire) => print_json(&request(&cli, Request::CouponsExpire)?.result),
         Command::Status => print_json(&request(&cli, Request::Status)?.result),
+        Command::Devices { json } => {
+            let reply = request(&cli, Request::Devices)?;
+            if *json {
+                print_json(&reply.result)
+            } else {
+                let list: Vec<storehub::devices::health::DeviceHealth> = serde_json::from_value(reply.result).map_err(|e| anyhow!("the daemon's device list did not parse: {e}"))?;
+                print!("{}", storehub::devices::health::render(&list));
+                Ok(())
+            }
+        }
         Command::Backup { file } => {
             let reply = request(&cli, Request::Backup)?;
             let bytes = reply.payload.ok_or_else(|| anyhow!("the daemon sent no backup data"))?;
