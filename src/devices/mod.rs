@@ -23,6 +23,7 @@ pub mod printer;
 pub mod scale;
 pub mod scanner;
 pub mod shelf;
+pub mod sim;
 pub mod transport;
 
 use chrono::{DateTime, Utc};
