@@ -337,7 +337,7 @@ pub fn doctor_scan(port: &str, timeout: Duration, baud: u32, settings: ScannerSe
     use anyhow::{anyhow, Context as _};
     let cfg = line_scanner_config("doctor-scan", port, baud, settings).map_err(|e| anyhow!(e))?;
     let mut link = transport::open_serial(cfg.id.as_str(), port, &cfg.serial_settings(), READ_TIMEOUT)
-        .with_context(|| format!("storehub doctor scan: cannot open the scanner port {port}"))?;
+        .with_context(|| format!("doctor scan: cannot open the scanner port {port}"))?;
     let health = HealthBoard::new();
     health.register(DeviceHealth::from_config(&cfg));
     let clock = crate::clock::SystemClock;
@@ -384,8 +384,8 @@ pub fn doctor_scan(port: &str, timeout: Duration, baud: u32, settings: ScannerSe
     }
     match exit {
         DriverExit::Stopped => Ok(()),
-        DriverExit::Closed => Err(anyhow!("storehub doctor scan: the scanner on {port} went away (unplugged?)")),
-        DriverExit::Io(e) => Err(anyhow!("storehub doctor scan: reading {port}: {e}")),
-        DriverExit::Other(e) => Err(anyhow!("storehub doctor scan: {port}: {e}")),
+        DriverExit::Closed => Err(anyhow!("doctor scan: the scanner on {port} went away (unplugged?)")),
+        DriverExit::Io(e) => Err(anyhow!("doctor scan: reading {port}: {e}")),
+        DriverExit::Other(e) => Err(anyhow!("doctor scan: {port}: {e}")),
     }
 }
