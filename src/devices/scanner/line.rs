@@ -11,7 +11,7 @@ use super::{kind, preview, Bounded, Decoded, Framing, MAX_CODE_LEN};
 pub struct LineDecoder {
     terminator: Terminator,
     framing: Framing,
-    line: Bounded,
+    pub(super) line: Bounded,
     /// The previous byte was a CR: with `crlf` it may be the first half of the terminator; with
     /// `any` a LF right after it belongs to the same terminator.
     after_cr: bool,

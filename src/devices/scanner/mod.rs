@@ -389,3 +389,71 @@ pub fn doctor_scan(port: &str, timeout: Duration, baud: u32, settings: ScannerSe
         DriverExit::Other(e) => Err(anyhow!("doctor scan: {port}: {e}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn check(d: &Decoded) {
+        match d {
+            Decoded::Code(c) => {
+                assert!(!c.code.is_empty() && c.code.len() <= MAX_CODE_LEN);
+                assert!(c.code.bytes().all(is_code_byte), "{:?}", c.code);
+            }
+            Decoded::Rejected { kind, detail } => {
+                assert!([kind::GARBAGE, kind::OVERLONG, kind::TRUNCATED, kind::UNKNOWN_REPORT].contains(kind));
+                // Details quote at most PREVIEW input bytes, escaped.
+                assert!(detail.len() < 4 * PREVIEW + 300, "{detail}");
+            }
+        }
+    }
+
+    fn settings() -> impl Strategy<Value = ScannerSettings> {
+        (0..5u8, any::<bool>(), "[\\x02#]{0,2}", "[\\x03]{0,1}").prop_map(|(t, aim_ids, strip_prefix, strip_suffix)| ScannerSettings {
+            terminator: [Terminator::Any, Terminator::Cr, Terminator::Lf, Terminator::Crlf, Terminator::Tab][usize::from(t)],
+            strip_prefix,
+            strip_suffix,
+            aim_ids,
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn line_decoder_takes_any_bytes(s in settings(), chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..700), 0..8)) {
+            let mut d = line::LineDecoder::new(&s);
+            for c in &chunks {
+                d.push(c, |x| check(&x));
+                prop_assert!(d.line.buf.len() <= MAX_CODE_LEN);
+            }
+            if let Some(x) = d.abandon() {
+                check(&x);
+            }
+            prop_assert!(!d.has_partial());
+        }
+
+        #[test]
+        fn hid_decoders_take_any_reports(s in settings(), reports in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..80), 0..40)) {
+            let mut k = hid_keyboard::KeyboardDecoder::new(&s);
+            let mut p = hid_pos::PosDecoder::new(&s);
+            for r in &reports {
+                k.push_report(r, |x| check(&x));
+                p.push_report(r, |x| check(&x));
+            }
+            for x in [k.abandon(), p.abandon()].into_iter().flatten() {
+                check(&x);
+            }
+        }
+
+        #[test]
+        fn printable_codes_survive_the_line_decoder(codes in proptest::collection::vec("[0-9A-Za-z()/+.:-]{1,60}", 1..10)) {
+            let s = ScannerSettings::default();
+            let mut d = line::LineDecoder::new(&s);
+            let mut got = Vec::new();
+            let input: Vec<u8> = codes.iter().flat_map(|c| c.bytes().chain(*b"\r\n")).collect();
+            d.push(&input, |x| got.push(x));
+            let want: Vec<Decoded> = codes.iter().map(|c| Decoded::code(c, None)).collect();
+            prop_assert_eq!(got, want);
+        }
+    }
+}
