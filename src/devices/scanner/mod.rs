@@ -334,10 +334,17 @@ extern "C" fn on_sigint(_: libc::c_int) {
 /// `timeout` passes or Ctrl-C (both exit 0). Fails naming the port when it cannot be opened or
 /// goes away.
 pub fn doctor_scan(port: &str, timeout: Duration, baud: u32, settings: ScannerSettings) -> anyhow::Result<()> {
-    use anyhow::{anyhow, Context as _};
+    use anyhow::anyhow;
     let cfg = line_scanner_config("doctor-scan", port, baud, settings).map_err(|e| anyhow!(e))?;
-    let mut link = transport::open_serial(cfg.id.as_str(), port, &cfg.serial_settings(), READ_TIMEOUT)
-        .with_context(|| format!("doctor scan: cannot open the scanner port {port}"))?;
+    let mut link = transport::open_serial(cfg.id.as_str(), port, &cfg.serial_settings(), READ_TIMEOUT).map_err(|e| {
+        let why = match e {
+            transport::OpenError::Serial { source, .. } => source.to_string(),
+            other => other.to_string(),
+        };
+        anyhow!(
+            "doctor scan: cannot open the scanner port {port}: {why}; check the path (ls -l /dev/serial/by-id/), that no other program holds the port, and that this user may open it (systemd/99-storehub.rules)"
+        )
+    })?;
     let health = HealthBoard::new();
     health.register(DeviceHealth::from_config(&cfg));
     let clock = crate::clock::SystemClock;
