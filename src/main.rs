@@ -68,6 +68,9 @@ enum Command {
     /// Barcode tools.
     #[command(subcommand)]
     Barcode(BarcodeCmd),
+    /// Check devices: `doctor scan --port PATH` reads a scanner.
+    #[command(subcommand)]
+    Doctor(DoctorCmd),
     /// Import data from a file.
     #[command(subcommand)]
     Import(ImportCmd),
@@ -180,6 +183,35 @@ enum Command {
         /// `sale <id> <receipt> <total fen> <move id>,… <points earned>`.
         #[arg(long, conflicts_with = "sled_only")]
         sales: bool,
+    },
+}
+
+/// Device checks for a technician, straight on a port, with the drivers the daemon uses.
+#[derive(Subcommand)]
+enum DoctorCmd {
+    /// Read a serial / USB-CDC barcode scanner and print each code as one JSON line
+    /// {"code":…,"symbology":…,"at":…}; stops after --timeout or at Ctrl-C.
+    Scan {
+        /// The scanner's port (prefer /dev/serial/by-id/…).
+        #[arg(long, value_name = "PATH")]
+        port: String,
+        /// Seconds to listen.
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        timeout: u64,
+        #[arg(long, default_value_t = 9600)]
+        baud: u32,
+        /// What ends a code: any (CR, LF or CR LF), cr, lf, crlf, tab.
+        #[arg(long, default_value = "any", value_parser = storehub::devices::scanner::parse_terminator)]
+        terminator: config::Terminator,
+        /// Remove this from the start of each code.
+        #[arg(long, default_value = "")]
+        strip_prefix: String,
+        /// Remove this from the end of each code.
+        #[arg(long, default_value = "")]
+        strip_suffix: String,
+        /// The scanner sends AIM symbology identifiers (]E0 …) before each code.
+        #[arg(long)]
+        aim_ids: bool,
     },
 }
 
@@ -798,6 +830,15 @@ fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
+        Command::Doctor(DoctorCmd::Scan { port, timeout, baud, terminator, strip_prefix, strip_suffix, aim_ids }) => {
+            let settings = config::ScannerSettings {
+                terminator: *terminator,
+                strip_prefix: strip_prefix.clone(),
+                strip_suffix: strip_suffix.clone(),
+                aim_ids: *aim_ids,
+            };
+            Ok(storehub::devices::scanner::doctor_scan(port, Duration::from_secs(*timeout), *baud, settings)?)
+        }
         Command::Version => {
             println!("storehub {}", env!("CARGO_PKG_VERSION"));
             println!("schema version {}", store::SCHEMA_VERSION);
