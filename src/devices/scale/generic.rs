@@ -31,7 +31,11 @@ pub fn compile(pattern: &str) -> Result<Regex, String> {
     let re = RegexBuilder::new(pattern)
         .size_limit(1 << 20)
         .build()
-        .map_err(|e| format!("not a valid regular expression: {}", e.to_string().lines().last().unwrap_or("syntax error")))?;
+        .map_err(|e| {
+            let text = e.to_string();
+            let last = text.lines().last().unwrap_or("syntax error").trim_start_matches("error: ").to_string();
+            format!("not a valid regular expression: {last}")
+        })?;
     if !re.capture_names().flatten().any(|n| n == "weight") {
         return Err("the pattern needs a named group (?P<weight>…) around the number, e.g. \"(?P<weight>[-+]?[0-9.]+) ?kg\"".into());
     }
