@@ -103,7 +103,7 @@ pub fn doctor_scale_to(args: &DoctorScaleArgs, out: &mut dyn Write) -> anyhow::R
         generic::check_unit(u).map_err(|e| anyhow!("--unit: {e}"))?;
     }
     let settings = ScaleSettings { pattern: args.pattern.clone(), unit: args.unit.clone(), ..ScaleSettings::default() };
-    let mut port = open_serial("doctor", &args.port, &line, Duration::from_millis(50))?;
+    let mut port = open_serial("scale", &args.port, &line, Duration::from_millis(50))?;
     let reading = read_settled(&mut port, protocol, &settings, args.timeout).with_context(|| {
         format!("scale on {} ({}, {}): no reading", args.port, protocol.as_str(), describe_line(&line))
     })?;

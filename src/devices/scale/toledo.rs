@@ -99,10 +99,10 @@ pub fn decode(body: &[u8], default_unit: WeightUnit) -> Result<Reply, ScaleError
             }
             let split = rest.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(rest.len());
             let (number, unit_text) = rest.split_at(split);
-            let unit = if unit_text.trim().is_empty() { default_unit } else { WeightUnit::parse(unit_text)? };
             if number.trim().is_empty() {
                 return Err(bad("expected a weight like 01.250 or a status frame ?<byte>".into()));
             }
+            let unit = if unit_text.trim().is_empty() { default_unit } else { WeightUnit::parse(unit_text)? };
             let grams = text_to_grams(number, unit)?;
             let state = if grams < 0 { WeightState::UnderZero } else { WeightState::Ok };
             Ok(Reply::Reading(WeightReading { grams, stable: true, state }))
