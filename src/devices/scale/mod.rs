@@ -361,3 +361,78 @@ fn closed_or_io(e: std::io::Error) -> ScaleError {
         ScaleError::Io(e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn codecs() -> Vec<Codec> {
+        let settings = ScaleSettings { pattern: Some(r"^(?P<stable>S)?(?P<weight>[-+0-9. ]+)(?P<unit>kg|g)?$".into()), ..ScaleSettings::default() };
+        [DeviceProtocol::Toledo8217, DeviceProtocol::MtSics, DeviceProtocol::Cas, DeviceProtocol::Generic]
+            .into_iter()
+            .map(|p| Codec::new(p, &settings).unwrap())
+            .collect()
+    }
+
+    proptest! {
+        /// Whatever a device sends, framing and decoding return values or errors, never panic,
+        /// and no frame handed to a codec is longer than its buffer.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400), cut in 0usize..400) {
+            for codec in codecs() {
+                let mut framer = codec.framer();
+                let cut = cut.min(bytes.len());
+                for chunk in [&bytes[..cut], &bytes[cut..]] {
+                    framer.push(chunk, &mut |ev| {
+                        if let Framed::Frame(f) = ev {
+                            assert!(f.len() <= generic::MAX_LINE);
+                            let _ = codec.decode(f);
+                        }
+                    });
+                }
+                let _ = codec.decode(&bytes);
+            }
+            let _ = hid_scale::decode_report(&bytes);
+        }
+
+        /// Kilograms with up to three decimals convert exactly: "12.345" kg is 12345 g.
+        #[test]
+        fn kilograms_to_grams_is_exact(grams in -99_999_999i64..=99_999_999, decimals in 0u32..=3) {
+            let scale = 10i64.pow(3 - decimals);
+            let grams = grams / scale * scale;
+            let text = if decimals == 0 {
+                format!("{}", grams / 1000)
+            } else {
+                let sign = if grams < 0 { "-" } else { "" };
+                let abs = grams.abs();
+                let frac = format!("{:03}", abs % 1000);
+                format!("{sign}{}.{}", abs / 1000, &frac[..decimals as usize])
+            };
+            let expected = if decimals == 0 { grams / 1000 * 1000 } else { grams };
+            prop_assert_eq!(units::text_to_grams(&text, WeightUnit::Kilogram).unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn commands_and_the_queue() {
+        assert_eq!(poll_command(DeviceProtocol::Toledo8217), Some(&b"W"[..]));
+        assert_eq!(poll_command(DeviceProtocol::MtSics), Some(&b"SI\r\n"[..]));
+        assert_eq!(poll_command(DeviceProtocol::Cas), None);
+        assert_eq!(command_bytes(DeviceProtocol::Toledo8217, ScaleCommand::ClearTare), Some(&b"C"[..]));
+        assert_eq!(command_bytes(DeviceProtocol::MtSics, ScaleCommand::ClearTare), Some(&b"TAC\r\n"[..]));
+        assert_eq!(zero_command(DeviceProtocol::Generic), None);
+        assert_eq!(tare_command(DeviceProtocol::HidScale), None);
+        let q = commands_for("scale-test-queue");
+        for _ in 0..MAX_QUEUED_COMMANDS {
+            q.send(ScaleCommand::Tare).unwrap();
+        }
+        assert!(matches!(q.send(ScaleCommand::Zero), Err(ScaleError::QueueFull(8))));
+        // The same device id gets the same queue.
+        assert_eq!(commands_for("scale-test-queue").take(), Some(ScaleCommand::Tare));
+        assert_eq!(q.pending(), MAX_QUEUED_COMMANDS - 1);
+        assert!(matches!(Codec::new(DeviceProtocol::Escpos, &ScaleSettings::default()), Err(ScaleError::NotSerialScale("escpos"))));
+        let e = Codec::new(DeviceProtocol::Generic, &ScaleSettings::default()).unwrap_err().to_string();
+        assert!(e.contains("needs a pattern"), "{e}");
+    }
+}
