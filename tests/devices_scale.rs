@@ -682,3 +682,51 @@ fn hid_scale_driver_over_recorded_reports() {
     assert_eq!(h.errors.get("bad_frame"), Some(&1));
     assert_eq!(h.events, 5);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The same driver over raw TCP (a scale behind a serial-to-Ethernet converter).
+
+#[test]
+fn mt_sics_over_tcp_runs_the_same_driver() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let server = thread::spawn(move || {
+        let (mut sock, _) = listener.accept().unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+        let (mut line, mut answered, mut buf) = (Vec::new(), 0, [0u8; 64]);
+        while answered < 5 {
+            let n = match sock.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(_) => continue,
+            };
+            for &b in &buf[..n] {
+                if b != b'\n' {
+                    line.push(b);
+                    continue;
+                }
+                assert_eq!(line, b"SI\r");
+                line.clear();
+                sock.write_all(b"S S      0.500 kg\r\n").unwrap();
+                answered += 1;
+            }
+        }
+        // Then the converter drops the connection.
+    });
+    let cfg: DeviceConfig = toml::from_str(&format!(
+        "id = \"scale-1\"\nkind = \"scale\"\ntransport = \"tcp\"\nprotocol = \"mt-sics\"\naddress = \"{address}\"\nlane = \"lane-1\"\n[scale]\n{FAST}\n"
+    ))
+    .unwrap();
+    let health = HealthBoard::new();
+    health.register(DeviceHealth::from_config(&cfg));
+    let events = Mutex::new(Vec::new());
+    let emit = |e: DeviceEvent| events.lock().unwrap().push(e);
+    let stop = AtomicBool::new(false);
+    let ctx = DriverCtx { device: &cfg, health: &health, clock: &SystemClock, stop: &stop, emit: &emit, store: None };
+    let mut link = storehub::devices::transport::open_tcp("scale-1", &address, Duration::from_secs(2)).unwrap();
+    assert!(matches!(scale::run(&mut link, &ctx), DriverExit::Closed));
+    server.join().unwrap();
+    let readings: Vec<WeightReading> = events.lock().unwrap().iter().map(Driver::reading).collect();
+    assert!(readings.contains(&WeightReading { grams: 500, stable: true, state: WeightState::Ok }), "{readings:?}");
+    assert!(!health.get("scale-1").unwrap().connected);
+}
