@@ -213,6 +213,37 @@ enum DoctorCmd {
         #[arg(long)]
         aim_ids: bool,
     },
+    /// Read one settled weight from a serial scale and print it
+    /// (`{"grams":…,"stable":…,"state":…}` with --json).
+    Scale {
+        /// The scale's serial port, e.g. /dev/serial/by-id/usb-…
+        #[arg(long, value_name = "PATH")]
+        port: String,
+        /// The scale's protocol.
+        #[arg(long, value_parser = storehub::devices::scale::doctor::PROTOCOLS)]
+        protocol: String,
+        /// [default: 9600]
+        #[arg(long)]
+        baud: Option<u32>,
+        /// [default: 7 for toledo-8217, else 8]
+        #[arg(long, value_parser = clap::value_parser!(u8).range(7..=8))]
+        data_bits: Option<u8>,
+        /// [default: even for toledo-8217, else none]
+        #[arg(long, value_parser = ["none", "even", "odd"])]
+        parity: Option<String>,
+        /// generic: a regular expression over one line with a (?P<weight>…) group, optionally
+        /// (?P<stable>…) and (?P<unit>…).
+        #[arg(long, value_name = "RE")]
+        pattern: Option<String>,
+        /// Unit of weights sent without one (generic, toledo-8217): g, kg, lb, oz [default: kg].
+        #[arg(long)]
+        unit: Option<String>,
+        #[arg(long)]
+        json: bool,
+        /// Give up after this many seconds without a settled weight.
+        #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+        timeout: f64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -1039,6 +1070,23 @@ fn run(cli: Cli) -> Result<(), Failure> {
             print_json(&request(&cli, req)?.result)
         }
         Command::Coupons(CouponsCmd::Expire) => print_json(&request(&cli, Request::CouponsExpire)?.result),
+        Command::Doctor(DoctorCmd::Scale { port, protocol, baud, data_bits, parity, pattern, unit, json, timeout }) => {
+            if !(timeout.is_finite() && *timeout > 0.0 && *timeout <= 3600.0) {
+                return Err(anyhow!("--timeout: expected seconds between 0 and 3600, got {timeout}").into());
+            }
+            let args = storehub::devices::scale::DoctorScaleArgs {
+                port: port.clone(),
+                protocol: protocol.clone(),
+                baud: *baud,
+                data_bits: *data_bits,
+                parity: parity.clone(),
+                pattern: pattern.clone(),
+                unit: unit.clone(),
+                json: *json,
+                timeout: Duration::from_secs_f64(*timeout),
+            };
+            Ok(storehub::devices::scale::doctor_scale(&args)?)
+        }
         Command::Status => print_json(&request(&cli, Request::Status)?.result),
         Command::Devices { json } => {
             let reply = request(&cli, Request::Devices)?;
