@@ -1014,7 +1014,7 @@ pub struct DeviceConfig {
     /// The lane the device serves (scanner, scale, printer, display); must be a `[[lanes]]` id.
     #[serde(default)]
     pub lane: Option<Id>,
-    /// `serial` only: line settings. Absent → 9600 8N1, no flow control.
+    /// `serial` only: line settings. Absent → 9600 8N1 (7E1 for Toledo 8217), no flow control.
     #[serde(default)]
     pub serial: Option<SerialSettings>,
     /// `[devices.scanner]`, scanners only: how codes are framed.
@@ -1039,9 +1039,13 @@ impl DeviceConfig {
             .or_else(|| default_protocol(self.kind, self.transport))
     }
 
-    /// Serial settings, with defaults when the table is absent.
+    /// Serial settings, with defaults when the table is absent: 9600 8N1, except Toledo 8217
+    /// scales, which speak 9600 7E1.
     pub fn serial_settings(&self) -> SerialSettings {
-        self.serial.clone().unwrap_or_default()
+        self.serial.clone().unwrap_or_else(|| match self.protocol() {
+            Some(DeviceProtocol::Toledo8217) => SerialSettings { data_bits: 7, parity: Parity::Even, ..SerialSettings::default() },
+            _ => SerialSettings::default(),
+        })
     }
 
     /// Scanner settings, with defaults when the table is absent.
