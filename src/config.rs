@@ -1175,11 +1175,15 @@ pub struct PrinterSettings {
     /// A cash drawer hangs off this printer: kick it on cash sales.
     #[serde(default)]
     pub drawer: bool,
+    /// Ask the printer for its status (DLE EOT) before each job. Absent: yes on serial and TCP,
+    /// no on `lp` (a `/dev/usb/lp*` node or a plain file often never answers).
+    #[serde(default)]
+    pub status_query: Option<bool>,
 }
 
 impl Default for PrinterSettings {
     fn default() -> Self {
-        PrinterSettings { paper_mm: default_paper_mm(), columns: None, drawer: false }
+        PrinterSettings { paper_mm: default_paper_mm(), columns: None, drawer: false, status_query: None }
     }
 }
 
