@@ -16,6 +16,9 @@ use crate::config::{Language, SerialSettings};
 use crate::devices::transport::{self, FileLink, Link};
 use crate::devices::DriverExit;
 
+/// The store name of the sample receipt and test page when no config names the store.
+pub const SAMPLE_STORE_NAME: &str = "华美超市 示例店";
+
 /// The bytes `storehub receipt render --sample` writes.
 pub fn sample_bytes(store_name: &str, lang: Language, paper_mm: u16, drawer: bool) -> Result<Vec<u8>, PrintError> {
     let r = sample_receipt(store_name, lang);
