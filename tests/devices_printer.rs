@@ -34,12 +34,14 @@ const READY: u8 = 0;
 const PAPER_OUT: u8 = 1;
 const COVER_OPEN: u8 = 2;
 const SILENT: u8 = 3;
+/// Line noise before every answer.
+const NOISY: u8 = 4;
 
 /// The answer a printer in `state` gives to DLE EOT `n` (Epson bit tables; 0x12 = the fixed bits).
 fn answer(state: u8, n: u8) -> Option<u8> {
     match (state, n) {
         (SILENT, _) => None,
-        (READY, _) => Some(0x12),
+        (READY | NOISY, _) => Some(0x12),
         // Offline; stopped by paper end; paper-end sensor bits 5–6 and near-end bits 2–3.
         (PAPER_OUT, 1) => Some(0x1A),
         (PAPER_OUT, 2) => Some(0x32),
@@ -92,8 +94,10 @@ impl Sim {
                         if pending[i + 1] == 0x04 {
                             let n = pending[i + 2];
                             requests.lock().unwrap().push(n);
-                            if let Some(a) = answer(state.load(Ordering::Relaxed), n) {
-                                if port.write_all(&[a]).is_err() {
+                            let st = state.load(Ordering::Relaxed);
+                            if let Some(a) = answer(st, n) {
+                                let reply: &[u8] = if st == NOISY { &[0xFF, 0x00, a] } else { &[a] };
+                                if port.write_all(reply).is_err() {
                                     return;
                                 }
                             }
@@ -479,4 +483,64 @@ fn shift() -> storehub::staff::Shift {
         paid_out_fen: 0,
         closed: None,
     }
+}
+
+#[test]
+fn line_noise_around_status_answers_is_counted_and_the_job_still_prints() {
+    let b = bench();
+    let (master, mut slave) = serialport::TTYPort::pair().unwrap();
+    let cfg = device("serial", "/dev/pts/test");
+    let sim = Sim::new(NOISY);
+    let sim_thread = sim.spawn(master);
+    let job = b.receipt_job(&cfg);
+    thread::scope(|s| {
+        let _stop = StopOnDrop(&b.stop);
+        let driver = s.spawn(|| b.run(&cfg, &mut slave));
+        wait_for("the queue to drain", || b.queued() == 0);
+        wait_for("the bytes to arrive", || sim.printed().len() >= job.len());
+        assert_eq!(sim.printed(), job);
+        assert!(b.health.get("printer-1").unwrap().errors.get("garbage").copied().unwrap_or(0) >= 1);
+        b.stop.store(true, Ordering::Relaxed);
+        assert!(matches!(driver.join().unwrap(), DriverExit::Stopped));
+    });
+    drop(sim);
+    sim_thread.join().unwrap();
+}
+
+#[test]
+fn the_pole_display_shows_each_update_through_a_pty_and_ends_when_unplugged() {
+    use storehub::devices::display::{self, DisplayUpdate};
+    let b = bench();
+    let (mut master, mut slave) = serialport::TTYPort::pair().unwrap();
+    let cfg: DeviceConfig = toml::from_str("id = \"display-1\"\nkind = \"display\"\ntransport = \"serial\"\npath = \"/dev/pts/x\"\n").unwrap();
+    b.health.register(DeviceHealth::from_config(&cfg));
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::scope(|s| {
+        let _stop = StopOnDrop(&b.stop);
+        let (cfg, b) = (&cfg, &b);
+        let driver = s.spawn(move || {
+            let emit = |_: DeviceEvent| {};
+            let ctx = DriverCtx { device: cfg, health: &b.health, clock: &b.clock as &dyn Clock, stop: &b.stop, emit: &emit, store: None };
+            display::run(&mut slave, &ctx, &rx)
+        });
+        tx.send(DisplayUpdate::Cart { last: Some(("可口可乐 Coca-Cola 330ml".into(), 700)), total_fen: 32_185 }).unwrap();
+        let mut want = vec![0x1B, 0x40, 0x0C];
+        want.extend(display::render_lines(Some(("Coca-Cola 330ml", 700)), 32_185));
+        let mut got = Vec::new();
+        let mut buf = [0u8; 128];
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while got.len() < want.len() && Instant::now() < deadline {
+            if let Ok(n) = master.read(&mut buf) {
+                got.extend_from_slice(&buf[..n]);
+            }
+        }
+        assert_eq!(got, want);
+        assert_eq!(&got[4..7], &[0x1B, 0x51, 0x41]);
+        assert_eq!(String::from_utf8_lossy(&got[7..27]), "Coca-Cola 330ml 7.00");
+        // Unplugged: the next update cannot be written.
+        drop(master);
+        tx.send(DisplayUpdate::Text { upper: "Welcome".into(), lower: String::new() }).unwrap();
+        assert!(matches!(driver.join().unwrap(), DriverExit::Closed));
+    });
+    assert!(!b.health.get("display-1").unwrap().connected);
 }
