@@ -544,3 +544,36 @@ fn the_pole_display_shows_each_update_through_a_pty_and_ends_when_unplugged() {
     });
     assert!(!b.health.get("display-1").unwrap().connected);
 }
+
+#[test]
+fn the_cli_renders_a_stored_sale_as_the_library_does() {
+    use storehub::checkout::{Lanes, PayRequest, SaleRules};
+    use storehub::domain::tender::{CashRounding, Tender, TenderKind};
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(opening_time());
+    let sale = {
+        let store = Arc::new(open_store(dir.path(), &clock, Durability::Durable));
+        common::load(&store, &[common::water(), common::bananas()]);
+        let new = storehub::staff::NewStaff { id: "wang".into(), name: "王芳".into(), role: storehub::domain::staff::Role::Cashier };
+        storehub::staff::create_staff(&store, &new, "correct horse", Some("2468"), &storehub::staff::HashCost::minimal_for_tests()).unwrap();
+        storehub::staff::open_shift(&store, "lane-1", "wang", 50_000).unwrap();
+        let lanes = Lanes::open(Arc::clone(&store), &["lane-1".to_string()], Vec::new(), 300).unwrap();
+        lanes.sign_in("lane-1", &storehub::staff::StaffRef { id: "wang".into(), name: "王芳".into(), role: storehub::domain::staff::Role::Cashier }).unwrap();
+        lanes.scan("lane-1", "6907674936533").unwrap();
+        lanes.scan("lane-1", &common::ean13("250500001234")).unwrap();
+        let rules = SaleRules { cash_rounding: CashRounding::None, promotions: Vec::new(), tz: chrono_tz::Asia::Shanghai, loyalty: Default::default() };
+        let cash = Tender { kind: TenderKind::Cash, amount_fen: 2_000, reference: None, points: None };
+        let sale = lanes.pay("lane-1", &PayRequest { tenders: vec![cash] }, &rules).unwrap();
+        drop(lanes);
+        store.flush().unwrap();
+        sale
+    };
+    let out = dir.path().join("sale.bin");
+    let o = storehub_cmd(&["--data-dir", dir.path().to_str().unwrap(), "receipt", "render", "--sale", &sale.id.to_string(), "--paper", "58", "--drawer", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let want = cli::sale_bytes(&sale, None, cli::SAMPLE_STORE_NAME, chrono_tz::Asia::Shanghai, Language::ZhCn, 58, true).unwrap();
+    let got = std::fs::read(&out).unwrap();
+    assert_eq!(got, want);
+    assert!(chinese_runs(&got).concat().contains("香蕉"));
+    assert!(got.windows(5).any(|w| w == [0x1B, 0x70, 0x00, 0x19, 0xFA]), "cash sale with --drawer kicks the drawer");
+}

@@ -403,6 +403,14 @@ mod tests {
     }
 
     #[test]
+    fn a_sale_survives_the_json_of_the_control_reply() {
+        // `storehub receipt render --sale` reads the sale from `sale show`'s JSON.
+        let (sale, _) = sample_sale();
+        let json = serde_json::to_value(&sale).unwrap();
+        assert_eq!(serde_json::from_value::<Sale>(json).unwrap(), sale);
+    }
+
+    #[test]
     fn no_receipt_line_exceeds_the_paper_in_either_language_or_width() {
         for lang in [Language::ZhCn, Language::En] {
             let r = sample_receipt("华美超市 徐汇店", lang);
