@@ -1194,6 +1194,14 @@ fn default_paper_mm() -> u16 {
 impl PrinterSettings {
     /// Checks what serde cannot; returns the offending key and why.
     fn check(&self) -> Result<(), (&'static str, String)> {
+        if !matches!(self.paper_mm, 58 | 80) {
+            return Err(("paper_mm", format!("expected 58 or 80 (mm), got {}", self.paper_mm)));
+        }
+        if let Some(c) = self.columns {
+            if !(16..=64).contains(&c) {
+                return Err(("columns", format!("expected 16..=64 columns, got {c}")));
+            }
+        }
         Ok(())
     }
 }
