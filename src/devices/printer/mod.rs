@@ -207,6 +207,7 @@ fn drive(link: &mut dyn Link, ctx: &DriverCtx) -> Result<std::convert::Infallibl
     ctx.health.set_connected(&id, true, ctx.clock.now());
     let mut status = PrinterStatus::assumed_ready();
     let mut asked_at: Option<Instant> = None;
+    let mut last_condition: Option<&'static str> = None;
     loop {
         if ctx.stopping() {
             return Err(DriverExit::Stopped);
@@ -216,7 +217,15 @@ fn drive(link: &mut dyn Link, ctx: &DriverCtx) -> Result<std::convert::Infallibl
         if ask && (due || (job.is_some() && status.ready())) {
             status = query_status(link, STATUS_TIMEOUT, &mut |kind, detail| ctx.input_error(kind, detail))?;
             asked_at = Some(Instant::now());
-            ctx.health.set_status(&id, status.condition());
+            let condition = status.condition();
+            if condition != last_condition {
+                match condition {
+                    Some(c) => tracing::warn!(device = %id, condition = c, "printer needs attention; its jobs wait in the queue"),
+                    None => tracing::info!(device = %id, "printer ready"),
+                }
+                last_condition = condition;
+            }
+            ctx.health.set_status(&id, condition);
         }
         match job {
             Some(job) if status.ready() => {
