@@ -248,7 +248,7 @@ mod tests {
         assert!(l.widest() <= 32, "{}", l.plain_text());
         assert!(l.plain_text().ends_with("-￥20.00\n"));
         for line in &l.lines {
-            assert_eq!(line.columns() <= 32, true);
+            assert!(line.columns() <= 32);
         }
     }
 
