@@ -577,3 +577,81 @@ fn the_cli_renders_a_stored_sale_as_the_library_does() {
     assert!(chinese_runs(&got).concat().contains("香蕉"));
     assert!(got.windows(5).any(|w| w == [0x1B, 0x70, 0x00, 0x19, 0xFA]), "cash sale with --drawer kicks the drawer");
 }
+
+/// A printer link that answers status but whose cable is pulled as soon as a job is sent.
+struct PulledMidJob {
+    answers: std::collections::VecDeque<u8>,
+}
+
+impl Read for PulledMidJob {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.answers.pop_front() {
+            Some(b) => {
+                buf[0] = b;
+                Ok(1)
+            }
+            None => Err(std::io::ErrorKind::TimedOut.into()),
+        }
+    }
+}
+
+impl Write for PulledMidJob {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() == 3 && buf[..2] == [0x10, 0x04] {
+            self.answers.push_back(0x12);
+            return Ok(3);
+        }
+        Err(std::io::ErrorKind::BrokenPipe.into())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Link for PulledMidJob {
+    fn set_read_timeout(&mut self, _: Duration) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_job_cut_off_mid_send_stays_queued_with_its_attempt_counted() {
+    let b = bench();
+    let cfg = device("serial", "/dev/pts/test");
+    let job = b.receipt_job(&cfg);
+    let mut link = PulledMidJob { answers: Default::default() };
+    assert!(matches!(b.run(&cfg, &mut link), DriverExit::Closed));
+    wait_for("the attempt to be recorded", || queue::queued(&b.store, "printer-1").unwrap()[0].attempts == 1);
+    let left = queue::queued(&b.store, "printer-1").unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].bytes, job, "the whole job is sent again next time");
+    assert_eq!(left[0].state, queue::JobState::Retrying);
+    assert!(b.health.get("printer-1").unwrap().errors.contains_key("io"));
+}
+
+#[test]
+fn the_technician_test_page_over_tcp_reports_paper_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let sim = Sim::new(PAPER_OUT);
+    let accept = thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        conn
+    });
+    // The simulator must be serving before the command asks for status.
+    let client = thread::spawn({
+        let addr = addr.clone();
+        move || cli::print_test_page(&format!("tcp:{addr}"), "华美超市", 48).unwrap()
+    });
+    let sim_thread = sim.spawn(accept.join().unwrap());
+    let report = client.join().unwrap();
+    assert_eq!(report.condition, Some("paper_out"));
+    assert_eq!(report.columns, 48);
+    let page = printer::render_test_page("华美超市", 48).encode().unwrap();
+    wait_for("the page to arrive", || sim.printed().len() >= page.len());
+    assert_eq!(sim.printed(), page);
+    assert!(chinese_runs(&page).concat().contains("中文测试"));
+    drop(sim);
+    sim_thread.join().unwrap();
+}
