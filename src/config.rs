@@ -1204,11 +1204,15 @@ pub struct PrinterSettings {
     /// A cash drawer hangs off this printer: kick it on cash sales.
     #[serde(default)]
     pub drawer: bool,
+    /// Ask the printer for its status (DLE EOT) before each job. Absent: yes on serial and TCP,
+    /// no on `lp` (a `/dev/usb/lp*` node or a plain file often never answers).
+    #[serde(default)]
+    pub status_query: Option<bool>,
 }
 
 impl Default for PrinterSettings {
     fn default() -> Self {
-        PrinterSettings { paper_mm: default_paper_mm(), columns: None, drawer: false }
+        PrinterSettings { paper_mm: default_paper_mm(), columns: None, drawer: false, status_query: None }
     }
 }
 
@@ -1219,6 +1223,14 @@ fn default_paper_mm() -> u16 {
 impl PrinterSettings {
     /// Checks what serde cannot; returns the offending key and why.
     fn check(&self) -> Result<(), (&'static str, String)> {
+        if !matches!(self.paper_mm, 58 | 80) {
+            return Err(("paper_mm", format!("expected 58 or 80 (mm), got {}", self.paper_mm)));
+        }
+        if let Some(c) = self.columns {
+            if !(16..=64).contains(&c) {
+                return Err(("columns", format!("expected 16..=64 columns, got {c}")));
+            }
+        }
         Ok(())
     }
 }

@@ -20,6 +20,7 @@ use storehub::inventory::NewMove;
 use storehub::members::{self, Channel, Gender, LoyaltyRules, MemberJob, NewMember};
 use storehub::store::{self, Durability, Store, StoreOptions};
 use storehub::{catalog, clock, coupons, daemon, demo, inventory, promotions};
+use storehub::devices::printer;
 
 /// Default config path on an installed box.
 const DEFAULT_CONFIG: &str = "/etc/storehub/storehub.toml";
@@ -98,6 +99,12 @@ enum Command {
     /// Completed sales.
     #[command(subcommand)]
     Sale(SaleCmd),
+    /// Receipts as the printer gets them (ESC/POS bytes).
+    #[command(subcommand)]
+    Receipt(ReceiptCmd),
+    /// Receipt printers, straight on a port (no config needed).
+    #[command(subcommand)]
+    Print(PrintCmd),
     /// Find products by sku prefix or part of the name (for adding by sku at a lane).
     Search {
         query: String,
@@ -404,6 +411,52 @@ enum SaleCmd {
         #[arg(long)]
         receipt: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum ReceiptCmd {
+    /// Write the exact ESC/POS bytes of a sale's receipt, or of a sample sale, to a file.
+    Render {
+        /// The sale id.
+        #[arg(long, required_unless_present = "sample", conflicts_with = "sample")]
+        sale: Option<u64>,
+        /// A sample sale (Chinese names, a long name, a weighed item, a discount, a member, cash).
+        #[arg(long)]
+        sample: bool,
+        /// Paper width in mm: 58 (32 columns) or 80 (48 columns).
+        #[arg(long, default_value_t = 80, value_parser = parse_paper)]
+        paper: u16,
+        /// Include the cash-drawer kick (as a printer with `drawer = true` gets it on cash sales).
+        #[arg(long)]
+        drawer: bool,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum PrintCmd {
+    /// Print a test page (store name, Chinese text, column ruler, QR, cut) and report the
+    /// printer's status answer, if any.
+    TestPage {
+        /// tcp:HOST:PORT, serial:PATH[:BAUD], lp:PATH or file:PATH.
+        #[arg(long, value_name = "SPEC")]
+        device: String,
+        /// Paper width in mm: 58 or 80.
+        #[arg(long, default_value_t = 80, value_parser = parse_paper)]
+        paper: u16,
+        /// Column count, when the model differs from its paper width (some 80 mm print 42).
+        #[arg(long)]
+        columns: Option<u16>,
+    },
+}
+
+fn parse_paper(s: &str) -> Result<u16, String> {
+    match s {
+        "58" => Ok(58),
+        "80" => Ok(80),
+        _ => Err(format!("expected 58 or 80 (mm), got {s:?}")),
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -844,6 +897,39 @@ fn request(cli: &Cli, req: Request) -> Result<control::Reply, Failure> {
     }
 }
 
+/// `storehub receipt render`: the bytes come from `devices::printer`; a stored sale (and its
+/// member's masked phone and points) is read through the control ops, daemon or not.
+fn receipt_command(cli: &Cli, cmd: &ReceiptCmd) -> Result<(), Failure> {
+    let ReceiptCmd::Render { sale, sample: _, paper, drawer, out } = cmd;
+    let cfg = load_config(cli, false)?;
+    let (name, lang, tz) = match &cfg {
+        Some(c) => (c.store.name.clone(), c.store.language, c.timezone()),
+        None => (printer::cli::SAMPLE_STORE_NAME.to_string(), config::Language::ZhCn, chrono_tz::Asia::Shanghai),
+    };
+    let bytes = match sale {
+        None => printer::cli::sample_bytes(&name, lang, *paper, *drawer)?,
+        Some(id) => {
+            let reply = request(cli, Request::SaleShow { id: *id })?;
+            let sale: storehub::checkout::Sale = serde_json::from_value(reply.result["sale"].clone()).context("the sale as the store returned it")?;
+            let member = match sale.member_id {
+                Some(mid) => {
+                    let card = storehub::domain::loyalty::member_code::card_number(mid).map_err(|e| anyhow!("member {mid}: {e}"))?;
+                    let m = request(cli, Request::MemberShow { query: card })?.result;
+                    Some(printer::MemberInfo {
+                        masked_phone: m["phone"].as_str().unwrap_or("****").to_string(),
+                        points_balance: m["points"].as_i64().unwrap_or(0),
+                    })
+                }
+                None => None,
+            };
+            printer::cli::sale_bytes(&sale, member.as_ref(), &name, tz, lang, *paper, *drawer)?
+        }
+    };
+    printer::cli::write_out(out, &bytes)?;
+    eprintln!("wrote {} bytes of ESC/POS for {} mm paper to {}", bytes.len(), paper, out.display());
+    Ok(())
+}
+
 fn print_json(v: &serde_json::Value) -> Result<(), Failure> {
     let mut text = serde_json::to_string_pretty(v)?;
     text.push('\n');
@@ -979,6 +1065,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Lane(cmd) => lane_command(&cli, cmd),
         Command::Search { query, limit } => print_json(&request(&cli, Request::ProductSearch { query: query.clone(), limit: *limit })?.result),
         Command::Return(args) => return_command(&cli, args),
+        Command::Receipt(cmd) => receipt_command(&cli, cmd),
+        Command::Print(PrintCmd::TestPage { device, paper, columns }) => {
+            let cfg = load_config(&cli, false)?;
+            let name = cfg.as_ref().map_or(printer::cli::SAMPLE_STORE_NAME.to_string(), |c| c.store.name.clone());
+            let settings = config::PrinterSettings { paper_mm: *paper, columns: *columns, ..Default::default() };
+            let report = printer::cli::print_test_page(device, &name, printer::columns(&settings))?;
+            print_json(&serde_json::to_value(report)?)
+        }
         Command::Sale(SaleCmd::Show { id, receipt }) => {
             let reply = request(&cli, Request::SaleShow { id: *id })?;
             if *receipt {

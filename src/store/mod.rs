@@ -96,10 +96,13 @@ pub enum TreeId {
     Promotions,
     /// member id (u64 BE) ++ coupon id (u64 BE) → (): a member's coupons.
     CouponsByMember,
+    /// print job id (u64 BE) → PrintJob (receipts and reports waiting for their printer;
+    /// removed once printed). See `devices::printer::queue`.
+    PrintJobs,
 }
 
 impl TreeId {
-    pub const ALL: [TreeId; 22] = [
+    pub const ALL: [TreeId; 23] = [
         TreeId::Meta,
         TreeId::Products,
         TreeId::Barcodes,
@@ -122,6 +125,7 @@ impl TreeId {
         TreeId::Returns,
         TreeId::Promotions,
         TreeId::CouponsByMember,
+        TreeId::PrintJobs,
     ];
 
     /// Name of the sled tree (stable on disk; never rename).
@@ -149,6 +153,7 @@ impl TreeId {
             TreeId::Returns => "returns",
             TreeId::Promotions => "promotions",
             TreeId::CouponsByMember => "coupons_by_member",
+            TreeId::PrintJobs => "print_jobs",
         }
     }
 
