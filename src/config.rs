@@ -2608,6 +2608,43 @@ mod tests {
     }
 
     #[test]
+    fn shelf_channel_rules() {
+        let dev = "[[devices]]\nid = \"w\"\nkind = \"shelf\"\ntransport = \"gpio\"\nprotocol = \"hx711\"\npins = [5, 6]\n";
+        let ch = |channel: u8, sku: &str, unit: i64, low: i64| {
+            format!("[[devices.shelf.channels]]\nchannel = {channel}\nsku = \"{sku}\"\nunit_grams = {unit}\nlow_units = {low}\n")
+        };
+        let good = format!("{MINIMAL}{dev}[devices.shelf]\ncounts_per_kg = 421000\n{}{}", ch(0, "SKU-1", 570, 3), ch(1, "SKU-2", 250, 0));
+        let c = Config::from_str(&good, "t.toml").unwrap();
+        let s = c.devices[0].shelf_settings();
+        assert_eq!(s.channels.len(), 2);
+        assert_eq!((s.sample_ms, s.samples, s.gain, s.counts_per_kg, s.debounce_ms), (200, 4, 128, Some(421_000), 20));
+        assert_eq!(
+            err(&format!("{dev}{}{}", ch(0, "SKU-1", 570, 3), ch(0, "SKU-2", 250, 0))),
+            "t.toml:9: devices[0].shelf.channels: channels[1]: channel 0 is listed twice; each channel weighs one product"
+        );
+        assert_eq!(
+            err(&format!("{dev}{}", ch(0, "SKU-1", 0, 3))),
+            "t.toml:9: devices[0].shelf.channels: channels[0].unit_grams: expected the weight of one unit in grams, more than 0, got 0"
+        );
+        assert_eq!(
+            err(&format!("{dev}{}", ch(0, " ", 570, 3))),
+            "t.toml:9: devices[0].shelf.channels: channels[0].sku: empty; expected the sku of the product on channel 0"
+        );
+        assert_eq!(
+            err(&format!("{dev}{}", ch(2, "SKU-1", 570, -1))),
+            "t.toml:9: devices[0].shelf.channels: channels[0].low_units: expected 0 or more units, got -1"
+        );
+        assert_eq!(
+            err(&format!("{dev}[devices.shelf]\ngain = 100\n")),
+            "t.toml:16: devices[0].shelf.gain: expected 128 or 64 (channel A) or 32 (channel B), got 100"
+        );
+        assert_eq!(
+            err(&format!("{dev}[devices.shelf]\ncounts_per_kg = 0\n")),
+            "t.toml:16: devices[0].shelf.counts_per_kg: 0 counts per kg cannot weigh anything; calibrate with a known weight"
+        );
+    }
+
+    #[test]
     fn mqtt_rules() {
         assert_eq!(
             err("[mqtt]\nenabled = true\n"),

@@ -112,7 +112,7 @@ mod tests {
         let bounce = [(100, true), (102, false), (104, true), (106, false), (108, true), (110, false), (140, false)];
         assert_eq!(run(&mut d, &bounce), vec![]);
         // A real break: bounces, then holds from 206 ms; counts at 226 ms.
-        let real = [(200, true), (202, false), (204, true), (206, true), (216, true), (225, true), (226, true), (300, true)];
+        let real = [(200, true), (202, false), (204, true), (205, false), (206, true), (216, true), (225, true), (226, true), (300, true)];
         assert_eq!(run(&mut d, &real), vec![(226, true)]);
         // And back.
         assert_eq!(run(&mut d, &[(400, false), (419, false), (420, false)]), vec![(420, false)]);

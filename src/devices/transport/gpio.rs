@@ -253,7 +253,13 @@ impl SimPins {
     /// The input selections the host made after each complete read: 25 (A ×128), 26 (B ×32),
     /// 27 (A ×64).
     pub fn hx711_selections(&self) -> Vec<u8> {
-        self.hx711.as_ref().map(|h| h.selections.clone()).unwrap_or_default()
+        let Some(h) = &self.hx711 else { return Vec::new() };
+        let mut out = h.selections.clone();
+        // The last read's pulses, before the host looks at DOUT again.
+        if h.pulses >= 25 {
+            out.push(h.pulses.min(27));
+        }
+        out
     }
 
     pub fn hx711_power_downs(&self) -> u32 {
