@@ -1014,7 +1014,7 @@ pub struct DeviceConfig {
     /// The lane the device serves (scanner, scale, printer, display); must be a `[[lanes]]` id.
     #[serde(default)]
     pub lane: Option<Id>,
-    /// `serial` only: line settings. Absent → 9600 8N1, no flow control.
+    /// `serial` only: line settings. Absent → 9600 8N1 (7E1 for Toledo 8217), no flow control.
     #[serde(default)]
     pub serial: Option<SerialSettings>,
     /// `[devices.scanner]`, scanners only: how codes are framed.
@@ -1039,9 +1039,13 @@ impl DeviceConfig {
             .or_else(|| default_protocol(self.kind, self.transport))
     }
 
-    /// Serial settings, with defaults when the table is absent.
+    /// Serial settings, with defaults when the table is absent: 9600 8N1, except Toledo 8217
+    /// scales, which speak 9600 7E1.
     pub fn serial_settings(&self) -> SerialSettings {
-        self.serial.clone().unwrap_or_default()
+        self.serial.clone().unwrap_or_else(|| match self.protocol() {
+            Some(DeviceProtocol::Toledo8217) => SerialSettings { data_bits: 7, parity: Parity::Even, ..SerialSettings::default() },
+            _ => SerialSettings::default(),
+        })
     }
 
     /// Scanner settings, with defaults when the table is absent.
@@ -1127,8 +1131,8 @@ pub struct ScaleSettings {
     /// and `unit` (`g`, `kg`).
     #[serde(default)]
     pub pattern: Option<String>,
-    /// `generic` only: the unit of `weight` when the pattern has no `unit` group: `"g"` or
-    /// `"kg"` (default).
+    /// The unit of weights the scale sends without one (`generic` without a `unit` group, a
+    /// Toledo 8217 set to pounds): `"g"`, `"kg"` (default), `"lb"` or `"oz"`.
     #[serde(default)]
     pub unit: Option<String>,
 }
@@ -1158,6 +1162,31 @@ fn default_offline_after_ms() -> u64 {
 impl ScaleSettings {
     /// Checks what serde cannot; returns the offending key and why.
     fn check(&self) -> Result<(), (&'static str, String)> {
+        let range = |key: &'static str, value: u64, lo: u64, hi: u64| {
+            if (lo..=hi).contains(&value) {
+                Ok(())
+            } else {
+                Err((key, format!("expected {lo}..={hi} ms, got {value}")))
+            }
+        };
+        range("poll_ms", self.poll_ms, 20, 60_000)?;
+        range("answer_timeout_ms", self.answer_timeout_ms, 20, 60_000)?;
+        range("offline_after_ms", self.offline_after_ms, 100, 3_600_000)?;
+        if self.offline_after_ms <= self.answer_timeout_ms {
+            return Err((
+                "offline_after_ms",
+                format!(
+                    "must be longer than answer_timeout_ms ({}), or one slow answer marks the scale offline; got {}",
+                    self.answer_timeout_ms, self.offline_after_ms
+                ),
+            ));
+        }
+        if let Some(pattern) = &self.pattern {
+            crate::devices::scale::generic::compile(pattern).map_err(|e| ("pattern", e))?;
+        }
+        if let Some(unit) = &self.unit {
+            crate::devices::scale::generic::check_unit(unit).map_err(|e| ("unit", e))?;
+        }
         Ok(())
     }
 }
@@ -1399,7 +1428,7 @@ pub enum DeviceProtocol {
     MtSics,
     /// CAS continuous stream.
     Cas,
-    /// Generic continuous-stream scale (pattern configured later).
+    /// Generic continuous-stream scale, read with `[devices.scale].pattern`.
     Generic,
     /// USB HID scale (usage page 0x8D).
     HidScale,
@@ -2277,6 +2306,17 @@ impl Config {
                 }
                 Some(_) => {}
             }
+            // A generic scale is read with its pattern; there is no default.
+            if d.protocol() == Some(DeviceProtocol::Generic)
+                && d.scale.as_ref().and_then(|s| s.pattern.as_ref()).is_none()
+            {
+                let mut path = at("scale");
+                path.push(Seg::Key("pattern".into()));
+                return Err(invalid(
+                    path,
+                    "missing required key for protocol \"generic\"; expected a regular expression with a (?P<weight>…) group, e.g. \"^(?P<weight>[-+]?[0-9.]+) ?kg$\"",
+                ));
+            }
             if let Some(lane) = &d.lane {
                 if !lanes.contains(lane.as_str()) {
                     let message = if lanes.is_empty() {
@@ -2642,6 +2682,42 @@ mod tests {
             err(&format!("{dev}[devices.shelf]\ncounts_per_kg = 0\n")),
             "t.toml:16: devices[0].shelf.counts_per_kg: 0 counts per kg cannot weigh anything; calibrate with a known weight"
         );
+    }
+
+    #[test]
+    fn scale_settings_rules() {
+        let scale = |protocol: &str, table: &str| {
+            err(&format!("[[devices]]\nid = \"sc\"\nkind = \"scale\"\ntransport = \"serial\"\nprotocol = \"{protocol}\"\npath = \"/dev/ttyUSB0\"\n[devices.scale]\n{table}"))
+        };
+        assert_eq!(
+            scale("toledo-8217", "poll_ms = 5\n"),
+            "t.toml:16: devices[0].scale.poll_ms: expected 20..=60000 ms, got 5"
+        );
+        assert_eq!(
+            scale("mt-sics", "answer_timeout_ms = 500\noffline_after_ms = 400\n"),
+            "t.toml:17: devices[0].scale.offline_after_ms: must be longer than answer_timeout_ms (500), or one slow answer marks the scale offline; got 400"
+        );
+        assert_eq!(
+            scale("generic", "pattern = \"(?P<weight>[0-9.]+\"\n"),
+            "t.toml:16: devices[0].scale.pattern: not a valid regular expression: unclosed group"
+        );
+        assert_eq!(
+            scale("generic", "pattern = \"(?P<w>[0-9.]+)\"\n"),
+            "t.toml:16: devices[0].scale.pattern: the pattern needs a named group (?P<weight>…) around the number, e.g. \"(?P<weight>[-+]?[0-9.]+) ?kg\""
+        );
+        assert_eq!(
+            scale("generic", "unit = \"kg\"\n"),
+            "t.toml:15: devices[0].scale.pattern: missing required key for protocol \"generic\"; expected a regular expression with a (?P<weight>…) group, e.g. \"^(?P<weight>[-+]?[0-9.]+) ?kg$\""
+        );
+        assert_eq!(
+            scale("cas", "unit = \"jin\"\n"),
+            "t.toml:16: devices[0].scale.unit: expected \"g\", \"kg\", \"lb\" or \"oz\", got \"jin\""
+        );
+        let ok = format!(
+            "{MINIMAL}[[devices]]\nid = \"sc\"\nkind = \"scale\"\ntransport = \"serial\"\nprotocol = \"generic\"\npath = \"/dev/ttyUSB0\"\n[devices.scale]\npattern = '^(?P<stable>ST)?.*?(?P<weight>[-+]?[0-9.]+) ?(?P<unit>kg|g)$'\nunit = \"g\"\n"
+        );
+        let config = Config::from_str(&ok, "t.toml").unwrap();
+        assert_eq!(config.devices[0].scale_settings().poll_ms, 200);
     }
 
     #[test]

@@ -68,6 +68,9 @@ enum Command {
     /// Barcode tools.
     #[command(subcommand)]
     Barcode(BarcodeCmd),
+    /// Check devices: `doctor scan --port PATH` reads a scanner.
+    #[command(subcommand)]
+    Doctor(DoctorCmd),
     /// Import data from a file.
     #[command(subcommand)]
     Import(ImportCmd),
@@ -115,6 +118,13 @@ enum Command {
     Jobs(JobsCmd),
     /// Daemon and database status.
     Status,
+    /// The running daemon's devices: connected or not, last event, errors, status (paper out,
+    /// no answer …).
+    Devices {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a consistent backup of the whole database to FILE (works while the daemon runs).
     Backup { file: PathBuf },
     /// Restore a backup into the data dir (refuses a data dir holding a database unless --force).
@@ -173,6 +183,66 @@ enum Command {
         /// `sale <id> <receipt> <total fen> <move id>,… <points earned>`.
         #[arg(long, conflicts_with = "sled_only")]
         sales: bool,
+    },
+}
+
+/// Device checks for a technician, straight on a port, with the drivers the daemon uses.
+#[derive(Subcommand)]
+enum DoctorCmd {
+    /// Read a serial / USB-CDC barcode scanner and print each code as one JSON line
+    /// {"code":…,"symbology":…,"at":…}; stops after --timeout or at Ctrl-C.
+    Scan {
+        /// The scanner's port (prefer /dev/serial/by-id/…).
+        #[arg(long, value_name = "PATH")]
+        port: String,
+        /// Seconds to listen.
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        timeout: u64,
+        #[arg(long, default_value_t = 9600)]
+        baud: u32,
+        /// What ends a code: any (CR, LF or CR LF), cr, lf, crlf, tab.
+        #[arg(long, default_value = "any", value_parser = storehub::devices::scanner::parse_terminator)]
+        terminator: config::Terminator,
+        /// Remove this from the start of each code.
+        #[arg(long, default_value = "")]
+        strip_prefix: String,
+        /// Remove this from the end of each code.
+        #[arg(long, default_value = "")]
+        strip_suffix: String,
+        /// The scanner sends AIM symbology identifiers (]E0 …) before each code.
+        #[arg(long)]
+        aim_ids: bool,
+    },
+    /// Read one settled weight from a serial scale and print it
+    /// (`{"grams":…,"stable":…,"state":…}` with --json).
+    Scale {
+        /// The scale's serial port, e.g. /dev/serial/by-id/usb-…
+        #[arg(long, value_name = "PATH")]
+        port: String,
+        /// The scale's protocol.
+        #[arg(long, value_parser = storehub::devices::scale::doctor::PROTOCOLS)]
+        protocol: String,
+        /// [default: 9600]
+        #[arg(long)]
+        baud: Option<u32>,
+        /// [default: 7 for toledo-8217, else 8]
+        #[arg(long, value_parser = clap::value_parser!(u8).range(7..=8))]
+        data_bits: Option<u8>,
+        /// [default: even for toledo-8217, else none]
+        #[arg(long, value_parser = ["none", "even", "odd"])]
+        parity: Option<String>,
+        /// generic: a regular expression over one line with a (?P<weight>…) group, optionally
+        /// (?P<stable>…) and (?P<unit>…).
+        #[arg(long, value_name = "RE")]
+        pattern: Option<String>,
+        /// Unit of weights sent without one (generic, toledo-8217): g, kg, lb, oz [default: kg].
+        #[arg(long)]
+        unit: Option<String>,
+        #[arg(long)]
+        json: bool,
+        /// Give up after this many seconds without a settled weight.
+        #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+        timeout: f64,
     },
 }
 
@@ -745,6 +815,7 @@ fn context(cfg: Option<&Config>) -> ops::Context {
         lanes: Default::default(),
         tz: cfg.map_or(chrono_tz::Asia::Shanghai, |c| c.timezone()),
         loyalty: cfg.map(LoyaltyRules::for_shop).unwrap_or_default(),
+        devices: Default::default(),
     }
 }
 
@@ -790,6 +861,15 @@ fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
+        Command::Doctor(DoctorCmd::Scan { port, timeout, baud, terminator, strip_prefix, strip_suffix, aim_ids }) => {
+            let settings = config::ScannerSettings {
+                terminator: *terminator,
+                strip_prefix: strip_prefix.clone(),
+                strip_suffix: strip_suffix.clone(),
+                aim_ids: *aim_ids,
+            };
+            Ok(storehub::devices::scanner::doctor_scan(port, Duration::from_secs(*timeout), *baud, settings)?)
+        }
         Command::Version => {
             println!("storehub {}", env!("CARGO_PKG_VERSION"));
             println!("schema version {}", store::SCHEMA_VERSION);
@@ -990,7 +1070,34 @@ fn run(cli: Cli) -> Result<(), Failure> {
             print_json(&request(&cli, req)?.result)
         }
         Command::Coupons(CouponsCmd::Expire) => print_json(&request(&cli, Request::CouponsExpire)?.result),
+        Command::Doctor(DoctorCmd::Scale { port, protocol, baud, data_bits, parity, pattern, unit, json, timeout }) => {
+            if !(timeout.is_finite() && *timeout > 0.0 && *timeout <= 3600.0) {
+                return Err(anyhow!("--timeout: expected seconds between 0 and 3600, got {timeout}").into());
+            }
+            let args = storehub::devices::scale::DoctorScaleArgs {
+                port: port.clone(),
+                protocol: protocol.clone(),
+                baud: *baud,
+                data_bits: *data_bits,
+                parity: parity.clone(),
+                pattern: pattern.clone(),
+                unit: unit.clone(),
+                json: *json,
+                timeout: Duration::from_secs_f64(*timeout),
+            };
+            Ok(storehub::devices::scale::doctor_scale(&args)?)
+        }
         Command::Status => print_json(&request(&cli, Request::Status)?.result),
+        Command::Devices { json } => {
+            let reply = request(&cli, Request::Devices)?;
+            if *json {
+                print_json(&reply.result)
+            } else {
+                let list: Vec<storehub::devices::health::DeviceHealth> = serde_json::from_value(reply.result).map_err(|e| anyhow!("the daemon's device list did not parse: {e}"))?;
+                print!("{}", storehub::devices::health::render(&list));
+                Ok(())
+            }
+        }
         Command::Backup { file } => {
             let reply = request(&cli, Request::Backup)?;
             let bytes = reply.payload.ok_or_else(|| anyhow!("the daemon sent no backup data"))?;

@@ -42,6 +42,9 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 pub enum Request {
     /// Identity, counts and outbox depth.
     Status,
+    /// Health of every configured device (connected, last event, errors); only a running daemon
+    /// knows it.
+    Devices,
     /// A consistent backup; the bytes come back as the payload.
     Backup,
     /// Every product.
@@ -135,6 +138,7 @@ impl Request {
     pub fn name(&self) -> &'static str {
         match self {
             Request::Status => "status",
+            Request::Devices => "devices",
             Request::Backup => "backup",
             Request::ExportCatalog => "export_catalog",
             Request::ImportCatalog { .. } => "import_catalog",

@@ -27,6 +27,8 @@ pub struct Context {
     pub tz: chrono_tz::Tz,
     /// `[loyalty]` in the shop's time zone (defaults when no config is given).
     pub loyalty: LoyaltyRules,
+    /// The devices' health board, set by the daemon once its devices are started.
+    pub devices: std::sync::OnceLock<std::sync::Arc<crate::devices::health::HealthBoard>>,
 }
 
 /// Applies one request. Errors are messages for the person at the CLI.
@@ -48,6 +50,10 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
                 "started_at": ctx.started_at.to_rfc3339(),
             })))
         }
+        Request::Devices => match ctx.devices.get() {
+            Some(board) => Ok(Reply::json(board.snapshot())),
+            None => Err("device health is known only to the running daemon (storehub run); none runs on this data dir. `storehub doctor` checks devices without it".into()),
+        },
         Request::Backup => {
             let mut buf = Vec::new();
             let summary = store.backup_to(&mut buf).map_err(s)?;

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::DeviceConfig;
 
@@ -20,7 +20,8 @@ use crate::config::DeviceConfig;
 pub const BURST_GAP: Duration = Duration::from_secs(10);
 
 /// What the hub knows of one device.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
 pub struct DeviceHealth {
     pub id: String,
     pub kind: String,
@@ -52,6 +53,12 @@ pub struct DeviceHealth {
     pub model: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub firmware: Option<String>,
+}
+
+impl Default for DeviceHealth {
+    fn default() -> Self {
+        DeviceHealth::new("", "", "", "", "", None)
+    }
 }
 
 impl DeviceHealth {
@@ -211,6 +218,30 @@ impl HealthBoard {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.devices.values().cloned().collect()
     }
+}
+
+/// A table of device health for a person at a terminal.
+pub fn render(list: &[DeviceHealth]) -> String {
+    use std::fmt::Write;
+    if list.is_empty() {
+        return "no devices configured ([[devices]] in the config)\n".into();
+    }
+    let mut s = String::new();
+    let _ = writeln!(s, "{:<14} {:<8} {:<14} {:<10} {:>7} {:>6}  {}", "DEVICE", "KIND", "PROTOCOL", "STATE", "EVENTS", "ERRORS", "LAST EVENT / NOTE");
+    for h in list {
+        let state = match (&h.status, h.connected) {
+            (Some(st), _) => st.clone(),
+            (None, true) => "connected".into(),
+            (None, false) => "absent".into(),
+        };
+        let last = h.last_event_at.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_else(|| "-".into());
+        let mut note = last;
+        if let Some(e) = &h.last_error {
+            let _ = write!(note, "; last error: {e}");
+        }
+        let _ = writeln!(s, "{:<14} {:<8} {:<14} {:<10} {:>7} {:>6}  {}", h.id, h.kind, h.protocol, state, h.events, h.error_count(), note);
+    }
+    s
 }
 
 #[cfg(test)]

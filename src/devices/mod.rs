@@ -17,10 +17,13 @@
 
 pub mod display;
 pub mod health;
+pub mod hub;
+pub mod manager;
 pub mod printer;
 pub mod scale;
 pub mod scanner;
 pub mod shelf;
+pub mod sim;
 pub mod transport;
 
 use chrono::{DateTime, Utc};
