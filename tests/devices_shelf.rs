@@ -284,6 +284,36 @@ fn a_node_says_hello_sends_readings_survives_garbage_answers_commands_and_is_rep
 }
 
 #[test]
+fn the_manager_entry_point_opens_a_node_by_its_configured_path() {
+    let (master, slave) = TTYPort::pair().unwrap();
+    let path = serialport::SerialPort::name(&slave).unwrap();
+    let cfg = device(&format!("id = \"shelf-n2\"\nkind = \"shelf\"\ntransport = \"serial\"\npath = \"{path}\"\n"));
+    let rig = Rig::new(cfg.clone());
+    let (tx, rx) = mpsc::channel::<Sim>();
+    let sim = node_sim(master, 77, rx);
+    thread::scope(|s| {
+        let driver = s.spawn(|| rig.run(|ctx| storehub::devices::shelf::drive(&cfg, ctx)));
+        let _guard = StopOnDrop(&rig.stop);
+        wait_for("the hello", || rig.health().model.as_deref() == Some("storehub-node 77 (2 channels)"));
+        // Commands queued on the registry's handle reach this node.
+        let cmds = storehub::devices::shelf::node_commands("shelf-n2");
+        let seq = cmds.tare(1).unwrap();
+        assert!(cmds.wait(seq, WAIT).unwrap().ok);
+        tx.send(Sim::Unplug).unwrap();
+        assert!(matches!(driver.join().unwrap(), Ok(DriverExit::Closed)));
+    });
+    sim.join().unwrap();
+    drop(slave);
+    // GPIO devices off a Pi fail to open with a message that says so.
+    let hx = device("id = \"shelf-a9\"\nkind = \"shelf\"\ntransport = \"gpio\"\nprotocol = \"hx711\"\npins = [5, 6]\n");
+    if !std::path::Path::new("/dev/gpiomem").exists() {
+        let rig = Rig::new(hx.clone());
+        let err = rig.run(|ctx| storehub::devices::shelf::drive(&hx, ctx)).err().unwrap();
+        assert!(err.contains("no GPIO on this machine (not a Raspberry Pi?)"), "{err}");
+    }
+}
+
+#[test]
 fn commands_queue_is_bounded_while_no_node_is_attached() {
     let cmds = NodeCommands::new();
     for _ in 0..MAX_QUEUED {
