@@ -1236,12 +1236,84 @@ impl PrinterSettings {
 }
 
 /// `[devices.shelf]`: a shelf sensor's channels and, on GPIO, its wiring.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShelfSettings {
     /// `[[devices.shelf.channels]]`: which product each load-cell channel weighs.
     #[serde(default)]
     pub channels: Vec<ShelfChannel>,
+    /// `storehub-node`: no frame for this many ms marks the node `no_heartbeat` (nodes send a
+    /// heartbeat every 2 s).
+    #[serde(default = "default_heartbeat_timeout_ms")]
+    pub heartbeat_timeout_ms: u64,
+    /// `hx711`: emit one reading this often, in ms.
+    #[serde(default = "default_sample_ms")]
+    pub sample_ms: u64,
+    /// `hx711`: average this many conversions per reading (1..=16).
+    #[serde(default = "default_samples")]
+    pub samples: u8,
+    /// `hx711`: channel and gain, 128 (channel A), 64 (channel A) or 32 (channel B).
+    #[serde(default = "default_gain")]
+    pub gain: u8,
+    /// `hx711`: the raw reading with the shelf empty.
+    #[serde(default)]
+    pub zero_counts: i64,
+    /// `hx711`: raw counts per 1000 g above `zero_counts` (negative when the cell is wired the
+    /// other way round). Required for an HX711.
+    #[serde(default)]
+    pub counts_per_kg: Option<i64>,
+    /// `hx711`: a reading is stable when the last `stable_readings` readings lie within this
+    /// many grams of each other.
+    #[serde(default = "default_stable_band_g")]
+    pub stable_band_g: i64,
+    #[serde(default = "default_stable_readings")]
+    pub stable_readings: u8,
+    /// `beam`: a level must hold this many ms before a change counts.
+    #[serde(default = "default_debounce_ms")]
+    pub debounce_ms: u64,
+    /// `beam`: the input reads low when the beam is broken / the door is open.
+    #[serde(default)]
+    pub active_low: bool,
+}
+
+impl Default for ShelfSettings {
+    fn default() -> Self {
+        ShelfSettings {
+            channels: Vec::new(),
+            heartbeat_timeout_ms: default_heartbeat_timeout_ms(),
+            sample_ms: default_sample_ms(),
+            samples: default_samples(),
+            gain: default_gain(),
+            zero_counts: 0,
+            counts_per_kg: None,
+            stable_band_g: default_stable_band_g(),
+            stable_readings: default_stable_readings(),
+            debounce_ms: default_debounce_ms(),
+            active_low: false,
+        }
+    }
+}
+
+fn default_heartbeat_timeout_ms() -> u64 {
+    6000
+}
+fn default_sample_ms() -> u64 {
+    200
+}
+fn default_samples() -> u8 {
+    4
+}
+fn default_gain() -> u8 {
+    128
+}
+fn default_stable_band_g() -> i64 {
+    5
+}
+fn default_stable_readings() -> u8 {
+    3
+}
+fn default_debounce_ms() -> u64 {
+    20
 }
 
 /// One weighing channel of a shelf sensor, mapped to the product on it.
@@ -1262,6 +1334,42 @@ pub struct ShelfChannel {
 impl ShelfSettings {
     /// Checks what serde cannot; returns the offending key and why.
     fn check(&self) -> Result<(), (&'static str, String)> {
+        let mut seen = BTreeSet::new();
+        for (i, c) in self.channels.iter().enumerate() {
+            if !seen.insert(c.channel) {
+                return Err(("channels", format!("channels[{i}]: channel {} is listed twice; each channel weighs one product", c.channel)));
+            }
+            if c.sku.trim().is_empty() {
+                return Err(("channels", format!("channels[{i}].sku: empty; expected the sku of the product on channel {}", c.channel)));
+            }
+            if c.unit_grams <= 0 {
+                return Err(("channels", format!("channels[{i}].unit_grams: expected the weight of one unit in grams, more than 0, got {}", c.unit_grams)));
+            }
+            if c.low_units < 0 {
+                return Err(("channels", format!("channels[{i}].low_units: expected 0 or more units, got {}", c.low_units)));
+            }
+        }
+        if self.heartbeat_timeout_ms == 0 {
+            return Err(("heartbeat_timeout_ms", "expected more than 0 ms".to_string()));
+        }
+        if self.sample_ms == 0 {
+            return Err(("sample_ms", "expected more than 0 ms".to_string()));
+        }
+        if !(1..=16).contains(&self.samples) {
+            return Err(("samples", format!("expected 1..=16 conversions per reading, got {}", self.samples)));
+        }
+        if ![128, 64, 32].contains(&self.gain) {
+            return Err(("gain", format!("expected 128 or 64 (channel A) or 32 (channel B), got {}", self.gain)));
+        }
+        if self.counts_per_kg == Some(0) {
+            return Err(("counts_per_kg", "0 counts per kg cannot weigh anything; calibrate with a known weight".to_string()));
+        }
+        if self.stable_band_g < 0 {
+            return Err(("stable_band_g", format!("expected 0 or more grams, got {}", self.stable_band_g)));
+        }
+        if !(1..=16).contains(&self.stable_readings) {
+            return Err(("stable_readings", format!("expected 1..=16 readings, got {}", self.stable_readings)));
+        }
         Ok(())
     }
 }
@@ -2548,6 +2656,43 @@ mod tests {
         assert_eq!(
             err("[[devices]]\nid = \"w\"\nkind = \"shelf\"\ntransport = \"gpio\"\nprotocol = \"hx711\"\npins = [5, 40]\n"),
             "t.toml:14: devices[0].pins: expected BCM GPIO pins 0..=27, got 40"
+        );
+    }
+
+    #[test]
+    fn shelf_channel_rules() {
+        let dev = "[[devices]]\nid = \"w\"\nkind = \"shelf\"\ntransport = \"gpio\"\nprotocol = \"hx711\"\npins = [5, 6]\n";
+        let ch = |channel: u8, sku: &str, unit: i64, low: i64| {
+            format!("[[devices.shelf.channels]]\nchannel = {channel}\nsku = \"{sku}\"\nunit_grams = {unit}\nlow_units = {low}\n")
+        };
+        let good = format!("{MINIMAL}{dev}[devices.shelf]\ncounts_per_kg = 421000\n{}{}", ch(0, "SKU-1", 570, 3), ch(1, "SKU-2", 250, 0));
+        let c = Config::from_str(&good, "t.toml").unwrap();
+        let s = c.devices[0].shelf_settings();
+        assert_eq!(s.channels.len(), 2);
+        assert_eq!((s.sample_ms, s.samples, s.gain, s.counts_per_kg, s.debounce_ms), (200, 4, 128, Some(421_000), 20));
+        assert_eq!(
+            err(&format!("{dev}{}{}", ch(0, "SKU-1", 570, 3), ch(0, "SKU-2", 250, 0))),
+            "t.toml:9: devices[0].shelf.channels: channels[1]: channel 0 is listed twice; each channel weighs one product"
+        );
+        assert_eq!(
+            err(&format!("{dev}{}", ch(0, "SKU-1", 0, 3))),
+            "t.toml:9: devices[0].shelf.channels: channels[0].unit_grams: expected the weight of one unit in grams, more than 0, got 0"
+        );
+        assert_eq!(
+            err(&format!("{dev}{}", ch(0, " ", 570, 3))),
+            "t.toml:9: devices[0].shelf.channels: channels[0].sku: empty; expected the sku of the product on channel 0"
+        );
+        assert_eq!(
+            err(&format!("{dev}{}", ch(2, "SKU-1", 570, -1))),
+            "t.toml:9: devices[0].shelf.channels: channels[0].low_units: expected 0 or more units, got -1"
+        );
+        assert_eq!(
+            err(&format!("{dev}[devices.shelf]\ngain = 100\n")),
+            "t.toml:16: devices[0].shelf.gain: expected 128 or 64 (channel A) or 32 (channel B), got 100"
+        );
+        assert_eq!(
+            err(&format!("{dev}[devices.shelf]\ncounts_per_kg = 0\n")),
+            "t.toml:16: devices[0].shelf.counts_per_kg: 0 counts per kg cannot weigh anything; calibrate with a known weight"
         );
     }
 

@@ -1,6 +1,7 @@
 //! Pure decisions of the store: money, barcodes (GS1), printable coupon codes, stock, basket
 //! pricing and tenders, loyalty (points, tiers, stored value, referrals, member codes), phone
-//! numbers, and staff rules (roles, lockout, shift cash), and later analytics and forecasting.
+//! numbers, staff rules (roles, lockout, shift cash), shelf counts from weights, and later
+//! analytics and forecasting.
 //! Nothing here does I/O, reads the clock or is async: callers pass in everything a decision
 //! needs, so every rule can be tested with worked numbers.
 
@@ -10,6 +11,7 @@ pub mod loyalty;
 pub mod money;
 pub mod phone;
 pub mod pricing;
+pub mod shelf;
 pub mod staff;
 pub mod stock;
 pub mod tender;

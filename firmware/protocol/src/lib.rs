@@ -1,22 +1,583 @@
-//! The wire protocol between the storehub hub and its shelf-sensor nodes (issue 12).
+//! The wire protocol between the storehub hub and its shelf-sensor nodes.
 //!
-//! It will hold the frame types both ends share, postcard-encoded, COBS-framed and protected by a
-//! CRC, so a node and the hub decode the same bytes with the same code. It must stay `no_std`,
-//! never allocate and never depend on the hub: the firmware links it on a microcontroller, the hub
-//! reads it through its serial transport. Today it only fixes the protocol version.
+//! Both ends link this crate, so a node and the hub encode and decode the same bytes with the same
+//! code. It owns the message types ([`NodeMsg`] node → hub, [`HubMsg`] hub → node), the frame
+//! format and a bounded [`FrameAccumulator`]. It must stay `no_std`, never allocate and never
+//! depend on the hub: the firmware links it on a microcontroller.
+//!
+//! # Frame format
+//! `COBS(postcard(message) ++ CRC-32(postcard(message)) as 4 bytes little-endian) ++ 0x00`
+//!
+//! - postcard: variant index and integers as varints (signed ones zigzag), `u8` and `bool` as one
+//!   byte, struct fields in declaration order. Variant indices and field order are the protocol:
+//!   append new variants and fields at the end, never reorder.
+//! - CRC-32/ISO-HDLC (the zlib / Ethernet CRC; check value `0xCBF43926` for `"123456789"`), over
+//!   the postcard bytes only.
+//! - COBS removes every 0x00 from the frame body, so a single 0x00 ends each frame and a reader
+//!   that starts mid-stream resynchronises at the next one. Empty frames (0x00 0x00) are ignored,
+//!   so a node may send a lone 0x00 at boot to flush a half-received frame at the hub.
+//!
+//! A whole frame, sentinel included, is at most [`MAX_FRAME_LEN`] bytes.
+//!
+//! # Versions
+//! [`NodeMsg::Hello`] is variant 0 and its first field is the protocol version, in every version
+//! of this protocol: a hub can always read which version a node speaks and refuse another one.
+//! Decoders ignore bytes after the last field they know, so a later version may append fields.
 #![no_std]
 #![forbid(unsafe_code)]
 
-/// The protocol version a node will announce in its hello frame, so the hub can refuse a node that
-/// speaks another version instead of guessing at its frame layout.
+use core::fmt;
+
+use postcard::ser_flavors::{Cobs, Flavor, Slice};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// The protocol version a node announces in its hello, so the hub can refuse a node that speaks
+/// another version instead of guessing at its frame layout.
 pub const PROTOCOL_VERSION: u8 = 1;
+
+/// The longest frame either end sends or accepts, 0x00 sentinel included. Today's largest
+/// message is 17 bytes framed; the rest is room for fields a later version appends.
+pub const MAX_FRAME_LEN: usize = 64;
+
+/// Bytes of the CRC after the postcard body.
+pub const CRC_LEN: usize = 4;
+
+/// A node's firmware version, `major.minor.patch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FwVersion {
+    pub major: u8,
+    pub minor: u8,
+    pub patch: u8,
+}
+
+impl fmt::Display for FwVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+/// What a node sends to the hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NodeMsg {
+    /// Sent at boot and in answer to [`HubMsg::Identify`]. Variant 0, `protocol` first: see the
+    /// crate docs on versions.
+    Hello { protocol: u8, node_id: u32, fw_version: FwVersion, channels: u8 },
+    /// One load-cell channel's weight. `seq` counts readings of this node (wrapping), so the hub
+    /// can tell lost frames; `stable` is the node's own settling judgement.
+    Reading { seq: u16, channel: u8, grams: i32, stable: bool },
+    /// Sent when the node has nothing else to say for a while (nodes send one every 2 s), so a
+    /// silent node is told apart from an idle shelf.
+    Heartbeat { uptime_s: u32 },
+    /// The answer to a [`HubMsg`] command with that `seq`; `code` is an [`AckCode`] as a byte
+    /// (0 when `ok`).
+    Ack { command_seq: u16, ok: bool, code: u8 },
+}
+
+/// What the hub sends to a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HubMsg {
+    /// Zero the channel at its current load. Answered by an [`NodeMsg::Ack`] with the same `seq`.
+    Tare { seq: u16, channel: u8 },
+    /// The channel now carries `known_grams` (after a tare with the shelf empty): the node derives
+    /// its scale factor. Answered by an ack.
+    Calibrate { seq: u16, channel: u8, known_grams: i32 },
+    /// Asks the node to send its [`NodeMsg::Hello`] again (the hub reopened the port).
+    Identify,
+}
+
+impl HubMsg {
+    /// The sequence number an ack will carry, for commands that are acknowledged.
+    pub fn seq(&self) -> Option<u16> {
+        match self {
+            HubMsg::Tare { seq, .. } | HubMsg::Calibrate { seq, .. } => Some(*seq),
+            HubMsg::Identify => None,
+        }
+    }
+}
+
+/// Why a node refused a command (the `code` byte of [`NodeMsg::Ack`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum AckCode {
+    Ok = 0,
+    /// The node has no such channel.
+    UnknownChannel = 1,
+    /// The load was moving; try again once it settles.
+    NotStable = 2,
+    /// The argument is out of range (e.g. calibrating with 0 g or a negative weight).
+    BadValue = 3,
+    /// The node is busy with another command.
+    Busy = 4,
+    /// The node does not know this command (an older firmware).
+    UnknownCommand = 5,
+}
+
+impl AckCode {
+    pub fn from_u8(code: u8) -> Option<AckCode> {
+        Some(match code {
+            0 => AckCode::Ok,
+            1 => AckCode::UnknownChannel,
+            2 => AckCode::NotStable,
+            3 => AckCode::BadValue,
+            4 => AckCode::Busy,
+            5 => AckCode::UnknownCommand,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AckCode::Ok => "ok",
+            AckCode::UnknownChannel => "unknown_channel",
+            AckCode::NotStable => "not_stable",
+            AckCode::BadValue => "bad_value",
+            AckCode::Busy => "busy",
+            AckCode::UnknownCommand => "unknown_command",
+        }
+    }
+}
+
+/// Why bytes did not make a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameError {
+    /// More than the accumulator holds arrived without a 0x00; the bytes up to the next 0x00
+    /// are dropped.
+    Overlong,
+    /// The frame is not valid COBS (a code byte points past the end of the frame).
+    Cobs,
+    /// The decoded frame is shorter than its CRC.
+    Truncated,
+    /// The CRC over the body does not match the one sent.
+    Crc { expected: u32, found: u32 },
+    /// The CRC matched but the body is not a message of this protocol.
+    Postcard(postcard::Error),
+}
+
+impl FrameError {
+    /// A short name for counting errors by kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FrameError::Overlong => "overlong",
+            FrameError::Cobs => "cobs",
+            FrameError::Truncated => "truncated",
+            FrameError::Crc { .. } => "crc",
+            FrameError::Postcard(_) => "postcard",
+        }
+    }
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::Overlong => write!(f, "frame longer than {MAX_FRAME_LEN} bytes without a 0x00 end; dropped up to the next 0x00"),
+            FrameError::Cobs => write!(f, "frame is not valid COBS"),
+            FrameError::Truncated => write!(f, "frame shorter than its {CRC_LEN}-byte CRC"),
+            FrameError::Crc { expected, found } => write!(f, "CRC mismatch: body gives {expected:#010x}, frame says {found:#010x}"),
+            FrameError::Postcard(e) => write!(f, "CRC ok but not a message of protocol {PROTOCOL_VERSION}: {e}"),
+        }
+    }
+}
+
+/// A postcard flavor that feeds every byte to a CRC-32 and hands it on, then appends the CRC
+/// (little-endian) before finishing the inner flavor.
+struct Crc32<B: Flavor> {
+    inner: B,
+    hasher: crc32fast::Hasher,
+}
+
+impl<B: Flavor> Flavor for Crc32<B> {
+    type Output = B::Output;
+
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.hasher.update(&[data]);
+        self.inner.try_push(data)
+    }
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.hasher.update(data);
+        self.inner.try_extend(data)
+    }
+
+    fn finalize(mut self) -> postcard::Result<Self::Output> {
+        let crc = self.hasher.finalize();
+        self.inner.try_extend(&crc.to_le_bytes())?;
+        self.inner.finalize()
+    }
+}
+
+/// Encodes `msg` as one frame into `buf` and returns the frame, 0x00 sentinel included.
+/// Fails with [`postcard::Error::SerializeBufferFull`] when `buf` is too small
+/// ([`MAX_FRAME_LEN`] is always enough for this protocol's messages).
+pub fn encode_frame<'b, T: Serialize>(msg: &T, buf: &'b mut [u8]) -> Result<&'b [u8], postcard::Error> {
+    let flavor = Crc32 { inner: Cobs::try_new(Slice::new(buf))?, hasher: crc32fast::Hasher::new() };
+    let frame: &'b mut [u8] = postcard::serialize_with_flavor(msg, flavor)?;
+    Ok(frame)
+}
+
+/// Decodes one frame in place: `frame` is the COBS bytes, with or without the trailing 0x00
+/// (decoding stops at the first 0x00). The buffer is overwritten with the decoded body.
+pub fn decode_frame<T: DeserializeOwned>(frame: &mut [u8]) -> Result<T, FrameError> {
+    let len = cobs::decode_in_place(frame).map_err(|_| FrameError::Cobs)?;
+    let body = &frame[..len];
+    if body.len() < CRC_LEN {
+        return Err(FrameError::Truncated);
+    }
+    let (payload, crc) = body.split_at(body.len() - CRC_LEN);
+    let found = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
+    let expected = crc32fast::hash(payload);
+    if expected != found {
+        return Err(FrameError::Crc { expected, found });
+    }
+    postcard::from_bytes(payload).map_err(FrameError::Postcard)
+}
+
+/// What one [`FrameAccumulator::feed`] call found. `rest` is the input after the frame (or
+/// error) found: feed it again.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Feed<'i, T> {
+    /// The whole input was taken; no frame ended in it.
+    Consumed,
+    Message(T, &'i [u8]),
+    Error(FrameError, &'i [u8]),
+}
+
+/// Collects frames from a byte stream that arrives in chunks of any size. Holds at most `N`
+/// bytes of one frame (use [`MAX_FRAME_LEN`]); a longer run without 0x00 is reported once as
+/// [`FrameError::Overlong`] and dropped up to the next 0x00. Never allocates.
+#[derive(Debug, Clone)]
+pub struct FrameAccumulator<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+    /// Dropping an overlong frame until the next 0x00.
+    skipping: bool,
+}
+
+impl<const N: usize> Default for FrameAccumulator<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> FrameAccumulator<N> {
+    pub const fn new() -> Self {
+        FrameAccumulator { buf: [0; N], len: 0, skipping: false }
+    }
+
+    /// Forgets a half-received frame (after a reconnect).
+    pub fn reset(&mut self) {
+        self.len = 0;
+        self.skipping = false;
+    }
+
+    /// Bytes of an unfinished frame held.
+    pub fn pending(&self) -> usize {
+        self.len
+    }
+
+    /// Takes bytes until a frame ends (a message or an error) or the input runs out.
+    pub fn feed<'i, T: DeserializeOwned>(&mut self, input: &'i [u8]) -> Feed<'i, T> {
+        for (i, &b) in input.iter().enumerate() {
+            let rest = &input[i + 1..];
+            if b == 0 {
+                if self.skipping {
+                    self.skipping = false;
+                    self.len = 0;
+                    continue;
+                }
+                if self.len == 0 {
+                    continue;
+                }
+                let len = self.len;
+                self.len = 0;
+                return match decode_frame(&mut self.buf[..len]) {
+                    Ok(msg) => Feed::Message(msg, rest),
+                    Err(e) => Feed::Error(e, rest),
+                };
+            }
+            if self.skipping {
+                continue;
+            }
+            if self.len == N {
+                self.skipping = true;
+                self.len = 0;
+                return Feed::Error(FrameError::Overlong, rest);
+            }
+            self.buf[self.len] = b;
+            self.len += 1;
+        }
+        Feed::Consumed
+    }
+}
 
 #[cfg(test)]
 mod tests {
-    use super::PROTOCOL_VERSION;
+    use super::*;
+
+    fn frame_of<T: Serialize>(msg: &T) -> ([u8; MAX_FRAME_LEN], usize) {
+        let mut buf = [0u8; MAX_FRAME_LEN];
+        let len = encode_frame(msg, &mut buf).unwrap().len();
+        (buf, len)
+    }
+
+    fn assert_frame<T: Serialize>(msg: &T, expected: &[u8]) {
+        let (buf, len) = frame_of(msg);
+        assert_eq!(&buf[..len], expected);
+    }
 
     #[test]
-    fn first_release_speaks_version_one() {
-        assert_eq!(PROTOCOL_VERSION, 1);
+    fn crc32fast_is_the_iso_hdlc_crc_with_the_standard_check_value() {
+        assert_eq!(crc32fast::hash(b"123456789"), 0xCBF4_3926);
+    }
+
+    // Each expected frame below was worked out by hand: postcard body, CRC-32 of the body
+    // (zlib.crc32) little-endian, COBS (each code byte = distance to the next zero, a zero
+    // ends the frame).
+
+    #[test]
+    fn heartbeat_of_300_s_is_these_nine_bytes() {
+        // body 02 (variant 2) AC 02 (varint 300); CRC 0x10799FB5 → B5 9F 79 10; no zeros inside,
+        // so COBS puts one code byte 08 in front.
+        assert_frame(&NodeMsg::Heartbeat { uptime_s: 300 }, &[0x08, 0x02, 0xAC, 0x02, 0xB5, 0x9F, 0x79, 0x10, 0x00]);
+    }
+
+    #[test]
+    fn hello_from_node_12345_with_firmware_1_2_3_and_four_channels() {
+        // body 00 (variant 0) 01 (protocol) B9 60 (varint 12345) 01 02 03 (fw) 04 (channels);
+        // CRC 0xF0DAC5FC. The body starts with a zero: COBS code 01, then 0C for the other 11.
+        let hello = NodeMsg::Hello { protocol: 1, node_id: 12345, fw_version: FwVersion { major: 1, minor: 2, patch: 3 }, channels: 4 };
+        assert_frame(
+            &hello,
+            &[0x01, 0x0C, 0x01, 0xB9, 0x60, 0x01, 0x02, 0x03, 0x04, 0xFC, 0xC5, 0xDA, 0xF0, 0x00],
+        );
+    }
+
+    #[test]
+    fn stable_reading_of_500_g_on_channel_0() {
+        // body 01 07 00 E8 07 01: variant 1, seq 7, channel 0, zigzag(500) = 1000 = E8 07,
+        // stable; CRC 0x5709895F.
+        assert_frame(
+            &NodeMsg::Reading { seq: 7, channel: 0, grams: 500, stable: true },
+            &[0x03, 0x01, 0x07, 0x08, 0xE8, 0x07, 0x01, 0x5F, 0x89, 0x09, 0x57, 0x00],
+        );
+    }
+
+    #[test]
+    fn unsettled_reading_of_minus_10_g_on_channel_1() {
+        // body 01 00 01 13 00: zigzag(-10) = 19 = 0x13, not stable; CRC 0x9B6FF508.
+        assert_frame(
+            &NodeMsg::Reading { seq: 0, channel: 1, grams: -10, stable: false },
+            &[0x02, 0x01, 0x03, 0x01, 0x13, 0x05, 0x08, 0xF5, 0x6F, 0x9B, 0x00],
+        );
+    }
+
+    #[test]
+    fn tare_ack_and_identify() {
+        assert_frame(&HubMsg::Tare { seq: 5, channel: 2 }, &[0x01, 0x07, 0x05, 0x02, 0x7B, 0x4C, 0x38, 0x6C, 0x00]);
+        assert_frame(&NodeMsg::Ack { command_seq: 5, ok: true, code: 0 }, &[0x04, 0x03, 0x05, 0x01, 0x05, 0x58, 0x83, 0x21, 0x2C, 0x00]);
+        assert_frame(&HubMsg::Identify, &[0x06, 0x02, 0xA1, 0x8E, 0x0C, 0x3C, 0x00]);
+        assert_eq!(HubMsg::Tare { seq: 5, channel: 2 }.seq(), Some(5));
+        assert_eq!(HubMsg::Identify.seq(), None);
+    }
+
+    #[test]
+    fn a_worked_frame_decodes_with_or_without_its_sentinel() {
+        let mut with = [0x08, 0x02, 0xAC, 0x02, 0xB5, 0x9F, 0x79, 0x10, 0x00];
+        assert_eq!(decode_frame::<NodeMsg>(&mut with), Ok(NodeMsg::Heartbeat { uptime_s: 300 }));
+        let mut without = [0x08, 0x02, 0xAC, 0x02, 0xB5, 0x9F, 0x79, 0x10];
+        assert_eq!(decode_frame::<NodeMsg>(&mut without), Ok(NodeMsg::Heartbeat { uptime_s: 300 }));
+    }
+
+    #[test]
+    fn one_flipped_bit_is_a_crc_error() {
+        // 300 s became 301 s (AC → AD): the body's CRC no longer matches.
+        let mut bad = [0x08, 0x02, 0xAD, 0x02, 0xB5, 0x9F, 0x79, 0x10];
+        assert!(matches!(decode_frame::<NodeMsg>(&mut bad), Err(FrameError::Crc { found: 0x10799FB5, .. })));
+    }
+
+    #[test]
+    fn broken_cobs_short_frames_and_unknown_variants() {
+        // The code byte says 9 bytes follow; only 3 do.
+        assert_eq!(decode_frame::<NodeMsg>(&mut [0x0A, 0x02, 0xAC, 0x02]), Err(FrameError::Cobs));
+        // Three bytes cannot carry a 4-byte CRC.
+        assert_eq!(decode_frame::<NodeMsg>(&mut [0x04, 0x01, 0x02, 0x03]), Err(FrameError::Truncated));
+        // Variant 9 with a correct CRC: 09 → CRC over [09].
+        let crc = crc32fast::hash(&[0x09]).to_le_bytes();
+        let body = [0x09, crc[0], crc[1], crc[2], crc[3]];
+        let mut frame = [0u8; 8];
+        let n = cobs::encode(&body, &mut frame);
+        assert!(matches!(decode_frame::<NodeMsg>(&mut frame[..n]), Err(FrameError::Postcard(_))));
+    }
+
+    #[test]
+    fn encoding_into_a_too_small_buffer_fails_instead_of_truncating() {
+        let mut buf = [0u8; 8];
+        assert_eq!(encode_frame(&NodeMsg::Heartbeat { uptime_s: 300 }, &mut buf), Err(postcard::Error::SerializeBufferFull));
+    }
+
+    #[test]
+    fn the_largest_messages_fit_max_frame_len() {
+        let hello = NodeMsg::Hello { protocol: 255, node_id: u32::MAX, fw_version: FwVersion { major: 255, minor: 255, patch: 255 }, channels: 255 };
+        let reading = NodeMsg::Reading { seq: u16::MAX, channel: 255, grams: i32::MIN, stable: true };
+        let cal = HubMsg::Calibrate { seq: u16::MAX, channel: 255, known_grams: i32::MIN };
+        assert_eq!(frame_of(&hello).1, 17);
+        assert_eq!(frame_of(&reading).1, 17);
+        assert!(frame_of(&cal).1 <= 17);
+    }
+
+    #[test]
+    fn accumulator_takes_frames_split_anywhere_and_back_to_back() {
+        let a = frame_of(&NodeMsg::Heartbeat { uptime_s: 300 });
+        let b = frame_of(&NodeMsg::Reading { seq: 1, channel: 3, grams: -1234, stable: true });
+        let mut stream = [0u8; 2 * MAX_FRAME_LEN];
+        stream[..a.1].copy_from_slice(&a.0[..a.1]);
+        stream[a.1..a.1 + b.1].copy_from_slice(&b.0[..b.1]);
+        let stream = &stream[..a.1 + b.1];
+        for split in 0..=stream.len() {
+            let mut acc = FrameAccumulator::<MAX_FRAME_LEN>::new();
+            let mut got = [None; 2];
+            let mut n = 0;
+            for part in [&stream[..split], &stream[split..]] {
+                let mut window = part;
+                loop {
+                    match acc.feed::<NodeMsg>(window) {
+                        Feed::Consumed => break,
+                        Feed::Message(m, rest) => {
+                            got[n] = Some(m);
+                            n += 1;
+                            window = rest;
+                        }
+                        Feed::Error(e, _) => panic!("split at {split}: {e}"),
+                    }
+                }
+            }
+            assert_eq!(got, [Some(NodeMsg::Heartbeat { uptime_s: 300 }), Some(NodeMsg::Reading { seq: 1, channel: 3, grams: -1234, stable: true })]);
+            assert_eq!(acc.pending(), 0);
+        }
+    }
+
+    #[test]
+    fn accumulator_drops_an_overlong_run_once_and_recovers_at_the_next_zero() {
+        let mut acc = FrameAccumulator::<16>::new();
+        let garbage = [0x55u8; 40];
+        match acc.feed::<NodeMsg>(&garbage) {
+            Feed::Error(FrameError::Overlong, rest) => assert_eq!(rest.len(), 40 - 17),
+            other => panic!("{other:?}"),
+        }
+        // The rest of the run is dropped silently, then the next frame decodes.
+        assert_eq!(acc.feed::<NodeMsg>(&garbage[17..]), Feed::Consumed);
+        let (f, n) = frame_of(&NodeMsg::Heartbeat { uptime_s: 300 });
+        let mut input = [0u8; 10];
+        input[0] = 0x00; // ends the overlong run
+        input[1..1 + n].copy_from_slice(&f[..n]);
+        match acc.feed::<NodeMsg>(&input[..1 + n]) {
+            Feed::Message(m, rest) => {
+                assert_eq!(m, NodeMsg::Heartbeat { uptime_s: 300 });
+                assert!(rest.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn empty_frames_are_ignored() {
+        let mut acc = FrameAccumulator::<MAX_FRAME_LEN>::new();
+        assert_eq!(acc.feed::<NodeMsg>(&[0, 0, 0]), Feed::Consumed);
+    }
+
+    #[test]
+    fn ack_codes_round_trip_their_byte() {
+        for code in 0..=5u8 {
+            assert_eq!(AckCode::from_u8(code).map(|c| c as u8), Some(code));
+        }
+        assert_eq!(AckCode::from_u8(6), None);
+        assert_eq!(AckCode::NotStable.as_str(), "not_stable");
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn node_msg() -> impl Strategy<Value = NodeMsg> {
+        prop_oneof![
+            (any::<u8>(), any::<u32>(), any::<(u8, u8, u8)>(), any::<u8>()).prop_map(|(protocol, node_id, (major, minor, patch), channels)| {
+                NodeMsg::Hello { protocol, node_id, fw_version: FwVersion { major, minor, patch }, channels }
+            }),
+            (any::<u16>(), any::<u8>(), any::<i32>(), any::<bool>())
+                .prop_map(|(seq, channel, grams, stable)| NodeMsg::Reading { seq, channel, grams, stable }),
+            any::<u32>().prop_map(|uptime_s| NodeMsg::Heartbeat { uptime_s }),
+            (any::<u16>(), any::<bool>(), any::<u8>()).prop_map(|(command_seq, ok, code)| NodeMsg::Ack { command_seq, ok, code }),
+        ]
+    }
+
+    fn hub_msg() -> impl Strategy<Value = HubMsg> {
+        prop_oneof![
+            (any::<u16>(), any::<u8>()).prop_map(|(seq, channel)| HubMsg::Tare { seq, channel }),
+            (any::<u16>(), any::<u8>(), any::<i32>()).prop_map(|(seq, channel, known_grams)| HubMsg::Calibrate { seq, channel, known_grams }),
+            Just(HubMsg::Identify),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn every_node_message_round_trips_through_one_frame(msg in node_msg()) {
+            let mut buf = [0u8; MAX_FRAME_LEN];
+            let frame = encode_frame(&msg, &mut buf).unwrap();
+            prop_assert!(frame.len() <= MAX_FRAME_LEN);
+            prop_assert_eq!(frame.last(), Some(&0));
+            prop_assert!(!frame[..frame.len() - 1].contains(&0));
+            let mut acc = FrameAccumulator::<MAX_FRAME_LEN>::new();
+            let copy: [u8; MAX_FRAME_LEN] = buf;
+            let n = copy.iter().position(|b| *b == 0).unwrap() + 1;
+            prop_assert_eq!(acc.feed::<NodeMsg>(&copy[..n]), Feed::Message(msg, &[][..]));
+        }
+
+        #[test]
+        fn every_hub_message_round_trips(msg in hub_msg()) {
+            let mut buf = [0u8; MAX_FRAME_LEN];
+            let n = encode_frame(&msg, &mut buf).unwrap().len();
+            prop_assert_eq!(decode_frame::<HubMsg>(&mut buf[..n]), Ok(msg));
+        }
+
+        #[test]
+        fn random_bytes_never_panic_and_never_leave_more_than_n_pending(
+            chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..100), 0..20)
+        ) {
+            let mut acc = FrameAccumulator::<32>::new();
+            for chunk in &chunks {
+                let mut window = &chunk[..];
+                loop {
+                    match acc.feed::<NodeMsg>(window) {
+                        Feed::Consumed => break,
+                        Feed::Message(_, rest) | Feed::Error(_, rest) => {
+                            prop_assert!(rest.len() < window.len());
+                            window = rest;
+                        }
+                    }
+                }
+                prop_assert!(acc.pending() <= 32);
+            }
+        }
+
+        #[test]
+        fn a_corrupted_byte_never_yields_a_different_message(msg in node_msg(), at in 0usize..16, flip in 1u8..=255) {
+            let mut buf = [0u8; MAX_FRAME_LEN];
+            let n = encode_frame(&msg, &mut buf).unwrap().len();
+            let at = at % (n - 1);
+            buf[at] ^= flip;
+            // A flipped byte may become 0x00 and split the frame; every piece must fail or be
+            // the original message, never another one.
+            let mut acc = FrameAccumulator::<MAX_FRAME_LEN>::new();
+            let mut window = &buf[..n];
+            loop {
+                match acc.feed::<NodeMsg>(window) {
+                    Feed::Consumed => break,
+                    Feed::Message(m, rest) => { prop_assert_eq!(m, msg); window = rest; }
+                    Feed::Error(_, rest) => window = rest,
+                }
+            }
+        }
     }
 }

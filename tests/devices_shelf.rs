@@ -1,0 +1,544 @@
+//! Shelf sensors end to end. A storehub node simulator on the master side of a pseudo-terminal
+//! speaks the real wire protocol (hello, readings, heartbeats, acks, and garbage, wrong-CRC and
+//! overlong frames) to the driver, which opens the slave by path as it opens a real port; the
+//! node is unplugged (the master closed) and plugged in again on a fresh pty. An HX711 and a
+//! beam input run through the simulated pin bank. The tracker turns readings into
+//! `storehub.shelf.*` outbox events in a real store, exactly once per change.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use serialport::TTYPort;
+use storehub::clock::SystemClock;
+use storehub::config::DeviceConfig;
+use storehub::devices::health::{DeviceHealth, HealthBoard};
+use storehub::devices::shelf::hx711::{self, Gain};
+use storehub::devices::shelf::node::{CommandError, MAX_QUEUED};
+use storehub::devices::shelf::tracker::{ShelfError, EVENT_SHELF_EMPTY, EVENT_SHELF_LOW, EVENT_SHELF_PICKED, EVENT_SHELF_RESTOCKED};
+use storehub::devices::shelf::{run_beam, run_hx711, run_node_with, NodeCommands, Shelves};
+use storehub::devices::transport::gpio::SimPins;
+use storehub::devices::transport::open_serial;
+use storehub::devices::{DeviceEvent, DriverCtx, DriverExit};
+use storehub::domain::shelf::ShelfChange;
+use storehub_wire::{encode_frame, AckCode, Feed, FrameAccumulator, FwVersion, HubMsg, NodeMsg, MAX_FRAME_LEN};
+
+use common::*;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn device(toml_text: &str) -> DeviceConfig {
+    match toml::from_str(toml_text) {
+        Ok(d) => d,
+        Err(e) => panic!("bad test device config: {e}"),
+    }
+}
+
+/// Health, collected events and the stop flag a driver run shares with the test.
+struct Rig {
+    cfg: DeviceConfig,
+    health: HealthBoard,
+    events: Mutex<Vec<DeviceEvent>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Rig {
+    fn new(cfg: DeviceConfig) -> Rig {
+        let health = HealthBoard::new();
+        health.register(DeviceHealth::from_config(&cfg));
+        Rig { cfg, health, events: Mutex::new(Vec::new()), stop: Arc::new(AtomicBool::new(false)) }
+    }
+
+    fn run<R>(&self, f: impl FnOnce(&DriverCtx) -> R) -> R {
+        let emit = |ev: DeviceEvent| self.events.lock().unwrap().push(ev);
+        let ctx = DriverCtx { device: &self.cfg, health: &self.health, clock: &SystemClock, stop: &self.stop, emit: &emit, store: None };
+        f(&ctx)
+    }
+
+    fn health(&self) -> DeviceHealth {
+        self.health.get(self.cfg.id.as_str()).unwrap()
+    }
+
+    fn errors(&self, kind: &str) -> u64 {
+        self.health().errors.get(kind).copied().unwrap_or(0)
+    }
+
+    /// (channel, grams, stable) of every shelf weight so far.
+    fn weights(&self) -> Vec<(u8, i64, bool)> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| match e {
+                DeviceEvent::ShelfWeight { channel, grams, stable, .. } => Some((*channel, *grams, *stable)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Stops the driver when the test body unwinds, so a failed assertion inside a thread scope
+/// fails the test instead of waiting forever for the driver thread.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn frame(msg: &NodeMsg) -> Vec<u8> {
+    let mut buf = [0u8; MAX_FRAME_LEN];
+    encode_frame(msg, &mut buf).unwrap().to_vec()
+}
+
+fn hello(protocol: u8, node_id: u32) -> NodeMsg {
+    NodeMsg::Hello { protocol, node_id, fw_version: FwVersion { major: 1, minor: 4, patch: 2 }, channels: 2 }
+}
+
+enum Sim {
+    Send(Vec<u8>),
+    Unplug,
+}
+
+/// A storehub node on the master side of a pty: answers Identify with its hello, Tare with an
+/// ok ack, Calibrate with an ok ack for a positive weight and `bad_value` otherwise; writes
+/// whatever the test sends; closes the master on `Unplug`. Returns the commands it received.
+fn node_sim(mut master: TTYPort, node_id: u32, rx: Receiver<Sim>) -> thread::JoinHandle<Vec<HubMsg>> {
+    thread::spawn(move || {
+        serialport::SerialPort::set_timeout(&mut master, Duration::from_millis(10)).unwrap();
+        let mut acc = FrameAccumulator::<MAX_FRAME_LEN>::new();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 64];
+        loop {
+            match rx.try_recv() {
+                Ok(Sim::Send(bytes)) => master.write_all(&bytes).unwrap(),
+                Ok(Sim::Unplug) | Err(TryRecvError::Disconnected) => return got,
+                Err(TryRecvError::Empty) => {}
+            }
+            let n = match master.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => 0,
+                Err(e) => panic!("node simulator read: {e}"),
+            };
+            let mut window = &buf[..n];
+            loop {
+                match acc.feed::<HubMsg>(window) {
+                    Feed::Consumed => break,
+                    Feed::Error(e, _) => panic!("the hub sent a bad frame: {e}"),
+                    Feed::Message(cmd, rest) => {
+                        window = rest;
+                        got.push(cmd);
+                        let answer = match cmd {
+                            HubMsg::Identify => hello(1, node_id),
+                            HubMsg::Tare { seq, .. } => NodeMsg::Ack { command_seq: seq, ok: true, code: 0 },
+                            HubMsg::Calibrate { seq, known_grams, .. } if known_grams > 0 => NodeMsg::Ack { command_seq: seq, ok: true, code: 0 },
+                            HubMsg::Calibrate { seq, .. } => NodeMsg::Ack { command_seq: seq, ok: false, code: AckCode::BadValue as u8 },
+                        };
+                        master.write_all(&frame(&answer)).unwrap();
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn node_config() -> DeviceConfig {
+    device(
+        "id = \"shelf-n1\"\nkind = \"shelf\"\ntransport = \"serial\"\npath = \"/dev/serial/by-id/usb-storehub_node_4242-if00\"\n\
+         [shelf]\nheartbeat_timeout_ms = 400\n",
+    )
+}
+
+/// Opens the pty slave by path the way the daemon opens a node, and runs the driver.
+fn drive(rig: &Rig, path: &str, cmds: &NodeCommands) -> DriverExit {
+    let mut port = open_serial(rig.cfg.id.as_str(), path, &rig.cfg.serial_settings(), Duration::from_millis(50)).unwrap();
+    rig.run(|ctx| run_node_with(&mut port, ctx, cmds))
+}
+
+#[test]
+fn a_node_says_hello_sends_readings_survives_garbage_answers_commands_and_is_replugged() {
+    let rig = Rig::new(node_config());
+    let cmds = NodeCommands::new();
+    let (master, slave) = TTYPort::pair().unwrap();
+    let path = serialport::SerialPort::name(&slave).unwrap();
+    let (tx, rx) = mpsc::channel::<Sim>();
+    let sim = node_sim(master, 4242, rx);
+    let send = |tx: &Sender<Sim>, bytes: &[u8]| tx.send(Sim::Send(bytes.to_vec())).unwrap();
+
+    thread::scope(|s| {
+        let driver = s.spawn(|| drive(&rig, &path, &cmds));
+        let _guard = StopOnDrop(&rig.stop);
+
+        // The driver asks who is there; the node's hello fills in health.
+        wait_for("the node's identity", || rig.health().firmware.is_some());
+        let h = rig.health();
+        assert_eq!(h.model.as_deref(), Some("storehub-node 4242 (2 channels)"));
+        assert_eq!(h.firmware.as_deref(), Some("1.4.2"));
+        assert!(h.connected);
+
+        // Two readings, the first as worked bytes: seq 0, channel 0, 1 140 g, stable. Body
+        // 01 00 00 E8 11 01 (variant 1, seq 0, channel 0, zigzag 1140 = 2280 = varint E8 11,
+        // true), CRC-32 0xF9B1E098 little-endian, COBS (codes 02, 01, 08), 0x00.
+        send(&tx, &[0x02, 0x01, 0x01, 0x08, 0xE8, 0x11, 0x01, 0x98, 0xE0, 0xB1, 0xF9, 0x00]);
+        send(&tx, &frame(&NodeMsg::Reading { seq: 1, channel: 1, grams: -12, stable: false }));
+        wait_for("two readings", || rig.weights().len() == 2);
+        assert_eq!(rig.weights(), vec![(0, 1140, true), (1, -12, false)]);
+
+        // Garbage that is not COBS, a heartbeat with one byte changed (CRC), 100 bytes without
+        // a 0x00 (overlong), then a good reading: only the reading comes through, every bad
+        // frame is counted by kind.
+        send(&tx, &[0x13, 0x37, 0xFF, 0x00]);
+        send(&tx, &[0x08, 0x02, 0xAD, 0x02, 0xB5, 0x9F, 0x79, 0x10, 0x00]);
+        send(&tx, &[0x55; 100]);
+        send(&tx, &[0x00]);
+        send(&tx, &frame(&NodeMsg::Reading { seq: 2, channel: 0, grams: 570, stable: true }));
+        wait_for("the reading after the garbage", || rig.weights().len() == 3);
+        assert_eq!(rig.weights()[2], (0, 570, true));
+        assert_eq!((rig.errors("cobs"), rig.errors("crc"), rig.errors("overlong")), (1, 1, 1));
+
+        // A reading for a channel the node does not have, and a lost reading (seq 3 missing).
+        send(&tx, &frame(&NodeMsg::Reading { seq: 4, channel: 7, grams: 1, stable: true }));
+        send(&tx, &frame(&NodeMsg::Reading { seq: 5, channel: 1, grams: 250, stable: true }));
+        wait_for("reading 5", || rig.weights().len() == 4);
+        assert_eq!((rig.errors("bad_channel"), rig.errors("seq_gap")), (1, 1));
+
+        // Tare and calibrate, matched to their acks by sequence number.
+        let tare = cmds.tare(0).unwrap();
+        assert_eq!(cmds.wait(tare, WAIT), Ok(storehub::devices::shelf::node::Ack { ok: true, code: 0 }));
+        let cal = cmds.calibrate(1, 0).unwrap();
+        let ack = cmds.wait(cal, WAIT).unwrap();
+        assert!(!ack.ok);
+        assert_eq!(ack.reason(), Some(AckCode::BadValue));
+        // An ack nobody waits for is counted.
+        send(&tx, &frame(&NodeMsg::Ack { command_seq: 999, ok: true, code: 0 }));
+        wait_for("the stray ack", || rig.errors("unexpected_ack") == 1);
+
+        // Silence past heartbeat_timeout_ms (400 ms) shows no_heartbeat; a heartbeat clears it.
+        wait_for("no_heartbeat", || rig.health().status.as_deref() == Some("no_heartbeat"));
+        send(&tx, &frame(&NodeMsg::Heartbeat { uptime_s: 61 }));
+        wait_for("the heartbeat", || rig.health().status.is_none());
+
+        // A node speaking protocol 2 is refused: counted, shown, its readings ignored until a
+        // hello of protocol 1.
+        send(&tx, &frame(&hello(2, 4242)));
+        send(&tx, &frame(&NodeMsg::Reading { seq: 0, channel: 0, grams: 999, stable: true }));
+        wait_for("the refusal", || rig.health().status.as_deref() == Some("protocol_mismatch"));
+        assert_eq!(rig.errors("protocol_version"), 1);
+        send(&tx, &frame(&hello(1, 4242)));
+        send(&tx, &frame(&NodeMsg::Reading { seq: 0, channel: 0, grams: 1000, stable: true }));
+        wait_for("the reading after a good hello", || rig.weights().len() == 5);
+        assert_eq!(rig.weights()[4], (0, 1000, true));
+
+        // Unplug: the master closes, the driver returns Closed.
+        tx.send(Sim::Unplug).unwrap();
+        let exit = driver.join().unwrap();
+        assert!(matches!(exit, DriverExit::Closed), "{exit:?}");
+        assert!(!rig.health().connected);
+    });
+    let received = sim.join().unwrap();
+    assert_eq!(received[0], HubMsg::Identify);
+    assert!(received.contains(&HubMsg::Tare { seq: 1, channel: 0 }));
+    assert!(received.contains(&HubMsg::Calibrate { seq: 2, channel: 1, known_grams: 0 }));
+    drop(slave);
+
+    // Replug: a fresh pty (a new /dev/pts path, as a replugged adapter may get), the same
+    // driver and health entry.
+    let (master, slave) = TTYPort::pair().unwrap();
+    let path = serialport::SerialPort::name(&slave).unwrap();
+    let (tx, rx) = mpsc::channel::<Sim>();
+    let sim = node_sim(master, 4242, rx);
+    rig.stop.store(false, Ordering::Relaxed);
+    thread::scope(|s| {
+        let driver = s.spawn(|| drive(&rig, &path, &cmds));
+        let _guard = StopOnDrop(&rig.stop);
+        // Opening a port drops what was waiting in it; write once the driver holds it.
+        wait_for("the driver to open the new port", || rig.health().connected);
+        send(&tx, &frame(&NodeMsg::Reading { seq: 1, channel: 1, grams: 500, stable: true }));
+        wait_for("a reading after the replug", || rig.weights().len() == 6);
+        assert_eq!(rig.weights()[5], (1, 500, true));
+        let h = rig.health();
+        assert!(h.connected);
+        assert_eq!(h.reconnects, 1);
+        // Stopping ends the driver within a read timeout.
+        rig.stop.store(true, Ordering::Relaxed);
+        assert!(matches!(driver.join().unwrap(), DriverExit::Stopped));
+        tx.send(Sim::Unplug).unwrap();
+    });
+    sim.join().unwrap();
+    drop(slave);
+}
+
+#[test]
+fn the_manager_entry_point_opens_a_node_by_its_configured_path() {
+    let (master, slave) = TTYPort::pair().unwrap();
+    let path = serialport::SerialPort::name(&slave).unwrap();
+    let cfg = device(&format!("id = \"shelf-n2\"\nkind = \"shelf\"\ntransport = \"serial\"\npath = \"{path}\"\n"));
+    let rig = Rig::new(cfg.clone());
+    let (tx, rx) = mpsc::channel::<Sim>();
+    let sim = node_sim(master, 77, rx);
+    thread::scope(|s| {
+        let driver = s.spawn(|| rig.run(|ctx| storehub::devices::shelf::drive(&cfg, ctx)));
+        let _guard = StopOnDrop(&rig.stop);
+        wait_for("the hello", || rig.health().model.as_deref() == Some("storehub-node 77 (2 channels)"));
+        // Commands queued on the registry's handle reach this node.
+        let cmds = storehub::devices::shelf::node_commands("shelf-n2");
+        let seq = cmds.tare(1).unwrap();
+        assert!(cmds.wait(seq, WAIT).unwrap().ok);
+        tx.send(Sim::Unplug).unwrap();
+        assert!(matches!(driver.join().unwrap(), Ok(DriverExit::Closed)));
+    });
+    sim.join().unwrap();
+    drop(slave);
+    // GPIO devices off a Pi fail to open with a message that says so.
+    let hx = device("id = \"shelf-a9\"\nkind = \"shelf\"\ntransport = \"gpio\"\nprotocol = \"hx711\"\npins = [5, 6]\n");
+    if !std::path::Path::new("/dev/gpiomem").exists() {
+        let rig = Rig::new(hx.clone());
+        let err = rig.run(|ctx| storehub::devices::shelf::drive(&hx, ctx)).err().unwrap();
+        assert!(err.contains("no GPIO on this machine (not a Raspberry Pi?)"), "{err}");
+    }
+}
+
+#[test]
+fn commands_queue_is_bounded_while_no_node_is_attached() {
+    let cmds = NodeCommands::new();
+    for _ in 0..MAX_QUEUED {
+        cmds.tare(0).unwrap();
+    }
+    assert_eq!(cmds.tare(1), Err(CommandError::QueueFull));
+}
+
+// --- HX711 and beam through the simulated pin bank -------------------------------------------
+
+fn hx711_config(extra: &str) -> DeviceConfig {
+    device(&format!(
+        "id = \"shelf-a1\"\nkind = \"shelf\"\ntransport = \"gpio\"\nprotocol = \"hx711\"\npins = [5, 6]\n\
+         [shelf]\nzero_counts = 8432\ncounts_per_kg = 421000\nsamples = 2\nsample_ms = 100\nstable_band_g = 5\nstable_readings = 2\n{extra}"
+    ))
+}
+
+#[test]
+fn an_hx711_reading_known_counts_emits_grams_with_stability_and_counts_a_silent_chip() {
+    let rig = Rig::new(hx711_config(""));
+    let mut pins = SimPins::new().with_hx711(5, 6);
+    // Two conversions per reading (samples = 2), 421 counts per gram above 8 432.
+    pins.push_hx711_a(&[
+        8_432 + 105_250, 8_432 + 105_250, // 250 g
+        8_432 + 105_671, 8_432 + 105_671, // 251 g
+        8_432 - 4_210, 8_432 - 4_210, // −10 g
+        8_432 - 4_210 - 842, 8_432 - 4_210, // mean 8 432 − 4 631: −11 g
+    ]);
+    // Four readings 100 ms apart, then the chip goes quiet; stop at 1 s of virtual time.
+    pins.stop_at(1_000_000, rig.stop.clone());
+    let exit = rig.run(|ctx| run_hx711(&mut pins, (5, 6), ctx));
+    assert!(matches!(exit, DriverExit::Stopped), "{exit:?}");
+    assert_eq!(rig.weights(), vec![(0, 250, false), (0, 251, true), (0, -10, false), (0, -11, true)]);
+    // Every read took 25 pulses: channel A, gain 128.
+    assert_eq!(pins.hx711_selections(), vec![25; 8]);
+    assert_eq!(pins.hx711_power_downs(), 0);
+    assert!(rig.errors("not_ready") >= 1);
+    assert_eq!(rig.health().status.as_deref(), Some("not_ready"));
+    assert_eq!(rig.health().events, 4);
+}
+
+#[test]
+fn an_hx711_on_channel_b_selects_it_with_26_pulses() {
+    let rig = Rig::new(hx711_config("gain = 32\n"));
+    let mut pins = SimPins::new().with_hx711(5, 6);
+    pins.push_hx711_a(&[0]); // the conversion after reset is channel A: read and dropped
+    pins.push_hx711_b(&[8_432 + 421_000, 8_432 + 421_000]);
+    pins.stop_at(150_000, rig.stop.clone());
+    assert!(matches!(rig.run(|ctx| run_hx711(&mut pins, (5, 6), ctx)), DriverExit::Stopped));
+    assert_eq!(rig.weights(), vec![(0, 1000, false)]);
+    assert_eq!(pins.hx711_selections(), vec![26, 26, 26]);
+    assert_eq!(Gain::from_config(32), Some(Gain::B32));
+}
+
+#[test]
+fn an_hx711_without_calibration_refuses_to_start_with_a_clear_message() {
+    let rig = Rig::new(device("id = \"shelf-a1\"\nkind = \"shelf\"\ntransport = \"gpio\"\nprotocol = \"hx711\"\npins = [5, 6]\n"));
+    let mut pins = SimPins::new().with_hx711(5, 6);
+    match rig.run(|ctx| run_hx711(&mut pins, (5, 6), ctx)) {
+        DriverExit::Other(m) => assert!(m.contains("counts_per_kg is required"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(hx711::sign_extend_24(0xFF_FFF6), -10);
+}
+
+#[test]
+fn a_beam_input_is_debounced_before_it_counts() {
+    let rig = Rig::new(device(
+        "id = \"door-1\"\nkind = \"shelf\"\ntransport = \"gpio\"\nprotocol = \"beam\"\npins = [17]\n[shelf]\nactive_low = true\ndebounce_ms = 20\n",
+    ));
+    let mut pins = SimPins::new();
+    let ms = |m: u64| m * 1000;
+    // Idle high (beam intact, active low). A 10 ms flicker at 100 ms; a real break at 200 ms
+    // with contact bounce; back at 500 ms with bounce.
+    pins.script_input(
+        17,
+        &[
+            (0, true),
+            (ms(100), false),
+            (ms(104), true),
+            (ms(106), false),
+            (ms(110), true),
+            (ms(200), false),
+            (ms(203), true),
+            (ms(205), false),
+            (ms(500), true),
+            (ms(502), false),
+            (ms(505), true),
+        ],
+    );
+    pins.stop_at(ms(800), rig.stop.clone());
+    assert!(matches!(rig.run(|ctx| run_beam(&mut pins, 17, ctx)), DriverExit::Stopped));
+    let seen: Vec<bool> = rig
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| match e {
+            DeviceEvent::Beam { pin: 17, active, .. } => *active,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    // The idle state once settled, the break, the return: the flicker and bounces are not events.
+    assert_eq!(seen, vec![false, true, false]);
+}
+
+// --- the tracker, with a real store ------------------------------------------------------------
+
+fn tracker_config() -> Vec<DeviceConfig> {
+    vec![device(
+        "id = \"shelf-a1\"\nkind = \"shelf\"\ntransport = \"serial\"\npath = \"/dev/serial/by-id/x\"\n\
+         [[shelf.channels]]\nchannel = 0\nsku = \"SKU-010001\"\nunit_grams = 570\nlow_units = 3\n\
+         [[shelf.channels]]\nchannel = 1\nsku = \"SKU-404404\"\nunit_grams = 250\n",
+    )]
+}
+
+fn weight(channel: u8, grams: i64) -> DeviceEvent {
+    DeviceEvent::ShelfWeight { device: "shelf-a1".into(), channel, grams, stable: true, at: opening_time() }
+}
+
+#[test]
+fn shelf_readings_become_outbox_events_once_per_change_and_never_move_stock() {
+    let shop = Shop::open();
+    load(&shop.store, &[water()]);
+    let before = newest_seq(&shop.store);
+    let health = Arc::new(HealthBoard::new());
+    for d in tracker_config() {
+        health.register(DeviceHealth::from_config(&d));
+    }
+    let shelves = Shelves::from_config(&tracker_config()).with_health(health.clone());
+    let feed = |grams: i64, times: usize| -> Vec<ShelfChange> {
+        (0..times).flat_map(|_| shelves.handle(&shop.store, &weight(0, grams)).unwrap()).collect()
+    };
+
+    // 12 bottles of 570 g: the baseline, no event.
+    assert_eq!(feed(6_852, 5), vec![]);
+    assert_eq!(newest_seq(&shop.store), before);
+    // Two picked (5 700 g), read ten times: one event.
+    assert_eq!(feed(5_690, 10), vec![ShelfChange::ItemPicked { units: 2 }]);
+    // Down to 3: picked 7 and low, in one commit.
+    assert_eq!(feed(1_715, 10), vec![ShelfChange::ItemPicked { units: 7 }, ShelfChange::Low]);
+    // Empty, then 24 restocked.
+    assert_eq!(feed(4, 10), vec![ShelfChange::ItemPicked { units: 3 }, ShelfChange::Empty]);
+    assert_eq!(feed(13_680, 10), vec![ShelfChange::Restocked { units: 24 }]);
+    // An unstable reading of nothing (a hand lifting the tray) is not an event.
+    let lifted = DeviceEvent::ShelfWeight { device: "shelf-a1".into(), channel: 0, grams: 0, stable: false, at: opening_time() };
+    assert_eq!(shelves.handle(&shop.store, &lifted).unwrap(), vec![]);
+
+    let events: Vec<_> = outbox(&shop.store).into_iter().filter(|e| e.seq > before).collect();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        vec![EVENT_SHELF_PICKED, EVENT_SHELF_PICKED, EVENT_SHELF_LOW, EVENT_SHELF_PICKED, EVENT_SHELF_EMPTY, EVENT_SHELF_RESTOCKED]
+    );
+    assert!(events.iter().all(|e| e.subject.as_deref() == Some("SKU-010001")));
+    let low = events[2].data().unwrap();
+    assert_eq!(low["on_shelf"], 3);
+    assert_eq!(low["low_units"], 3);
+    assert_eq!(low["grams"], 1_715);
+    assert!(low.get("units").is_none());
+    let picked = events[1].data().unwrap();
+    assert_eq!((picked["units"].as_i64(), picked["channel"].as_i64(), picked["device"].as_str()), (Some(7), Some(0), Some("shelf-a1")));
+    // Picked and low of one reading were written together.
+    assert_eq!(events[1].time, events[2].time);
+
+    // Shelf weights never change stock on-hand.
+    assert_eq!(storehub::inventory::on_hand(&shop.store, "SKU-010001").unwrap(), 0);
+    assert!(storehub::inventory::all_moves(&shop.store).unwrap().is_empty());
+
+    // The dashboard's view.
+    let state = shelves.shelf_state();
+    assert_eq!(state.len(), 2);
+    assert_eq!((state[0].on_shelf, state[0].last_grams, state[0].low, state[0].empty), (Some(24), Some(0), false, false));
+    assert_eq!(state[1].on_shelf, None);
+
+    // Channel 1 is mapped to a sku the catalog does not have: no event, a health error, and
+    // the baseline is still taken (the first settled count writes nothing).
+    let mut errors = 0;
+    for grams in [1_000, 1_000, 500, 500, 500] {
+        match shelves.handle(&shop.store, &weight(1, grams)) {
+            Ok(changes) => assert!(changes.is_empty()),
+            Err(ShelfError::UnknownSku { sku, channel: 1, .. }) => {
+                assert_eq!(sku, "SKU-404404");
+                errors += 1;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(errors >= 1);
+    assert_eq!(health.get("shelf-a1").unwrap().errors["unknown_sku"], errors);
+    assert_eq!(outbox(&shop.store).into_iter().filter(|e| e.seq > before).count(), 6);
+    // Events of unmapped channels and other kinds are ignored.
+    assert_eq!(shelves.handle(&shop.store, &weight(9, 100)).unwrap(), vec![]);
+}
+
+// --- random bytes against the accumulator -------------------------------------------------------
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Whatever garbage came before, a 0x00 and then a good frame always give that frame.
+    #[test]
+    fn garbage_never_swallows_the_frame_after_the_next_zero(
+        garbage in proptest::collection::vec(any::<u8>(), 0..300),
+        split in 0usize..400,
+        grams in any::<i32>(),
+    ) {
+        let msg = NodeMsg::Reading { seq: 9, channel: 1, grams, stable: true };
+        let mut stream = garbage.clone();
+        stream.push(0);
+        stream.extend(frame(&msg));
+        let split = split.min(stream.len());
+        let mut acc = FrameAccumulator::<MAX_FRAME_LEN>::new();
+        let mut last = None;
+        for part in [&stream[..split], &stream[split..]] {
+            let mut window = part;
+            loop {
+                match acc.feed::<NodeMsg>(window) {
+                    Feed::Consumed => break,
+                    Feed::Message(m, rest) => { last = Some(m); window = rest; }
+                    Feed::Error(_, rest) => window = rest,
+                }
+            }
+        }
+        prop_assert_eq!(last, Some(msg));
+        prop_assert_eq!(acc.pending(), 0);
+    }
+}
