@@ -157,3 +157,64 @@ fn watchdog_interval() -> Option<Duration> {
     }
     Some(Duration::from_micros(usec / 2).max(Duration::from_millis(100)))
 }
+
+/// Starts the configured devices: scanners and scales feed their lanes, shelf sensors feed the
+/// shelf tracker (its outbox events), lane results refresh the customer displays, and the
+/// health board is published in `ctx` for `storehub devices`. None when no device is
+/// configured.
+pub fn start_devices(cfg: &crate::config::Config, store: &Arc<Store>, ctx: &Context) -> anyhow::Result<Option<crate::devices::hub::DeviceHub>> {
+    use crate::devices::display::DisplayUpdate;
+    use crate::devices::{drive, health::HealthBoard, hub::DeviceHub, shelf::Shelves, DeviceEvent};
+    if cfg.devices.is_empty() {
+        return Ok(None);
+    }
+    let health = Arc::new(HealthBoard::new());
+    let lanes = match &ctx.checkout {
+        Some(setup) if !setup.lane_ids.is_empty() => Some(ctx.lanes.get(store, setup, &ctx.layouts).map_err(|e| anyhow::anyhow!(e))?),
+        _ => None,
+    };
+    let shelves = Arc::new(Shelves::from_config(&cfg.devices).with_health(Arc::clone(&health)));
+    let other = {
+        let (store, shelves) = (Arc::clone(store), Arc::clone(&shelves));
+        Arc::new(move |ev: &DeviceEvent| match ev {
+            DeviceEvent::ShelfWeight { .. } => {
+                // Errors are counted in the device's health by the tracker.
+                if let Err(e) = shelves.handle(&store, ev) {
+                    tracing::debug!(error = %e, "shelf reading not recorded");
+                }
+            }
+            DeviceEvent::Beam { .. } => {
+                if let Err(e) = crate::devices::shelf::tracker::record_beam(&store, ev) {
+                    tracing::error!(error = %e, "beam event not recorded");
+                }
+            }
+            _ => tracing::debug!(?ev, "device event for no lane"),
+        })
+    };
+    // Customer displays: after each scan, the line and the cart's total with its discounts.
+    let displays: Vec<(String, String)> = cfg
+        .devices
+        .iter()
+        .filter(|d| d.kind == crate::config::DeviceKind::Display)
+        .filter_map(|d| Some((d.lane.as_ref()?.as_str().to_string(), d.id.as_str().to_string())))
+        .collect();
+    let on_update: crate::devices::hub::OnLaneUpdate = {
+        let (store, lanes, setup, loyalty) = (Arc::clone(store), lanes.clone(), ctx.checkout.clone(), ctx.loyalty.clone());
+        Box::new(move |u: crate::checkout::LaneUpdate| {
+            let (Some(lanes), Some(setup)) = (&lanes, &setup) else { return };
+            for (_, display) in displays.iter().filter(|(lane, _)| *lane == u.lane) {
+                let Some(Ok(crate::checkout::ScanOutcome::Added { line })) = &u.outcome else { continue };
+                let Ok(rules) = crate::control::lanes::rules(&store, setup, &loyalty) else { continue };
+                let Ok(priced) = lanes.quote(&u.lane, &rules) else { continue };
+                let net = priced.lines.iter().find(|l| l.line_no == line.line_no).map(|l| l.gross_fen).unwrap_or(0);
+                let update = DisplayUpdate::Cart { last: Some((line.name_en.clone(), net)), total_fen: priced.total_fen };
+                // A display that lags loses this view; the next scan sends a fresh one.
+                let _ = drive::display_channel(display).0.try_send(update);
+            }
+        })
+    };
+    let hub = DeviceHub::start(&cfg.devices, drive::drive, Arc::clone(&health), Arc::clone(store.clock()), Arc::clone(store), lanes, other, on_update);
+    let _ = ctx.devices.set(health);
+    tracing::info!(devices = cfg.devices.len(), "devices started");
+    Ok(Some(hub))
+}

@@ -1657,8 +1657,12 @@ fn serve(cli: &Cli, cfg: Config, is_demo: bool, simulate_sales: Option<f64>) -> 
         }
         _ => None,
     };
+    let devices = daemon::start_devices(&cfg, &store, &ctx)?;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let result = rt.block_on(daemon::run(store, ctx, snapshots));
+    if let Some(d) = devices {
+        d.stop();
+    }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     if let Some(h) = simulator {
         let _ = h.join();

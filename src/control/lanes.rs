@@ -53,6 +53,8 @@ pub struct CheckoutSetup {
     pub tz: chrono_tz::Tz,
     pub store_name: String,
     pub language: Language,
+    /// The receipt printer of each lane that has one (`[[devices]]` of kind printer with a lane).
+    pub printers: Vec<crate::config::DeviceConfig>,
 }
 
 impl CheckoutSetup {
@@ -69,6 +71,7 @@ impl CheckoutSetup {
             tz: c.timezone(),
             store_name: c.store.name.clone(),
             language: c.store.language,
+            printers: c.devices.iter().filter(|d| d.kind == crate::config::DeviceKind::Printer && d.lane.is_some()).cloned().collect(),
         }
     }
 }
@@ -148,12 +151,32 @@ pub fn lane(store: &Arc<Store>, ctx: &super::ops::Context, lane: &str, action: L
         LaneAction::Pay { tenders } => {
             let sale = lanes.pay(lane, &PayRequest { tenders }, &rules).map_err(e)?;
             let r = receipt(&sale, setup);
-            return Ok(Reply::json(json!({ "sale": sale, "receipt": r, "receipt_text": r.to_text(setup.language) })));
+            let print_job = print_receipt(store, setup, lane, &sale);
+            return Ok(Reply::json(json!({ "sale": sale, "receipt": r, "receipt_text": r.to_text(setup.language), "print_job": print_job })));
         }
     };
     let cart = lanes.cart(lane).map_err(e)?;
     let quote = if cart.is_empty() { None } else { Some(lanes.quote(lane, &rules).map_err(e)?) };
     Ok(Reply::json(json!({ "outcome": outcome, "cart": cart, "quote": quote })))
+}
+
+/// Queues the sale's receipt on the lane's printer, if it has one. The sale stands either way:
+/// a receipt that cannot be queued is logged and reported, and `storehub receipt render --sale`
+/// or a reprint can make it later. Returns the job id.
+pub fn print_receipt(store: &Store, setup: &CheckoutSetup, lane: &str, sale: &Sale) -> Option<u64> {
+    let printer = setup.printers.iter().find(|p| p.lane.as_ref().map(|l| l.as_str()) == Some(lane))?;
+    let member = sale.member_id.and_then(|id| crate::members::member(store, id).ok().flatten()).map(|m| crate::devices::printer::MemberInfo {
+        masked_phone: m.masked_phone(),
+        points_balance: m.points,
+    });
+    let r = crate::devices::printer::SaleReceipt::of(sale, &setup.store_name, setup.tz, setup.language, member.as_ref());
+    match crate::devices::printer::queue_sale_receipt(store, printer, &r) {
+        Ok(job) => Some(job.id),
+        Err(e) => {
+            tracing::error!(sale = sale.id, printer = printer.id.as_str(), error = %e, "the receipt could not be queued");
+            None
+        }
+    }
 }
 
 /// A return.
@@ -171,6 +194,7 @@ pub fn sale_show(store: &Store, ctx: &super::ops::Context, id: u64) -> Result<Re
         tz: chrono_tz::Asia::Shanghai,
         store_name: String::new(),
         language: Language::ZhCn,
+        printers: Vec::new(),
     });
     let r = receipt(&sale, &setup);
     Ok(Reply::json(json!({ "sale": sale, "receipt": r, "receipt_text": r.to_text(setup.language) })))

@@ -31,7 +31,12 @@ pub fn lane_event(ev: &DeviceEvent) -> Option<(String, LaneEvent)> {
 pub struct DeviceHub {
     manager: Option<DeviceManager>,
     lane_events: Option<LaneEvents>,
+    watcher: Option<std::thread::JoinHandle<()>>,
 }
+
+/// Called with each lane's result of a device event (the customer display, later the cashier
+/// screen).
+pub type OnLaneUpdate = Box<dyn Fn(crate::checkout::LaneUpdate) + Send>;
 
 impl DeviceHub {
     /// Starts every configured device. `lanes` is None when no lanes are configured (a hub with
@@ -39,12 +44,27 @@ impl DeviceHub {
     pub fn start(
         devices: &[DeviceConfig],
         drive: DriveFn,
+        health: Arc<HealthBoard>,
         clock: SharedClock,
         store: Arc<Store>,
         lanes: Option<Arc<Lanes>>,
         other: Arc<dyn Fn(&DeviceEvent) + Send + Sync>,
+        on_update: OnLaneUpdate,
     ) -> DeviceHub {
-        let lane_events = lanes.map(LaneEvents::start);
+        let mut lane_events = lanes.map(LaneEvents::start);
+        // The updates go to one watcher thread; it ends when the lanes' worker stops.
+        let watcher = lane_events.as_mut().and_then(|le| {
+            let (_, empty) = std::sync::mpsc::sync_channel(0);
+            let updates = std::mem::replace(&mut le.updates, empty);
+            std::thread::Builder::new()
+                .name("lane-updates".into())
+                .spawn(move || {
+                    for u in updates {
+                        on_update(u);
+                    }
+                })
+                .ok()
+        });
         let sender = lane_events.as_ref().map(|l| l.sender.clone());
         let emit: Emit = Arc::new(move |ev: DeviceEvent| match (lane_event(&ev), &sender) {
             (Some((lane, event)), Some(tx)) => {
@@ -57,17 +77,12 @@ impl DeviceHub {
             (Some((lane, _)), None) => tracing::debug!(lane, "device event for a lane, but no lanes are open"),
             (None, _) => other(&ev),
         });
-        let manager = DeviceManager::start(devices, drive, clock, Some(store), emit);
-        DeviceHub { manager: Some(manager), lane_events }
+        let manager = DeviceManager::start(devices, drive, health, clock, Some(store), emit);
+        DeviceHub { manager: Some(manager), lane_events, watcher }
     }
 
     pub fn health(&self) -> Option<Arc<HealthBoard>> {
         self.manager.as_ref().map(|m| m.health())
-    }
-
-    /// The lanes' results of device events (for a cashier screen or customer display).
-    pub fn lane_updates(&self) -> Option<&std::sync::mpsc::Receiver<crate::checkout::LaneUpdate>> {
-        self.lane_events.as_ref().map(|l| &l.updates)
     }
 
     /// Stops the drivers, then lets the lanes apply what they already sent.
@@ -77,6 +92,9 @@ impl DeviceHub {
         }
         if let Some(l) = self.lane_events.take() {
             l.close();
+        }
+        if let Some(w) = self.watcher.take() {
+            let _ = w.join();
         }
     }
 }

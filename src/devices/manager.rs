@@ -49,8 +49,7 @@ pub fn next_backoff(current: Duration) -> Duration {
 
 impl DeviceManager {
     /// Starts a supervisor for each device, driving it with `drive`.
-    pub fn start(devices: &[DeviceConfig], drive: DriveFn, clock: SharedClock, store: Option<Arc<Store>>, emit: Emit) -> DeviceManager {
-        let health = Arc::new(HealthBoard::new());
+    pub fn start(devices: &[DeviceConfig], drive: DriveFn, health: Arc<HealthBoard>, clock: SharedClock, store: Option<Arc<Store>>, emit: Emit) -> DeviceManager {
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         for cfg in devices {

@@ -24,6 +24,31 @@ pub const EVENT_SHELF_PICKED: &str = "storehub.shelf.picked";
 pub const EVENT_SHELF_RESTOCKED: &str = "storehub.shelf.restocked";
 pub const EVENT_SHELF_LOW: &str = "storehub.shelf.low";
 pub const EVENT_SHELF_EMPTY: &str = "storehub.shelf.empty";
+/// A beam-break or door input changed (after debouncing).
+pub const EVENT_BEAM_CHANGED: &str = "storehub.beam.changed";
+
+/// Data of `storehub.beam.changed`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BeamEventData {
+    pub device: String,
+    pub pin: u8,
+    /// Beam broken / door open.
+    pub active: bool,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Records a beam or door change as an outbox event (HQ counts footfall and door openings from
+/// them); other events are ignored.
+pub fn record_beam(store: &Store, ev: &DeviceEvent) -> Result<bool, crate::store::StoreError> {
+    let DeviceEvent::Beam { device, pin, active, at } = ev else { return Ok(false) };
+    let data = BeamEventData { device: device.clone(), pin: *pin, active: *active, at: *at };
+    store
+        .commit(|tx| -> Result<u64, TxError<crate::store::StoreError>> { tx.emit(EVENT_BEAM_CHANGED, Some(device), &data) })
+        .map_err(|e| match e {
+            CommitError::Rejected(e) | CommitError::Store(e) => e,
+        })?;
+    Ok(true)
+}
 
 /// Data of every `storehub.shelf.*` event (subject: the sku).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
