@@ -61,6 +61,10 @@ enum Command {
         /// coupons, split tenders, an occasional return). Off by default.
         #[arg(long, value_name = "RATE")]
         simulate_sales: Option<f64>,
+        /// A scripted shopper at lane 1 every SECS seconds, through the demo's simulated scanner,
+        /// scale and receipt printer (0: none).
+        #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+        shopper_every: f64,
     },
     /// Print the version and build facts.
     Version,
@@ -980,14 +984,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let cfg = load_config(&cli, false)?.ok_or_else(|| {
                 config_failure(anyhow!("no config: pass --config FILE or install {DEFAULT_CONFIG}"))
             })?;
-            serve(&cli, cfg, false, None)
+            serve(&cli, cfg, false, None, None)
         }
-        Command::Demo { simulate_sales } => {
+        Command::Demo { simulate_sales, shopper_every } => {
             let mut cfg = load_config(&cli, true)?.ok_or_else(|| anyhow!("demo config missing"))?;
             if cli.data_dir.is_none() && cli.config.is_none() {
                 cfg.apply_data_dir_override(PathBuf::from("./demo-data"));
             }
-            serve(&cli, cfg, true, *simulate_sales)
+            let dir = data_dir(&cli, Some(&cfg))?;
+            let dir = if dir.is_absolute() { dir } else { std::env::current_dir()?.join(dir) };
+            let dev_dir = dir.join("devices");
+            demo::devices::relocate(&mut cfg, &dev_dir);
+            let devices = Arc::new(demo::devices::DemoDevices::start(&cfg, &dev_dir)?);
+            let every = (*shopper_every > 0.0).then(|| Duration::from_secs_f64(*shopper_every));
+            serve(&cli, cfg, true, *simulate_sales, Some((devices, every)))
         }
         Command::Barcode(BarcodeCmd::Decode { code }) => {
             let cfg = load_config(&cli, false)?;
@@ -1609,7 +1619,10 @@ fn import_catalog(cli: &Cli, file: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-fn serve(cli: &Cli, cfg: Config, is_demo: bool, simulate_sales: Option<f64>) -> Result<(), Failure> {
+/// The demo's simulated devices, and how often its scripted shopper comes.
+type DemoRig = (Arc<demo::devices::DemoDevices>, Option<Duration>);
+
+fn serve(cli: &Cli, cfg: Config, is_demo: bool, simulate_sales: Option<f64>, rig: Option<DemoRig>) -> Result<(), Failure> {
     let dir = data_dir(cli, Some(&cfg))?;
     let store = Arc::new(open_store(store_options(&dir, Some(&cfg), None))?);
     if is_demo {
@@ -1643,14 +1656,19 @@ fn serve(cli: &Cli, cfg: Config, is_demo: bool, simulate_sales: Option<f64>) -> 
     // Simulated shoppers (demo only) share the daemon's lanes and stop between two sales.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let counters = Arc::new(demo::simulate::Counters::default());
+    // Lanes with a scripted device shopper are not used by the simulated shoppers.
+    let device_lanes: Vec<String> = match &rig {
+        Some((_, Some(_))) => cfg.devices.iter().filter(|d| d.kind == config::DeviceKind::Scanner).filter_map(|d| d.lane.as_ref().map(|l| l.as_str().to_string())).collect(),
+        _ => Vec::new(),
+    };
     let simulator = match (simulate_sales, ctx.checkout.clone()) {
         (Some(rate), Some(setup)) if rate > 0.0 => {
             let lanes = ctx.lanes.get(&store, &setup, &ctx.layouts).map_err(|e| anyhow!(e))?;
-            let (store, stop, counters, loyalty) = (Arc::clone(&store), Arc::clone(&stop), Arc::clone(&counters), ctx.loyalty.clone());
+            let (store, stop, counters, loyalty, device_lanes) = (Arc::clone(&store), Arc::clone(&stop), Arc::clone(&counters), ctx.loyalty.clone(), device_lanes.clone());
             eprintln!("  simulating {rate} sales per second on {} lane(s)", setup.lane_ids.len());
             Some(std::thread::spawn(move || {
                 let rules = || control::lanes::rules(&store, &setup, &loyalty).map_err(|e| anyhow!(e));
-                if let Err(e) = demo::simulate::run(Arc::clone(&store), lanes, rules, rate, stop, counters) {
+                if let Err(e) = demo::simulate::run(Arc::clone(&store), lanes, rules, rate, &device_lanes, stop, counters) {
                     tracing::error!(error = %e, "sales simulation stopped");
                 }
             }))
@@ -1658,12 +1676,29 @@ fn serve(cli: &Cli, cfg: Config, is_demo: bool, simulate_sales: Option<f64>) -> 
         _ => None,
     };
     let devices = daemon::start_devices(&cfg, &store, &ctx)?;
+    let shopper = match (rig, ctx.checkout.clone(), device_lanes.first()) {
+        (Some((rig, Some(every))), Some(setup), Some(lane)) => {
+            let lanes = ctx.lanes.get(&store, &setup, &ctx.layouts).map_err(|e| anyhow!(e))?;
+            let (store, stop, loyalty, lane) = (Arc::clone(&store), Arc::clone(&stop), ctx.loyalty.clone(), lane.clone());
+            eprintln!("  a shopper comes to {lane} every {:.1} s: simulated scanner, scale and printer (receipts in {})", every.as_secs_f64(), rig.receipts.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+            let counters = Arc::new(demo::devices::ShopperCounters::default());
+            Some(std::thread::spawn(move || {
+                if let Err(e) = demo::devices::run_shopper(store, lanes, setup, loyalty, rig, lane, every, stop, counters) {
+                    tracing::error!(error = %e, "demo shopper stopped");
+                }
+            }))
+        }
+        _ => None,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let result = rt.block_on(daemon::run(store, ctx, snapshots));
     if let Some(d) = devices {
         d.stop();
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(h) = shopper {
+        let _ = h.join();
+    }
     if let Some(h) = simulator {
         let _ = h.join();
         let c = &counters;

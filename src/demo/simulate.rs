@@ -28,7 +28,7 @@ pub struct Counters {
 }
 
 /// Staff, shifts and members the shoppers need; created once, kept across restarts.
-fn prepare(store: &Store, lanes: &Lanes, loyalty: &LoyaltyRules) -> anyhow::Result<(StaffRef, Vec<String>)> {
+pub(crate) fn prepare(store: &Store, lanes: &Lanes, loyalty: &LoyaltyRules) -> anyhow::Result<(StaffRef, Vec<String>)> {
     let cost = HashCost::standard();
     for (id, name, role) in [("demo-cashier", "演示收银员", Role::Cashier), ("demo-manager", "演示店长", Role::Manager)] {
         if staff::account(store, id)?.is_none() {
@@ -66,9 +66,12 @@ fn prepare(store: &Store, lanes: &Lanes, loyalty: &LoyaltyRules) -> anyhow::Resu
 }
 
 /// Runs shoppers at `rate` sales per second (over all lanes) until `stop` is set.
-pub fn run(store: Arc<Store>, lanes: Arc<Lanes>, rules: impl Fn() -> anyhow::Result<SaleRules>, rate: f64, stop: Arc<AtomicBool>, counters: Arc<Counters>) -> anyhow::Result<()> {
+/// Lanes in `skip` are left alone (the demo's device lane has its own shopper).
+#[allow(clippy::too_many_arguments)]
+pub fn run(store: Arc<Store>, lanes: Arc<Lanes>, rules: impl Fn() -> anyhow::Result<SaleRules>, rate: f64, skip: &[String], stop: Arc<AtomicBool>, counters: Arc<Counters>) -> anyhow::Result<()> {
     let first = rules()?;
-    let (_, lane_ids) = prepare(&store, &lanes, &first.loyalty)?;
+    let (_, mut lane_ids) = prepare(&store, &lanes, &first.loyalty)?;
+    lane_ids.retain(|l| !skip.contains(l));
     anyhow::ensure!(!lane_ids.is_empty(), "the demo config has no lanes");
     let products: Vec<Product> = catalog::all_products(&store)?.into_iter().filter(|p| p.active).collect();
     anyhow::ensure!(!products.is_empty(), "the demo catalog is empty");
