@@ -78,7 +78,7 @@ impl DemoDevices {
                 DeviceKind::Shelf => {
                     let settings = d.shelf_settings();
                     if let Some(ch) = settings.channels.first() {
-                        let node = ShelfNode::start(path, 1, ch.unit_grams, 24, Duration::from_millis(500))?;
+                        let node = ShelfNode::start(path, 1, ch.unit_grams, 24, Duration::from_millis(100))?;
                         me.shelf = Some((node, ch.sku.clone()));
                     }
                 }

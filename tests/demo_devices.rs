@@ -1,0 +1,98 @@
+//! `storehub demo` with its simulated devices: a scripted shopper's codes go through a
+//! pseudo-terminal scanner, the device driver and the lane's event channel into the cart; the
+//! Toledo scale's settled weight prices a weighed line; paying queues the receipt and the printer
+//! driver writes its ESC/POS bytes into the receipts file; water taken off the watched shelf
+//! becomes shelf events in the outbox. The whole path, with the real binary.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use storehub::domain::pricing::Quantity;
+use storehub::domain::tender::TenderKind;
+use storehub::store::{Durability, Store, StoreOptions};
+
+/// The sale ids in the QR codes of an ESC/POS stream (`GS ( k pL pH 31 50 30 data`).
+fn qr_payloads(bytes: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 8 <= bytes.len() {
+        if bytes[i..i + 3] == [0x1d, b'(', b'k'] && bytes[i + 5..i + 8] == [0x31, 0x50, 0x30] {
+            let len = (bytes[i + 3] as usize | (bytes[i + 4] as usize) << 8) - 3;
+            let start = i + 8;
+            out.push(String::from_utf8_lossy(&bytes[start..(start + len).min(bytes.len())]).into_owned());
+            i = start + len;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn the_demo_shopper_runs_scan_to_receipt_through_simulated_devices() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let bin = env!("CARGO_BIN_EXE_storehub");
+    let child = Command::new(bin)
+        .args(["--data-dir", dir.to_str().unwrap(), "demo", "--shopper-every", "0.3"])
+        .env("STOREHUB_LOG", "warn")
+        .env_remove("STOREHUB_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the demo");
+    let receipts = dir.join("devices").join("receipts.escpos");
+    let started = Instant::now();
+    // Wait for five printed receipts.
+    loop {
+        let printed = std::fs::read(&receipts).map(|b| qr_payloads(&b).len()).unwrap_or(0);
+        if printed >= 5 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "only {printed} receipts printed in 60 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The daemon's device health: every simulated device attached and working.
+    let out = Command::new(bin).args(["--data-dir", dir.to_str().unwrap(), "devices", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let health: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let health = health.as_array().unwrap();
+    assert_eq!(health.len(), 5, "{health:?}");
+    for h in health {
+        let id = h["id"].as_str().unwrap();
+        // The printer on a file and the display only write; the others must have sent events.
+        assert_eq!(h["connected"], true, "{id}: {h}");
+        if ["scanner-1", "scale-1", "shelf-1", "printer-1"].contains(&id) {
+            assert!(h["events"].as_u64().unwrap() > 0, "{id} reported no events: {h}");
+        }
+    }
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "the demo must stop cleanly: {:?}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+
+    let store = Store::open(StoreOptions { path: dir.clone(), durability: Durability::Durable, relaxed_flush_ms: 200, source: None, clock: storehub::clock::system() }).unwrap();
+    let sales: Vec<_> = storehub::checkout::sale::all_sales(&store).unwrap().into_iter().filter(|s| s.lane == "lane-1").collect();
+    assert!(sales.len() >= 5, "{} sales at the device lane", sales.len());
+    for s in &sales {
+        assert!(s.lines.iter().any(|l| l.barcode.is_some()), "sale {}: no scanned line", s.id);
+        assert!(s.lines.iter().any(|l| matches!(l.qty, Quantity::Grams(g) if g > 0)), "sale {}: no weighed line", s.id);
+        assert_eq!(s.settlement.tenders[0].kind, TenderKind::Cash);
+    }
+    // Every printed receipt is of a sale of that lane, each at most once; all but possibly the
+    // last sale (paid just before the stop) are printed.
+    let printed = qr_payloads(&std::fs::read(&receipts).unwrap());
+    let ids: Vec<String> = sales.iter().map(|s| s.id.to_string()).collect();
+    for p in &printed {
+        assert!(ids.contains(p), "receipt of unknown sale {p}");
+    }
+    let mut unique = printed.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), printed.len(), "a receipt printed twice: {printed:?}");
+    assert!(printed.len() + 1 >= sales.len(), "{} receipts for {} sales", printed.len(), sales.len());
+    // The shelf node's readings became shelf events (bottles were taken off it).
+    let events = store.outbox_batch(0, 100_000).unwrap();
+    assert!(events.iter().any(|e| e.event_type == "storehub.shelf.picked"), "no shelf events");
+    let report = storehub::verify::verify(&store).unwrap();
+    assert!(report.ok(), "{:?}", report.violations);
+}
