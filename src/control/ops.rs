@@ -51,7 +51,18 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
             })))
         }
         Request::Devices => match ctx.devices.get() {
-            Some(board) => Ok(Reply::json(board.snapshot())),
+            Some(board) => {
+                // Printers also show their queue: jobs waiting for paper or for the printer to return.
+                let mut list = serde_json::to_value(board.snapshot()).unwrap_or_default();
+                if let Some(items) = list.as_array_mut() {
+                    for item in items.iter_mut().filter(|d| d["kind"] == "printer") {
+                        let id = item["id"].as_str().unwrap_or_default().to_string();
+                        let q = crate::devices::printer::queue_status(store, Some(board), &id).map_err(s)?;
+                        item["print_queue"] = json!({ "queued": q.queued, "oldest_created_at": q.oldest_created_at });
+                    }
+                }
+                Ok(Reply::json(list))
+            }
             None => Err("device health is known only to the running daemon (storehub run); none runs on this data dir. `storehub doctor` checks devices without it".into()),
         },
         Request::Backup => {

@@ -53,6 +53,15 @@ pub struct DeviceHealth {
     pub model: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub firmware: Option<String>,
+    /// Printers, as reported by `storehub devices`: jobs waiting in the print queue.
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "queued_jobs", default)]
+    pub print_queue: Option<u64>,
+}
+
+/// `print_queue` arrives as `{"queued": n, …}` from the daemon.
+fn queued_jobs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(v.and_then(|v| v.get("queued").and_then(|q| q.as_u64()).or_else(|| v.as_u64())))
 }
 
 impl Default for DeviceHealth {
@@ -81,6 +90,7 @@ impl DeviceHealth {
             status: None,
             model: None,
             firmware: None,
+            print_queue: None,
         }
     }
 
@@ -236,6 +246,9 @@ pub fn render(list: &[DeviceHealth]) -> String {
         };
         let last = h.last_event_at.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_else(|| "-".into());
         let mut note = last;
+        if let Some(q) = h.print_queue {
+            let _ = write!(note, "; {q} print job(s) waiting");
+        }
         if let Some(e) = &h.last_error {
             let _ = write!(note, "; last error: {e}");
         }
