@@ -622,6 +622,101 @@ mod tests {
         assert!(lp_devices(Path::new("/nonexistent/usb")).is_empty());
     }
 
+    fn device(toml_text: &str) -> DeviceConfig {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    fn quick() -> CheckOptions {
+        CheckOptions { timeout: Duration::from_secs(3), ..CheckOptions::default() }
+    }
+
+    /// A pty whose master side answers each chunk it reads with `answer(chunk)`.
+    fn answering(answer: impl Fn(&[u8]) -> Vec<u8> + Send + 'static) -> (String, serialport::TTYPort, std::thread::JoinHandle<()>) {
+        use std::io::{Read, Write};
+        let (mut master, slave) = serialport::TTYPort::pair().unwrap();
+        serialport::SerialPort::set_timeout(&mut master, Duration::from_millis(50)).unwrap();
+        let path = serialport::SerialPort::name(&slave).unwrap();
+        let t = std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            let until = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < until {
+                match master.read(&mut buf) {
+                    Ok(n) => {
+                        let a = answer(&buf[..n]);
+                        if master.write_all(&a).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                    Err(_) => return,
+                }
+            }
+        });
+        (path, slave, t)
+    }
+
+    #[test]
+    fn a_shelf_node_answers_identify_with_its_hello() {
+        use storehub_wire::{encode_frame, FwVersion, NodeMsg, MAX_FRAME_LEN};
+        let (path, _slave, _t) = answering(|_| {
+            let hello = NodeMsg::Hello { protocol: storehub_wire::PROTOCOL_VERSION, node_id: 7, fw_version: FwVersion { major: 1, minor: 2, patch: 3 }, channels: 4 };
+            let mut buf = [0u8; MAX_FRAME_LEN];
+            encode_frame(&hello, &mut buf).unwrap().to_vec()
+        });
+        let cfg = device(&format!("id = \"shelf-1\"\nkind = \"shelf\"\ntransport = \"serial\"\npath = \"{path}\"\n"));
+        let c = check_device(&cfg, &quick());
+        assert!(c.ok, "{c:?}");
+        assert_eq!(c.detail, "hello from storehub-node 7 (4 channels), firmware 1.2.3");
+    }
+
+    #[test]
+    fn a_printer_is_asked_its_status_and_paper_out_fails() {
+        // DLE EOT 1 → online (0x12); DLE EOT 4 → 0x72: paper end sensor bits 5–6 set.
+        let status = |paper: u8| move |req: &[u8]| req.chunks(3).filter_map(|r| match r { [0x10, 0x04, 1] => Some(0x12), [0x10, 0x04, 4] => Some(paper), _ => None }).collect::<Vec<u8>>();
+        let (path, _slave, _t) = answering(status(0x12));
+        let cfg = device(&format!("id = \"printer-1\"\nkind = \"printer\"\ntransport = \"serial\"\npath = \"{path}\"\n"));
+        let c = check_device(&cfg, &quick());
+        assert!(c.ok && c.detail.starts_with("status ready"), "{c:?}");
+        let (path, _slave2, _t2) = answering(status(0x72));
+        let cfg = device(&format!("id = \"printer-2\"\nkind = \"printer\"\ntransport = \"serial\"\npath = \"{path}\"\n"));
+        let c = check_device(&cfg, &quick());
+        assert!(!c.ok && c.detail.contains("status paper_out"), "{c:?}");
+    }
+
+    #[test]
+    fn a_silent_scanner_fails_after_the_scan_wait_and_gpio_needs_a_pi() {
+        let (_master, slave) = serialport::TTYPort::pair().unwrap();
+        let path = serialport::SerialPort::name(&slave).unwrap();
+        let cfg = device(&format!("id = \"scanner-1\"\nkind = \"scanner\"\ntransport = \"serial\"\npath = \"{path}\"\n"));
+        let opts = CheckOptions { scan: Some(Duration::from_millis(300)), ..quick() };
+        let c = check_device(&cfg, &opts);
+        assert!(!c.ok && c.detail.starts_with("no code within 0.3 s") && c.detail.contains("terminator"), "{c:?}");
+        // Without --scan, opening is the check.
+        assert!(check_device(&cfg, &quick()).ok);
+        if !gpio_info().available {
+            let cfg = device("id = \"beam-1\"\nkind = \"shelf\"\ntransport = \"gpio\"\nprotocol = \"beam\"\npins = [17]\n");
+            let c = check_device(&cfg, &quick());
+            assert!(!c.ok && c.detail.starts_with("GPIO unavailable here") && c.target == "pins [17]", "{c:?}");
+        }
+    }
+
+    #[test]
+    fn the_daemon_view_fails_devices_that_are_absent_or_need_attention() {
+        let mut ok = DeviceHealth::new("scale-1", "scale", "toledo-8217", "serial", "/dev/x", None);
+        ok.connected = true;
+        let mut paper = DeviceHealth::new("printer-1", "printer", "escpos", "tcp", "10.0.0.9:9100", None);
+        paper.connected = true;
+        paper.status = Some("paper_out".into());
+        let absent = DeviceHealth::new("scanner-1", "scanner", "line", "serial", "/dev/y", None);
+        let r = run(None, Some(vec![ok, paper, absent]), &CheckOptions::default());
+        assert!(!r.ok);
+        assert_eq!(r.failures(), 2);
+        let text = render_report(&r);
+        assert!(text.contains("OK   scale-1"), "{text}");
+        assert!(text.contains("FAIL printer-1 (printer 10.0.0.9:9100): paper_out"), "{text}");
+        assert!(text.contains("FAIL scanner-1 (scanner /dev/y): not connected; check /dev/y"), "{text}");
+    }
+
     #[test]
     fn inventory_never_panics_here() {
         let inv = inventory();
