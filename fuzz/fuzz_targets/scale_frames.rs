@@ -5,6 +5,8 @@
 //! a decoder returns must be in whole grams within the range a retail scale can report.
 #![no_main]
 
+use std::sync::OnceLock;
+
 use libfuzzer_sys::fuzz_target;
 use storehub::config::{DeviceProtocol, ScaleSettings};
 use storehub::devices::scale::framing::Framed;
@@ -24,11 +26,22 @@ fn check(codec: &Codec, frame: &[u8]) {
     }
 }
 
+/// The codecs, built once (compiling the generic pattern per input would dominate the run).
+fn codecs() -> &'static [(DeviceProtocol, Codec)] {
+    static CODECS: OnceLock<Vec<(DeviceProtocol, Codec)>> = OnceLock::new();
+    CODECS.get_or_init(|| {
+        let settings = ScaleSettings { pattern: Some(PATTERN.into()), ..ScaleSettings::default() };
+        [DeviceProtocol::Toledo8217, DeviceProtocol::MtSics, DeviceProtocol::Cas, DeviceProtocol::Generic]
+            .into_iter()
+            .map(|p| (p, Codec::new(p, &settings).expect("built-in settings are valid")))
+            .collect()
+    })
+}
+
 fuzz_target!(|data: &[u8]| {
     let chunk = data.first().map(|b| (*b as usize % 23) + 1).unwrap_or(1);
-    let settings = ScaleSettings { pattern: Some(PATTERN.into()), ..ScaleSettings::default() };
-    for protocol in [DeviceProtocol::Toledo8217, DeviceProtocol::MtSics, DeviceProtocol::Cas, DeviceProtocol::Generic] {
-        let codec = Codec::new(protocol, &settings).expect("built-in settings are valid");
+    for (protocol, codec) in codecs() {
+        let (protocol, codec) = (*protocol, codec);
         let bound = match protocol {
             DeviceProtocol::Toledo8217 => toledo::MAX_FRAME,
             DeviceProtocol::MtSics => mt_sics::MAX_LINE,
@@ -40,10 +53,10 @@ fuzz_target!(|data: &[u8]| {
             framer.push(part, &mut |ev| {
                 if let Framed::Frame(f) = ev {
                     assert!(f.len() <= bound, "a {}-byte {} frame passed the framer", f.len(), protocol.as_str());
-                    check(&codec, f);
+                    check(codec, f);
                 }
             });
         }
-        check(&codec, data);
+        check(codec, data);
     }
 });
