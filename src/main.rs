@@ -73,9 +73,9 @@ enum Command {
     /// Barcode tools.
     #[command(subcommand)]
     Barcode(BarcodeCmd),
-    /// Check devices: `doctor scan --port PATH` reads a scanner.
-    #[command(subcommand)]
-    Doctor(DoctorCmd),
+    /// List the serial ports, USB HID devices, USB printers and GPIO this box has, and check that
+    /// each configured device answers; `doctor scan` / `doctor scale` read one port directly.
+    Doctor(DoctorArgs),
     /// Import data from a file.
     #[command(subcommand)]
     Import(ImportCmd),
@@ -195,6 +195,28 @@ enum Command {
         #[arg(long, conflicts_with = "sled_only")]
         sales: bool,
     },
+}
+
+/// `storehub doctor [--json] [--print-test] [--scan [SECS]]`: the hardware list, then one
+/// OK / FAIL line per configured device (exit 1 when any fails). With a daemon running on the
+/// data dir, its device health is shown instead (it holds the devices).
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct DoctorArgs {
+    #[command(subcommand)]
+    cmd: Option<DoctorCmd>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Print a test page on each configured printer.
+    #[arg(long)]
+    print_test: bool,
+    /// Wait up to SECS [default: 10] for one scan from each configured scanner.
+    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "10")]
+    scan: Option<u64>,
+    /// Seconds each scale, printer and shelf sensor has to answer.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    timeout: f64,
 }
 
 /// Device checks for a technician, straight on a port, with the drivers the daemon uses.
@@ -951,7 +973,25 @@ fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
-        Command::Doctor(DoctorCmd::Scan { port, timeout, baud, terminator, strip_prefix, strip_suffix, aim_ids }) => {
+        Command::Doctor(DoctorArgs { cmd: None, json, print_test, scan, timeout }) => {
+            if !(timeout.is_finite() && *timeout > 0.0 && *timeout <= 3600.0) {
+                return Err(anyhow!("--timeout: expected seconds between 0 and 3600, got {timeout}").into());
+            }
+            let cfg = load_config(&cli, false)?;
+            let dir = cli.data_dir.clone().or_else(|| cfg.as_ref().map(|c| c.data.dir.clone()));
+            let opts = storehub::devices::doctor::CheckOptions {
+                print_test: *print_test,
+                scan: scan.map(Duration::from_secs),
+                timeout: Duration::from_secs_f64(*timeout),
+                ..Default::default()
+            };
+            let report = storehub::devices::doctor::command(cfg.as_ref(), dir.as_deref(), &opts, *json, &mut std::io::stdout().lock())?;
+            if !report.ok {
+                return Err(anyhow!("{} configured device(s) did not answer; see the FAIL lines", report.failures()).into());
+            }
+            Ok(())
+        }
+        Command::Doctor(DoctorArgs { cmd: Some(DoctorCmd::Scan { port, timeout, baud, terminator, strip_prefix, strip_suffix, aim_ids }), .. }) => {
             let settings = config::ScannerSettings {
                 terminator: *terminator,
                 strip_prefix: strip_prefix.clone(),
@@ -1174,7 +1214,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             print_json(&request(&cli, req)?.result)
         }
         Command::Coupons(CouponsCmd::Expire) => print_json(&request(&cli, Request::CouponsExpire)?.result),
-        Command::Doctor(DoctorCmd::Scale { port, protocol, baud, data_bits, parity, pattern, unit, json, timeout }) => {
+        Command::Doctor(DoctorArgs { cmd: Some(DoctorCmd::Scale { port, protocol, baud, data_bits, parity, pattern, unit, json, timeout }), .. }) => {
             if !(timeout.is_finite() && *timeout > 0.0 && *timeout <= 3600.0) {
                 return Err(anyhow!("--timeout: expected seconds between 0 and 3600, got {timeout}").into());
             }

@@ -16,6 +16,7 @@
 //! without limit, and garbage is counted and dropped, never a panic.
 
 pub mod display;
+pub mod doctor;
 pub mod drive;
 pub mod health;
 pub mod hub;
