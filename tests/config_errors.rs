@@ -95,11 +95,11 @@ fn demo_config_is_the_huamei_demo_store() {
     assert!(c
         .devices
         .iter()
-        .any(|d| d.kind == DeviceKind::Scale && d.path.as_deref() == Some("/dev/ttyUSB0")));
+        .any(|d| d.kind == DeviceKind::Scale && d.path.as_deref() == Some("/tmp/storehub-demo/scale-1")));
     assert!(c
         .devices
         .iter()
-        .any(|d| d.kind == DeviceKind::Printer && d.address.as_deref() == Some("127.0.0.1:9100")));
+        .any(|d| d.kind == DeviceKind::Printer && d.path.as_deref() == Some("/tmp/storehub-demo/receipts.escpos")));
     assert!(!c.mqtt.enabled);
     assert_eq!(
         c.mqtt.url.as_ref().map(ToString::to_string).as_deref(),

@@ -247,10 +247,11 @@ impl Drop for Daemon {
     }
 }
 
-/// Starts `storehub demo` on `dir` and waits (up to 60 s) until its control socket answers.
+/// Starts `storehub demo` on `dir`, without its scripted device shopper (so the tests' stock
+/// figures are their own), and waits (up to 60 s) until its control socket answers.
 pub fn start_demo(dir: &Path) -> Daemon {
     let child = Command::new(env!("CARGO_BIN_EXE_storehub"))
-        .args(["--data-dir", dir.to_str().unwrap(), "demo"])
+        .args(["--data-dir", dir.to_str().unwrap(), "demo", "--shopper-every", "0"])
         .env("STOREHUB_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
