@@ -28,6 +28,21 @@ pub struct CartLine {
     pub barcode: Option<String>,
 }
 
+impl CartLine {
+    /// This line as pricing input.
+    pub fn basket_line(&self) -> BasketLine {
+        BasketLine {
+            line_no: self.line_no,
+            sku: self.sku.clone(),
+            category: self.category.clone(),
+            qty: self.qty,
+            unit_price_fen: self.unit_price_fen,
+            member_price_fen: self.member_price_fen,
+            label_price_fen: self.label_price_fen,
+        }
+    }
+}
+
 /// The open session of a lane. Every change below either succeeds or leaves the cart as it was,
 /// so a lane can change its cart in place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,18 +177,7 @@ impl Cart {
 
     /// The cart as pricing input.
     pub fn basket_lines(&self) -> Vec<BasketLine> {
-        self.lines
-            .iter()
-            .map(|l| BasketLine {
-                line_no: l.line_no,
-                sku: l.sku.clone(),
-                category: l.category.clone(),
-                qty: l.qty,
-                unit_price_fen: l.unit_price_fen,
-                member_price_fen: l.member_price_fen,
-                label_price_fen: l.label_price_fen,
-            })
-            .collect()
+        self.lines.iter().map(CartLine::basket_line).collect()
     }
 }
 

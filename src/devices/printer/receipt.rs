@@ -312,18 +312,7 @@ pub fn sample_sale() -> (Sale, MemberInfo) {
         line(3, "SKU-020001", "香蕉", "Bananas", "fruit", Quantity::Grams(1_234), 798, None),
         line(4, "SKU-000404", "可口可乐 Coca-Cola 330ml", "Coca-Cola 330ml", "drinks", Quantity::Units(2), 350, None),
     ];
-    let basket: Vec<pricing::BasketLine> = lines
-        .iter()
-        .map(|l| pricing::BasketLine {
-            line_no: l.line_no,
-            sku: l.sku.clone(),
-            category: l.category.clone(),
-            qty: l.qty,
-            unit_price_fen: l.unit_price_fen,
-            member_price_fen: l.member_price_fen,
-            label_price_fen: l.label_price_fen,
-        })
-        .collect();
+    let basket: Vec<pricing::BasketLine> = lines.iter().map(CartLine::basket_line).collect();
     let promotions = vec![Promotion {
         id: "P-MJ100".to_string(),
         name_zh: "满100减10".to_string(),
