@@ -16,7 +16,7 @@ use storehub::devices::health::HealthBoard;
 use storehub::devices::hub::DeviceHub;
 use storehub::devices::sim::{ScriptedScanner, ToledoScale};
 use storehub::domain::pricing::Quantity;
-use storehub::store::{Durability, Store};
+use storehub::store::Durability;
 
 use common::*;
 

@@ -237,7 +237,7 @@ pub fn render(list: &[DeviceHealth]) -> String {
         return "no devices configured ([[devices]] in the config)\n".into();
     }
     let mut s = String::new();
-    let _ = writeln!(s, "{:<14} {:<8} {:<14} {:<10} {:>7} {:>6}  {}", "DEVICE", "KIND", "PROTOCOL", "STATE", "EVENTS", "ERRORS", "LAST EVENT / NOTE");
+    let _ = writeln!(s, "{:<14} {:<8} {:<14} {:<10} {:>7} {:>6}  LAST EVENT / NOTE", "DEVICE", "KIND", "PROTOCOL", "STATE", "EVENTS", "ERRORS");
     for h in list {
         let state = match (&h.status, h.connected) {
             (Some(st), _) => st.clone(),

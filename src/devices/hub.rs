@@ -41,6 +41,7 @@ pub type OnLaneUpdate = Box<dyn Fn(crate::checkout::LaneUpdate) + Send>;
 impl DeviceHub {
     /// Starts every configured device. `lanes` is None when no lanes are configured (a hub with
     /// only shelf sensors); `other` receives the events that are not for a lane.
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         devices: &[DeviceConfig],
         drive: DriveFn,

@@ -143,19 +143,6 @@ impl Drop for ToledoScale {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn toledo_frames_are_byte_exact() {
-        assert_eq!(toledo_answer(1250, false), b"\x0201.250\r");
-        assert_eq!(toledo_answer(0, false), b"\x0200.000\r");
-        assert_eq!(toledo_answer(25_005, false), b"\x0225.005\r");
-        assert_eq!(toledo_answer(500, true), b"\x02?\x21\r");
-        assert_eq!(toledo_answer(-5, false), b"\x02?\x24\r");
-    }
-}
 
 /// A storehub shelf node on one load-cell channel: sends its hello, then a reading every
 /// `every` (the units on the shelf × the unit weight, plus a few grams of noise), a heartbeat
@@ -247,5 +234,19 @@ impl Drop for ShelfNode {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toledo_frames_are_byte_exact() {
+        assert_eq!(toledo_answer(1250, false), b"\x0201.250\r");
+        assert_eq!(toledo_answer(0, false), b"\x0200.000\r");
+        assert_eq!(toledo_answer(25_005, false), b"\x0225.005\r");
+        assert_eq!(toledo_answer(500, true), b"\x02?\x21\r");
+        assert_eq!(toledo_answer(-5, false), b"\x02?\x24\r");
     }
 }

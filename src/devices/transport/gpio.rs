@@ -414,7 +414,7 @@ mod tests {
             pins.write(clock, false).unwrap();
         }
         let mut expected = vec![true];
-        expected.extend(std::iter::repeat(false).take(22));
+        expected.extend(std::iter::repeat_n(false, 22));
         expected.push(true);
         assert_eq!(bits, expected, "0x800001 MSB first");
         for _ in 0..2 {
