@@ -794,6 +794,14 @@ fn devices_figures(root: &Path, opts: &BenchOptions, log: &mut impl FnMut(&str))
     };
     let us = |d: &[Duration], q: f64| quantile_us(d, q);
     for (label, q) in [("p50", 0.5), ("p99", 0.99), ("max", 1.0)] {
+        figs.push(Figure {
+            name: format!("bare pty round trip of one byte (physical limit), {label}"),
+            value: us(&base, q),
+            unit: "µs",
+            note: format!("baseline; write on the master, poll + read on the slave opened like the driver's port; {SCANS} bytes {} ms apart", GAP.as_millis()),
+        });
+    }
+    for (label, q) in [("p50", 0.5), ("p99", 0.99), ("max", 1.0)] {
         let target = if label == "p50" { String::new() } else { "target: within 5,000 µs of the last byte; ".to_string() };
         figs.push(Figure {
             name: format!("scanner (pty) → lane applied the scan, {label}"),
