@@ -369,6 +369,9 @@ fn run_in(root: &Path, opts: &BenchOptions, log: &mut impl FnMut(&str)) -> anyho
     if opts.wants("checkout") {
         figs.extend(checkout_figures(root, opts, log)?);
     }
+    if opts.wants("devices") {
+        figs.extend(devices_figures(root, opts, log)?);
+    }
     if opts.journal_mb > 0 && opts.wants("recover") {
         log(&format!("recovery from a snapshot and a {} MB journal …", opts.journal_mb));
         figs.push(recovery_time(root, opts.journal_mb)?);
@@ -585,5 +588,375 @@ fn checkout_figures(root: &Path, opts: &BenchOptions, log: &mut impl FnMut(&str)
         unit: "s",
         note: format!("{:.0} members/s", rate(expired.members as u64, t.elapsed())),
     });
+    Ok(figs)
+}
+
+/// CPU time of each thread of this process now: `tid → (name, run time)`. The run time is the
+/// scheduler's `sum_exec_runtime` from `/proc/self/task/TID/schedstat` (nanoseconds, user +
+/// system); where the kernel has no schedstat, `utime + stime` from `.../stat` (clock ticks).
+fn thread_cpu() -> std::collections::HashMap<u32, (String, Duration)> {
+    let mut out = std::collections::HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return out };
+    // SAFETY: sysconf has no preconditions.
+    let tick = match unsafe { libc::sysconf(libc::_SC_CLK_TCK) } {
+        t if t > 0 => t as u64,
+        _ => 100,
+    };
+    for entry in dir.flatten() {
+        let Some(tid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        let path = entry.path();
+        let name = std::fs::read_to_string(path.join("comm")).map(|s| s.trim().to_string()).unwrap_or_default();
+        let from_schedstat = std::fs::read_to_string(path.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next().and_then(|ns| ns.parse::<u64>().ok()))
+            .map(Duration::from_nanos);
+        let cpu = from_schedstat.or_else(|| {
+            let stat = std::fs::read_to_string(path.join("stat")).ok()?;
+            // Fields after the ")" that closes the name: state is field 3, utime 14, stime 15.
+            let rest = &stat[stat.rfind(')')? + 1..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+            Some(Duration::from_nanos(ticks * 1_000_000_000 / tick))
+        });
+        if let Some(cpu) = cpu {
+            out.insert(tid, (name, cpu));
+        }
+    }
+    out
+}
+
+/// CPU used between two [`thread_cpu`] snapshots, split into (hub, simulators, bench harness).
+/// Simulator threads are the ones named `sim-…` (`sim-scale`, `sim-shelf`, the bench's
+/// `sim-scanner` feeders); the harness is the main thread; every other thread of the process is
+/// the hub's (device drivers, the lanes' event worker and update watcher, the cart flusher, the
+/// store's threads). A thread that started inside the window counts in full; one that ended
+/// inside it is missing, so the window ends before any thread of interest is stopped.
+fn cpu_split(before: &std::collections::HashMap<u32, (String, Duration)>, after: &std::collections::HashMap<u32, (String, Duration)>) -> (Duration, Duration, Duration) {
+    let pid = std::process::id();
+    let (mut hub, mut sim, mut harness) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    for (tid, (name, cpu)) in after {
+        let used = cpu.saturating_sub(before.get(tid).map(|(_, c)| *c).unwrap_or_default());
+        if *tid == pid {
+            harness += used;
+        } else if name.starts_with("sim-") {
+            sim += used;
+        } else {
+            hub += used;
+        }
+    }
+    (hub, sim, harness)
+}
+
+/// Waits until every device id in `ids` is connected on `health`.
+fn wait_connected(health: &crate::devices::health::HealthBoard, ids: &[String]) -> anyhow::Result<()> {
+    let started = Instant::now();
+    while !ids.iter().all(|id| health.get(id).is_some_and(|h| h.connected)) {
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(10), "devices not connected after 10 s: {}", crate::devices::health::render(&health.snapshot()));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// Devices through the hub's real path (issue 6). A simulated USB-CDC scanner on a
+/// pseudo-terminal, configured as a `[[devices]]` line scanner on a lane and started with
+/// [`DeviceHub::start`](crate::devices::hub::DeviceHub::start) over real lanes on a durable
+/// store: the time from just before the write of each code's terminator to the lane's update
+/// (the lane ran `Lanes::scan`), against the bare pseudo-terminal round trip measured the same
+/// way. Then 4 scanners at 10 scans/s and 4 Toledo 8217 scales polled every 100 ms on 4 lanes:
+/// the CPU of the hub's threads alone, against the simulators' CPU and an idle hub's.
+fn devices_figures(root: &Path, opts: &BenchOptions, log: &mut impl FnMut(&str)) -> anyhow::Result<Vec<Figure>> {
+    use crate::checkout::{LaneEvent, LaneUpdate, Lanes, ScanOutcome};
+    use crate::config::{DeviceConfig, DeviceKind, DeviceProtocol, Id, ScaleSettings, ScannerSettings, Transport};
+    use crate::devices::health::HealthBoard;
+    use crate::devices::hub::DeviceHub;
+    use crate::devices::sim::{ScriptedScanner, ToledoScale};
+    use crate::devices::{drive, DeviceEvent};
+    use std::sync::mpsc;
+
+    const SCANS: usize = 2_000;
+    const GAP: Duration = Duration::from_millis(5);
+    const STREAM: Duration = Duration::from_secs(10);
+    const IDLE: Duration = Duration::from_secs(3);
+    const EVERY: Duration = Duration::from_millis(100);
+    let mut figs = Vec::new();
+    let dir = root.join("devices");
+    let devdir = root.join("devices-tty");
+    let n = opts.products;
+    let lane_ids: Vec<String> = (0..4).map(|l| format!("lane-{l}")).collect();
+    log(&format!("devices: loading {n} products …"));
+    let store = Arc::new(open(&dir, Durability::Durable)?);
+    let products: Vec<Product> = (0..n).map(synthetic_product).collect();
+    catalog::upsert_products(&store, &products, 1000, |_| {}).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cost = crate::staff::HashCost::minimal_for_tests();
+    crate::staff::create_staff(&store, &crate::staff::NewStaff { id: "bench".into(), name: "bench".into(), role: crate::domain::staff::Role::Cashier }, "bench-password", None, &cost)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    for l in &lane_ids {
+        crate::staff::open_shift(&store, l, "bench", 0).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let lanes = Lanes::open(Arc::clone(&store), &lane_ids, Vec::new(), 300)?;
+    let cashier = crate::staff::StaffRef { id: "bench".into(), name: "bench".into(), role: crate::domain::staff::Role::Cashier };
+    for l in &lane_ids {
+        lanes.sign_in(l, &cashier)?;
+    }
+    let id = |s: &str| Id::try_from(s.to_string()).map_err(|e| anyhow::anyhow!(e));
+    let scanner_cfg = |name: &str, link: &Path, lane: &str| -> anyhow::Result<DeviceConfig> {
+        let mut cfg = crate::devices::scanner::line_scanner_config(name, &link.to_string_lossy(), 115_200, ScannerSettings::default()).map_err(|e| anyhow::anyhow!(e))?;
+        cfg.lane = Some(id(lane)?);
+        Ok(cfg)
+    };
+    let nothing_else: Arc<dyn Fn(&DeviceEvent) + Send + Sync> = Arc::new(|_: &DeviceEvent| {});
+    let code_of = |i: usize| products[i % n].barcodes[0].clone();
+
+    // 1. Scan → lane latency.
+    log(&format!("devices: {SCANS} scans through a pseudo-terminal to a lane, {} ms apart …", GAP.as_millis()));
+    settle();
+    let scanner = ScriptedScanner::create(&devdir.join("scanner-lat"))?;
+    let cfg = scanner_cfg("scanner-lat", &devdir.join("scanner-lat"), "lane-0")?;
+    let (tx, rx) = mpsc::channel::<(Instant, bool)>();
+    let on_update: crate::devices::hub::OnLaneUpdate = Box::new(move |u: LaneUpdate| {
+        let at = Instant::now();
+        if let LaneEvent::Scanned { .. } = u.event {
+            let _ = tx.send((at, matches!(u.outcome, Some(Ok(ScanOutcome::Added { .. })))));
+        }
+    });
+    let health = Arc::new(HealthBoard::new());
+    let hub = DeviceHub::start(std::slice::from_ref(&cfg), drive::drive, Arc::clone(&health), Arc::clone(store.clock()), Arc::clone(&store), Some(Arc::clone(&lanes)), Arc::clone(&nothing_else), on_update);
+    let measured = (|| -> anyhow::Result<Vec<Duration>> {
+        wait_connected(&health, &["scanner-lat".to_string()])?;
+        // The driver's open may flush bytes written just before it: repeat a warm-up scan until
+        // one reaches the lane.
+        let started = Instant::now();
+        loop {
+            scanner.scan(&code_of(0))?;
+            if rx.recv_timeout(Duration::from_millis(200)).is_ok() {
+                break;
+            }
+            anyhow::ensure!(started.elapsed() < Duration::from_secs(10), "the warm-up scan never reached the lane");
+        }
+        while rx.recv_timeout(Duration::from_millis(100)).is_ok() {}
+        lanes.void("lane-0")?;
+        let mut rng = fastrand::Rng::with_seed(61);
+        let mut lat = Vec::with_capacity(SCANS);
+        for i in 0..SCANS {
+            if i % 50 == 49 {
+                lanes.void("lane-0")?;
+            }
+            let sent = scanner.scan_timed(&code_of(rng.usize(..n)))?;
+            let (at, added) = rx.recv_timeout(Duration::from_secs(5)).map_err(|_| anyhow::anyhow!("scan {i} never reached the lane"))?;
+            anyhow::ensure!(added, "scan {i} did not add a cart line");
+            lat.push(at.saturating_duration_since(sent));
+            std::thread::sleep(GAP);
+        }
+        lat.sort();
+        Ok(lat)
+    })();
+    hub.stop();
+    drop(scanner);
+    let lat = measured?;
+    lanes.void("lane-0")?;
+
+    // The physical limit: one byte through a bare pseudo-terminal, opened and read the way the
+    // driver does (serial settings, poll + read), timed the same way.
+    log(&format!("devices: {SCANS} bytes through a bare pseudo-terminal …"));
+    let base = {
+        let (mut master, slave) = serialport::TTYPort::pair().map_err(|e| anyhow::anyhow!("cannot create a pseudo-terminal: {e}"))?;
+        let path = serialport::SerialPort::name(&slave).ok_or_else(|| anyhow::anyhow!("the pseudo-terminal has no name"))?;
+        let mut reader = crate::devices::transport::open_serial("pty-baseline", &path, &cfg.serial_settings(), Duration::from_secs(5)).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (tx, rx) = mpsc::channel::<Instant>();
+        let thread = std::thread::Builder::new().name("pty-reader".into()).spawn(move || {
+            let mut buf = [0u8; 64];
+            let mut got = 0usize;
+            while got < SCANS {
+                match std::io::Read::read(&mut reader, &mut buf) {
+                    Ok(k) if k > 0 => {
+                        let at = Instant::now();
+                        got += k;
+                        let _ = tx.send(at);
+                    }
+                    Ok(_) => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
+                    Err(_) => break,
+                }
+            }
+        })?;
+        let mut lat = Vec::with_capacity(SCANS);
+        for i in 0..SCANS {
+            let sent = Instant::now();
+            master.write_all(b"\r")?;
+            let at = rx.recv_timeout(Duration::from_secs(5)).map_err(|_| anyhow::anyhow!("byte {i} never came out of the pseudo-terminal"))?;
+            lat.push(at.saturating_duration_since(sent));
+            std::thread::sleep(GAP);
+        }
+        let _ = thread.join();
+        drop(slave);
+        lat.sort();
+        lat
+    };
+    let us = |d: &[Duration], q: f64| quantile_us(d, q);
+    for (label, q) in [("p50", 0.5), ("p99", 0.99), ("max", 1.0)] {
+        figs.push(Figure {
+            name: format!("bare pty round trip of one byte (physical limit), {label}"),
+            value: us(&base, q),
+            unit: "µs",
+            note: format!("baseline; write on the master, poll + read on the slave opened like the driver's port; {SCANS} bytes {} ms apart", GAP.as_millis()),
+        });
+    }
+    for (label, q) in [("p50", 0.5), ("p99", 0.99), ("max", 1.0)] {
+        let target = if label == "p50" { String::new() } else { "target: within 5,000 µs of the last byte; ".to_string() };
+        figs.push(Figure {
+            name: format!("scanner (pty) → lane applied the scan, {label}"),
+            value: us(&lat, q),
+            unit: "µs",
+            note: format!("{target}bare pty round trip (physical limit) {label} {:.0} µs; {SCANS} scans {} ms apart, {n} products, via DeviceHub + line driver + LaneEvents + Lanes::scan", us(&base, q), GAP.as_millis()),
+        });
+    }
+
+    // 2. Hub CPU with 8 devices streaming.
+    log("devices: hub CPU, 4 scanners + 4 Toledo scales on 4 lanes …");
+    settle();
+    let scanners: Vec<ScriptedScanner> = (0..4).map(|l| ScriptedScanner::create(&devdir.join(format!("scanner-{l}")))).collect::<anyhow::Result<_>>()?;
+    let scales: Vec<ToledoScale> = (0..4).map(|l| ToledoScale::start(&devdir.join(format!("scale-{l}")))).collect::<anyhow::Result<_>>()?;
+    let mut cfgs = Vec::new();
+    for (l, lane) in lane_ids.iter().enumerate() {
+        cfgs.push(scanner_cfg(&format!("scanner-{l}"), &devdir.join(format!("scanner-{l}")), lane)?);
+        cfgs.push(DeviceConfig {
+            id: id(&format!("scale-{l}"))?,
+            kind: DeviceKind::Scale,
+            transport: Transport::Serial,
+            protocol: Some(DeviceProtocol::Toledo8217),
+            path: Some(devdir.join(format!("scale-{l}")).to_string_lossy().into_owned()),
+            address: None,
+            pins: Vec::new(),
+            lane: Some(id(lane)?),
+            serial: None,
+            scanner: None,
+            scale: Some(ScaleSettings { poll_ms: 100, ..ScaleSettings::default() }),
+            printer: None,
+            shelf: None,
+        });
+    }
+    let ids: Vec<String> = cfgs.iter().map(|c| c.id.as_str().to_string()).collect();
+    let (added, weighed, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let on_update: crate::devices::hub::OnLaneUpdate = {
+        let (added, weighed, refused) = (Arc::clone(&added), Arc::clone(&weighed), Arc::clone(&refused));
+        Box::new(move |u: LaneUpdate| match (&u.event, &u.outcome) {
+            (LaneEvent::Scanned { .. }, Some(Ok(ScanOutcome::Added { .. }))) => {
+                added.fetch_add(1, Ordering::Relaxed);
+            }
+            (LaneEvent::Weighed(_), None) => {
+                weighed.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {
+                refused.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    for (l, s) in scales.iter().enumerate() {
+        s.put(250 + l as i64);
+    }
+    let health = Arc::new(HealthBoard::new());
+    let hub = DeviceHub::start(&cfgs, drive::drive, Arc::clone(&health), Arc::clone(store.clock()), Arc::clone(&store), Some(Arc::clone(&lanes)), nothing_else, on_update);
+    let measured = (|| -> anyhow::Result<Vec<Figure>> {
+        wait_connected(&health, &ids)?;
+        // Warm up: every scanner's first scan reaches its lane, every scale has been read.
+        let started = Instant::now();
+        while added.load(Ordering::Relaxed) < 4 || weighed.load(Ordering::Relaxed) < 8 {
+            for s in &scanners {
+                s.scan(&code_of(1))?;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+            anyhow::ensure!(started.elapsed() < Duration::from_secs(10), "devices never reached the lanes: {} scans, {} weights", added.load(Ordering::Relaxed), weighed.load(Ordering::Relaxed));
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        for l in &lane_ids {
+            lanes.void(l)?;
+        }
+        settle();
+
+        // Idle: devices attached, no scans, the pans' loads unchanged (a polled scale is still
+        // asked for its weight every 100 ms; an unchanged reading reaches the lane at most once
+        // per poll period).
+        let (w0, t0, c0, wall0) = (weighed.load(Ordering::Relaxed), thread_cpu(), cpu_time(), Instant::now());
+        std::thread::sleep(IDLE);
+        let (t1, c1, wall) = (thread_cpu(), cpu_time(), wall0.elapsed());
+        let idle_weights = weighed.load(Ordering::Relaxed) - w0;
+        let (idle_hub, idle_sim, _) = cpu_split(&t0, &t1);
+        let pct = |d: Duration, wall: Duration| d.as_secs_f64() / wall.as_secs_f64() * 100.0;
+        let idle_hub_pct = pct(idle_hub, wall);
+
+        // Streaming: per lane, a feeder thread scans a code every 100 ms and changes the pan's
+        // load every 100 ms (so every poll gives a new reading). Products come from a pool of 30
+        // per lane, so a cart stays at most 30 lines.
+        let stop = AtomicBool::new(false);
+        let (a0, w0, r0) = (added.load(Ordering::Relaxed), weighed.load(Ordering::Relaxed), refused.load(Ordering::Relaxed));
+        let (t0, c0s, wall0) = (thread_cpu(), cpu_time(), Instant::now());
+        let (t1s, c1s, wall_s, a1, w1, r1) = std::thread::scope(|s| -> anyhow::Result<_> {
+            let mut feeders = Vec::new();
+            for (l, (scanner, scale)) in scanners.iter().zip(&scales).enumerate() {
+                let (stop, code_of) = (&stop, &code_of);
+                feeders.push(std::thread::Builder::new().name("sim-scanner".into()).spawn_scoped(s, move || -> std::io::Result<u64> {
+                    let mut next = Instant::now() + Duration::from_millis(25 * l as u64);
+                    let mut k = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+                            std::thread::sleep(wait);
+                        }
+                        next += EVERY;
+                        scanner.scan(&code_of(l * 1000 + (k as usize % 30)))?;
+                        scale.put(250 + (k as i64 % 50) * 10);
+                        k += 1;
+                    }
+                    Ok(k)
+                })?);
+            }
+            std::thread::sleep(STREAM);
+            // Read the counters before the feeders stop, while every thread is alive.
+            let end = (thread_cpu(), cpu_time(), wall0.elapsed(), added.load(Ordering::Relaxed), weighed.load(Ordering::Relaxed), refused.load(Ordering::Relaxed));
+            stop.store(true, Ordering::Relaxed);
+            for f in feeders {
+                f.join().map_err(|_| anyhow::anyhow!("a scanner feeder panicked"))??;
+            }
+            Ok(end)
+        })?;
+        let (hub_cpu, sim_cpu, harness_cpu) = cpu_split(&t0, &t1s);
+        let process = c1s.saturating_sub(c0s);
+        let scans_s = rate(a1 - a0, wall_s);
+        let weights_s = rate(w1 - w0, wall_s);
+        let hub_pct = pct(hub_cpu, wall_s);
+        anyhow::ensure!(r1 == r0, "{} device events were refused by the lanes while streaming", r1 - r0);
+        Ok(vec![
+            Figure {
+                name: "hub CPU, 4 scanners + 4 Toledo scales streaming on 4 lanes".into(),
+                value: hub_pct,
+                unit: "% of one core",
+                note: format!(
+                    "target < 5 %; {:.1} s; {scans_s:.1} scans/s applied in all ({:.1} per scanner), {weights_s:.1} weight readings/s reached the lanes ({:.1} per scale); simulators in the same run {:.2} %; idle hub {idle_hub_pct:.2} %; process total {:.2} % (harness {:.2} %)",
+                    wall_s.as_secs_f64(),
+                    scans_s / 4.0,
+                    weights_s / 4.0,
+                    pct(sim_cpu, wall_s),
+                    pct(process, wall_s),
+                    pct(harness_cpu, wall_s)
+                ),
+            },
+            Figure {
+                name: "hub CPU, same 8 devices attached and idle (no scans, loads steady)".into(),
+                value: idle_hub_pct,
+                unit: "% of one core",
+                note: format!(
+                    "baseline; {:.1} s; scales still polled every 100 ms: {:.1} readings/s reached the lanes; simulators {:.2} %; process total {:.2} %",
+                    wall.as_secs_f64(),
+                    rate(idle_weights, wall),
+                    pct(idle_sim, wall),
+                    pct(c1.saturating_sub(c0), wall)
+                ),
+            },
+        ])
+    })();
+    hub.stop();
+    drop(scales);
+    drop(scanners);
+    let cpu = measured?;
+    figs.extend(cpu);
     Ok(figs)
 }

@@ -56,6 +56,18 @@ impl ScriptedScanner {
         dev.master.write_all(&frame)?;
         dev.master.flush()
     }
+
+    /// Sends one code like [`ScriptedScanner::scan`], but writes the code and its CR LF
+    /// terminator with two writes and returns the instant taken just before the terminator's
+    /// write: the start of a scan-to-lane latency measurement (`storehub bench`).
+    pub fn scan_timed(&self, code: &str) -> std::io::Result<std::time::Instant> {
+        let mut dev = self.dev.lock().unwrap_or_else(|e| e.into_inner());
+        dev.master.write_all(code.as_bytes())?;
+        let before_terminator = std::time::Instant::now();
+        dev.master.write_all(b"\r\n")?;
+        dev.master.flush()?;
+        Ok(before_terminator)
+    }
 }
 
 /// A Mettler Toledo 8217 scale: answers `W` with the weight on its pan (STX, kg with three
