@@ -431,7 +431,7 @@ pub fn markdown(figs: &[Figure]) -> String {
 fn checkout_figures(root: &Path, opts: &BenchOptions, log: &mut impl FnMut(&str)) -> anyhow::Result<Vec<Figure>> {
     use crate::checkout::{Lanes, PayRequest, SaleRules};
     use crate::domain::tender::{CashRounding, Tender, TenderKind};
-    use crate::members::{self, Channel, LoyaltyRules, NewMember};
+    use crate::members::{self, LoyaltyRules, NewMember};
     let mut figs = Vec::new();
     let dir = root.join("checkout");
     let n = opts.products;
@@ -451,16 +451,7 @@ fn checkout_figures(root: &Path, opts: &BenchOptions, log: &mut impl FnMut(&str)
         }
         let t = Instant::now();
         for i in 0..n {
-            let new = NewMember {
-                phone: format!("13{:09}", i),
-                name: format!("会员{i}"),
-                gender: None,
-                birthday: None,
-                channel: Channel::InStore,
-                consent_sms: false,
-                consent_wechat: false,
-                referral_code: None,
-            };
+            let new = NewMember::in_store(format!("13{:09}", i), format!("会员{i}"));
             let m = members::register(&store, &new, &loyalty).map_err(|e| anyhow::anyhow!("{e}"))?;
             if i % 10 == 0 {
                 members::adjust_points(&store, m.id, 1_000, "bench", "bench-mgr", &loyalty).map_err(|e| anyhow::anyhow!("{e}"))?;

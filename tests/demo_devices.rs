@@ -4,12 +4,15 @@
 //! driver writes its ESC/POS bytes into the receipts file; water taken off the watched shelf
 //! becomes shelf events in the outbox. The whole path, with the real binary.
 
-use std::process::{Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use storehub::domain::pricing::Quantity;
 use storehub::domain::tender::TenderKind;
-use storehub::store::{Durability, Store, StoreOptions};
+
+use common::{spawn_demo, stop_demo_and_open};
 
 /// The sale ids in the QR codes of an ESC/POS stream (`GS ( k pL pH 31 50 30 data`).
 fn qr_payloads(bytes: &[u8]) -> Vec<String> {
@@ -33,14 +36,7 @@ fn the_demo_shopper_runs_scan_to_receipt_through_simulated_devices() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("demo");
     let bin = env!("CARGO_BIN_EXE_storehub");
-    let child = Command::new(bin)
-        .args(["--data-dir", dir.to_str().unwrap(), "demo", "--shopper-every", "0.3"])
-        .env("STOREHUB_LOG", "warn")
-        .env_remove("STOREHUB_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the demo");
+    let child = spawn_demo(&dir, &["--shopper-every", "0.3"]);
     let receipts = dir.join("devices").join("receipts.escpos");
     let started = Instant::now();
     // Wait for five printed receipts.
@@ -66,11 +62,7 @@ fn the_demo_shopper_runs_scan_to_receipt_through_simulated_devices() {
             assert!(h["events"].as_u64().unwrap() > 0, "{id} reported no events: {h}");
         }
     }
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "the demo must stop cleanly: {:?}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
-
-    let store = Store::open(StoreOptions { path: dir.clone(), durability: Durability::Durable, relaxed_flush_ms: 200, source: None, clock: storehub::clock::system() }).unwrap();
+    let store = stop_demo_and_open(child, &dir);
     let sales: Vec<_> = storehub::checkout::sale::all_sales(&store).unwrap().into_iter().filter(|s| s.lane == "lane-1").collect();
     assert!(sales.len() >= 5, "{} sales at the device lane", sales.len());
     for s in &sales {

@@ -33,16 +33,7 @@ fn rules() -> LoyaltyRules {
 }
 
 fn new_member(phone: &str, name: &str) -> NewMember {
-    NewMember {
-        phone: phone.into(),
-        name: name.into(),
-        gender: None,
-        birthday: None,
-        channel: Channel::InStore,
-        consent_sms: false,
-        consent_wechat: false,
-        referral_code: None,
-    }
+    NewMember::in_store(phone, name)
 }
 
 fn register(store: &Store, phone: &str, name: &str) -> Member {

@@ -12,7 +12,7 @@ use crate::checkout::returns::{self, ReturnLineRequest, ReturnOf, ReturnRequest}
 use crate::checkout::{Lanes, PayRequest, SaleRules, ScaleReading};
 use crate::domain::staff::Role;
 use crate::domain::tender::{Tender, TenderKind};
-use crate::members::{self, Channel, LoyaltyRules, NewMember};
+use crate::members::{self, LoyaltyRules, NewMember};
 use crate::staff::{self, HashCost, NewStaff, StaffRef};
 use crate::store::Store;
 
@@ -48,16 +48,7 @@ pub(crate) fn prepare(store: &Store, lanes: &Lanes, loyalty: &LoyaltyRules) -> a
     for m in 1..=MEMBERS {
         let phone = format!("1860000{m:04}");
         if members::find(store, &phone)?.is_none() {
-            let new = NewMember {
-                phone,
-                name: format!("演示会员{m}"),
-                gender: None,
-                birthday: None,
-                channel: Channel::InStore,
-                consent_sms: m % 2 == 0,
-                consent_wechat: m % 3 == 0,
-                referral_code: None,
-            };
+            let new = NewMember { consent_sms: m % 2 == 0, consent_wechat: m % 3 == 0, ..NewMember::in_store(phone, format!("演示会员{m}")) };
             let member = members::register(store, &new, loyalty).map_err(|e| anyhow::anyhow!("{e}"))?;
             members::topup(store, member.id, 20_000 + 10_000 * (m as i64 % 3), "demo-cashier", Some("demo"), loyalty).map_err(|e| anyhow::anyhow!("{e}"))?;
         }

@@ -289,6 +289,23 @@ pub struct NewMember {
     pub referral_code: Option<String>,
 }
 
+impl NewMember {
+    /// A member signed up at the till with only a phone and a name: no gender, birthday,
+    /// consents or referrer.
+    pub fn in_store(phone: impl Into<String>, name: impl Into<String>) -> NewMember {
+        NewMember {
+            phone: phone.into(),
+            name: name.into(),
+            gender: None,
+            birthday: None,
+            channel: Channel::InStore,
+            consent_sms: false,
+            consent_wechat: false,
+            referral_code: None,
+        }
+    }
+}
+
 /// A change of profile: `None` leaves a field as it is; `Some(None)` clears an optional one.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ProfileUpdate {

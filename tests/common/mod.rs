@@ -292,3 +292,26 @@ pub fn assert_ledger_consistent(store: &Store, context: &str) -> Vec<inventory::
     assert_eq!(moved, ids.iter().copied().collect(), "{context}: events and moves differ");
     moves
 }
+
+/// Spawns `storehub demo` on `dir` with `extra` arguments (stderr piped for the failure message),
+/// without waiting for it to be up.
+pub fn spawn_demo(dir: &Path, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_storehub"))
+        .args(["--data-dir", dir.to_str().unwrap(), "demo"])
+        .args(extra)
+        .env("STOREHUB_LOG", "warn")
+        .env_remove("STOREHUB_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the demo")
+}
+
+/// Stops a spawned demo with SIGTERM, as systemd does, asserts it exits cleanly, and opens its
+/// store (durable, wall clock) for checks.
+pub fn stop_demo_and_open(child: Child, dir: &Path) -> Store {
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "the demo must stop cleanly: {:?}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    Store::open(StoreOptions { path: dir.to_path_buf(), durability: Durability::Durable, relaxed_flush_ms: 200, source: None, clock: storehub::clock::system() }).unwrap()
+}
