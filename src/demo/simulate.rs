@@ -27,8 +27,13 @@ pub struct Counters {
     pub refused: AtomicU64,
 }
 
-/// Staff, shifts and members the shoppers need; created once, kept across restarts.
+/// Staff, shifts and members the shoppers need; created once, kept across restarts. Safe to call
+/// from several threads.
 pub(crate) fn prepare(store: &Store, lanes: &Lanes, loyalty: &LoyaltyRules) -> anyhow::Result<(StaffRef, Vec<String>)> {
+    // The device shopper and the simulated shoppers both prepare at start: one at a time, so
+    // the second finds the staff, shifts and members made and creates nothing twice.
+    static PREPARING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = PREPARING.lock().unwrap_or_else(|e| e.into_inner());
     let cost = HashCost::standard();
     for (id, name, role) in [("demo-cashier", "演示收银员", Role::Cashier), ("demo-manager", "演示店长", Role::Manager)] {
         if staff::account(store, id)?.is_none() {
