@@ -673,6 +673,10 @@ mod check {
     );
     ranged!(snapshots_keep, u32, 1, 100, "snapshots");
     ranged!(keepalive_s, u16, 5, 3_600, "seconds");
+    ranged!(inflight, u16, 1, 10_000, "publishes in flight");
+    ranged!(outbox_budget_mb, u32, 1, 1_000_000, "MB");
+    ranged!(telemetry_interval_s, u32, 0, 86_400, "seconds (0 = no telemetry)");
+    ranged!(reconnect_ms, u32, 10, 600_000, "milliseconds");
     ranged!(session_ttl_minutes, u32, 1, 10_080, "minutes");
     ranged!(points_per_yuan, u32, 0, 1_000, "points per yuan");
     ranged!(multiplier_bp, u32, 0, 100_000, "basis points (10000 = ×1)");
@@ -1624,6 +1628,29 @@ pub struct MqttConfig {
     /// Allow plain `mqtt://` to a broker that is not on this box. Default false.
     #[serde(default)]
     pub allow_insecure: bool,
+    /// Outbox events published and not yet acknowledged (PUBACK) at once, 1..=10000; default 100.
+    #[serde(default = "default_inflight", deserialize_with = "check::inflight")]
+    pub inflight: u16,
+    /// Disk the outbox may use while HQ is unreachable, in MB; default 512. Over it, telemetry-
+    /// class events are dropped oldest first; business events never are.
+    #[serde(default = "default_outbox_budget_mb", deserialize_with = "check::outbox_budget_mb")]
+    pub outbox_budget_mb: u32,
+    /// Seconds between telemetry messages (QoS 0), 0..=86400 (0 = none); default 60.
+    #[serde(default = "default_telemetry_interval_s", deserialize_with = "check::telemetry_interval_s")]
+    pub telemetry_interval_s: u32,
+    /// First reconnect delay after the broker is lost, in ms; it doubles (with jitter) up to
+    /// `reconnect_max_ms`. Defaults 500 and 30000.
+    #[serde(default = "default_reconnect_min_ms", deserialize_with = "check::reconnect_ms")]
+    pub reconnect_min_ms: u32,
+    #[serde(default = "default_reconnect_max_ms", deserialize_with = "check::reconnect_ms")]
+    pub reconnect_max_ms: u32,
+    /// Refuse HQ commands that do not carry a valid Ed25519 signature by one of `command_keys`.
+    #[serde(default)]
+    pub require_signed_commands: bool,
+    /// HQ's Ed25519 public keys (base64 of the 32 raw bytes) that may sign commands; more than
+    /// one while a key is being rotated.
+    #[serde(default)]
+    pub command_keys: Vec<String>,
 }
 
 impl Default for MqttConfig {
@@ -1640,6 +1667,13 @@ impl Default for MqttConfig {
             topic_prefix: default_topic_prefix(),
             keepalive_s: default_keepalive(),
             allow_insecure: false,
+            inflight: default_inflight(),
+            outbox_budget_mb: default_outbox_budget_mb(),
+            telemetry_interval_s: default_telemetry_interval_s(),
+            reconnect_min_ms: default_reconnect_min_ms(),
+            reconnect_max_ms: default_reconnect_max_ms(),
+            require_signed_commands: false,
+            command_keys: Vec::new(),
         }
     }
 }
@@ -1649,6 +1683,21 @@ fn default_topic_prefix() -> String {
 }
 fn default_keepalive() -> u16 {
     30
+}
+fn default_inflight() -> u16 {
+    100
+}
+fn default_outbox_budget_mb() -> u32 {
+    512
+}
+fn default_telemetry_interval_s() -> u32 {
+    60
+}
+fn default_reconnect_min_ms() -> u32 {
+    500
+}
+fn default_reconnect_max_ms() -> u32 {
+    30_000
 }
 
 /// `[web]`: the LAN dashboard and cashier screens.
@@ -2020,6 +2069,15 @@ impl Config {
     /// Replaces `[data].dir`, for `--data-dir` and `STOREHUB_DATA_DIR`.
     pub fn apply_data_dir_override(&mut self, dir: PathBuf) {
         self.data.dir = dir;
+    }
+
+    /// `--mqtt URL`: relay to this broker (turns `[mqtt].enabled` on), with the same checks as
+    /// `[mqtt].url` in the file (plain mqtt:// only to this box unless `allow_insecure`).
+    pub fn apply_mqtt_override(&mut self, url: &str) -> anyhow::Result<()> {
+        let parsed = MqttUrl::try_from(url.to_string()).map_err(|e| anyhow::anyhow!("--mqtt: {e}"))?;
+        self.mqtt.url = Some(parsed);
+        self.mqtt.enabled = true;
+        self.validate_mqtt().map_err(|e| anyhow::anyhow!("--mqtt {url}: {}: {}", render_key(&e.path), e.message))
     }
 
     /// The configured in-store barcode layouts, converted for `crate::domain::barcode`.
@@ -2399,6 +2457,25 @@ impl Config {
             if set && tls == Some(false) {
                 return Err(invalid(key("mqtt", k), "TLS files need an mqtts:// URL"));
             }
+        }
+        if m.reconnect_min_ms > m.reconnect_max_ms {
+            return Err(invalid(
+                key("mqtt", "reconnect_max_ms"),
+                format!("must be at least reconnect_min_ms ({})", m.reconnect_min_ms),
+            ));
+        }
+        for (i, k) in m.command_keys.iter().enumerate() {
+            if let Err(e) = crate::cloud::commands::parse_public_key(k) {
+                let mut path = key("mqtt", "command_keys");
+                path.push(Seg::Index(i));
+                return Err(invalid(path, e));
+            }
+        }
+        if m.require_signed_commands && m.command_keys.is_empty() {
+            return Err(invalid(
+                key("mqtt", "command_keys"),
+                "require_signed_commands = true needs at least one HQ public key here",
+            ));
         }
         if m.enabled {
             let Some(url) = &m.url else {

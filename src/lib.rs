@@ -4,6 +4,7 @@ pub mod bench;
 pub mod catalog;
 pub mod checkout;
 pub mod clock;
+pub mod cloud;
 pub mod config;
 pub mod control;
 pub mod coupons;

@@ -54,9 +54,17 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Run the hub daemon with the given config.
-    Run,
+    Run {
+        /// HQ's MQTT broker, overriding [mqtt].url and turning the relay on
+        /// (mqtt://host[:port] or mqtts://host[:port]).
+        #[arg(long, value_name = "URL")]
+        mqtt: Option<String>,
+    },
     /// Run a demo store: config/demo.toml, a 257-product catalog with stock, in ./demo-data.
     Demo {
+        /// Relay the demo's events to this MQTT broker (mqtt://host[:port] or mqtts://…).
+        #[arg(long, value_name = "URL")]
+        mqtt: Option<String>,
         /// Simulated shoppers: this many sales per second through the real checkout (members,
         /// coupons, split tenders, an occasional return). Off by default.
         #[arg(long, value_name = "RATE")]
@@ -88,6 +96,9 @@ enum Command {
     /// Events waiting for HQ.
     #[command(subcommand)]
     Outbox(OutboxCmd),
+    /// The link to HQ over MQTT.
+    #[command(subcommand)]
+    Cloud(CloudCmd),
     /// Staff accounts. Passwords and PINs are read from stdin, never from the command line.
     #[command(subcommand)]
     Staff(StaffCmd),
@@ -526,6 +537,13 @@ enum OutboxCmd {
 }
 
 #[derive(Subcommand)]
+enum CloudCmd {
+    /// The running daemon's link to HQ: connected, outbox depth and age of its oldest event,
+    /// publishes and acknowledgements, the disk-budget alarm, HQ commands.
+    Status,
+}
+
+#[derive(Subcommand)]
 enum StaffCmd {
     /// Create an account. The password comes from stdin: typed twice at a prompt on a terminal,
     /// else the first line. With --pin-stdin a PIN (4 to 6 digits) follows the same way.
@@ -895,6 +913,7 @@ fn context(cfg: Option<&Config>) -> ops::Context {
         tz: cfg.map_or(chrono_tz::Asia::Shanghai, |c| c.timezone()),
         loyalty: cfg.map(LoyaltyRules::for_shop).unwrap_or_default(),
         devices: Default::default(),
+        cloud: Default::default(),
     }
 }
 
@@ -1020,14 +1039,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
             );
             Ok(())
         }
-        Command::Run => {
-            let cfg = load_config(&cli, false)?.ok_or_else(|| {
+        Command::Run { mqtt } => {
+            let mut cfg = load_config(&cli, false)?.ok_or_else(|| {
                 config_failure(anyhow!("no config: pass --config FILE or install {DEFAULT_CONFIG}"))
             })?;
+            if let Some(url) = mqtt {
+                cfg.apply_mqtt_override(url).map_err(config_failure)?;
+            }
             serve(&cli, cfg, false, None, None)
         }
-        Command::Demo { simulate_sales, shopper_every } => {
+        Command::Demo { mqtt, simulate_sales, shopper_every } => {
             let mut cfg = load_config(&cli, true)?.ok_or_else(|| anyhow!("demo config missing"))?;
+            if let Some(url) = mqtt {
+                cfg.apply_mqtt_override(url).map_err(config_failure)?;
+            }
             if cli.data_dir.is_none() && cli.config.is_none() {
                 cfg.apply_data_dir_override(PathBuf::from("./demo-data"));
             }
@@ -1111,6 +1136,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             print_json(&request(&cli, Request::StockMoves { sku: sku.clone(), limit: *limit })?.result)
         }
         Command::Outbox(OutboxCmd::Stats) => print_json(&request(&cli, Request::OutboxStats)?.result),
+        Command::Cloud(CloudCmd::Status) => print_json(&request(&cli, Request::Cloud)?.result),
         Command::Staff(cmd) => staff_command(&cli, cmd),
         Command::Lane(cmd) => lane_command(&cli, cmd),
         Command::Search { query, limit } => print_json(&request(&cli, Request::ProductSearch { query: query.clone(), limit: *limit })?.result),

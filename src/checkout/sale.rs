@@ -243,7 +243,7 @@ pub(crate) fn commit_sale_tx(tx: &Tx, cart: &Cart, req: &PayRequest, rules: &Sal
     };
     tx.put(TreeId::Sales, &codec::u64_key(id), &sale)?;
     super::lanes::clear_cart_tx(tx, cart)?;
-    tx.emit(EVENT_SALE_COMPLETED, Some(&sale.lane), &SaleEvent::from(&sale))?;
+    tx.emit(EVENT_SALE_COMPLETED, Some(&sale.id.to_string()), &SaleEvent::from(&sale))?;
     Ok(sale)
 }
 

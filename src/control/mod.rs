@@ -45,6 +45,9 @@ pub enum Request {
     /// Health of every configured device (connected, last event, errors); only a running daemon
     /// knows it.
     Devices,
+    /// The link to HQ: connected or not, outbox depth and age, budget alarm, command counts;
+    /// only a running daemon knows it.
+    Cloud,
     /// A consistent backup; the bytes come back as the payload.
     Backup,
     /// Every product.
@@ -139,6 +142,7 @@ impl Request {
         match self {
             Request::Status => "status",
             Request::Devices => "devices",
+            Request::Cloud => "cloud",
             Request::Backup => "backup",
             Request::ExportCatalog => "export_catalog",
             Request::ImportCatalog { .. } => "import_catalog",

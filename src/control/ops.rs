@@ -29,6 +29,8 @@ pub struct Context {
     pub loyalty: LoyaltyRules,
     /// The devices' health board, set by the daemon once its devices are started.
     pub devices: std::sync::OnceLock<std::sync::Arc<crate::devices::health::HealthBoard>>,
+    /// The link to HQ, set by the daemon when it starts the cloud relay.
+    pub cloud: std::sync::OnceLock<std::sync::Arc<crate::cloud::CloudStatus>>,
 }
 
 /// Applies one request. Errors are messages for the person at the CLI.
@@ -47,9 +49,14 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
                 "stock_levels": inventory::stock_levels(store).map_err(s)?.len(),
                 "members": members::member_count(store),
                 "outbox": outbox,
+                "cloud": ctx.cloud.get().map(|c| c.snapshot()),
                 "started_at": ctx.started_at.to_rfc3339(),
             })))
         }
+        Request::Cloud => match ctx.cloud.get() {
+            Some(status) => Ok(Reply::json(status.snapshot())),
+            None => Err("the link to HQ is known only to the running daemon (storehub run); none runs on this data dir. `storehub outbox stats` shows what waits for HQ".into()),
+        },
         Request::Devices => match ctx.devices.get() {
             Some(board) => {
                 // Printers also show their queue: jobs waiting for paper or for the printer to return.

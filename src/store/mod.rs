@@ -99,10 +99,14 @@ pub enum TreeId {
     /// print job id (u64 BE) → PrintJob (receipts and reports waiting for their printer;
     /// removed once printed). See `devices::printer::queue`.
     PrintJobs,
+    /// command id → CommandRecord: every HQ command this hub has received (held until its
+    /// effective time, applied, or refused), so a command delivered twice is applied once. See
+    /// `cloud::commands`.
+    Commands,
 }
 
 impl TreeId {
-    pub const ALL: [TreeId; 23] = [
+    pub const ALL: [TreeId; 24] = [
         TreeId::Meta,
         TreeId::Products,
         TreeId::Barcodes,
@@ -126,6 +130,7 @@ impl TreeId {
         TreeId::Promotions,
         TreeId::CouponsByMember,
         TreeId::PrintJobs,
+        TreeId::Commands,
     ];
 
     /// Name of the sled tree (stable on disk; never rename).
@@ -154,6 +159,7 @@ impl TreeId {
             TreeId::Promotions => "promotions",
             TreeId::CouponsByMember => "coupons_by_member",
             TreeId::PrintJobs => "print_jobs",
+            TreeId::Commands => "commands",
         }
     }
 
@@ -422,6 +428,8 @@ pub struct Store {
     /// Serialises commits (sled's own transactions serialise too) and backups, and holds the
     /// last sequence number handed out per sequence-keyed tree.
     gate: Arc<Mutex<Seqs>>,
+    /// The newest outbox sequence a returned commit holds, for the cloud relay to wake on.
+    outbox_newest: tokio::sync::watch::Sender<u64>,
 }
 
 impl Store {
@@ -447,6 +455,7 @@ impl Store {
             gate: Arc::new(Mutex::new(BTreeMap::new())),
             checkpointer: None,
             replayed: ReplayStats::default(),
+            outbox_newest: tokio::sync::watch::channel(0).0,
         };
         // The journal records after the last sequence sled holds are re-applied in order,
         // completing or redoing whatever sled kept of them.
@@ -543,6 +552,13 @@ impl Store {
     /// Bytes of journal records written since this store was opened.
     pub fn journal_bytes_written(&self) -> u64 {
         self.journal.as_ref().map_or(0, |j| j.appended())
+    }
+
+    /// Watches the newest outbox sequence committed through this handle: it changes after every
+    /// commit that emitted events has returned (in durable mode, once it is on disk). The cloud
+    /// relay waits on it instead of polling.
+    pub fn watch_outbox(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.outbox_newest.subscribe()
     }
 
     /// The outbox sequence floor: the highest sequence ever acknowledged and deleted.
@@ -699,7 +715,7 @@ impl Store {
         if let Some(sync) = &self.sync {
             sync.entering();
         }
-        let (value, ticket) = match self.commit_locked(change, wait) {
+        let (value, ticket, emitted) = match self.commit_locked(change, wait) {
             Ok(v) => v,
             Err(e) => {
                 if let Some(sync) = &self.sync {
@@ -715,6 +731,13 @@ impl Store {
                 None => sync.abandoned(),
             }
         }
+        if let Some(seq) = emitted {
+            self.outbox_newest.send_if_modified(|newest| {
+                let newer = seq > *newest;
+                *newest = (*newest).max(seq);
+                newer
+            });
+        }
         if let (Some(journal), Some(cp)) = (&self.journal, &self.checkpointer) {
             if journal.current_bytes() >= CHECKPOINT_BYTES {
                 cp.nudge();
@@ -723,13 +746,15 @@ impl Store {
         Ok(value)
     }
 
-    /// Runs `change` under the commit lock and journals its writes; returns the value and, in
-    /// durable mode, the ticket to wait for (None when nothing was written).
+    /// Runs `change` under the commit lock and journals its writes; returns the value, in
+    /// durable mode the ticket to wait for (None when nothing was written), and the last outbox
+    /// sequence the commit emitted.
+    #[allow(clippy::type_complexity)]
     fn commit_locked<T, E>(
         &self,
         change: impl FnOnce(&Tx) -> Result<T, TxError<E>>,
         may_lead: bool,
-    ) -> Result<(T, Option<commit::Ticket>), CommitError<E>> {
+    ) -> Result<(T, Option<commit::Ticket>, Option<u64>), CommitError<E>> {
         let mut seqs = self.gate.lock().unwrap_or_else(|e| e.into_inner());
         let tx = Tx {
             store: self,
@@ -746,7 +771,7 @@ impl Store {
         let Tx { writes, seqs: taken, .. } = tx;
         let writes = writes.into_inner();
         if writes.is_empty() {
-            return Ok((value, None));
+            return Ok((value, None, None));
         }
         if let Some(journal) = &self.journal {
             journal.append(&writes)?;
@@ -758,8 +783,10 @@ impl Store {
                 None
             }
         };
-        seqs.extend(taken.into_inner());
-        Ok((value, ticket))
+        let taken = taken.into_inner();
+        let emitted = taken.get(&TreeId::Outbox).copied();
+        seqs.extend(taken);
+        Ok((value, ticket, emitted))
     }
 
     /// Last sequence number of a sequence-keyed tree as stored on disk.

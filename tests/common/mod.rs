@@ -20,6 +20,8 @@ use storehub::inventory::{self, NewMove};
 use storehub::store::{Durability, OutboxEvent, Store, StoreOptions};
 use tempfile::TempDir;
 
+pub mod broker;
+
 /// CloudEvents `source` of the test hub.
 pub const SOURCE: &str = "/storehub/huamei/sh-001/hub-1";
 
