@@ -18,3 +18,16 @@ pub mod topics;
 
 pub use status::{CloudState, CloudStatus};
 pub use topics::Topics;
+
+/// Settings HQ may change while the hub runs (`config.patch`), read by the relay on every use.
+#[derive(Debug)]
+pub struct LiveSettings {
+    /// Seconds between telemetry messages (0 = none).
+    pub telemetry_interval_s: std::sync::atomic::AtomicU32,
+}
+
+impl LiveSettings {
+    pub fn from_config(cfg: &crate::config::Config) -> LiveSettings {
+        LiveSettings { telemetry_interval_s: std::sync::atomic::AtomicU32::new(cfg.mqtt.telemetry_interval_s) }
+    }
+}
