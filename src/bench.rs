@@ -3,6 +3,8 @@
 //! dir, a loop of tiny sled flushes, bare sled inserts). Prints a Markdown report for
 //! docs/benchmarks.md. Nothing here is used by the daemon.
 
+pub mod cloud;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
