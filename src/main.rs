@@ -1756,8 +1756,14 @@ fn serve(cli: &Cli, cfg: Config, is_demo: bool, simulate_sales: Option<f64>, rig
         }
         _ => None,
     };
+    let relay = if cfg.mqtt.enabled {
+        let relay = storehub::cloud::relay::Relay::new(&cfg, Arc::clone(&store), ctx.devices.get().cloned(), ctx.started_at);
+        Some(relay.map_err(config_failure)?)
+    } else {
+        None
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let result = rt.block_on(daemon::run(store, ctx, snapshots));
+    let result = rt.block_on(daemon::run(store, ctx, snapshots, relay));
     if let Some(d) = devices {
         d.stop();
     }
