@@ -462,6 +462,8 @@ struct RelayTask {
     sampler: Option<Sampler>,
     telemetry: Option<JoinHandle<(Sampler, serde_json::Value)>>,
     last_telemetry: Option<Instant>,
+    /// The current outage was logged (reset by a connection).
+    outage_logged: bool,
 }
 
 /// One connection's state.
@@ -505,6 +507,7 @@ impl RelayTask {
             sampler: Some(Sampler::new()),
             telemetry: None,
             last_telemetry: None,
+            outage_logged: false,
         }
     }
 
@@ -531,7 +534,14 @@ impl RelayTask {
                     break;
                 }
                 End::Lost(error) => {
-                    tracing::warn!(broker = %self.broker(), error = %error, "MQTT connection lost");
+                    // One warning per outage; the attempts after it are in the status.
+                    if up_for.is_some() || !self.outage_logged {
+                        let what = if up_for.is_some() { "MQTT connection lost" } else { "MQTT broker unreachable" };
+                        tracing::warn!(broker = %self.broker(), error = %error, "{what}; retrying with backoff");
+                        self.outage_logged = true;
+                    } else {
+                        tracing::debug!(error = %error, "MQTT connection attempt failed");
+                    }
                     let now = self.r.store.clock().now();
                     self.r.status.update(|s| {
                         if s.connected {
@@ -667,6 +677,7 @@ impl RelayTask {
         match ev {
             Event::Incoming(Incoming::ConnAck(ack)) => {
                 c.connected_at = Some(Instant::now());
+                self.outage_logged = false;
                 c.idle = false;
                 let now = self.r.store.clock().now();
                 self.r.status.update(|s| {
