@@ -309,8 +309,13 @@ fn sales_reach_hq_as_cloudevents_in_order_and_the_status_follows_the_hub() {
         assert_eq!(ce["datacontenttype"], "application/json");
     }
 
+    // A command from HQ is handled (acked after) and answered on cmd-reply.
+    hq.publish(&format!("{ROOT}/cmd/ping"), r#"{"id":"c-ping-1","args":{}}"#);
+    hq.wait_until(Duration::from_secs(10), "the reply to ping", |msgs| msgs.iter().any(|m| m.topic.starts_with(&format!("{ROOT}/cmd-reply/"))));
+
     // The link as the technician sees it.
     let status = hub.cloud_status();
+    assert_eq!(status["commands_received"], 1, "{status}");
     assert_eq!(status["enabled"], true);
     assert_eq!(status["connected"], true);
     assert_eq!(status["connects"], 1);
@@ -550,4 +555,37 @@ fn mutual_tls_carries_the_sales_and_a_wrong_ca_leaves_the_hub_selling_unconnecte
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("[mqtt].ca_file") && err.contains("missing-ca.pem") && err.contains("cannot read"), "{err}");
+}
+
+// ------------------------------------------------------------------------------------------------
+// Draining once (the bench's entry)
+// ------------------------------------------------------------------------------------------------
+
+#[test]
+fn drain_publishes_the_whole_outbox_and_returns_when_it_is_empty() {
+    use std::sync::Arc;
+    let broker = Broker::start();
+    let root = "storehub/v1/huamei/sh-001/hub-1";
+    let hq = Hq::subscribe(broker.port, &format!("{root}/evt/#"));
+    let common::Shop { dir, store, .. } = common::Shop::open();
+    common::load(&store, &[common::water(), common::cestbon()]);
+    for i in 0..300 {
+        common::apply(&store, storehub::domain::stock::MoveKind::Receipt, if i % 2 == 0 { "SKU-010001" } else { "SKU-010003" }, 1 + i % 5);
+    }
+    let events = common::outbox(&store);
+    let text = format!(
+        "[store]\nchain_id = \"huamei\"\nstore_id = \"sh-001\"\nhub_id = \"hub-1\"\nname = \"t\"\n[data]\ndir = \"{}\"\n[mqtt]\nenabled = true\nurl = \"{}\"\ninflight = 7\n",
+        dir.path().display(),
+        broker.url()
+    );
+    let cfg = storehub::config::Config::from_str(&text, "t.toml").unwrap();
+    let store = Arc::new(store);
+    let relay = storehub::cloud::relay::Relay::new(&cfg, Arc::clone(&store), None, common::opening_time()).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let summary = rt.block_on(relay.drain(Duration::from_secs(30))).unwrap();
+    assert_eq!(summary.acknowledged, events.len() as u64);
+    assert_eq!(store.outbox_stats().unwrap().count, 0);
+    hq.wait_until(Duration::from_secs(10), "every event", |msgs| msgs.len() >= events.len());
+    let ids: Vec<String> = hq.messages().iter().map(|m| m.json()["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids, events.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), "every event once, in order");
 }
