@@ -693,7 +693,8 @@ impl RelayTask {
                 self.last_telemetry = None;
             }
             Event::Outgoing(Outgoing::Publish(pkid)) => {
-                if c.window.outgoing_publish(pkid).map_err(|e| e.to_string())?.is_some() {
+                let event = c.window.outgoing_publish(pkid).map_err(|e| e.to_string())?;
+                if event.is_some() {
                     self.r.status.update(|s| s.published += 1);
                 }
             }
