@@ -541,6 +541,7 @@ fn mutual_tls_carries_the_sales_and_a_wrong_ca_leaves_the_hub_selling_unconnecte
     assert_eq!(status["connects"], 0, "{status}");
     let error = status["last_error"].as_str().unwrap_or_default().to_string();
     assert!(error.contains("certificate"), "the TLS error is shown: {status}");
+    eprintln!("wrong CA: {error}");
     let (waiting, _) = hub.outbox();
     let store = hub.stop();
     assert!(!committed_sales(&store).is_empty(), "the hub sold without HQ");
