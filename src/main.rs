@@ -1689,6 +1689,10 @@ fn import_catalog(cli: &Cli, file: &Path) -> Result<(), Failure> {
 type DemoRig = (Arc<demo::devices::DemoDevices>, Option<Duration>);
 
 fn serve(cli: &Cli, cfg: Config, is_demo: bool, simulate_sales: Option<f64>, rig: Option<DemoRig>) -> Result<(), Failure> {
+    // Broken TLS files stop the daemon before it opens anything.
+    if cfg.mqtt.enabled && cfg.mqtt.url.as_ref().is_some_and(|u| u.tls()) {
+        storehub::cloud::tls::client_config(&cfg.mqtt).map_err(config_failure)?;
+    }
     let dir = data_dir(cli, Some(&cfg))?;
     let store = Arc::new(open_store(store_options(&dir, Some(&cfg), None))?);
     if is_demo {
