@@ -39,6 +39,8 @@ const ALARM_LOG_EVERY: Duration = Duration::from_secs(60);
 /// Acknowledged events are deleted at least this often, or sooner in batches of `ACK_BATCH`.
 const ACK_FLUSH_EVERY: Duration = Duration::from_millis(50);
 const ACK_BATCH: usize = 256;
+/// Acknowledged sequences kept for another try while the store refuses to delete them.
+const MAX_PENDING_ACKS: usize = 65_536;
 /// Events read from the outbox at once (at most; never more than the window has room for
 /// plus this).
 const READ_BATCH: usize = 256;
@@ -784,16 +786,19 @@ impl RelayTask {
         }
         let seqs = std::mem::take(&mut self.pending_acks);
         let store = Arc::clone(&self.r.store);
-        let result = tokio::task::spawn_blocking(move || store.outbox_ack(&seqs).map(|()| seqs)).await;
+        let result = tokio::task::spawn_blocking(move || match store.outbox_ack(&seqs) {
+            Ok(()) => Ok(seqs.len() as u64),
+            Err(e) => Err((e.to_string(), seqs)),
+        })
+        .await;
         match result {
-            Ok(Ok(seqs)) => {
-                let n = seqs.len() as u64;
-                self.r.status.update(|s| s.acknowledged += n);
-            }
-            Ok(Err(e)) => {
-                // The events stay in the outbox and go out again after the next reconnect:
-                // at-least-once still holds.
-                tracing::error!(error = %e, "acknowledged outbox events not deleted");
+            Ok(Ok(n)) => self.r.status.update(|s| s.acknowledged += n),
+            Ok(Err((e, mut seqs))) => {
+                // Tried again on the next tick. Past the cap the rest stay in the outbox and go
+                // out again after a restart: at-least-once still holds.
+                tracing::error!(error = %e, "acknowledged outbox events not deleted; retrying");
+                seqs.truncate(MAX_PENDING_ACKS);
+                self.pending_acks = seqs;
             }
             Err(e) => tracing::error!(error = %e, "outbox ack task failed"),
         }
