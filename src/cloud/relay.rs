@@ -343,8 +343,10 @@ impl Relay {
         let started = Instant::now();
         let status = self.status();
         let (stop_tx, stop_rx) = watch::channel(false);
+        let backlog = tokio::spawn(backlog_loop(Arc::clone(&self.store), Arc::clone(&self.status), self.budget_bytes));
         let task = tokio::spawn(RelayTask::new(self, stop_rx, true).run());
         let done = tokio::time::timeout(timeout, task).await;
+        backlog.abort();
         let s = status.snapshot();
         match done {
             Ok(Ok(())) => Ok(DrainSummary { published: s.published, acknowledged: s.acknowledged, elapsed: started.elapsed() }),
@@ -515,7 +517,8 @@ impl RelayTask {
 
     async fn run(mut self) {
         loop {
-            if *self.stop.borrow() {
+            // Asked to stop, or the handle is gone (nobody could ask any more).
+            if *self.stop.borrow() || self.stop.has_changed().is_err() {
                 break;
             }
             self.generation += 1;
@@ -528,10 +531,13 @@ impl RelayTask {
             self.flush_acks().await;
             match end {
                 End::Stopped => {
+                    let now = self.r.store.clock().now();
                     self.r.status.update(|s| {
+                        if s.connected {
+                            s.since = Some(now);
+                        }
                         s.connected = false;
                         s.in_flight = 0;
-                        s.since = Some(self.r.store.clock().now());
                     });
                     break;
                 }
@@ -562,8 +568,8 @@ impl RelayTask {
                 }
             }
         }
-        // Acks of a reply in the works are lost with the process; the broker redelivers the
-        // command and the duplicate check answers it again.
+        // A command being handled finishes (it commits). It was not acknowledged, so the broker
+        // delivers it again next time and the duplicate check answers it.
         if let Some(job) = self.job.take() {
             let _ = job.await;
         }
