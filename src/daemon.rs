@@ -1,6 +1,8 @@
 //! The long-running process behind `storehub run` and `storehub demo`: opens the store, serves
 //! the control socket, tells systemd it is ready and keeps its watchdog fed, and shuts down
-//! cleanly on SIGTERM / Ctrl-C. Later parts (devices, cloud relay, web) start here too.
+//! cleanly on SIGTERM / Ctrl-C. The cloud relay runs on its runtime and stops first at shutdown
+//! (it publishes `offline` and records what the broker acknowledged). Later parts (web) start
+//! here too.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,12 +18,25 @@ pub struct Snapshots {
     pub keep: usize,
 }
 
-/// Runs until SIGTERM or SIGINT.
-pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>) -> anyhow::Result<()> {
+/// Runs until SIGTERM or SIGINT. `relay` (when `[mqtt].enabled`) is started here, on the
+/// daemon's runtime, and its status published in `ctx.cloud`.
+pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>, relay: Option<crate::cloud::relay::Relay>) -> anyhow::Result<()> {
     let sock = socket_path(store.path());
     let server = ControlServer::bind(&sock)
         .map_err(|e| anyhow::anyhow!("cannot open the control socket {}: {e}", sock.display()))?;
     tracing::info!(socket = %sock.display(), "control socket ready");
+    let relay = match relay {
+        Some(relay) => {
+            let _ = ctx.cloud.set(relay.status());
+            tracing::info!("MQTT relay started");
+            Some(relay.start())
+        }
+        None => {
+            // Off: `storehub cloud status` says so; events wait in the outbox.
+            let _ = ctx.cloud.set(Arc::new(crate::cloud::CloudStatus::new(crate::cloud::CloudState::default())));
+            None
+        }
+    };
     let loyalty = ctx.loyalty.clone();
     let serve = tokio::spawn(server.serve(Arc::clone(&store), Arc::new(ctx)));
     let nightly = tokio::spawn(nightly_jobs(Arc::clone(&store), loyalty));
@@ -62,6 +77,9 @@ pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>) 
     nightly.abort();
     tracing::info!("shutting down");
     notify_systemd("STOPPING=1");
+    if let Some(relay) = relay {
+        relay.stop().await;
+    }
     serve.abort();
     let _ = serve.await;
     if let Some(w) = watchdog {

@@ -1689,6 +1689,10 @@ fn import_catalog(cli: &Cli, file: &Path) -> Result<(), Failure> {
 type DemoRig = (Arc<demo::devices::DemoDevices>, Option<Duration>);
 
 fn serve(cli: &Cli, cfg: Config, is_demo: bool, simulate_sales: Option<f64>, rig: Option<DemoRig>) -> Result<(), Failure> {
+    // Broken TLS files stop the daemon before it opens anything.
+    if cfg.mqtt.enabled && cfg.mqtt.url.as_ref().is_some_and(|u| u.tls()) {
+        storehub::cloud::tls::client_config(&cfg.mqtt).map_err(config_failure)?;
+    }
     let dir = data_dir(cli, Some(&cfg))?;
     let store = Arc::new(open_store(store_options(&dir, Some(&cfg), None))?);
     if is_demo {
@@ -1756,8 +1760,14 @@ fn serve(cli: &Cli, cfg: Config, is_demo: bool, simulate_sales: Option<f64>, rig
         }
         _ => None,
     };
+    let relay = if cfg.mqtt.enabled {
+        let relay = storehub::cloud::relay::Relay::new(&cfg, Arc::clone(&store), ctx.devices.get().cloned(), ctx.started_at);
+        Some(relay.map_err(config_failure)?)
+    } else {
+        None
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let result = rt.block_on(daemon::run(store, ctx, snapshots));
+    let result = rt.block_on(daemon::run(store, ctx, snapshots, relay));
     if let Some(d) = devices {
         d.stop();
     }

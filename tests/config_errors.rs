@@ -155,7 +155,9 @@ fn unknown_key_lists_the_keys_of_its_table() {
     assert_eq!(
         e.to_string(),
         "config/storehub.toml:12: unknown key [mqtt].urll; expected one of: enabled, url, client_id, \
-         username, password, ca_file, cert_file, key_file, topic_prefix, keepalive_s, allow_insecure"
+         username, password, ca_file, cert_file, key_file, topic_prefix, keepalive_s, allow_insecure, \
+         inflight, outbox_budget_mb, telemetry_interval_s, reconnect_min_ms, reconnect_max_ms, \
+         require_signed_commands, command_keys"
     );
 }
 
