@@ -259,11 +259,7 @@ pub fn scrub_phones(text: &str) -> String {
 /// [`scrub_phones`] on every string of a JSON value, keys included.
 fn scrub_phones_in(v: &mut Value) {
     match v {
-        Value::String(s) => {
-            if s.bytes().any(|b| b.is_ascii_digit()) {
-                *s = scrub_phones(s);
-            }
-        }
+        Value::String(s) if s.bytes().any(|b| b.is_ascii_digit()) => *s = scrub_phones(s),
         Value::Array(items) => items.iter_mut().for_each(scrub_phones_in),
         Value::Object(map) => {
             let entries = std::mem::take(map);
