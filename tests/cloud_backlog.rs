@@ -412,3 +412,27 @@ fn the_check_is_cheap_on_a_large_outbox() {
     assert!(under * 20 < walk, "under budget {under:?} vs walk {walk:?}");
     assert!(next_alarm * 5 < walk, "re-check in alarm {next_alarm:?} vs walk {walk:?}");
 }
+
+#[test]
+fn verify_still_finds_an_event_lost_beside_the_ones_the_budget_dropped() {
+    let shop = mixed_shop();
+    let total = shop.store.outbox_stats().unwrap().bytes;
+    assert_eq!(backlog::enforce(&shop.store, total - 1, shop.clock_now()).unwrap().dropped, 1, "3 goes");
+    assert!(storehub::verify::verify(&shop.store).unwrap().violations.is_empty());
+    let Shop { dir, clock, store, .. } = shop;
+    drop(store);
+    {
+        // A stock move vanishes behind the store's back (a damaged file, a bad restore).
+        let db = open_raw_sled(&storehub::store::db_path(dir.path()));
+        let outbox = db.open_tree("outbox").unwrap();
+        assert!(outbox.remove(6u64.to_be_bytes()).unwrap().is_some());
+        db.flush().unwrap();
+    }
+    let store = open_store(dir.path(), &clock, Durability::Durable);
+    assert_usage_exact(&store);
+    let report = storehub::verify::verify(&store).unwrap();
+    assert_eq!(
+        report.violations,
+        vec!["outbox: 8 events between sequence 1 and 10; 2 are missing and the disk budget dropped only 1".to_string()]
+    );
+}
