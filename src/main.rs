@@ -540,7 +540,11 @@ enum OutboxCmd {
 enum CloudCmd {
     /// The running daemon's link to HQ: connected, outbox depth and age of its oldest event,
     /// publishes and acknowledgements, the disk-budget alarm, HQ commands.
-    Status,
+    Status {
+        /// Print the daemon's snapshot as JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -1136,7 +1140,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
             print_json(&request(&cli, Request::StockMoves { sku: sku.clone(), limit: *limit })?.result)
         }
         Command::Outbox(OutboxCmd::Stats) => print_json(&request(&cli, Request::OutboxStats)?.result),
-        Command::Cloud(CloudCmd::Status) => print_json(&request(&cli, Request::Cloud)?.result),
+        Command::Cloud(CloudCmd::Status { json }) => {
+            let result = request(&cli, Request::Cloud)?.result;
+            match serde_json::from_value::<storehub::cloud::CloudState>(result.clone()) {
+                Ok(state) if !*json => write_stdout(storehub::cloud::status::render(&state).as_bytes()),
+                _ => print_json(&result),
+            }
+        }
         Command::Staff(cmd) => staff_command(&cli, cmd),
         Command::Lane(cmd) => lane_command(&cli, cmd),
         Command::Search { query, limit } => print_json(&request(&cli, Request::ProductSearch { query: query.clone(), limit: *limit })?.result),

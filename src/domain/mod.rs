@@ -1,12 +1,13 @@
 //! Pure decisions of the store: money, barcodes (GS1), printable coupon codes, stock, basket
-//! pricing and tenders, loyalty (points, tiers, stored value, referrals, member codes), phone
-//! numbers, staff rules (roles, lockout, shift cash), shelf counts from weights, and later
-//! analytics and forecasting.
+//! pricing and tenders, event classes (what the outbox's disk budget may drop), loyalty (points,
+//! tiers, stored value, referrals, member codes), phone numbers, staff rules (roles, lockout,
+//! shift cash), shelf counts from weights, and later analytics and forecasting.
 //! Nothing here does I/O, reads the clock or is async: callers pass in everything a decision
 //! needs, so every rule can be tested with worked numbers.
 
 pub mod barcode;
 pub mod coupon_code;
+pub mod events;
 pub mod loyalty;
 pub mod money;
 pub mod phone;

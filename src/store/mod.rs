@@ -37,7 +37,7 @@ const SLED_SEGMENT_BYTES: usize = 8 << 20;
 
 /// Last sequence number handed out per sequence-keyed tree (guarded by the commit lock).
 pub(crate) type Seqs = BTreeMap<TreeId, u64>;
-pub use outbox::{OutboxEvent, OutboxStats};
+pub use outbox::{OutboxEvent, OutboxStats, OutboxUsage};
 
 /// Schema version this build writes. Opening a database with a newer version is refused.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -430,6 +430,9 @@ pub struct Store {
     gate: Arc<Mutex<Seqs>>,
     /// The newest outbox sequence a returned commit holds, for the cloud relay to wake on.
     outbox_newest: tokio::sync::watch::Sender<u64>,
+    /// Events and bytes in the outbox, counted once at open and kept by every commit since, so
+    /// the disk budget can be checked without walking the tree (see [`Store::outbox_usage`]).
+    outbox_usage: Mutex<outbox::OutboxUsage>,
 }
 
 impl Store {
@@ -456,6 +459,7 @@ impl Store {
             checkpointer: None,
             replayed: ReplayStats::default(),
             outbox_newest: tokio::sync::watch::channel(0).0,
+            outbox_usage: Mutex::new(outbox::OutboxUsage::default()),
         };
         // The journal records after the last sequence sled holds are re-applied in order,
         // completing or redoing whatever sled kept of them.
@@ -503,6 +507,9 @@ impl Store {
             snapshot::oldest_kept_seq(&snapshot::snapshot_dir(&store.opts.path))?,
         ));
         store.journal = Some(journal);
+        // After replay and before any commit: sled holds the whole outbox now.
+        let usage = outbox::count_usage(store.tree(TreeId::Outbox))?;
+        *store.outbox_usage.lock().unwrap_or_else(|e| e.into_inner()) = usage;
         Ok(store)
     }
 
@@ -773,6 +780,7 @@ impl Store {
         if writes.is_empty() {
             return Ok((value, None, None));
         }
+        let outbox_delta = self.outbox_delta(&writes, seqs.get(&TreeId::Outbox).copied())?;
         if let Some(journal) = &self.journal {
             journal.append(&writes)?;
         }
@@ -786,7 +794,51 @@ impl Store {
         let taken = taken.into_inner();
         let emitted = taken.get(&TreeId::Outbox).copied();
         seqs.extend(taken);
+        if outbox_delta != (0, 0) {
+            let mut usage = self.outbox_usage.lock().unwrap_or_else(|e| e.into_inner());
+            usage.count = usage.count.saturating_add_signed(outbox_delta.0);
+            usage.bytes = usage.bytes.saturating_add_signed(outbox_delta.1);
+        }
         Ok((value, ticket, emitted))
+    }
+
+    /// How a write set changes the outbox's event count and bytes (key + value, as
+    /// [`Store::outbox_stats`] counts them). Runs under the commit lock, before the writes are
+    /// applied. A put under a sequence above `issued_before` (the last one handed out before
+    /// this commit, `None` when not yet known) is a new event and needs no read; a delete, or a
+    /// put over an older sequence, reads the value it replaces.
+    fn outbox_delta(&self, writes: &WriteSet, issued_before: Option<u64>) -> Result<(i64, i64), StoreError> {
+        let mut delta = (0i64, 0i64);
+        let start = (TreeId::Outbox, Vec::new());
+        for ((tree, key), value) in writes.range(start..) {
+            if *tree != TreeId::Outbox {
+                break;
+            }
+            let fresh = match (value, issued_before) {
+                (Some(_), Some(issued)) => codec::key_u64(key).is_ok_and(|seq| seq > issued),
+                _ => false,
+            };
+            let old = if fresh { None } else { self.committed_len(*tree, key)? };
+            if let Some(len) = old {
+                delta.0 -= 1;
+                delta.1 -= (key.len() + len) as i64;
+            }
+            if let Some(v) = value {
+                delta.0 += 1;
+                delta.1 += (key.len() + v.len()) as i64;
+            }
+        }
+        Ok(delta)
+    }
+
+    /// Length of a key's value as the commits made so far left it (queued ones included).
+    fn committed_len(&self, tree: TreeId, key: &[u8]) -> Result<Option<usize>, StoreError> {
+        if let Some(sync) = &self.sync {
+            if let Some(queued) = sync.pending_value(tree, key) {
+                return Ok(queued.map(|v| v.len()));
+            }
+        }
+        Ok(self.tree(tree).get(key)?.map(|v| v.len()))
     }
 
     /// Last sequence number of a sequence-keyed tree as stored on disk.
