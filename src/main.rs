@@ -541,6 +541,25 @@ enum CloudCmd {
     /// The running daemon's link to HQ: connected, outbox depth and age of its oldest event,
     /// publishes and acknowledgements, the disk-budget alarm, HQ commands.
     Status,
+    /// Make an Ed25519 key for signing HQ commands: writes the private key (PKCS#8 PEM, mode
+    /// 0600) to --out and prints the public key for [mqtt].command_keys.
+    Keygen {
+        /// Where to write the private key; an existing file is never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign an HQ command: reads the command object ({"id", "effective_at", "args"}) from FILE
+    /// or stdin, checks it as the hub would, prints {"signed": …, "signature": …}.
+    Sign {
+        /// The private key (PEM from `cloud keygen` or `openssl genpkey -algorithm ed25519`).
+        #[arg(long)]
+        key: PathBuf,
+        /// The command name, as in the topic …/cmd/NAME (e.g. price.set).
+        #[arg(long)]
+        name: String,
+        /// The command JSON; "-" or absent reads stdin.
+        file: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -1137,6 +1156,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Outbox(OutboxCmd::Stats) => print_json(&request(&cli, Request::OutboxStats)?.result),
         Command::Cloud(CloudCmd::Status) => print_json(&request(&cli, Request::Cloud)?.result),
+        Command::Cloud(CloudCmd::Keygen { out }) => {
+            let public = storehub::cloud::commands::cli::keygen(out)?;
+            eprintln!("wrote the private key to {}; keep it at HQ. Public key for [mqtt].command_keys:", out.display());
+            write_stdout(format!("{public}\n").as_bytes())
+        }
+        Command::Cloud(CloudCmd::Sign { key, name, file }) => {
+            let signed = storehub::cloud::commands::cli::sign(key, name, file.as_deref())?;
+            write_stdout(format!("{signed}\n").as_bytes())
+        }
         Command::Staff(cmd) => staff_command(&cli, cmd),
         Command::Lane(cmd) => lane_command(&cli, cmd),
         Command::Search { query, limit } => print_json(&request(&cli, Request::ProductSearch { query: query.clone(), limit: *limit })?.result),

@@ -94,7 +94,11 @@ pub fn batch<'a>(args: &'a Value, field: &str, what: &str, max: usize) -> Result
 pub fn only_fields(value: &Value, allowed: &[&str], at: &str) -> Result<(), Refusal> {
     if let Value::Object(map) = value {
         if let Some(k) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(Refusal::at(format!("{at}.{k}"), format!("unknown field; expected one of {}", allowed.join(", "))));
+            let expected = match allowed {
+                [] => "none are taken here".to_string(),
+                _ => format!("expected one of {}", allowed.join(", ")),
+            };
+            return Err(Refusal::at(format!("{at}.{k}"), format!("unknown field; {expected}")));
         }
     }
     Ok(())
