@@ -184,6 +184,7 @@ mod tests {
     struct Line {
         #[allow(dead_code)]
         sku: String,
+        #[allow(dead_code)]
         #[serde(deserialize_with = "fen")]
         price_fen: i64,
         #[serde(default, deserialize_with = "nullable_fen")]
