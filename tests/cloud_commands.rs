@@ -547,3 +547,31 @@ fn optional_signatures_accept_unsigned_but_never_a_bad_signature() {
     assert_refused(&r, "signature", "does not verify");
     assert_eq!(hub.send_raw("ping", &signature::envelope(&hq, "ping", r#"{"id":"u-2"}"#)).outcome, Outcome::Applied);
 }
+
+
+#[test]
+fn the_cli_makes_a_key_and_signs_what_the_hub_accepts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("hq.pem");
+    let out = common::storehub_cmd(&["cloud", "keygen", "--out", key.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let public = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let again = common::storehub_cmd(&["cloud", "keygen", "--out", key.to_str().unwrap()]);
+    assert!(!again.status.success(), "an existing key is never overwritten");
+
+    let cmd = tmp.path().join("price.json");
+    std::fs::write(&cmd, r#"{"id": "p-cli", "args": {"sku": "SKU-010001", "price_fen": 210}}"#).unwrap();
+    let signed = common::storehub_cmd(&["cloud", "sign", "--key", key.to_str().unwrap(), "--name", "price.set", cmd.to_str().unwrap()]);
+    assert!(signed.status.success(), "{}", String::from_utf8_lossy(&signed.stderr));
+    let hub = signed_hub(&[&public]);
+    load(&hub.store, &[water()]);
+    let r = hub.commands.handle("price.set", &signed.stdout);
+    assert_eq!(r.outcome, Outcome::Applied, "{}", r.body);
+    assert_eq!(price_of(&hub.store, "SKU-010001").0, 210);
+
+    std::fs::write(&cmd, r#"{"id": "p-cli-2", "args": {"sku": "SKU-010001", "price_fen": -1}}"#).unwrap();
+    let bad = common::storehub_cmd(&["cloud", "sign", "--key", key.to_str().unwrap(), "--name", "price.set", cmd.to_str().unwrap()]);
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("args.price_fen: expected integer fen ≥ 0, got -1; nothing was signed"), "{stderr}");
+}

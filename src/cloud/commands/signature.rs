@@ -186,6 +186,15 @@ mod tests {
     }
 
     #[test]
+    fn the_example_in_docs_cloud_md_verifies() {
+        let payload = "{\"signed\":{\"id\":\"ping-20261125-0001\"},\n \"signature\":\n \"/f2ZEsI+M56wyeDM3Ipe48PgnZUhzxuhgCMXzb1nbLJquIPgXjx5I3PMpjtCYGjR0abgHoVxXqS8TuZMCph0DA==\"}";
+        let split = super::super::envelope::split(payload).unwrap();
+        let v = Verifier::new(vec![parse_public_key(OPENSSL_PUBLIC).unwrap()], true);
+        assert_eq!(v.check("ping", split.command, split.signature.as_deref()), Ok(Some(OPENSSL_PUBLIC.to_string())));
+        assert_eq!(v.check("catalog.delete", split.command, split.signature.as_deref()), Err(SignatureError::Invalid));
+    }
+
+    #[test]
     fn openssl_keys_sign_too() {
         let key = load_pem(OPENSSL_PEM.as_bytes()).unwrap();
         assert_eq!(public_key_b64(&key), OPENSSL_PUBLIC);
