@@ -374,6 +374,9 @@ fn run_in(root: &Path, opts: &BenchOptions, log: &mut impl FnMut(&str)) -> anyho
     if opts.wants("devices") {
         figs.extend(devices_figures(root, opts, log)?);
     }
+    if opts.wants("cloud") {
+        figs.extend(cloud::figures(root, 100_000, log)?);
+    }
     if opts.journal_mb > 0 && opts.wants("recover") {
         log(&format!("recovery from a snapshot and a {} MB journal …", opts.journal_mb));
         figs.push(recovery_time(root, opts.journal_mb)?);

@@ -545,6 +545,25 @@ enum CloudCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Make an Ed25519 key for signing HQ commands: writes the private key (PKCS#8 PEM, mode
+    /// 0600) to --out and prints the public key for [mqtt].command_keys.
+    Keygen {
+        /// Where to write the private key; an existing file is never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign an HQ command: reads the command object ({"id", "effective_at", "args"}) from FILE
+    /// or stdin, checks it as the hub would, prints {"signed": …, "signature": …}.
+    Sign {
+        /// The private key (PEM from `cloud keygen` or `openssl genpkey -algorithm ed25519`).
+        #[arg(long)]
+        key: PathBuf,
+        /// The command name, as in the topic …/cmd/NAME (e.g. price.set).
+        #[arg(long)]
+        name: String,
+        /// The command JSON; "-" or absent reads stdin.
+        file: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -1147,6 +1166,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 _ => print_json(&result),
             }
         }
+        Command::Cloud(CloudCmd::Keygen { out }) => {
+            let public = storehub::cloud::commands::cli::keygen(out)?;
+            eprintln!("wrote the private key to {}; keep it at HQ. Public key for [mqtt].command_keys:", out.display());
+            write_stdout(format!("{public}\n").as_bytes())
+        }
+        Command::Cloud(CloudCmd::Sign { key, name, file }) => {
+            let signed = storehub::cloud::commands::cli::sign(key, name, file.as_deref())?;
+            write_stdout(format!("{signed}\n").as_bytes())
+        }
         Command::Staff(cmd) => staff_command(&cli, cmd),
         Command::Lane(cmd) => lane_command(&cli, cmd),
         Command::Search { query, limit } => print_json(&request(&cli, Request::ProductSearch { query: query.clone(), limit: *limit })?.result),
@@ -1698,13 +1726,18 @@ fn import_catalog(cli: &Cli, file: &Path) -> Result<(), Failure> {
 /// The demo's simulated devices, and how often its scripted shopper comes.
 type DemoRig = (Arc<demo::devices::DemoDevices>, Option<Duration>);
 
-fn serve(cli: &Cli, cfg: Config, is_demo: bool, simulate_sales: Option<f64>, rig: Option<DemoRig>) -> Result<(), Failure> {
+fn serve(cli: &Cli, mut cfg: Config, is_demo: bool, simulate_sales: Option<f64>, rig: Option<DemoRig>) -> Result<(), Failure> {
     // Broken TLS files stop the daemon before it opens anything.
     if cfg.mqtt.enabled && cfg.mqtt.url.as_ref().is_some_and(|u| u.tls()) {
         storehub::cloud::tls::client_config(&cfg.mqtt).map_err(config_failure)?;
     }
     let dir = data_dir(cli, Some(&cfg))?;
     let store = Arc::new(open_store(store_options(&dir, Some(&cfg), None))?);
+    // Settings HQ changed with `config.patch` (whitelisted keys) apply over the file's.
+    let overrides = storehub::cloud::commands::load_overrides(&store)?;
+    for note in storehub::cloud::commands::apply_overrides(&mut cfg, &overrides) {
+        tracing::info!("{note}");
+    }
     if is_demo {
         let seeded = demo::seed(&store)?;
         if seeded {

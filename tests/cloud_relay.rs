@@ -103,7 +103,7 @@ impl Hub {
 
     /// `storehub cloud status`, through the CLI.
     fn cloud_status(&self) -> serde_json::Value {
-        let out = storehub_cmd(&["--data-dir", self.data.to_str().unwrap(), "cloud", "status"]);
+        let out = storehub_cmd(&["--data-dir", self.data.to_str().unwrap(), "cloud", "status", "--json"]);
         assert!(out.status.success(), "storehub cloud status failed: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).unwrap()
     }

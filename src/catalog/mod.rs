@@ -93,6 +93,15 @@ pub enum CatalogError {
 
 /// Event type written when a product is created or changed.
 pub const EVENT_PRODUCT_UPSERTED: &str = "storehub.catalog.product_upserted";
+/// Event type written when a product is delisted ([`delete_in_tx`]); data: [`ProductDeleted`].
+pub const EVENT_PRODUCT_DELETED: &str = "storehub.catalog.product_deleted";
+
+/// Data of `storehub.catalog.product_deleted`: the sku and the codes that no longer find it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ProductDeleted {
+    pub sku: String,
+    pub barcodes: Vec<String>,
+}
 
 /// Key of a catalog code in the barcode index. GTINs are stored as written; PLU item codes as
 /// `plu:` + the number without leading zeros, so `05000` on a label and `5000` in the catalog meet.
@@ -179,6 +188,111 @@ pub fn upsert_in_tx(
     }
     tx.emit(EVENT_PRODUCT_UPSERTED, Some(&product.sku), product)?;
     Ok(Some(old.is_none()))
+}
+
+/// Delists the product `sku` inside `tx`: removes it and the barcode / PLU index entries that
+/// still point at it, and emits `storehub.catalog.product_deleted`. Its stock level and moves
+/// stay (history, and a return may still restock it; see `inventory::record_move`), as do its
+/// category and supplier. Refused, writing nothing, when no product has this sku.
+pub fn delete_in_tx(tx: &Tx, sku: &str) -> Result<ProductDeleted, TxError<CatalogError>> {
+    let old: Product = tx
+        .get(TreeId::Products, sku.as_bytes())?
+        .ok_or_else(|| TxError::Rejected(CatalogError::UnknownSku(sku.to_string())))?;
+    for key in index_keys(&old).unwrap_or_default() {
+        let mine = tx.get_raw(TreeId::Barcodes, key.as_bytes())?.is_some_and(|o| o.as_slice() == sku.as_bytes());
+        if mine {
+            tx.remove(TreeId::Barcodes, key.as_bytes())?;
+        }
+    }
+    tx.remove(TreeId::Products, sku.as_bytes())?;
+    let deleted = ProductDeleted { sku: old.sku, barcodes: old.barcodes };
+    tx.emit(EVENT_PRODUCT_DELETED, Some(sku), &deleted)?;
+    Ok(deleted)
+}
+
+/// Checks one product against the rules a catalog import applies (`catalog::csv`'s column
+/// rules, for products that arrive as typed values, e.g. from HQ): sku of 1–64 characters
+/// without whitespace or control characters; Chinese name and category required; lengths;
+/// prices and cost 0 to ¥999,999.99, the member price not above the price; VAT 0–10000 bp;
+/// reorder point 0 to 1e9; at most 16 barcodes, each a valid GTIN or 4–7 digit PLU code, none
+/// listed twice. The error names the field (`price_fen`, `barcodes[1]`). Whether a barcode is
+/// free is the store's business ([`upsert_in_tx`]).
+pub fn check_product(p: &Product) -> Result<(), crate::json_import::FieldError> {
+    use crate::json_import::FieldError;
+    use csv::{MAX_BARCODES, MAX_CATEGORY_CHARS, MAX_FEN, MAX_NAME_CHARS, MAX_REORDER_POINT, MAX_SKU_CHARS, MAX_SUPPLIER_CHARS, MAX_TAX_BP};
+    fn text(field: &str, v: &str, required: bool, max: usize) -> Result<(), FieldError> {
+        if required && v.trim().is_empty() {
+            return Err(FieldError::new(field, "empty; it is required"));
+        }
+        if v.trim() != v {
+            return Err(FieldError::new(field, format!("{v:?} has spaces around it")));
+        }
+        if let Some(c) = v.chars().find(|c| c.is_control()) {
+            return Err(FieldError::new(field, format!("contains control character U+{:04X}", c as u32)));
+        }
+        let n = v.chars().count();
+        if n > max {
+            return Err(FieldError::new(field, format!("{n} characters; the limit is {max}")));
+        }
+        Ok(())
+    }
+    let fen = |field: &str, v: i64| {
+        if (0..=MAX_FEN).contains(&v) {
+            Ok(())
+        } else {
+            Err(FieldError::new(field, format!("expected integer fen from 0 to {MAX_FEN} (¥999,999.99), got {v}")))
+        }
+    };
+    if p.sku.is_empty() {
+        return Err(FieldError::new("sku", "empty; every product needs a SKU"));
+    }
+    if p.sku.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(FieldError::new("sku", format!("{:?} contains whitespace or control characters; a SKU is one word", p.sku)));
+    }
+    text("sku", &p.sku, true, MAX_SKU_CHARS)?;
+    text("name_zh", &p.name_zh, true, MAX_NAME_CHARS)?;
+    text("name_en", &p.name_en, false, MAX_NAME_CHARS)?;
+    text("category", &p.category, true, MAX_CATEGORY_CHARS)?;
+    if let Some(s) = &p.supplier {
+        text("supplier", s, true, MAX_SUPPLIER_CHARS)?;
+    }
+    fen("price_fen", p.price_fen)?;
+    if let Some(m) = p.member_price_fen {
+        fen("member_price_fen", m)?;
+        if m > p.price_fen {
+            return Err(FieldError::new("member_price_fen", format!("{m} is greater than price_fen {}", p.price_fen)));
+        }
+    }
+    if let Some(c) = p.cost_fen {
+        fen("cost_fen", c)?;
+    }
+    if p.tax_bp > MAX_TAX_BP {
+        return Err(FieldError::new("tax_bp", format!("expected basis points from 0 to 10000 (1300 = 13%), got {}", p.tax_bp)));
+    }
+    if let Some(r) = p.reorder_point.filter(|r| !(0..=MAX_REORDER_POINT).contains(r)) {
+        return Err(FieldError::new("reorder_point", format!("expected 0 to {MAX_REORDER_POINT} (pieces, or grams for kg goods), got {r}")));
+    }
+    if p.barcodes.len() > MAX_BARCODES {
+        return Err(FieldError::new("barcodes", format!("{} codes; the limit is {MAX_BARCODES}", p.barcodes.len())));
+    }
+    let mut seen = std::collections::HashMap::new();
+    for (i, code) in p.barcodes.iter().enumerate() {
+        let field = format!("barcodes[{i}]");
+        let parsed = classify_catalog_code(code).map_err(|e| FieldError::new(field.clone(), format!("{code:?}: {e}")))?;
+        if let Some(first) = seen.insert(code_identity(&parsed), i) {
+            return Err(FieldError::new(field, format!("{code:?} is the same code as barcodes[{first}]")));
+        }
+    }
+    Ok(())
+}
+
+/// What makes two catalog codes the same code: a GTIN whatever its leading zeros (UPC-A
+/// `012345678905` = EAN-13 `0012345678905`), a PLU whatever its leading zeros.
+pub fn code_identity(code: &CatalogCode) -> String {
+    match code {
+        CatalogCode::Gtin(g) => format!("{g:0>14}"),
+        CatalogCode::Plu(p) => plu_key(p),
+    }
 }
 
 /// Upserts many products, `chunk` per transaction, calling `progress` with the number done.

@@ -53,6 +53,8 @@ mod tests {
     /// belongs here too (the list is checked against the sources below).
     const EVERY_EVENT: &[(&str, EventClass)] = &[
         (crate::catalog::EVENT_PRODUCT_UPSERTED, Business),
+        (crate::catalog::EVENT_PRODUCT_DELETED, Business),
+        (crate::cloud::commands::config_patch::EVENT_CONFIG_PATCHED, Business),
         (crate::staff::EVENT_STAFF_CREATED, Business),
         (crate::staff::EVENT_STAFF_PASSWORD_CHANGED, Business),
         (crate::staff::EVENT_STAFF_PIN_CHANGED, Business),
@@ -99,9 +101,9 @@ mod tests {
         for (event_type, class) in EVERY_EVENT {
             assert_eq!(class_of(event_type), *class, "{event_type}");
         }
-        // 35 business types, 5 telemetry ones (four shelf, one beam).
+        // 37 business types, 5 telemetry ones (four shelf, one beam).
         let telemetry = EVERY_EVENT.iter().filter(|(_, c)| *c == Telemetry).count();
-        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (35, 5));
+        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (37, 5));
     }
 
     /// The list above names every `pub const EVENT_… = "…"` in src/, so a new event type cannot

@@ -84,10 +84,14 @@ pub fn record_move(tx: &Tx, m: &NewMove) -> Result<StockMove, TxError<InventoryE
     if m.reason.chars().count() > 200 {
         return Err(TxError::Rejected(InventoryError::ReasonTooLong(m.reason.chars().count())));
     }
-    let product: Product = tx
-        .get(TreeId::Products, m.sku.as_bytes())?
-        .ok_or_else(|| TxError::Rejected(InventoryError::UnknownSku(m.sku.clone())))?;
+    // A delisted product (`catalog::delete_in_tx`) keeps its stock level, and its stock may still
+    // move (a return restocks it, a stocktake writes it off); a sku never known may not.
+    let product: Option<Product> = tx.get(TreeId::Products, m.sku.as_bytes())?;
     let level: Option<StockLevel> = tx.get(TreeId::Stock, m.sku.as_bytes())?;
+    if product.is_none() && level.is_none() {
+        return Err(TxError::Rejected(InventoryError::UnknownSku(m.sku.clone())));
+    }
+    let reorder_point = product.and_then(|p| p.reorder_point);
     let before = level.map(|l| l.on_hand).unwrap_or(0);
     let qty_err = |source| TxError::Rejected(InventoryError::Qty { sku: m.sku.clone(), source });
     let delta = move_delta(m.kind, m.qty, before).map_err(qty_err)?;
@@ -107,11 +111,11 @@ pub fn record_move(tx: &Tx, m: &NewMove) -> Result<StockMove, TxError<InventoryE
     tx.put(TreeId::Moves, &codec::u64_key(id), &mv)?;
     tx.put(TreeId::Stock, m.sku.as_bytes(), &StockLevel { sku: m.sku.clone(), on_hand: after, last_move: id })?;
     tx.emit(EVENT_STOCK_MOVED, Some(&m.sku), &mv)?;
-    if crosses_reorder_point(before, after, product.reorder_point) {
+    if crosses_reorder_point(before, after, reorder_point) {
         let low = StockLow {
             sku: m.sku.clone(),
             on_hand: after,
-            reorder_point: product.reorder_point.unwrap_or_default(),
+            reorder_point: reorder_point.unwrap_or_default(),
             move_id: id,
         };
         tx.emit(EVENT_STOCK_LOW, Some(&m.sku), &low)?;

@@ -589,10 +589,16 @@ pub fn check_new_member(new: &NewMember, today: NaiveDate) -> Result<CheckedMemb
 pub fn register(store: &Store, new: &NewMember, rules: &LoyaltyRules) -> Result<Member, CommitError<MemberError>> {
     let today = rules.today(store.clock().now());
     let checked = check_new_member(new, today).map_err(CommitError::Rejected)?;
-    store.commit(|tx| register_tx(tx, new, &checked, rules))
+    store.commit(|tx| register_in_tx(tx, new, &checked, rules))
 }
 
-fn register_tx(tx: &Tx, new: &NewMember, checked: &CheckedMember, rules: &LoyaltyRules) -> Result<Member, TxError<MemberError>> {
+/// [`register`] inside a caller's commit; `checked` is [`check_new_member`]'s result for `new`.
+pub fn register_in_tx(
+    tx: &Tx,
+    new: &NewMember,
+    checked: &CheckedMember,
+    rules: &LoyaltyRules,
+) -> Result<Member, TxError<MemberError>> {
     let now = tx.now();
     let today = rules.today(now);
     if let Some(owner) = tx.get_raw::<MemberError>(TreeId::MemberKeys, &phone_key(&checked.phone))? {
@@ -670,24 +676,32 @@ pub fn set_consent(
     sms: Option<bool>,
     wechat: Option<bool>,
 ) -> Result<Member, CommitError<MemberError>> {
-    store.commit(|tx| {
-        let mut m = member_tx(tx, member_id)?;
-        let now = tx.now();
-        let before = m.consent;
-        let apply = |slot: &mut Option<DateTime<Utc>>, given: Option<bool>| match given {
-            Some(true) if slot.is_none() => *slot = Some(now),
-            Some(false) => *slot = None,
-            _ => {}
-        };
-        apply(&mut m.consent.sms, sms);
-        apply(&mut m.consent.wechat, wechat);
-        if m.consent != before {
-            put_member(tx, &m)?;
-            let data = ConsentChanged { member_id, sms: m.consent.sms.is_some(), wechat: m.consent.wechat.is_some() };
-            tx.emit::<MemberError>(EVENT_CONSENT_CHANGED, Some(&member_id.to_string()), &data)?;
-        }
-        Ok(m)
-    })
+    store.commit(|tx| set_consent_in_tx(tx, member_id, sms, wechat))
+}
+
+/// [`set_consent`] inside a caller's commit.
+pub fn set_consent_in_tx(
+    tx: &Tx,
+    member_id: u64,
+    sms: Option<bool>,
+    wechat: Option<bool>,
+) -> Result<Member, TxError<MemberError>> {
+    let mut m = member_tx(tx, member_id)?;
+    let now = tx.now();
+    let before = m.consent;
+    let apply = |slot: &mut Option<DateTime<Utc>>, given: Option<bool>| match given {
+        Some(true) if slot.is_none() => *slot = Some(now),
+        Some(false) => *slot = None,
+        _ => {}
+    };
+    apply(&mut m.consent.sms, sms);
+    apply(&mut m.consent.wechat, wechat);
+    if m.consent != before {
+        put_member(tx, &m)?;
+        let data = ConsentChanged { member_id, sms: m.consent.sms.is_some(), wechat: m.consent.wechat.is_some() };
+        tx.emit::<MemberError>(EVENT_CONSENT_CHANGED, Some(&member_id.to_string()), &data)?;
+    }
+    Ok(m)
 }
 
 /// Changes profile fields. A new phone is checked like at registration, refused when another
@@ -698,53 +712,65 @@ pub fn update_profile(
     update: &ProfileUpdate,
     rules: &LoyaltyRules,
 ) -> Result<Member, CommitError<MemberError>> {
+    let today = rules.today(store.clock().now());
+    let checked = check_profile_update(update, today).map_err(CommitError::Rejected)?;
+    store.commit(|tx| update_profile_in_tx(tx, member_id, &checked))
+}
+
+/// A profile change checked without the store: the phone normalized, the name trimmed and
+/// checked like at registration, a birthday not after shop-local `today`.
+pub fn check_profile_update(update: &ProfileUpdate, today: NaiveDate) -> Result<ProfileUpdate, MemberError> {
     let phone = match &update.phone {
-        Some(p) => Some(phone::normalize(p).map_err(|e| CommitError::Rejected(e.into()))?),
+        Some(p) => Some(phone::normalize(p)?),
         None => None,
     };
     let name = match &update.name {
-        Some(n) => Some(check_name(n).map_err(CommitError::Rejected)?),
+        Some(n) => Some(check_name(n)?),
         None => None,
     };
-    let today = rules.today(store.clock().now());
     if let Some(Some(b)) = update.birthday.filter(|b| b.is_some_and(|b| b > today)) {
-        return Err(CommitError::Rejected(MemberError::FutureBirthday(b)));
+        return Err(MemberError::FutureBirthday(b));
     }
-    store.commit(|tx| {
-        let mut m = member_tx(tx, member_id)?;
-        let mut fields = Vec::new();
-        if let Some(p) = phone.as_ref().filter(|p| **p != m.phone) {
-            if let Some(owner) = tx.get_raw::<MemberError>(TreeId::MemberKeys, &phone_key(p))? {
-                return rejected(MemberError::DuplicatePhone { phone: phone::mask(p), member_id: codec::key_u64(&owner)? });
-            }
-            tx.remove::<MemberError>(TreeId::MemberKeys, &phone_key(&m.phone))?;
-            tx.put_raw::<MemberError>(TreeId::MemberKeys, &phone_key(p), &codec::u64_key(member_id))?;
-            m.phone = p.clone();
-            fields.push("phone");
+    Ok(ProfileUpdate { phone, name, gender: update.gender, birthday: update.birthday })
+}
+
+/// [`update_profile`] inside a caller's commit; `checked` comes from [`check_profile_update`].
+/// Emits `storehub.member.profile_updated` (field names only) when something changed.
+pub fn update_profile_in_tx(tx: &Tx, member_id: u64, checked: &ProfileUpdate) -> Result<Member, TxError<MemberError>> {
+    let (phone, name, update) = (&checked.phone, &checked.name, checked);
+    let mut m = member_tx(tx, member_id)?;
+    let mut fields = Vec::new();
+    if let Some(p) = phone.as_ref().filter(|p| **p != m.phone) {
+        if let Some(owner) = tx.get_raw::<MemberError>(TreeId::MemberKeys, &phone_key(p))? {
+            return rejected(MemberError::DuplicatePhone { phone: phone::mask(p), member_id: codec::key_u64(&owner)? });
         }
-        if let Some(n) = name.as_ref().filter(|n| **n != m.name) {
-            m.name = n.clone();
-            fields.push("name");
-        }
-        if let Some(g) = update.gender.filter(|g| *g != m.gender) {
-            m.gender = g;
-            fields.push("gender");
-        }
-        if let Some(b) = update.birthday.filter(|b| *b != m.birthday) {
-            m.birthday = b;
-            fields.push("birthday");
-        }
-        if !fields.is_empty() {
-            put_member(tx, &m)?;
-            let data = ProfileUpdated {
-                member_id,
-                phone: fields.contains(&"phone").then(|| m.masked_phone()),
-                fields: fields.iter().map(|f| f.to_string()).collect(),
-            };
-            tx.emit::<MemberError>(EVENT_PROFILE_UPDATED, Some(&member_id.to_string()), &data)?;
-        }
-        Ok(m)
-    })
+        tx.remove::<MemberError>(TreeId::MemberKeys, &phone_key(&m.phone))?;
+        tx.put_raw::<MemberError>(TreeId::MemberKeys, &phone_key(p), &codec::u64_key(member_id))?;
+        m.phone = p.clone();
+        fields.push("phone");
+    }
+    if let Some(n) = name.as_ref().filter(|n| **n != m.name) {
+        m.name = n.clone();
+        fields.push("name");
+    }
+    if let Some(g) = update.gender.filter(|g| *g != m.gender) {
+        m.gender = g;
+        fields.push("gender");
+    }
+    if let Some(b) = update.birthday.filter(|b| *b != m.birthday) {
+        m.birthday = b;
+        fields.push("birthday");
+    }
+    if !fields.is_empty() {
+        put_member(tx, &m)?;
+        let data = ProfileUpdated {
+            member_id,
+            phone: fields.contains(&"phone").then(|| m.masked_phone()),
+            fields: fields.iter().map(|f| f.to_string()).collect(),
+        };
+        tx.emit::<MemberError>(EVENT_PROFILE_UPDATED, Some(&member_id.to_string()), &data)?;
+    }
+    Ok(m)
 }
 
 // --- views --------------------------------------------------------------------------------------
