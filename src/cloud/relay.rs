@@ -38,12 +38,12 @@ const BACKLOG_EVERY: Duration = Duration::from_secs(5);
 const ALARM_LOG_EVERY: Duration = Duration::from_secs(60);
 /// Acknowledged events are deleted at least this often, or sooner in batches of `ACK_BATCH`.
 const ACK_FLUSH_EVERY: Duration = Duration::from_millis(50);
-const ACK_BATCH: usize = 256;
+const ACK_BATCH: usize = 1024;
 /// Acknowledged sequences kept for another try while the store refuses to delete them.
 const MAX_PENDING_ACKS: usize = 65_536;
 /// Events read from the outbox at once (at most; never more than the window has room for
 /// plus this).
-const READ_BATCH: usize = 256;
+const READ_BATCH: usize = 1024;
 /// The outbox is read again this often even when no commit woke the relay.
 const FALLBACK_EVERY: Duration = Duration::from_secs(5);
 /// Largest MQTT packet either way: a catalog batch from HQ, a large sale to HQ.
@@ -480,6 +480,9 @@ struct Conn {
     cursor: u64,
     /// Read and not yet handed to the client.
     buffer: VecDeque<OutboxEvent>,
+    /// The next read, started while the buffer still held events so publishing never waits
+    /// for the disk (it reads from `cursor`, which moves only when the read is taken).
+    reading: Option<JoinHandle<Result<Vec<OutboxEvent>, crate::store::StoreError>>>,
     /// The last read found nothing new: wait for a commit (or the fallback tick).
     idle: bool,
     last_read_empty: bool,
@@ -593,6 +596,7 @@ impl RelayTask {
             cursor: self.resume_from,
             buffer: VecDeque::new(),
             idle: false,
+            reading: None,
             last_read_empty: false,
             connected_at: None,
             commands: VecDeque::new(),
@@ -745,10 +749,11 @@ impl RelayTask {
                     return Ok(());
                 }
                 let want = READ_BATCH.max(self.r.window);
-                let (store, from) = (Arc::clone(&self.r.store), c.cursor);
-                let batch = tokio::task::spawn_blocking(move || store.outbox_batch(from, want))
-                    .await
-                    .map_err(|e| format!("outbox read task: {e}"))?;
+                let read = match c.reading.take() {
+                    Some(read) => read,
+                    None => self.start_read(c.cursor),
+                };
+                let batch = read.await.map_err(|e| format!("outbox read task: {e}"))?;
                 let batch = match batch {
                     Ok(b) => b,
                     Err(e) => {
@@ -771,7 +776,10 @@ impl RelayTask {
                 }
             }
             let Some(ev) = c.buffer.pop_front() else { return Ok(()) };
-            let body = serde_json::to_vec(&ev.to_cloudevent()).map_err(|e| format!("event {}: {e}", ev.seq))?;
+            if c.reading.is_none() && !c.idle && c.buffer.len() < self.r.window {
+                c.reading = Some(self.start_read(c.cursor));
+            }
+            let body = ev.to_cloudevent_json();
             let (seq, topic) = (ev.seq, self.r.topics.event(&ev.event_type));
             if let Err(e) = self.hand(c, Handed::Event(seq), topic, QoS::AtLeastOnce, false, body) {
                 // Not handed over: the next connection starts with it.
@@ -783,6 +791,13 @@ impl RelayTask {
         let n = c.window.in_flight() as u64;
         self.r.status.update(|s| s.in_flight = n);
         Ok(())
+    }
+
+    /// Reads the next batch of the outbox from `from` on a blocking thread.
+    fn start_read(&self, from: u64) -> JoinHandle<Result<Vec<OutboxEvent>, crate::store::StoreError>> {
+        let store = Arc::clone(&self.r.store);
+        let want = READ_BATCH.max(self.r.window);
+        tokio::task::spawn_blocking(move || store.outbox_batch(from, want))
     }
 
     /// Deletes acknowledged events (a write-behind commit: quick, never waits for the disk).

@@ -76,6 +76,40 @@ impl OutboxEvent {
         ce
     }
 
+    /// [`to_cloudevent`](Self::to_cloudevent) as JSON bytes, written directly: the stored
+    /// `data` text goes in as it is instead of being parsed and printed again (the relay's hot
+    /// path). Data that is not valid JSON (never written by `emit`) becomes `null`, as there.
+    pub fn to_cloudevent_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.data_json.len() + 320);
+        let field = |out: &mut Vec<u8>, name: &str, value: &str| {
+            out.extend_from_slice(b"\"");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"\":");
+            // Serialising a &str into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, value);
+            out.push(b',');
+        };
+        out.push(b'{');
+        field(&mut out, "specversion", "1.0");
+        field(&mut out, "id", &self.id);
+        field(&mut out, "source", &self.source);
+        field(&mut out, "type", &self.event_type);
+        field(&mut out, "time", &self.time.to_rfc3339_opts(SecondsFormat::Micros, true));
+        field(&mut out, "datacontenttype", "application/json");
+        field(&mut out, "sequence", &format!("{:020}", self.seq));
+        if let Some(subject) = &self.subject {
+            field(&mut out, "subject", subject);
+        }
+        out.extend_from_slice(b"\"data\":");
+        if serde_json::from_str::<serde::de::IgnoredAny>(&self.data_json).is_ok() {
+            out.extend_from_slice(self.data_json.as_bytes());
+        } else {
+            out.extend_from_slice(b"null");
+        }
+        out.push(b'}');
+        out
+    }
+
     /// The event's data as JSON.
     pub fn data(&self) -> Result<serde_json::Value, StoreError> {
         serde_json::from_str(&self.data_json)
@@ -271,6 +305,27 @@ impl Store {
 mod tests {
     use super::*;
     use crate::store::codec;
+
+    #[test]
+    fn the_direct_cloudevent_json_equals_the_value_form() {
+        let mut ev = OutboxEvent {
+            seq: 7,
+            id: "0b7e1c9e-3f55-4a5b-9d61-2f1c3a7e9b10".into(),
+            source: "/storehub/huamei/sh-001/hub-1".into(),
+            event_type: "storehub.sale.completed".into(),
+            subject: Some("42 \"quoted\" 超市".into()),
+            time: chrono::DateTime::parse_from_rfc3339("2026-11-25T09:00:00.123456Z").unwrap().with_timezone(&Utc),
+            data_json: r#"{"sale_id":42,"lines":[{"sku":"SKU-1","net_fen":350}],"note":"苹果"}"#.into(),
+        };
+        let direct: serde_json::Value = serde_json::from_slice(&ev.to_cloudevent_json()).unwrap();
+        assert_eq!(direct, ev.to_cloudevent());
+        assert_eq!(direct["sequence"], "00000000000000000007");
+        ev.subject = None;
+        ev.data_json = "not json".into();
+        let direct: serde_json::Value = serde_json::from_slice(&ev.to_cloudevent_json()).unwrap();
+        assert_eq!(direct, ev.to_cloudevent());
+        assert!(direct["data"].is_null() && direct.get("subject").is_none());
+    }
 
     #[test]
     fn the_borrowed_twin_encodes_exactly_like_the_event() {
