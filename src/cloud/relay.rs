@@ -44,6 +44,8 @@ const MAX_PENDING_ACKS: usize = 65_536;
 /// Events read from the outbox at once (at most; never more than the window has room for
 /// plus this).
 const READ_BATCH: usize = 1024;
+/// rumqttc events handled in one pass of the session loop before the window is refilled.
+const EVENT_BURST: usize = 256;
 /// The outbox is read again this often even when no commit woke the relay.
 const FALLBACK_EVERY: Duration = Duration::from_secs(5);
 /// Largest MQTT packet either way: a catalog batch from HQ, a large sale to HQ.
@@ -617,6 +619,19 @@ impl RelayTask {
                     Some(Ok(ev)) => {
                         if let Err(e) = self.on_event(c, ev) {
                             return End::Lost(e);
+                        }
+                        // Take what else is already waiting (PUBACKs come in bursts) before
+                        // refilling the window: one pass of this loop per burst, not per ack.
+                        for _ in 0..EVENT_BURST {
+                            match c.events.try_recv() {
+                                Ok(Ok(ev)) => {
+                                    if let Err(e) = self.on_event(c, ev) {
+                                        return End::Lost(e);
+                                    }
+                                }
+                                Ok(Err(e)) => return End::Lost(e.to_string()),
+                                Err(_) => break,
+                            }
                         }
                     }
                     Some(Err(e)) => return End::Lost(e.to_string()),
