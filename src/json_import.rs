@@ -195,7 +195,8 @@ fn serde_field(e: &serde_path_to_error::Error<serde_json::Error>) -> (Option<Str
     (base, message)
 }
 
-fn kind_of(v: &Value) -> &'static str {
+/// "a string", "an array" … for error messages about a JSON value.
+pub fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -104,17 +104,7 @@ pub fn only_fields(value: &Value, allowed: &[&str], at: &str) -> Result<(), Refu
     Ok(())
 }
 
-/// "a string", "an array" … for messages.
-pub fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+pub use crate::json_import::kind_of;
 
 /// A value quoted in a message, cut to 40 characters.
 pub fn quote(v: &Value) -> String {
