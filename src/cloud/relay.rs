@@ -536,14 +536,7 @@ impl RelayTask {
             self.flush_acks().await;
             match end {
                 End::Stopped => {
-                    let now = self.r.store.clock().now();
-                    self.r.status.update(|s| {
-                        if s.connected {
-                            s.since = Some(now);
-                        }
-                        s.connected = false;
-                        s.in_flight = 0;
-                    });
+                    self.mark_down(None);
                     break;
                 }
                 End::Lost(error) => {
@@ -555,15 +548,7 @@ impl RelayTask {
                     } else {
                         tracing::debug!(error = %error, "MQTT connection attempt failed");
                     }
-                    let now = self.r.store.clock().now();
-                    self.r.status.update(|s| {
-                        if s.connected {
-                            s.since = Some(now);
-                        }
-                        s.connected = false;
-                        s.in_flight = 0;
-                        s.last_error = Some(error);
-                    });
+                    self.mark_down(Some(error));
                     self.r.backoff.connection_ended(up_for);
                     let delay = self.r.backoff.next_delay(fastrand::f64());
                     tokio::select! {
@@ -806,6 +791,22 @@ impl RelayTask {
         let n = c.window.in_flight() as u64;
         self.r.status.update(|s| s.in_flight = n);
         Ok(())
+    }
+
+    /// Records the link as down (`since` moves only when it was up), with the error that ended
+    /// it, if any.
+    fn mark_down(&self, error: Option<String>) {
+        let now = self.r.store.clock().now();
+        self.r.status.update(|s| {
+            if s.connected {
+                s.since = Some(now);
+            }
+            s.connected = false;
+            s.in_flight = 0;
+            if error.is_some() {
+                s.last_error = error;
+            }
+        });
     }
 
     /// Reads the next batch of the outbox from `from` on a blocking thread.
