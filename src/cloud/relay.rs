@@ -41,9 +41,12 @@ const ACK_FLUSH_EVERY: Duration = Duration::from_millis(50);
 const ACK_BATCH: usize = 1024;
 /// Acknowledged sequences kept for another try while the store refuses to delete them.
 const MAX_PENDING_ACKS: usize = 65_536;
-/// Events read from the outbox at once (at most; never more than the window has room for
-/// plus this).
+/// Events read from the outbox at once (at most). With the read ahead, at most twice this many
+/// wait in memory.
 const READ_BATCH: usize = 1024;
+/// The next read starts when this few events are left to hand over, so that the read (and the
+/// commits it waits behind) overlaps publishing.
+const READ_AHEAD_AT: usize = READ_BATCH / 2;
 /// rumqttc events handled in one pass of the session loop before the window is refilled.
 const EVENT_BURST: usize = 256;
 /// The outbox is read again this often even when no commit woke the relay.
@@ -438,6 +441,10 @@ async fn backlog_loop(store: Arc<Store>, status: Arc<CloudStatus>, budget_bytes:
     }
 }
 
+/// How a delete of acknowledged events ended: how many, or the error and the sequences to try
+/// again.
+type AckResult = Result<u64, (String, Vec<u64>)>;
+
 /// A command job: one command handled, or the held commands that came due.
 enum JobDone {
     Handled { publish: Publish, generation: u64, reply: CommandReply },
@@ -460,6 +467,8 @@ struct RelayTask {
     resume_from: u64,
     /// Acknowledged, not yet deleted.
     pending_acks: Vec<u64>,
+    /// The delete of acknowledged events that is running, if any.
+    acking: Option<JoinHandle<AckResult>>,
     /// Counts connections, so a command handled across a reconnect is not acked on the new one.
     generation: u64,
     job: Option<JoinHandle<JobDone>>,
@@ -509,6 +518,7 @@ impl RelayTask {
             until_empty,
             resume_from: 0,
             pending_acks: Vec::new(),
+            acking: None,
             generation: 0,
             job: None,
             due_wanted: false,
@@ -628,9 +638,12 @@ impl RelayTask {
                     }
                     c.idle = false;
                 }
-                _ = ack_tick.tick() => {
-                    if !self.pending_acks.is_empty() {
-                        self.flush_acks().await;
+                _ = ack_tick.tick() => self.start_acks(),
+                done = wait_job(&mut self.acking), if self.acking.is_some() => {
+                    self.acking = None;
+                    self.acks_done(done);
+                    if self.pending_acks.len() >= ACK_BATCH {
+                        self.start_acks();
                     }
                 }
                 _ = second.tick() => {
@@ -673,7 +686,7 @@ impl RelayTask {
                     return End::Lost(e);
                 }
                 if self.pending_acks.len() >= ACK_BATCH {
-                    self.flush_acks().await;
+                    self.start_acks();
                 }
                 if self.until_empty && c.buffer.is_empty() && c.window.in_flight() == 0 && c.last_read_empty {
                     self.flush_acks().await;
@@ -776,7 +789,7 @@ impl RelayTask {
                 }
             }
             let Some(ev) = c.buffer.pop_front() else { return Ok(()) };
-            if c.reading.is_none() && !c.idle && c.buffer.len() < self.r.window {
+            if c.reading.is_none() && !c.idle && c.buffer.len() <= READ_AHEAD_AT.max(self.r.window) {
                 c.reading = Some(self.start_read(c.cursor));
             }
             let body = ev.to_cloudevent_json();
@@ -816,28 +829,54 @@ impl RelayTask {
         tokio::task::spawn_blocking(move || store.outbox_batch(from, want))
     }
 
-    /// Deletes acknowledged events (a write-behind commit: quick, never waits for the disk).
-    async fn flush_acks(&mut self) {
-        if self.pending_acks.is_empty() {
+    /// Starts deleting the acknowledged events on a blocking thread, unless a delete is already
+    /// running (the next one takes everything acknowledged meanwhile). Publishing goes on while
+    /// it runs: the deletes are a write-behind commit, and nothing the relay reads next depends
+    /// on them (it reads from its cursor, past every acknowledged event).
+    fn start_acks(&mut self) {
+        if self.acking.is_some() || self.pending_acks.is_empty() {
             return;
         }
         let seqs = std::mem::take(&mut self.pending_acks);
         let store = Arc::clone(&self.r.store);
-        let result = tokio::task::spawn_blocking(move || match store.outbox_ack(&seqs) {
+        self.acking = Some(tokio::task::spawn_blocking(move || match store.outbox_ack(&seqs) {
             Ok(()) => Ok(seqs.len() as u64),
             Err(e) => Err((e.to_string(), seqs)),
-        })
-        .await;
+        }));
+    }
+
+    /// Records how a delete started by [`start_acks`](Self::start_acks) ended.
+    fn acks_done(&mut self, result: Result<AckResult, tokio::task::JoinError>) {
         match result {
             Ok(Ok(n)) => self.r.status.update(|s| s.acknowledged += n),
             Ok(Err((e, mut seqs))) => {
                 // Tried again on the next tick. Past the cap the rest stay in the outbox and go
                 // out again after a restart: at-least-once still holds.
                 tracing::error!(error = %e, "acknowledged outbox events not deleted; retrying");
+                seqs.append(&mut self.pending_acks);
                 seqs.truncate(MAX_PENDING_ACKS);
                 self.pending_acks = seqs;
             }
             Err(e) => tracing::error!(error = %e, "outbox ack task failed"),
+        }
+    }
+
+    /// Waits for the running delete, then deletes what is still acknowledged and waiting (one
+    /// attempt: a failure leaves it for the next connection's ticks).
+    async fn flush_acks(&mut self) {
+        for _ in 0..2 {
+            if let Some(running) = self.acking.take() {
+                let done = running.await;
+                self.acks_done(done);
+            }
+            if self.pending_acks.is_empty() {
+                return;
+            }
+            self.start_acks();
+        }
+        if let Some(running) = self.acking.take() {
+            let done = running.await;
+            self.acks_done(done);
         }
     }
 
