@@ -18,9 +18,16 @@ pub struct Snapshots {
     pub keep: usize,
 }
 
+/// The LAN web server to start: its socket, bound before the daemon starts so a taken port is
+/// reported at once, and its settings.
+pub struct Web {
+    pub listener: std::net::TcpListener,
+    pub settings: crate::web::Settings,
+}
+
 /// Runs until SIGTERM or SIGINT. `relay` (when `[mqtt].enabled`) is started here, on the
-/// daemon's runtime, and its status published in `ctx.cloud`.
-pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>, relay: Option<crate::cloud::relay::Relay>) -> anyhow::Result<()> {
+/// daemon's runtime, and its status published in `ctx.cloud`; so is the web server.
+pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>, relay: Option<crate::cloud::relay::Relay>, web: Option<Web>) -> anyhow::Result<()> {
     let sock = socket_path(store.path());
     let server = ControlServer::bind(&sock)
         .map_err(|e| anyhow::anyhow!("cannot open the control socket {}: {e}", sock.display()))?;
@@ -38,7 +45,22 @@ pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>, 
         }
     };
     let loyalty = ctx.loyalty.clone();
-    let serve = tokio::spawn(server.serve(Arc::clone(&store), Arc::new(ctx)));
+    let ctx = Arc::new(ctx);
+    let (web_stop, web_stopped) = tokio::sync::oneshot::channel::<()>();
+    let web = match web {
+        Some(w) => {
+            w.listener.set_nonblocking(true)?;
+            let listener = tokio::net::TcpListener::from_std(w.listener)?;
+            let addr = listener.local_addr()?;
+            let state = crate::web::AppState::new(Arc::clone(&store), Arc::clone(&ctx), w.settings);
+            tracing::info!(%addr, "web server listening");
+            Some(tokio::spawn(crate::web::serve(listener, state, async move {
+                let _ = web_stopped.await;
+            })))
+        }
+        None => None,
+    };
+    let serve = tokio::spawn(server.serve(Arc::clone(&store), ctx));
     let nightly = tokio::spawn(nightly_jobs(Arc::clone(&store), loyalty));
 
     notify_systemd("READY=1\nSTATUS=serving");
@@ -79,6 +101,13 @@ pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>, 
     notify_systemd("STOPPING=1");
     if let Some(relay) = relay {
         relay.stop().await;
+    }
+    let _ = web_stop.send(());
+    if let Some(w) = web {
+        // Open event streams (cashier screens) never end by themselves: give requests a moment.
+        if tokio::time::timeout(Duration::from_secs(2), w).await.is_err() {
+            tracing::info!("web connections closed at shutdown");
+        }
     }
     serve.abort();
     let _ = serve.await;

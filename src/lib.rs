@@ -19,3 +19,4 @@ pub mod promotions;
 pub mod staff;
 pub mod store;
 pub mod verify;
+pub mod web;

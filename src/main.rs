@@ -59,6 +59,9 @@ enum Command {
         /// (mqtt://host[:port] or mqtts://host[:port]).
         #[arg(long, value_name = "URL")]
         mqtt: Option<String>,
+        /// Serve the LAN pages on this address instead of [web].listen (e.g. 0.0.0.0:8080).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
     },
     /// Run a demo store: config/demo.toml, a 257-product catalog with stock, in ./demo-data.
     Demo {
@@ -73,6 +76,9 @@ enum Command {
         /// scale and receipt printer (0: none).
         #[arg(long, value_name = "SECS", default_value_t = 5.0)]
         shopper_every: f64,
+        /// Serve the demo's pages on this address (default 127.0.0.1:8080).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
     },
     /// Print the version and build facts.
     Version,
@@ -1062,17 +1068,25 @@ fn run(cli: Cli) -> Result<(), Failure> {
             );
             Ok(())
         }
-        Command::Run { mqtt } => {
+        Command::Run { mqtt, listen } => {
             let mut cfg = load_config(&cli, false)?.ok_or_else(|| {
                 config_failure(anyhow!("no config: pass --config FILE or install {DEFAULT_CONFIG}"))
             })?;
             if let Some(url) = mqtt {
                 cfg.apply_mqtt_override(url).map_err(config_failure)?;
             }
+            if let Some(addr) = listen {
+                cfg.web.listen = *addr;
+                cfg.web.enabled = true;
+            }
             serve(&cli, cfg, false, None, None)
         }
-        Command::Demo { mqtt, simulate_sales, shopper_every } => {
+        Command::Demo { mqtt, simulate_sales, shopper_every, listen } => {
             let mut cfg = load_config(&cli, true)?.ok_or_else(|| anyhow!("demo config missing"))?;
+            if cli.config.is_none() || listen.is_some() {
+                cfg.web.listen = listen.unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 8080)));
+                cfg.web.enabled = true;
+            }
             if let Some(url) = mqtt {
                 cfg.apply_mqtt_override(url).map_err(config_failure)?;
             }
@@ -1743,6 +1757,14 @@ fn serve(cli: &Cli, mut cfg: Config, is_demo: bool, simulate_sales: Option<f64>,
         if seeded {
             tracing::info!("demo catalog and opening stock loaded");
         }
+        demo::seed_staff(&store)?;
+        if cfg.web.enabled {
+            let accounts: Vec<String> = demo::DEMO_ACCOUNTS
+                .iter()
+                .map(|(id, _, role)| format!("    {:<10} {id} / {}{}", role.as_str(), demo::DEMO_PASSWORD, if *role == storehub::domain::staff::Role::Technician { String::new() } else { format!("  (PIN {})", demo::DEMO_PIN) }))
+                .collect();
+            eprintln!("storehub demo: pages on http://{}/  — demo accounts (id / password):\n{}", cfg.web.listen, accounts.join("\n"));
+        }
         eprintln!(
             "storehub demo: {} — {} products, data in {}\n  try: storehub --data-dir {} stock show | head\n       storehub --data-dir {} barcode lookup 2510001012509   (1.250 kg of 富士苹果)\n       storehub --data-dir {} backup demo.backup\n  Ctrl-C stops.",
             cfg.store.name,
@@ -1809,8 +1831,16 @@ fn serve(cli: &Cli, mut cfg: Config, is_demo: bool, simulate_sales: Option<f64>,
     } else {
         None
     };
+    let web = if cfg.web.enabled {
+        let listener = std::net::TcpListener::bind(cfg.web.listen).map_err(|e| {
+            config_failure(anyhow!("[web].listen {}: cannot listen there: {e}; set another address in [web].listen or pass --listen ADDR", cfg.web.listen))
+        })?;
+        Some(daemon::Web { listener, settings: storehub::web::Settings::from_config(&cfg, false) })
+    } else {
+        None
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let result = rt.block_on(daemon::run(store, ctx, snapshots, relay));
+    let result = rt.block_on(daemon::run(store, ctx, snapshots, relay, web));
     if let Some(d) = devices {
         d.stop();
     }

@@ -14,6 +14,32 @@ use crate::domain::stock::MoveKind;
 use crate::inventory::{self, NewMove};
 use crate::store::Store;
 
+/// The demo's accounts: id, name, role. Password [`DEMO_PASSWORD`], PIN [`DEMO_PIN`]. A real box
+/// has none: its first admin is made with `storehub user add --role admin NAME`.
+pub const DEMO_ACCOUNTS: [(&str, &str, crate::domain::staff::Role); 4] = [
+    ("demo-admin", "演示管理员", crate::domain::staff::Role::Admin),
+    ("demo-manager", "演示店长", crate::domain::staff::Role::Manager),
+    ("demo-cashier", "演示收银员", crate::domain::staff::Role::Cashier),
+    ("demo-tech", "演示技术员", crate::domain::staff::Role::Technician),
+];
+pub const DEMO_PASSWORD: &str = "demo-password";
+pub const DEMO_PIN: &str = "2468";
+
+/// Creates the demo accounts that are missing. Safe to call from several threads.
+pub fn seed_staff(store: &Store) -> anyhow::Result<()> {
+    static SEEDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = SEEDING.lock().unwrap_or_else(|e| e.into_inner());
+    let cost = crate::staff::HashCost::standard();
+    for (id, name, role) in DEMO_ACCOUNTS {
+        if crate::staff::account(store, id)?.is_none() {
+            let new = crate::staff::NewStaff { id: id.into(), name: name.into(), role };
+            let pin = (role != crate::domain::staff::Role::Technician).then_some(DEMO_PIN);
+            crate::staff::create_staff(store, &new, DEMO_PASSWORD, pin, &cost).map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+    }
+    Ok(())
+}
+
 /// Loads the demo catalog and opening stock into an empty store. Returns false (and changes
 /// nothing) when the store already holds products, so restarting the demo keeps its data.
 pub fn seed(store: &Store) -> anyhow::Result<bool> {

@@ -13,7 +13,7 @@ use crate::checkout::{Lanes, PayRequest, SaleRules, ScaleReading};
 use crate::domain::staff::Role;
 use crate::domain::tender::{Tender, TenderKind};
 use crate::members::{self, LoyaltyRules, NewMember};
-use crate::staff::{self, HashCost, NewStaff, StaffRef};
+use crate::staff::{self, StaffRef};
 use crate::store::Store;
 
 /// Demo members the shoppers are drawn from.
@@ -34,14 +34,7 @@ pub(crate) fn prepare(store: &Store, lanes: &Lanes, loyalty: &LoyaltyRules) -> a
     // the second finds the staff, shifts and members made and creates nothing twice.
     static PREPARING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one_at_a_time = PREPARING.lock().unwrap_or_else(|e| e.into_inner());
-    let cost = HashCost::standard();
-    for (id, name, role) in [("demo-cashier", "演示收银员", Role::Cashier), ("demo-manager", "演示店长", Role::Manager)] {
-        if staff::account(store, id)?.is_none() {
-            // The demo accounts' password is printed in the demo banner's docs; a real box has none.
-            staff::create_staff(store, &NewStaff { id: id.into(), name: name.into(), role }, "demo-password", Some("2468"), &cost)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-        }
-    }
+    super::seed_staff(store)?;
     let cashier = StaffRef { id: "demo-cashier".into(), name: "演示收银员".into(), role: Role::Cashier };
     let lane_ids = lanes.lane_ids();
     for lane in &lane_ids {

@@ -16,3 +16,4 @@ pub mod shelf;
 pub mod staff;
 pub mod stock;
 pub mod tender;
+pub mod throttle;

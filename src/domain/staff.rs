@@ -74,10 +74,26 @@ pub enum Action {
     ManageDevices,
     /// Restore backups, recover a damaged database.
     Recover,
+    /// See sales figures: the dashboard, reports and their CSV downloads.
+    ViewSales,
+    /// Find a member and see their panel (tier, points, coupons) at the till.
+    LookupMembers,
+    /// Register a new member (at the till).
+    RegisterMembers,
+    /// See products and prices.
+    ViewCatalog,
+    /// Create and edit products and prices.
+    EditCatalog,
+    /// See stock on hand and the stock ledger.
+    ViewStock,
+    /// Record stock adjustments (count corrections, damage, write-offs).
+    AdjustStock,
+    /// See the devices' health.
+    ViewDevices,
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 23] = [
         Action::Sell,
         Action::VoidLine,
         Action::VoidSession,
@@ -93,6 +109,14 @@ impl Action {
         Action::Configure,
         Action::ManageDevices,
         Action::Recover,
+        Action::ViewSales,
+        Action::LookupMembers,
+        Action::RegisterMembers,
+        Action::ViewCatalog,
+        Action::EditCatalog,
+        Action::ViewStock,
+        Action::AdjustStock,
+        Action::ViewDevices,
     ];
 
     /// Words for messages: "may not {as_phrase}".
@@ -113,6 +137,14 @@ impl Action {
             Action::Configure => "change the configuration",
             Action::ManageDevices => "manage devices",
             Action::Recover => "restore or recover the database",
+            Action::ViewSales => "see sales figures",
+            Action::LookupMembers => "look up members",
+            Action::RegisterMembers => "register members",
+            Action::ViewCatalog => "see the catalog",
+            Action::EditCatalog => "edit the catalog",
+            Action::ViewStock => "see stock",
+            Action::AdjustStock => "adjust stock",
+            Action::ViewDevices => "see device health",
         }
     }
 }
@@ -141,6 +173,14 @@ fn permissions(action: Action) -> [bool; 4] {
         Action::Configure            => [N,      N,      Y,         Y],
         Action::ManageDevices        => [N,      N,      Y,         Y],
         Action::Recover              => [N,      N,      Y,         Y],
+        Action::ViewSales            => [N,      Y,      N,         Y],
+        Action::LookupMembers        => [Y,      Y,      N,         Y],
+        Action::RegisterMembers      => [Y,      Y,      N,         Y],
+        Action::ViewCatalog          => [Y,      Y,      Y,         Y],
+        Action::EditCatalog          => [N,      Y,      N,         Y],
+        Action::ViewStock            => [N,      Y,      N,         Y],
+        Action::AdjustStock          => [N,      Y,      N,         Y],
+        Action::ViewDevices          => [N,      Y,      Y,         Y],
     }
 }
 

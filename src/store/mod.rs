@@ -103,10 +103,15 @@ pub enum TreeId {
     /// effective time, applied, or refused), so a command delivered twice is applied once. See
     /// `cloud::commands`.
     Commands,
+    /// sha256 of an API token (hex) → ApiToken (name, role): the keys HQ's tools use for
+    /// `/api/v1`. See `web::auth`.
+    ApiTokens,
+    /// staff id → StaffPrefs (page language).
+    StaffPrefs,
 }
 
 impl TreeId {
-    pub const ALL: [TreeId; 24] = [
+    pub const ALL: [TreeId; 26] = [
         TreeId::Meta,
         TreeId::Products,
         TreeId::Barcodes,
@@ -131,6 +136,8 @@ impl TreeId {
         TreeId::CouponsByMember,
         TreeId::PrintJobs,
         TreeId::Commands,
+        TreeId::ApiTokens,
+        TreeId::StaffPrefs,
     ];
 
     /// Name of the sled tree (stable on disk; never rename).
@@ -160,6 +167,8 @@ impl TreeId {
             TreeId::CouponsByMember => "coupons_by_member",
             TreeId::PrintJobs => "print_jobs",
             TreeId::Commands => "commands",
+            TreeId::ApiTokens => "api_tokens",
+            TreeId::StaffPrefs => "staff_prefs",
         }
     }
 
@@ -224,6 +233,16 @@ pub enum CommitError<E> {
     Rejected(E),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl CommitError<std::convert::Infallible> {
+    /// The store error of a commit that cannot be rejected.
+    pub fn into_store(self) -> StoreError {
+        match self {
+            CommitError::Store(e) => e,
+            CommitError::Rejected(never) => match never {},
+        }
+    }
 }
 
 impl<E> CommitError<E> {

@@ -21,6 +21,7 @@ use storehub::store::{Durability, OutboxEvent, Store, StoreOptions};
 use tempfile::TempDir;
 
 pub mod broker;
+pub mod web;
 
 /// CloudEvents `source` of the test hub.
 pub const SOURCE: &str = "/storehub/huamei/sh-001/hub-1";

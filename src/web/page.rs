@@ -1,0 +1,113 @@
+//! The page shell every HTML page shares: head (embedded CSS, the CSRF token for scripts), the
+//! navigation the login's role may use, the language switch and logout, then the page body.
+//! Pages call [`render`] with their title and body.
+
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+use super::auth::Identity;
+use super::routes::Need;
+use super::{AppState, Lang};
+use crate::domain::staff::Action;
+
+/// One entry of the navigation: shown only to roles that may open it.
+struct NavItem {
+    href: &'static str,
+    zh: &'static str,
+    en: &'static str,
+    need: Need,
+}
+
+const NAV: &[NavItem] = &[
+    NavItem { href: "/dashboard", zh: "概览", en: "Dashboard", need: Need::May(Action::ViewSales) },
+    NavItem { href: "/members", zh: "会员", en: "Members", need: Need::May(Action::LookupMembers) },
+    NavItem { href: "/products", zh: "商品", en: "Products", need: Need::May(Action::ViewCatalog) },
+    NavItem { href: "/stock", zh: "库存", en: "Stock", need: Need::May(Action::ViewStock) },
+    NavItem { href: "/reports", zh: "报表", en: "Reports", need: Need::May(Action::ViewSales) },
+    NavItem { href: "/staff", zh: "员工", en: "Staff", need: Need::May(Action::ManageStaff) },
+    NavItem { href: "/shifts", zh: "班次", en: "Shifts", need: Need::May(Action::CloseAnyShift) },
+    NavItem { href: "/devices", zh: "设备", en: "Devices", need: Need::May(Action::ViewDevices) },
+];
+
+/// A whole page: `title` in the tab and as the heading's context, `body` inside `<main>`.
+pub fn render(state: &AppState, me: Option<&Identity>, title: &str, body: Markup) -> Markup {
+    render_with(state, me, title, body, &[])
+}
+
+/// [`render`] with extra scripts (paths under `/assets/`), loaded deferred at the end.
+pub fn render_with(state: &AppState, me: Option<&Identity>, title: &str, body: Markup, scripts: &[&str]) -> Markup {
+    let lang = me.map_or(state.settings.default_lang, |m| m.lang);
+    html! {
+        (DOCTYPE)
+        html lang=(lang.html_tag()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                @if let Some(me) = me {
+                    meta name="csrf-token" content=(me.csrf);
+                }
+                title { (title) " · " (state.settings.store_name) }
+                link rel="stylesheet" href=(super::assets::url("app.css"));
+            }
+            body {
+                header.top {
+                    a.brand href="/" { (state.settings.store_name) }
+                    @if let Some(me) = me {
+                        nav {
+                            @if let Some(lane) = &me.lane {
+                                a href=(format!("/cashier/{lane}")) { (lang.pick("收银", "Till")) " " (lane) }
+                            }
+                            @for item in NAV.iter().filter(|i| i.need.role_allowed(me.staff.role)) {
+                                a href=(item.href) { (lang.pick(item.zh, item.en)) }
+                            }
+                        }
+                        span.who { (me.staff.name) " · " (role_name(lang, me.staff.role)) }
+                        form.inline method="post" action="/lang" {
+                            input type="hidden" name="_csrf" value=(me.csrf);
+                            input type="hidden" name="lang" value=(lang.other().html_tag());
+                            button.link type="submit" { (lang.other().pick("中文", "English")) }
+                        }
+                        form.inline method="post" action="/logout" {
+                            input type="hidden" name="_csrf" value=(me.csrf);
+                            button.link type="submit" { (lang.pick("退出", "Log out")) }
+                        }
+                    }
+                }
+                main { (body) }
+                script src=(super::assets::url("app.js")) defer {}
+                @for s in scripts {
+                    script src=(super::assets::url(s)) defer {}
+                }
+            }
+        }
+    }
+}
+
+/// A role's name in `lang`.
+pub fn role_name(lang: Lang, role: crate::domain::staff::Role) -> &'static str {
+    use crate::domain::staff::Role;
+    match role {
+        Role::Cashier => lang.pick("收银员", "Cashier"),
+        Role::Manager => lang.pick("店长", "Manager"),
+        Role::Technician => lang.pick("技术员", "Technician"),
+        Role::Admin => lang.pick("管理员", "Admin"),
+    }
+}
+
+/// The hidden CSRF field every form carries.
+pub fn csrf_field(me: &Identity) -> Markup {
+    html! { input type="hidden" name="_csrf" value=(me.csrf); }
+}
+
+/// A form field's error, shown next to it.
+pub fn field_error(errors: &[(String, String)], field: &str) -> Markup {
+    html! {
+        @for (_, msg) in errors.iter().filter(|(f, _)| f == field) {
+            span.field-error role="alert" { (msg) }
+        }
+    }
+}
+
+/// An inline SVG or other trusted markup made on the server.
+pub fn trusted(markup: String) -> Markup {
+    PreEscaped(markup)
+}

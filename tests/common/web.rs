@@ -1,0 +1,162 @@
+//! A shop with its web server, in this test process: a durable store on a manual clock (09:00
+//! on opening day), the demo config's two lanes, one account per role (password
+//! [`PASSWORD`], PIN [`PIN`]), a shift open at lane-1, the real router served on a free
+//! loopback port, and [`Login`]s made through the real login form.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use storehub::clock::ManualClock;
+use storehub::control::ops::Context;
+use storehub::domain::staff::Role;
+use storehub::store::{Durability, Store};
+use storehub::web::{AppState, Settings};
+use tempfile::TempDir;
+
+pub const PASSWORD: &str = "correct-horse-1";
+pub const PIN: &str = "1357";
+/// One account per role: (id, role).
+pub const ACCOUNTS: [(&str, Role); 4] = [("cashier1", Role::Cashier), ("manager1", Role::Manager), ("tech1", Role::Technician), ("admin1", Role::Admin)];
+
+/// The account id of a role in [`ACCOUNTS`].
+pub fn account_of(role: Role) -> &'static str {
+    ACCOUNTS.iter().find(|(_, r)| *r == role).map(|(id, _)| *id).unwrap_or("admin1")
+}
+
+pub struct WebShop {
+    pub dir: TempDir,
+    pub clock: ManualClock,
+    pub store: Arc<Store>,
+    pub state: AppState,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    pub http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// A logged-in client: its session cookie and CSRF token.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+impl WebShop {
+    /// Starts the shop and its server. Call inside a multi-threaded tokio runtime.
+    pub async fn start() -> WebShop {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let clock = ManualClock::new(super::opening_time());
+        let store = Arc::new(super::open_store(dir.path(), &clock, Durability::Durable));
+        let mut cfg = storehub::config::Config::demo().expect("demo config");
+        cfg.devices.clear();
+        let ctx = Context {
+            layouts: cfg.barcode_layouts(),
+            snapshots_keep: 2,
+            started_at: super::opening_time(),
+            checkout: Some(storehub::control::lanes::CheckoutSetup::from_config(&cfg)),
+            lanes: Default::default(),
+            tz: cfg.timezone(),
+            loyalty: storehub::members::LoyaltyRules::for_shop(&cfg),
+            devices: Default::default(),
+            cloud: Default::default(),
+        };
+        let cost = storehub::staff::HashCost::minimal_for_tests();
+        for (id, role) in ACCOUNTS {
+            let new = storehub::staff::NewStaff { id: id.into(), name: format!("{id} 名"), role };
+            let pin = (role != Role::Technician).then_some(PIN);
+            storehub::staff::create_staff(&store, &new, PASSWORD, pin, &cost).expect("staff");
+        }
+        storehub::staff::open_shift(&store, "lane-1", "cashier1", 20_000).expect("shift");
+        let state = AppState::new(Arc::clone(&store), Arc::new(ctx), Settings::from_config(&cfg, false));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = state.clone();
+        tokio::spawn(async move {
+            let _ = storehub::web::serve(listener, serving, async move {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        WebShop { dir, clock, store, state, base, http, stop: Some(stop) }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Logs in through the login form: by password, or at `lane` by PIN.
+    pub async fn login(&self, staff: &str, lane: Option<&str>) -> Login {
+        self.try_login(staff, lane, if lane.is_some() { PIN } else { PASSWORD }).await.unwrap_or_else(|status| panic!("login of {staff} refused: {status}"))
+    }
+
+    /// The login form's answer: Ok with the session, or the status.
+    pub async fn try_login(&self, staff: &str, lane: Option<&str>, secret: &str) -> Result<Login, reqwest::StatusCode> {
+        let page = self.http.get(self.url("/login")).send().await.expect("login page");
+        let pre_cookie = set_cookie_value(&page, "sh_pre").expect("sh_pre cookie");
+        let mut form = vec![("_csrf", pre_cookie.clone()), ("staff", staff.to_string())];
+        match lane {
+            Some(l) => {
+                form.push(("mode", "pin".into()));
+                form.push(("lane", l.into()));
+                form.push(("pin", secret.into()));
+            }
+            None => {
+                form.push(("mode", "password".into()));
+                form.push(("password", secret.into()));
+            }
+        }
+        let res = self.http.post(self.url("/login")).header("cookie", format!("sh_pre={pre_cookie}")).form(&form).send().await.expect("login post");
+        if res.status() != reqwest::StatusCode::SEE_OTHER {
+            return Err(res.status());
+        }
+        let cookie = set_cookie_value(&res, "sh_session").expect("session cookie");
+        let who: serde_json::Value = self
+            .http
+            .get(self.url("/api/v1/session"))
+            .header("cookie", format!("sh_session={cookie}"))
+            .send()
+            .await
+            .expect("session")
+            .json()
+            .await
+            .expect("session json");
+        Ok(Login { cookie: format!("sh_session={cookie}"), csrf: who["csrf_token"].as_str().unwrap_or_default().to_string() })
+    }
+
+    /// GET with a login.
+    pub async fn get(&self, login: &Login, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).header("cookie", &login.cookie).send().await.expect("get")
+    }
+
+    /// POST a JSON body with a login and its CSRF token.
+    pub async fn post_json(&self, login: &Login, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.http.post(self.url(path)).header("cookie", &login.cookie).header("x-csrf-token", &login.csrf).json(body).send().await.expect("post")
+    }
+
+    /// Any method with a JSON body, a login and its CSRF token.
+    pub async fn send_json(&self, login: &Login, method: reqwest::Method, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.http.request(method, self.url(path)).header("cookie", &login.cookie).header("x-csrf-token", &login.csrf).json(body).send().await.expect("send")
+    }
+}
+
+impl Drop for WebShop {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// The value of cookie `name` set by a response.
+pub fn set_cookie_value(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
