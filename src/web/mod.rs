@@ -15,6 +15,7 @@ pub mod auth;
 pub mod cashier;
 pub mod catalog;
 pub mod dashboard;
+pub mod devices;
 pub mod error;
 pub mod i18n;
 pub mod members;
@@ -23,6 +24,7 @@ pub mod page;
 pub mod reports;
 pub mod routes;
 pub mod staff;
+pub mod stock;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

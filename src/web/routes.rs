@@ -119,6 +119,8 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(super::reports::routes());
     t.extend(super::members::routes());
     t.extend(super::catalog::routes());
+    t.extend(super::stock::routes());
+    t.extend(super::devices::routes());
     t.extend(super::staff::routes());
     t
 }
