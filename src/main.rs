@@ -105,9 +105,13 @@ enum Command {
     /// The link to HQ over MQTT.
     #[command(subcommand)]
     Cloud(CloudCmd),
-    /// Staff accounts. Passwords and PINs are read from stdin, never from the command line.
-    #[command(subcommand)]
+    /// Staff accounts (also `storehub user …`). Passwords and PINs are read from stdin, never
+    /// from the command line.
+    #[command(subcommand, alias = "user")]
     Staff(StaffCmd),
+    /// API tokens for HQ's tools on /api/v1 (`Authorization: Bearer TOKEN`).
+    #[command(subcommand)]
+    Token(TokenCmd),
     /// Shifts at the lanes and their cash (交班对账).
     #[command(subcommand)]
     Shift(ShiftCmd),
@@ -573,14 +577,30 @@ enum CloudCmd {
 }
 
 #[derive(Subcommand)]
+enum TokenCmd {
+    /// Make a token acting with ROLE; it is printed once (the hub keeps only its hash).
+    Add {
+        /// A name for whoever uses it, e.g. hq-reporting (1 to 64 of a-z 0-9 - _).
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// Every token's name, role and creation time.
+    List,
+    /// Revoke the tokens with this name.
+    Remove { name: String },
+}
+
+#[derive(Subcommand)]
 enum StaffCmd {
     /// Create an account. The password comes from stdin: typed twice at a prompt on a terminal,
     /// else the first line. With --pin-stdin a PIN (4 to 6 digits) follows the same way.
     Add {
         /// Login name: 1 to 64 lowercase letters, digits, "-" or "_".
         id: String,
+        /// Name shown on pages and receipts (default: the login name).
         #[arg(long)]
-        name: String,
+        name: Option<String>,
         #[arg(long, value_parser = parse_role)]
         role: Role,
         /// Read the password as one line of stdin without prompting, even on a terminal.
@@ -958,6 +978,7 @@ fn request(cli: &Cli, req: Request) -> Result<control::Reply, Failure> {
                 Request::ImportCatalog { .. }
                     | Request::StockMove { .. }
                     | Request::StaffAdd { .. }
+                    | Request::TokenAdd { .. }
                     | Request::MemberAdd { .. }
                     | Request::PromotionsImport { .. }
                     | Request::CouponTemplatesAdd { .. }
@@ -1190,6 +1211,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
             write_stdout(format!("{signed}\n").as_bytes())
         }
         Command::Staff(cmd) => staff_command(&cli, cmd),
+        Command::Token(cmd) => {
+            let req = match cmd {
+                TokenCmd::Add { name, role } => Request::TokenAdd { name: name.clone(), role: *role },
+                TokenCmd::List => Request::TokenList,
+                TokenCmd::Remove { name } => Request::TokenRemove { name: name.clone() },
+            };
+            print_json(&request(&cli, req)?.result)
+        }
         Command::Lane(cmd) => lane_command(&cli, cmd),
         Command::Search { query, limit } => print_json(&request(&cli, Request::ProductSearch { query: query.clone(), limit: *limit })?.result),
         Command::Return(args) => return_command(&cli, args),
@@ -1524,7 +1553,7 @@ fn member_command(cli: &Cli, cmd: &MemberCmd) -> Result<(), Failure> {
 fn staff_command(cli: &Cli, cmd: &StaffCmd) -> Result<(), Failure> {
     let req = match cmd {
         StaffCmd::Add { id, name, role, password_stdin, pin_stdin } => {
-            let new = storehub::staff::NewStaff { id: id.clone(), name: name.clone(), role: *role };
+            let new = storehub::staff::NewStaff { id: id.clone(), name: name.clone().unwrap_or_else(|| id.clone()), role: *role };
             storehub::staff::check_new_staff(&new)?;
             let mut input = SecretInput::new(*password_stdin);
             let password = input.read("password", id, check_password)?;

@@ -82,6 +82,13 @@ pub enum Request {
     StaffAdd { id: String, name: String, role: Role, password: Secret, pin: Option<Secret> },
     /// Every staff account, without hashes.
     StaffList,
+    /// A new API token for HQ's tools (`/api/v1` with `Authorization: Bearer`); the answer holds
+    /// the token, shown once.
+    TokenAdd { name: String, role: Role },
+    /// API tokens by name and role (never the tokens).
+    TokenList,
+    /// Revoke every API token with this name.
+    TokenRemove { name: String },
     /// Set a staff account's password.
     StaffPasswd { id: String, password: Secret },
     /// Set (or, with `None`, clear) a staff account's PIN.
@@ -160,6 +167,9 @@ impl Request {
             Request::ExportSales { .. } => "export_sales",
             Request::StaffAdd { .. } => "staff_add",
             Request::StaffList => "staff_list",
+            Request::TokenAdd { .. } => "token_add",
+            Request::TokenList => "token_list",
+            Request::TokenRemove { .. } => "token_remove",
             Request::StaffPasswd { .. } => "staff_passwd",
             Request::StaffPin { .. } => "staff_pin",
             Request::StaffUnlock { .. } => "staff_unlock",

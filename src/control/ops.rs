@@ -201,6 +201,9 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         }
         req @ (Request::StaffAdd { .. }
         | Request::StaffList
+        | Request::TokenAdd { .. }
+        | Request::TokenList
+        | Request::TokenRemove { .. }
         | Request::StaffPasswd { .. }
         | Request::StaffPin { .. }
         | Request::StaffUnlock { .. }
@@ -276,6 +279,19 @@ fn staff_request(store: &Store, req: Request) -> Result<Reply, String> {
             &cost,
         ),
         Request::StaffList => return Ok(Reply::json(staff::list_staff(store).map_err(|e| e.to_string())?)),
+        Request::TokenAdd { name, role } => {
+            crate::config::Id::try_from(name.clone()).map_err(|e| format!("token name: {e}"))?;
+            let token = crate::web::auth::add_token(store, &name, role).map_err(|e| e.to_string())?;
+            return Ok(Reply::json(json!({ "name": name, "role": role, "token": token })));
+        }
+        Request::TokenList => return Ok(Reply::json(crate::web::auth::list_tokens(store).map_err(|e| e.to_string())?)),
+        Request::TokenRemove { name } => {
+            let removed = crate::web::auth::remove_tokens(store, &name).map_err(|e| e.to_string())?;
+            if removed == 0 {
+                return Err(format!("no API token named {name}; `storehub token list` shows them"));
+            }
+            return Ok(Reply::json(json!({ "removed": removed })));
+        }
         Request::StaffPasswd { id, password } => staff::set_password(store, &id, password.expose(), &cost),
         Request::StaffPin { id, pin } => staff::set_pin(store, &id, pin.as_ref().map(|p| p.expose()), &cost),
         Request::StaffUnlock { id } => staff::unlock(store, &id),
