@@ -1715,6 +1715,17 @@ pub struct WebConfig {
         deserialize_with = "check::session_ttl_minutes"
     )]
     pub session_ttl_minutes: u32,
+    /// Serve HTTPS instead of plain HTTP. Without `cert_file`/`key_file` the hub makes a
+    /// self-signed certificate at first start (kept in DATA_DIR/web-tls/). Default false: plain
+    /// HTTP on the shop's LAN.
+    #[serde(default)]
+    pub https: bool,
+    /// PEM certificate chain for HTTPS (with `key_file`).
+    #[serde(default, deserialize_with = "check::opt_path")]
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key for HTTPS (with `cert_file`).
+    #[serde(default, deserialize_with = "check::opt_path")]
+    pub key_file: Option<PathBuf>,
 }
 
 impl Default for WebConfig {
@@ -1723,6 +1734,9 @@ impl Default for WebConfig {
             enabled: true,
             listen: default_listen(),
             session_ttl_minutes: default_session_ttl(),
+            https: false,
+            cert_file: None,
+            key_file: None,
         }
     }
 }
@@ -2123,8 +2137,19 @@ impl Config {
         self.validate_lanes()?;
         self.validate_devices()?;
         self.validate_mqtt()?;
+        self.validate_web()?;
         self.validate_loyalty()?;
         Ok(())
+    }
+
+    fn validate_web(&self) -> Result<(), Invalid> {
+        let w = &self.web;
+        match (&w.cert_file, &w.key_file) {
+            (Some(_), None) => Err(invalid(key("web", "key_file"), "cert_file is set: set key_file too (the PEM private key of that certificate)")),
+            (None, Some(_)) => Err(invalid(key("web", "cert_file"), "key_file is set: set cert_file too (the PEM certificate chain)")),
+            (Some(_), Some(_)) if !w.https => Err(invalid(key("web", "https"), "cert_file and key_file are set but https = false: set https = true to serve them")),
+            _ => Ok(()),
+        }
     }
 
     fn validate_barcode(&self) -> Result<(), Invalid> {

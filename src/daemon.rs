@@ -23,6 +23,8 @@ pub struct Snapshots {
 pub struct Web {
     pub listener: std::net::TcpListener,
     pub settings: crate::web::Settings,
+    /// HTTPS ([web].https); plain HTTP when `None`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Runs until SIGTERM or SIGINT. `relay` (when `[mqtt].enabled`) is started here, on the
@@ -53,8 +55,8 @@ pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>, 
             let listener = tokio::net::TcpListener::from_std(w.listener)?;
             let addr = listener.local_addr()?;
             let state = crate::web::AppState::new(Arc::clone(&store), Arc::clone(&ctx), w.settings);
-            tracing::info!(%addr, "web server listening");
-            Some(tokio::spawn(crate::web::serve(listener, state, async move {
+            tracing::info!(%addr, https = w.tls.is_some(), "web server listening");
+            Some(tokio::spawn(crate::web::serve_with(listener, w.tls, state, async move {
                 let _ = web_stopped.await;
             })))
         }

@@ -1787,13 +1787,6 @@ fn serve(cli: &Cli, mut cfg: Config, is_demo: bool, simulate_sales: Option<f64>,
             tracing::info!("demo catalog and opening stock loaded");
         }
         demo::seed_staff(&store)?;
-        if cfg.web.enabled {
-            let accounts: Vec<String> = demo::DEMO_ACCOUNTS
-                .iter()
-                .map(|(id, _, role)| format!("    {:<10} {id} / {}{}", role.as_str(), demo::DEMO_PASSWORD, if *role == storehub::domain::staff::Role::Technician { String::new() } else { format!("  (PIN {})", demo::DEMO_PIN) }))
-                .collect();
-            eprintln!("storehub demo: pages on http://{}/  — demo accounts (id / password):\n{}", cfg.web.listen, accounts.join("\n"));
-        }
         eprintln!(
             "storehub demo: {} — {} products, data in {}\n  try: storehub --data-dir {} stock show | head\n       storehub --data-dir {} barcode lookup 2510001012509   (1.250 kg of 富士苹果)\n       storehub --data-dir {} backup demo.backup\n  Ctrl-C stops.",
             cfg.store.name,
@@ -1864,7 +1857,30 @@ fn serve(cli: &Cli, mut cfg: Config, is_demo: bool, simulate_sales: Option<f64>,
         let listener = std::net::TcpListener::bind(cfg.web.listen).map_err(|e| {
             config_failure(anyhow!("[web].listen {}: cannot listen there: {e}; set another address in [web].listen or pass --listen ADDR", cfg.web.listen))
         })?;
-        Some(daemon::Web { listener, settings: storehub::web::Settings::from_config(&cfg, false) })
+        let tls = if cfg.web.https {
+            let mut names = Vec::new();
+            if !cfg.web.listen.ip().is_unspecified() {
+                names.push(cfg.web.listen.ip().to_string());
+            }
+            if let Ok(h) = std::fs::read_to_string("/etc/hostname") {
+                let h = h.trim().to_string();
+                names.push(format!("{h}.local"));
+                names.push(h);
+            }
+            Some(storehub::web::tls::server_config(cfg.web.cert_file.as_deref(), cfg.web.key_file.as_deref(), &dir, &names).map_err(config_failure)?)
+        } else {
+            None
+        };
+        if is_demo {
+            let addr = listener.local_addr()?;
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            let accounts: Vec<String> = demo::DEMO_ACCOUNTS
+                .iter()
+                .map(|(id, _, role)| format!("    {:<10} {id} / {}{}", role.as_str(), demo::DEMO_PASSWORD, if *role == storehub::domain::staff::Role::Technician { String::new() } else { format!("  (PIN {})", demo::DEMO_PIN) }))
+                .collect();
+            eprintln!("storehub demo: pages on {scheme}://{addr}/  — demo accounts (id / password):\n{}", accounts.join("\n"));
+        }
+        Some(daemon::Web { listener, settings: storehub::web::Settings::from_config(&cfg, cfg.web.https), tls })
     } else {
         None
     };

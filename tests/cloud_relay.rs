@@ -55,7 +55,7 @@ impl Hub {
         let spawn = || {
             let log = std::fs::OpenOptions::new().create(true).append(true).open(data.with_extension("log")).unwrap();
             Command::new(env!("CARGO_BIN_EXE_storehub"))
-                .args(["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "demo", "--shopper-every", "0"])
+                .args(["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "demo", "--shopper-every", "0", "--listen", "127.0.0.1:0"])
                 .args(extra)
                 .env("STOREHUB_LOG", "warn")
                 .env_remove("STOREHUB_CONFIG")

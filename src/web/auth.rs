@@ -15,7 +15,6 @@
 //!   its SHA-256. `Authorization: Bearer <token>` acts with that role (no lane).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -313,7 +312,7 @@ fn set_cookie(state: &AppState, name: &str, value: &str, max_age: Option<Duratio
 
 /// The client's address for throttling.
 fn client_addr(req: &Request) -> String {
-    req.extensions().get::<ConnectInfo<SocketAddr>>().map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string())
+    req.extensions().get::<ConnectInfo<super::ClientAddr>>().map_or_else(|| "unknown".to_string(), |c| c.0 .0.ip().to_string())
 }
 
 /// The middleware in front of every route: finds the caller, checks the route's [`Need`] and

@@ -25,6 +25,7 @@ pub mod reports;
 pub mod routes;
 pub mod staff;
 pub mod stock;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -93,8 +94,32 @@ pub fn router(state: AppState) -> axum::Router {
     routes::build(state)
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves. Plain HTTP.
+/// The client's address, as the connection gave it (for login throttling and logs).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>> for ClientAddr {
+    fn connect_info(s: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> ClientAddr {
+        ClientAddr(*s.remote_addr())
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls::TlsListener>> for ClientAddr {
+    fn connect_info(s: axum::serve::IncomingStream<'_, tls::TlsListener>) -> ClientAddr {
+        ClientAddr(*s.remote_addr())
+    }
+}
+
+/// Serves the web on `listener` until `shutdown` resolves: plain HTTP, or HTTPS with `tls`.
+pub async fn serve_with(listener: tokio::net::TcpListener, tls: Option<Arc<rustls::ServerConfig>>, state: AppState, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<ClientAddr>();
+    match tls {
+        None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await,
+        Some(cfg) => axum::serve(tls::TlsListener::new(listener, cfg)?, app).with_graceful_shutdown(shutdown).await,
+    }
+}
+
+/// [`serve_with`] over plain HTTP.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    serve_with(listener, None, state, shutdown).await
 }

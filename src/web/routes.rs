@@ -136,6 +136,8 @@ pub fn build(state: AppState) -> Router {
         .fallback(super::error::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(super::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(super::error::payload_too_large))
+        // gzip for browsers that ask (pages, scripts, CSV); never for event streams.
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }
 

@@ -254,7 +254,7 @@ impl Drop for Daemon {
 /// figures are their own), and waits (up to 60 s) until its control socket answers.
 pub fn start_demo(dir: &Path) -> Daemon {
     let child = Command::new(env!("CARGO_BIN_EXE_storehub"))
-        .args(["--data-dir", dir.to_str().unwrap(), "demo", "--shopper-every", "0"])
+        .args(["--data-dir", dir.to_str().unwrap(), "demo", "--shopper-every", "0", "--listen", "127.0.0.1:0"])
         .env("STOREHUB_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -300,7 +300,7 @@ pub fn assert_ledger_consistent(store: &Store, context: &str) -> Vec<inventory::
 /// without waiting for it to be up.
 pub fn spawn_demo(dir: &Path, extra: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_storehub"))
-        .args(["--data-dir", dir.to_str().unwrap(), "demo"])
+        .args(["--data-dir", dir.to_str().unwrap(), "demo", "--listen", "127.0.0.1:0"])
         .args(extra)
         .env("STOREHUB_LOG", "warn")
         .env_remove("STOREHUB_CONFIG")
