@@ -449,6 +449,7 @@ pub fn routes() -> Vec<RouteDef> {
         RouteDef::post("/logout", Need::Login, "Log out", logout),
         RouteDef::post("/lang", Need::Login, "Switch the page language of this account", switch_lang),
         RouteDef::get("/api/v1/session", Need::Login, "Who is logged in", whoami).returns::<SessionView>(),
+        RouteDef::get("/api/v1/health", Need::Public, "Liveness for monitors: the web answers and the version", health),
         RouteDef::post("/api/v1/session", Need::Public, "Log in from a script: JSON, answers with the session cookie and CSRF token", api_login)
             .body::<LoginBody>()
             .returns::<SessionView>(),
@@ -752,6 +753,10 @@ async fn switch_lang(State(state): State<AppState>, axum::Extension(me): axum::E
     // Back to the page the switch was pressed on.
     let back = headers.get(header::REFERER).and_then(|v| v.to_str().ok()).and_then(|r| r.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_string()))).and_then(|p| safe_next(Some(&p))).unwrap_or_else(|| home_of(&me));
     Redirect::to(&back).into_response()
+}
+
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "ok": true, "version": env!("CARGO_PKG_VERSION") }))
 }
 
 async fn whoami(axum::Extension(me): axum::Extension<Identity>) -> axum::Json<SessionView> {
