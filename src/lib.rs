@@ -14,6 +14,7 @@ pub mod devices;
 pub mod domain;
 pub mod inventory;
 pub mod json_import;
+pub mod logring;
 pub mod members;
 pub mod promotions;
 pub mod staff;

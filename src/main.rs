@@ -879,7 +879,8 @@ fn main() -> ExitCode {
 fn init_logging(format: LogFormat, default_level: String) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("STOREHUB_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Lines also go to a bounded in-memory ring for the technician's system page.
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(storehub::logring::tee);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),

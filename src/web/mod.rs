@@ -25,6 +25,7 @@ pub mod reports;
 pub mod routes;
 pub mod staff;
 pub mod stock;
+pub mod system;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -58,6 +59,8 @@ pub struct Settings {
     /// Serving HTTPS: cookies get `Secure` and the `__Host-` prefix.
     pub https: bool,
     pub session_ttl: std::time::Duration,
+    /// The configuration as the technician's system page shows it: no password, no key.
+    pub config_summary: serde_json::Value,
 }
 
 impl Settings {
@@ -67,6 +70,7 @@ impl Settings {
             default_lang: Lang::from_config(cfg.store.language),
             https,
             session_ttl: std::time::Duration::from_secs(u64::from(cfg.web.session_ttl_minutes) * 60),
+            config_summary: system::config_summary(cfg),
         }
     }
 }

@@ -26,6 +26,7 @@ const NAV: &[NavItem] = &[
     NavItem { href: "/staff", zh: "员工", en: "Staff", need: Need::May(Action::ManageStaff) },
     NavItem { href: "/shifts", zh: "班次", en: "Shifts", need: Need::May(Action::CloseAnyShift) },
     NavItem { href: "/devices", zh: "设备", en: "Devices", need: Need::May(Action::ViewDevices) },
+    NavItem { href: "/system", zh: "系统", en: "System", need: Need::May(Action::Configure) },
 ];
 
 /// A whole page: `title` in the tab and as the heading's context, `body` inside `<main>`.

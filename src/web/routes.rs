@@ -121,6 +121,7 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(super::catalog::routes());
     t.extend(super::stock::routes());
     t.extend(super::devices::routes());
+    t.extend(super::system::routes());
     t.extend(super::staff::routes());
     t
 }
