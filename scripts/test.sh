@@ -33,6 +33,8 @@ TEST_PACKAGES=(
     mosquitto         # real broker for the MQTT relay tests
     mosquitto-clients # mosquitto_sub / mosquitto_pub, to watch and inject topics
     chromium          # headless browser for the dashboard and cashier page tests
+    chromium-driver   # chromedriver: the WebDriver server the browser tests drive chromium through
+    fonts-wqy-microhei # a small CJK font, so the screenshots of zh-CN pages are readable
     fuse3             # fusermount3: mounts the power-cut test's FUSE filesystem when not root
 )
 

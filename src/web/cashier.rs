@@ -991,6 +991,7 @@ fn script_strings(lang: Lang) -> serde_json::Value {
         "paid": p("收款完成", "Paid"),
         "receipt": p("小票", "Receipt"),
         "offline": p("连接中断，正在重连…", "Connection lost, reconnecting…"),
+        "live": p("实时", "Live"),
         "void_confirm": p("作废整单？", "Void the whole cart?"),
         "voided": p("整单已作废", "The cart was voided"),
         "reprinted": p("小票已重新打印", "Receipt printed again"),
@@ -1082,7 +1083,7 @@ async fn cashier_page(State(state): State<AppState>, Extension(me): Extension<Id
                 div.cart-head {
                     strong { (lang.pick("收银台", "Lane")) " " (lane) }
                     span.muted { " · " (lang.pick("收银员", "Cashier")) " " (me.staff.name) }
-                    span #conn .badge.ok { (lang.pick("实时", "Live")) }
+                    span #conn .badge { (lang.pick("连接中…", "Connecting…")) }
                 }
                 form #shift-form .shift-bar hidden[view.shift.is_some()] {
                     span { (lang.pick("本收银台没有开班，收现金前请先开班。", "No shift is open at this lane: open one before taking cash.")) }
@@ -1122,51 +1123,51 @@ async fn cashier_page(State(state): State<AppState>, Extension(me): Extension<Id
             aside.side-col {
                 div.side-scroll {
                     form #scan-form .row {
-                        label.grow { (lang.pick("条码 / 商品编码", "Barcode / sku")) " " kbd { "Enter" }
-                            input #scan name="code" autocomplete="off" autofocus inputmode="numeric" placeholder=(lang.pick("扫码或输入", "Scan or type"));
-                        }
+                        input #scan .grow name="code" autocomplete="off" autofocus inputmode="numeric"
+                            aria-label=(lang.pick("条码或商品编码", "Barcode or sku"))
+                            placeholder=(lang.pick("扫码或输入条码 / 编码", "Scan or type barcode / sku"));
                         button type="submit" { (lang.pick("加入", "Add")) }
                     }
                     div #notice .notice role="status" aria-live="polite" {}
                     form #member-form .row {
-                        label.grow { (lang.pick("会员（手机号 / 会员卡）", "Member (phone / card)")) " " kbd { "F2" }
-                            input #member name="query" autocomplete="off" inputmode="numeric";
-                        }
-                        button type="submit" { (lang.pick("识别", "Find")) }
+                        input #member .grow name="query" autocomplete="off" inputmode="numeric"
+                            aria-label=(lang.pick("会员手机号或会员卡", "Member phone or card"))
+                            placeholder=(lang.pick("会员手机号 / 会员卡  F2", "Member phone / card  F2"));
+                        button type="submit" { (lang.pick("识别会员", "Find member")) }
                     }
                     div #member-panel .member-panel {}
                     form #coupon-form .row {
-                        label.grow { (lang.pick("优惠券", "Coupon")) " " kbd { "F3" }
-                            input #coupon name="code" autocomplete="off" inputmode="numeric";
-                        }
-                        button type="submit" { (lang.pick("使用", "Apply")) }
+                        input #coupon .grow name="code" autocomplete="off" inputmode="numeric"
+                            aria-label=(lang.pick("优惠券码", "Coupon code"))
+                            placeholder=(lang.pick("优惠券码  F3", "Coupon code  F3"));
+                        button type="submit" { (lang.pick("用券", "Apply")) }
                     }
                     div #coupons-applied .chips {}
+                    p.keys.muted { (lang.pick("快捷键：F2 会员 · F3 优惠券 · F4 收款 · F6 积分 · F7 退货 · F8 作废 · F9 重打 · Esc 回到扫码",
+                        "Keys: F2 member · F3 coupon · F4 pay · F6 points · F7 return · F8 void · F9 reprint · Esc back to scan")) }
                 }
                 form #pay-form .side-pay {
-                    div.row {
-                        label.grow { (lang.pick("积分抵扣 ¥", "Points ¥")) " " kbd { "F6" }
+                    div #points-row .row hidden {
+                        label.inline-label.grow { (lang.pick("积分抵扣 ¥", "Points ¥")) " " kbd { "F6" }
                             input #points inputmode="decimal" autocomplete="off" placeholder="0";
                         }
                         span #points-max .muted.small {}
                     }
                     div.row {
-                        label { (lang.pick("方式", "Method"))
-                            select #tender-kind {
-                                option value="cash" { (lang.pick("现金", "Cash")) }
-                                option value="wechat_pay" { (lang.pick("微信支付", "WeChat Pay")) }
-                                option value="alipay" { (lang.pick("支付宝", "Alipay")) }
-                                option value="bank_card" { (lang.pick("银行卡", "Bank card")) }
-                                option value="stored_value" { (lang.pick("储值卡", "Member card")) }
-                            }
+                        select #tender-kind aria-label=(lang.pick("付款方式", "Payment method")) {
+                            option value="cash" { (lang.pick("现金", "Cash")) }
+                            option value="wechat_pay" { (lang.pick("微信支付", "WeChat Pay")) }
+                            option value="alipay" { (lang.pick("支付宝", "Alipay")) }
+                            option value="bank_card" { (lang.pick("银行卡", "Bank card")) }
+                            option value="stored_value" { (lang.pick("储值卡", "Member card")) }
                         }
-                        label.grow { (lang.pick("实收 ¥", "Tendered ¥")) " " kbd { "F4" }
-                            input #tender-amount inputmode="decimal" autocomplete="off";
-                        }
+                        input #tender-amount .grow inputmode="decimal" autocomplete="off"
+                            aria-label=(lang.pick("实收金额（元）", "Amount tendered (yuan)"))
+                            placeholder=(lang.pick("实收 ¥（空=刚好）  F4", "Tendered ¥ (blank = exact)  F4"));
                     }
-                    label #ref-row hidden { (lang.pick("交易流水号", "Transaction reference"))
-                        input #tender-ref autocomplete="off";
-                    }
+                    input #tender-ref hidden autocomplete="off"
+                        aria-label=(lang.pick("交易流水号", "Transaction reference"))
+                        placeholder=(lang.pick("交易流水号（微信 / 支付宝 / 银行卡）", "Transaction reference (WeChat / Alipay / card)"));
                     div.quick.row {
                         button.secondary type="button" data-quick="exact" { (lang.pick("刚好", "Exact")) }
                         button.secondary type="button" data-quick="5000" { "¥50" }
@@ -1181,8 +1182,6 @@ async fn cashier_page(State(state): State<AppState>, Extension(me): Extension<Id
                         button #return-btn .secondary type="button" { (lang.pick("退货", "Return")) " " kbd { "F7" } }
                     }
                 }
-                p.keys.muted { (lang.pick("快捷键：F2 会员 · F3 优惠券 · F4 收款 · F6 积分 · F7 退货 · F8 作废 · F9 重打 · Esc 回到扫码",
-                    "Keys: F2 member · F3 coupon · F4 pay · F6 points · F7 return · F8 void · F9 reprint · Esc back to scan")) }
             }
         }
         dialog #approve-dialog {

@@ -141,15 +141,38 @@ impl Browser {
         v.as_f64().map_or(0, |f| f as u64)
     }
 
-    /// Whether the element `css` lies wholly inside the viewport.
+    /// Whether the element `css` lies wholly inside the viewport and is what shows at its
+    /// centre (not scrolled away inside a box, not covered).
     pub async fn in_viewport(&self, css: &str) -> bool {
         let v = self
             .js(&format!(
-                "const r = document.querySelector({css:?}).getBoundingClientRect();
-                 return r.width > 0 && r.height > 0 && r.left >= 0 && r.top >= 0 && r.right <= window.innerWidth && r.bottom <= window.innerHeight;"
+                "const e = document.querySelector({css:?}); const r = e.getBoundingClientRect();
+                 const inside = r.width > 0 && r.height > 0 && r.left >= 0 && r.top >= 0 && r.right <= window.innerWidth && r.bottom <= window.innerHeight;
+                 const top = inside && document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+                 return inside && !!top && (top === e || e.contains(top));"
             ))
             .await;
         v == serde_json::Value::Bool(true)
+    }
+
+    /// Logs in through the login page at a till: lane + staff id + PIN. Lands on the cashier
+    /// screen.
+    pub async fn login_pin(&self, base: &str, lane: &str, staff: &str, pin: &str) {
+        self.client.goto(&format!("{base}/login?lane={lane}")).await.expect("open the login page");
+        self.type_into("form:has(input[name=pin]) input[name=staff]", staff).await;
+        self.type_into("form:has(input[name=pin]) input[name=pin]", pin).await;
+        self.click("form:has(input[name=pin]) button[type=submit]").await;
+        self.wait_js(&format!("location.pathname === '/cashier/{lane}' && document.readyState === 'complete'"), Duration::from_secs(15)).await;
+    }
+
+    /// Logs in through the login page with a password (managers, admins). Lands on the
+    /// account's start page (the dashboard for a manager).
+    pub async fn login_password(&self, base: &str, staff: &str, password: &str) {
+        self.client.goto(&format!("{base}/login")).await.expect("open the login page");
+        self.type_into("form:has(input[name=password]) input[name=staff]", staff).await;
+        self.type_into("form:has(input[name=password]) input[name=password]", password).await;
+        self.click("form:has(input[name=password]) button[type=submit]").await;
+        self.wait_js("!location.pathname.startsWith('/login') && document.readyState === 'complete'", Duration::from_secs(15)).await;
     }
 
     /// Ends the session (chromedriver closes Chromium), then chromedriver.

@@ -92,6 +92,8 @@
   function renderMember(v) {
     const p = $("member-panel");
     const m = v.member;
+    $("points-row").hidden = !(m && m.points_max_fen > 0);
+    if ($("points-row").hidden) $("points").value = "";
     if (!m) { p.innerHTML = ""; $("points-max").textContent = ""; return; }
     const coupons = m.coupons.length
       ? "<ul>" + m.coupons.map((c) => `<li><span>${esc(pick(c, "name"))} <small class="muted">${esc(S.until)} ${esc(c.valid_to)}</small></span>` +
@@ -158,7 +160,7 @@
   function updateChange() {
     const box = $("change-due");
     const due = dueNow();
-    $("ref-row").hidden = !["wechat_pay", "alipay", "bank_card"].includes($("tender-kind").value);
+    $("tender-ref").hidden = !["wechat_pay", "alipay", "bank_card"].includes($("tender-kind").value);
     if (due == null || view.lines.length === 0) { box.textContent = ""; return; }
     const given = fen($("tender-amount").value);
     if (given === null || fen($("points").value) === null) { box.textContent = S.amount_bad; return; }
@@ -375,7 +377,7 @@
       F2: () => $("member").focus(),
       F3: () => $("coupon").focus(),
       F4: () => (document.activeElement === $("tender-amount") ? pay() : $("tender-amount").focus()),
-      F6: () => $("points").focus(),
+      F6: () => { if (!$("points-row").hidden) $("points").focus(); },
       F7: openReturn,
       F8: voidCart,
       F9: reprint,
@@ -402,8 +404,14 @@
       render(v);
     });
     es.addEventListener("problem", (e) => say(e.data, "bad"));
-    es.onopen = () => { const c = $("conn"); c.className = "badge ok"; c.textContent = zh ? "实时" : "Live"; };
-    es.onerror = () => { resync = true; const c = $("conn"); c.className = "badge bad"; c.textContent = S.offline; };
+    const live = (ok) => {
+      const c = $("conn");
+      c.className = ok ? "badge ok" : "badge bad";
+      c.textContent = ok ? S.live : S.offline;
+      $("cashier").dataset.live = ok ? "yes" : "no";
+    };
+    es.onopen = () => live(true);
+    es.onerror = () => { resync = true; live(false); };
   }
 
   render(view);
