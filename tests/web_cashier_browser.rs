@@ -6,131 +6,15 @@
 //! scan-to-line latency in the DOM (p99 < 100 ms over 35 scans) and the page's transfer
 //! (< 200 KB); the pay button and scan field fit a 1024×600 screen.
 //!
-//! [`RealHub`] is the shop this test runs; other page tests (a manager finding the sale on the
-//! dashboard and in reports) can start one, sell through it, then log in with
-//! [`common::browser::Browser::login_password`] as [`MANAGER`].
+//! The shop is `common::browser::RealHub`; other page tests (a manager finding the sale on the
+//! dashboard and in reports) start one, sell with `RealHub::sell_cash`, then log in with
+//! `Browser::login_password` as `MANAGER`.
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use storehub::devices::sim::ScriptedScanner;
-
-use common::browser::{free_port, wait_for_port, Browser};
-use common::storehub_with_stdin;
-
-/// The cashier: staff id, password, PIN.
-pub const CASHIER: (&str, &str, &str) = ("wang", "correct horse 1", "2468");
-/// The manager: staff id, password, PIN.
-pub const MANAGER: (&str, &str, &str) = ("li", "correct horse 2", "8642");
-/// The member's phone.
-pub const PHONE: &str = "13812345678";
-
-/// A hub as a shop runs it: `storehub run` with its config, a data dir seeded through the CLI
-/// (demo catalog, cashier and manager, a member holding a ¥5-off coupon, a shift open at
-/// lane-1 with ¥500 float), lane-1's scanner on a pseudo-terminal and a receipt printer
-/// writing to a file. Stopped with SIGTERM when dropped.
-pub struct RealHub {
-    pub dir: tempfile::TempDir,
-    pub data: PathBuf,
-    pub config: PathBuf,
-    /// `http://127.0.0.1:PORT`
-    pub base: String,
-    /// Lane-1's scanner: `scanner.scan(code)` is a scan at the till.
-    pub scanner: ScriptedScanner,
-    /// The coupon issued to the member.
-    pub coupon: String,
-    pub receipts: PathBuf,
-    daemon: Option<Child>,
-}
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_storehub")
-}
-
-impl RealHub {
-    pub fn start() -> RealHub {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let data = dir.path().join("data");
-        let devices = dir.path().join("devices");
-        std::fs::create_dir_all(&devices).expect("devices dir");
-        let receipts = devices.join("receipts.escpos");
-        std::fs::write(&receipts, b"").expect("receipts file");
-        let scanner = ScriptedScanner::create(&devices.join("scanner-1")).expect("a pseudo-terminal scanner");
-        // The demo store's config with lane-1's scanner and printer here.
-        let demo = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo.toml")).expect("config/demo.toml");
-        let (start, end) = (demo.find("[[devices]]").expect("devices in demo.toml"), demo.find("[mqtt]").expect("[mqtt] in demo.toml"));
-        let devices_toml = format!(
-            "[[devices]]\nid = \"scanner-1\"\nkind = \"scanner\"\ntransport = \"serial\"\nprotocol = \"line\"\npath = \"{}\"\nlane = \"lane-1\"\n\n\
-             [[devices]]\nid = \"printer-1\"\nkind = \"printer\"\ntransport = \"lp\"\nprotocol = \"escpos\"\npath = \"{}\"\nlane = \"lane-1\"\n[devices.printer]\npaper_mm = 58\n\n",
-            devices.join("scanner-1").display(),
-            receipts.display()
-        );
-        let config = dir.path().join("storehub.toml");
-        std::fs::write(&config, format!("{}{devices_toml}{}", &demo[..start], &demo[end..])).expect("write the config");
-
-        let hub = |args: &[&str], stdin: &str| -> serde_json::Value {
-            let mut all = vec!["--config", config.to_str().unwrap_or_default(), "--data-dir", data.to_str().unwrap_or_default()];
-            all.extend_from_slice(args);
-            let out = storehub_with_stdin(&all, stdin);
-            assert!(out.status.success(), "storehub {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-            serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-        };
-        hub(&["import", "catalog", concat!(env!("CARGO_MANIFEST_DIR"), "/src/demo/catalog.csv")], "");
-        hub(&["staff", "add", CASHIER.0, "--name", "王芳", "--role", "cashier", "--password-stdin", "--pin-stdin"], &format!("{}\n{}\n", CASHIER.1, CASHIER.2));
-        hub(&["staff", "add", MANAGER.0, "--name", "李经理", "--role", "manager", "--password-stdin", "--pin-stdin"], &format!("{}\n{}\n", MANAGER.1, MANAGER.2));
-        hub(&["member", "add", "--phone", PHONE, "--name", "张三"], "");
-        let template = dir.path().join("coupon.json");
-        std::fs::write(
-            &template,
-            r#"{"id": "T-5-OFF", "name_zh": "立减5元券", "name_en": "¥5 off", "kind": {"kind": "fixed", "off_fen": 500},
-                "min_spend_fen": 0, "categories": [], "validity": {"days_after_issue": 30}, "per_member_limit": 0, "active": true}"#,
-        )
-        .expect("coupon template");
-        hub(&["coupons", "template-add", template.to_str().unwrap_or_default()], "");
-        let issued = hub(&["coupons", "issue", "--template", "T-5-OFF", "--member", "1"], "");
-        let coupon = issued["issued"][0]["code"].as_str().unwrap_or_else(|| panic!("no coupon issued: {issued}")).to_string();
-        hub(&["shift", "open", "--lane", "lane-1", "--staff", CASHIER.0, "--float-fen", "50000"], "");
-
-        let port = free_port();
-        let daemon = Command::new(bin())
-            .args(["--config", config.to_str().unwrap_or_default(), "--data-dir", data.to_str().unwrap_or_default(), "run", "--listen", &format!("127.0.0.1:{port}")])
-            .env("STOREHUB_LOG", "warn")
-            .env_remove("STOREHUB_DATA_DIR")
-            .env_remove("STOREHUB_CONFIG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start storehub run");
-        let hub = RealHub { dir, data, config, base: format!("http://127.0.0.1:{port}"), scanner, coupon, receipts, daemon: Some(daemon) };
-        wait_for_port(port, Duration::from_secs(30), "storehub run");
-        hub
-    }
-}
-
-impl Drop for RealHub {
-    fn drop(&mut self) {
-        if let Some(mut d) = self.daemon.take() {
-            if let Ok(pid) = i32::try_from(d.id()) {
-                // SAFETY: kill(2) on the daemon this hub started.
-                unsafe {
-                    libc::kill(pid, libc::SIGTERM);
-                }
-            }
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            while std::time::Instant::now() < deadline {
-                if let Ok(Some(_)) = d.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = d.kill();
-            let _ = d.wait();
-        }
-    }
-}
+use common::browser::{Browser, RealHub, CASHIER, MANAGER, PHONE};
 
 /// Piece goods of the demo catalog with an EAN-13: (sku, barcode).
 fn piece_products(n: usize) -> Vec<(String, String)> {
@@ -293,6 +177,10 @@ async fn a_cashier_sells_through_the_lanes_scanner_in_a_real_browser() {
     b.wait_js(&rows_are(0), WAIT).await;
     b.wait_js("!document.getElementById('approve-dialog').open", WAIT).await;
     b.screenshot("cashier-5-voided").await;
+    // The next shopper, through the helper other page tests use: two waters' worth, ¥10 cash.
+    let sale = hub.sell_cash(&b, &["6907674936533", "6955406993705"], "10").await;
+    assert_eq!((sale.total_fen, sale.change_fen), (400, 600), "{sale:?}");
+    assert!(sale.receipt_no.starts_with("lane-1-"), "{sale:?}");
     b.close().await;
 
     // The receipt went to the lane's printer (its queue writes it a moment after the sale).

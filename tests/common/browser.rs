@@ -3,15 +3,17 @@
 //! over WebDriver. [`Browser::start`] runs chromedriver on a free loopback port (killed on
 //! drop) and opens a 1024×600 headless session; [`Browser::screenshot`] writes PNGs under
 //! `target/screenshots/`. A missing browser fails the test with the command that installs it:
-//! nothing is skipped silently.
+//! nothing is skipped silently. [`RealHub`] is the shop those tests drive: the real
+//! `storehub run` with lane-1's scanner on a pseudo-terminal.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use storehub::devices::sim::ScriptedScanner;
 
 /// The till screen's size: the browser's window and so the page's viewport.
 pub const WIDTH: u32 = 1024;
@@ -207,5 +209,145 @@ impl Drop for DriverGuard {
         if let Some(mut c) = self.0.take() {
             kill_group(&mut c);
         }
+    }
+}
+
+// --- The shop the browser tests drive ---------------------------------------------------------
+
+/// The cashier: staff id, password, PIN.
+pub const CASHIER: (&str, &str, &str) = ("wang", "correct horse 1", "2468");
+/// The manager: staff id, password, PIN.
+pub const MANAGER: (&str, &str, &str) = ("li", "correct horse 2", "8642");
+/// The member's phone.
+pub const PHONE: &str = "13812345678";
+
+/// A hub as a shop runs it: `storehub run` with its config, a data dir seeded through the CLI
+/// (demo catalog, cashier and manager, a member holding a ¥5-off coupon, a shift open at
+/// lane-1 with ¥500 float), lane-1's scanner on a pseudo-terminal and a receipt printer
+/// writing to a file. Stopped with SIGTERM when dropped.
+pub struct RealHub {
+    pub dir: tempfile::TempDir,
+    pub data: PathBuf,
+    pub config: PathBuf,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    /// Lane-1's scanner: `scanner.scan(code)` is a scan at the till.
+    pub scanner: ScriptedScanner,
+    /// The coupon issued to the member.
+    pub coupon: String,
+    pub receipts: PathBuf,
+    daemon: Option<Child>,
+}
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_storehub")
+}
+
+impl RealHub {
+    pub fn start() -> RealHub {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        let devices = dir.path().join("devices");
+        std::fs::create_dir_all(&devices).expect("devices dir");
+        let receipts = devices.join("receipts.escpos");
+        std::fs::write(&receipts, b"").expect("receipts file");
+        let scanner = ScriptedScanner::create(&devices.join("scanner-1")).expect("a pseudo-terminal scanner");
+        // The demo store's config with lane-1's scanner and printer here.
+        let demo = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo.toml")).expect("config/demo.toml");
+        let (start, end) = (demo.find("[[devices]]").expect("devices in demo.toml"), demo.find("[mqtt]").expect("[mqtt] in demo.toml"));
+        let devices_toml = format!(
+            "[[devices]]\nid = \"scanner-1\"\nkind = \"scanner\"\ntransport = \"serial\"\nprotocol = \"line\"\npath = \"{}\"\nlane = \"lane-1\"\n\n\
+             [[devices]]\nid = \"printer-1\"\nkind = \"printer\"\ntransport = \"lp\"\nprotocol = \"escpos\"\npath = \"{}\"\nlane = \"lane-1\"\n[devices.printer]\npaper_mm = 58\n\n",
+            devices.join("scanner-1").display(),
+            receipts.display()
+        );
+        let config = dir.path().join("storehub.toml");
+        std::fs::write(&config, format!("{}{devices_toml}{}", &demo[..start], &demo[end..])).expect("write the config");
+
+        let hub = |args: &[&str], stdin: &str| -> serde_json::Value {
+            let mut all = vec!["--config", config.to_str().unwrap_or_default(), "--data-dir", data.to_str().unwrap_or_default()];
+            all.extend_from_slice(args);
+            let out = super::storehub_with_stdin(&all, stdin);
+            assert!(out.status.success(), "storehub {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+            serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+        };
+        hub(&["import", "catalog", concat!(env!("CARGO_MANIFEST_DIR"), "/src/demo/catalog.csv")], "");
+        hub(&["staff", "add", CASHIER.0, "--name", "王芳", "--role", "cashier", "--password-stdin", "--pin-stdin"], &format!("{}\n{}\n", CASHIER.1, CASHIER.2));
+        hub(&["staff", "add", MANAGER.0, "--name", "李经理", "--role", "manager", "--password-stdin", "--pin-stdin"], &format!("{}\n{}\n", MANAGER.1, MANAGER.2));
+        hub(&["member", "add", "--phone", PHONE, "--name", "张三"], "");
+        let template = dir.path().join("coupon.json");
+        std::fs::write(
+            &template,
+            r#"{"id": "T-5-OFF", "name_zh": "立减5元券", "name_en": "¥5 off", "kind": {"kind": "fixed", "off_fen": 500},
+                "min_spend_fen": 0, "categories": [], "validity": {"days_after_issue": 30}, "per_member_limit": 0, "active": true}"#,
+        )
+        .expect("coupon template");
+        hub(&["coupons", "template-add", template.to_str().unwrap_or_default()], "");
+        let issued = hub(&["coupons", "issue", "--template", "T-5-OFF", "--member", "1"], "");
+        let coupon = issued["issued"][0]["code"].as_str().unwrap_or_else(|| panic!("no coupon issued: {issued}")).to_string();
+        hub(&["shift", "open", "--lane", "lane-1", "--staff", CASHIER.0, "--float-fen", "50000"], "");
+
+        let port = free_port();
+        let daemon = Command::new(bin())
+            .args(["--config", config.to_str().unwrap_or_default(), "--data-dir", data.to_str().unwrap_or_default(), "run", "--listen", &format!("127.0.0.1:{port}")])
+            .env("STOREHUB_LOG", "warn")
+            .env_remove("STOREHUB_DATA_DIR")
+            .env_remove("STOREHUB_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start storehub run");
+        let hub = RealHub { dir, data, config, base: format!("http://127.0.0.1:{port}"), scanner, coupon, receipts, daemon: Some(daemon) };
+        wait_for_port(port, Duration::from_secs(30), "storehub run");
+        hub
+    }
+}
+
+impl Drop for RealHub {
+    fn drop(&mut self) {
+        if let Some(mut d) = self.daemon.take() {
+            if let Ok(pid) = i32::try_from(d.id()) {
+                // SAFETY: kill(2) on the daemon this hub started.
+                unsafe {
+                    libc::kill(pid, libc::SIGTERM);
+                }
+            }
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while std::time::Instant::now() < deadline {
+                if let Ok(Some(_)) = d.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = d.kill();
+            let _ = d.wait();
+        }
+    }
+}
+
+/// A sale as the cashier screen showed it after payment.
+#[derive(Debug, Clone)]
+pub struct PaidSale {
+    pub sale_id: u64,
+    pub receipt_no: String,
+    pub total_fen: i64,
+    pub change_fen: i64,
+}
+
+impl RealHub {
+    /// With `b` on lane-1's cashier screen: scans `codes` (distinct products) through the lane's
+    /// scanner, pays cash `tendered` yuan (e.g. `"100"`) with `F4` and returns the sale as the
+    /// screen shows it.
+    pub async fn sell_cash(&self, b: &Browser, codes: &[&str], tendered: &str) -> PaidSale {
+        let before = b.js("return document.getElementById('paid').dataset.saleId || '';").await;
+        for code in codes {
+            self.scanner.scan(code).expect("scan");
+        }
+        b.wait_js(&format!("document.querySelectorAll('#cart-lines tr').length === {}", codes.len()), Duration::from_secs(10)).await;
+        b.type_into("#tender-amount", &format!("{tendered}\u{E034}")).await;
+        b.wait_js(&format!("!document.getElementById('paid').hidden && document.getElementById('paid').dataset.saleId !== {before}"), Duration::from_secs(10)).await;
+        let v = b.js("const d = document.getElementById('paid').dataset; return [d.saleId, d.receiptNo, d.totalFen, d.changeFen];").await;
+        let num = |i: usize| v[i].as_str().and_then(|s| s.parse::<i64>().ok()).unwrap_or_else(|| panic!("no sale on the screen: {v}"));
+        PaidSale { sale_id: num(0) as u64, receipt_no: v[1].as_str().unwrap_or_default().to_string(), total_fen: num(2), change_fen: num(3) }
     }
 }

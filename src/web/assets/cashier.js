@@ -196,6 +196,7 @@
       $("paid-info").textContent = `${S.paid} · ${S.receipt} ${p.receipt_no} · ${yuan(p.total_fen)}`;
       $("paid-receipt").textContent = p.receipt_text;
       $("paid").hidden = false;
+      Object.assign($("paid").dataset, { saleId: p.sale_id, receiptNo: p.receipt_no, totalFen: p.total_fen, changeFen: p.change_fen });
       $("points").value = ""; $("tender-amount").value = ""; $("tender-ref").value = ""; $("tender-kind").value = "cash";
       say(`${S.paid} · ${S.change} ${yuan(p.change_fen)}`, "ok");
       updateChange();
