@@ -7,7 +7,8 @@
 # On a fresh Debian / Raspberry Pi OS machine with Rust installed it first installs, with apt-get,
 # whatever the tests need and is missing (saying so on stderr; sudo when not root):
 # the C toolchain and pkg-config, Mosquitto (the MQTT tests start their own broker on a free
-# loopback port), Chromium (the browser tests drive it headless) and fuse3 (the power-cut test
+# loopback port), Chromium with chromedriver and a small CJK font (the browser tests drive it
+# headless and save screenshots) and fuse3 (the power-cut test
 # mounts its own FUSE filesystem; it needs /dev/fuse, and fusermount3 when not run as root).
 #
 # The hub tests run under cargo-nextest when it is installed (each test in its own process, which
@@ -33,6 +34,8 @@ TEST_PACKAGES=(
     mosquitto         # real broker for the MQTT relay tests
     mosquitto-clients # mosquitto_sub / mosquitto_pub, to watch and inject topics
     chromium          # headless browser for the dashboard and cashier page tests
+    chromium-driver   # chromedriver: the WebDriver server the browser tests drive chromium through
+    fonts-wqy-microhei # a small CJK font, so the screenshots of zh-CN pages are readable
     fuse3             # fusermount3: mounts the power-cut test's FUSE filesystem when not root
 )
 

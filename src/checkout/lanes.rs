@@ -6,12 +6,17 @@
 //! changed every [`FLUSH_EVERY`] in one write-behind commit per lane, and dropping the lanes
 //! (a clean stop) writes the rest. So a scan does no commit at all, and a power cut can cost at
 //! most the last few scans (a rescan), never a sale: paying is its own durable commit.
+//!
+//! Every change to a lane's cart, whoever makes it (the lane's scanner thread, the web, the
+//! CLI), bumps the lane's version, a `tokio::sync::watch` value that async code (the cashier
+//! screen's event stream) waits on with [`Lanes::watch`]. Bumping never blocks the till.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 
 use super::cart::{AddHow, Cart, CartError, CartLine};
 use crate::catalog::{self, Product, Unit};
@@ -116,9 +121,37 @@ impl From<CommitError<CheckoutError>> for CheckoutError {
     }
 }
 
+/// What the cashier screen should say about the lane's last scan when it added nothing: the scan
+/// may have come from the lane's scanner, so the screen learns of it only from the lane.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LaneNotice {
+    /// No product has this code.
+    UnknownBarcode { code: String },
+    /// A weighed product scanned by its own code: weigh it.
+    NeedsWeight { sku: String, name_zh: String, name_en: String },
+    /// The scan was refused (unreadable code, inactive product, full cart …).
+    Refused { code: String, message: String },
+}
+
+/// A consistent view of one lane: its cart, version and what the screen shows beside the cart.
+#[derive(Debug, Clone)]
+pub struct LaneSnapshot {
+    pub cart: Cart,
+    /// The lane's change counter at the moment of this snapshot (see [`Lanes::watch`]).
+    pub version: u64,
+    /// The last scan's notice, when that scan was the lane's last change.
+    pub notice: Option<LaneNotice>,
+    /// The last sale paid at this lane since the daemon started.
+    pub last_sale: Option<u64>,
+}
+
 struct LaneState {
     cart: Cart,
     scale: Option<ScaleReading>,
+    /// Set by a scan that added nothing; cleared by the next change.
+    notice: Option<LaneNotice>,
+    last_sale: Option<u64>,
     /// Line numbers whose keys are in the store now.
     persisted: BTreeSet<u32>,
     /// Lines added or changed since the last flush.
@@ -138,6 +171,8 @@ pub struct Lanes {
     layouts: Vec<InStoreLayout>,
     max_lines: u32,
     lanes: HashMap<String, Mutex<LaneState>>,
+    /// Per lane: bumped after every change to its cart.
+    versions: HashMap<String, watch::Sender<u64>>,
 }
 
 fn line_key(lane: &str, line_no: u32) -> Vec<u8> {
@@ -175,9 +210,10 @@ impl Lanes {
                 None => Cart::new(id, now),
             };
             let persisted = cart.lines.iter().map(|l| l.line_no).collect();
-            lanes.insert(id.clone(), Mutex::new(LaneState { cart, scale: None, persisted, changed: BTreeSet::new(), header_dirty: false }));
+            lanes.insert(id.clone(), Mutex::new(LaneState { cart, scale: None, notice: None, last_sale: None, persisted, changed: BTreeSet::new(), header_dirty: false }));
         }
-        let lanes = Arc::new(Lanes { store, layouts, max_lines, lanes });
+        let versions = lane_ids.iter().map(|id| (id.clone(), watch::Sender::new(0))).collect();
+        let lanes = Arc::new(Lanes { store, layouts, max_lines, lanes, versions });
         let weak: Weak<Lanes> = Arc::downgrade(&lanes);
         // The flusher holds the lanes only while it writes; it ends when they are dropped.
         std::thread::Builder::new().name("storehub-carts".into()).spawn(move || loop {
@@ -226,6 +262,31 @@ impl Lanes {
         Ok(m.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
+    /// Records a change of `lane` (the caller holds its state): sets or clears the notice and
+    /// bumps the version, waking whoever watches the lane. Never blocks: a watch send only
+    /// swaps a number under the channel's own short lock.
+    fn changed(&self, lane: &str, state: &mut LaneState, notice: Option<LaneNotice>) {
+        state.notice = notice;
+        if let Some(v) = self.versions.get(lane) {
+            v.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
+
+    /// The lane's change counter: it moves after every change to the lane's cart (scan, add,
+    /// weigh, quantity, removal, member, coupon, payment, void, sign in or out) and after a scan
+    /// that added nothing (see [`LaneSnapshot::notice`]). Async code awaits `changed()` on it;
+    /// a burst of changes wakes it once.
+    pub fn watch(&self, lane: &str) -> Result<watch::Receiver<u64>, CheckoutError> {
+        self.versions.get(lane).map(watch::Sender::subscribe).ok_or_else(|| CheckoutError::UnknownLane(lane.to_string()))
+    }
+
+    /// The lane's cart with its version and notice, all read under the lane's lock.
+    pub fn snapshot(&self, lane: &str) -> Result<LaneSnapshot, CheckoutError> {
+        let state = self.lane(lane)?;
+        let version = self.versions.get(lane).map_or(0, |v| *v.borrow());
+        Ok(LaneSnapshot { cart: state.cart.clone(), version, notice: state.notice.clone(), last_sale: state.last_sale })
+    }
+
     /// Lane ids, sorted.
     pub fn lane_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.lanes.keys().cloned().collect();
@@ -244,8 +305,24 @@ impl Lanes {
         Ok(())
     }
 
-    /// A scanned or typed barcode: GTIN, in-store price- or weight-embedded label.
+    /// A scanned or typed barcode: GTIN, in-store price- or weight-embedded label. A scan that
+    /// adds nothing leaves a [`LaneNotice`] for the cashier screen.
     pub fn scan(&self, lane: &str, code: &str) -> Result<ScanOutcome, CheckoutError> {
+        let result = self.scan_inner(lane, code);
+        let notice = match &result {
+            Ok(ScanOutcome::Added { .. }) | Err(CheckoutError::UnknownLane(_)) => None,
+            Ok(ScanOutcome::UnknownBarcode { code }) => Some(LaneNotice::UnknownBarcode { code: code.clone() }),
+            Ok(ScanOutcome::NeedsWeight { sku, name_zh, name_en }) => Some(LaneNotice::NeedsWeight { sku: sku.clone(), name_zh: name_zh.clone(), name_en: name_en.clone() }),
+            Err(e) => Some(LaneNotice::Refused { code: code.trim().to_string(), message: e.to_string() }),
+        };
+        if let Some(n) = notice {
+            let mut state = self.lane(lane)?;
+            self.changed(lane, &mut state, Some(n));
+        }
+        result
+    }
+
+    fn scan_inner(&self, lane: &str, code: &str) -> Result<ScanOutcome, CheckoutError> {
         let code = code.trim();
         let decoded = barcode::decode(code, &self.layouts).map_err(|source| CheckoutError::Barcode { code: code.to_string(), source })?;
         let (lookup, how) = match &decoded {
@@ -299,6 +376,7 @@ impl Lanes {
         let line = state.cart.line(line_no).cloned().ok_or(CartError::NoSuchLine { line_no })?;
         state.header_dirty |= state.cart.next_line_no != next_before;
         state.changed.insert(line_no);
+        self.changed(lane, &mut state, None);
         Ok(line)
     }
 
@@ -308,6 +386,7 @@ impl Lanes {
         state.cart.set_units(line_no, qty)?;
         let line = state.cart.line(line_no).cloned().ok_or(CartError::NoSuchLine { line_no })?;
         state.changed.insert(line_no);
+        self.changed(lane, &mut state, None);
         Ok(line)
     }
 
@@ -316,6 +395,7 @@ impl Lanes {
         let mut state = self.lane(lane)?;
         let line = state.cart.remove(line_no)?;
         state.changed.remove(&line_no);
+        self.changed(lane, &mut state, None);
         Ok(line)
     }
 
@@ -333,6 +413,7 @@ impl Lanes {
         let mut state = self.lane(lane)?;
         change(&mut state.cart);
         state.header_dirty = true;
+        self.changed(lane, &mut state, None);
         Ok(())
     }
 
@@ -340,7 +421,12 @@ impl Lanes {
     /// with its coupons, through a commit that writes nothing.
     pub fn quote(&self, lane: &str, rules: &super::sale::SaleRules) -> Result<crate::domain::pricing::PricedBasket, CheckoutError> {
         let cart = self.cart(lane)?;
-        Ok(self.store.commit(|tx| super::sale::price_cart_tx(tx, &cart, rules).map(|p| p.priced))?)
+        self.quote_cart(&cart, rules)
+    }
+
+    /// Prices a copy of a cart (e.g. from [`Lanes::snapshot`]) as [`Lanes::quote`] does.
+    pub fn quote_cart(&self, cart: &Cart, rules: &super::sale::SaleRules) -> Result<crate::domain::pricing::PricedBasket, CheckoutError> {
+        Ok(self.store.commit(|tx| super::sale::price_cart_tx(tx, cart, rules).map(|p| p.priced))?)
     }
 
     /// The shopper shows their member card, QR code or phone number.
@@ -367,6 +453,23 @@ impl Lanes {
                 c.coupons.push(code.clone());
             }
         })
+    }
+
+    /// A coupon handed over at the cashier screen, checked now (code, owner, dates, state,
+    /// template) against the lane's member as [`add_coupon`](Self::add_coupon) leaves to the
+    /// pricing: a refused coupon never enters the cart. Returns the coupon's code as stored.
+    pub fn add_coupon_checked(&self, lane: &str, code: &str, rules: &super::sale::SaleRules) -> Result<String, CheckoutError> {
+        let code = code.trim().to_string();
+        let mut state = self.lane(lane)?;
+        let member_id = state.cart.member_id;
+        let today = rules.loyalty.today(self.store.clock().now());
+        let coupon = self.store.commit(|tx| crate::coupons::check_for_sale_tx(tx, &code, member_id, today).map_err(|e| e.map_rejected(CheckoutError::Coupon)))?.0;
+        if !state.cart.coupons.contains(&coupon.code) {
+            state.cart.coupons.push(coupon.code.clone());
+        }
+        state.header_dirty = true;
+        self.changed(lane, &mut state, None);
+        Ok(coupon.code)
     }
 
     /// A coupon taken back.
@@ -397,6 +500,8 @@ impl Lanes {
         state.persisted.clear();
         state.changed.clear();
         state.header_dirty = false;
+        state.last_sale = Some(sale.id);
+        self.changed(lane, &mut state, None);
         Ok(sale)
     }
 
@@ -409,6 +514,7 @@ impl Lanes {
         state.cart = fresh;
         state.changed.clear();
         state.header_dirty = true;
+        self.changed(lane, &mut state, None);
         Ok(old)
     }
 }
@@ -493,5 +599,76 @@ impl LaneEvents {
         if let Some(w) = worker.take() {
             let _ = w.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Product, Unit};
+    use crate::store::{Durability, StoreOptions};
+
+    fn shop() -> (tempfile::TempDir, Arc<Lanes>) {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = crate::clock::ManualClock::new(DateTime::from_timestamp(1_795_597_200, 0).unwrap());
+        let opts = StoreOptions { path: dir.path().to_path_buf(), durability: Durability::Durable, relaxed_flush_ms: 50, source: Some("/storehub/t/s/h".into()), clock: Arc::new(clock) };
+        let store = Arc::new(Store::open(opts).unwrap());
+        let water = Product {
+            sku: "SKU-010001".into(),
+            barcodes: vec!["6907674936533".into()],
+            name_zh: "农夫山泉 550ml".into(),
+            name_en: "Nongfu Spring 550ml".into(),
+            category: "饮料".into(),
+            unit: Unit::Piece,
+            price_fen: 200,
+            member_price_fen: None,
+            cost_fen: None,
+            tax_bp: 1300,
+            supplier: None,
+            reorder_point: None,
+            active: true,
+        };
+        let bananas = Product { sku: "SKU-020001".into(), barcodes: vec!["6901234567892".into()], name_zh: "香蕉".into(), name_en: "Bananas".into(), unit: Unit::Kg, ..water.clone() };
+        crate::catalog::upsert_products(&store, &[water, bananas], 100, |_| {}).unwrap();
+        let lanes = Lanes::open(store, &["lane-1".into(), "lane-2".into()], Vec::new(), 300).unwrap();
+        (dir, lanes)
+    }
+
+    #[test]
+    fn a_scan_bumps_the_lane_version_and_wakes_its_watcher_only() {
+        let (_dir, lanes) = shop();
+        let mut one = lanes.watch("lane-1").unwrap();
+        let two = lanes.watch("lane-2").unwrap();
+        assert_eq!(*one.borrow_and_update(), 0);
+        lanes.scan("lane-1", "6907674936533").unwrap();
+        assert!(one.has_changed().unwrap(), "the scan woke lane-1's watcher");
+        assert_eq!(*one.borrow_and_update(), 1);
+        assert!(!two.has_changed().unwrap(), "lane-2 did not change");
+        // A second scan merges into line 1 and still counts as a change; the snapshot agrees.
+        lanes.scan("lane-1", "6907674936533").unwrap();
+        let snap = lanes.snapshot("lane-1").unwrap();
+        assert_eq!((snap.version, snap.cart.lines.len(), snap.notice), (2, 1, None));
+        assert!(matches!(lanes.watch("lane-9"), Err(CheckoutError::UnknownLane(_))));
+    }
+
+    #[test]
+    fn a_scan_that_adds_nothing_leaves_a_notice_until_the_next_change() {
+        let (_dir, lanes) = shop();
+        assert!(matches!(lanes.scan("lane-1", "6900000000014").unwrap(), ScanOutcome::UnknownBarcode { .. }));
+        let snap = lanes.snapshot("lane-1").unwrap();
+        assert_eq!(snap.version, 1);
+        assert_eq!(snap.notice, Some(LaneNotice::UnknownBarcode { code: "6900000000014".into() }));
+        lanes.scan("lane-1", "6901234567892").unwrap();
+        assert!(matches!(lanes.snapshot("lane-1").unwrap().notice, Some(LaneNotice::NeedsWeight { .. })));
+        assert!(lanes.scan("lane-1", "12x").is_err());
+        assert!(matches!(lanes.snapshot("lane-1").unwrap().notice, Some(LaneNotice::Refused { .. })));
+        lanes.add_sku("lane-1", "SKU-010001", 2).unwrap();
+        let snap = lanes.snapshot("lane-1").unwrap();
+        assert_eq!((snap.version, snap.notice), (4, None));
+        // Member, coupon, void and sign-in change it too.
+        lanes.remove_coupon("lane-1", "X").unwrap();
+        lanes.void("lane-1").unwrap();
+        lanes.sign_out("lane-1").unwrap();
+        assert_eq!(lanes.snapshot("lane-1").unwrap().version, 7);
     }
 }

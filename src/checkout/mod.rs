@@ -14,5 +14,5 @@ pub mod returns;
 pub mod sale;
 
 pub use cart::{AddHow, Cart, CartError, CartLine};
-pub use lanes::{CheckoutError, LaneEvent, LaneEvents, LaneUpdate, Lanes, ScaleReading, ScanOutcome};
+pub use lanes::{CheckoutError, LaneEvent, LaneEvents, LaneNotice, LaneSnapshot, LaneUpdate, Lanes, ScaleReading, ScanOutcome};
 pub use sale::{PayRequest, Sale, SaleRules, EVENT_SALE_COMPLETED};

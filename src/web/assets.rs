@@ -12,6 +12,8 @@ use super::routes::{Need, RouteDef};
 const ASSETS: &[(&str, &str, &[u8])] = &[
     ("app.css", "text/css; charset=utf-8", include_bytes!("assets/app.css")),
     ("app.js", "text/javascript; charset=utf-8", include_bytes!("assets/app.js")),
+    ("cashier.css", "text/css; charset=utf-8", include_bytes!("assets/cashier.css")),
+    ("cashier.js", "text/javascript; charset=utf-8", include_bytes!("assets/cashier.js")),
 ];
 
 fn find(name: &str) -> Option<&'static (&'static str, &'static str, &'static [u8])> {

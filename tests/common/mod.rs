@@ -21,6 +21,7 @@ use storehub::store::{Durability, OutboxEvent, Store, StoreOptions};
 use tempfile::TempDir;
 
 pub mod broker;
+pub mod browser;
 pub mod web;
 
 /// CloudEvents `source` of the test hub.
