@@ -16,6 +16,7 @@ pub mod inventory;
 pub mod json_import;
 pub mod members;
 pub mod promotions;
+pub mod reports;
 pub mod staff;
 pub mod store;
 pub mod verify;
