@@ -49,11 +49,6 @@ fn list_value_fen(cart: &Cart) -> i64 {
     crate::domain::pricing::price_basket(&cart.basket_lines(), &guest, &[], &[], cart.opened_at.naive_utc()).map_or(0, |p| p.subtotal_fen)
 }
 
-/// Every recorded void in id (= time) order.
-pub fn all_voids(store: &Store) -> Result<Vec<CartVoid>, StoreError> {
-    store.scan::<CartVoid>(TreeId::Voids).map(|r| r.map(|(_, v)| v)).collect()
-}
-
 /// How often changed carts are written.
 pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
 

@@ -3,7 +3,8 @@
 //! outbox. The figures come from `reports::dashboard` (cached until the next commit); devices
 //! and the link are read live. The page updates itself from `GET /api/v1/dashboard/events`
 //! (server-sent events: the same fragments, pushed when the store commits, at most once a
-//! second, and every 15 s for the devices and the link) — no polling.
+//! second, and every 15 s for the devices and the link; each stream ends after 30 s and the
+//! browser reconnects at once, so no stream holds a stopping server open) — no polling.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -34,6 +35,11 @@ pub const MIN_PUSH_GAP: Duration = Duration::from_secs(1);
 /// With no commit, the stream still pushes this often (devices and the link change without
 /// one).
 pub const HEARTBEAT: Duration = Duration::from_secs(15);
+/// A stream ends after this long and the browser opens the next one at once (`retry`), so a
+/// stopping server waits for no dashboard longer than this.
+pub const STREAM_LIFETIME: Duration = Duration::from_secs(30);
+/// What the browser waits before it reconnects.
+const RETRY: Duration = Duration::from_millis(500);
 
 pub fn routes() -> Vec<RouteDef> {
     vec![
@@ -435,17 +441,21 @@ struct Stream {
     state: AppState,
     lang: Lang,
     outbox: tokio::sync::watch::Receiver<u64>,
+    opened: Instant,
     last: Option<Instant>,
 }
 
 async fn events(State(state): State<AppState>, Extension(me): Extension<Identity>) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
     let outbox = state.store.watch_outbox();
-    let start = Stream { state, lang: me.lang, outbox, last: None };
+    let start = Stream { state, lang: me.lang, outbox, opened: Instant::now(), last: None };
     let stream = futures_util::stream::unfold(start, |mut s| async move {
         if let Some(last) = s.last {
             // A commit, or the heartbeat; then no sooner than a second after the last push.
-            if let Ok(Err(_)) = tokio::time::timeout(HEARTBEAT, s.outbox.changed()).await {
-                return None; // the store is gone: the server is stopping
+            let left = STREAM_LIFETIME.saturating_sub(s.opened.elapsed());
+            match tokio::time::timeout(HEARTBEAT.min(left), s.outbox.changed()).await {
+                Ok(Err(_)) => return None, // the store is gone: the server is stopping
+                Err(_) if s.opened.elapsed() >= STREAM_LIFETIME => return None,
+                _ => {}
             }
             let since = last.elapsed();
             if since < MIN_PUSH_GAP {
@@ -455,8 +465,8 @@ async fn events(State(state): State<AppState>, Extension(me): Extension<Identity
         }
         s.last = Some(Instant::now());
         let event = match payload(&s.state, s.lang).await {
-            Ok(json) => Event::default().event("summary").data(json),
-            Err(e) => Event::default().event("failed").data(e.message),
+            Ok(json) => Event::default().event("summary").retry(RETRY).data(json),
+            Err(e) => Event::default().event("failed").retry(RETRY).data(e.message),
         };
         Some((Ok(event), s))
     });
