@@ -141,6 +141,8 @@ const LEFT: f64 = 64.0;
 const RIGHT: f64 = 12.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 28.0;
+/// Gap between the axis (and the right edge) and the first (last) point of a line.
+const INSET: f64 = 28.0;
 /// Most x labels written under a chart (every k-th beyond that).
 const MAX_X_LABELS: usize = 12;
 
@@ -225,8 +227,9 @@ pub fn line(title: &str, labels: &[String], values: &[i64], unit: Unit, size: Si
     if n == 0 {
         no_data(&mut out, w, h);
     } else {
-        let plot = w - LEFT - RIGHT;
-        let x_of = |i: usize| if n == 1 { LEFT + plot / 2.0 } else { LEFT + plot * i as f64 / (n - 1) as f64 };
+        // Inset from the axis and the edge so the first and last labels fit.
+        let (inset, plot) = (INSET, w - LEFT - RIGHT - 2.0 * INSET);
+        let x_of = |i: usize| if n == 1 { LEFT + inset + plot / 2.0 } else { LEFT + inset + plot * i as f64 / (n - 1) as f64 };
         let points: Vec<String> = (0..n).map(|i| format!("{:.1},{:.1}", x_of(i), y_of(values[i], tlo, thi, h))).collect();
         let _ = write!(out, r##"<polyline points="{}" fill="none" stroke="#2471a3" stroke-width="2"/>"##, points.join(" "));
         for i in 0..n {

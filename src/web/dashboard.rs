@@ -216,7 +216,7 @@ impl Parts<'_> {
     fn hourly(&self) -> Markup {
         let labels: Vec<String> = self.figures.hourly.iter().map(|h| h.hour.to_string()).collect();
         let values: Vec<i64> = self.figures.hourly.iter().map(|h| h.sales_fen).collect();
-        page::trusted(chart::bars(self.pick("每小时销售额", "Sales by hour"), &labels, &values, Unit::Fen, chart::Size::default()))
+        page::trusted(chart::bars(self.pick("每小时销售额", "Sales by hour"), &labels, &values, Unit::Fen, chart::Size { width: 720, height: 180 }))
     }
 
     fn products(&self, rows: &[ProductRow], by_pieces: bool) -> Markup {
@@ -324,7 +324,7 @@ impl Parts<'_> {
         let l = self.link;
         let today = self.figures.date;
         html! {
-            h2 { (self.pick("云端连接与待发事件", "Link to HQ and outbox")) }
+            h2 style="margin-top:.8rem" { (self.pick("云端连接与待发事件", "Link to HQ and outbox")) }
             @if let Some(alarm) = &l.alarm {
                 p.error role="alert" { strong { (self.pick("告警：", "Alarm: ")) } (alarm) }
             }

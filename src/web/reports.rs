@@ -296,6 +296,14 @@ fn table_markup(t: &Table, lang: Lang) -> Markup {
     }
 }
 
+/// `2026-11-25` → `11-25` under a chart (the table and the form carry the year).
+fn short_day(label: &str) -> String {
+    match parse_date(label) {
+        Some(d) => d.format("%m-%d").to_string(),
+        None => label.to_string(),
+    }
+}
+
 /// The report's chart, as its [`ChartSpec`](crate::reports::table::ChartSpec) says.
 fn chart_of(t: &Table, lang: Lang) -> Option<Markup> {
     let spec = t.chart?;
@@ -309,7 +317,11 @@ fn chart_of(t: &Table, lang: Lang) -> Option<Markup> {
         CellKind::Bp => Unit::Bp,
         _ => Unit::Count,
     };
-    let labels: Vec<String> = rows.iter().map(|r| r.get(spec.label).map(|c| cell_text(c, lang)).filter(|s| s != "—").or_else(|| r.first().map(|c| cell_text(c, lang))).unwrap_or_default()).collect();
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|r| r.get(spec.label).map(|c| cell_text(c, lang)).filter(|s| s != "—").or_else(|| r.first().map(|c| cell_text(c, lang))).unwrap_or_default())
+        .map(|l| short_day(&l))
+        .collect();
     let values: Vec<i64> = rows.iter().map(|r| r.get(spec.value).and_then(Cell::number).unwrap_or(0)).collect();
     let title = lang.pick(col.zh, col.en);
     let svg = match spec.style {
