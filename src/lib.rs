@@ -17,6 +17,7 @@ pub mod json_import;
 pub mod logring;
 pub mod members;
 pub mod promotions;
+pub mod reports;
 pub mod staff;
 pub mod store;
 pub mod verify;

@@ -23,6 +23,37 @@ use crate::catalog::{self, Product, Unit};
 use crate::domain::barcode::{self, Barcode, BarcodeError, CatalogCode, InStoreLayout};
 use crate::store::{CommitError, Record, Store, StoreError, TreeId, Tx, TxError};
 
+/// Outbox event of a cart voided with lines on it (data: the [`CartVoid`]).
+pub const EVENT_SALE_VOIDED: &str = "storehub.sale.voided";
+
+/// A cart emptied with lines on it (the shopper walked away), as stored in `TreeId::Voids`
+/// (key: id, u64 BE, in time order) and sent as `storehub.sale.voided`. No personal data: the
+/// member is an id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartVoid {
+    pub id: u64,
+    pub lane: String,
+    /// The staff signed in on the lane when it was voided (`None`: nobody was).
+    pub cashier: Option<String>,
+    pub member_id: Option<u64>,
+    pub opened_at: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+    pub lines: u32,
+    /// What the lines came to at list price (Σ gross, before any discount); 0 when the cart
+    /// could not be priced.
+    pub value_fen: i64,
+}
+
+impl Record for CartVoid {
+    const NAME: &'static str = "cart void";
+}
+
+/// The cart's lines at list price: the pricing engine's subtotal for a guest, no promotions.
+fn list_value_fen(cart: &Cart) -> i64 {
+    let guest = crate::domain::pricing::Shopper::guest();
+    crate::domain::pricing::price_basket(&cart.basket_lines(), &guest, &[], &[], cart.opened_at.naive_utc()).map_or(0, |p| p.subtotal_fen)
+}
+
 /// How often changed carts are written.
 pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
 
@@ -505,15 +536,50 @@ impl Lanes {
         Ok(sale)
     }
 
-    /// Empties the cart (the shopper walks away); returns what it held.
+    /// Empties the cart (the shopper walks away); returns what it held. A cart with lines is
+    /// cleared in one durable commit that also records the void ([`CartVoid`], `TreeId::Voids`)
+    /// and emits `storehub.sale.voided`, so the cashier report counts it; an empty cart (a member
+    /// or coupons only) is just reset, like any other cart change.
     pub fn void(&self, lane: &str) -> Result<Cart, CheckoutError> {
         let mut state = self.lane(lane)?;
         let old = state.cart.clone();
-        let mut fresh = Cart::new(lane, self.store.clock().now());
-        fresh.cashier = old.cashier.clone();
+        if old.is_empty() {
+            let mut fresh = Cart::new(lane, self.store.clock().now());
+            fresh.cashier = old.cashier.clone();
+            state.cart = fresh;
+            state.changed.clear();
+            state.header_dirty = true;
+            self.changed(lane, &mut state, None);
+            return Ok(old);
+        }
+        let persisted = state.persisted.clone();
+        let value_fen = list_value_fen(&old);
+        let fresh = self.store.commit(|tx| {
+            let id = tx.next_seq(TreeId::Voids)?;
+            let void = CartVoid {
+                id,
+                lane: lane.to_string(),
+                cashier: old.cashier.clone(),
+                member_id: old.member_id,
+                opened_at: old.opened_at,
+                at: tx.now(),
+                lines: u32::try_from(old.lines.len()).unwrap_or(u32::MAX),
+                value_fen,
+            };
+            for n in &persisted {
+                tx.remove::<CheckoutError>(TreeId::Sessions, &line_key(lane, *n))?;
+            }
+            let mut next = Cart::new(lane, tx.now());
+            next.cashier = old.cashier.clone();
+            put_header(tx, &next)?;
+            tx.put(TreeId::Voids, &crate::store::codec::u64_key(id), &void)?;
+            tx.emit(EVENT_SALE_VOIDED, Some(lane), &void)?;
+            Ok(next)
+        })?;
         state.cart = fresh;
+        state.persisted.clear();
         state.changed.clear();
-        state.header_dirty = true;
+        state.header_dirty = false;
         self.changed(lane, &mut state, None);
         Ok(old)
     }

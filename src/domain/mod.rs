@@ -1,7 +1,8 @@
 //! Pure decisions of the store: money, barcodes (GS1), printable coupon codes, stock, basket
 //! pricing and tenders, event classes (what the outbox's disk budget may drop), loyalty (points,
 //! tiers, stored value, referrals, member codes), phone numbers, staff rules (roles, lockout,
-//! shift cash), shelf counts from weights, and later analytics and forecasting.
+//! shift cash), shelf counts from weights, sales figures for the dashboard and reports
+//! (`reports`), and later analytics and forecasting.
 //! Nothing here does I/O, reads the clock or is async: callers pass in everything a decision
 //! needs, so every rule can be tested with worked numbers.
 
@@ -12,6 +13,7 @@ pub mod loyalty;
 pub mod money;
 pub mod phone;
 pub mod pricing;
+pub mod reports;
 pub mod shelf;
 pub mod staff;
 pub mod stock;

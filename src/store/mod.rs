@@ -108,10 +108,13 @@ pub enum TreeId {
     ApiTokens,
     /// staff id → StaffPrefs (page language).
     StaffPrefs,
+    /// void id (u64 BE) → CartVoid: carts emptied with lines on them (`checkout::lanes`), for
+    /// the cashier report. Written with the cart's clearing and `storehub.sale.voided`.
+    Voids,
 }
 
 impl TreeId {
-    pub const ALL: [TreeId; 26] = [
+    pub const ALL: [TreeId; 27] = [
         TreeId::Meta,
         TreeId::Products,
         TreeId::Barcodes,
@@ -138,6 +141,7 @@ impl TreeId {
         TreeId::Commands,
         TreeId::ApiTokens,
         TreeId::StaffPrefs,
+        TreeId::Voids,
     ];
 
     /// Name of the sled tree (stable on disk; never rename).
@@ -169,6 +173,7 @@ impl TreeId {
             TreeId::Commands => "commands",
             TreeId::ApiTokens => "api_tokens",
             TreeId::StaffPrefs => "staff_prefs",
+            TreeId::Voids => "voids",
         }
     }
 

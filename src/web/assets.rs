@@ -14,6 +14,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("app.js", "text/javascript; charset=utf-8", include_bytes!("assets/app.js")),
     ("cashier.css", "text/css; charset=utf-8", include_bytes!("assets/cashier.css")),
     ("cashier.js", "text/javascript; charset=utf-8", include_bytes!("assets/cashier.js")),
+    ("dashboard.js", "text/javascript; charset=utf-8", include_bytes!("assets/dashboard.js")),
 ];
 
 fn find(name: &str) -> Option<&'static (&'static str, &'static str, &'static [u8])> {

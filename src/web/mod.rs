@@ -14,6 +14,7 @@ pub mod assets;
 pub mod auth;
 pub mod cashier;
 pub mod catalog;
+pub mod chart;
 pub mod dashboard;
 pub mod devices;
 pub mod error;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub ctx: Arc<Context>,
     pub auth: Arc<auth::Auth>,
     pub settings: Arc<Settings>,
+    /// Today's dashboard figures, computed again only after a commit (`reports::dashboard`).
+    pub summary: Arc<crate::reports::SummaryCache>,
 }
 
 /// The parts of `[web]` and `[store]` the pages need.
@@ -78,7 +81,8 @@ impl Settings {
 impl AppState {
     pub fn new(store: Arc<Store>, ctx: Arc<Context>, settings: Settings) -> AppState {
         let auth = Arc::new(auth::Auth::new(Arc::clone(store.clock()), settings.session_ttl));
-        AppState { store, ctx, auth, settings: Arc::new(settings) }
+        let summary = Arc::new(crate::reports::SummaryCache::new(&store, ctx.tz));
+        AppState { store, ctx, auth, settings: Arc::new(settings), summary }
     }
 
     /// Runs blocking store work off the async threads.
