@@ -327,6 +327,33 @@ pub fn sale(store: &crate::store::Store, id: u64) -> Result<Option<Sale>, crate:
     store.get(TreeId::Sales, &codec::u64_key(id))
 }
 
+/// The newest `limit` sales of member `member_id`, newest first, looking at no more than the
+/// newest `scan_at_most` sales (sales are keyed by id, not by member); the flag is `true` when
+/// the look stopped at that bound with older sales left unread.
+pub fn member_sales(
+    store: &crate::store::Store,
+    member_id: u64,
+    limit: usize,
+    scan_at_most: usize,
+) -> Result<(Vec<Sale>, bool), crate::store::StoreError> {
+    let mut out = Vec::new();
+    let mut scanned = 0usize;
+    for item in store.scan_rev::<Sale>(TreeId::Sales) {
+        if scanned >= scan_at_most {
+            return Ok((out, true));
+        }
+        scanned += 1;
+        let (_, s) = item?;
+        if s.member_id == Some(member_id) {
+            out.push(s);
+            if out.len() >= limit {
+                break;
+            }
+        }
+    }
+    Ok((out, false))
+}
+
 #[cfg(test)]
 mod tests {
     use crate::domain::pricing::{Discount, DiscountSource};
