@@ -12,6 +12,7 @@ use super::routes::{Need, RouteDef};
 const ASSETS: &[(&str, &str, &[u8])] = &[
     ("app.css", "text/css; charset=utf-8", include_bytes!("assets/app.css")),
     ("app.js", "text/javascript; charset=utf-8", include_bytes!("assets/app.js")),
+    ("manage.css", "text/css; charset=utf-8", include_bytes!("assets/manage.css")),
 ];
 
 fn find(name: &str) -> Option<&'static (&'static str, &'static str, &'static [u8])> {

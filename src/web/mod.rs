@@ -17,6 +17,7 @@ pub mod catalog;
 pub mod dashboard;
 pub mod devices;
 pub mod error;
+pub mod forms;
 pub mod i18n;
 pub mod members;
 pub mod openapi;
