@@ -187,6 +187,10 @@ async fn an_adjustment_with_a_reason_moves_on_hand_and_shows_in_the_ledger() {
     let (_, older) = body(shop.get(&m, &format!("/api/v1/stock/moves?limit=2&before={next}")).await).await;
     assert_eq!(older["moves"].as_array().map(Vec::len), Some(2));
     assert!(older["next_before"].is_null());
+    let (_, far) = body(shop.get(&m, "/api/v1/stock/moves?limit=2&before=18446744073709551615").await).await;
+    assert_eq!(far["moves"][0]["id"], all["moves"][0]["id"], "a cursor past the newest move starts at the newest");
+    let (status, v) = body(shop.get(&m, "/api/v1/stock/moves?before=-1").await).await;
+    assert_eq!((status, v["field"].as_str()), (StatusCode::BAD_REQUEST, Some("before")));
 
     // Refusals name the field; nothing moves.
     let cases = [

@@ -195,3 +195,27 @@ async fn the_tier_ladder_counts_members_and_search_pages() {
     let t = shop.login("tech1", None).await;
     assert_eq!(shop.get(&t, "/api/v1/members?q=8001").await.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_purchase_shows_on_the_profile() {
+    use storehub::control::lanes::LaneAction;
+    use storehub::control::Request;
+    use storehub::domain::tender::{Tender, TenderKind};
+    let shop = WebShop::start().await;
+    common::load(&shop.store, &[common::water()]);
+    let m = shop.login("manager1", None).await;
+    let (_, v) = body(shop.post_json(&m, "/api/v1/members", &json!({ "phone": "13800138000", "name": "王小明" })).await).await;
+    let id = v["member"]["id"].as_u64().unwrap();
+    let lane = |action: LaneAction| storehub::control::ops::handle(&shop.store, &shop.state.ctx, Request::Lane { lane: "lane-1".into(), action }).unwrap_or_else(|e| panic!("{e}"));
+    lane(LaneAction::SignIn { staff: "cashier1".into(), pin: storehub::config::Secret::new(common::web::PIN.into()) });
+    lane(LaneAction::Add { sku: "SKU-010001".into(), qty: 3 });
+    lane(LaneAction::Member { query: "13800138000".into() });
+    let paid = lane(LaneAction::Pay { tenders: vec![Tender { kind: TenderKind::Cash, amount_fen: 1_000, reference: None, points: None }] });
+    let receipt = paid.result["sale"]["receipt_no"].as_str().map(str::to_string).unwrap_or_else(|| panic!("no receipt in {}", paid.result));
+    let (status, page) = text(shop.get(&m, &format!("/members/{id}")).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(&receipt) && page.contains("¥6.00") && !page.contains("没有消费记录"), "{page}");
+    let (sales, unread) = storehub::checkout::sale::member_sales(&shop.store, id, 20, 5_000).unwrap();
+    assert_eq!((sales.len(), unread), (1, false));
+    assert!(storehub::checkout::sale::member_sales(&shop.store, id + 1, 20, 5_000).unwrap().0.is_empty());
+}

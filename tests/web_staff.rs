@@ -120,6 +120,9 @@ async fn a_changed_or_deactivated_account_loses_its_sessions_at_once() {
     assert_eq!((status, v["has_pin"].as_bool()), (StatusCode::OK, Some(true)));
     let (status, v) = body(shop.post_json(&a, "/api/v1/staff/tech1/pin", &json!({ "pin": "1" })).await).await;
     assert_eq!((status, v["field"].as_str()), (StatusCode::BAD_REQUEST, Some("pin")));
+    let (status, v) = body(shop.post_json(&a, "/api/v1/staff/tech1/pin", &json!({ "pin": 97531 })).await).await;
+    assert_eq!((status, v["field"].as_str()), (StatusCode::BAD_REQUEST, Some("pin")));
+    assert!(!v.to_string().contains("97531"), "the PIN sent is echoed: {v}");
     let (_, v) = body(shop.post_json(&a, "/api/v1/staff/tech1/pin", &json!({ "pin": null })).await).await;
     assert_eq!(v["has_pin"], false);
     for _ in 0..5 {

@@ -337,21 +337,18 @@ pub fn member_sales(
     scan_at_most: usize,
 ) -> Result<(Vec<Sale>, bool), crate::store::StoreError> {
     let mut out = Vec::new();
-    let mut scanned = 0usize;
-    for item in store.scan_rev::<Sale>(TreeId::Sales) {
-        if scanned >= scan_at_most {
-            return Ok((out, true));
-        }
-        scanned += 1;
+    let mut sales = store.scan_rev::<Sale>(TreeId::Sales);
+    for item in sales.by_ref().take(scan_at_most) {
         let (_, s) = item?;
         if s.member_id == Some(member_id) {
             out.push(s);
             if out.len() >= limit {
-                break;
+                return Ok((out, false));
             }
         }
     }
-    Ok((out, false))
+    let unread = sales.next().is_some();
+    Ok((out, unread))
 }
 
 #[cfg(test)]

@@ -261,16 +261,15 @@ pub struct MovesPage {
 const MOVES_WINDOW: u64 = 256;
 
 /// Moves with ids below `before` (all when `None`), newest first, optionally of one sku, at most
-/// `limit`, looking at no more than `max_scanned` moves. Moves are keyed by id, so the walk goes
-/// back in windows of ids, reading only what it needs.
+/// `limit`, looking at no more than about `max_scanned` moves (whole windows of ids). Moves are
+/// keyed by id, so the walk goes back in windows of ids, reading only what it needs.
 pub fn moves_page(store: &Store, sku: Option<&str>, before: Option<u64>, limit: usize, max_scanned: usize) -> Result<MovesPage, StoreError> {
-    let mut top = match before {
-        Some(b) => b,
-        None => match store.scan_rev::<StockMove>(TreeId::Moves).next() {
-            Some(item) => item?.1.id.saturating_add(1),
-            None => return Ok(MovesPage { moves: Vec::new(), next_before: None, truncated: false }),
-        },
+    let newest = match store.scan_rev::<StockMove>(TreeId::Moves).next() {
+        Some(item) => item?.1.id,
+        None => return Ok(MovesPage { moves: Vec::new(), next_before: None, truncated: false }),
     };
+    // Ids are dense (a rejected commit takes none), so walking ids is walking moves.
+    let mut top = before.unwrap_or(u64::MAX).min(newest.saturating_add(1));
     let mut moves = Vec::new();
     let mut scanned = 0usize;
     while top > 1 && moves.len() < limit {
@@ -287,8 +286,8 @@ pub fn moves_page(store: &Store, sku: Option<&str>, before: Option<u64>, limit: 
             window.push(codec::decode::<StockMove>(&v)?);
         }
         let mut filled = false;
+        scanned = scanned.saturating_add(usize::try_from(top - start).unwrap_or(usize::MAX));
         for m in window.into_iter().rev() {
-            scanned += 1;
             if sku.is_none_or(|s| s == m.sku) {
                 moves.push(m);
                 if moves.len() == limit {

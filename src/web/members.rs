@@ -450,20 +450,20 @@ async fn api_member(State(state): State<AppState>, Extension(me): Extension<Iden
 }
 
 /// The registration a body or form asks for, checked field by field.
-fn new_member(lang: Lang, phone: &str, name: &str, gender: Option<&str>, birthday: Option<NaiveDate>, sms: bool, wechat: bool, referral: Option<&str>, channel: Option<&str>) -> Result<NewMember, WebError> {
-    let channel = match channel.map(str::trim).filter(|c| !c.is_empty()) {
+fn new_member(lang: Lang, b: &NewMemberBody) -> Result<NewMember, WebError> {
+    let channel = match b.channel.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
         None => Channel::InStore,
         Some(c) => Channel::parse(c).ok_or_else(|| field(lang, "channel", format!("渠道须为 in_store、mini_program 或 referral，现为“{c}”"), format!("expected in_store, mini_program or referral, got {c:?}")))?,
     };
     Ok(NewMember {
-        phone: phone.to_string(),
-        name: name.to_string(),
-        gender: parse_gender(lang, "gender", gender)?,
-        birthday,
+        phone: b.phone.clone(),
+        name: b.name.clone(),
+        gender: parse_gender(lang, "gender", b.gender.as_deref())?,
+        birthday: b.birthday,
         channel,
-        consent_sms: sms,
-        consent_wechat: wechat,
-        referral_code: referral.map(str::trim).filter(|r| !r.is_empty()).map(str::to_string),
+        consent_sms: b.consent_sms,
+        consent_wechat: b.consent_wechat,
+        referral_code: b.referral_code.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_string),
     })
 }
 
@@ -476,7 +476,7 @@ async fn register(state: &AppState, me: &Identity, new: NewMember) -> Result<Mem
 }
 
 async fn api_register(State(state): State<AppState>, Extension(me): Extension<Identity>, JsonBody(b): JsonBody<NewMemberBody>) -> Result<Json<MemberDetail>, WebError> {
-    let new = new_member(me.lang, &b.phone, &b.name, b.gender.as_deref(), b.birthday, b.consent_sms, b.consent_wechat, b.referral_code.as_deref(), b.channel.as_deref())?;
+    let new = new_member(me.lang, &b)?;
     let m = register(&state, &me, new).await?;
     load_detail(&state, &me, m.id).await.map(Json)
 }
@@ -903,7 +903,17 @@ async fn new_submit(State(state): State<AppState>, Extension(me): Extension<Iden
     let f: MemberForm = forms::parse_pairs(&body)?;
     let lang = me.lang;
     let result = async {
-        let new = new_member(lang, text(&f.phone).unwrap_or_default(), text(&f.name).unwrap_or_default(), f.gender.as_deref(), parse_date(lang, "birthday", f.birthday.as_deref())?, ticked(&f.consent_sms), ticked(&f.consent_wechat), f.referral_code.as_deref(), None)?;
+        let typed = NewMemberBody {
+            phone: text(&f.phone).unwrap_or_default().to_string(),
+            name: text(&f.name).unwrap_or_default().to_string(),
+            gender: f.gender.clone(),
+            birthday: parse_date(lang, "birthday", f.birthday.as_deref())?,
+            consent_sms: ticked(&f.consent_sms),
+            consent_wechat: ticked(&f.consent_wechat),
+            referral_code: f.referral_code.clone(),
+            channel: None,
+        };
+        let new = new_member(lang, &typed)?;
         register(&state, &me, new).await
     }
     .await;

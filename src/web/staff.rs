@@ -383,7 +383,17 @@ async fn api_list(State(state): State<AppState>) -> Result<Json<StaffList>, WebE
     state.blocking(|store, _| Ok(Json(StaffList { staff: staff::list_staff(store)?.iter().take(STAFF_SHOWN).map(StaffJson::from).collect() }))).await
 }
 
-async fn api_create(State(state): State<AppState>, Extension(me): Extension<Identity>, JsonBody(b): JsonBody<NewStaffBody>) -> Result<Json<StaffJson>, WebError> {
+/// A body holding a secret: like `JsonBody`, but a malformed `password` or `pin` (a number, say)
+/// is reported without echoing what was sent.
+fn secret_body<T: serde::de::DeserializeOwned>(lang: Lang, bytes: &[u8]) -> Result<T, WebError> {
+    super::error::parse_json(bytes).map_err(|e| match e.field.as_deref() {
+        Some(f @ ("password" | "pin")) => field(lang, f.to_string(), "须为文本（字符串）", "must be a string"),
+        _ => e,
+    })
+}
+
+async fn api_create(State(state): State<AppState>, Extension(me): Extension<Identity>, bytes: axum::body::Bytes) -> Result<Json<StaffJson>, WebError> {
+    let b: NewStaffBody = secret_body(me.lang, &bytes)?;
     let role = parse_role(me.lang, &b.role)?;
     create(&state, &me, b.id.trim().to_string(), b.name, role, b.password, b.pin).await.map(|i| Json(StaffJson::from(&i)))
 }
@@ -393,11 +403,13 @@ async fn api_role(State(state): State<AppState>, Extension(me): Extension<Identi
     set_role(&state, &me, id, role).await.map(|i| Json(StaffJson::from(&i)))
 }
 
-async fn api_password(State(state): State<AppState>, Extension(me): Extension<Identity>, Path(id): Path<String>, JsonBody(b): JsonBody<PasswordBody>) -> Result<Json<StaffJson>, WebError> {
+async fn api_password(State(state): State<AppState>, Extension(me): Extension<Identity>, Path(id): Path<String>, bytes: axum::body::Bytes) -> Result<Json<StaffJson>, WebError> {
+    let b: PasswordBody = secret_body(me.lang, &bytes)?;
     set_password(&state, &me, id, b.password).await.map(|i| Json(StaffJson::from(&i)))
 }
 
-async fn api_pin(State(state): State<AppState>, Extension(me): Extension<Identity>, Path(id): Path<String>, JsonBody(b): JsonBody<PinBody>) -> Result<Json<StaffJson>, WebError> {
+async fn api_pin(State(state): State<AppState>, Extension(me): Extension<Identity>, Path(id): Path<String>, bytes: axum::body::Bytes) -> Result<Json<StaffJson>, WebError> {
+    let b: PinBody = secret_body(me.lang, &bytes)?;
     set_pin(&state, &me, id, b.pin).await.map(|i| Json(StaffJson::from(&i)))
 }
 
@@ -676,7 +688,7 @@ async fn open(state: &AppState, me: &Identity, lane: String, float_fen: i64, sta
     let lang = me.lang;
     let lane = lane.trim().to_string();
     if let Some(known) = state.ctx.checkout.as_ref().map(|c| &c.lane_ids) {
-        if !known.iter().any(|l| *l == lane) {
+        if !known.contains(&lane) {
             return Err(field(lang, names[0], format!("没有收银台“{lane}”；本店收银台：{}", known.join("、")), format!("no lane {lane:?}; this shop's lanes: {}", known.join(", "))));
         }
     }
