@@ -87,6 +87,11 @@ pub enum CatalogError {
     BarcodeTaken { code: String, sku: String, owner: String },
     #[error("barcode {code}: {source}")]
     Barcode { code: String, source: BarcodeError },
+    /// A product field breaks [`check_product`]'s rules.
+    #[error("{}: {}", .0.field, .0.message)]
+    Invalid(crate::json_import::FieldError),
+    #[error("sku {0} already exists")]
+    SkuExists(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -398,4 +403,112 @@ pub fn all_products(store: &Store) -> Result<Vec<Product>, StoreError> {
 /// Number of products.
 pub fn product_count(store: &Store) -> usize {
     store.count(TreeId::Products)
+}
+
+// --- staff screens: browse, create and edit one product, look up a scanned code -------------------
+
+/// One page of the product list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductPage {
+    pub products: Vec<Product>,
+    /// Products matching, all pages together.
+    pub total: usize,
+}
+
+/// Longest search text, in characters; longer text matches nothing.
+pub const BROWSE_MAX_CHARS: usize = 64;
+
+/// Products for the catalog screens, in sku order: `query` matches a barcode or PLU code
+/// exactly (as listed, or through the index, so `05000` finds PLU `5000`), the start of the sku,
+/// or the Chinese or English name (contains, case ignored for English); empty matches all.
+/// `category` keeps one category. `offset`/`limit` page the matches; `total` counts them all.
+/// Walks the catalog (a shop's few thousand products).
+pub fn browse(store: &Store, query: &str, category: Option<&str>, offset: usize, limit: usize) -> Result<ProductPage, StoreError> {
+    let q = query.trim();
+    if q.chars().count() > BROWSE_MAX_CHARS {
+        return Ok(ProductPage { products: Vec::new(), total: 0 });
+    }
+    let indexed = match classify_catalog_code(q) {
+        Ok(code) => store.get_raw(TreeId::Barcodes, index_key(&code).as_bytes())?.map(|sku| sku.to_vec()),
+        Err(_) => None,
+    };
+    let lower = q.to_lowercase();
+    let mut products = Vec::new();
+    let mut total = 0;
+    for item in store.scan::<Product>(TreeId::Products) {
+        let (_, p) = item?;
+        if category.is_some_and(|c| c != p.category) {
+            continue;
+        }
+        let hit = q.is_empty()
+            || indexed.as_deref() == Some(p.sku.as_bytes())
+            || p.barcodes.iter().any(|b| b == q)
+            || p.sku.starts_with(q)
+            || p.name_zh.contains(q)
+            || p.name_en.to_lowercase().contains(&lower);
+        if hit {
+            if total >= offset && products.len() < limit {
+                products.push(p);
+            }
+            total += 1;
+        }
+    }
+    Ok(ProductPage { products, total })
+}
+
+/// Every category, in id order.
+pub fn categories(store: &Store) -> Result<Vec<Category>, StoreError> {
+    store.scan::<Category>(TreeId::Categories).map(|r| r.map(|(_, c)| c)).collect()
+}
+
+/// Adds one product typed on the product form: checked by [`check_product`], refused (writing
+/// nothing) when the sku exists or a barcode belongs to another product.
+pub fn create_product(store: &Store, p: &Product) -> Result<(), CommitError<CatalogError>> {
+    check_product(p).map_err(|e| CommitError::Rejected(CatalogError::Invalid(e)))?;
+    store.commit(|tx| {
+        if tx.get_raw(TreeId::Products, p.sku.as_bytes())?.is_some() {
+            return Err(TxError::Rejected(CatalogError::SkuExists(p.sku.clone())));
+        }
+        upsert_in_tx(tx, p, &|_, _| false).map(|_| ())
+    })
+}
+
+/// Replaces an existing product with `p` (same sku), checked like [`create_product`]; refused
+/// when no product has the sku. `false` when nothing changed (no event is written then).
+pub fn update_product(store: &Store, p: &Product) -> Result<bool, CommitError<CatalogError>> {
+    check_product(p).map_err(|e| CommitError::Rejected(CatalogError::Invalid(e)))?;
+    store.commit(|tx| {
+        if tx.get_raw(TreeId::Products, p.sku.as_bytes())?.is_none() {
+            return Err(TxError::Rejected(CatalogError::UnknownSku(p.sku.clone())));
+        }
+        upsert_in_tx(tx, p, &|_, _| false).map(|changed| changed.is_some())
+    })
+}
+
+/// The layouts a lookup decodes with: the shop's, or the GS1 default when it configured none.
+fn layouts_or_default(layouts: &[crate::domain::barcode::InStoreLayout]) -> &[crate::domain::barcode::InStoreLayout] {
+    static DEFAULT: std::sync::OnceLock<Vec<crate::domain::barcode::InStoreLayout>> = std::sync::OnceLock::new();
+    if layouts.is_empty() {
+        DEFAULT.get_or_init(crate::domain::barcode::default_layouts)
+    } else {
+        layouts
+    }
+}
+
+/// A scanned or typed code resolved as a lane does: decoded with the shop's in-store `layouts`
+/// (the default ones when none are configured), a price- or weight-embedded label found by its
+/// PLU item code, any other code by its GTIN. `Ok(None)` when no product has the code;
+/// `CatalogError::Barcode` when it is not a valid code. Point reads only.
+pub fn lookup(
+    store: &Store,
+    code: &str,
+    layouts: &[crate::domain::barcode::InStoreLayout],
+) -> Result<Option<(crate::domain::barcode::Barcode, Product)>, CatalogError> {
+    use crate::domain::barcode::{decode, Barcode};
+    let decoded = decode(code, layouts_or_default(layouts)).map_err(|source| CatalogError::Barcode { code: code.to_string(), source })?;
+    let key = match &decoded {
+        Barcode::PriceEmbedded { item_code, .. } | Barcode::WeightEmbedded { item_code, .. } => CatalogCode::Plu(item_code.clone()),
+        other => CatalogCode::Gtin(other.gtin().to_string()),
+    };
+    Ok(product_by_code(store, &key)?.map(|p| (decoded, p)))
 }

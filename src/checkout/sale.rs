@@ -327,6 +327,30 @@ pub fn sale(store: &crate::store::Store, id: u64) -> Result<Option<Sale>, crate:
     store.get(TreeId::Sales, &codec::u64_key(id))
 }
 
+/// The newest `limit` sales of member `member_id`, newest first, looking at no more than the
+/// newest `scan_at_most` sales (sales are keyed by id, not by member); the flag is `true` when
+/// the look stopped at that bound with older sales left unread.
+pub fn member_sales(
+    store: &crate::store::Store,
+    member_id: u64,
+    limit: usize,
+    scan_at_most: usize,
+) -> Result<(Vec<Sale>, bool), crate::store::StoreError> {
+    let mut out = Vec::new();
+    let mut sales = store.scan_rev::<Sale>(TreeId::Sales);
+    for item in sales.by_ref().take(scan_at_most) {
+        let (_, s) = item?;
+        if s.member_id == Some(member_id) {
+            out.push(s);
+            if out.len() >= limit {
+                return Ok((out, false));
+            }
+        }
+    }
+    let unread = sales.next().is_some();
+    Ok((out, unread))
+}
+
 #[cfg(test)]
 mod tests {
     use crate::domain::pricing::{Discount, DiscountSource};

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{Reply, Request};
 use crate::catalog::{self, CatalogError};
 use crate::coupons;
-use crate::domain::barcode::{self, Barcode, CatalogCode, InStoreLayout};
+use crate::domain::barcode::InStoreLayout;
 use crate::inventory;
 use crate::members::{self, LoyaltyRules, MemberView, PointsView};
 use crate::staff::{self, HashCost, NewStaff};
@@ -89,16 +89,11 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
             Ok(Reply::json(summary))
         }
         Request::Lookup { code } => {
-            let layouts = if ctx.layouts.is_empty() { barcode::default_layouts() } else { ctx.layouts.clone() };
-            let decoded = barcode::decode(&code, &layouts).map_err(|e| format!("{code}: {e}"))?;
-            let key = match &decoded {
-                Barcode::PriceEmbedded { item_code, .. } | Barcode::WeightEmbedded { item_code, .. } => {
-                    CatalogCode::Plu(item_code.clone())
-                }
-                other => CatalogCode::Gtin(other.gtin().to_string()),
-            };
-            let product = catalog::product_by_code(store, &key)
-                .map_err(s)?
+            let (decoded, product) = catalog::lookup(store, &code, &ctx.layouts)
+                .map_err(|e| match e {
+                    CatalogError::Barcode { code, source } => format!("{code}: {source}"),
+                    other => other.to_string(),
+                })?
                 .ok_or_else(|| CatalogError::UnknownBarcode(code.clone()).to_string())?;
             let on_hand = inventory::on_hand(store, &product.sku).map_err(s)?;
             Ok(Reply::json(json!({ "barcode": decoded, "product": product, "on_hand": on_hand })))

@@ -88,6 +88,78 @@ pub fn apply_bp(amount_fen: i64, bp: i64) -> i64 {
     saturate(round_half_up_div(exact, BP_PER_WHOLE))
 }
 
+/// Why typed yuan text (`12.50`) is not an amount.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum YuanParseError {
+    #[error("empty; type an amount in yuan such as 12.50")]
+    Empty,
+    #[error("{0:?} is not an amount in yuan; type digits with at most one decimal point, such as 12.50")]
+    NotANumber(String),
+    #[error("{0:?} has more than 2 decimals; yuan have fen (0.01) as their smallest unit")]
+    TooManyDecimals(String),
+    #[error("{0:?} is too large")]
+    TooLarge(String),
+}
+
+/// Reads an amount typed in yuan into exact fen, without floats: `12.50` → 1250, `12.5` →
+/// 1250, `12` → 1200, `0.05` → 5, `.5` → 50, `¥1,234.50` → 123 450, `-3.20` → −320. A leading
+/// `¥` (or full-width `￥`), spaces around it and thousands commas in the whole part (groups of
+/// three) are allowed; a third decimal (`12.345`) is refused, never rounded. Whether a negative
+/// or zero amount makes sense is the caller's rule.
+pub fn parse_yuan(text: &str) -> Result<i64, YuanParseError> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(YuanParseError::Empty);
+    }
+    let bad = || YuanParseError::NotANumber(t.to_string());
+    let (negative, rest) = match t.strip_prefix('-') {
+        Some(r) => (true, r.trim_start()),
+        None => (false, t),
+    };
+    let rest = rest.strip_prefix('¥').or_else(|| rest.strip_prefix('￥')).unwrap_or(rest).trim_start();
+    let (whole, frac) = match rest.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (rest, None),
+    };
+    let whole_digits: String = if whole.contains(',') {
+        let groups: Vec<&str> = whole.split(',').collect();
+        let first_ok = groups.first().is_some_and(|g| (1..=3).contains(&g.len()));
+        if !first_ok || groups.iter().skip(1).any(|g| g.len() != 3) {
+            return Err(bad());
+        }
+        groups.concat()
+    } else {
+        whole.to_string()
+    };
+    if !whole_digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let frac = frac.unwrap_or("");
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    if whole_digits.is_empty() && frac.is_empty() {
+        return Err(bad());
+    }
+    if frac.len() > 2 {
+        return Err(YuanParseError::TooManyDecimals(t.to_string()));
+    }
+    let too_large = || YuanParseError::TooLarge(t.to_string());
+    let mut fen: i64 = 0;
+    for b in whole_digits.bytes() {
+        fen = fen.checked_mul(10).and_then(|f| f.checked_add(i64::from(b - b'0'))).ok_or_else(too_large)?;
+    }
+    fen = fen.checked_mul(100).ok_or_else(too_large)?;
+    let cents = match frac.as_bytes() {
+        [] => 0,
+        [d] => i64::from(d - b'0') * 10,
+        [d, e] => i64::from(d - b'0') * 10 + i64::from(e - b'0'),
+        _ => return Err(YuanParseError::TooManyDecimals(t.to_string())),
+    };
+    fen = fen.checked_add(cents).ok_or_else(too_large)?;
+    Ok(if negative { -fen } else { fen })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +250,35 @@ mod tests {
         assert_eq!(apply_bp(i64::MIN, i64::MAX), i64::MIN);
     }
 
+    #[test]
+    fn yuan_typed_by_a_manager_becomes_exact_fen() {
+        assert_eq!(parse_yuan("12.50"), Ok(1250));
+        assert_eq!(parse_yuan("12.5"), Ok(1250));
+        assert_eq!(parse_yuan("12"), Ok(1200));
+        assert_eq!(parse_yuan("12."), Ok(1200));
+        assert_eq!(parse_yuan("0.05"), Ok(5));
+        assert_eq!(parse_yuan(".5"), Ok(50));
+        assert_eq!(parse_yuan(" ¥1,234.50 "), Ok(123_450));
+        assert_eq!(parse_yuan("￥8"), Ok(800));
+        assert_eq!(parse_yuan("-3.20"), Ok(-320));
+        assert_eq!(parse_yuan("0"), Ok(0));
+        // 0.1 + 0.2 is exactly 30 fen here, never 30.000000000000004.
+        assert_eq!(parse_yuan("0.30"), Ok(30));
+    }
+
+    #[test]
+    fn yuan_text_that_is_not_an_amount_is_refused_with_the_reason() {
+        assert_eq!(parse_yuan("12.345"), Err(YuanParseError::TooManyDecimals("12.345".into())));
+        assert_eq!(parse_yuan(""), Err(YuanParseError::Empty));
+        assert_eq!(parse_yuan("  "), Err(YuanParseError::Empty));
+        for bad in ["abc", "1.2.3", "12,5", "1,23,456", ".", "-", "¥", "1e3", "+5", "12 .50", "1_000"] {
+            assert!(matches!(parse_yuan(bad), Err(YuanParseError::NotANumber(_))), "{bad:?} was accepted");
+        }
+        assert!(matches!(parse_yuan("92233720368547758.08"), Err(YuanParseError::TooLarge(_))));
+        assert_eq!(parse_yuan("92233720368547758.07"), Ok(i64::MAX));
+        assert!(parse_yuan("12.345").unwrap_err().to_string().contains("more than 2 decimals"));
+    }
+
     proptest! {
         #[test]
         fn rounding_is_symmetric_and_within_half(n in -(1i128 << 100)..(1i128 << 100), d in 1i128..1_000_000) {
@@ -194,6 +295,13 @@ mod tests {
             let _ = apply_bp(a, b);
             let _ = format_yuan(a);
             let _ = round_half_up_div(n, d);
+        }
+
+        #[test]
+        fn parse_yuan_reads_back_what_format_yuan_wrote(fen in any::<i64>(), text in ".{0,24}") {
+            let _ = parse_yuan(&text);
+            prop_assume!(fen != i64::MIN);
+            prop_assert_eq!(parse_yuan(&format_yuan(fen)), Ok(fen));
         }
 
         #[test]

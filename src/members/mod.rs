@@ -868,3 +868,142 @@ impl PointsView {
         }
     }
 }
+
+// --- staff screens: search, tiers, one-commit edits ---------------------------------------------
+
+/// One page of a member search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberSearch {
+    pub members: Vec<Member>,
+    /// More members match after this page.
+    pub more: bool,
+}
+
+/// Longest search text, in characters; longer text matches nobody.
+pub const SEARCH_MAX_CHARS: usize = 64;
+
+/// Finds members for the staff screens. A whole phone number (any accepted format), card number
+/// or QR payload finds its member by key, one read. Other text walks the members newest first
+/// and matches names (contains) and, when it is 4 to 10 digits, the end of phone numbers
+/// (手机尾号). Empty text lists the newest members. `offset` and `limit` page the matches.
+pub fn search(store: &Store, query: &str, offset: usize, limit: usize) -> Result<MemberSearch, StoreError> {
+    let q = query.trim();
+    if q.chars().count() > SEARCH_MAX_CHARS {
+        return Ok(MemberSearch { members: Vec::new(), more: false });
+    }
+    if let Ok(parsed) = MemberQuery::parse(q) {
+        let found = find_by(store, &parsed)?;
+        let members: Vec<Member> = found.into_iter().skip(offset).take(limit).collect();
+        return Ok(MemberSearch { members, more: false });
+    }
+    let tail = (q.len() >= 4 && q.len() <= 10 && q.bytes().all(|b| b.is_ascii_digit())).then_some(q);
+    let mut members = Vec::new();
+    let mut skipped = 0;
+    for item in store.scan_rev::<Member>(TreeId::Members) {
+        let (_, m) = item?;
+        let hit = q.is_empty() || m.name.contains(q) || tail.is_some_and(|t| m.phone.ends_with(t));
+        if !hit {
+            continue;
+        }
+        if skipped < offset {
+            skipped += 1;
+            continue;
+        }
+        if members.len() == limit {
+            return Ok(MemberSearch { members, more: true });
+        }
+        members.push(m);
+    }
+    Ok(MemberSearch { members, more: false })
+}
+
+/// How many members hold one tier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierCount {
+    /// Tier id; "" for members of a shop without tiers.
+    pub tier: String,
+    /// Whether the ladder still has this tier (a tier removed from `[loyalty]` keeps its members
+    /// until the tier job moves them).
+    pub in_ladder: bool,
+    pub members: usize,
+}
+
+/// Members per tier: every tier of the ladder, lowest first (zero counts included), then any
+/// tier members hold that the ladder no longer has. Walks the members.
+pub fn tier_counts(store: &Store, rules: &LoyaltyRules) -> Result<Vec<TierCount>, StoreError> {
+    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for item in store.scan::<Member>(TreeId::Members) {
+        let (_, m) = item?;
+        *counts.entry(m.tier).or_default() += 1;
+    }
+    let mut out: Vec<TierCount> = rules
+        .ladder
+        .iter()
+        .map(|t| TierCount { tier: t.id.clone(), in_ladder: true, members: counts.remove(&t.id).unwrap_or(0) })
+        .collect();
+    out.extend(counts.into_iter().map(|(tier, members)| TierCount { tier, in_ladder: false, members }));
+    Ok(out)
+}
+
+/// The member page's edit: profile fields and consents in one commit, so a refused change (a
+/// phone another member has) changes nothing. `None` leaves a consent as it is.
+pub fn edit(
+    store: &Store,
+    member_id: u64,
+    update: &ProfileUpdate,
+    sms: Option<bool>,
+    wechat: Option<bool>,
+    rules: &LoyaltyRules,
+) -> Result<Member, CommitError<MemberError>> {
+    let today = rules.today(store.clock().now());
+    let checked = check_profile_update(update, today).map_err(CommitError::Rejected)?;
+    store.commit(|tx| {
+        update_profile_in_tx(tx, member_id, &checked)?;
+        set_consent_in_tx(tx, member_id, sms, wechat)
+    })
+}
+
+/// Ids of one member's ledger entries of one kind, oldest first (index keys only).
+fn ledger_ids(store: &Store, kind: u8, member_id: u64) -> Result<Vec<u64>, StoreError> {
+    store
+        .keys_with_prefix(TreeId::MemberLedger, &ledger_index_prefix(kind, member_id))
+        .map(|k| codec::key_u64(k?.get(9..).unwrap_or_default()))
+        .collect()
+}
+
+/// One page of a member's points ledger, newest first (`offset` counts from the newest), and
+/// how many entries the member has. Reads the index keys, then only the page's entries.
+pub fn points_ledger_page(
+    store: &Store,
+    member_id: u64,
+    offset: usize,
+    limit: usize,
+) -> Result<(Vec<PointsLedgerEntry>, usize), StoreError> {
+    let ids = ledger_ids(store, POINTS_INDEX, member_id)?;
+    let mut page = Vec::new();
+    for id in ids.iter().rev().skip(offset).take(limit) {
+        match store.get::<PointsLedgerEntry>(TreeId::PointsLedger, &codec::u64_key(*id))? {
+            Some(e) => page.push(e),
+            None => return Err(StoreError::Corrupt(format!("member {member_id}: points ledger index names entry {id}, which does not exist"))),
+        }
+    }
+    Ok((page, ids.len()))
+}
+
+/// One page of a member's stored-value ledger, newest first, and how many entries there are.
+pub fn stored_value_page(
+    store: &Store,
+    member_id: u64,
+    offset: usize,
+    limit: usize,
+) -> Result<(Vec<crate::domain::loyalty::stored_value::StoredValueEntry>, usize), StoreError> {
+    let ids = ledger_ids(store, STORED_VALUE_INDEX, member_id)?;
+    let mut page = Vec::new();
+    for id in ids.iter().rev().skip(offset).take(limit) {
+        match store.get(TreeId::StoredValue, &codec::u64_key(*id))? {
+            Some(e) => page.push(e),
+            None => return Err(StoreError::Corrupt(format!("member {member_id}: stored-value index names entry {id}, which does not exist"))),
+        }
+    }
+    Ok((page, ids.len()))
+}

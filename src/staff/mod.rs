@@ -25,7 +25,7 @@ use crate::domain::staff::{
 use crate::store::{CommitError, Record, Store, StoreError, TreeId, Tx, TxError};
 
 pub use shift::{
-    close_shift, open_shift, open_shift_for_lane, open_shift_in_tx, open_shifts, record_cash_tx,
+    close_shift, open_shift, open_shift_for_lane, open_shift_in_tx, open_shifts, record_cash_tx, recent_closed_shifts,
     shift, CashFlow, Shift, ShiftClose, ShiftError, EVENT_SHIFT_CLOSED, EVENT_SHIFT_OPENED,
 };
 

@@ -285,3 +285,19 @@ pub fn open_shifts(store: &Store) -> Result<Vec<Shift>, StoreError> {
     }
     Ok(out)
 }
+
+/// The newest `limit` closed shifts, newest first, looking at no more than `scan_at_most`
+/// shifts (the shifts page's history).
+pub fn recent_closed_shifts(store: &Store, limit: usize, scan_at_most: usize) -> Result<Vec<Shift>, StoreError> {
+    let mut out = Vec::new();
+    for item in store.scan_rev::<Shift>(TreeId::Shifts).take(scan_at_most) {
+        let (_, s) = item?;
+        if s.closed.is_some() {
+            out.push(s);
+            if out.len() >= limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}

@@ -18,6 +18,7 @@ pub mod chart;
 pub mod dashboard;
 pub mod devices;
 pub mod error;
+pub mod forms;
 pub mod i18n;
 pub mod members;
 pub mod openapi;

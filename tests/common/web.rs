@@ -160,3 +160,13 @@ pub fn set_cookie_value(res: &reqwest::Response, name: &str) -> Option<String> {
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_string())
 }
+
+impl WebShop {
+    /// POST a form (`application/x-www-form-urlencoded`) with a login; the session's CSRF
+    /// token goes in as `_csrf`, as the pages' forms send it.
+    pub async fn post_form(&self, login: &Login, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let mut form: Vec<(&str, &str)> = vec![("_csrf", login.csrf.as_str())];
+        form.extend_from_slice(fields);
+        self.http.post(self.url(path)).header("cookie", &login.cookie).form(&form).send().await.expect("post form")
+    }
+}
