@@ -42,7 +42,7 @@ fn product(sku: &str, category: &str, unit: Unit, price_fen: i64) -> Product {
 /// day, ×2; 1 point per yuan, 100 points = ¥1, at most 50% of a ticket in points.
 fn loyalty() -> LoyaltyRules {
     let mut r = LoyaltyRules::default();
-    r.ladder = vec![TierRule { id: "gold".into(), min_spend_fen: 0, min_visits: None, discount_bp: 500, points_multiplier_bp: 15_000, birthday_points: 0 }];
+    r.ladder = vec![TierRule { id: "gold".into(), name_zh: "金卡".into(), name_en: "Gold".into(), min_spend_fen: 0, min_visits: None, discount_bp: 500, points_multiplier_bp: 15_000, birthday_points: 0 }];
     r.earn = EarnRules { points_per_yuan: 1, excluded_categories: vec![], member_day: Some(MemberDay { weekday: chrono::Weekday::Wed, multiplier_bp: 20_000 }), campaigns: vec![] };
     r
 }

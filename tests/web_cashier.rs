@@ -300,6 +300,19 @@ async fn the_event_stream_pushes_the_cart_after_a_scan_from_the_lanes_scanner() 
     let v = next_cart(&mut res, &mut buf, |v| !v["notice"].is_null()).await;
     assert_eq!((v["notice"]["kind"].as_str(), v["notice"]["code"].as_str()), (Some("unknown_barcode"), Some("6900000000014")));
     drop(store);
+    // Logging out ends the open stream (within the stream's 5 s session check).
+    let out = shop.http.post(shop.url("/logout")).header("cookie", &c.cookie).header("x-csrf-token", &c.csrf).send().await.unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(8), async {
+        loop {
+            match res.chunk().await {
+                Ok(Some(_)) => continue,
+                _ => return,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the event stream outlived its login");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

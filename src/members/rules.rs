@@ -78,6 +78,8 @@ impl LoyaltyRules {
                 .iter()
                 .map(|t| TierRule {
                     id: t.id.as_str().to_string(),
+                    name_zh: t.name_zh.clone(),
+                    name_en: t.name_en.clone(),
                     min_spend_fen: t.min_spend_fen,
                     min_visits: t.min_visits,
                     discount_bp: t.discount_bp,

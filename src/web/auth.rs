@@ -210,6 +210,14 @@ impl Auth {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, s| s.staff.id != staff);
     }
 
+    /// Whether a session still stands (not ended, not expired), without counting this as use:
+    /// open event streams ask it so that a logout or an expiry ends them.
+    pub fn alive(&self, id: &str) -> bool {
+        let now = self.now();
+        let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.get(id).is_some_and(|s| !self.expired(s, now))
+    }
+
     /// Changes a session's language.
     pub fn set_lang(&self, id: &str, lang: Lang) {
         if let Some(s) = self.sessions.lock().unwrap_or_else(|e| e.into_inner()).get_mut(id) {

@@ -25,7 +25,7 @@ use maud::{html, Markup, PreEscaped};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::auth::Identity;
+use super::auth::{Identity, Via};
 use super::error::JsonBody;
 use super::i18n::yuan;
 use super::routes::{Need, RouteDef};
@@ -45,6 +45,8 @@ use crate::store::Store;
 const MAX_PANEL_COUPONS: usize = 20;
 /// How often an idle event stream sends a keep-alive comment.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How often an idle event stream checks that its login still stands.
+const SESSION_CHECK: Duration = Duration::from_secs(5);
 /// Heaviest weight typed in for a weighed line, grams (as `checkout::cart` allows).
 const MAX_GRAMS: i64 = 1_000_000;
 
@@ -139,6 +141,9 @@ pub struct MemberPanel {
     pub phone: String,
     /// Tier id (`""` when the shop has no tiers).
     pub tier: String,
+    /// The tier's names (empty when the shop has no tiers).
+    pub tier_name_zh: String,
+    pub tier_name_en: String,
     /// The tier's discount, bp (500 = 95折).
     pub tier_discount_bp: u32,
     /// Points balance.
@@ -369,6 +374,8 @@ fn member_panel(store: &Store, ctx: &Context, m: &crate::members::Member, payabl
         id: m.id,
         phone: m.masked_phone(),
         tier: m.tier.clone(),
+        tier_name_zh: loyalty.tier(&m.tier).map_or_else(String::new, |t| t.name_zh.clone()),
+        tier_name_en: loyalty.tier(&m.tier).map_or_else(String::new, |t| t.name_en.clone()),
         tier_discount_bp: loyalty.tier(&m.tier).map_or(0, |t| t.discount_bp),
         points: m.points,
         points_usable: usable,
@@ -686,7 +693,7 @@ async fn get_cart(State(state): State<AppState>, Path(lane): Path<String>) -> Re
     state.blocking(move |store, ctx| cart_view(store, ctx, &lane)).await.map(Json)
 }
 
-async fn events(State(state): State<AppState>, Path(lane): Path<String>) -> Result<Response, WebError> {
+async fn events(State(state): State<AppState>, Extension(me): Extension<Identity>, Path(lane): Path<String>) -> Result<Response, WebError> {
     let watched = lane.clone();
     let rx = state
         .blocking(move |store, ctx| {
@@ -695,18 +702,39 @@ async fn events(State(state): State<AppState>, Path(lane): Path<String>) -> Resu
         })
         .await?;
     // One event per wake-up: changes made while a view is built are seen by the next `changed`,
-    // so a burst of scans makes one or two events, never a queue.
-    let stream = futures_util::stream::unfold((rx, state, lane, true), |(mut rx, state, lane, first)| async move {
-        if !first && rx.changed().await.is_err() {
-            return None;
+    // so a burst of scans makes one or two events, never a queue. The stream ends when the
+    // login does (logout, expiry): the page's EventSource then meets the login check.
+    let session = (me.via == Via::Session).then(|| me.session.clone());
+    let stream = futures_util::stream::unfold((rx, state, lane, true), move |(mut rx, state, lane, first)| {
+        let session = session.clone();
+        async move {
+            if !first {
+                loop {
+                    tokio::select! {
+                        changed = rx.changed() => {
+                            if changed.is_err() {
+                                return None;
+                            }
+                            break;
+                        }
+                        _ = tokio::time::sleep(SESSION_CHECK) => {}
+                    }
+                    if session.as_ref().is_some_and(|id| !state.auth.alive(id)) {
+                        return None;
+                    }
+                }
+                if session.as_ref().is_some_and(|id| !state.auth.alive(id)) {
+                    return None;
+                }
+            }
+            rx.borrow_and_update();
+            let l = lane.clone();
+            let event = match state.blocking(move |store, ctx| cart_view(store, ctx, &l)).await {
+                Ok(view) => Event::default().event("cart").id(view.version.to_string()).json_data(&view).unwrap_or_else(|e| Event::default().event("problem").data(e.to_string())),
+                Err(e) => Event::default().event("problem").data(e.message),
+            };
+            Some((Ok::<Event, Infallible>(event), (rx, state, lane, false)))
         }
-        rx.borrow_and_update();
-        let l = lane.clone();
-        let event = match state.blocking(move |store, ctx| cart_view(store, ctx, &l)).await {
-            Ok(view) => Event::default().event("cart").id(view.version.to_string()).json_data(&view).unwrap_or_else(|e| Event::default().event("problem").data(e.to_string())),
-            Err(e) => Event::default().event("problem").data(e.message),
-        };
-        Some((Ok::<Event, Infallible>(event), (rx, state, lane, false)))
     });
     let mut res = Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")).into_response();
     // Proxies must not buffer the stream.

@@ -91,11 +91,14 @@ fn channel_text(lang: Lang, c: Channel) -> &'static str {
     }
 }
 
-fn tier_text(lang: Lang, tier: &str) -> String {
+/// A tier's name in `lang` (its id when the ladder no longer has it).
+fn tier_text(lang: Lang, loyalty: &crate::members::LoyaltyRules, tier: &str) -> String {
     if tier.is_empty() {
-        lang.pick("无等级", "No tier").to_string()
-    } else {
-        tier.to_string()
+        return lang.pick("无等级", "No tier").to_string();
+    }
+    match loyalty.tier(tier) {
+        Some(t) if !t.name_zh.is_empty() => lang.pick(&t.name_zh, &t.name_en).to_string(),
+        _ => tier.to_string(),
     }
 }
 
@@ -584,7 +587,7 @@ async fn search_page(State(state): State<AppState>, Extension(me): Extension<Ide
                             td { a href=(format!("/members/{}", m.id)) { (m.id) } }
                             td { a href=(format!("/members/{}", m.id)) { (m.name) } }
                             td { (phone_of(&me, m)) }
-                            td { (tier_text(lang, &m.tier)) }
+                            td { (tier_text(lang, &state.ctx.loyalty, &m.tier)) }
                             td.num { (m.points) }
                             td.num { (yuan(m.stored_value_fen)) }
                             td { (forms::local_time(m.registered_at, state.ctx.tz)) }
@@ -690,7 +693,7 @@ async fn profile_page(State(state): State<AppState>, Extension(me): Extension<Id
             div.card {
                 h2 { (lang.pick("等级与余额", "Tier and balances")) }
                 dl.facts {
-                    dt { (lang.pick("等级", "Tier")) } dd { strong { (tier_text(lang, &m.tier)) } " " span.muted { (lang.pick("自", "since")) " " (m.tier_since) } }
+                    dt { (lang.pick("等级", "Tier")) } dd { strong { (tier_text(lang, &state.ctx.loyalty, &m.tier)) } " " span.muted { (lang.pick("自", "since")) " " (m.tier_since) } }
                     @if let Some(r) = rule {
                         dt { (lang.pick("等级折扣", "Tier discount")) } dd { (forms::percent(r.discount_bp)) " · " (lang.pick("积分", "points")) " " (forms::multiplier(r.points_multiplier_bp)) }
                     }
@@ -973,7 +976,7 @@ async fn tiers_page(State(state): State<AppState>, Extension(me): Extension<Iden
                 tbody {
                     @for t in &list.tiers {
                         tr {
-                            td { (tier_text(lang, &t.tier)) @if !t.in_ladder { " " span.badge.warn { (lang.pick("已不在等级表中", "no longer in the ladder")) } } }
+                            td { (tier_text(lang, &state.ctx.loyalty, &t.tier)) @if !t.in_ladder { " " span.badge.warn { (lang.pick("已不在等级表中", "no longer in the ladder")) } } }
                             td.num { (t.min_spend_fen.map(yuan).unwrap_or_default()) }
                             td.num { (t.min_visits.map(|v| v.to_string()).unwrap_or_else(|| "—".into())) }
                             td.num { (t.discount_bp.map(forms::percent).unwrap_or_default()) }

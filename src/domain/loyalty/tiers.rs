@@ -18,6 +18,11 @@ pub const BIRTHDAY_CATCH_UP_DAYS: i64 = 7;
 pub struct TierRule {
     /// Stable id, e.g. "gold"; stored on members and sent in events.
     pub id: String,
+    /// What people read: 金卡 / Gold.
+    #[serde(default)]
+    pub name_zh: String,
+    #[serde(default)]
+    pub name_en: String,
     /// Rolling 12-month spend in fen that enters this tier.
     pub min_spend_fen: i64,
     /// Visits in 12 months that also enter it, whatever the spend; `None` = spend only.
@@ -213,6 +218,8 @@ mod tests {
     fn tier(id: &str, min_spend_fen: i64, min_visits: Option<u32>) -> TierRule {
         TierRule {
             id: id.into(),
+            name_zh: String::new(),
+            name_en: String::new(),
             min_spend_fen,
             min_visits,
             discount_bp: 0,

@@ -99,7 +99,7 @@
       ? "<ul>" + m.coupons.map((c) => `<li><span>${esc(pick(c, "name"))} <small class="muted">${esc(S.until)} ${esc(c.valid_to)}</small></span>` +
           (c.applied ? `<span class="ok">${esc(S.applied)}</span>` : `<button type="button" class="secondary" data-coupon="${esc(c.code)}">${esc(S.apply)}</button>`) + "</li>").join("") + "</ul>"
       : `<div class="muted">${esc(S.no_coupons)}</div>`;
-    p.innerHTML = `<div><strong>${esc(S.member)} ${esc(m.phone)}</strong> · ${esc(S.tier)} ${esc(m.tier || "—")}` +
+    p.innerHTML = `<div><strong>${esc(S.member)} ${esc(m.phone)}</strong> · ${esc(S.tier)} ${esc((document.documentElement.lang === "en" ? m.tier_name_en : m.tier_name_zh) || m.tier || "—")}` +
       ` <button type="button" class="secondary" id="member-remove">${esc(S.remove_member)}</button></div>` +
       `<div>${esc(S.points)} ${m.points} (${esc(S.usable)} ${m.points_usable}) · ${esc(S.balance)} ${yuan(m.stored_value_fen)}</div>` +
       `<div class="muted">${esc(S.coupons)}</div>${coupons}`;
