@@ -4,21 +4,13 @@
 
 mod common;
 
+use common::web::{body, text};
+
 use common::web::WebShop;
 use common::{apply, bananas, ean13, load, water};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use storehub::domain::stock::MoveKind;
-
-async fn body(res: reqwest::Response) -> (StatusCode, Value) {
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
-async fn text(res: reqwest::Response) -> (StatusCode, String) {
-    let status = res.status();
-    (status, res.text().await.unwrap_or_default())
-}
 
 /// The shop with water (24 on hand, reorder at 24: low) and bananas (5 kg on hand).
 async fn stocked() -> WebShop {

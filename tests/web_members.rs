@@ -3,20 +3,12 @@
 
 mod common;
 
+use common::web::{body, text};
+
 use common::web::WebShop;
 use storehub::clock::Clock;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-
-async fn body(res: reqwest::Response) -> (StatusCode, Value) {
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
-async fn text(res: reqwest::Response) -> (StatusCode, String) {
-    let status = res.status();
-    (status, res.text().await.unwrap_or_default())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cashier_registers_and_finds_a_member_but_may_not_edit_one() {
@@ -175,7 +167,7 @@ async fn the_tier_ladder_counts_members_and_search_pages() {
     assert!(tiers.iter().skip(1).all(|t| t["members"] == 0), "{v}");
     let (status, page) = text(shop.get(&m, "/members/tiers").await).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.contains("会员等级") && page.contains("regular") && page.contains("gold"));
+    assert!(page.contains("会员等级") && page.contains("普通会员") && page.contains("金卡"), "the ladder by name");
 
     // Newest first, two per page.
     let (_, p1) = body(shop.get(&m, "/api/v1/members?limit=2").await).await;

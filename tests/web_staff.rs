@@ -4,19 +4,11 @@
 
 mod common;
 
+use common::web::{body, text};
+
 use common::web::{WebShop, PASSWORD};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-
-async fn body(res: reqwest::Response) -> (StatusCode, Value) {
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
-async fn text(res: reqwest::Response) -> (StatusCode, String) {
-    let status = res.status();
-    (status, res.text().await.unwrap_or_default())
-}
 
 const NEW_PASSWORD: &str = "lychee-season-7";
 

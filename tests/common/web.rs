@@ -170,3 +170,15 @@ impl WebShop {
         self.http.post(self.url(path)).header("cookie", &login.cookie).form(&form).send().await.expect("post form")
     }
 }
+
+/// A response's status and JSON body (`null` when it has none).
+pub async fn body(res: reqwest::Response) -> (reqwest::StatusCode, serde_json::Value) {
+    let status = res.status();
+    (status, res.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// A response's status and text.
+pub async fn text(res: reqwest::Response) -> (reqwest::StatusCode, String) {
+    let status = res.status();
+    (status, res.text().await.unwrap_or_default())
+}
