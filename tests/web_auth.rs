@@ -175,3 +175,24 @@ fn the_first_admin_and_api_tokens_are_made_from_the_cli() {
     let out = common::storehub_cmd(&["--data-dir", d, "token", "remove", "hq-reporting"]);
     assert!(!out.status.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_lists_every_api_route_and_health_needs_no_login() {
+    let shop = WebShop::start().await;
+    let health: serde_json::Value = shop.http.get(shop.url("/api/v1/health")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health["ok"], true);
+    let res = shop.http.get(shop.url("/api/v1/openapi.json")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let doc: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let api_routes: Vec<_> = storehub::web::routes::table().into_iter().filter(|r| r.is_api()).collect();
+    assert!(api_routes.len() >= 40, "{} API routes", api_routes.len());
+    for r in &api_routes {
+        let op = &doc["paths"][r.path][r.method.as_str().to_ascii_lowercase()];
+        assert!(op["summary"].is_string() && op["x-storehub-permission"].is_string(), "{} {}: {op}", r.method, r.path);
+    }
+    // The cashier's pay body is described field by field.
+    let pay = &doc["paths"]["/api/v1/lanes/{lane}/pay"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+    let name = pay.as_str().unwrap().rsplit('/').next().unwrap();
+    assert!(doc["components"]["schemas"][name]["properties"]["tenders"].is_object(), "{}", doc["components"]["schemas"][name]);
+}
