@@ -200,6 +200,12 @@ async fn a_cashier_sells_through_the_lanes_scanner_in_a_real_browser() {
     m.client.goto(&format!("{}/reports/cashiers", hub.base)).await.expect("report");
     m.wait_js(&format!("document.body.innerText.includes('{}')", CASHIER.0), WAIT).await;
     m.screenshot("manager-3-cashiers").await;
+    // The manager's other pages render in the browser (screenshots for a look at 1024 wide).
+    for (path, heading, shot) in [("/members", "会员", "manager-4-members"), ("/products", "商品", "manager-5-products"), ("/stock", "库存", "manager-6-stock"), ("/shifts", "班次", "manager-7-shifts")] {
+        m.client.goto(&format!("{}{path}", hub.base)).await.expect("page");
+        m.wait_js(&format!("document.querySelector('h1') && document.querySelector('h1').innerText.includes('{heading}')"), WAIT).await;
+        m.screenshot(shot).await;
+    }
     m.close().await;
 
     // The receipt went to the lane's printer (its queue writes it a moment after the sale).
