@@ -7,6 +7,7 @@
 //! needs, so every rule can be tested with worked numbers.
 
 pub mod barcode;
+pub mod campaign;
 pub mod coupon_code;
 pub mod events;
 pub mod loyalty;
