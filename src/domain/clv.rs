@@ -645,6 +645,9 @@ fn hyp2f1_series(a: f64, b: f64, c: f64, z: f64, max_terms: u32) -> Option<f64> 
     None
 }
 
+/// How close c − a − b may come to an integer before ₂F₁'s connection formula is interpolated.
+const NEAR_INTEGER: f64 = 1e-5;
+
 /// Gauss's hypergeometric function ₂F₁(a, b; c; z) for real z < 1. NaN outside that domain or
 /// when c is a pole (0, −1, …).
 /// - z < 0: Pfaff, ₂F₁(a,b;c;z) = (1−z)^(−a) ₂F₁(a, c−b; c; z/(z−1)), argument in (0, 1).
@@ -653,8 +656,6 @@ fn hyp2f1_series(a: f64, b: f64, c: f64, z: f64, max_terms: u32) -> Option<f64> 
 ///   converge fast; when c−a−b is within 10⁻⁵ of an integer (where its gamma factors blow up
 ///   and cancel) c is moved so that c−a−b = integer ± 10⁻⁵ and the two values interpolated
 ///   (error O(10⁻¹⁰), about 10⁻¹¹ lost to the cancellation).
-const NEAR_INTEGER: f64 = 1e-5;
-
 fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
     if [a, b, c, z].iter().any(|v| !v.is_finite()) || z >= 1.0 {
         return f64::NAN;
