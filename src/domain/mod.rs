@@ -2,12 +2,13 @@
 //! pricing and tenders, event classes (what the outbox's disk budget may drop), loyalty (points,
 //! tiers, stored value, referrals, member codes), phone numbers, staff rules (roles, lockout,
 //! shift cash), shelf counts from weights, sales figures for the dashboard and reports
-//! (`reports`), and later analytics and forecasting.
+//! (`reports`), customer-lifetime models (`clv`: BG/NBD, Gamma-Gamma), and later forecasting.
 //! Nothing here does I/O, reads the clock or is async: callers pass in everything a decision
 //! needs, so every rule can be tested with worked numbers.
 
 pub mod barcode;
 pub mod campaign;
+pub mod clv;
 pub mod coupon_code;
 pub mod events;
 pub mod loyalty;
