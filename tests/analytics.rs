@@ -121,3 +121,32 @@ fn imported_history_gives_hand_computed_rfm_rows() {
     );
     assert_eq!(lines[4], format!("{},4,0,0,0,0,0,,,,,,,,false,,,2026-06-30", cards[3]));
 }
+
+/// The benchmark: `STOREHUB_BENCH_MEMBERS=100000 cargo test --release --test analytics --
+/// --ignored --nocapture` (default 10,000 members, two years of history each).
+#[test]
+#[ignore]
+fn bench_member_analytics() {
+    use storehub::store::{Durability, Store, StoreOptions};
+    let n: usize = std::env::var("STOREHUB_BENCH_MEMBERS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreOptions {
+        path: tmp.path().join("db"),
+        durability: Durability::Relaxed,
+        relaxed_flush_ms: 200,
+        source: None,
+        clock: storehub::clock::system(),
+    })
+    .unwrap();
+    let config = storehub::config::Config::demo().unwrap();
+    let rules = storehub::members::LoyaltyRules::for_shop(&config);
+    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
+    let t = std::time::Instant::now();
+    let built = storehub::bench::analytics::build_members(&store, n, as_of, &rules).unwrap();
+    eprintln!("built {} members, {} purchases in {:.1?}", built.members, built.purchases, t.elapsed());
+    let params = storehub::domain::rfm::RfmParams::default();
+    let (took, rows) =
+        storehub::bench::analytics::time_member_analytics(&store, config.timezone(), as_of, &params).unwrap();
+    assert_eq!(rows, n);
+    eprintln!("analytics members: {rows} members in {took:.2?}");
+}
