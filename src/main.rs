@@ -319,7 +319,12 @@ enum ImportCmd {
     /// Import members' purchase history from an old till: member_ref,date,amount_fen and
     /// optional category,sku,qty (see docs/members-analytics.md). Counts for analytics, never
     /// for stock or points. A bad file writes nothing.
-    Transactions { file: PathBuf },
+    Transactions {
+        file: PathBuf,
+        /// Also count the rows in members' visits, spend and tiers (as sales would).
+        #[arg(long)]
+        count_for_tiers: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -1158,7 +1163,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             print_json(&request(&cli, Request::Lookup { code: code.clone() })?.result)
         }
         Command::Import(ImportCmd::Catalog { file }) => import_catalog(&cli, file),
-        Command::Import(ImportCmd::Transactions { file }) => import_transactions(&cli, file),
+        Command::Import(ImportCmd::Transactions { file, count_for_tiers }) => {
+            import_transactions(&cli, file, *count_for_tiers)
+        }
         Command::Analytics(AnalyticsCmd::Members { as_of, format, output }) => {
             let cfg = load_config(&cli, false)?;
             let params = cfg.as_ref().map(|c| c.analytics.params()).unwrap_or_default();
@@ -1755,14 +1762,14 @@ fn recover(cli: &Cli, dry_run: bool) -> Result<(), Failure> {
 
 /// `storehub import transactions`: checks the file's format here, then the members and dates
 /// in the store (daemon or direct); any error writes nothing.
-fn import_transactions(cli: &Cli, file: &Path) -> Result<(), Failure> {
+fn import_transactions(cli: &Cli, file: &Path, count_for_tiers: bool) -> Result<(), Failure> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let name = file.display().to_string();
     let cfg = load_config(cli, false)?;
     let tz = cfg.as_ref().map_or(chrono_tz::Asia::Shanghai, |c| c.timezone());
     let rows = members::history::parse_history(&bytes, &name, tz)
         .map_err(|report| anyhow!("{report}\nnothing imported"))?;
-    let reply = request(cli, Request::ImportTransactions { file_name: name, rows })?;
+    let reply = request(cli, Request::ImportTransactions { file_name: name, rows, count_for_tiers })?;
     print_json(&reply.result)
 }
 

@@ -53,6 +53,10 @@ fn imported_history_gives_hand_computed_rfm_rows() {
     assert_eq!((summary["rows"].as_u64(), summary["members"].as_u64()), (Some(10), Some(3)), "{summary}");
     assert_eq!(summary["amount_fen"].as_i64(), Some(1000 + 1000 + 500 + 300 + 9999 + 20_000 + 200));
 
+    // Without --count-for-tiers the member's visits and spend stay as they were.
+    let shown = json(storehub_cmd(&["--data-dir", d, "member", "show", "13800000001"]));
+    assert_eq!((shown["visits"].as_u64(), shown["spend_fen"].as_i64()), (Some(0), Some(0)));
+
     // A format error on line 4: named with its column; the good rows for member 4 are not stored.
     let bad = "member_ref,date,amount_fen\n4,2026-06-01,100\n4,2026-06-02,100\n4,2026-02-30,100\n";
     let bad_path = tmp.path().join("bad.csv");
@@ -120,6 +124,23 @@ fn imported_history_gives_hand_computed_rfm_rows() {
         format!("{},2,3,91,302,20000,4,211,1,4,4,cant_lose_them,重要保持,churn_warning,true,natural,rice,2026-06-30", cards[1])
     );
     assert_eq!(lines[4], format!("{},4,0,0,0,0,0,,,,,,,,false,,,2026-06-30", cards[3]));
+}
+
+#[test]
+fn count_for_tiers_adds_the_rows_to_visits_and_spend() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("shop");
+    let d = d.to_str().unwrap();
+    ok(storehub_cmd(&["--data-dir", d, "member", "add", "--phone", "13800000001", "--name", "甲"]));
+    let path = tmp.path().join("h.csv");
+    let rows = "member_ref,date,amount_fen\n1,2026-06-01,1000\n1,2026-06-01,500\n1,2026-06-10T02:00:00Z,250\n";
+    std::fs::write(&path, rows).unwrap();
+    let p = path.to_str().unwrap();
+    ok(storehub_cmd(&["--data-dir", d, "import", "transactions", p, "--count-for-tiers"]));
+    let shown = json(storehub_cmd(&["--data-dir", d, "member", "show", "13800000001"]));
+    // Three rows: three visits, ¥17.50; the last purchase is the RFC 3339 one.
+    assert_eq!((shown["visits"].as_u64(), shown["spend_fen"].as_i64()), (Some(3), Some(1750)), "{shown}");
+    assert_eq!(shown["last_purchase_at"], "2026-06-10T02:00:00Z");
 }
 
 /// The benchmark: `STOREHUB_BENCH_MEMBERS=100000 cargo test --release --test analytics --

@@ -143,7 +143,13 @@ pub enum Request {
     ExportPointsLedger { from: Option<chrono::NaiveDate>, to: Option<chrono::NaiveDate> },
     /// Store purchase history from an old till (rows already format-checked by the CLI; the
     /// members and dates are checked here, all rows before any write).
-    ImportTransactions { file_name: String, rows: Vec<crate::members::history::HistoryRow> },
+    ImportTransactions {
+        file_name: String,
+        rows: Vec<crate::members::history::HistoryRow>,
+        /// Count the rows in members' statistics and tiers too.
+        #[serde(default)]
+        count_for_tiers: bool,
+    },
     /// Member analytics at a shop-local day (today when `None`), with `[analytics]` rules.
     AnalyticsMembers { as_of: Option<chrono::NaiveDate>, params: crate::domain::rfm::RfmParams },
 }

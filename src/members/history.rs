@@ -2,7 +2,8 @@
 //! stored in `TreeId::History`) and the reader that gives analytics every member's purchases —
 //! member sales with their returns netted, plus imported rows — up to a shop-local date.
 //!
-//! Imported rows count for RFM and the models, never for stock or points. The file is checked
+//! Imported rows count for RFM and the models, never for stock or points; for tiers only when
+//! asked (`--count-for-tiers`, see [`import_history`]). The file is checked
 //! whole (format, then every `member_ref` against the store) before anything is written, so a
 //! bad file writes nothing; every error names file, line and column.
 //!
@@ -24,7 +25,6 @@
 //! the analytics (`domain::rfm::occasions`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::convert::Infallible;
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -33,7 +33,8 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::csv::CsvError;
 use crate::domain::pricing::DiscountSource;
 use crate::domain::rfm::Occasion;
-use crate::store::{codec, CommitError, Record, Store, StoreError, TreeId, TxError};
+use super::MemberError;
+use crate::store::{codec, CommitError, Record, Store, StoreError, TreeId, Tx, TxError};
 
 /// One file of history was imported (data: [`HistoryImported`]).
 pub const EVENT_HISTORY_IMPORTED: &str = "storehub.member.history_imported";
@@ -344,11 +345,18 @@ pub enum HistoryImportError {
 /// Checks every row against the store (members exist, dates not after `today`), then writes
 /// the rows in commits of [`CHUNK_ROWS`], the last one carrying the one
 /// [`EVENT_HISTORY_IMPORTED`] event. Nothing is written when any row is bad.
+///
+/// With `tiers` (`--count-for-tiers`), each row also counts in the member's purchase statistics
+/// in the same commit, as a sale would (one visit, the spend, first and last purchase time —
+/// noon shop time for a date-only row — and the day's totals when within the rolling 12
+/// months), and a member whose rolling figures now reach a higher tier moves up at once
+/// (`storehub.member.tier_changed`). Referral rewards and points are never given for history.
 pub fn import_history(
     store: &Store,
     file_name: &str,
     rows: &[HistoryRow],
     today: NaiveDate,
+    tiers: Option<(&super::LoyaltyRules, chrono_tz::Tz)>,
 ) -> Result<HistoryImportSummary, HistoryImportError> {
     let mut report = HistoryCsvReport::new(file_name);
     let mut cache: HashMap<&str, Option<u64>> = HashMap::new();
@@ -401,6 +409,9 @@ pub fn import_history(
                         line: row.line,
                     };
                     tx.put(TreeId::History, &codec::u64_key(id), &p)?;
+                    if let Some((rules, tz)) = tiers {
+                        count_for_tiers_tx(tx, *member_id, row, rules, tz)?;
+                    }
                     first = first.or(Some(id));
                     last = Some(id);
                 }
@@ -415,15 +426,52 @@ pub fn import_history(
                         first_id: first_id.or(first),
                         last_id: last,
                     };
-                    tx.emit::<Infallible>(EVENT_HISTORY_IMPORTED, None, &event)?;
+                    tx.emit::<MemberError>(EVENT_HISTORY_IMPORTED, None, &event)?;
                 }
-                Ok::<_, TxError<Infallible>>((first, last))
+                Ok::<_, TxError<MemberError>>((first, last))
             })
-            .map_err(|e: CommitError<Infallible>| HistoryImportError::Commit(e.to_string()))?;
+            .map_err(|e: CommitError<MemberError>| HistoryImportError::Commit(e.to_string()))?;
         first_id = first_id.or(chunk_first);
         summary.commits += 1;
     }
     Ok(summary)
+}
+
+/// One imported row in the member's statistics and tier (see [`import_history`]).
+fn count_for_tiers_tx(
+    tx: &Tx,
+    member_id: u64,
+    row: &HistoryRow,
+    rules: &super::LoyaltyRules,
+    tz: chrono_tz::Tz,
+) -> Result<(), TxError<MemberError>> {
+    use chrono::TimeZone as _;
+    let mut m = super::member_tx(tx, member_id)?;
+    let today = rules.today(tx.now());
+    let noon = row.date.and_hms_opt(12, 0, 0).unwrap_or_default();
+    let at = row.at.unwrap_or_else(|| {
+        tz.from_local_datetime(&noon).earliest().map_or_else(|| noon.and_utc(), |t| t.with_timezone(&Utc))
+    });
+    let s = &mut m.stats;
+    s.visits = s.visits.saturating_add(1);
+    s.spend_fen = s.spend_fen.saturating_add(row.amount_fen);
+    s.first_purchase_at = Some(s.first_purchase_at.map_or(at, |f| f.min(at)));
+    s.last_purchase_at = Some(s.last_purchase_at.map_or(at, |l| l.max(at)));
+    match s.days.iter_mut().find(|d| d.date == row.date) {
+        Some(d) => {
+            d.spend_fen = d.spend_fen.saturating_add(row.amount_fen);
+            d.visits = d.visits.saturating_add(1);
+        }
+        None => {
+            s.days.push(super::DayStats { date: row.date, spend_fen: row.amount_fen, visits: 1 });
+            s.days.sort_by_key(|d| d.date);
+        }
+    }
+    super::purchase::prune_days(&mut m, today);
+    if let Some(c) = super::purchase::upgrade(&mut m, rules, today) {
+        super::purchase::emit_tier_change(tx, m.id, &c)?;
+    }
+    super::put_member(tx, &m)
 }
 
 /// One member's purchases and returns, as the analytics take them.
