@@ -166,6 +166,10 @@ fn bench_member_analytics() {
     let built = storehub::bench::analytics::build_members(&store, n, as_of, &rules).unwrap();
     eprintln!("built {} members, {} purchases in {:.1?}", built.members, built.purchases, t.elapsed());
     let params = storehub::domain::rfm::RfmParams::default();
+    let t = std::time::Instant::now();
+    let h = storehub::members::history::member_histories(&store, config.timezone(), as_of).unwrap();
+    eprintln!("history read: {} members in {:.2?}", h.len(), t.elapsed());
+    drop(h);
     let (took, rows) =
         storehub::bench::analytics::time_member_analytics(&store, config.timezone(), as_of, &params).unwrap();
     assert_eq!(rows, n);
