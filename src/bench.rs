@@ -3,6 +3,7 @@
 //! dir, a loop of tiny sled flushes, bare sled inserts). Prints a Markdown report for
 //! docs/benchmarks.md. Nothing here is used by the daemon.
 
+pub mod analytics;
 pub mod cloud;
 
 use std::io::Write;

@@ -865,6 +865,8 @@ pub struct Config {
     pub loyalty: LoyaltyConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub analytics: AnalyticsConfig,
 }
 
 /// `[store]`: who this hub is. The three ids form its MQTT topics:
@@ -2020,6 +2022,61 @@ impl Default for LogConfig {
     }
 }
 
+/// `[analytics]`: the member analytics rules (`domain::rfm`, docs/members-analytics.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalyticsConfig {
+    /// Days of the RFM window ending at the analysis date (1–3650).
+    pub window_days: u32,
+    /// Dormant after this many days without a purchase (1–3650).
+    pub dormant_after_days: u32,
+    /// 价格敏感 when coupon + promotion discounts are at least this share of list spend (bp).
+    pub price_sensitive_bp: u32,
+    /// 新客 while the first purchase is fewer than this many days old.
+    pub new_member_days: u32,
+    /// Recent period of the churn warning, days (1–3650).
+    pub churn_window_days: u32,
+    /// 流失预警 when the recent purchase rate is below this share of the earlier rate (bp).
+    pub churn_fraction_bp: u32,
+    /// Repurchase reminders fall due this many days before the expected date.
+    pub remind_days_before: u32,
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        AnalyticsConfig::from(crate::domain::rfm::RfmParams::default())
+    }
+}
+
+impl From<crate::domain::rfm::RfmParams> for AnalyticsConfig {
+    fn from(p: crate::domain::rfm::RfmParams) -> Self {
+        AnalyticsConfig {
+            window_days: p.window_days,
+            dormant_after_days: p.dormant_after_days,
+            price_sensitive_bp: p.price_sensitive_bp,
+            new_member_days: p.new_member_days,
+            churn_window_days: p.churn_window_days,
+            churn_fraction_bp: p.churn_fraction_bp,
+            remind_days_before: p.remind_days_before,
+        }
+    }
+}
+
+impl AnalyticsConfig {
+    /// The rule parameters.
+    pub fn params(&self) -> crate::domain::rfm::RfmParams {
+        crate::domain::rfm::RfmParams {
+            window_days: self.window_days,
+            dormant_after_days: self.dormant_after_days,
+            price_sensitive_bp: self.price_sensitive_bp,
+            new_member_days: self.new_member_days,
+            churn_window_days: self.churn_window_days,
+            churn_fraction_bp: self.churn_fraction_bp,
+            remind_days_before: self.remind_days_before,
+        }
+    }
+}
+
 fn default_log_level() -> String {
     "info".to_string()
 }
@@ -2139,6 +2196,32 @@ impl Config {
         self.validate_mqtt()?;
         self.validate_web()?;
         self.validate_loyalty()?;
+        self.validate_analytics()?;
+        Ok(())
+    }
+
+    fn validate_analytics(&self) -> Result<(), Invalid> {
+        let a = &self.analytics;
+        let days = [
+            ("window_days", a.window_days),
+            ("dormant_after_days", a.dormant_after_days),
+            ("churn_window_days", a.churn_window_days),
+        ];
+        for (k, v) in days {
+            if !(1..=3650).contains(&v) {
+                return Err(invalid(key("analytics", k), format!("expected 1 to 3650 days, got {v}")));
+            }
+        }
+        for (k, v) in [("price_sensitive_bp", a.price_sensitive_bp), ("churn_fraction_bp", a.churn_fraction_bp)] {
+            if v > 10_000 {
+                return Err(invalid(key("analytics", k), format!("expected 0 to 10000 bp, got {v}")));
+            }
+        }
+        for (k, v) in [("new_member_days", a.new_member_days), ("remind_days_before", a.remind_days_before)] {
+            if v > 3650 {
+                return Err(invalid(key("analytics", k), format!("expected 0 to 3650 days, got {v}")));
+            }
+        }
         Ok(())
     }
 
@@ -2890,6 +2973,7 @@ mod tests {
             "[loyalty]\n__probe = 1\n",
             "[[loyalty.tiers]]\n__probe = 1\n",
             "[log]\n__probe = 1\n",
+            "[analytics]\n__probe = 1\n",
         ];
         for probe in probes {
             let e = Config::from_str(probe, "probe").unwrap_err();

@@ -124,6 +124,9 @@ enum Command {
     /// Completed sales.
     #[command(subcommand)]
     Sale(SaleCmd),
+    /// Member analytics (会员分析): RFM, segments, tags, dormancy, repurchase reminders.
+    #[command(subcommand)]
+    Analytics(AnalyticsCmd),
     /// Receipts as the printer gets them (ESC/POS bytes).
     #[command(subcommand)]
     Receipt(ReceiptCmd),
@@ -313,6 +316,31 @@ enum ImportCmd {
     /// Import products from CSV: sku,barcodes,name_zh,name_en,category,unit,price_fen,
     /// member_price_fen,cost_fen,tax_bp,supplier,reorder_point. A bad file writes nothing.
     Catalog { file: PathBuf },
+    /// Import members' purchase history from an old till: member_ref,date,amount_fen and
+    /// optional category,sku,qty (see docs/members-analytics.md). Counts for analytics, never
+    /// for stock or points. A bad file writes nothing.
+    Transactions {
+        file: PathBuf,
+        /// Also count the rows in members' visits, spend and tiers (as sales would).
+        #[arg(long)]
+        count_for_tiers: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AnalyticsCmd {
+    /// One row per member: member_ref, frequency, recency, T, monetary, r, f, m, segment, tags,
+    /// dormant, dormant_reason, repurchase_due. Rules from [analytics].
+    Members {
+        /// Shop-local day the analysis ends at (default today).
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<chrono::NaiveDate>,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormat,
+        /// Write here instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -1135,6 +1163,23 @@ fn run(cli: Cli) -> Result<(), Failure> {
             print_json(&request(&cli, Request::Lookup { code: code.clone() })?.result)
         }
         Command::Import(ImportCmd::Catalog { file }) => import_catalog(&cli, file),
+        Command::Import(ImportCmd::Transactions { file, count_for_tiers }) => {
+            import_transactions(&cli, file, *count_for_tiers)
+        }
+        Command::Analytics(AnalyticsCmd::Members { as_of, format, output }) => {
+            let cfg = load_config(&cli, false)?;
+            let params = cfg.as_ref().map(|c| c.analytics.params()).unwrap_or_default();
+            let reply = request(&cli, Request::AnalyticsMembers { as_of: *as_of, params })?;
+            let as_of: chrono::NaiveDate = serde_json::from_value(reply.result["as_of"].clone())?;
+            let rows: Vec<members::analytics::MemberAnalyticsRow> =
+                serde_json::from_value(reply.result["rows"].clone())?;
+            let mut buf = Vec::new();
+            match format {
+                ExportFormat::Csv => members::analytics::write_csv(&rows, as_of, &mut buf)?,
+                ExportFormat::Json => json_rows(&rows, &mut buf)?,
+            }
+            write_export(&buf, output.as_deref(), rows.len(), "members")
+        }
         Command::Export(ExportCmd::Catalog { format, output }) => {
             let reply = request(&cli, Request::ExportCatalog)?;
             let products: Vec<catalog::Product> = serde_json::from_value(reply.result)?;
@@ -1713,6 +1758,19 @@ fn recover(cli: &Cli, dry_run: bool) -> Result<(), Failure> {
     }
     eprintln!("recovered: snapshot {} + {} journal records; the damaged database is kept at {}", plan.snapshot, replayed.records, aside.display());
     Ok(())
+}
+
+/// `storehub import transactions`: checks the file's format here, then the members and dates
+/// in the store (daemon or direct); any error writes nothing.
+fn import_transactions(cli: &Cli, file: &Path, count_for_tiers: bool) -> Result<(), Failure> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let name = file.display().to_string();
+    let cfg = load_config(cli, false)?;
+    let tz = cfg.as_ref().map_or(chrono_tz::Asia::Shanghai, |c| c.timezone());
+    let rows = members::history::parse_history(&bytes, &name, tz)
+        .map_err(|report| anyhow!("{report}\nnothing imported"))?;
+    let reply = request(cli, Request::ImportTransactions { file_name: name, rows, count_for_tiers })?;
+    print_json(&reply.result)
 }
 
 fn import_catalog(cli: &Cli, file: &Path) -> Result<(), Failure> {

@@ -274,3 +274,46 @@ ends_at = "2026-11-30T00:00:00"
     // No tiers in this config; no member day. Rice ⌊6,990 × 3 / 100⌋ = 209, milk ⌊2,490 / 100⌋ = 24.
     assert_eq!(sale.points_earned, 233);
 }
+
+/// The analytics history (`members::history::member_histories`) of a member sale: the ¥181.09
+/// sale above with its ¥30 coupon and the oil's ¥17.98 promotion (the 5% tier discounts count as
+/// neither), its categories, and a later partial return netted from the amount.
+#[test]
+fn a_member_sale_and_its_return_feed_the_analytics_history() {
+    let t = till();
+    fill(&t);
+    let code = coupon_200_30(&t);
+    t.lanes.attach_member("lane-1", "13812345678").unwrap();
+    t.lanes.add_coupon("lane-1", &code).unwrap();
+    let sale = t.lanes.pay("lane-1", &PayRequest { tenders: vec![card(18_109)] }, &t.rules).unwrap();
+    let tz = chrono_tz::Asia::Shanghai;
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+    let h = storehub::members::history::member_histories(&t.store, tz, day).unwrap();
+    let p = &h[&t.member].purchases;
+    assert_eq!(p.len(), 1);
+    assert_eq!((p[0].date, p[0].amount_fen, p[0].coupon_fen, p[0].promo_fen), (day, 18_109, 3_000, 1_798));
+    let cats: Vec<&str> = p[0].categories.iter().map(String::as_str).collect();
+    assert_eq!(cats, vec!["dairy", "fruit", "grain", "meat", "oil"]);
+    assert!(h[&t.member].returns.is_empty());
+    // Nothing up to the day before.
+    let before = storehub::members::history::member_histories(&t.store, tz, day.pred_opt().unwrap()).unwrap();
+    assert!(before.get(&t.member).is_none_or(|m| m.purchases.is_empty()));
+
+    // One of the two milks comes back: its refund is netted and the return day recorded.
+    let back = returns::return_items(
+        &t.store,
+        &ReturnRequest {
+            of: ReturnOf::Sale { sale_id: sale.id, lines: vec![ReturnLineRequest { line_no: 4, qty: 1 }] },
+            lane: "lane-1".into(),
+            by: "li".into(),
+            restock: true,
+            reason: "leaking".into(),
+        },
+        &loyalty(),
+    )
+    .unwrap();
+    assert!(back.refund_fen > 0);
+    let h = storehub::members::history::member_histories(&t.store, tz, day).unwrap();
+    assert_eq!(h[&t.member].purchases[0].amount_fen, 18_109 - back.refund_fen);
+    assert_eq!(h[&t.member].returns, vec![day]);
+}

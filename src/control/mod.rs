@@ -141,6 +141,17 @@ pub enum Request {
     ExportMembers { full_phone: bool },
     /// Points ledger entries dated from..=to (shop-local days).
     ExportPointsLedger { from: Option<chrono::NaiveDate>, to: Option<chrono::NaiveDate> },
+    /// Store purchase history from an old till (rows already format-checked by the CLI; the
+    /// members and dates are checked here, all rows before any write).
+    ImportTransactions {
+        file_name: String,
+        rows: Vec<crate::members::history::HistoryRow>,
+        /// Count the rows in members' statistics and tiers too.
+        #[serde(default)]
+        count_for_tiers: bool,
+    },
+    /// Member analytics at a shop-local day (today when `None`), with `[analytics]` rules.
+    AnalyticsMembers { as_of: Option<chrono::NaiveDate>, params: crate::domain::rfm::RfmParams },
 }
 
 impl Request {
@@ -196,6 +207,8 @@ impl Request {
             Request::JobRun { .. } => "job_run",
             Request::ExportMembers { .. } => "export_members",
             Request::ExportPointsLedger { .. } => "export_points_ledger",
+            Request::ImportTransactions { .. } => "import_transactions",
+            Request::AnalyticsMembers { .. } => "analytics_members",
         }
     }
 }

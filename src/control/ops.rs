@@ -214,7 +214,9 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         | Request::MemberAdjust { .. }
         | Request::JobRun { .. }
         | Request::ExportMembers { .. }
-        | Request::ExportPointsLedger { .. }) => member_request(store, ctx, req),
+        | Request::ExportPointsLedger { .. }
+        | Request::ImportTransactions { .. }
+        | Request::AnalyticsMembers { .. }) => member_request(store, ctx, req),
     }
 }
 
@@ -257,6 +259,18 @@ fn member_request(store: &Store, ctx: &Context, req: Request) -> Result<Reply, S
         }
         Request::ExportPointsLedger { from, to } => {
             Ok(Reply::json(members::export::ledger_rows(store, from, to).map_err(s)?))
+        }
+        Request::ImportTransactions { file_name, rows, count_for_tiers } => {
+            let today = crate::clock::local(store.clock().now(), ctx.tz).date();
+            let tiers = count_for_tiers.then_some((rules, ctx.tz));
+            let summary = members::history::import_history(store, &file_name, &rows, today, tiers)
+                .map_err(|e| e.to_string())?;
+            Ok(Reply::json(summary))
+        }
+        Request::AnalyticsMembers { as_of, params } => {
+            let as_of = as_of.unwrap_or_else(|| crate::clock::local(store.clock().now(), ctx.tz).date());
+            let rows = members::analytics::member_rows(store, ctx.tz, as_of, &params).map_err(s)?;
+            Ok(Reply::json(json!({ "as_of": as_of, "rows": rows })))
         }
         other => Err(format!("{} is not a member request", other.name())),
     }

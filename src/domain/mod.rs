@@ -15,6 +15,7 @@ pub mod loyalty;
 pub mod money;
 pub mod phone;
 pub mod pricing;
+pub mod rfm;
 pub mod reports;
 pub mod shelf;
 pub mod staff;

@@ -13,7 +13,9 @@
 //! Boundary: PII (phone, name, birthday) never goes into an event or a log; events carry the
 //! member id and a masked phone only.
 
+pub mod analytics;
 pub mod export;
+pub mod history;
 pub mod jobs;
 mod points;
 mod purchase;

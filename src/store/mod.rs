@@ -111,10 +111,13 @@ pub enum TreeId {
     /// void id (u64 BE) → CartVoid: carts emptied with lines on them (`checkout::lanes`), for
     /// the cashier report. Written with the cart's clearing and `storehub.sale.voided`.
     Voids,
+    /// row id (u64 BE, sequence) → ImportedPurchase: purchase history imported from an old till
+    /// (`storehub import transactions`, `members::history`). Never touches stock.
+    History,
 }
 
 impl TreeId {
-    pub const ALL: [TreeId; 27] = [
+    pub const ALL: [TreeId; 28] = [
         TreeId::Meta,
         TreeId::Products,
         TreeId::Barcodes,
@@ -142,6 +145,7 @@ impl TreeId {
         TreeId::ApiTokens,
         TreeId::StaffPrefs,
         TreeId::Voids,
+        TreeId::History,
     ];
 
     /// Name of the sled tree (stable on disk; never rename).
@@ -174,6 +178,7 @@ impl TreeId {
             TreeId::ApiTokens => "api_tokens",
             TreeId::StaffPrefs => "staff_prefs",
             TreeId::Voids => "voids",
+            TreeId::History => "history",
         }
     }
 

@@ -1,0 +1,149 @@
+//! `storehub analytics members`: one row per member with RFM values and scores, segment, tags,
+//! dormancy and its reason, and the categories whose repurchase reminder is due. Gathers the
+//! history (`members::history`) and applies the pure rules of `domain::rfm`; writes CSV or JSON.
+//!
+//! The row is a plain struct: later models (BG/NBD p_alive, expected purchases) add fields.
+
+use std::io::Write;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::rfm::{self, MemberInput, RfmParams};
+use crate::store::{Store, StoreError};
+
+/// One member's analytics. `frequency`, `recency` and `t_days` follow Fader, Hardie & Lee (2005)
+/// over the whole history up to `as_of` (repeat occasions; days first → last; days first →
+/// `as_of`); `monetary_fen`, `window_occasions` and `days_since_last` are the RFM window values
+/// the scores rank.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberAnalyticsRow {
+    /// The member's card number (no PII; accepted back as `member_ref` by imports).
+    pub member_ref: String,
+    pub member_id: u64,
+    pub frequency: u32,
+    pub recency: i64,
+    #[serde(rename = "T")]
+    pub t_days: i64,
+    pub monetary_fen: i64,
+    pub window_occasions: u32,
+    pub days_since_last: Option<i64>,
+    pub r: Option<u8>,
+    pub f: Option<u8>,
+    pub m: Option<u8>,
+    /// Segment id (`champions` …), `None` without purchases.
+    pub segment: Option<String>,
+    pub segment_zh: Option<String>,
+    /// Tag ids (`high_value`, `price_sensitive`, `new`, `churn_warning`).
+    pub tags: Vec<String>,
+    pub dormant: bool,
+    /// `experience`, `price` or `natural` when dormant.
+    pub dormant_reason: Option<String>,
+    /// Categories whose repurchase reminder is due at `as_of`.
+    pub repurchase_due: Vec<String>,
+}
+
+/// CSV columns, in [`write_csv`] order.
+pub const CSV_COLUMNS: [&str; 18] = [
+    "member_ref",
+    "member_id",
+    "frequency",
+    "recency",
+    "T",
+    "monetary_fen",
+    "window_occasions",
+    "days_since_last",
+    "r",
+    "f",
+    "m",
+    "segment",
+    "segment_zh",
+    "tags",
+    "dormant",
+    "dormant_reason",
+    "repurchase_due",
+    "as_of",
+];
+
+/// Analytics of every member (id order) at the shop-local day `as_of`.
+pub fn member_rows(
+    store: &Store,
+    tz: chrono_tz::Tz,
+    as_of: NaiveDate,
+    params: &RfmParams,
+) -> Result<Vec<MemberAnalyticsRow>, StoreError> {
+    let mut histories = super::history::member_histories(store, tz, as_of)?;
+    let members = super::all_members(store)?;
+    let inputs: Vec<MemberInput> = members
+        .iter()
+        .map(|m| {
+            let h = histories.remove(&m.id).unwrap_or_default();
+            MemberInput { occasions: rfm::occasions(h.purchases, as_of), returns: h.returns, has_open_ticket: false }
+        })
+        .collect();
+    let analysed = rfm::analyse(&inputs, as_of, params);
+    let occ: Vec<Vec<rfm::Occasion>> = inputs.into_iter().map(|i| i.occasions).collect();
+    let mut due: Vec<Vec<String>> = vec![Vec::new(); members.len()];
+    for r in rfm::repurchase(&occ, as_of, params).into_iter().filter(|r| r.due) {
+        if let Some(d) = due.get_mut(r.member) {
+            d.push(r.category);
+        }
+    }
+    Ok(members
+        .iter()
+        .zip(analysed)
+        .zip(due)
+        .map(|((m, a), repurchase_due)| MemberAnalyticsRow {
+            member_ref: m.card_number().unwrap_or_else(|_| m.id.to_string()),
+            member_id: m.id,
+            frequency: a.values.repeat_frequency,
+            recency: a.values.recency_span_days,
+            t_days: a.values.age_days,
+            monetary_fen: a.values.monetary_fen,
+            window_occasions: a.values.window_occasions,
+            days_since_last: a.values.days_since_last,
+            r: a.scores.map(|s| s.r),
+            f: a.scores.map(|s| s.f),
+            m: a.scores.map(|s| s.m),
+            segment: a.segment.map(|s| s.id().to_string()),
+            segment_zh: a.segment.map(|s| s.name_zh().to_string()),
+            tags: a.tags.iter().map(|t| t.id().to_string()).collect(),
+            dormant: a.dormant,
+            dormant_reason: a.dormant_reason.map(|d| d.id().to_string()),
+            repurchase_due,
+        })
+        .collect())
+}
+
+/// Writes rows as CSV (UTF-8 with BOM for Excel): [`CSV_COLUMNS`]; lists joined with `|`,
+/// absent values empty.
+pub fn write_csv<W: Write>(rows: &[MemberAnalyticsRow], as_of: NaiveDate, mut out: W) -> Result<(), ::csv::Error> {
+    out.write_all(b"\xEF\xBB\xBF")?;
+    let mut w = ::csv::Writer::from_writer(out);
+    w.write_record(CSV_COLUMNS)?;
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    for r in rows {
+        w.write_record([
+            r.member_ref.clone(),
+            r.member_id.to_string(),
+            r.frequency.to_string(),
+            r.recency.to_string(),
+            r.t_days.to_string(),
+            r.monetary_fen.to_string(),
+            r.window_occasions.to_string(),
+            opt(r.days_since_last.map(|d| d.to_string())),
+            opt(r.r.map(|s| s.to_string())),
+            opt(r.f.map(|s| s.to_string())),
+            opt(r.m.map(|s| s.to_string())),
+            r.segment.clone().unwrap_or_default(),
+            r.segment_zh.clone().unwrap_or_default(),
+            r.tags.join("|"),
+            r.dormant.to_string(),
+            r.dormant_reason.clone().unwrap_or_default(),
+            r.repurchase_due.join("|"),
+            as_of.to_string(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! Member analytics through the CLI: `storehub import transactions` (a good file stored and
+//! reported; a bad file names file, line and column and stores nothing) and `storehub analytics
+//! members` CSV and JSON rows for four members with known histories, checked against values
+//! worked out by hand in the comments (as of 2026-06-30, default `[analytics]` rules).
+
+mod common;
+
+use common::*;
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn ok(o: std::process::Output) -> String {
+    assert!(o.status.success(), "failed: {}", stderr(&o));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn json(o: std::process::Output) -> serde_json::Value {
+    serde_json::from_str(&ok(o)).unwrap()
+}
+
+#[test]
+fn imported_history_gives_hand_computed_rfm_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("shop");
+    let d = d.to_str().unwrap();
+    let mut cards = Vec::new();
+    for (phone, name) in [("13800000001", "甲"), ("13800000002", "乙"), ("13800000003", "丙"), ("13800000004", "丁")] {
+        let m = json(storehub_cmd(&["--data-dir", d, "member", "add", "--phone", phone, "--name", name]));
+        cards.push(m["card_number"].as_str().unwrap().to_string());
+    }
+
+    // Member 1 by phone, 2 by card, 3 by id. Member 1 buys twice on 06-20 (one occasion of 800)
+    // and once after the analysis date (left out).
+    let good = format!(
+        "member_ref,date,amount_fen,category\n\
+         13800000001,2026-05-01,1000,milk\n\
+         13800000001,2026-06-01,1000,milk\n\
+         13800000001,2026-06-20,500,milk\n\
+         138-0000-0001,2026-06-20T10:00:00+08:00,300,bread\n\
+         13800000001,2026-07-05,9999,milk\n\
+         {c2},2025-09-01,5000,rice\n\
+         {c2},2025-10-01,5000,rice\n\
+         {c2},2025-10-31,5000,rice\n\
+         {c2},2025-12-01,5000,rice\n\
+         3,2026-06-25,200,milk\n",
+        c2 = cards[1]
+    );
+    let good_path = tmp.path().join("history.csv");
+    std::fs::write(&good_path, good).unwrap();
+    let summary = json(storehub_cmd(&["--data-dir", d, "import", "transactions", good_path.to_str().unwrap()]));
+    assert_eq!((summary["rows"].as_u64(), summary["members"].as_u64()), (Some(10), Some(3)), "{summary}");
+    assert_eq!(summary["amount_fen"].as_i64(), Some(1000 + 1000 + 500 + 300 + 9999 + 20_000 + 200));
+
+    // Without --count-for-tiers the member's visits and spend stay as they were.
+    let shown = json(storehub_cmd(&["--data-dir", d, "member", "show", "13800000001"]));
+    assert_eq!((shown["visits"].as_u64(), shown["spend_fen"].as_i64()), (Some(0), Some(0)));
+
+    // A format error on line 4: named with its column; the good rows for member 4 are not stored.
+    let bad = "member_ref,date,amount_fen\n4,2026-06-01,100\n4,2026-06-02,100\n4,2026-02-30,100\n";
+    let bad_path = tmp.path().join("bad.csv");
+    std::fs::write(&bad_path, bad).unwrap();
+    let o = storehub_cmd(&["--data-dir", d, "import", "transactions", bad_path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let msg = stderr(&o);
+    assert!(msg.contains("bad.csv:4: date: expected YYYY-MM-DD or an RFC 3339 time, got \"2026-02-30\""), "{msg}");
+    assert!(msg.contains("nothing imported"), "{msg}");
+    // An unknown member on line 4, found against the store: likewise nothing stored.
+    let unknown = "member_ref,date,amount_fen\n4,2026-06-01,100\n4,2026-06-02,100\n13900000009,2026-06-03,100\n";
+    std::fs::write(&bad_path, unknown).unwrap();
+    let o = storehub_cmd(&["--data-dir", d, "import", "transactions", bad_path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let msg = stderr(&o);
+    assert!(msg.contains("bad.csv:4: member_ref: no member has phone, card or id \"13900000009\""), "{msg}");
+
+    // Window 2025-07-01..=2026-06-30. Occasions: m1 05-01 1000, 06-01 1000, 06-20 800;
+    // m2 09-01, 10-01, 10-31, 12-01 (5000 each); m3 06-25 200; m4 none.
+    // Days since last: m1 10, m2 211, m3 5 → recency keys sorted −211, −10, −5 → r = 2, 1, 4
+    // (1 + ⌊5·lo/3⌋ with lo = 1, 0, 2). Occasions 3, 4, 1 → f = 2, 4, 1. Spend 2800, 20000, 200
+    // → m = 2, 4, 1. Segments (high = ≥ 3): m1 (2,2,2) hibernating, m2 (1,4,4) cant_lose_them,
+    // m3 (4,1,1) promising.
+    // m2: dormant (211 ≥ 60), natural; churn: recent period from 04-02 has 0 occasions, earlier
+    // 213 days with 4 → 0 < 0.5·rate → churn_warning. Rice gaps 30, 30, 31 → median 30, expected
+    // 12-31 → due. m3: first occasion 5 days ago → new; milk (1 occasion) takes the category
+    // median of m1's gaps 31, 19 → 25: expected 07-20, not due. m1: own milk median 25 →
+    // expected 07-15, reminder from 07-12: not due.
+    let out = json(storehub_cmd(&["--data-dir", d, "analytics", "members", "--as-of", "2026-06-30", "--format", "json"]));
+    let rows = out.as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    let row = |i: usize| &rows[i];
+    let brief = |i: usize| {
+        let r = row(i);
+        (
+            r["frequency"].as_u64(),
+            r["recency"].as_i64(),
+            r["T"].as_i64(),
+            r["monetary_fen"].as_i64(),
+            r["days_since_last"].as_i64(),
+            (r["r"].as_u64(), r["f"].as_u64(), r["m"].as_u64()),
+            r["segment"].as_str().map(str::to_string),
+        )
+    };
+    assert_eq!(brief(0), (Some(2), Some(50), Some(60), Some(2800), Some(10), (Some(2), Some(2), Some(2)), Some("hibernating".into())));
+    assert_eq!(brief(1), (Some(3), Some(91), Some(302), Some(20_000), Some(211), (Some(1), Some(4), Some(4)), Some("cant_lose_them".into())));
+    assert_eq!(brief(2), (Some(0), Some(0), Some(5), Some(200), Some(5), (Some(4), Some(1), Some(1)), Some("promising".into())));
+    assert_eq!(brief(3), (Some(0), Some(0), Some(0), Some(0), None, (None, None, None), None));
+    assert_eq!(row(1)["segment_zh"], "重要保持");
+    assert_eq!(row(1)["tags"], serde_json::json!(["churn_warning"]));
+    assert_eq!((row(1)["dormant"].as_bool(), row(1)["dormant_reason"].as_str()), (Some(true), Some("natural")));
+    assert_eq!(row(1)["repurchase_due"], serde_json::json!(["rice"]));
+    assert_eq!(row(2)["tags"], serde_json::json!(["new"]));
+    assert_eq!(row(0)["tags"], serde_json::json!([]));
+    assert_eq!(row(0)["repurchase_due"], serde_json::json!([]));
+    assert_eq!((row(0)["dormant"].as_bool(), row(3)["dormant"].as_bool()), (Some(false), Some(false)));
+    assert_eq!(row(1)["member_ref"].as_str(), Some(cards[1].as_str()));
+
+    let csv = ok(storehub_cmd(&["--data-dir", d, "analytics", "members", "--as-of", "2026-06-30"]));
+    let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(lines.len(), 5, "{csv}");
+    assert!(lines[0].starts_with("member_ref,member_id,frequency,recency,T,monetary_fen,"), "{}", lines[0]);
+    assert_eq!(
+        lines[2],
+        format!("{},2,3,91,302,20000,4,211,1,4,4,cant_lose_them,重要保持,churn_warning,true,natural,rice,2026-06-30", cards[1])
+    );
+    assert_eq!(lines[4], format!("{},4,0,0,0,0,0,,,,,,,,false,,,2026-06-30", cards[3]));
+}
+
+#[test]
+fn count_for_tiers_adds_the_rows_to_visits_and_spend() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("shop");
+    let d = d.to_str().unwrap();
+    ok(storehub_cmd(&["--data-dir", d, "member", "add", "--phone", "13800000001", "--name", "甲"]));
+    let path = tmp.path().join("h.csv");
+    let rows = "member_ref,date,amount_fen\n1,2026-06-01,1000\n1,2026-06-01,500\n1,2026-06-10T02:00:00Z,250\n";
+    std::fs::write(&path, rows).unwrap();
+    let p = path.to_str().unwrap();
+    ok(storehub_cmd(&["--data-dir", d, "import", "transactions", p, "--count-for-tiers"]));
+    let shown = json(storehub_cmd(&["--data-dir", d, "member", "show", "13800000001"]));
+    // Three rows: three visits, ¥17.50; the last purchase is the RFC 3339 one.
+    assert_eq!((shown["visits"].as_u64(), shown["spend_fen"].as_i64()), (Some(3), Some(1750)), "{shown}");
+    assert_eq!(shown["last_purchase_at"], "2026-06-10T02:00:00Z");
+}
+
+/// The benchmark: `STOREHUB_BENCH_MEMBERS=100000 cargo test --release --test analytics --
+/// --ignored --nocapture` (default 10,000 members, two years of history each).
+#[test]
+#[ignore]
+fn bench_member_analytics() {
+    use storehub::store::{Durability, Store, StoreOptions};
+    let n: usize = std::env::var("STOREHUB_BENCH_MEMBERS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreOptions {
+        path: tmp.path().join("db"),
+        durability: Durability::Relaxed,
+        relaxed_flush_ms: 200,
+        source: None,
+        clock: storehub::clock::system(),
+    })
+    .unwrap();
+    let config = storehub::config::Config::demo().unwrap();
+    let rules = storehub::members::LoyaltyRules::for_shop(&config);
+    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
+    let t = std::time::Instant::now();
+    let built = storehub::bench::analytics::build_members(&store, n, as_of, &rules).unwrap();
+    eprintln!("built {} members, {} purchases in {:.1?}", built.members, built.purchases, t.elapsed());
+    let params = storehub::domain::rfm::RfmParams::default();
+    let t = std::time::Instant::now();
+    let h = storehub::members::history::member_histories(&store, config.timezone(), as_of).unwrap();
+    eprintln!("history read: {} members in {:.2?}", h.len(), t.elapsed());
+    drop(h);
+    let (took, rows) =
+        storehub::bench::analytics::time_member_analytics(&store, config.timezone(), as_of, &params).unwrap();
+    assert_eq!(rows, n);
+    eprintln!("analytics members: {rows} members in {took:.2?}");
+}
