@@ -327,8 +327,34 @@ enum ImportCmd {
     },
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum TimeUnit {
+    Days,
+    Weeks,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ClvModel {
+    /// BG/NBD: r, alpha, a, b.
+    Bgnbd,
+    /// Gamma-Gamma spend model: p, q, v.
+    GammaGamma,
+}
+
 #[derive(Subcommand)]
 enum AnalyticsCmd {
+    /// Fit a customer-lifetime model to every member's history by maximum likelihood and print
+    /// its parameters, log-likelihood and customer count as JSON.
+    Fit {
+        #[arg(long, value_enum, default_value = "days")]
+        time_unit: TimeUnit,
+        /// End of the calibration period (shop-local day, default today): later purchases are
+        /// ignored and T runs to this day.
+        #[arg(long, value_name = "DATE")]
+        until: Option<chrono::NaiveDate>,
+        #[arg(long, value_enum, default_value = "bgnbd")]
+        model: ClvModel,
+    },
     /// One row per member: member_ref, frequency, recency, T, monetary, r, f, m, segment, tags,
     /// dormant, dormant_reason, repurchase_due. Rules from [analytics].
     Members {
@@ -1165,6 +1191,17 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Import(ImportCmd::Catalog { file }) => import_catalog(&cli, file),
         Command::Import(ImportCmd::Transactions { file, count_for_tiers }) => {
             import_transactions(&cli, file, *count_for_tiers)
+        }
+        Command::Analytics(AnalyticsCmd::Fit { time_unit, until, model }) => {
+            let unit_days = match time_unit {
+                TimeUnit::Days => 1,
+                TimeUnit::Weeks => 7,
+            };
+            let model = match model {
+                ClvModel::Bgnbd => "bgnbd",
+                ClvModel::GammaGamma => "gamma-gamma",
+            };
+            print_json(&request(&cli, Request::AnalyticsFit { until: *until, unit_days, model: model.into() })?.result)
         }
         Command::Analytics(AnalyticsCmd::Members { as_of, format, output }) => {
             let cfg = load_config(&cli, false)?;

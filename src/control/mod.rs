@@ -152,6 +152,9 @@ pub enum Request {
     },
     /// Member analytics at a shop-local day (today when `None`), with `[analytics]` rules.
     AnalyticsMembers { as_of: Option<chrono::NaiveDate>, params: crate::domain::rfm::RfmParams },
+    /// Fit BG/NBD (`model` "bgnbd") or Gamma-Gamma ("gamma-gamma") to every member's history up
+    /// to `until` (default today), times in units of `unit_days` days (1 or 7).
+    AnalyticsFit { until: Option<chrono::NaiveDate>, unit_days: u32, model: String },
 }
 
 impl Request {
@@ -209,6 +212,7 @@ impl Request {
             Request::ExportPointsLedger { .. } => "export_points_ledger",
             Request::ImportTransactions { .. } => "import_transactions",
             Request::AnalyticsMembers { .. } => "analytics_members",
+            Request::AnalyticsFit { .. } => "analytics_fit",
         }
     }
 }

@@ -216,7 +216,8 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         | Request::ExportMembers { .. }
         | Request::ExportPointsLedger { .. }
         | Request::ImportTransactions { .. }
-        | Request::AnalyticsMembers { .. }) => member_request(store, ctx, req),
+        | Request::AnalyticsMembers { .. }
+        | Request::AnalyticsFit { .. }) => member_request(store, ctx, req),
     }
 }
 
@@ -271,6 +272,35 @@ fn member_request(store: &Store, ctx: &Context, req: Request) -> Result<Reply, S
             let as_of = as_of.unwrap_or_else(|| crate::clock::local(store.clock().now(), ctx.tz).date());
             let rows = members::analytics::member_rows(store, ctx.tz, as_of, &params).map_err(s)?;
             Ok(Reply::json(json!({ "as_of": as_of, "rows": rows })))
+        }
+        Request::AnalyticsFit { until, unit_days, model } => {
+            let until = until.unwrap_or_else(|| crate::clock::local(store.clock().now(), ctx.tz).date());
+            let unit = match unit_days {
+                1 => "days",
+                7 => "weeks",
+                other => return Err(format!("time unit: expected days (1) or weeks (7), got {other} days")),
+            };
+            let customers = members::analytics::customers(store, ctx.tz, until, f64::from(unit_days)).map_err(s)?;
+            let base = json!({ "model": model, "until": until, "time_unit": unit });
+            let fitted = match model.as_str() {
+                "bgnbd" => crate::domain::clv::fit_bgnbd(&customers).map(|f| {
+                    json!({ "r": f.params.r, "alpha": f.params.alpha, "a": f.params.a, "b": f.params.b,
+                            "log_likelihood": f.log_likelihood, "customers": f.customers, "converged": f.converged,
+                            "iterations": f.iterations, "note": f.note })
+                }),
+                "gamma-gamma" => crate::domain::clv::fit_gamma_gamma(&customers).map(|f| {
+                    json!({ "p": f.params.p, "q": f.params.q, "v": f.params.v,
+                            "log_likelihood": f.log_likelihood, "customers": f.customers, "converged": f.converged,
+                            "iterations": f.iterations, "note": f.note })
+                }),
+                other => return Err(format!("model: expected bgnbd or gamma-gamma, got {other:?}")),
+            }
+            .map_err(|e| format!("{model} fit on {} customers: {e}", customers.len()))?;
+            let mut out = base;
+            if let (Some(o), Some(f)) = (out.as_object_mut(), fitted.as_object()) {
+                o.extend(f.clone());
+            }
+            Ok(Reply::json(out))
         }
         other => Err(format!("{} is not a member request", other.name())),
     }

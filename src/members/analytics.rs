@@ -9,6 +9,7 @@ use std::io::Write;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::clv::{self, BgNbdParams, Customer, GammaGammaParams};
 use crate::domain::rfm::{self, MemberInput, RfmParams};
 use crate::store::{Store, StoreError};
 
@@ -16,7 +17,7 @@ use crate::store::{Store, StoreError};
 /// over the whole history up to `as_of` (repeat occasions; days first → last; days first →
 /// `as_of`); `monetary_fen`, `window_occasions` and `days_since_last` are the RFM window values
 /// the scores rank.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemberAnalyticsRow {
     /// The member's card number (no PII; accepted back as `member_ref` by imports).
     pub member_ref: String,
@@ -41,10 +42,68 @@ pub struct MemberAnalyticsRow {
     pub dormant_reason: Option<String>,
     /// Categories whose repurchase reminder is due at `as_of`.
     pub repurchase_due: Vec<String>,
+    /// BG/NBD (fitted in days to every member's history up to `as_of`): probability the member
+    /// is still buying; `None` when the fit failed or the member never bought.
+    #[serde(default)]
+    pub p_alive: Option<f64>,
+    /// Expected purchase occasions in the next [`HORIZON_DAYS`] days (BG/NBD).
+    #[serde(default)]
+    pub expected_purchases_30: Option<f64>,
+    /// Expected spend per occasion, fen (Gamma-Gamma; members with repeat purchases).
+    #[serde(default)]
+    pub expected_spend_fen: Option<i64>,
+}
+
+/// The horizon of `expected_purchases_30`, days.
+pub const HORIZON_DAYS: f64 = 30.0;
+
+/// One member's BG/NBD summary from their occasions (sorted, merged per day) up to `as_of`, in
+/// units of `unit_days` days (1 or 7): x = occasions after the first, t_x = first → last,
+/// T = first → `as_of`, mean spend of the repeat occasions. `None` without occasions.
+pub fn customer(occ: &[rfm::Occasion], as_of: NaiveDate, unit_days: f64) -> Option<Customer> {
+    let (first, last) = (occ.first()?.date, occ.last()?.date);
+    let repeat = &occ[1..];
+    let mean = if repeat.is_empty() { 0 } else { repeat.iter().map(|o| o.amount_fen).sum::<i64>() / repeat.len() as i64 };
+    Some(Customer {
+        frequency: u32::try_from(repeat.len()).unwrap_or(u32::MAX),
+        recency: (last - first).num_days().max(0) as f64 / unit_days,
+        t: (as_of - first).num_days().max(0) as f64 / unit_days,
+        mean_spend_fen: mean.max(0),
+    })
+}
+
+/// Every member's summary (members who bought) up to `until`, for `storehub analytics fit`.
+pub fn customers(store: &Store, tz: chrono_tz::Tz, until: NaiveDate, unit_days: f64) -> Result<Vec<Customer>, StoreError> {
+    let histories = super::history::member_histories(store, tz, until)?;
+    Ok(histories.into_values().filter_map(|h| customer(&rfm::occasions(h.purchases, until), until, unit_days)).collect())
+}
+
+/// The fitted models of `member_rows`; a failed fit leaves its columns empty and is logged.
+fn fit_models(customers: &[Customer]) -> (Option<BgNbdParams>, Option<GammaGammaParams>) {
+    let bg = match clv::fit_bgnbd(customers) {
+        Ok(f) => {
+            if !f.converged {
+                tracing::warn!(note = ?f.note, "BG/NBD fit did not converge; p_alive is shown from the best parameters found");
+            }
+            Some(f.params)
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "no BG/NBD model: p_alive and expected purchases left empty");
+            None
+        }
+    };
+    let gg = match clv::fit_gamma_gamma(customers) {
+        Ok(f) => Some(f.params),
+        Err(e) => {
+            tracing::info!(error = %e, "no Gamma-Gamma model: expected spend left empty");
+            None
+        }
+    };
+    (bg, gg)
 }
 
 /// CSV columns, in [`write_csv`] order.
-pub const CSV_COLUMNS: [&str; 18] = [
+pub const CSV_COLUMNS: [&str; 21] = [
     "member_ref",
     "member_id",
     "frequency",
@@ -62,6 +121,9 @@ pub const CSV_COLUMNS: [&str; 18] = [
     "dormant",
     "dormant_reason",
     "repurchase_due",
+    "p_alive",
+    "expected_purchases_30",
+    "expected_spend_fen",
     "as_of",
 ];
 
@@ -83,6 +145,9 @@ pub fn member_rows(
         .collect();
     let analysed = rfm::analyse(&inputs, as_of, params);
     let occ: Vec<Vec<rfm::Occasion>> = inputs.into_iter().map(|i| i.occasions).collect();
+    let summaries: Vec<Option<Customer>> = occ.iter().map(|o| customer(o, as_of, 1.0)).collect();
+    let fitted: Vec<Customer> = summaries.iter().flatten().cloned().collect();
+    let (bg, gg) = fit_models(&fitted);
     let mut due: Vec<Vec<String>> = vec![Vec::new(); members.len()];
     for r in rfm::repurchase(&occ, as_of, params).into_iter().filter(|r| r.due) {
         if let Some(d) = due.get_mut(r.member) {
@@ -93,7 +158,11 @@ pub fn member_rows(
         .iter()
         .zip(analysed)
         .zip(due)
-        .map(|((m, a), repurchase_due)| MemberAnalyticsRow {
+        .zip(summaries)
+        .map(|(((m, a), repurchase_due), c)| MemberAnalyticsRow {
+            p_alive: c.as_ref().zip(bg.as_ref()).map(|(c, p)| p.p_alive(c.frequency, c.recency, c.t)),
+            expected_purchases_30: c.as_ref().zip(bg.as_ref()).map(|(c, p)| p.expected_purchases(HORIZON_DAYS, c.frequency, c.recency, c.t)),
+            expected_spend_fen: c.as_ref().filter(|c| c.frequency > 0 && c.mean_spend_fen > 0).zip(gg.as_ref()).map(|(c, p)| p.expected_spend_fen(c.frequency, c.mean_spend_fen)),
             member_ref: m.card_number().unwrap_or_else(|_| m.id.to_string()),
             member_id: m.id,
             frequency: a.values.repeat_frequency,
@@ -141,6 +210,9 @@ pub fn write_csv<W: Write>(rows: &[MemberAnalyticsRow], as_of: NaiveDate, mut ou
             r.dormant.to_string(),
             r.dormant_reason.clone().unwrap_or_default(),
             r.repurchase_due.join("|"),
+            opt(r.p_alive.map(|v| format!("{v:.4}"))),
+            opt(r.expected_purchases_30.map(|v| format!("{v:.4}"))),
+            opt(r.expected_spend_fen.map(|v| v.to_string())),
             as_of.to_string(),
         ])?;
     }
