@@ -111,10 +111,11 @@ pub struct CsvError {
     pub message: String,
 }
 
-/// Everything wrong with a catalog file. `Display` writes one error per line,
-/// `file:line: column: message`, and a last line "… and N more errors" when some were cut.
+/// Everything wrong with a CSV file (a catalog, a purchase history). `Display` writes one error
+/// per line, `file:line: column: message`, and a last line "… and N more errors" when some were
+/// cut.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CatalogCsvReport {
+pub struct CsvReport {
     pub file_name: String,
     /// The first [`MAX_ERRORS`] errors, in file order.
     pub errors: Vec<CsvError>,
@@ -122,9 +123,12 @@ pub struct CatalogCsvReport {
     pub omitted: usize,
 }
 
-impl CatalogCsvReport {
-    fn new(file_name: &str) -> Self {
-        CatalogCsvReport { file_name: file_name.to_string(), errors: Vec::new(), omitted: 0 }
+/// The report of a catalog file.
+pub type CatalogCsvReport = CsvReport;
+
+impl CsvReport {
+    pub(crate) fn new(file_name: &str) -> Self {
+        CsvReport { file_name: file_name.to_string(), errors: Vec::new(), omitted: 0 }
     }
 
     /// All errors found, including the omitted ones.
@@ -132,16 +136,25 @@ impl CatalogCsvReport {
         self.errors.len() + self.omitted
     }
 
-    fn push(&mut self, line: u64, column: Option<&'static str>, message: String) {
+    pub(crate) fn push(&mut self, line: u64, column: Option<&'static str>, message: String) {
         if self.errors.len() < MAX_ERRORS {
             self.errors.push(CsvError { line, column, message });
         } else {
             self.omitted += 1;
         }
     }
+
+    /// `ok` when nothing was wrong, else the report.
+    pub(crate) fn result<T>(self, ok: T) -> Result<T, CsvReport> {
+        if self.error_count() == 0 {
+            Ok(ok)
+        } else {
+            Err(self)
+        }
+    }
 }
 
-impl fmt::Display for CatalogCsvReport {
+impl fmt::Display for CsvReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, e) in self.errors.iter().enumerate() {
             if i > 0 {
@@ -161,7 +174,7 @@ impl fmt::Display for CatalogCsvReport {
     }
 }
 
-impl std::error::Error for CatalogCsvReport {}
+impl std::error::Error for CsvReport {}
 
 /// Parses and validates a whole catalog file (see the module docs for the format). Returns every
 /// product, all active, in file order; or, if anything is wrong, a report of every error and no

@@ -25,12 +25,10 @@
 //! the analytics (`domain::rfm::occasions`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::csv::CsvError;
 use crate::domain::pricing::DiscountSource;
 use crate::domain::rfm::Occasion;
 use super::MemberError;
@@ -43,8 +41,6 @@ pub const EVENT_HISTORY_IMPORTED: &str = "storehub.member.history_imported";
 pub const COLUMNS: [&str; 6] = ["member_ref", "date", "amount_fen", "category", "sku", "qty"];
 /// Largest amount of one row: ¥99,999,999.99.
 pub const MAX_AMOUNT_FEN: i64 = 9_999_999_999;
-/// Errors kept in a report; the rest are only counted.
-pub const MAX_ERRORS: usize = 100;
 /// Rows per store commit.
 pub const CHUNK_ROWS: usize = 1000;
 
@@ -97,60 +93,8 @@ pub struct HistoryImported {
     pub last_id: Option<u64>,
 }
 
-/// Everything wrong with a history file; `Display` gives `file:line: column: message` lines.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HistoryCsvReport {
-    pub file_name: String,
-    pub errors: Vec<CsvError>,
-    pub omitted: usize,
-}
-
-impl HistoryCsvReport {
-    fn new(file_name: &str) -> Self {
-        HistoryCsvReport { file_name: file_name.to_string(), errors: Vec::new(), omitted: 0 }
-    }
-
-    pub fn error_count(&self) -> usize {
-        self.errors.len() + self.omitted
-    }
-
-    fn push(&mut self, line: u64, column: Option<&'static str>, message: String) {
-        if self.errors.len() < MAX_ERRORS {
-            self.errors.push(CsvError { line, column, message });
-        } else {
-            self.omitted += 1;
-        }
-    }
-
-    fn result<T>(self, ok: T) -> Result<T, HistoryCsvReport> {
-        if self.error_count() == 0 {
-            Ok(ok)
-        } else {
-            Err(self)
-        }
-    }
-}
-
-impl fmt::Display for HistoryCsvReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.errors.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{}:{}: ", self.file_name, e.line)?;
-            if let Some(column) = e.column {
-                write!(f, "{column}: ")?;
-            }
-            f.write_str(&e.message)?;
-        }
-        match self.omitted {
-            0 => Ok(()),
-            n => write!(f, "\n… and {n} more errors"),
-        }
-    }
-}
-
-impl std::error::Error for HistoryCsvReport {}
+/// Everything wrong with a history file (the catalog import's report type).
+pub type HistoryCsvReport = crate::catalog::csv::CsvReport;
 
 fn quote(v: &str) -> String {
     match v.char_indices().nth(40) {
