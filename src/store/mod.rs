@@ -114,10 +114,32 @@ pub enum TreeId {
     /// row id (u64 BE, sequence) → ImportedPurchase: purchase history imported from an old till
     /// (`storehub import transactions`, `members::history`). Never touches stock.
     History,
+    /// template id → MessageTemplate (WeChat template message or SMS, with member variables).
+    /// See `members::messages`.
+    MessageTemplates,
+    /// message id (u64 BE) → Message: one message to one member (held for quiet hours,
+    /// requested from HQ, delivered, failed, clicked). See `members::messages`.
+    Messages,
+    /// member id (u64 BE) ++ message id (u64 BE) → (): a member's messages (frequency cap,
+    /// per-campaign de-duplication).
+    MessagesByMember,
+    /// campaign id → Campaign (target, offer, template, schedule, holdout, response window,
+    /// state). See `members::campaigns`.
+    Campaigns,
+    /// campaign id ++ 0 ++ member id (u64 BE) → CampaignMember: who was targeted or held out and
+    /// what they were sent.
+    CampaignMembers,
+    /// ticket id (u64 BE) → Ticket: a member service ticket (会员专属客服). See `members::tickets`.
+    Tickets,
+    /// member id (u64 BE) ++ ticket id (u64 BE) → (): a member's tickets.
+    TicketsByMember,
+    /// member id (u64 BE) → the member's imported history packed in one record, for analytics.
+    /// See `members::history`.
+    HistoryByMember,
 }
 
 impl TreeId {
-    pub const ALL: [TreeId; 28] = [
+    pub const ALL: [TreeId; 36] = [
         TreeId::Meta,
         TreeId::Products,
         TreeId::Barcodes,
@@ -146,6 +168,14 @@ impl TreeId {
         TreeId::StaffPrefs,
         TreeId::Voids,
         TreeId::History,
+        TreeId::MessageTemplates,
+        TreeId::Messages,
+        TreeId::MessagesByMember,
+        TreeId::Campaigns,
+        TreeId::CampaignMembers,
+        TreeId::Tickets,
+        TreeId::TicketsByMember,
+        TreeId::HistoryByMember,
     ];
 
     /// Name of the sled tree (stable on disk; never rename).
@@ -179,6 +209,14 @@ impl TreeId {
             TreeId::StaffPrefs => "staff_prefs",
             TreeId::Voids => "voids",
             TreeId::History => "history",
+            TreeId::MessageTemplates => "message_templates",
+            TreeId::Messages => "messages",
+            TreeId::MessagesByMember => "messages_by_member",
+            TreeId::Campaigns => "campaigns",
+            TreeId::CampaignMembers => "campaign_members",
+            TreeId::Tickets => "tickets",
+            TreeId::TicketsByMember => "tickets_by_member",
+            TreeId::HistoryByMember => "history_by_member",
         }
     }
 
