@@ -286,12 +286,14 @@ fn member_request(store: &Store, ctx: &Context, req: Request) -> Result<Reply, S
                 "bgnbd" => crate::domain::clv::fit_bgnbd(&customers).map(|f| {
                     json!({ "r": f.params.r, "alpha": f.params.alpha, "a": f.params.a, "b": f.params.b,
                             "log_likelihood": f.log_likelihood, "customers": f.customers, "converged": f.converged,
-                            "iterations": f.iterations, "note": f.note })
+                            "iterations": f.iterations, "note": f.note,
+                            "std_errors": f.std_errors.map(|e| json!({ "r": e.r, "alpha": e.alpha, "a": e.a, "b": e.b })) })
                 }),
                 "gamma-gamma" => crate::domain::clv::fit_gamma_gamma(&customers).map(|f| {
                     json!({ "p": f.params.p, "q": f.params.q, "v": f.params.v,
                             "log_likelihood": f.log_likelihood, "customers": f.customers, "converged": f.converged,
-                            "iterations": f.iterations, "note": f.note })
+                            "iterations": f.iterations, "note": f.note,
+                            "std_errors": f.std_errors.map(|e| json!({ "p": e.p, "q": e.q, "v": e.v })) })
                 }),
                 other => return Err(format!("model: expected bgnbd or gamma-gamma, got {other:?}")),
             }
