@@ -230,7 +230,7 @@ impl TicketEvent {
 }
 
 /// The ticket rules from config: `[tickets.sla_hours]` and the tier ladder of `[[loyalty.tiers]]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TicketRules {
     pub sla: SlaHours,
     /// Tier ids, lowest first.
@@ -618,4 +618,38 @@ pub fn summary(store: &Store, now: DateTime<Utc>, most: usize) -> Result<TicketS
     overdue.truncate(most);
     s.most_overdue = overdue;
     Ok(s)
+}
+
+/// A ticket as the CLI and the API show it: the ticket, whether it is overdue at the time asked,
+/// and the member's masked phone (never the full one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketView {
+    #[serde(flatten)]
+    pub ticket: Ticket,
+    pub overdue: bool,
+    /// Minutes past due (0 when not overdue).
+    pub overdue_minutes: i64,
+    /// `138****5678`, when the member still exists.
+    pub member_phone: Option<String>,
+}
+
+impl TicketView {
+    pub fn of(ticket: Ticket, member: Option<&Member>, now: DateTime<Utc>) -> TicketView {
+        TicketView {
+            overdue: ticket.is_overdue(now),
+            overdue_minutes: ticket.overdue_by(now).num_minutes(),
+            member_phone: member.map(Member::masked_phone),
+            ticket,
+        }
+    }
+
+    /// Views of `tickets` at `now`, each with its member's masked phone.
+    pub fn all(store: &Store, tickets: Vec<Ticket>, now: DateTime<Utc>) -> Result<Vec<TicketView>, StoreError> {
+        let mut out = Vec::with_capacity(tickets.len());
+        for t in tickets {
+            let m = crate::members::member(store, t.member_id)?;
+            out.push(TicketView::of(t, m.as_ref(), now));
+        }
+        Ok(out)
+    }
 }
