@@ -31,7 +31,7 @@ pub const EVENT_UPDATED: &str = "storehub.ticket.updated";
 pub const EVENT_RESOLVED: &str = "storehub.ticket.resolved";
 
 /// What the member needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketKind {
     Complaint,
@@ -77,7 +77,7 @@ impl TicketKind {
 }
 
 /// Where the member reached the shop (or the shop the member).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketChannel {
     InStore,
@@ -133,7 +133,7 @@ pub struct NewTicket {
 }
 
 /// One note on a ticket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TicketNote {
     /// Staff id.
     pub author: String,
@@ -142,7 +142,7 @@ pub struct TicketNote {
 }
 
 /// A stored ticket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Ticket {
     /// From 1, in opening order.
     pub id: u64,
@@ -565,7 +565,7 @@ pub fn list(store: &Store, filter: TicketFilter, now: DateTime<Utc>) -> Result<V
 }
 
 /// One overdue ticket on the dashboard: ids and times only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OverdueTicket {
     pub id: u64,
     pub member_id: u64,
@@ -578,7 +578,7 @@ pub struct OverdueTicket {
 }
 
 /// The dashboard's service card: counts and the most overdue tickets.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TicketSummary {
     /// Not resolved (open or in progress).
     pub open: u64,
@@ -622,7 +622,7 @@ pub fn summary(store: &Store, now: DateTime<Utc>, most: usize) -> Result<TicketS
 
 /// A ticket as the CLI and the API show it: the ticket, whether it is overdue at the time asked,
 /// and the member's masked phone (never the full one).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TicketView {
     #[serde(flatten)]
     pub ticket: Ticket,
