@@ -653,3 +653,37 @@ impl TicketView {
         Ok(out)
     }
 }
+
+/// Every violation of the ticket invariants, one line each (for `storehub verify`): a ticket
+/// whose member does not exist or that is missing from `TicketsByMember`, an index entry naming
+/// no ticket or another member's, a resolved ticket without its resolution or an unresolved one
+/// with one, a satisfaction outside 1–5 or on an unresolved ticket. Reads only.
+pub fn check(store: &Store) -> Result<Vec<String>, StoreError> {
+    let mut v = Vec::new();
+    let mut indexed: BTreeSet<Vec<u8>> = BTreeSet::new();
+    for key in store.keys_with_prefix(TreeId::TicketsByMember, b"") {
+        indexed.insert(key?);
+    }
+    for item in store.scan::<Ticket>(TreeId::Tickets) {
+        let (_, t) = item?;
+        if crate::members::member(store, t.member_id)?.is_none() {
+            v.push(format!("ticket {}: member {} does not exist", t.id, t.member_id));
+        }
+        if !indexed.remove(index_key(t.member_id, t.id).as_slice()) {
+            v.push(format!("ticket {}: missing from member {}'s ticket index", t.id, t.member_id));
+        }
+        let resolved = t.state == TicketState::Resolved;
+        if resolved != (t.resolution.is_some() && t.resolved_at.is_some()) {
+            v.push(format!("ticket {}: state {} but resolution {}", t.id, t.state.as_str(), if t.resolution.is_some() { "set" } else { "missing" }));
+        }
+        if let Some(s) = t.satisfaction {
+            if !(1..=5).contains(&s) || !resolved {
+                v.push(format!("ticket {}: satisfaction {s} on a {} ticket", t.id, t.state.as_str()));
+            }
+        }
+    }
+    for key in indexed {
+        v.push(format!("ticket index key {key:02x?} names no ticket of that member"));
+    }
+    Ok(v)
+}
