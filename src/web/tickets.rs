@@ -195,7 +195,7 @@ fn ticket_error(lang: Lang, e: CommitError<TicketError>) -> WebError {
     }
 }
 
-/// The API field of a domain field name (the page and the API name the staff field `staff`).
+/// The ticket id of a path; anything but a number names no ticket (404).
 fn ticket_id(lang: Lang, typed: &str) -> Result<u64, WebError> {
     typed.parse::<u64>().map_err(|_| WebError::not_found(lang.pick(&format!("没有工单 {typed}"), &format!("no ticket {typed}"))))
 }
