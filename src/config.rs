@@ -867,6 +867,8 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub analytics: AnalyticsConfig,
+    #[serde(default)]
+    pub campaigns: CampaignsConfig,
 }
 
 /// `[store]`: who this hub is. The three ids form its MQTT topics:
@@ -2077,6 +2079,22 @@ impl AnalyticsConfig {
     }
 }
 
+/// `[campaigns]`: defaults of new campaigns (`members::campaigns`, docs/members-analytics.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CampaignsConfig {
+    /// Share of a campaign's targets held out to measure its effect, bp (0–9000).
+    pub default_holdout_bp: u32,
+    /// Days after the launch a purchase counts as a response (1–365).
+    pub default_response_days: u32,
+}
+
+impl Default for CampaignsConfig {
+    fn default() -> Self {
+        CampaignsConfig { default_holdout_bp: 1000, default_response_days: 14 }
+    }
+}
+
 fn default_log_level() -> String {
     "info".to_string()
 }
@@ -2197,6 +2215,18 @@ impl Config {
         self.validate_web()?;
         self.validate_loyalty()?;
         self.validate_analytics()?;
+        self.validate_campaigns()?;
+        Ok(())
+    }
+
+    fn validate_campaigns(&self) -> Result<(), Invalid> {
+        let c = &self.campaigns;
+        if c.default_holdout_bp > 9000 {
+            return Err(invalid(key("campaigns", "default_holdout_bp"), format!("expected 0 to 9000 bp (0 to 90%), got {}", c.default_holdout_bp)));
+        }
+        if !(1..=365).contains(&c.default_response_days) {
+            return Err(invalid(key("campaigns", "default_response_days"), format!("expected 1 to 365 days, got {}", c.default_response_days)));
+        }
         Ok(())
     }
 
@@ -2974,6 +3004,7 @@ mod tests {
             "[[loyalty.tiers]]\n__probe = 1\n",
             "[log]\n__probe = 1\n",
             "[analytics]\n__probe = 1\n",
+            "[campaigns]\n__probe = 1\n",
         ];
         for probe in probes {
             let e = Config::from_str(probe, "probe").unwrap_err();

@@ -127,6 +127,9 @@ enum Command {
     /// Member analytics (会员分析): RFM, segments, tags, dormancy, repurchase reminders.
     #[command(subcommand)]
     Analytics(AnalyticsCmd),
+    /// Campaigns (营销活动, 休眠唤醒): create, playbooks, launch, funnel and uplift reports.
+    #[command(subcommand)]
+    Campaign(CampaignCmd),
     /// Receipts as the printer gets them (ESC/POS bytes).
     #[command(subcommand)]
     Receipt(ReceiptCmd),
@@ -367,6 +370,54 @@ enum AnalyticsCmd {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum CampaignCmd {
+    /// Create a campaign from a JSON file (id, name, target, offer, message_template_id,
+    /// start_at, holdout_bp, response_days; docs/members-analytics.md).
+    Create { file: PathBuf },
+    /// Start a built-in playbook in one step: dormant-natural, dormant-experience, dormant-price,
+    /// birthday, points-expiring, repurchase-reminder, member-day. Launched now unless --start.
+    Playbook {
+        name: String,
+        /// When the daemon launches it (RFC 3339, e.g. 2026-12-01T09:00:00+08:00).
+        #[arg(long, value_name = "TIME")]
+        start: Option<chrono::DateTime<chrono::FixedOffset>>,
+        /// Percent of the targets held out (default [campaigns].default_holdout_bp).
+        #[arg(long, value_name = "PCT")]
+        holdout: Option<String>,
+    },
+    /// Every campaign with its state and funnel.
+    List,
+    /// One campaign with its funnel.
+    Show { id: String },
+    /// Launch a campaign now (or resume a launch cut short).
+    Launch { id: String },
+    /// End a running campaign's response window now.
+    Finish { id: String },
+    /// The funnel (targeted, held out, reached, responded, converted, revenue) and the uplift
+    /// against the holdout with its 95% interval.
+    Report {
+        id: String,
+        #[arg(long, value_enum, default_value = "json")]
+        format: ExportFormat,
+        /// One row per targeted member instead of the campaign's row.
+        #[arg(long)]
+        members: bool,
+        /// Write here instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+/// `--holdout 12.5` (percent) → 1250 bp.
+fn holdout_bp(pct: &str) -> Result<u32, Failure> {
+    let v: f64 = pct.trim().trim_end_matches('%').parse().map_err(|_| anyhow!("--holdout: expected a percent such as 10 or 12.5, got {pct:?}"))?;
+    if !(0.0..=90.0).contains(&v) {
+        return Err(anyhow!("--holdout: expected 0 to 90 percent, got {pct}").into());
+    }
+    Ok((v * 100.0).round() as u32)
 }
 
 #[derive(Subcommand)]
@@ -1018,6 +1069,50 @@ fn context(cfg: Option<&Config>) -> ops::Context {
         loyalty: cfg.map(LoyaltyRules::for_shop).unwrap_or_default(),
         devices: Default::default(),
         cloud: Default::default(),
+        campaigns: cfg.map(storehub::members::campaigns::CampaignSettings::from_config).unwrap_or_default(),
+    }
+}
+
+/// `storehub campaign …`.
+fn campaign_command(cli: &Cli, cmd: &CampaignCmd) -> Result<(), Failure> {
+    use storehub::members::campaigns as camp;
+    match cmd {
+        CampaignCmd::Create { file } => {
+            let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let campaign = camp::parse_new_campaign(&bytes, &file.display().to_string()).map_err(|e| anyhow!(e))?;
+            print_json(&request(cli, Request::CampaignCreate { campaign })?.result)
+        }
+        CampaignCmd::Playbook { name, start, holdout } => {
+            let holdout_bp = holdout.as_deref().map(holdout_bp).transpose()?;
+            let start_at = start.map(|t| t.with_timezone(&chrono::Utc));
+            print_json(&request(cli, Request::CampaignPlaybook { name: name.clone(), start_at, holdout_bp })?.result)
+        }
+        CampaignCmd::List => print_json(&request(cli, Request::CampaignList)?.result),
+        CampaignCmd::Show { id } => print_json(&request(cli, Request::CampaignShow { id: id.clone() })?.result),
+        CampaignCmd::Launch { id } => print_json(&request(cli, Request::CampaignLaunch { id: id.clone() })?.result),
+        CampaignCmd::Finish { id } => print_json(&request(cli, Request::CampaignFinish { id: id.clone() })?.result),
+        CampaignCmd::Report { id, format, members, output } => {
+            let reply = request(cli, Request::CampaignReport { id: id.clone(), members: *members })?;
+            let report: camp::CampaignReport = serde_json::from_value(reply.result)?;
+            let mut buf = Vec::new();
+            let rows = if *members { report.members.len() } else { 1 };
+            match (format, members) {
+                (ExportFormat::Csv, false) => camp::write_reports_csv(std::slice::from_ref(&report), &mut buf)?,
+                (ExportFormat::Csv, true) => camp::write_members_csv(&report, &mut buf)?,
+                (ExportFormat::Json, _) => {
+                    serde_json::to_writer_pretty(&mut buf, &report)?;
+                    buf.push(b'\n');
+                }
+            }
+            match output {
+                Some(path) => {
+                    std::fs::write(path, &buf).with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!("wrote {rows} rows to {}", path.display());
+                    Ok(())
+                }
+                None => write_stdout(&buf),
+            }
+        }
     }
 }
 
@@ -1203,6 +1298,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             };
             print_json(&request(&cli, Request::AnalyticsFit { until: *until, unit_days, model: model.into() })?.result)
         }
+        Command::Campaign(cmd) => campaign_command(&cli, cmd),
         Command::Analytics(AnalyticsCmd::Members { as_of, format, output }) => {
             let cfg = load_config(&cli, false)?;
             let params = cfg.as_ref().map(|c| c.analytics.params()).unwrap_or_default();

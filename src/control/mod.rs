@@ -155,6 +155,20 @@ pub enum Request {
     /// Fit BG/NBD (`model` "bgnbd") or Gamma-Gamma ("gamma-gamma") to every member's history up
     /// to `until` (default today), times in units of `unit_days` days (1 or 7).
     AnalyticsFit { until: Option<chrono::NaiveDate>, unit_days: u32, model: String },
+    /// Create a campaign (draft, or scheduled with a start time).
+    CampaignCreate { campaign: crate::members::campaigns::NewCampaign },
+    /// Create a built-in playbook's campaign; launched at once unless it has a start time.
+    CampaignPlaybook { name: String, start_at: Option<chrono::DateTime<chrono::Utc>>, holdout_bp: Option<u32> },
+    /// Every campaign with its funnel.
+    CampaignList,
+    /// One campaign with its funnel.
+    CampaignShow { id: String },
+    /// Launch a draft or scheduled campaign now (or resume a launch cut short).
+    CampaignLaunch { id: String },
+    /// End a running campaign's window now.
+    CampaignFinish { id: String },
+    /// A campaign's funnel and uplift; `members` adds one row per targeted member.
+    CampaignReport { id: String, members: bool },
 }
 
 impl Request {
@@ -213,6 +227,13 @@ impl Request {
             Request::ImportTransactions { .. } => "import_transactions",
             Request::AnalyticsMembers { .. } => "analytics_members",
             Request::AnalyticsFit { .. } => "analytics_fit",
+            Request::CampaignCreate { .. } => "campaign_create",
+            Request::CampaignPlaybook { .. } => "campaign_playbook",
+            Request::CampaignList => "campaign_list",
+            Request::CampaignShow { .. } => "campaign_show",
+            Request::CampaignLaunch { .. } => "campaign_launch",
+            Request::CampaignFinish { .. } => "campaign_finish",
+            Request::CampaignReport { .. } => "campaign_report",
         }
     }
 }

@@ -31,6 +31,8 @@ pub struct Context {
     pub devices: std::sync::OnceLock<std::sync::Arc<crate::devices::health::HealthBoard>>,
     /// The link to HQ, set by the daemon when it starts the cloud relay.
     pub cloud: std::sync::OnceLock<std::sync::Arc<crate::cloud::CloudStatus>>,
+    /// `[campaigns]`, `[analytics]` and the rules a launch needs (defaults without a config).
+    pub campaigns: crate::members::campaigns::CampaignSettings,
 }
 
 /// Applies one request. Errors are messages for the person at the CLI.
@@ -218,6 +220,39 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         | Request::ImportTransactions { .. }
         | Request::AnalyticsMembers { .. }
         | Request::AnalyticsFit { .. }) => member_request(store, ctx, req),
+        req @ (Request::CampaignCreate { .. }
+        | Request::CampaignPlaybook { .. }
+        | Request::CampaignList
+        | Request::CampaignShow { .. }
+        | Request::CampaignLaunch { .. }
+        | Request::CampaignFinish { .. }
+        | Request::CampaignReport { .. }) => campaign_request(store, ctx, req),
+    }
+}
+
+/// Campaigns: create (from a file or a playbook), list, show, launch, finish, report.
+fn campaign_request(store: &Store, ctx: &Context, req: Request) -> Result<Reply, String> {
+    use crate::members::campaigns as camp;
+    let settings = &ctx.campaigns;
+    let e = |e: camp::CampaignError| e.to_string();
+    let launch_ctx = camp::LaunchContext::from_settings(settings);
+    match req {
+        Request::CampaignCreate { campaign } => Ok(Reply::json(camp::create(store, &campaign, None, settings).map_err(e)?)),
+        Request::CampaignPlaybook { name, start_at, holdout_bp } => {
+            let c = camp::create_playbook(store, &name, start_at, holdout_bp, settings).map_err(e)?;
+            if c.start_at.is_some() {
+                return Ok(Reply::json(json!({ "campaign": c, "launch": null })));
+            }
+            let launched = camp::launch(store, settings, &launch_ctx, &c.id, None).map_err(e)?;
+            let c = camp::campaign(store, &c.id).map_err(|e| e.to_string())?;
+            Ok(Reply::json(json!({ "campaign": c, "launch": launched })))
+        }
+        Request::CampaignList => Ok(Reply::json(camp::reports(store).map_err(e)?)),
+        Request::CampaignShow { id } => Ok(Reply::json(camp::report(store, &id, false).map_err(e)?)),
+        Request::CampaignLaunch { id } => Ok(Reply::json(camp::launch(store, settings, &launch_ctx, &id, None).map_err(e)?)),
+        Request::CampaignFinish { id } => Ok(Reply::json(camp::finish(store, &id).map_err(e)?)),
+        Request::CampaignReport { id, members } => Ok(Reply::json(camp::report(store, &id, members).map_err(e)?)),
+        other => Err(format!("{} is not a campaign request", other.name())),
     }
 }
 

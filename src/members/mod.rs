@@ -14,6 +14,7 @@
 //! member id and a masked phone only.
 
 pub mod analytics;
+pub mod campaigns;
 pub mod export;
 pub mod history;
 pub mod jobs;

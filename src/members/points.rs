@@ -362,7 +362,16 @@ pub fn earn_tx(
     rules: &LoyaltyRules,
 ) -> Result<Earned, TxError<MemberError>> {
     let mut m = member_tx(tx, member_id)?;
-    let earning = earn(&rules.earn, ticket, rules.tier_multiplier_bp(&m.tier));
+    // A running points-multiplier campaign that treated this member adds a points campaign
+    // covering every line for its window (`members::campaigns::points_offers_tx`).
+    let offers = super::campaigns::points_offers_tx(tx, member_id, tx.now(), rules.timezone)?;
+    let earning = if offers.is_empty() {
+        earn(&rules.earn, ticket, rules.tier_multiplier_bp(&m.tier))
+    } else {
+        let mut with_offers = rules.earn.clone();
+        with_offers.campaigns.extend(offers);
+        earn(&with_offers, ticket, rules.tier_multiplier_bp(&m.tier))
+    };
     let c = credit_and_announce(tx, &mut m, earning.points, PointsSource::Sale, &sale_ref(sale_id), rules)?;
     if c.entry_id.is_some() {
         put_member(tx, &m)?;
