@@ -17,6 +17,7 @@ pub mod analytics;
 pub mod export;
 pub mod history;
 pub mod jobs;
+pub mod messages;
 mod points;
 mod purchase;
 pub mod rules;
