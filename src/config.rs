@@ -869,6 +869,8 @@ pub struct Config {
     pub analytics: AnalyticsConfig,
     #[serde(default)]
     pub campaigns: CampaignsConfig,
+    #[serde(default)]
+    pub messages: MessagesConfig,
 }
 
 /// `[store]`: who this hub is. The three ids form its MQTT topics:
@@ -2024,6 +2026,39 @@ impl Default for LogConfig {
     }
 }
 
+/// `[messages]`: when member messages may go out and how many a member gets
+/// (`members::messages`, docs/members-analytics.md "Messages").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MessagesConfig {
+    /// Start of the quiet hours, shop-local "HH:MM" (default "21:00").
+    #[serde(deserialize_with = "hh_mm")]
+    pub quiet_start: chrono::NaiveTime,
+    /// End of the quiet hours (default "09:00"); before `quiet_start` = the window wraps midnight;
+    /// equal to it = no quiet hours.
+    #[serde(deserialize_with = "hh_mm")]
+    pub quiet_end: chrono::NaiveTime,
+    /// Messages per member in any 7 × 24 h (default 2; 0 = no cap).
+    pub weekly_cap: u32,
+}
+
+impl Default for MessagesConfig {
+    fn default() -> Self {
+        MessagesConfig {
+            quiet_start: chrono::NaiveTime::from_hms_opt(21, 0, 0).unwrap_or_default(),
+            quiet_end: chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
+            weekly_cap: 2,
+        }
+    }
+}
+
+/// A shop-local wall time written "HH:MM" (24-hour).
+fn hh_mm<'de, D: Deserializer<'de>>(d: D) -> Result<chrono::NaiveTime, D::Error> {
+    let s = String::deserialize(d)?;
+    chrono::NaiveTime::parse_from_str(s.trim(), "%H:%M")
+        .map_err(|_| de::Error::custom(format!("expected a time \"HH:MM\" like \"21:00\", got {s:?}")))
+}
+
 /// `[analytics]`: the member analytics rules (`domain::rfm`, docs/members-analytics.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -2216,6 +2251,7 @@ impl Config {
         self.validate_loyalty()?;
         self.validate_analytics()?;
         self.validate_campaigns()?;
+        self.validate_messages()?;
         Ok(())
     }
 
@@ -2226,6 +2262,14 @@ impl Config {
         }
         if !(1..=365).contains(&c.default_response_days) {
             return Err(invalid(key("campaigns", "default_response_days"), format!("expected 1 to 365 days, got {}", c.default_response_days)));
+        }
+        Ok(())
+    }
+
+    fn validate_messages(&self) -> Result<(), Invalid> {
+        let cap = self.messages.weekly_cap;
+        if cap > 100 {
+            return Err(invalid(key("messages", "weekly_cap"), format!("expected 0 to 100 messages a week (0 = no cap), got {cap}")));
         }
         Ok(())
     }

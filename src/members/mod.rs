@@ -18,6 +18,7 @@ pub mod campaigns;
 pub mod export;
 pub mod history;
 pub mod jobs;
+pub mod messages;
 mod points;
 mod purchase;
 pub mod rules;
