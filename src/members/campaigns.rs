@@ -229,11 +229,23 @@ pub struct CampaignSettings {
     pub default_response_days: u32,
     pub rfm: RfmParams,
     pub tz: chrono_tz::Tz,
+    /// `[messages]` and the store's name, for the campaign messages.
+    pub messages: super::messages::MessageRules,
 }
 
 impl Default for CampaignSettings {
+    /// The documented defaults (no config file): 10 % holdout, 14 days, quiet 21:00–09:00,
+    /// two messages a week, Asia/Shanghai.
     fn default() -> Self {
-        CampaignSettings { default_holdout_bp: 1000, default_response_days: 14, rfm: RfmParams::default(), tz: chrono_tz::Asia::Shanghai }
+        let tz = chrono_tz::Asia::Shanghai;
+        let hm = |h| chrono::NaiveTime::from_hms_opt(h, 0, 0).unwrap_or_default();
+        CampaignSettings {
+            default_holdout_bp: 1000,
+            default_response_days: 14,
+            rfm: RfmParams::default(),
+            tz,
+            messages: super::messages::MessageRules { quiet_start: hm(21), quiet_end: hm(9), weekly_cap: 2, tz, store_name: String::new(), tier_names: BTreeMap::new() },
+        }
     }
 }
 
@@ -244,6 +256,7 @@ impl CampaignSettings {
             default_response_days: cfg.campaigns.default_response_days,
             rfm: cfg.analytics.params(),
             tz: cfg.timezone(),
+            messages: super::messages::MessageRules::from_config(cfg),
         }
     }
 }
@@ -336,6 +349,9 @@ pub fn check_new(store: &Store, new: &NewCampaign, settings: &CampaignSettings) 
     }
     if let Some(t) = &new.message_template_id {
         crate::json_import::check_id(t).map_err(|e| field("message_template_id", e.message))?;
+        if super::messages::template(store, t)?.is_none() {
+            return Err(field("message_template_id", format!("no message template {t:?}; import one with `storehub messages template-add FILE`")));
+        }
     }
     Ok(())
 }
@@ -605,12 +621,12 @@ pub fn launch(store: &Store, settings: &CampaignSettings, ctx: &LaunchContext, i
 
 /// What treating a member needs besides the campaign: the message and ticket rules.
 pub struct LaunchContext {
-    pub messages: Option<outreach::Rules>,
+    pub messages: super::messages::MessageRules,
 }
 
 impl LaunchContext {
-    pub fn from_settings(_settings: &CampaignSettings) -> LaunchContext {
-        LaunchContext { messages: None }
+    pub fn from_settings(settings: &CampaignSettings) -> LaunchContext {
+        LaunchContext { messages: settings.messages.clone() }
     }
 }
 
@@ -964,10 +980,9 @@ mod outreach {
 
     use super::{Campaign, CampaignError, CampaignMember, LaunchContext};
     use crate::domain::campaign::PlaybookMessage;
-    use crate::store::{Store, StoreError, Tx, TxError};
-
-    /// The message rules of a launch.
-    pub struct Rules;
+    use crate::domain::message::{Channel, MessageTemplate};
+    use crate::members::messages::{self, MessageState, Outgoing, Queued};
+    use crate::store::{CommitError, Store, StoreError, Tx, TxError};
 
     /// A message's state as the funnel needs it.
     #[derive(Debug, Clone)]
@@ -977,15 +992,59 @@ mod outreach {
         pub clicked: bool,
     }
 
-    pub fn ensure_playbook_template(_store: &Store, _m: &PlaybookMessage) -> Result<Option<String>, CampaignError> {
-        Ok(None)
+    /// The playbook's message template (WeChat: the text as `first`, the store as `remark`),
+    /// created when missing; its id.
+    pub fn ensure_playbook_template(store: &Store, m: &PlaybookMessage) -> Result<Option<String>, CampaignError> {
+        if messages::template(store, m.template_id)?.is_some() {
+            return Ok(Some(m.template_id.to_string()));
+        }
+        let t = MessageTemplate {
+            id: m.template_id.to_string(),
+            name: m.name_zh.to_string(),
+            channel: Channel::Wechat,
+            wechat_template_id: Some(m.template_id.to_string()),
+            sms_template_code: None,
+            signature: None,
+            sms_text: None,
+            fields: BTreeMap::from([("first".to_string(), m.text_zh.to_string()), ("remark".to_string(), "{{store}}".to_string())]),
+            url: None,
+            miniprogram: None,
+            extra_vars: Vec::new(),
+        };
+        messages::upsert_templates(store, &[t]).map_err(|e| match e {
+            CommitError::Rejected(e) => CampaignError::Field { field: "message_template_id".into(), message: e.to_string() },
+            CommitError::Store(e) => CampaignError::Store(e),
+        })?;
+        Ok(Some(m.template_id.to_string()))
     }
 
-    pub fn treat_tx(_tx: &Tx, _c: &Campaign, _member_id: u64, _vars: BTreeMap<String, String>, _ctx: &LaunchContext, _rec: &mut CampaignMember) -> Result<(), TxError<CampaignError>> {
+    /// Requests the campaign's message for a treated member (gate: consent, de-duplication,
+    /// weekly cap, quiet hours) and records the outcome.
+    pub fn treat_tx(tx: &Tx, c: &Campaign, member_id: u64, vars: BTreeMap<String, String>, ctx: &LaunchContext, rec: &mut CampaignMember) -> Result<(), TxError<CampaignError>> {
+        let Some(template_id) = &c.message_template_id else { return Ok(()) };
+        let out = Outgoing { member_id, template_id: template_id.clone(), campaign_id: Some(c.id.clone()), vars };
+        let queued = messages::request_in_tx(tx, &ctx.messages, tx.now(), &out)
+            .map_err(|e| e.map_rejected(|e| CampaignError::Member { member_id, message: e.to_string() }))?;
+        rec.message_id = queued.message_id();
+        rec.message_outcome = Some(
+            match queued {
+                Queued::Requested { .. } => "requested",
+                Queued::Held { .. } => "held",
+                Queued::Skipped { reason } => reason.as_str(),
+            }
+            .to_string(),
+        );
         Ok(())
     }
 
-    pub fn statuses(_store: &Store, _campaign_id: &str) -> Result<HashMap<u64, Status>, StoreError> {
-        Ok(HashMap::new())
+    /// The campaign's messages by id.
+    pub fn statuses(store: &Store, campaign_id: &str) -> Result<HashMap<u64, Status>, StoreError> {
+        Ok(messages::campaign_messages(store, campaign_id)?
+            .into_iter()
+            .map(|m| {
+                let clicked = m.clicked_at.is_some();
+                (m.id, Status { state: m.state.as_str().to_string(), delivered: m.state == MessageState::Delivered || clicked, clicked })
+            })
+            .collect())
     }
 }
