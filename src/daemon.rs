@@ -64,6 +64,7 @@ pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>, 
     };
     let serve = tokio::spawn(server.serve(Arc::clone(&store), ctx));
     let nightly = tokio::spawn(nightly_jobs(Arc::clone(&store), loyalty));
+    let release = tokio::spawn(release_held_messages(Arc::clone(&store)));
 
     notify_systemd("READY=1\nSTATUS=serving");
     let watchdog = watchdog_interval().map(|every| {
@@ -99,6 +100,7 @@ pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>, 
         s.abort();
     }
     nightly.abort();
+    release.abort();
     tracing::info!("shutting down");
     notify_systemd("STOPPING=1");
     if let Some(relay) = relay {
@@ -138,6 +140,23 @@ async fn nightly_jobs(store: Arc<Store>, loyalty: crate::members::LoyaltyRules) 
         match done {
             Ok(()) => ran_for = Some(today),
             Err(e) => tracing::error!(error = %e, "daily jobs task failed"),
+        }
+    }
+}
+
+/// Each minute, member messages held for the quiet hours whose time came go to the outbox
+/// (`members::messages::release_due`, idempotent; the first run is at start).
+async fn release_held_messages(store: Arc<Store>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let s = Arc::clone(&store);
+        let done = tokio::task::spawn_blocking(move || crate::members::messages::release_due(&s, s.clock().now())).await;
+        match done {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(released = n, "held messages released"),
+            Ok(Err(e)) => tracing::error!(error = %e, "releasing held messages failed"),
+            Err(e) => tracing::error!(error = %e, "message release task failed"),
         }
     }
 }

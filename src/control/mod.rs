@@ -155,6 +155,27 @@ pub enum Request {
     /// Fit BG/NBD (`model` "bgnbd") or Gamma-Gamma ("gamma-gamma") to every member's history up
     /// to `until` (default today), times in units of `unit_days` days (1 or 7).
     AnalyticsFit { until: Option<chrono::NaiveDate>, unit_days: u32, model: String },
+    /// Upsert message templates (checked by the CLI; checked again before writing).
+    MessageTemplatesImport { templates: Vec<crate::members::messages::MessageTemplate> },
+    /// Every message template with its use count.
+    MessageTemplates,
+    /// One message template.
+    MessageTemplateShow { id: String },
+    /// Remove a message template no message used.
+    MessageTemplateRemove { id: String },
+    /// Render a template for a member (phone, card, QR or id) or the sample member.
+    MessagePreview { template_id: String, member: Option<String>, vars: std::collections::BTreeMap<String, String> },
+    /// A one-off message to one member through the gate (consent, cap, quiet hours).
+    MessageSend { template_id: String, member: String, vars: std::collections::BTreeMap<String, String> },
+    /// Messages, newest first, filtered.
+    MessageList {
+        member: Option<String>,
+        campaign_id: Option<String>,
+        state: Option<crate::members::messages::MessageState>,
+        limit: usize,
+    },
+    /// Release held messages whose quiet hours ended (the daemon does it each minute).
+    MessagesRelease,
 }
 
 impl Request {
@@ -213,6 +234,14 @@ impl Request {
             Request::ImportTransactions { .. } => "import_transactions",
             Request::AnalyticsMembers { .. } => "analytics_members",
             Request::AnalyticsFit { .. } => "analytics_fit",
+            Request::MessageTemplatesImport { .. } => "message_templates_import",
+            Request::MessageTemplates => "message_templates",
+            Request::MessageTemplateShow { .. } => "message_template_show",
+            Request::MessageTemplateRemove { .. } => "message_template_remove",
+            Request::MessagePreview { .. } => "message_preview",
+            Request::MessageSend { .. } => "message_send",
+            Request::MessageList { .. } => "message_list",
+            Request::MessagesRelease => "messages_release",
         }
     }
 }
