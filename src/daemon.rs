@@ -66,6 +66,7 @@ pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>, 
     let serve = tokio::spawn(server.serve(Arc::clone(&store), ctx));
     let nightly = tokio::spawn(nightly_jobs(Arc::clone(&store), loyalty));
     let campaigns = tokio::spawn(campaign_ticks(Arc::clone(&store), campaign_settings));
+    let release = tokio::spawn(release_held_messages(Arc::clone(&store)));
 
     notify_systemd("READY=1\nSTATUS=serving");
     let watchdog = watchdog_interval().map(|every| {
@@ -102,6 +103,7 @@ pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>, 
     }
     nightly.abort();
     campaigns.abort();
+    release.abort();
     tracing::info!("shutting down");
     notify_systemd("STOPPING=1");
     if let Some(relay) = relay {
@@ -162,6 +164,23 @@ async fn campaign_ticks(store: Arc<Store>, settings: crate::members::campaigns::
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "campaign tick failed"),
             Err(e) => tracing::error!(error = %e, "campaign tick task failed"),
+        }
+    }
+}
+
+/// Each minute, member messages held for the quiet hours whose time came go to the outbox
+/// (`members::messages::release_due`, idempotent; the first run is at start).
+async fn release_held_messages(store: Arc<Store>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let s = Arc::clone(&store);
+        let done = tokio::task::spawn_blocking(move || crate::members::messages::release_due(&s, s.clock().now())).await;
+        match done {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(released = n, "held messages released"),
+            Ok(Err(e)) => tracing::error!(error = %e, "releasing held messages failed"),
+            Err(e) => tracing::error!(error = %e, "message release task failed"),
         }
     }
 }

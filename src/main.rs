@@ -17,6 +17,7 @@ use storehub::domain::barcode;
 use storehub::domain::staff::{check_password, check_pin, describe_difference, CredentialError, Role};
 use storehub::domain::stock::MoveKind;
 use storehub::inventory::NewMove;
+use storehub::members::messages::MessageRules;
 use storehub::members::{self, Channel, Gender, LoyaltyRules, MemberJob, NewMember};
 use storehub::store::{self, Durability, Store, StoreOptions};
 use storehub::{catalog, clock, coupons, daemon, demo, inventory, promotions};
@@ -151,6 +152,10 @@ enum Command {
     /// Members (会员): register, look up, top up the card, points.
     #[command(subcommand)]
     Member(MemberCmd),
+    /// Member messages (WeChat template messages and SMS, sent by HQ): templates, preview,
+    /// one-off send, list.
+    #[command(subcommand)]
+    Message(MessageCmd),
     /// Run scheduled jobs now.
     #[command(subcommand)]
     Jobs(JobsCmd),
@@ -889,6 +894,84 @@ enum PromotionsCmd {
 }
 
 #[derive(Subcommand)]
+enum MessageCmd {
+    /// Message templates: import, list, show, remove.
+    #[command(subcommand)]
+    Templates(MessageTemplatesCmd),
+    /// Render a template for a member, or for a sample member (张先生) without --member.
+    Preview {
+        /// Template id.
+        template: String,
+        /// The member's phone, card number, QR payload or id.
+        #[arg(long, value_name = "REF")]
+        member: Option<String>,
+        /// A variable's value, e.g. --var coupon=满200减50 (repeat for several).
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+    },
+    /// Send one message to one member through the same gate as campaigns (consent, weekly cap,
+    /// quiet hours). Prints Requested, Held (until when) or Skipped (why).
+    Send {
+        /// Template id.
+        template: String,
+        /// The member's phone, card number, QR payload or id.
+        #[arg(long, value_name = "REF")]
+        member: String,
+        /// A variable's value, e.g. --var coupon=满200减50 (repeat for several).
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+    },
+    /// Messages, newest first, as JSON.
+    List {
+        /// Only this member's (phone, card number, QR payload or id).
+        #[arg(long, value_name = "REF")]
+        member: Option<String>,
+        /// Only this campaign's.
+        #[arg(long, value_name = "ID")]
+        campaign: Option<String>,
+        /// Only messages in this state: held, requested, delivered, failed.
+        #[arg(long, value_parser = parse_message_state)]
+        state: Option<members::messages::MessageState>,
+        /// At most this many (0 = all).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Release held messages whose quiet hours are over now (the daemon does it every minute).
+    Release,
+}
+
+#[derive(Subcommand)]
+enum MessageTemplatesCmd {
+    /// Add or change templates from a JSON file (one template or an array); a bad file writes
+    /// nothing. Format: docs/members-analytics.md, "Messages".
+    Import { file: PathBuf },
+    /// Every template with the number of messages that used it.
+    List,
+    /// One template.
+    Show { id: String },
+    /// Remove a template no message used.
+    Remove { id: String },
+}
+
+fn parse_message_state(s: &str) -> Result<members::messages::MessageState, String> {
+    members::messages::MessageState::parse(s).ok_or_else(|| "expected held, requested, delivered or failed".to_string())
+}
+
+/// `--var NAME=VALUE` pairs.
+fn parse_vars(vars: &[String]) -> Result<std::collections::BTreeMap<String, String>, Failure> {
+    let mut out = std::collections::BTreeMap::new();
+    for v in vars {
+        match v.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                out.insert(name.trim().to_string(), value.to_string());
+            }
+            _ => return Err(anyhow!("--var {v:?}: expected NAME=VALUE, e.g. --var coupon=满200减50").into()),
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Subcommand)]
 enum CouponsCmd {
     /// Add or change coupon templates from a JSON file (one template or an array): id, name_zh,
     /// name_en, kind ({"kind": "fixed" | "percent" | "threshold" | "free_item", …}),
@@ -1070,6 +1153,7 @@ fn context(cfg: Option<&Config>) -> ops::Context {
         devices: Default::default(),
         cloud: Default::default(),
         campaigns: cfg.map(storehub::members::campaigns::CampaignSettings::from_config).unwrap_or_default(),
+        messages: cfg.map(MessageRules::from_config).unwrap_or_default(),
     }
 }
 
@@ -1173,6 +1257,63 @@ fn receipt_command(cli: &Cli, cmd: &ReceiptCmd) -> Result<(), Failure> {
     printer::cli::write_out(out, &bytes)?;
     eprintln!("wrote {} bytes of ESC/POS for {} mm paper to {}", bytes.len(), paper, out.display());
     Ok(())
+}
+
+/// `storehub message …`, through the control ops (daemon or not).
+fn message_command(cli: &Cli, cmd: &MessageCmd) -> Result<(), Failure> {
+    use members::messages::{self, Queued};
+    match cmd {
+        MessageCmd::Templates(MessageTemplatesCmd::Import { file }) => {
+            let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let name = file.display().to_string();
+            let templates = messages::parse_templates_json(&bytes, &name).map_err(|report| anyhow!("{report}\nnothing imported"))?;
+            let n = templates.len();
+            let reply = request(cli, Request::MessageTemplatesImport { templates })?;
+            let changed = reply.result.get("changed").and_then(|v| v.as_u64()).unwrap_or(0);
+            eprintln!("imported {n} message templates from {name}: {changed} new or changed");
+            Ok(())
+        }
+        MessageCmd::Templates(MessageTemplatesCmd::List) => print_json(&request(cli, Request::MessageTemplates)?.result),
+        MessageCmd::Templates(MessageTemplatesCmd::Show { id }) => {
+            print_json(&request(cli, Request::MessageTemplateShow { id: id.clone() })?.result)
+        }
+        MessageCmd::Templates(MessageTemplatesCmd::Remove { id }) => {
+            request(cli, Request::MessageTemplateRemove { id: id.clone() })?;
+            eprintln!("removed message template {id}");
+            Ok(())
+        }
+        MessageCmd::Preview { template, member, vars } => {
+            let req = Request::MessagePreview { template_id: template.clone(), member: member.clone(), vars: parse_vars(vars)? };
+            let reply = request(cli, req)?;
+            let p: messages::Preview = serde_json::from_value(reply.result).context("the preview as the store returned it")?;
+            let mut text = p.rendered.text.clone();
+            text.push('\n');
+            if p.channel == messages::Channel::Sms {
+                text.push_str(&format!("({} characters, {} SMS segment(s))\n", p.rendered.chars, p.rendered.segments));
+            }
+            write_stdout(text.as_bytes())
+        }
+        MessageCmd::Send { template, member, vars } => {
+            let req = Request::MessageSend { template_id: template.clone(), member: member.clone(), vars: parse_vars(vars)? };
+            let reply = request(cli, req)?;
+            let q: Queued = serde_json::from_value(reply.result).context("the outcome as the store returned it")?;
+            let line = match q {
+                Queued::Requested { message_id } => format!("Requested: message {message_id} is in the outbox for HQ\n"),
+                Queued::Held { message_id, until } => {
+                    let tz = load_config(cli, false)?.map_or(chrono_tz::Asia::Shanghai, |c| c.timezone());
+                    let local = clock::local(until, tz);
+                    format!("Held: message {message_id} waits for the end of the quiet hours, {} (shop time)\n", local.format("%Y-%m-%d %H:%M"))
+                }
+                Queued::Skipped { reason } => format!("Skipped: {}\n", reason.as_str()),
+            };
+            write_stdout(line.as_bytes())
+        }
+        MessageCmd::List { member, campaign, state, limit } => {
+            let req = Request::MessageList { member: member.clone(), campaign_id: campaign.clone(), state: *state, limit: *limit };
+            print_json(&request(cli, req)?.result)
+        }
+        MessageCmd::Release => print_json(&request(cli, Request::MessagesRelease)?.result),
+    }
 }
 
 fn print_json(v: &serde_json::Value) -> Result<(), Failure> {
@@ -1469,6 +1610,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             );
             Ok(())
         }
+        Command::Message(cmd) => message_command(&cli, cmd),
         Command::Coupons(CouponsCmd::Templates) => print_json(&request(&cli, Request::CouponTemplates)?.result),
         Command::Coupons(CouponsCmd::Issue { template, members, members_file, campaign }) => {
             let mut member_ids = members.clone();

@@ -169,6 +169,27 @@ pub enum Request {
     CampaignFinish { id: String },
     /// A campaign's funnel and uplift; `members` adds one row per targeted member.
     CampaignReport { id: String, members: bool },
+    /// Upsert message templates (checked by the CLI; checked again before writing).
+    MessageTemplatesImport { templates: Vec<crate::members::messages::MessageTemplate> },
+    /// Every message template with its use count.
+    MessageTemplates,
+    /// One message template.
+    MessageTemplateShow { id: String },
+    /// Remove a message template no message used.
+    MessageTemplateRemove { id: String },
+    /// Render a template for a member (phone, card, QR or id) or the sample member.
+    MessagePreview { template_id: String, member: Option<String>, vars: std::collections::BTreeMap<String, String> },
+    /// A one-off message to one member through the gate (consent, cap, quiet hours).
+    MessageSend { template_id: String, member: String, vars: std::collections::BTreeMap<String, String> },
+    /// Messages, newest first, filtered.
+    MessageList {
+        member: Option<String>,
+        campaign_id: Option<String>,
+        state: Option<crate::members::messages::MessageState>,
+        limit: usize,
+    },
+    /// Release held messages whose quiet hours ended (the daemon does it each minute).
+    MessagesRelease,
 }
 
 impl Request {
@@ -234,6 +255,14 @@ impl Request {
             Request::CampaignLaunch { .. } => "campaign_launch",
             Request::CampaignFinish { .. } => "campaign_finish",
             Request::CampaignReport { .. } => "campaign_report",
+            Request::MessageTemplatesImport { .. } => "message_templates_import",
+            Request::MessageTemplates => "message_templates",
+            Request::MessageTemplateShow { .. } => "message_template_show",
+            Request::MessageTemplateRemove { .. } => "message_template_remove",
+            Request::MessagePreview { .. } => "message_preview",
+            Request::MessageSend { .. } => "message_send",
+            Request::MessageList { .. } => "message_list",
+            Request::MessagesRelease => "messages_release",
         }
     }
 }

@@ -33,6 +33,8 @@ pub struct Context {
     pub cloud: std::sync::OnceLock<std::sync::Arc<crate::cloud::CloudStatus>>,
     /// `[campaigns]`, `[analytics]` and the rules a launch needs (defaults without a config).
     pub campaigns: crate::members::campaigns::CampaignSettings,
+    /// `[messages]` with the store name and tier names (defaults when no config is given).
+    pub messages: crate::members::messages::MessageRules,
 }
 
 /// Applies one request. Errors are messages for the person at the CLI.
@@ -220,6 +222,14 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         | Request::ImportTransactions { .. }
         | Request::AnalyticsMembers { .. }
         | Request::AnalyticsFit { .. }) => member_request(store, ctx, req),
+        req @ (Request::MessageTemplatesImport { .. }
+        | Request::MessageTemplates
+        | Request::MessageTemplateShow { .. }
+        | Request::MessageTemplateRemove { .. }
+        | Request::MessagePreview { .. }
+        | Request::MessageSend { .. }
+        | Request::MessageList { .. }
+        | Request::MessagesRelease) => message_request(store, ctx, req),
         req @ (Request::CampaignCreate { .. }
         | Request::CampaignPlaybook { .. }
         | Request::CampaignList
@@ -253,6 +263,50 @@ fn campaign_request(store: &Store, ctx: &Context, req: Request) -> Result<Reply,
         Request::CampaignFinish { id } => Ok(Reply::json(camp::finish(store, &id).map_err(e)?)),
         Request::CampaignReport { id, members } => Ok(Reply::json(camp::report(store, &id, members).map_err(e)?)),
         other => Err(format!("{} is not a campaign request", other.name())),
+    }
+}
+
+/// Member messages: templates, preview, one-off send, list, release of held messages.
+fn message_request(store: &Store, ctx: &Context, req: Request) -> Result<Reply, String> {
+    use crate::members::messages::{self, MessageFilter, Outgoing};
+    let s = |e: crate::store::StoreError| e.to_string();
+    let e = |e: crate::store::CommitError<messages::MessageError>| e.to_string();
+    let member_id = |r: &str| -> Result<u64, String> {
+        members::history::resolve_ref(store, r)
+            .map_err(s)?
+            .ok_or_else(|| format!("member: no member has phone, card or id {r:?}"))
+    };
+    let rules = &ctx.messages;
+    match req {
+        Request::MessageTemplatesImport { templates } => {
+            let changed = messages::upsert_templates(store, &templates).map_err(e)?;
+            Ok(Reply::json(json!({ "templates": templates.len(), "changed": changed })))
+        }
+        Request::MessageTemplates => Ok(Reply::json(messages::templates(store).map_err(s)?)),
+        Request::MessageTemplateShow { id } => {
+            let t = messages::template(store, &id).map_err(s)?;
+            Ok(Reply::json(t.ok_or_else(|| messages::MessageError::UnknownTemplate(id).to_string())?))
+        }
+        Request::MessageTemplateRemove { id } => Ok(Reply::json(messages::remove_template(store, &id).map_err(e)?)),
+        Request::MessagePreview { template_id, member, vars } => {
+            let member_id = member.as_deref().map(member_id).transpose()?;
+            let now = store.clock().now();
+            Ok(Reply::json(messages::preview(store, rules, now, &template_id, member_id, &vars).map_err(e)?))
+        }
+        Request::MessageSend { template_id, member, vars } => {
+            let out = Outgoing { member_id: member_id(&member)?, template_id, campaign_id: None, vars };
+            Ok(Reply::json(messages::request(store, rules, &out).map_err(e)?))
+        }
+        Request::MessageList { member, campaign_id, state, limit } => {
+            let member_id = member.as_deref().map(member_id).transpose()?;
+            let f = MessageFilter { member_id, campaign_id, state, limit };
+            Ok(Reply::json(messages::list(store, &f).map_err(s)?))
+        }
+        Request::MessagesRelease => {
+            let released = messages::release_due(store, store.clock().now()).map_err(s)?;
+            Ok(Reply::json(json!({ "released": released })))
+        }
+        other => Err(format!("{} is not a message request", other.name())),
     }
 }
 

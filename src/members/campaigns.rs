@@ -234,17 +234,15 @@ pub struct CampaignSettings {
 }
 
 impl Default for CampaignSettings {
-    /// The documented defaults (no config file): 10 % holdout, 14 days, quiet 21:00–09:00,
-    /// two messages a week, Asia/Shanghai.
+    /// The documented defaults (no config file): 10 % holdout, 14 days, `[analytics]` and
+    /// `[messages]` defaults, Asia/Shanghai.
     fn default() -> Self {
-        let tz = chrono_tz::Asia::Shanghai;
-        let hm = |h| chrono::NaiveTime::from_hms_opt(h, 0, 0).unwrap_or_default();
         CampaignSettings {
             default_holdout_bp: 1000,
             default_response_days: 14,
             rfm: RfmParams::default(),
-            tz,
-            messages: super::messages::MessageRules { quiet_start: hm(21), quiet_end: hm(9), weekly_cap: 2, tz, store_name: String::new(), tier_names: BTreeMap::new() },
+            tz: chrono_tz::Asia::Shanghai,
+            messages: super::messages::MessageRules::default(),
         }
     }
 }

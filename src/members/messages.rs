@@ -21,12 +21,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::clock;
-use crate::domain::message::{self as rules_mod, MessageTemplate, Rendered};
+use crate::domain::message as rules_mod;
 use crate::json_import::{self, check_id, check_name, unknown_keys, FieldError, JsonFileReport, JsonRecord};
 use crate::members::{Gender, Member};
 use crate::store::{codec, CommitError, Record, Store, StoreError, TreeId, Tx, TxError};
 
-pub use crate::domain::message::{Channel, MiniProgramPage};
+pub use crate::domain::message::{Channel, MessageTemplate, MiniProgramPage, Rendered};
 
 /// A message passed the gate and HQ is asked to send it (data: [`MessageRequested`]).
 pub const EVENT_REQUESTED: &str = "storehub.message.requested";
@@ -107,6 +107,21 @@ pub struct MessageRules {
     pub store_name: String,
     /// Tier id → zh-CN name, for `{{tier}}`.
     pub tier_names: BTreeMap<String, String>,
+}
+
+impl Default for MessageRules {
+    /// `[messages]` defaults in Asia/Shanghai, no store name, no tiers (a CLI run without config).
+    fn default() -> Self {
+        let d = crate::config::MessagesConfig::default();
+        MessageRules {
+            quiet_start: d.quiet_start,
+            quiet_end: d.quiet_end,
+            weekly_cap: d.weekly_cap,
+            tz: chrono_tz::Asia::Shanghai,
+            store_name: String::new(),
+            tier_names: BTreeMap::new(),
+        }
+    }
 }
 
 impl MessageRules {
@@ -790,6 +805,11 @@ pub fn apply_status_in_tx(
 
 pub fn message(store: &Store, id: u64) -> Result<Option<Message>, StoreError> {
     store.get(TreeId::Messages, &codec::u64_key(id))
+}
+
+/// The message with this id, inside a commit.
+pub fn message_tx<E>(tx: &Tx, id: u64) -> Result<Option<Message>, TxError<E>> {
+    tx.get(TreeId::Messages, &codec::u64_key(id))
 }
 
 /// Every message of one campaign (a scan of Messages filtered by campaign_id), oldest first.

@@ -60,6 +60,7 @@ impl WebShop {
             devices: Default::default(),
             cloud: Default::default(),
             campaigns: storehub::members::campaigns::CampaignSettings::from_config(&cfg),
+            messages: storehub::members::messages::MessageRules::from_config(&cfg),
         };
         let cost = storehub::staff::HashCost::minimal_for_tests();
         for (id, role) in ACCOUNTS {
