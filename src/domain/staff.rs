@@ -90,10 +90,14 @@ pub enum Action {
     AdjustStock,
     /// See the devices' health.
     ViewDevices,
+    /// Work member service tickets: see, assign, note, resolve, rate (会员专属客服).
+    ManageTickets,
+    /// Open a service ticket for a member (at the till or the service desk).
+    OpenTickets,
 }
 
 impl Action {
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 25] = [
         Action::Sell,
         Action::VoidLine,
         Action::VoidSession,
@@ -117,6 +121,8 @@ impl Action {
         Action::ViewStock,
         Action::AdjustStock,
         Action::ViewDevices,
+        Action::ManageTickets,
+        Action::OpenTickets,
     ];
 
     /// Words for messages: "may not {as_phrase}".
@@ -145,6 +151,8 @@ impl Action {
             Action::ViewStock => "see stock",
             Action::AdjustStock => "adjust stock",
             Action::ViewDevices => "see device health",
+            Action::ManageTickets => "work member service tickets",
+            Action::OpenTickets => "open member service tickets",
         }
     }
 }
@@ -181,6 +189,8 @@ fn permissions(action: Action) -> [bool; 4] {
         Action::ViewStock            => [N,      Y,      N,         Y],
         Action::AdjustStock          => [N,      Y,      N,         Y],
         Action::ViewDevices          => [N,      Y,      Y,         Y],
+        Action::ManageTickets        => [N,      Y,      N,         Y],
+        Action::OpenTickets          => [Y,      Y,      N,         Y],
     }
 }
 
