@@ -336,3 +336,27 @@ fn the_funnel_counts_coupon_use_and_purchases_in_the_window_against_the_holdout(
     camp::write_members_csv(&r, &mut csv).unwrap();
     assert_eq!(String::from_utf8(csv).unwrap().lines().count(), 41);
 }
+
+#[test]
+fn a_follow_up_campaign_opens_one_ticket_per_treated_member() {
+    let shop = Shop::open_with(Durability::Relaxed);
+    register(&shop.store, 30);
+    let new = NewCampaign {
+        id: "call-back".into(),
+        name: "服务回访".into(),
+        target: Target::default(),
+        offer: Offer::MessageOnly,
+        message_template_id: None,
+        follow_up_ticket: true,
+        start_at: None,
+        holdout_bp: Some(3000),
+        response_days: None,
+    };
+    camp::create(&shop.store, &new, None, &settings()).unwrap();
+    launch(&shop.store, "call-back", None);
+    let recs = camp::campaign_members(&shop.store, "call-back").unwrap();
+    let treated: std::collections::BTreeSet<u64> = recs.iter().filter(|r| !r.held_out).map(|r| r.member_id).collect();
+    assert!(recs.iter().all(|r| r.ticket_id.is_some() == !r.held_out), "{recs:?}");
+    assert_eq!(members::tickets::members_with_open_tickets(&shop.store).unwrap(), treated);
+    assert_eq!(events_of_type(&shop.store, members::tickets::EVENT_OPENED).len(), treated.len());
+}

@@ -231,6 +231,8 @@ pub struct CampaignSettings {
     pub tz: chrono_tz::Tz,
     /// `[messages]` and the store's name, for the campaign messages.
     pub messages: super::messages::MessageRules,
+    /// `[tickets]`, for follow-up tickets (dormant-experience).
+    pub tickets: super::tickets::TicketRules,
 }
 
 impl Default for CampaignSettings {
@@ -243,6 +245,7 @@ impl Default for CampaignSettings {
             rfm: RfmParams::default(),
             tz: chrono_tz::Asia::Shanghai,
             messages: super::messages::MessageRules::default(),
+            tickets: super::tickets::TicketRules { sla: Default::default(), tiers: Vec::new() },
         }
     }
 }
@@ -255,6 +258,7 @@ impl CampaignSettings {
             rfm: cfg.analytics.params(),
             tz: cfg.timezone(),
             messages: super::messages::MessageRules::from_config(cfg),
+            tickets: super::tickets::TicketRules::from_config(cfg),
         }
     }
 }
@@ -620,11 +624,12 @@ pub fn launch(store: &Store, settings: &CampaignSettings, ctx: &LaunchContext, i
 /// What treating a member needs besides the campaign: the message and ticket rules.
 pub struct LaunchContext {
     pub messages: super::messages::MessageRules,
+    pub tickets: super::tickets::TicketRules,
 }
 
 impl LaunchContext {
     pub fn from_settings(settings: &CampaignSettings) -> LaunchContext {
-        LaunchContext { messages: settings.messages.clone() }
+        LaunchContext { messages: settings.messages.clone(), tickets: settings.tickets.clone() }
     }
 }
 
@@ -664,6 +669,7 @@ fn treat_chunk(tx: &Tx, c: &Campaign, chunk: &[u64], today: NaiveDate, coupon_na
                     rec.coupon_skipped = Some(serde_json::to_value(&skip.reason).ok().and_then(|v| v["reason"].as_str().map(str::to_string)).unwrap_or_else(|| "skipped".into()));
                 }
             }
+            outreach::ticket_tx(tx, c, member_id, ctx, &mut rec)?;
             outreach::treat_tx(tx, c, member_id, vars, ctx, &mut rec)?;
         }
         tx.put(TreeId::CampaignMembers, &key, &rec)?;
@@ -980,6 +986,7 @@ mod outreach {
     use crate::domain::campaign::PlaybookMessage;
     use crate::domain::message::{Channel, MessageTemplate};
     use crate::members::messages::{self, MessageState, Outgoing, Queued};
+    use crate::members::tickets::{self, NewTicket, TicketChannel, TicketKind};
     use crate::store::{CommitError, Store, StoreError, Tx, TxError};
 
     /// A message's state as the funnel needs it.
@@ -1014,6 +1021,27 @@ mod outreach {
             CommitError::Store(e) => CampaignError::Store(e),
         })?;
         Ok(Some(m.template_id.to_string()))
+    }
+
+    /// Opens the campaign's follow-up ticket for a treated member (dormant-experience: the
+    /// manager calls them back) and records its id.
+    pub fn ticket_tx(tx: &Tx, c: &Campaign, member_id: u64, ctx: &LaunchContext, rec: &mut CampaignMember) -> Result<(), TxError<CampaignError>> {
+        if !c.follow_up_ticket {
+            return Ok(());
+        }
+        let subject: String = format!("活动回访：{}", c.name).chars().take(60).collect();
+        let new = NewTicket {
+            member_id,
+            kind: TicketKind::FollowUp,
+            channel: TicketChannel::Campaign,
+            subject,
+            note: None,
+            opened_by: "campaign".to_string(),
+            campaign_id: Some(c.id.clone()),
+        };
+        let t = tickets::open_in_tx(tx, &ctx.tickets, tx.now(), &new).map_err(|e| e.map_rejected(|e| CampaignError::Member { member_id, message: e.to_string() }))?;
+        rec.ticket_id = Some(t.id);
+        Ok(())
     }
 
     /// Requests the campaign's message for a treated member (gate: consent, de-duplication,
