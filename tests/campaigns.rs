@@ -33,17 +33,7 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
 /// Registers `n` members (ids 1..=n); every second one consents to WeChat.
 fn register(store: &Store, n: u64) {
     for i in 1..=n {
-        let m = NewMember {
-            phone: format!("139{i:08}"),
-            name: format!("会员{i}"),
-            gender: None,
-            birthday: None,
-            channel: Channel::InStore,
-            consent_sms: false,
-            consent_wechat: i % 2 == 0,
-            referral_code: None,
-        };
-        members::register(store, &m, &LoyaltyRules::default()).unwrap();
+        members::register(store, &new_member(i), &LoyaltyRules::default()).unwrap();
     }
 }
 
@@ -359,4 +349,251 @@ fn a_follow_up_campaign_opens_one_ticket_per_treated_member() {
     assert!(recs.iter().all(|r| r.ticket_id.is_some() == !r.held_out), "{recs:?}");
     assert_eq!(members::tickets::members_with_open_tickets(&shop.store).unwrap(), treated);
     assert_eq!(events_of_type(&shop.store, members::tickets::EVENT_OPENED).len(), treated.len());
+}
+
+// ------------------------------------------------------------------------------------------------
+// End to end: a real daemon, its outbox, a real Mosquitto and the test as HQ
+// ------------------------------------------------------------------------------------------------
+
+mod e2e {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use serde_json::{json, Value};
+    use storehub::cloud::commands::signature;
+    use storehub::config::Secret;
+    use storehub::control::lanes::LaneAction;
+    use storehub::control::{client, Request};
+    use storehub::domain::tender::{Tender, TenderKind};
+    use storehub::members::history::HistoryRow;
+    use storehub::members::NewMember;
+
+    use super::common::broker::{Broker, Hq};
+    use super::common::storehub_cmd;
+
+    const ROOT: &str = "storehub/v1/huamei/sh-xuhui-001/hub-1";
+
+    /// `storehub demo` (demo catalog and accounts, no shopper, no simulated devices) with `[mqtt]`
+    /// on the broker, signed commands required, and no quiet hours (the test runs at any hour).
+    struct Hub {
+        child: Option<Child>,
+        data: PathBuf,
+    }
+
+    impl Hub {
+        fn start(dir: &Path, broker_url: &str, public_key: &str) -> Hub {
+            let demo = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo.toml")).unwrap();
+            let (start, end) = (demo.find("# Simulated devices").unwrap(), demo.find("[web]").unwrap());
+            let mqtt = format!(
+                "[mqtt]\nenabled = true\nurl = \"{broker_url}\"\nreconnect_min_ms = 200\nreconnect_max_ms = 1000\nkeepalive_s = 5\n\
+                 require_signed_commands = true\ncommand_keys = [\"{public_key}\"]\n\n"
+            );
+            let text = format!("{}{mqtt}{}\n[messages]\nquiet_start = \"00:00\"\nquiet_end = \"00:00\"\n", &demo[..start], &demo[end..]);
+            let config = dir.join("hub.toml");
+            std::fs::write(&config, text).unwrap();
+            let data = dir.join("hub");
+            let log = std::fs::File::create(dir.join("hub.log")).unwrap();
+            let child = Command::new(env!("CARGO_BIN_EXE_storehub"))
+                .args(["--config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "demo", "--shopper-every", "0", "--listen", "127.0.0.1:0"])
+                .env("STOREHUB_LOG", "warn")
+                .env_remove("STOREHUB_CONFIG")
+                .stdout(Stdio::null())
+                .stderr(Stdio::from(log))
+                .spawn()
+                .unwrap();
+            let hub = Hub { child: Some(child), data };
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !matches!(client::try_call(&hub.data.join("control.sock"), &Request::Status), client::Attempt::Answered(Ok(_))) {
+                let log = std::fs::read_to_string(dir.join("hub.log")).unwrap_or_default();
+                assert!(Instant::now() < deadline, "the hub did not open its control socket:\n{log}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            hub
+        }
+
+        fn call(&self, req: Request) -> Value {
+            match client::try_call(&self.data.join("control.sock"), &req) {
+                client::Attempt::Answered(Ok(reply)) => reply.result,
+                client::Attempt::Answered(Err(e)) => panic!("{} refused: {e}", req.name()),
+                client::Attempt::NoDaemon => panic!("the hub is not running"),
+            }
+        }
+
+        /// `storehub campaign …` through the CLI (which talks to the daemon).
+        fn campaign(&self, args: &[&str]) -> Value {
+            let mut all = vec!["--data-dir", self.data.to_str().unwrap(), "campaign"];
+            all.extend_from_slice(args);
+            let out = storehub_cmd(&all);
+            assert!(out.status.success(), "storehub campaign {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            serde_json::from_slice(&out.stdout).unwrap()
+        }
+
+        /// One sale at lane-1 to the member: `bottles` of water (¥2 each), with a coupon or not;
+        /// the sale's total.
+        fn sell(&self, member_id: u64, bottles: i64, coupon: Option<&str>) -> i64 {
+            let lane = |action| self.call(Request::Lane { lane: "lane-1".into(), action });
+            lane(LaneAction::Member { query: super::phone(member_id) });
+            lane(LaneAction::Add { sku: "SKU-010001".into(), qty: bottles });
+            if let Some(code) = coupon {
+                lane(LaneAction::Coupon { code: code.into() });
+            }
+            let paid = lane(LaneAction::Pay { tenders: vec![Tender { kind: TenderKind::Cash, amount_fen: 100_000, reference: None, points: None }] });
+            paid["sale"]["settlement"]["total_fen"].as_i64().unwrap()
+        }
+    }
+
+    impl Drop for Hub {
+        fn drop(&mut self) {
+            if let Some(mut c) = self.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+
+    /// The reply HQ got to command `id`.
+    fn reply(hq: &Hq, id: &str) -> Value {
+        let topic = format!("{ROOT}/cmd-reply/{id}");
+        hq.wait_until(Duration::from_secs(20), &format!("a reply on {topic}"), |msgs| msgs.iter().any(|m| m.topic == topic));
+        hq.messages().into_iter().rev().find(|m| m.topic == topic).unwrap().json()
+    }
+
+    #[test]
+    fn a_dormant_playbook_through_the_outbox_and_mosquitto_with_hq_reporting_message_status() {
+        let tmp = tempfile::tempdir().unwrap();
+        let broker = Broker::start();
+        let hq = Hq::subscribe(broker.port, &format!("{ROOT}/#"));
+        let (pem, public) = signature::generate_pem().unwrap();
+        let key = signature::load_pem(pem.as_bytes()).unwrap();
+        let hub = Hub::start(tmp.path(), &broker.url(), &public);
+
+        // 40 members who last bought 4–5 months ago (dormant, natural) and 5 who bought last
+        // week; every member but each tenth consents to WeChat messages.
+        let mut ids = Vec::new();
+        for i in 1..=45u64 {
+            let new = NewMember { consent_wechat: i % 10 != 0, ..super::new_member(i) };
+            ids.push(hub.call(Request::MemberAdd { member: new })["id"].as_u64().unwrap());
+        }
+        assert_eq!(ids, (1..=45).collect::<Vec<u64>>(), "the demo seeds no members");
+        let today = chrono::Local::now().date_naive();
+        let day = |days_ago: u64| today - chrono::Days::new(days_ago);
+        let rows: Vec<HistoryRow> = (1..=45u64)
+            .flat_map(|m| {
+                let days = if m <= 40 { [150, 120] } else { [150, 7] };
+                days.map(|ago| HistoryRow { line: 0, member_ref: m.to_string(), date: day(ago), at: None, amount_fen: 8_800, category: None, sku: None, qty: None })
+            })
+            .enumerate()
+            .map(|(i, r)| HistoryRow { line: i as u64 + 2, ..r })
+            .collect();
+        hub.call(Request::ImportTransactions { file_name: "old-till.csv".into(), rows, count_for_tiers: false });
+
+        // The manager starts the dormant-natural playbook with a quarter held out.
+        let started = hub.campaign(&["playbook", "dormant-natural", "--holdout", "25"]);
+        let id = started["campaign"]["id"].as_str().unwrap().to_string();
+        assert_eq!(started["campaign"]["state"], "running");
+        assert_eq!(started["launch"]["targeted"], 40);
+        let members = hub.campaign(&["report", &id, "--members"]);
+        let recs = members["members"].as_array().unwrap();
+        assert_eq!(recs.len(), 40);
+        let held: Vec<u64> = recs.iter().filter(|m| m["held_out"] == true).map(|m| m["member_id"].as_u64().unwrap()).collect();
+        let treated: Vec<&Value> = recs.iter().filter(|m| m["held_out"] == false).collect();
+        assert!(held.len() >= 2 && treated.len() >= 8, "{} held out, {} treated", held.len(), treated.len());
+        assert!(recs.iter().all(|m| m["member_id"].as_u64().unwrap() <= 40), "members who bought last week are not dormant");
+        let no_consent = treated.iter().filter(|m| m["member_id"].as_u64().unwrap() % 10 == 0).count() as u64;
+        let coupon_of: BTreeMap<u64, String> = treated.iter().map(|m| (m["member_id"].as_u64().unwrap(), m["coupon_code"].as_str().unwrap().to_string())).collect();
+
+        // HQ reads the message requests from the outbox over MQTT …
+        let want = treated.len() - no_consent as usize;
+        let requested_topic = format!("{ROOT}/evt/storehub.message.requested");
+        hq.wait_until(Duration::from_secs(30), "every campaign message requested", |msgs| msgs.iter().filter(|m| m.topic == requested_topic).count() >= want);
+        let mut requests: Vec<(u64, u64)> = hq
+            .messages()
+            .iter()
+            .filter(|m| m.topic == requested_topic)
+            .map(|m| m.json()["data"].clone())
+            .filter(|d| d["campaign_id"] == id.as_str())
+            .map(|d| (d["message_id"].as_u64().unwrap(), d["member_id"].as_u64().unwrap()))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        requests.sort();
+        assert_eq!(requests.len(), want);
+        assert!(requests.iter().all(|(_, m)| m % 10 != 0 && !held.contains(m)));
+
+        // … and reports: the first five delivered, the first two of those clicked, the sixth failed.
+        let mut n = 0;
+        let mut send = |message_id: u64, status: &str, reason: Option<&str>| {
+            n += 1;
+            let cmd_id = format!("st-{n}");
+            let mut args = json!({ "message_id": message_id, "status": status });
+            if let Some(r) = reason {
+                args["reason"] = json!(r);
+            }
+            let cmd = json!({ "id": cmd_id, "args": args }).to_string();
+            hq.publish(&format!("{ROOT}/cmd/message.status"), signature::envelope(&key, "message.status", &cmd));
+            let r = reply(&hq, &cmd_id);
+            assert_eq!(r["status"], "applied", "{r}");
+        };
+        for (m, _) in &requests[..5] {
+            send(*m, "delivered", None);
+        }
+        for (m, _) in &requests[..2] {
+            send(*m, "clicked", None);
+        }
+        send(requests[5].0, "failed", Some("用户已拒收"));
+
+        // Members come back: two delivered-not-clicked members with their coupon (60 bottles,
+        // ¥120 − ¥20), one without, and one held-out member.
+        let shift = hub.call(Request::ShiftOpen { lane: "lane-1".into(), staff: "demo-cashier".into(), float_fen: 50_000 });
+        assert!(shift["id"].as_u64().is_some(), "{shift}");
+        hub.call(Request::Lane { lane: "lane-1".into(), action: LaneAction::SignIn { staff: "demo-cashier".into(), pin: Secret::new("2468".into()) } });
+        let (a, b, c) = (requests[2].1, requests[3].1, requests[4].1);
+        let mut revenue = 0;
+        revenue += hub.sell(a, 60, Some(&coupon_of[&a]));
+        revenue += hub.sell(b, 60, Some(&coupon_of[&b]));
+        revenue += hub.sell(c, 3, None);
+        let holdout_revenue = hub.sell(held[0], 5, None);
+        assert!(revenue > 0 && holdout_revenue > 0);
+
+        // The report, through the CLI.
+        let r = hub.campaign(&["report", &id, "--format", "json"]);
+        let f = &r["funnel"];
+        assert_eq!(f["targeted"], 40, "{r}");
+        assert_eq!(f["held_out"], held.len() as u64, "{r}");
+        assert_eq!(f["treated"], treated.len() as u64, "{r}");
+        assert_eq!(f["reached"], 5, "{r}");
+        assert_eq!(f["responded"], 4, "two clicks and two coupons: {r}");
+        assert_eq!(f["converted"], 3, "{r}");
+        assert_eq!(f["revenue_fen"], revenue, "{r}");
+        assert_eq!(f["holdout_converted"], 1, "{r}");
+        assert_eq!(f["holdout_revenue_fen"], holdout_revenue, "{r}");
+        assert_eq!(r["messages_skipped"]["no_consent"], no_consent, "{r}");
+        let u = &f["uplift"];
+        let (tr, hr) = (3.0 / treated.len() as f64, 1.0 / held.len() as f64);
+        assert!((u["treated_rate"].as_f64().unwrap() - tr).abs() < 1e-12, "{u}");
+        assert!((u["holdout_rate"].as_f64().unwrap() - hr).abs() < 1e-12, "{u}");
+        assert!(u["ci_low"].as_f64().unwrap() < u["uplift"].as_f64().unwrap(), "{u}");
+
+        // The CSV row of the campaign.
+        let out = storehub_cmd(&["--data-dir", hub.data.to_str().unwrap(), "campaign", "report", &id, "--format", "csv"]);
+        let csv = String::from_utf8(out.stdout).unwrap();
+        let row = csv.lines().nth(1).unwrap();
+        assert!(row.starts_with(&format!("{id},")) && row.contains(&format!(",{revenue},1,{holdout_revenue},")), "{row}");
+
+        // HQ also got the launch with its counts.
+        let launched_topic = format!("{ROOT}/evt/storehub.campaign.launched");
+        hq.wait_until(Duration::from_secs(20), "the launch event", |msgs| msgs.iter().any(|m| m.topic == launched_topic));
+        let ev = hq.on("/evt/storehub.campaign.launched")[0].json();
+        assert_eq!(ev["data"]["held_out"], held.len() as u64);
+    }
+}
+
+fn phone(member: u64) -> String {
+    format!("139{member:08}")
+}
+
+fn new_member(i: u64) -> NewMember {
+    NewMember { phone: phone(i), name: format!("会员{i}"), gender: None, birthday: None, channel: Channel::InStore, consent_sms: false, consent_wechat: i % 2 == 0, referral_code: None }
 }
