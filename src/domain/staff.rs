@@ -94,10 +94,12 @@ pub enum Action {
     ManageTickets,
     /// Open a service ticket for a member (at the till or the service desk).
     OpenTickets,
+    /// Create, launch and measure campaigns (营销活动).
+    ManageCampaigns,
 }
 
 impl Action {
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 26] = [
         Action::Sell,
         Action::VoidLine,
         Action::VoidSession,
@@ -123,6 +125,7 @@ impl Action {
         Action::ViewDevices,
         Action::ManageTickets,
         Action::OpenTickets,
+        Action::ManageCampaigns,
     ];
 
     /// Words for messages: "may not {as_phrase}".
@@ -153,6 +156,7 @@ impl Action {
             Action::ViewDevices => "see device health",
             Action::ManageTickets => "work member service tickets",
             Action::OpenTickets => "open member service tickets",
+            Action::ManageCampaigns => "manage campaigns",
         }
     }
 }
@@ -191,6 +195,7 @@ fn permissions(action: Action) -> [bool; 4] {
         Action::ViewDevices          => [N,      Y,      Y,         Y],
         Action::ManageTickets        => [N,      Y,      N,         Y],
         Action::OpenTickets          => [Y,      Y,      N,         Y],
+        Action::ManageCampaigns      => [N,      Y,      N,         Y],
     }
 }
 

@@ -12,6 +12,7 @@
 
 pub mod assets;
 pub mod auth;
+pub mod campaigns;
 pub mod cashier;
 pub mod catalog;
 pub mod chart;

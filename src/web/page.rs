@@ -27,6 +27,7 @@ const NAV: &[NavItem] = &[
     NavItem { href: "/shifts", zh: "班次", en: "Shifts", need: Need::May(Action::OpenShift) },
     NavItem { href: "/devices", zh: "设备", en: "Devices", need: Need::May(Action::ViewDevices) },
     NavItem { href: "/system", zh: "系统", en: "System", need: Need::May(Action::Configure) },
+    NavItem { href: "/campaigns", zh: "营销", en: "Campaigns", need: Need::May(Action::ManageCampaigns) },
 ];
 
 /// A whole page: `title` in the tab and as the heading's context, `body` inside `<main>`.
