@@ -90,10 +90,12 @@ pub enum Action {
     AdjustStock,
     /// See the devices' health.
     ViewDevices,
+    /// Member messages: edit templates, preview, see what was sent.
+    ManageMessages,
 }
 
 impl Action {
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 24] = [
         Action::Sell,
         Action::VoidLine,
         Action::VoidSession,
@@ -117,6 +119,7 @@ impl Action {
         Action::ViewStock,
         Action::AdjustStock,
         Action::ViewDevices,
+        Action::ManageMessages,
     ];
 
     /// Words for messages: "may not {as_phrase}".
@@ -145,6 +148,7 @@ impl Action {
             Action::ViewStock => "see stock",
             Action::AdjustStock => "adjust stock",
             Action::ViewDevices => "see device health",
+            Action::ManageMessages => "manage member messages",
         }
     }
 }
@@ -181,6 +185,7 @@ fn permissions(action: Action) -> [bool; 4] {
         Action::ViewStock            => [N,      Y,      N,         Y],
         Action::AdjustStock          => [N,      Y,      N,         Y],
         Action::ViewDevices          => [N,      Y,      Y,         Y],
+        Action::ManageMessages       => [N,      Y,      N,         Y],
     }
 }
 
