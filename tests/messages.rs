@@ -91,6 +91,7 @@ fn quiet_hours_hold_from_2100_to_0900_shop_time_and_the_release_is_idempotent() 
     assert_eq!(events_of_type(&shop.store, EVENT_REQUESTED).len(), 1);
 
     assert_eq!(messages::release_due(&shop.store, shanghai(26, 8, 59)).unwrap(), 0);
+    assert_eq!(storehub::verify::verify(&shop.store).unwrap().violations, Vec::<String>::new());
     shop.clock.set(nine);
     assert_eq!(send(&shop.store, &wake(ids[3], None)), Queued::Requested { message_id: 4 }, "09:00 goes at once");
     assert_eq!(messages::release_due(&shop.store, nine).unwrap(), 2);
@@ -102,6 +103,7 @@ fn quiet_hours_hold_from_2100_to_0900_shop_time_and_the_release_is_idempotent() 
     assert_eq!(ids_in_events, vec![1, 4, 2, 3]);
     let m = messages::message(&shop.store, 2).unwrap().unwrap();
     assert_eq!((m.state, m.requested_at, m.held_until), (MessageState::Requested, Some(nine), None));
+    assert_eq!(storehub::verify::verify(&shop.store).unwrap().violations, Vec::<String>::new());
 }
 
 #[test]
@@ -247,6 +249,7 @@ fn cli_imports_previews_sends_lists_and_removes_templates() {
     let (success, _, err) = cli(&cfg, &data, &["message", "templates", "remove", "wake"]);
     assert!(!success && err.contains("template \"wake\" is used by 1 stored message(s)"), "{err}");
     ok(&cfg, &data, &["message", "templates", "remove", "wake_sms"]);
+    ok(&cfg, &data, &["verify"]);
     let listed: Value = serde_json::from_str(&ok(&cfg, &data, &["message", "templates", "list"])).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 1);
 }
