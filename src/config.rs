@@ -3092,6 +3092,7 @@ mod tests {
             "[campaigns]\n__probe = 1\n",
             "[tickets]\n__probe = 1\n",
             "[tickets.sla_hours]\n__probe = 1\n",
+            "[messages]\n__probe = 1\n",
         ];
         for probe in probes {
             let e = Config::from_str(probe, "probe").unwrap_err();
@@ -3108,6 +3109,18 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn messages_section_parses_times_and_refuses_bad_ones() {
+        let c = Config::from_str(&format!("{MINIMAL}[messages]\nquiet_start = \"22:30\"\nweekly_cap = 0\n"), "t.toml").unwrap();
+        assert_eq!(c.messages.quiet_start, chrono::NaiveTime::from_hms_opt(22, 30, 0).unwrap());
+        assert_eq!(c.messages.quiet_end, chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap());
+        assert_eq!(c.messages.weekly_cap, 0);
+        let e = Config::from_str(&format!("{MINIMAL}[messages]\nquiet_end = \"9am\"\n"), "t.toml").unwrap_err();
+        assert!(e.to_string().contains("[messages].quiet_end: expected a time \"HH:MM\" like \"21:00\", got \"9am\""), "{e}");
+        let e = Config::from_str(&format!("{MINIMAL}[messages]\nweekly_cap = 1000\n"), "t.toml").unwrap_err();
+        assert!(e.to_string().contains("[messages].weekly_cap: expected 0 to 100"), "{e}");
     }
 
     #[test]

@@ -1216,6 +1216,7 @@ fn request(cli: &Cli, req: Request) -> Result<control::Reply, Failure> {
                     | Request::MemberAdd { .. }
                     | Request::PromotionsImport { .. }
                     | Request::CouponTemplatesAdd { .. }
+                    | Request::MessageTemplatesImport { .. }
             );
             if !dir.join("db").exists() && !creates {
                 return Err(anyhow!("{} holds no storehub database (and no daemon runs there)", dir.display()).into());

@@ -96,10 +96,12 @@ pub enum Action {
     OpenTickets,
     /// Create, launch and measure campaigns (营销活动).
     ManageCampaigns,
+    /// Member messages: edit templates, preview, see what was sent.
+    ManageMessages,
 }
 
 impl Action {
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 27] = [
         Action::Sell,
         Action::VoidLine,
         Action::VoidSession,
@@ -126,6 +128,7 @@ impl Action {
         Action::ManageTickets,
         Action::OpenTickets,
         Action::ManageCampaigns,
+        Action::ManageMessages,
     ];
 
     /// Words for messages: "may not {as_phrase}".
@@ -157,6 +160,7 @@ impl Action {
             Action::ManageTickets => "work member service tickets",
             Action::OpenTickets => "open member service tickets",
             Action::ManageCampaigns => "manage campaigns",
+            Action::ManageMessages => "manage member messages",
         }
     }
 }
@@ -196,6 +200,7 @@ fn permissions(action: Action) -> [bool; 4] {
         Action::ManageTickets        => [N,      Y,      N,         Y],
         Action::OpenTickets          => [Y,      Y,      N,         Y],
         Action::ManageCampaigns      => [N,      Y,      N,         Y],
+        Action::ManageMessages       => [N,      Y,      N,         Y],
     }
 }
 

@@ -801,6 +801,64 @@ pub fn apply_status_in_tx(
     Ok(Some(m))
 }
 
+// --- invariants (verify) -------------------------------------------------------------------------
+
+/// What `storehub verify` checks of messages: every message indexed under its member (and its
+/// campaign), held exactly when a `message_held/` entry names it, every index entry naming a
+/// message of that member, templates' use counts covering their messages.
+pub fn check(store: &Store) -> Result<Vec<String>, StoreError> {
+    let mut out = Vec::new();
+    let mut held_keys = std::collections::BTreeSet::new();
+    for key in store.keys_with_prefix(TreeId::Meta, HELD_PREFIX) {
+        held_keys.insert(key?);
+    }
+    let mut per_template: BTreeMap<String, u64> = BTreeMap::new();
+    let mut ids = std::collections::BTreeSet::new();
+    for r in store.scan::<Message>(TreeId::Messages) {
+        let (_, m) = r?;
+        ids.insert((m.member_id, m.id));
+        *per_template.entry(m.template_id.clone()).or_default() += 1;
+        if store.get_raw(TreeId::MessagesByMember, &index_key(m.member_id, m.id))?.is_none() {
+            out.push(format!("message {}: not indexed under member {}", m.id, m.member_id));
+        }
+        if let Some(c) = &m.campaign_id {
+            if store.get_raw(TreeId::MessagesByMember, &campaign_key(m.member_id, c))?.is_none() {
+                out.push(format!("message {}: campaign {c:?} not recorded for member {}", m.id, m.member_id));
+            }
+        }
+        let held = m.held_until.map(|u| held_key(u, m.id));
+        match (m.state, held) {
+            (MessageState::Held, Some(k)) => {
+                if !held_keys.remove(&k) {
+                    out.push(format!("message {}: held but not in the release index", m.id));
+                }
+            }
+            (MessageState::Held, None) => out.push(format!("message {}: held without a release time", m.id)),
+            (_, Some(_)) => out.push(format!("message {}: {} but still has a release time", m.id, m.state.as_str())),
+            (_, None) => {}
+        }
+    }
+    for k in held_keys {
+        let id = k.get(HELD_PREFIX.len() + 8..).and_then(|b| codec::key_u64(b).ok()).unwrap_or(0);
+        out.push(format!("release index names message {id}, which is not held"));
+    }
+    for key in store.keys_with_prefix(TreeId::MessagesByMember, b"") {
+        let key = key?;
+        if let (Some(id), Ok(member)) = (message_of_index_key(&key), codec::key_u64(&key[..8.min(key.len())])) {
+            if !ids.contains(&(member, id)) {
+                out.push(format!("member {member}: index names message {id}, which is not theirs or does not exist"));
+            }
+        }
+    }
+    for t in templates(store)? {
+        let n = per_template.get(&t.template.id).copied().unwrap_or(0);
+        if t.used < n {
+            out.push(format!("message template {:?}: use count {} but {n} messages use it", t.template.id, t.used));
+        }
+    }
+    Ok(out)
+}
+
 // --- reading -------------------------------------------------------------------------------------
 
 pub fn message(store: &Store, id: u64) -> Result<Option<Message>, StoreError> {
@@ -983,6 +1041,21 @@ mod tests {
         assert_eq!(events(&store, EVENT_REQUESTED).len(), 1);
         let m = message(&store, 1).unwrap().unwrap();
         assert_eq!((m.state, m.requested_at), (MessageState::Requested, Some(nine)));
+    }
+
+    #[test]
+    fn check_finds_a_held_message_missing_from_the_release_index() {
+        let (_d, store, clock, rules) = setup();
+        upsert_templates(&store, &[wechat_template()]).unwrap();
+        let a = member(&store, "13800000001", false, true);
+        request(&store, &rules, &out(a, Some("c1"))).unwrap();
+        clock.set(Utc.with_ymd_and_hms(2026, 11, 26, 14, 0, 0).unwrap());
+        let q = request(&store, &rules, &out(a, None)).unwrap();
+        assert!(matches!(q, Queued::Held { message_id: 2, .. }));
+        assert_eq!(check(&store).unwrap(), Vec::<String>::new());
+        let until = message(&store, 2).unwrap().unwrap().held_until.unwrap();
+        store.commit(|tx| tx.remove::<std::convert::Infallible>(TreeId::Meta, &held_key(until, 2))).unwrap();
+        assert_eq!(check(&store).unwrap(), vec!["message 2: held but not in the release index".to_string()]);
     }
 
     #[test]

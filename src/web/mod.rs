@@ -22,6 +22,7 @@ pub mod error;
 pub mod forms;
 pub mod i18n;
 pub mod members;
+pub mod messages;
 pub mod openapi;
 pub mod page;
 pub mod reports;

@@ -124,6 +124,7 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(super::system::routes());
     t.extend(super::staff::routes());
     t.extend(super::campaigns::routes());
+    t.extend(super::messages::routes());
     t
 }
 
