@@ -197,7 +197,51 @@ fn bad_campaigns_are_refused_naming_the_field_and_write_nothing() {
     assert!(e.to_string().contains("dormant-natural"), "{e}");
     let file = br#"{"id":"c2","name":"x","offer":{"coupon":{"template":"T"}}}"#;
     let e = camp::parse_new_campaign(file, "c2.json").unwrap_err();
-    assert!(e.starts_with("c2.json: line 1 column") && e.contains("template"), "{e}");
+    assert!(e.starts_with("c2.json: offer.coupon.template: unknown field `template`, expected `template_id`"), "{e}");
+    let e = camp::parse_new_campaign(br#"{"id":"c3","name":"x","holdout_bp":"ten"}"#, "c3.json").unwrap_err();
+    assert!(e.starts_with("c3.json: holdout_bp: invalid type"), "{e}");
+    let e = camp::parse_new_campaign(b"{\n\"id\": }", "c4.json").unwrap_err();
+    assert!(e.starts_with("c4.json: line 2 column"), "{e}");
+}
+
+#[test]
+fn the_cli_creates_launches_finishes_and_reports_a_campaign_without_a_daemon() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--data-dir", data.to_str().unwrap()];
+        all.extend_from_slice(args);
+        storehub_cmd(&all)
+    };
+    for i in 1..=3 {
+        let out = cli(&["member", "add", "--phone", &phone(i), "--name", "张三"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(&bad, r#"{"id": "all-3", "name": "全员", "offer": {"points_multiplier": {"multiplier_bp": 500}}}"#).unwrap();
+    let out = cli(&["campaign", "create", bad.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("offer.points_multiplier.multiplier_bp: expected 10001 to 100000"), "{err}");
+    let good = tmp.path().join("good.json");
+    std::fs::write(&good, r#"{"id": "all-3", "name": "全员", "holdout_bp": 0, "offer": {"points_multiplier": {"multiplier_bp": 15000}}}"#).unwrap();
+    let out = cli(&["campaign", "create", good.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json = |out: std::process::Output| -> serde_json::Value {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    assert_eq!(json(cli(&["campaign", "list"]))[0]["campaign"]["state"], "draft");
+    assert_eq!(json(cli(&["campaign", "launch", "all-3"]))["targeted"], 3);
+    assert_eq!(json(cli(&["campaign", "show", "all-3"]))["funnel"]["treated"], 3);
+    assert_eq!(json(cli(&["campaign", "finish", "all-3"]))["state"], "finished");
+    let out = cli(&["campaign", "report", "all-3", "--format", "csv", "--members"]);
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(csv.lines().nth(1).unwrap().starts_with("all-3,1,false,"), "{csv}");
+    let out = cli(&["campaign", "playbook", "dormant-natural", "--holdout", "95"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--holdout: expected 0 to 90 percent"));
+    let out = cli(&["campaign", "launch", "nope"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no campaign has id \"nope\""));
 }
 
 fn product(sku: &str, price_fen: i64) -> Product {

@@ -203,7 +203,7 @@ pub fn matches(target: &Target, c: &Candidate, today: NaiveDate) -> bool {
 
 /// What a treated member gets besides the message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Offer {
     /// One coupon of this template. JSON: `{"coupon": {"template_id": "WAKE-200-50"}}`.
     Coupon { template_id: String },

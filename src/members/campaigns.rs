@@ -972,10 +972,19 @@ pub fn write_members_csv<W: Write>(r: &CampaignReport, mut out: W) -> Result<(),
     Ok(())
 }
 
-/// Parses a campaign file (`storehub campaign create FILE.json`); errors name the file, line and
-/// column, or the field.
+/// Parses a campaign file (`storehub campaign create FILE.json`); errors name the file and the
+/// field (`offer.coupon.template_id: …`), or the line and column of malformed JSON.
 pub fn parse_new_campaign(bytes: &[u8], file_name: &str) -> Result<NewCampaign, String> {
-    serde_json::from_slice::<NewCampaign>(bytes).map_err(|e| format!("{file_name}: line {} column {}: {e}", e.line(), e.column()))
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("{file_name}: line {} column {}: not valid JSON: {e}", e.line(), e.column()))?;
+    serde_path_to_error::deserialize(&value).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." || path.is_empty() {
+            format!("{file_name}: {}", e.inner())
+        } else {
+            format!("{file_name}: {path}: {}", e.inner())
+        }
+    })
 }
 
 /// The messages and follow-up tickets of a campaign (`members::messages`, `members::tickets`).
