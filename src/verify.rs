@@ -147,6 +147,7 @@ pub fn verify(store: &Store) -> Result<Report, StoreError> {
     // Members: balances against lots and ledgers, nothing negative, indexes consistent.
     violations.extend(members::check(store)?);
     violations.extend(members::messages::check(store)?);
+    violations.extend(members::campaigns::check(store)?);
 
     // The journal: every record it holds is applied.
     let (journal_records, mismatches) = store.journal_mismatches(MAX_LISTED)?;

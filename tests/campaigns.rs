@@ -13,7 +13,7 @@ mod common;
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate};
-use storehub::catalog::{Product, Unit};
+use storehub::catalog::Product;
 use storehub::checkout::{Lanes, PayRequest, SaleRules};
 use storehub::coupons;
 use storehub::domain::campaign::{Offer, Target};
@@ -82,6 +82,8 @@ fn a_dormant_playbook_targets_the_dormant_holds_out_a_share_and_resumes_after_a_
     let shop = shop.reopen();
     let running = camp::campaign(&shop.store, &c.id).unwrap().unwrap();
     assert_eq!((running.state, running.launch_complete), (CampaignState::Running, false));
+    let e = camp::finish(&shop.store, &c.id).unwrap_err();
+    assert!(e.to_string().contains("still launching"), "{e}");
 
     // Resumed: the other 400, nobody twice.
     let rest = launch(&shop.store, &c.id, None);
@@ -121,6 +123,8 @@ fn a_dormant_playbook_targets_the_dormant_holds_out_a_share_and_resumes_after_a_
     let again = camp::launch(&shop.store, &s, &LaunchContext::from_settings(&s), &c.id, None).unwrap_err();
     assert!(again.to_string().contains("running"), "{again}");
     assert_eq!(events_of_type(&shop.store, coupons::EVENT_COUPON_ISSUED).len(), issued);
+    let report = storehub::verify::verify(&shop.store).unwrap();
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
 }
 
 #[test]
@@ -244,31 +248,13 @@ fn the_cli_creates_launches_finishes_and_reports_a_campaign_without_a_daemon() {
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no campaign has id \"nope\""));
 }
 
-fn product(sku: &str, price_fen: i64) -> Product {
-    Product {
-        sku: sku.into(),
-        barcodes: vec![],
-        name_zh: sku.into(),
-        name_en: sku.into(),
-        category: "grain".into(),
-        unit: Unit::Piece,
-        price_fen,
-        member_price_fen: None,
-        cost_fen: None,
-        tax_bp: 900,
-        supplier: None,
-        reorder_point: None,
-        active: true,
-    }
-}
-
 fn card(fen: i64) -> Tender {
     Tender { kind: TenderKind::BankCard, amount_fen: fen, reference: Some("POS-1".into()), points: None }
 }
 
 /// A till on lane-1 with rice at ¥69.90; 1 point per yuan, no tiers.
 fn till(store: &Arc<Store>) -> (Arc<Lanes>, SaleRules) {
-    load(store, &[product("rice-5kg", 6_990)]);
+    load(store, &[Product { price_fen: 6_990, ..drink("rice-5kg", "Rice 5kg", &[], None) }]);
     let cost = storehub::staff::HashCost::minimal_for_tests();
     storehub::staff::create_staff(store, &storehub::staff::NewStaff { id: "wang".into(), name: "王芳".into(), role: Role::Cashier }, "correct horse", None, &cost).unwrap();
     storehub::staff::open_shift(store, "lane-1", "wang", 50_000).unwrap();
@@ -393,6 +379,15 @@ fn a_follow_up_campaign_opens_one_ticket_per_treated_member() {
     assert!(recs.iter().all(|r| r.ticket_id.is_some() == !r.held_out), "{recs:?}");
     assert_eq!(members::tickets::members_with_open_tickets(&shop.store).unwrap(), treated);
     assert_eq!(events_of_type(&shop.store, members::tickets::EVENT_OPENED).len(), treated.len());
+    assert!(storehub::verify::verify(&shop.store).unwrap().violations.is_empty());
+    // A held-out member with a ticket is a broken record, and verify says so.
+    let mut bad = recs.iter().find(|r| r.held_out).unwrap().clone();
+    bad.ticket_id = Some(99);
+    let mut key = b"call-back\0".to_vec();
+    key.extend_from_slice(&bad.member_id.to_be_bytes());
+    shop.store.commit(|tx| tx.put::<_, std::convert::Infallible>(TreeId::CampaignMembers, &key, &bad)).unwrap();
+    let v = storehub::verify::verify(&shop.store).unwrap().violations;
+    assert_eq!(v, vec![format!("campaign call-back member {}: held out but was sent something", bad.member_id)]);
 }
 
 // ------------------------------------------------------------------------------------------------

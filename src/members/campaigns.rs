@@ -713,6 +713,9 @@ pub fn finish(store: &Store, id: &str) -> Result<Campaign, CampaignError> {
     if c.state != CampaignState::Running {
         return Err(CampaignError::WrongState { id: id.into(), state: c.state.as_str(), what: "only a running campaign can be finished" });
     }
+    if !c.launch_complete {
+        return Err(CampaignError::WrongState { id: id.into(), state: "still launching", what: "finish it after its launch completes (`storehub campaign launch ID` resumes it)" });
+    }
     let f = funnel(store, &c)?;
     store
         .commit(|tx| {
@@ -775,6 +778,52 @@ pub fn tick(store: &Store, settings: &CampaignSettings, ctx: &LaunchContext) -> 
         }
     }
     Ok(acted)
+}
+
+// --- Verify --------------------------------------------------------------------------------------
+
+/// `storehub verify`: every campaign member's coupon exists, is the member's and carries the
+/// campaign; every message is the member's and the campaign's; held-out members got nothing;
+/// a launch counted complete left no frozen target list; every record names a known campaign.
+pub fn check(store: &Store) -> Result<Vec<String>, StoreError> {
+    let mut out = Vec::new();
+    let all: HashMap<String, Campaign> = campaigns(store)?.into_iter().map(|c| (c.id.clone(), c)).collect();
+    for r in store.scan::<CampaignMember>(TreeId::CampaignMembers) {
+        let (key, m) = r?;
+        // id ++ 0 ++ member id (8 bytes): the separator is the ninth byte from the end.
+        let Some(cut) = key.len().checked_sub(9).filter(|i| key[*i] == 0) else {
+            out.push(format!("campaign members: malformed key {key:?}"));
+            continue;
+        };
+        let id = String::from_utf8_lossy(&key[..cut]).into_owned();
+        let at = format!("campaign {id} member {}", m.member_id);
+        if !all.contains_key(&id) {
+            out.push(format!("{at}: no such campaign"));
+        }
+        if m.held_out && (m.coupon_id.is_some() || m.message_id.is_some() || m.ticket_id.is_some()) {
+            out.push(format!("{at}: held out but was sent something"));
+        }
+        if let Some(cid) = m.coupon_id {
+            match coupons::coupon(store, cid)? {
+                Some(cp) if cp.member_id == m.member_id && cp.campaign.as_deref() == Some(id.as_str()) => {}
+                Some(_) => out.push(format!("{at}: coupon {cid} is another member's or another campaign's")),
+                None => out.push(format!("{at}: coupon {cid} does not exist")),
+            }
+        }
+        if let Some(mid) = m.message_id {
+            match super::messages::message(store, mid)? {
+                Some(msg) if msg.member_id == m.member_id && msg.campaign_id.as_deref() == Some(id.as_str()) => {}
+                Some(_) => out.push(format!("{at}: message {mid} is another member's or another campaign's")),
+                None => out.push(format!("{at}: message {mid} does not exist")),
+            }
+        }
+    }
+    for c in all.values().filter(|c| c.launch_complete) {
+        if store.get_raw(TreeId::Meta, &targets_key(&c.id))?.is_some() {
+            out.push(format!("campaign {}: launch complete but its frozen target list is still stored", c.id));
+        }
+    }
+    Ok(out)
 }
 
 // --- Funnel and report -----------------------------------------------------------------------------
