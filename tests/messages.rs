@@ -168,10 +168,15 @@ fn weekly_cap_consent_per_channel_and_one_campaign_per_member_across_a_restart()
 /// config/demo.toml without its simulated devices, `mqtt` as `[mqtt]`, and no quiet hours (the
 /// daemon reads the wall clock; the quiet window is tested on the manual clock above).
 fn config_file(dir: &Path, mqtt: &str) -> PathBuf {
+    config_with(dir, mqtt, "quiet_start = \"00:00\"\nquiet_end = \"00:00\"\nweekly_cap = 5\n")
+}
+
+/// [`config_file`] with `messages` as the `[messages]` section.
+fn config_with(dir: &Path, mqtt: &str, messages: &str) -> PathBuf {
     let demo = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo.toml")).unwrap();
     let (start, end) = (demo.find("# Simulated devices").unwrap(), demo.find("[web]").unwrap());
     let text = format!(
-        "{}[mqtt]\n{mqtt}\n\n{}\n[messages]\nquiet_start = \"00:00\"\nquiet_end = \"00:00\"\nweekly_cap = 5\n",
+        "{}[mqtt]\n{mqtt}\n\n{}\n[messages]\n{messages}",
         &demo[..start],
         &demo[end..]
     );
@@ -371,4 +376,36 @@ fn end_to_end_send_through_hq_and_status_callbacks_over_mosquitto() {
     let events: Vec<Value> = hq.on(&changed).iter().map(|m| m.json()["data"].clone()).collect();
     assert_eq!((events[0]["status"].as_str(), events[0]["state"].as_str()), (Some("delivered"), Some("delivered")));
     assert_eq!((events[1]["status"].as_str(), events[1]["clicked"].as_bool()), (Some("clicked"), Some(true)));
+}
+
+#[test]
+fn the_daemon_releases_a_held_message_when_the_quiet_hours_end() {
+    // Quiet hours from the minute before now to two minutes after (shop time): a message sent now
+    // is held, and the daemon's minute tick sends it once the window is over.
+    let tmp = tempfile::tempdir().unwrap();
+    let now = storehub::clock::local(Utc::now(), chrono_tz::Asia::Shanghai);
+    let (start, end) = (now - chrono::Duration::minutes(1), now + chrono::Duration::minutes(2));
+    let messages = format!("quiet_start = \"{}\"\nquiet_end = \"{}\"\n", start.format("%H:%M"), end.format("%H:%M"));
+    let cfg = config_with(tmp.path(), "enabled = false", &messages);
+    let data = tmp.path().join("hub");
+    let _hub = Daemon::start(&cfg, &data);
+    let file = tmp.path().join("templates.json");
+    std::fs::write(&file, TEMPLATES).unwrap();
+    ok(&cfg, &data, &["message", "templates", "import", file.to_str().unwrap()]);
+    ok(&cfg, &data, &["member", "add", "--phone", "13800138000", "--name", "赵磊", "--wechat-consent"]);
+    let sent = ok(&cfg, &data, &["message", "send", "wake", "--member", "1", "--var", "coupon=满200减50"]);
+    assert_eq!(sent, format!("Held: message 1 waits for the end of the quiet hours, {} (shop time)\n", end.format("%Y-%m-%d %H:%M")));
+    let state = || {
+        let list: Value = serde_json::from_str(&ok(&cfg, &data, &["message", "list"])).unwrap();
+        list[0]["state"].as_str().unwrap().to_string()
+    };
+    assert_eq!(state(), "held");
+    // The window ends within 2 minutes; the tick comes at most a minute later.
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while state() != "requested" {
+        assert!(Instant::now() < deadline, "the daemon did not release the held message");
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let list: Value = serde_json::from_str(&ok(&cfg, &data, &["message", "list"])).unwrap();
+    assert!(list[0]["held_until"].is_null() && list[0]["requested_at"].is_string(), "{list}");
 }
