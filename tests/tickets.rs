@@ -311,6 +311,23 @@ fn events_carry_ids_never_subjects_notes_names_or_phones() {
 }
 
 #[test]
+fn verify_finds_a_ticket_missing_from_its_members_index() {
+    let (shop, fang, lei) = shop();
+    let t = open(&shop.store, &complaint(fang.id, "li"));
+    open(&shop.store, &complaint(lei.id, "li"));
+    tickets::resolve(&shop.store, t.id, "zhang", "已处理", Some(5)).unwrap();
+    assert_eq!(tickets::check(&shop.store).unwrap(), Vec::<String>::new());
+    assert!(storehub::verify::verify(&shop.store).unwrap().violations.is_empty());
+
+    // Tamper: drop the index entry of ticket 1, as a half-applied write would.
+    let mut key = codec::u64_key(fang.id).to_vec();
+    key.extend_from_slice(&codec::u64_key(t.id));
+    shop.store.commit::<_, std::convert::Infallible>(|tx| tx.remove(TreeId::TicketsByMember, &key).map(|_| ())).unwrap();
+    let violations = storehub::verify::verify(&shop.store).unwrap().violations;
+    assert_eq!(violations, vec![format!("ticket 1: missing from member {}'s ticket index", fang.id)]);
+}
+
+#[test]
 fn sla_hours_come_from_the_tickets_section() {
     let text = config_text_with("[tickets.sla_hours]\nurgent = 2\nhigh = 8\nnormal = 24\nlow = 96\n");
     let cfg = Config::from_str(&text, "storehub.toml").unwrap();
@@ -330,4 +347,101 @@ fn sla_hours_come_from_the_tickets_section() {
 /// The demo config with `extra` appended.
 fn config_text_with(extra: &str) -> String {
     format!("{}\n{extra}", storehub::config::DEMO_TOML)
+}
+
+// --- the CLI ------------------------------------------------------------------------------------
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn ok_json(o: std::process::Output) -> serde_json::Value {
+    assert!(o.status.success(), "failed: {}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn refused(o: std::process::Output, expected: &str) {
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains(expected), "expected {expected:?} in: {}", stderr(&o));
+}
+
+#[test]
+fn cli_tickets_from_open_to_rated_without_a_daemon() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("shop");
+    let d = dir.to_str().unwrap();
+    ok_json(storehub_with_stdin(&["--data-dir", d, "staff", "add", "zhang", "--role", "manager", "--password-stdin"], "manager-zhang-2026\n"));
+    ok_json(storehub_with_stdin(&["--data-dir", d, "staff", "add", "li", "--role", "cashier", "--password-stdin"], "cashier-li-2026\n"));
+    ok_json(storehub_cmd(&["--data-dir", d, "member", "add", "--phone", "13812345678", "--name", "王芳"]));
+
+    let opened = ok_json(storehub_cmd(&[
+        "--data-dir", d, "ticket", "open", "--member", "13812345678", "--kind", "after_sales", "--channel", "phone",
+        "--subject", "电饭煲不加热", "--note", "上周购买", "--by", "li",
+    ]));
+    // No config: no tier ladder, so normal priority and the default 24 hours.
+    assert_eq!((opened["id"].as_u64(), opened["priority"].as_str(), opened["state"].as_str()), (Some(1), Some("normal"), Some("open")));
+    assert_eq!((opened["member_phone"].as_str(), opened["overdue"].as_bool()), (Some("138****5678"), Some(false)));
+
+    refused(
+        storehub_cmd(&["--data-dir", d, "ticket", "open", "--member", "13900001111", "--kind", "complaint", "--channel", "phone", "--subject", "x", "--by", "li"]),
+        "member: no member with phone 139****1111",
+    );
+    let usage = storehub_cmd(&["--data-dir", d, "ticket", "open", "--member", "13812345678", "--kind", "praise", "--channel", "phone", "--subject", "x", "--by", "li"]);
+    assert_eq!(usage.status.code(), Some(2), "a usage error");
+    assert!(
+        stderr(&usage).contains("invalid value 'praise' for '--kind <KIND>': expected one of complaint, consultation, after_sales, return_request, follow_up"),
+        "{}",
+        stderr(&usage)
+    );
+    refused(storehub_cmd(&["--data-dir", d, "ticket", "assign", "1", "wang", "--by", "zhang"]), "assignee: no staff account wang");
+    refused(storehub_cmd(&["--data-dir", d, "ticket", "note", "1", "客户再次来电", "--by", "li"]), "staff li is a cashier and may not work member service tickets");
+
+    let assigned = ok_json(storehub_cmd(&["--data-dir", d, "ticket", "assign", "1", "zhang", "--priority", "high", "--by", "zhang"]));
+    assert_eq!((assigned["state"].as_str(), assigned["assignee"].as_str(), assigned["priority"].as_str()), (Some("in_progress"), Some("zhang"), Some("high")));
+    let noted = ok_json(storehub_cmd(&["--data-dir", d, "ticket", "note", "1", "已安排上门检修", "--by", "zhang"]));
+    assert_eq!(noted["notes"].as_array().map(Vec::len), Some(2));
+    refused(
+        storehub_cmd(&["--data-dir", d, "ticket", "resolve", "1", "--resolution", "更换加热盘", "--satisfaction", "7", "--by", "zhang"]),
+        "satisfaction: expected a score from 1 to 5, got 7; nothing written",
+    );
+    let resolved = ok_json(storehub_cmd(&["--data-dir", d, "ticket", "resolve", "1", "--resolution", "更换加热盘", "--by", "zhang"]));
+    assert_eq!(resolved["state"], "resolved");
+    refused(storehub_cmd(&["--data-dir", d, "ticket", "resolve", "1", "--resolution", "again", "--by", "zhang"]), "already resolved");
+    let rated = ok_json(storehub_cmd(&["--data-dir", d, "ticket", "rate", "1", "5", "--by", "zhang"]));
+    assert_eq!(rated["satisfaction"], 5);
+
+    let shown = ok_json(storehub_cmd(&["--data-dir", d, "ticket", "show", "1"]));
+    assert_eq!(shown["notes"][1]["text"], "已安排上门检修");
+    assert_eq!(shown["resolution"], "更换加热盘");
+    refused(storehub_cmd(&["--data-dir", d, "ticket", "show", "9"]), "no ticket 9");
+    let open = ok_json(storehub_cmd(&["--data-dir", d, "ticket", "list", "--open"]));
+    assert_eq!(open.as_array().map(Vec::len), Some(0));
+    let mine = ok_json(storehub_cmd(&["--data-dir", d, "ticket", "list", "--member", "800000000011"]));
+    assert_eq!(mine[0]["id"], 1);
+}
+
+#[test]
+fn cli_tickets_while_the_daemon_runs_use_its_tier_ladder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("live");
+    let d = dir.to_str().unwrap();
+    let mut daemon = start_demo(&dir);
+    ok_json(storehub_with_stdin(&["--data-dir", d, "staff", "add", "wang", "--name", "王强", "--role", "manager", "--password-stdin"], "manager-wang-2026\n"));
+    ok_json(storehub_cmd(&["--data-dir", d, "member", "add", "--phone", "13812345678", "--name", "王芳"]));
+    let opened = ok_json(storehub_cmd(&[
+        "--data-dir", d, "ticket", "open", "--member", "13812345678", "--kind", "follow_up", "--channel", "wechat",
+        "--subject", "回访：上次投诉处理满意吗", "--by", "wang",
+    ]));
+    // The demo ladder starts members at "regular" (normal); a follow-up starts one step lower: 72 h.
+    assert_eq!((opened["tier"].as_str(), opened["priority"].as_str()), (Some("regular"), Some("low")));
+    let opened_at: chrono::DateTime<Utc> = serde_json::from_value(opened["opened_at"].clone()).unwrap();
+    let due_at: chrono::DateTime<Utc> = serde_json::from_value(opened["due_at"].clone()).unwrap();
+    assert_eq!(due_at - opened_at, Duration::hours(72));
+    let overdue = ok_json(storehub_cmd(&["--data-dir", d, "ticket", "list", "--overdue"]));
+    assert_eq!(overdue.as_array().map(Vec::len), Some(0));
+    let listed = ok_json(storehub_cmd(&["--data-dir", d, "ticket", "list", "--open"]));
+    assert_eq!(listed[0]["subject"], "回访：上次投诉处理满意吗");
+    let resolved = ok_json(storehub_cmd(&["--data-dir", d, "ticket", "resolve", "1", "--resolution", "会员表示满意", "--satisfaction", "5", "--by", "wang"]));
+    assert_eq!((resolved["state"].as_str(), resolved["satisfaction"].as_u64()), (Some("resolved"), Some(5)));
+    assert!(daemon.0.try_wait().unwrap().is_none(), "the daemon must still run");
 }

@@ -30,6 +30,7 @@ pub mod routes;
 pub mod staff;
 pub mod stock;
 pub mod system;
+pub mod tickets;
 pub mod tls;
 
 use std::net::SocketAddr;

@@ -125,6 +125,7 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(super::staff::routes());
     t.extend(super::campaigns::routes());
     t.extend(super::messages::routes());
+    t.extend(super::tickets::routes());
     t
 }
 

@@ -61,6 +61,7 @@ impl WebShop {
             cloud: Default::default(),
             campaigns: storehub::members::campaigns::CampaignSettings::from_config(&cfg),
             messages: storehub::members::messages::MessageRules::from_config(&cfg),
+            tickets: storehub::members::tickets::TicketRules::from_config(&cfg),
         };
         let cost = storehub::staff::HashCost::minimal_for_tests();
         for (id, role) in ACCOUNTS {
