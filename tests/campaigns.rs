@@ -242,6 +242,10 @@ fn the_cli_creates_launches_finishes_and_reports_a_campaign_without_a_daemon() {
     let csv = String::from_utf8(out.stdout).unwrap();
     assert_eq!(csv.lines().count(), 4, "{csv}");
     assert!(csv.lines().nth(1).unwrap().starts_with("all-3,1,false,"), "{csv}");
+    let later = json(cli(&["campaign", "playbook", "birthday", "--start", "2030-12-01T09:00:00+08:00", "--holdout", "12.5"]));
+    assert_eq!((later["campaign"]["state"].as_str(), later["campaign"]["holdout_bp"].as_u64()), (Some("scheduled"), Some(1250)), "{later}");
+    assert_eq!(later["campaign"]["id"], "birthday-20301201");
+    assert_eq!(later["campaign"]["start_at"], "2030-12-01T01:00:00Z");
     let out = cli(&["campaign", "playbook", "dormant-natural", "--holdout", "95"]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--holdout: expected 0 to 90 percent"));
     let out = cli(&["campaign", "launch", "nope"]);

@@ -263,7 +263,10 @@ async fn campaigns_page(State(state): State<AppState>, Extension(me): Extension<
 /// The dashboard's card: each running campaign's conversion against its holdout.
 pub async fn dashboard_card(state: &AppState, lang: Lang) -> Result<Markup, WebError> {
     let running: Vec<CampaignReport> = state
-        .blocking(|store, _| Ok(camp::reports(store).map_err(web_error)?.into_iter().filter(|r| r.campaign.state == CampaignState::Running).collect()))
+        .blocking(|store, _| {
+            let running = camp::campaigns(store).map_err(|e| web_error(e.into()))?.into_iter().filter(|c| c.state == CampaignState::Running);
+            running.map(|c| camp::report(store, &c.id, false).map_err(web_error)).collect()
+        })
         .await?;
     Ok(html! {
         h2 { a href="/campaigns" { (lang.pick("进行中的活动", "Running campaigns")) } }
