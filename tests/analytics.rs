@@ -232,3 +232,87 @@ fn the_models_are_fitted_to_the_stores_history_and_score_each_member() {
     assert!(mean(true) < mean(false), "stopped {} vs buying {}", mean(true), mean(false));
     assert!(rows.iter().all(|r| r["expected_purchases_30"].as_f64().is_some_and(|e| e >= 0.0)));
 }
+
+/// The schema version meta record as storehub 1 wrote it (same encoding as the store's own).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct OldSchemaVersion(u32);
+impl storehub::store::Record for OldSchemaVersion {
+    const NAME: &'static str = "schema version";
+}
+
+/// A schema-1 database holds imported rows but no packed histories: opening it packs them
+/// (migration 1 → 2) so analytics see the same history; running the packing again (a crash
+/// before the version was bumped) rebuilds the same records, never doubles them.
+#[test]
+fn a_schema_1_database_gets_its_imported_rows_packed_at_open() {
+    use storehub::clock::ManualClock;
+    use storehub::members::history::{member_histories, ImportedPurchase, PackedHistory, PackedRow};
+    use storehub::store::{codec, db_path, Durability, TreeId, TxError};
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(opening_time());
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 6, d).unwrap();
+    let rows = [(1u64, 1, 1000, Some("milk")), (2, 3, 500, None), (1, 5, 700, Some("bread")), (1, 9, 300, Some("milk"))];
+    {
+        let store = open_store(dir.path(), &clock, Durability::Durable);
+        // Rows written the way storehub 1 wrote them: History only.
+        store
+            .commit(|tx| {
+                for (line, (member_id, d, amount_fen, category)) in rows.iter().enumerate() {
+                    let id = tx.next_seq(TreeId::History)?;
+                    let p = ImportedPurchase {
+                        id,
+                        member_id: *member_id,
+                        date: day(*d),
+                        at: None,
+                        amount_fen: *amount_fen,
+                        category: category.map(str::to_string),
+                        sku: None,
+                        qty: None,
+                        file: "old.csv".into(),
+                        line: line as u64 + 2,
+                    };
+                    tx.put(TreeId::History, &codec::u64_key(id), &p)?;
+                }
+                Ok::<_, TxError<std::convert::Infallible>>(())
+            })
+            .unwrap();
+        store.checkpoint().unwrap();
+    }
+    let set_schema_1 = || {
+        let db = open_raw_sled(&db_path(dir.path()));
+        db.open_tree("meta").unwrap().insert(b"schema_version", codec::encode(&OldSchemaVersion(1)).unwrap()).unwrap();
+        let packed = db.open_tree("history_by_member").unwrap().len();
+        db.flush().unwrap();
+        packed
+    };
+    assert_eq!(set_schema_1(), 0, "storehub 1 wrote no packed histories");
+
+    let expect_packed = |store: &storehub::store::Store| {
+        let one: PackedHistory = store.get(TreeId::HistoryByMember, &codec::u64_key(1)).unwrap().unwrap();
+        assert_eq!(one.categories, ["milk", "bread"]);
+        let days: Vec<i32> = [1, 5, 9].iter().map(|d| chrono::Datelike::num_days_from_ce(&day(*d))).collect();
+        assert_eq!(
+            one.rows,
+            [
+                PackedRow { day: days[0], amount_fen: 1000, category: 1 },
+                PackedRow { day: days[1], amount_fen: 700, category: 2 },
+                PackedRow { day: days[2], amount_fen: 300, category: 1 },
+            ]
+        );
+        let h = member_histories(store, chrono_tz::Asia::Shanghai, day(5)).unwrap();
+        let one: Vec<(chrono::NaiveDate, i64)> = h[&1].purchases.iter().map(|o| (o.date, o.amount_fen)).collect();
+        assert_eq!(one, [(day(1), 1000), (day(5), 700)], "rows after the day are left out");
+        assert_eq!(h[&2].purchases.len(), 1);
+        assert!(h[&2].purchases[0].categories.is_empty());
+        assert_eq!(store.count(TreeId::HistoryByMember), 2);
+    };
+    {
+        let store = open_store(dir.path(), &clock, Durability::Durable);
+        expect_packed(&store);
+        store.checkpoint().unwrap();
+    }
+    // Schema back at 1 with the packed records present: packing again gives the same records.
+    assert_eq!(set_schema_1(), 2);
+    let store = open_store(dir.path(), &clock, Durability::Durable);
+    expect_packed(&store);
+}

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 
 use crate::domain::rfm::RfmParams;
-use crate::members::history::ImportedPurchase;
+use crate::members::history::{put_imported_in_tx, ImportedPurchase};
 use crate::members::{self, LoyaltyRules, NewMember};
-use crate::store::{codec, Store, TreeId, TxError};
+use crate::store::{Store, TreeId, TxError};
 
 /// Categories the synthetic history buys from.
 const CATEGORIES: [&str; 8] = ["milk", "bread", "rice", "oil", "snacks", "drinks", "fruit", "household"];
@@ -77,10 +77,10 @@ pub fn build_members(store: &Store, n: usize, as_of: NaiveDate, rules: &LoyaltyR
     for chunk in rows.chunks(10_000) {
         store
             .commit(|tx| {
+                let mut stored = Vec::with_capacity(chunk.len());
                 for (member_id, date, amount_fen, category) in chunk {
-                    let id = tx.next_seq(TreeId::History)?;
-                    let p = ImportedPurchase {
-                        id,
+                    stored.push(ImportedPurchase {
+                        id: tx.next_seq(TreeId::History)?,
                         member_id: *member_id,
                         date: *date,
                         at: None,
@@ -90,10 +90,9 @@ pub fn build_members(store: &Store, n: usize, as_of: NaiveDate, rules: &LoyaltyR
                         qty: None,
                         file: "bench".into(),
                         line: 0,
-                    };
-                    tx.put(TreeId::History, &codec::u64_key(id), &p)?;
+                    });
                 }
-                Ok::<_, TxError<std::convert::Infallible>>(())
+                put_imported_in_tx::<std::convert::Infallible>(tx, &stored)
             })
             .map_err(|e| anyhow::anyhow!("writing history: {e}"))?;
     }

@@ -26,7 +26,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::pricing::DiscountSource;
@@ -337,11 +337,10 @@ pub fn import_history(
         let last_chunk = i + 1 == n_chunks;
         let (chunk_first, _) = store
             .commit(|tx| {
-                let (mut first, mut last) = (None, None);
+                let mut stored = Vec::with_capacity(chunk.len());
                 for (row, member_id) in chunk.iter().zip(chunk_ids) {
-                    let id = tx.next_seq(TreeId::History)?;
-                    let p = ImportedPurchase {
-                        id,
+                    stored.push(ImportedPurchase {
+                        id: tx.next_seq(TreeId::History)?,
                         member_id: *member_id,
                         date: row.date,
                         at: row.at,
@@ -351,14 +350,13 @@ pub fn import_history(
                         qty: row.qty,
                         file: file_name.to_string(),
                         line: row.line,
-                    };
-                    tx.put(TreeId::History, &codec::u64_key(id), &p)?;
+                    });
                     if let Some((rules, tz)) = tiers {
                         count_for_tiers_tx(tx, *member_id, row, rules, tz)?;
                     }
-                    first = first.or(Some(id));
-                    last = Some(id);
                 }
+                put_imported_in_tx(tx, &stored)?;
+                let (first, last) = (stored.first().map(|p| p.id), stored.last().map(|p| p.id));
                 if last_chunk {
                     let event = HistoryImported {
                         file: file_name.to_string(),
@@ -416,6 +414,107 @@ fn count_for_tiers_tx(
         super::purchase::emit_tier_change(tx, m.id, &c)?;
     }
     super::put_member(tx, &m)
+}
+
+/// A member's imported rows packed in one record (`TreeId::HistoryByMember`, key = member id):
+/// what analytics reads instead of one `History` row per purchase (a 100,000-member shop has
+/// millions of rows). Only what the analytics use is kept: the day, the amount and the category.
+/// Written with the rows in the same commit ([`put_imported_in_tx`]); built for databases that
+/// had rows before it existed by the store's schema migration 1 → 2 ([`pack_history_trees`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PackedHistory {
+    /// The distinct categories of `rows`, each once; `PackedRow::category` counts from 1.
+    pub categories: Vec<String>,
+    /// The member's imported rows in import (id) order.
+    pub rows: Vec<PackedRow>,
+}
+
+/// One imported row in a [`PackedHistory`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackedRow {
+    /// The shop-local day as days from 0001-01-01 (day 1), `NaiveDate::num_days_from_ce`.
+    pub day: i32,
+    pub amount_fen: i64,
+    /// 0: no category; n: `categories[n - 1]`.
+    pub category: u32,
+}
+
+impl Record for PackedHistory {
+    const NAME: &'static str = "packed member history";
+}
+
+impl PackedHistory {
+    /// Appends one imported row.
+    pub fn push(&mut self, p: &ImportedPurchase) {
+        let category = match p.category.as_deref() {
+            None => 0,
+            Some(c) => match self.categories.iter().position(|k| k == c) {
+                Some(i) => i + 1,
+                None => {
+                    self.categories.push(c.to_string());
+                    self.categories.len()
+                }
+            },
+        };
+        self.rows.push(PackedRow {
+            day: p.date.num_days_from_ce(),
+            amount_fen: p.amount_fen,
+            category: u32::try_from(category).unwrap_or(u32::MAX),
+        });
+    }
+
+    /// The day of `r`.
+    pub fn date(&self, r: &PackedRow) -> Result<NaiveDate, StoreError> {
+        NaiveDate::from_num_days_from_ce_opt(r.day)
+            .ok_or_else(|| StoreError::Corrupt(format!("packed member history: day number {} is no date", r.day)))
+    }
+
+    /// The category of `r`.
+    pub fn category(&self, r: &PackedRow) -> Result<Option<&str>, StoreError> {
+        match r.category {
+            0 => Ok(None),
+            n => self.categories.get(n as usize - 1).map(|c| Some(c.as_str())).ok_or_else(|| {
+                StoreError::Corrupt(format!("packed member history: category {n} of {}", self.categories.len()))
+            }),
+        }
+    }
+}
+
+/// Stores imported purchases (ids already taken from `next_seq(TreeId::History)`, ascending) in
+/// `TreeId::History` and appends them to their members' [`PackedHistory`], in the caller's
+/// transaction.
+pub fn put_imported_in_tx<E>(tx: &Tx, purchases: &[ImportedPurchase]) -> Result<(), TxError<E>> {
+    let mut by_member: BTreeMap<u64, Vec<&ImportedPurchase>> = BTreeMap::new();
+    for p in purchases {
+        tx.put(TreeId::History, &codec::u64_key(p.id), p)?;
+        by_member.entry(p.member_id).or_default().push(p);
+    }
+    for (member_id, rows) in by_member {
+        let key = codec::u64_key(member_id);
+        let mut packed = tx.get::<PackedHistory, E>(TreeId::HistoryByMember, &key)?.unwrap_or_default();
+        for p in rows {
+            packed.push(p);
+        }
+        tx.put(TreeId::HistoryByMember, &key, &packed)?;
+    }
+    Ok(())
+}
+
+/// Builds `history_by_member` from every row of `history` (sled trees of `TreeId::History` and
+/// `TreeId::HistoryByMember`), replacing what it held: the schema migration 1 → 2 for databases
+/// with rows imported before packed histories existed. Idempotent. Returns the members packed.
+pub fn pack_history_trees(history: &sled::Tree, packed_tree: &sled::Tree) -> Result<usize, StoreError> {
+    let mut packed: BTreeMap<u64, PackedHistory> = BTreeMap::new();
+    for kv in history.iter() {
+        let (_, v) = kv?;
+        let p: ImportedPurchase = codec::decode(&v)?;
+        packed.entry(p.member_id).or_default().push(&p);
+    }
+    packed_tree.clear()?;
+    for (member_id, h) in &packed {
+        packed_tree.insert(codec::u64_key(*member_id), codec::encode(h)?)?;
+    }
+    Ok(packed.len())
 }
 
 /// One member's purchases and returns, as the analytics take them.
@@ -484,18 +583,24 @@ pub fn member_histories(
             out.entry(*m).or_default().returns.push(date);
         }
     }
-    for p in store.scan::<ImportedPurchase>(TreeId::History) {
-        let (_, p) = p?;
-        if p.date > until {
+    for p in store.scan::<PackedHistory>(TreeId::HistoryByMember) {
+        let (key, packed) = p?;
+        let member_id = codec::key_u64(&key)?;
+        let until_day = until.num_days_from_ce();
+        let mut purchases = packed.rows.iter().filter(|r| r.day <= until_day).peekable();
+        if purchases.peek().is_none() {
             continue;
         }
-        out.entry(p.member_id).or_default().purchases.push(Occasion {
-            date: p.date,
-            amount_fen: p.amount_fen,
-            coupon_fen: 0,
-            promo_fen: 0,
-            categories: p.category.into_iter().collect(),
-        });
+        let entry = out.entry(member_id).or_default();
+        for r in purchases {
+            entry.purchases.push(Occasion {
+                date: packed.date(r)?,
+                amount_fen: r.amount_fen,
+                coupon_fen: 0,
+                promo_fen: 0,
+                categories: packed.category(r)?.map(str::to_string).into_iter().collect(),
+            });
+        }
     }
     Ok(out)
 }
