@@ -196,7 +196,8 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         journal_mb: u64,
         /// Run only the phases whose name contains this (e.g. `durable-8`, `relaxed`, `lookup`,
-        /// `recover`); the baselines always run, for the ratios.
+        /// `recover`, `analytics` (members = --products; includes `clv`), `clv`); the baselines
+        /// always run, for the ratios.
         #[arg(long)]
         only: Option<String>,
     },
