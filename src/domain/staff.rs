@@ -90,10 +90,12 @@ pub enum Action {
     AdjustStock,
     /// See the devices' health.
     ViewDevices,
+    /// See member analytics: segments, dormancy, churn warnings, repurchase reminders, model fits.
+    ViewAnalytics,
 }
 
 impl Action {
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 24] = [
         Action::Sell,
         Action::VoidLine,
         Action::VoidSession,
@@ -117,6 +119,7 @@ impl Action {
         Action::ViewStock,
         Action::AdjustStock,
         Action::ViewDevices,
+        Action::ViewAnalytics,
     ];
 
     /// Words for messages: "may not {as_phrase}".
@@ -145,6 +148,7 @@ impl Action {
             Action::ViewStock => "see stock",
             Action::AdjustStock => "adjust stock",
             Action::ViewDevices => "see device health",
+            Action::ViewAnalytics => "see member analytics",
         }
     }
 }
@@ -181,6 +185,7 @@ fn permissions(action: Action) -> [bool; 4] {
         Action::ViewStock            => [N,      Y,      N,         Y],
         Action::AdjustStock          => [N,      Y,      N,         Y],
         Action::ViewDevices          => [N,      Y,      Y,         Y],
+        Action::ViewAnalytics        => [N,      Y,      N,         Y],
     }
 }
 

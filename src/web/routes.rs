@@ -123,6 +123,7 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(super::devices::routes());
     t.extend(super::system::routes());
     t.extend(super::staff::routes());
+    t.extend(super::analytics::routes());
     t
 }
 
