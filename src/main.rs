@@ -1807,7 +1807,8 @@ fn import_transactions(cli: &Cli, file: &Path, count_for_tiers: bool) -> Result<
     let tz = cfg.as_ref().map_or(chrono_tz::Asia::Shanghai, |c| c.timezone());
     let rows = members::history::parse_history(&bytes, &name, tz)
         .map_err(|report| anyhow!("{report}\nnothing imported"))?;
-    let reply = request(cli, Request::ImportTransactions { file_name: name, rows, count_for_tiers })?;
+    let sha256 = members::history::file_sha256(&bytes);
+    let reply = request(cli, Request::ImportTransactions { file_name: name, sha256, rows, count_for_tiers })?;
     print_json(&reply.result)
 }
 

@@ -316,3 +316,34 @@ fn a_schema_1_database_gets_its_imported_rows_packed_at_open() {
     let store = open_store(dir.path(), &clock, Durability::Durable);
     expect_packed(&store);
 }
+
+/// The same file imported twice: the second import is refused, naming the first (file, time,
+/// rows), and stores nothing; a file of only the new rows is then imported.
+#[test]
+fn a_file_imported_before_is_refused_naming_the_earlier_import() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("shop");
+    let d = d.to_str().unwrap();
+    ok(storehub_cmd(&["--data-dir", d, "member", "add", "--phone", "13800000001", "--name", "甲"]));
+    let first = tmp.path().join("june.csv");
+    std::fs::write(&first, "member_ref,date,amount_fen\n1,2026-06-01,1000\n1,2026-06-02,500\n").unwrap();
+    let summary = json(storehub_cmd(&["--data-dir", d, "import", "transactions", first.to_str().unwrap()]));
+    assert_eq!(summary["rows"].as_u64(), Some(2));
+    // The same bytes under another name: still the same file.
+    let again = tmp.path().join("june-copy.csv");
+    std::fs::copy(&first, &again).unwrap();
+    for path in [&first, &again] {
+        let o = storehub_cmd(&["--data-dir", d, "import", "transactions", path.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1));
+        let msg = stderr(&o);
+        assert!(msg.contains("this file was imported before"), "{msg}");
+        assert!(msg.contains(&format!("as {}, 2 rows, ids 1–2", first.display())), "{msg}");
+        assert!(msg.contains("nothing imported") && msg.contains("import a file holding only the new rows"), "{msg}");
+    }
+    let july = tmp.path().join("july.csv");
+    std::fs::write(&july, "member_ref,date,amount_fen\n1,2026-07-01,700\n").unwrap();
+    ok(storehub_cmd(&["--data-dir", d, "import", "transactions", july.to_str().unwrap()]));
+    let rows = json(storehub_cmd(&["--data-dir", d, "analytics", "members", "--as-of", "2026-07-31", "--format", "json"]));
+    // Three occasions (not five): 06-01, 06-02, 07-01.
+    assert_eq!((rows[0]["frequency"].as_u64(), rows[0]["monetary_fen"].as_i64()), (Some(2), Some(2200)), "{rows}");
+}

@@ -39,7 +39,7 @@ fn shop_with_history(shop: &WebShop) -> Vec<String> {
     let tz = shop.state.ctx.tz;
     let rows = parse_history(csv.as_bytes(), "h.csv", tz).unwrap();
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
-    import_history(&shop.store, "h.csv", &rows, today, None).unwrap();
+    import_history(&shop.store, "h.csv", &storehub::members::history::file_sha256(csv.as_bytes()), &rows, today, None).unwrap();
     cards
 }
 
