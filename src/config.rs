@@ -867,6 +867,9 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub analytics: AnalyticsConfig,
+    /// `[tickets]`: member service tickets (`members::tickets`).
+    #[serde(default)]
+    pub tickets: TicketsConfig,
 }
 
 /// `[store]`: who this hub is. The three ids form its MQTT topics:
@@ -2077,6 +2080,15 @@ impl AnalyticsConfig {
     }
 }
 
+/// `[tickets]`: member service tickets (会员专属客服, `members::tickets`, `domain::service`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TicketsConfig {
+    /// `[tickets.sla_hours]`: hours to handle a ticket of each priority (urgent 4, high 12,
+    /// normal 24, low 72 by default).
+    pub sla_hours: crate::domain::service::SlaHours,
+}
+
 fn default_log_level() -> String {
     "info".to_string()
 }
@@ -2197,6 +2209,35 @@ impl Config {
         self.validate_web()?;
         self.validate_loyalty()?;
         self.validate_analytics()?;
+        self.validate_tickets()?;
+        Ok(())
+    }
+
+    fn validate_tickets(&self) -> Result<(), Invalid> {
+        use crate::domain::service::{Priority, SLA_HOURS_MAX};
+        let sla = &self.tickets.sla_hours;
+        let at = |k: &str| vec![Seg::Key("tickets".into()), Seg::Key("sla_hours".into()), Seg::Key(k.into())];
+        // Most urgent first, so each may be compared with the one before it.
+        let order = [Priority::Urgent, Priority::High, Priority::Normal, Priority::Low];
+        for (i, p) in order.iter().enumerate() {
+            let h = sla.hours(*p);
+            if !(1..=SLA_HOURS_MAX).contains(&h) {
+                return Err(invalid(at(p.as_str()), format!("expected 1 to {SLA_HOURS_MAX} hours, got {h}")));
+            }
+            if i > 0 {
+                let more_urgent = order[i - 1];
+                if h < sla.hours(more_urgent) {
+                    return Err(invalid(
+                        at(p.as_str()),
+                        format!(
+                            "{h} hours is shorter than {} ({} hours); a less urgent ticket may not be due sooner",
+                            more_urgent.as_str(),
+                            sla.hours(more_urgent)
+                        ),
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -2974,6 +3015,8 @@ mod tests {
             "[[loyalty.tiers]]\n__probe = 1\n",
             "[log]\n__probe = 1\n",
             "[analytics]\n__probe = 1\n",
+            "[tickets]\n__probe = 1\n",
+            "[tickets.sla_hours]\n__probe = 1\n",
         ];
         for probe in probes {
             let e = Config::from_str(probe, "probe").unwrap_err();

@@ -18,6 +18,7 @@ use storehub::domain::staff::{check_password, check_pin, describe_difference, Cr
 use storehub::domain::stock::MoveKind;
 use storehub::inventory::NewMove;
 use storehub::members::{self, Channel, Gender, LoyaltyRules, MemberJob, NewMember};
+use storehub::members::tickets::{Priority, TicketChannel, TicketKind};
 use storehub::store::{self, Durability, Store, StoreOptions};
 use storehub::{catalog, clock, coupons, daemon, demo, inventory, promotions};
 use storehub::devices::printer;
@@ -148,6 +149,9 @@ enum Command {
     /// Members (会员): register, look up, top up the card, points.
     #[command(subcommand)]
     Member(MemberCmd),
+    /// Member service tickets (会员专属客服): open, list, assign, note, resolve, rate.
+    #[command(subcommand)]
+    Ticket(TicketCmd),
     /// Run scheduled jobs now.
     #[command(subcommand)]
     Jobs(JobsCmd),
@@ -783,6 +787,130 @@ enum MemberCmd {
 }
 
 #[derive(Subcommand)]
+enum TicketCmd {
+    /// Open a ticket for a member; its priority comes from the member's tier, its due time
+    /// from [tickets.sla_hours].
+    Open {
+        /// The member: phone, card number or QR payload.
+        #[arg(long)]
+        member: String,
+        /// complaint, consultation, after_sales, return_request or follow_up.
+        #[arg(long, value_parser = parse_ticket_kind)]
+        kind: TicketKind,
+        /// in_store, phone, wechat, campaign or other.
+        #[arg(long, value_parser = parse_ticket_channel)]
+        channel: TicketChannel,
+        /// One line saying what it is about (up to 120 characters).
+        #[arg(long)]
+        subject: String,
+        /// A first note (up to 1000 characters).
+        #[arg(long)]
+        note: Option<String>,
+        /// Staff id of who opens it.
+        #[arg(long)]
+        by: String,
+    },
+    /// Tickets: unresolved ones first, most overdue first; then resolved ones, newest first.
+    List {
+        /// Only open and in-progress tickets.
+        #[arg(long, conflicts_with_all = ["overdue", "member"])]
+        open: bool,
+        /// Only tickets past their due time.
+        #[arg(long, conflicts_with = "member")]
+        overdue: bool,
+        /// Only this member's tickets (phone, card number or QR payload).
+        #[arg(long)]
+        member: Option<String>,
+    },
+    /// One ticket with its notes.
+    Show { id: u64 },
+    /// Give a ticket to a staff member (it becomes in_progress); --priority raises it.
+    Assign {
+        id: u64,
+        /// Staff id of the assignee.
+        staff: String,
+        /// low, normal, high or urgent; only raising is allowed.
+        #[arg(long, value_parser = parse_priority)]
+        priority: Option<Priority>,
+        /// Staff id of the manager assigning it.
+        #[arg(long)]
+        by: String,
+    },
+    /// Add a note to an open ticket.
+    Note {
+        id: u64,
+        text: String,
+        #[arg(long)]
+        by: String,
+    },
+    /// Resolve a ticket, with the member's satisfaction (1–5) when known.
+    Resolve {
+        id: u64,
+        #[arg(long)]
+        resolution: String,
+        #[arg(long)]
+        satisfaction: Option<i64>,
+        #[arg(long)]
+        by: String,
+    },
+    /// Record the member's satisfaction (1–5) on a resolved ticket.
+    Rate {
+        id: u64,
+        #[arg(allow_negative_numbers = true)]
+        score: i64,
+        #[arg(long)]
+        by: String,
+    },
+}
+
+fn parse_ticket_kind(s: &str) -> Result<TicketKind, String> {
+    TicketKind::parse(s).ok_or_else(|| {
+        let all: Vec<&str> = TicketKind::ALL.iter().map(|k| k.as_str()).collect();
+        format!("expected one of {}", all.join(", "))
+    })
+}
+
+fn parse_ticket_channel(s: &str) -> Result<TicketChannel, String> {
+    TicketChannel::parse(s).ok_or_else(|| {
+        let all: Vec<&str> = TicketChannel::ALL.iter().map(|c| c.as_str()).collect();
+        format!("expected one of {}", all.join(", "))
+    })
+}
+
+fn parse_priority(s: &str) -> Result<Priority, String> {
+    Priority::parse(s).ok_or_else(|| "expected low, normal, high or urgent".to_string())
+}
+
+fn ticket_command(cli: &Cli, cmd: &TicketCmd) -> Result<(), Failure> {
+    let req = match cmd {
+        TicketCmd::Open { member, kind, channel, subject, note, by } => Request::TicketOpen {
+            member: member.clone(),
+            kind: *kind,
+            channel: *channel,
+            subject: subject.clone(),
+            note: note.clone(),
+            by: by.clone(),
+        },
+        TicketCmd::List { open, overdue, member } => {
+            Request::TicketList { open: *open, overdue: *overdue, member: member.clone() }
+        }
+        TicketCmd::Show { id } => Request::TicketShow { id: *id },
+        TicketCmd::Assign { id, staff, priority, by } => {
+            Request::TicketAssign { id: *id, staff: staff.clone(), priority: *priority, by: by.clone() }
+        }
+        TicketCmd::Note { id, text, by } => Request::TicketNote { id: *id, text: text.clone(), by: by.clone() },
+        TicketCmd::Resolve { id, resolution, satisfaction, by } => Request::TicketResolve {
+            id: *id,
+            resolution: resolution.clone(),
+            satisfaction: *satisfaction,
+            by: by.clone(),
+        },
+        TicketCmd::Rate { id, score, by } => Request::TicketRate { id: *id, score: *score, by: by.clone() },
+    };
+    print_json(&request(cli, req)?.result)
+}
+
+#[derive(Subcommand)]
 enum JobsCmd {
     /// Run a job for today (shop-local): expire-points, tiers (downgrades after grace) or
     /// birthdays. Running one twice the same day changes nothing the second time.
@@ -1019,6 +1147,7 @@ fn context(cfg: Option<&Config>) -> ops::Context {
         loyalty: cfg.map(LoyaltyRules::for_shop).unwrap_or_default(),
         devices: Default::default(),
         cloud: Default::default(),
+        tickets: cfg.map(storehub::members::tickets::TicketRules::from_config).unwrap_or_default(),
     }
 }
 
@@ -1259,6 +1388,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             write_export(&buf, output.as_deref(), rows.len(), "points ledger entries")
         }
         Command::Member(cmd) => member_command(&cli, cmd),
+        Command::Ticket(cmd) => ticket_command(&cli, cmd),
         Command::Jobs(JobsCmd::Run { job }) => print_json(&request(&cli, Request::JobRun { job: *job })?.result),
         Command::Stock(StockCmd::Show { sku }) => {
             print_json(&request(&cli, Request::StockShow { sku: sku.clone() })?.result)

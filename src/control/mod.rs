@@ -158,6 +158,28 @@ pub enum Request {
     /// Fit BG/NBD (`model` "bgnbd") or Gamma-Gamma ("gamma-gamma") to every member's history up
     /// to `until` (default today), times in units of `unit_days` days (1 or 7).
     AnalyticsFit { until: Option<chrono::NaiveDate>, unit_days: u32, model: String },
+    /// Open a member service ticket; `member` is a phone, card number or QR payload, `by` the
+    /// staff who opens it.
+    TicketOpen {
+        member: String,
+        kind: crate::members::tickets::TicketKind,
+        channel: crate::members::tickets::TicketChannel,
+        subject: String,
+        note: Option<String>,
+        by: String,
+    },
+    /// Tickets: all, unresolved (`open`), overdue, or one member's (`member` query).
+    TicketList { open: bool, overdue: bool, member: Option<String> },
+    /// One ticket with its notes.
+    TicketShow { id: u64 },
+    /// Give a ticket to a staff member, optionally raising its priority.
+    TicketAssign { id: u64, staff: String, priority: Option<crate::members::tickets::Priority>, by: String },
+    /// Add a note to a ticket.
+    TicketNote { id: u64, text: String, by: String },
+    /// Resolve a ticket, optionally with the member's satisfaction (1–5).
+    TicketResolve { id: u64, resolution: String, satisfaction: Option<i64>, by: String },
+    /// Record the member's satisfaction (1–5) on a resolved ticket.
+    TicketRate { id: u64, score: i64, by: String },
 }
 
 impl Request {
@@ -216,6 +238,13 @@ impl Request {
             Request::ImportTransactions { .. } => "import_transactions",
             Request::AnalyticsMembers { .. } => "analytics_members",
             Request::AnalyticsFit { .. } => "analytics_fit",
+            Request::TicketOpen { .. } => "ticket_open",
+            Request::TicketList { .. } => "ticket_list",
+            Request::TicketShow { .. } => "ticket_show",
+            Request::TicketAssign { .. } => "ticket_assign",
+            Request::TicketNote { .. } => "ticket_note",
+            Request::TicketResolve { .. } => "ticket_resolve",
+            Request::TicketRate { .. } => "ticket_rate",
         }
     }
 }

@@ -31,6 +31,8 @@ pub struct Context {
     pub devices: std::sync::OnceLock<std::sync::Arc<crate::devices::health::HealthBoard>>,
     /// The link to HQ, set by the daemon when it starts the cloud relay.
     pub cloud: std::sync::OnceLock<std::sync::Arc<crate::cloud::CloudStatus>>,
+    /// `[tickets]` and the tier ladder (defaults when no config is given).
+    pub tickets: members::tickets::TicketRules,
 }
 
 /// Applies one request. Errors are messages for the person at the CLI.
@@ -218,6 +220,60 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         | Request::ImportTransactions { .. }
         | Request::AnalyticsMembers { .. }
         | Request::AnalyticsFit { .. }) => member_request(store, ctx, req),
+        req @ (Request::TicketOpen { .. }
+        | Request::TicketList { .. }
+        | Request::TicketShow { .. }
+        | Request::TicketAssign { .. }
+        | Request::TicketNote { .. }
+        | Request::TicketResolve { .. }
+        | Request::TicketRate { .. }) => ticket_request(store, ctx, req),
+    }
+}
+
+/// Member service tickets: open, list, show, assign, note, resolve, rate. Replies are
+/// [`members::tickets::TicketView`]s (member phones masked).
+fn ticket_request(store: &Store, ctx: &Context, req: Request) -> Result<Reply, String> {
+    use members::tickets::{self, NewTicket, TicketFilter, TicketView};
+    let s = |e: crate::store::StoreError| e.to_string();
+    let e = |e: crate::store::CommitError<tickets::TicketError>| match e {
+        crate::store::CommitError::Rejected(r) => format!("{r}; nothing written"),
+        other => other.to_string(),
+    };
+    let find = |query: &str| members::find_or_explain(store, query).map_err(|e| format!("member: {e}"));
+    let view = |t: tickets::Ticket| -> Result<Reply, String> {
+        let m = members::member(store, t.member_id).map_err(s)?;
+        Ok(Reply::json(TicketView::of(t, m.as_ref(), store.clock().now())))
+    };
+    match req {
+        Request::TicketOpen { member, kind, channel, subject, note, by } => {
+            let m = find(&member)?;
+            let new = NewTicket { member_id: m.id, kind, channel, subject, note, opened_by: by, campaign_id: None };
+            view(tickets::open(store, &ctx.tickets, &new).map_err(e)?)
+        }
+        Request::TicketList { open, overdue, member } => {
+            let filter = match (member, overdue, open) {
+                (Some(q), _, _) => TicketFilter::Member(find(&q)?.id),
+                (None, true, _) => TicketFilter::Overdue,
+                (None, false, true) => TicketFilter::Open,
+                (None, false, false) => TicketFilter::All,
+            };
+            let now = store.clock().now();
+            let list = tickets::list(store, filter, now).map_err(s)?;
+            Ok(Reply::json(TicketView::all(store, list, now).map_err(s)?))
+        }
+        Request::TicketShow { id } => {
+            let t = tickets::ticket(store, id).map_err(s)?.ok_or_else(|| tickets::TicketError::UnknownTicket(id).to_string())?;
+            view(t)
+        }
+        Request::TicketAssign { id, staff, priority, by } => {
+            view(tickets::assign(store, &ctx.tickets, id, &by, &staff, priority).map_err(e)?)
+        }
+        Request::TicketNote { id, text, by } => view(tickets::add_note(store, id, &by, &text).map_err(e)?),
+        Request::TicketResolve { id, resolution, satisfaction, by } => {
+            view(tickets::resolve(store, id, &by, &resolution, satisfaction).map_err(e)?)
+        }
+        Request::TicketRate { id, score, by } => view(tickets::rate(store, id, &by, score).map_err(e)?),
+        other => Err(format!("{} is not a ticket request", other.name())),
     }
 }
 

@@ -17,6 +17,7 @@ pub mod phone;
 pub mod pricing;
 pub mod rfm;
 pub mod reports;
+pub mod service;
 pub mod shelf;
 pub mod staff;
 pub mod stock;

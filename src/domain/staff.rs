@@ -90,12 +90,16 @@ pub enum Action {
     AdjustStock,
     /// See the devices' health.
     ViewDevices,
+    /// Work member service tickets: see, assign, note, resolve, rate (会员专属客服).
+    ManageTickets,
+    /// Open a service ticket for a member (at the till or the service desk).
+    OpenTickets,
     /// See member analytics: segments, dormancy, churn warnings, repurchase reminders, model fits.
     ViewAnalytics,
 }
 
 impl Action {
-    pub const ALL: [Action; 24] = [
+    pub const ALL: [Action; 26] = [
         Action::Sell,
         Action::VoidLine,
         Action::VoidSession,
@@ -119,6 +123,8 @@ impl Action {
         Action::ViewStock,
         Action::AdjustStock,
         Action::ViewDevices,
+        Action::ManageTickets,
+        Action::OpenTickets,
         Action::ViewAnalytics,
     ];
 
@@ -148,6 +154,8 @@ impl Action {
             Action::ViewStock => "see stock",
             Action::AdjustStock => "adjust stock",
             Action::ViewDevices => "see device health",
+            Action::ManageTickets => "work member service tickets",
+            Action::OpenTickets => "open member service tickets",
             Action::ViewAnalytics => "see member analytics",
         }
     }
@@ -185,6 +193,8 @@ fn permissions(action: Action) -> [bool; 4] {
         Action::ViewStock            => [N,      Y,      N,         Y],
         Action::AdjustStock          => [N,      Y,      N,         Y],
         Action::ViewDevices          => [N,      Y,      Y,         Y],
+        Action::ManageTickets        => [N,      Y,      N,         Y],
+        Action::OpenTickets          => [Y,      Y,      N,         Y],
         Action::ViewAnalytics        => [N,      Y,      N,         Y],
     }
 }

@@ -21,6 +21,7 @@ mod points;
 mod purchase;
 pub mod rules;
 mod stored_value;
+pub mod tickets;
 mod verify;
 
 use chrono::{DateTime, NaiveDate, Utc};

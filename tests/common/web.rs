@@ -59,6 +59,7 @@ impl WebShop {
             loyalty: storehub::members::LoyaltyRules::for_shop(&cfg),
             devices: Default::default(),
             cloud: Default::default(),
+            tickets: storehub::members::tickets::TicketRules::from_config(&cfg),
         };
         let cost = storehub::staff::HashCost::minimal_for_tests();
         for (id, role) in ACCOUNTS {
