@@ -347,3 +347,30 @@ fn a_file_imported_before_is_refused_naming_the_earlier_import() {
     // Three occasions (not five): 06-01, 06-02, 07-01.
     assert_eq!((rows[0]["frequency"].as_u64(), rows[0]["monetary_fen"].as_i64()), (Some(2), Some(2200)), "{rows}");
 }
+
+/// A dormant member's reason is `natural` until a service ticket of theirs is open: then it is
+/// `experience` (an unresolved complaint explains the silence better than habit does).
+#[test]
+fn an_open_ticket_makes_a_dormant_members_reason_experience() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("shop");
+    let d = d.to_str().unwrap();
+    ok(storehub_cmd(&["--data-dir", d, "member", "add", "--phone", "13800000001", "--name", "甲"]));
+    let file = tmp.path().join("h.csv");
+    // Monthly rice until 2025-12-01: 211 days before 2026-06-30, dormant (≥ 60 days).
+    std::fs::write(&file, "member_ref,date,amount_fen,category\n1,2025-09-01,5000,rice\n1,2025-10-01,5000,rice\n1,2025-10-31,5000,rice\n1,2025-12-01,5000,rice\n").unwrap();
+    ok(storehub_cmd(&["--data-dir", d, "import", "transactions", file.to_str().unwrap()]));
+    let reason = || {
+        let rows = json(storehub_cmd(&["--data-dir", d, "analytics", "members", "--as-of", "2026-06-30", "--format", "json"]));
+        assert_eq!(rows[0]["dormant"].as_bool(), Some(true), "{rows}");
+        rows[0]["dormant_reason"].as_str().map(str::to_string)
+    };
+    assert_eq!(reason().as_deref(), Some("natural"));
+    let added = storehub_with_stdin(&["--data-dir", d, "staff", "add", "li", "--name", "李经理", "--role", "manager", "--password-stdin"], "correct horse\n");
+    assert!(added.status.success(), "{}", stderr(&added));
+    ok(storehub_cmd(&[
+        "--data-dir", d, "ticket", "open", "--member", "13800000001", "--kind", "complaint", "--channel", "phone",
+        "--subject", "米有虫", "--by", "li",
+    ]));
+    assert_eq!(reason().as_deref(), Some("experience"));
+}

@@ -136,11 +136,17 @@ pub fn member_rows(
 ) -> Result<Vec<MemberAnalyticsRow>, StoreError> {
     let mut histories = super::history::member_histories(store, tz, as_of)?;
     let members = super::all_members(store)?;
+    // An unresolved service ticket makes a dormant member's reason `experience`.
+    let open_tickets = super::tickets::members_with_open_tickets(store)?;
     let inputs: Vec<MemberInput> = members
         .iter()
         .map(|m| {
             let h = histories.remove(&m.id).unwrap_or_default();
-            MemberInput { occasions: rfm::occasions(h.purchases, as_of), returns: h.returns, has_open_ticket: false }
+            MemberInput {
+                occasions: rfm::occasions(h.purchases, as_of),
+                returns: h.returns,
+                has_open_ticket: open_tickets.contains(&m.id),
+            }
         })
         .collect();
     let analysed = rfm::analyse(&inputs, as_of, params);
