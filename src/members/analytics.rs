@@ -79,8 +79,9 @@ pub fn customers(store: &Store, tz: chrono_tz::Tz, until: NaiveDate, unit_days: 
 }
 
 /// The fitted models of `member_rows`; a failed fit leaves its columns empty and is logged.
+/// The two fits are independent and run on two threads (the same numbers as one after the other).
 fn fit_models(customers: &[Customer]) -> (Option<BgNbdParams>, Option<GammaGammaParams>) {
-    let bg = match clv::fit_bgnbd(customers) {
+    let bgnbd = || match clv::fit_bgnbd(customers) {
         Ok(f) => {
             if !f.converged {
                 tracing::warn!(note = ?f.note, "BG/NBD fit did not converge; p_alive is shown from the best parameters found");
@@ -92,14 +93,19 @@ fn fit_models(customers: &[Customer]) -> (Option<BgNbdParams>, Option<GammaGamma
             None
         }
     };
-    let gg = match clv::fit_gamma_gamma(customers) {
+    let gamma_gamma = || match clv::fit_gamma_gamma(customers) {
         Ok(f) => Some(f.params),
         Err(e) => {
             tracing::info!(error = %e, "no Gamma-Gamma model: expected spend left empty");
             None
         }
     };
-    (bg, gg)
+    std::thread::scope(|scope| {
+        let gg = scope.spawn(gamma_gamma);
+        let bg = bgnbd();
+        // A panic in the thread (a bug) goes on here, as it would have without the thread.
+        (bg, gg.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    })
 }
 
 /// CSV columns, in [`write_csv`] order.
