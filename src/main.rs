@@ -208,7 +208,8 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         journal_mb: u64,
         /// Run only the phases whose name contains this (e.g. `durable-8`, `relaxed`, `lookup`,
-        /// `recover`); the baselines always run, for the ratios.
+        /// `recover`, `analytics` (members = --products; includes `clv`), `clv`); the baselines
+        /// always run, for the ratios.
         #[arg(long)]
         only: Option<String>,
     },
@@ -2175,7 +2176,8 @@ fn import_transactions(cli: &Cli, file: &Path, count_for_tiers: bool) -> Result<
     let tz = cfg.as_ref().map_or(chrono_tz::Asia::Shanghai, |c| c.timezone());
     let rows = members::history::parse_history(&bytes, &name, tz)
         .map_err(|report| anyhow!("{report}\nnothing imported"))?;
-    let reply = request(cli, Request::ImportTransactions { file_name: name, rows, count_for_tiers })?;
+    let sha256 = members::history::file_sha256(&bytes);
+    let reply = request(cli, Request::ImportTransactions { file_name: name, sha256, rows, count_for_tiers })?;
     print_json(&reply.result)
 }
 

@@ -54,7 +54,7 @@ fn history(store: &Store, dormant: std::ops::RangeInclusive<u64>, active: std::o
         rows.push(row(m, d(2026, 7, 1)));
         rows.push(row(m, d(2026, 11, 20)));
     }
-    import_history(store, "history.csv", &rows, d(2026, 11, 25), None).unwrap();
+    import_history(store, "history.csv", "", &rows, d(2026, 11, 25), None).unwrap();
 }
 
 fn settings() -> CampaignSettings {
@@ -530,7 +530,7 @@ mod e2e {
             .enumerate()
             .map(|(i, r)| HistoryRow { line: i as u64 + 2, ..r })
             .collect();
-        hub.call(Request::ImportTransactions { file_name: "old-till.csv".into(), rows, count_for_tiers: false });
+        hub.call(Request::ImportTransactions { file_name: "old-till.csv".into(), sha256: String::new(), rows, count_for_tiers: false });
 
         // The manager starts the dormant-natural playbook with a quarter held out.
         let started = hub.campaign(&["playbook", "dormant-natural", "--holdout", "25"]);
@@ -639,4 +639,39 @@ fn phone(member: u64) -> String {
 
 fn new_member(i: u64) -> NewMember {
     NewMember { phone: phone(i), name: format!("会员{i}"), gender: None, birthday: None, channel: Channel::InStore, consent_sms: false, consent_wechat: i % 2 == 0, referral_code: None }
+}
+
+#[test]
+fn the_dormant_experience_playbook_follows_up_members_with_an_open_complaint_and_sends_an_apology_coupon() {
+    let shop = Shop::open_with(Durability::Relaxed);
+    register(&shop.store, 12);
+    history(&shop.store, 1..=12, 1..=0);
+    // Members 1–6 complained (a ticket still open): their dormancy reason is experience.
+    let rules = members::tickets::TicketRules::default();
+    let cost = storehub::staff::HashCost::minimal_for_tests();
+    storehub::staff::create_staff(&shop.store, &storehub::staff::NewStaff { id: "wang".into(), name: "王芳".into(), role: Role::Cashier }, "correct horse", None, &cost).unwrap();
+    for m in 1..=6 {
+        let new = members::tickets::NewTicket {
+            member_id: m,
+            kind: members::tickets::TicketKind::Complaint,
+            channel: members::tickets::TicketChannel::InStore,
+            subject: "排队太久".into(),
+            note: None,
+            opened_by: "wang".into(),
+            campaign_id: None,
+        };
+        members::tickets::open(&shop.store, &rules, &new).unwrap();
+    }
+    let c = camp::create_playbook(&shop.store, "dormant-experience", None, Some(0), &settings()).unwrap();
+    let done = launch(&shop.store, &c.id, None);
+    assert_eq!((done.targeted, done.treated), (6, 6), "only the members with an open complaint");
+    let recs = camp::campaign_members(&shop.store, &c.id).unwrap();
+    assert_eq!(recs.iter().map(|r| r.member_id).collect::<Vec<_>>(), (1..=6).collect::<Vec<u64>>());
+    for r in &recs {
+        let coupon = coupons::coupon(&shop.store, r.coupon_id.unwrap()).unwrap().unwrap();
+        assert_eq!(coupon.template_id, "PB-SORRY-30");
+        let t = members::tickets::ticket(&shop.store, r.ticket_id.unwrap()).unwrap().unwrap();
+        assert_eq!((t.member_id, t.kind, t.campaign_id.as_deref()), (r.member_id, members::tickets::TicketKind::FollowUp, Some(c.id.as_str())));
+    }
+    assert!(storehub::verify::verify(&shop.store).unwrap().violations.is_empty());
 }

@@ -23,7 +23,7 @@ fn dormant_members(shop: &WebShop) {
             rows.push(HistoryRow { line: rows.len() as u64 + 2, member_ref: i.to_string(), date, at: None, amount_fen: 6_600, category: None, sku: None, qty: None });
         }
     }
-    import_history(&shop.store, "h.csv", &rows, d(11, 25), None).unwrap();
+    import_history(&shop.store, "h.csv", "", &rows, d(11, 25), None).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -145,6 +145,9 @@ pub enum Request {
     /// members and dates are checked here, all rows before any write).
     ImportTransactions {
         file_name: String,
+        /// SHA-256 of the file's bytes (hex): a file imported before is refused. Empty: not checked.
+        #[serde(default)]
+        sha256: String,
         rows: Vec<crate::members::history::HistoryRow>,
         /// Count the rows in members' statistics and tiers too.
         #[serde(default)]

@@ -406,10 +406,10 @@ fn member_request(store: &Store, ctx: &Context, req: Request) -> Result<Reply, S
         Request::ExportPointsLedger { from, to } => {
             Ok(Reply::json(members::export::ledger_rows(store, from, to).map_err(s)?))
         }
-        Request::ImportTransactions { file_name, rows, count_for_tiers } => {
+        Request::ImportTransactions { file_name, sha256, rows, count_for_tiers } => {
             let today = crate::clock::local(store.clock().now(), ctx.tz).date();
             let tiers = count_for_tiers.then_some((rules, ctx.tz));
-            let summary = members::history::import_history(store, &file_name, &rows, today, tiers)
+            let summary = members::history::import_history(store, &file_name, &sha256, &rows, today, tiers)
                 .map_err(|e| e.to_string())?;
             Ok(Reply::json(summary))
         }

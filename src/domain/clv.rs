@@ -62,6 +62,8 @@ pub struct Fit<P> {
     pub converged: bool,
     /// Nelder–Mead iterations, summed over restarts.
     pub iterations: u32,
+    /// Evaluations of the log-likelihood (over every customer) the optimiser made.
+    pub evaluations: u32,
     /// Why `converged` is false, for people.
     pub note: Option<String>,
 }
@@ -327,7 +329,12 @@ pub fn fit_bgnbd(customers: &[Customer]) -> Result<Fit<BgNbdParams>, FitError> {
             f64::INFINITY
         }
     };
-    let run = minimise_with_restarts(neg_ll, &[0.0; 4]);
+    let evaluations = std::cell::Cell::new(0u32);
+    let counted = |theta: &[f64]| {
+        evaluations.set(evaluations.get().saturating_add(1));
+        neg_ll(theta)
+    };
+    let run = minimise_with_restarts(counted, &[0.0; 4]);
     let to_params = |th: &[f64]| BgNbdParams {
         r: th[0].exp(),
         alpha: th[1].exp() * scale,
@@ -357,6 +364,7 @@ pub fn fit_bgnbd(customers: &[Customer]) -> Result<Fit<BgNbdParams>, FitError> {
         customers: customers.len(),
         converged: note.is_none(),
         iterations: run.iterations,
+        evaluations: evaluations.get(),
         note,
     })
 }
@@ -484,7 +492,12 @@ pub fn fit_gamma_gamma(customers: &[Customer]) -> Result<Fit<GammaGammaParams>, 
             f64::INFINITY
         }
     };
-    let run = minimise_with_restarts(neg_ll, &[0.0, 2f64.ln(), 0.0]);
+    let evaluations = std::cell::Cell::new(0u32);
+    let counted = |theta: &[f64]| {
+        evaluations.set(evaluations.get().saturating_add(1));
+        neg_ll(theta)
+    };
+    let run = minimise_with_restarts(counted, &[0.0, 2f64.ln(), 0.0]);
     let params = GammaGammaParams {
         p: run.x[0].exp(),
         q: run.x[1].exp(),
@@ -506,6 +519,7 @@ pub fn fit_gamma_gamma(customers: &[Customer]) -> Result<Fit<GammaGammaParams>, 
         customers: used.len(),
         converged: note.is_none(),
         iterations: run.iterations,
+        evaluations: evaluations.get(),
         note,
     })
 }
@@ -859,20 +873,20 @@ fn minimise_with_restarts(mut f: impl FnMut(&[f64]) -> f64, start: &[f64]) -> Nm
     best
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Samplers and a BG/NBD customer simulator, deterministic through fastrand seeds: the model's
+/// own generative story, for the fit tests and the fit-time benchmark (`storehub bench --only clv`).
+pub mod sim {
+    use super::{BgNbdParams, Customer};
 
-    // ---- samplers (deterministic through fastrand seeds) ----
-
-    fn normal(rng: &mut fastrand::Rng) -> f64 {
+    /// Standard normal (Box–Muller).
+    pub fn normal(rng: &mut fastrand::Rng) -> f64 {
         let u1 = 1.0 - rng.f64(); // (0, 1]
         let u2 = rng.f64();
         (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
     }
 
     /// Gamma(shape, rate 1): Marsaglia & Tsang (2000); shape < 1 boosted by U^(1/shape).
-    fn gamma(rng: &mut fastrand::Rng, shape: f64) -> f64 {
+    pub fn gamma(rng: &mut fastrand::Rng, shape: f64) -> f64 {
         if shape < 1.0 {
             let u = 1.0 - rng.f64();
             return gamma(rng, shape + 1.0) * u.powf(1.0 / shape);
@@ -892,20 +906,22 @@ mod tests {
         }
     }
 
-    fn beta(rng: &mut fastrand::Rng, a: f64, b: f64) -> f64 {
+    /// Beta(a, b) from two Gammas.
+    pub fn beta(rng: &mut fastrand::Rng, a: f64, b: f64) -> f64 {
         let x = gamma(rng, a);
         let y = gamma(rng, b);
         x / (x + y)
     }
 
-    fn exponential(rng: &mut fastrand::Rng, rate: f64) -> f64 {
+    /// Exponential with rate `rate`.
+    pub fn exponential(rng: &mut fastrand::Rng, rate: f64) -> f64 {
         -(1.0 - rng.f64()).ln() / rate
     }
 
     /// BG/NBD customers: first purchase at 0, then a Poisson process with rate λ ~ Gamma(r, α);
     /// after each repeat purchase the customer drops out with probability p ~ Beta(a, b) (the
     /// paper's assumption (iii), which its likelihood eq. (6) encodes: no dropout at time 0).
-    fn simulate_bgnbd(seed: u64, n: usize, truth: BgNbdParams, t_end: f64) -> Vec<Customer> {
+    pub fn simulate_bgnbd(seed: u64, n: usize, truth: BgNbdParams, t_end: f64) -> Vec<Customer> {
         let mut rng = fastrand::Rng::with_seed(seed);
         (0..n)
             .map(|_| {
@@ -932,6 +948,13 @@ mod tests {
             })
             .collect()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use super::sim::{gamma, simulate_bgnbd};
 
     /// Gamma-Gamma customers with 1–10 transactions, values in yuan ~ Gamma(p, ν),
     /// ν ~ Gamma(q, v); the mean is stored in fen (× 100, rounded), so the fitted v is in fen.
@@ -1439,42 +1462,5 @@ mod tests {
             }
             Err(e) => assert!(matches!(e, FitError::DidNotConverge { .. }), "{e}"),
         }
-    }
-
-    /// Fit time on 10 000 customers; run with
-    /// `cargo test --release --lib clv::tests::fit_time -- --ignored --nocapture`.
-    #[test]
-    #[ignore = "timing, run in release"]
-    fn fit_time_on_10k_customers() {
-        let truth = BgNbdParams {
-            r: 0.25,
-            alpha: 4.0,
-            a: 0.8,
-            b: 2.5,
-        };
-        let customers = simulate_bgnbd(99, 10_000, truth, 39.0);
-        let started = std::time::Instant::now();
-        let fit = fit_bgnbd(&customers).expect("fit");
-        let bg = started.elapsed();
-        let spend = simulate_gamma_gamma(
-            99,
-            10_000,
-            GammaGammaParams {
-                p: 6.0,
-                q: 4.0,
-                v: 15.0,
-            },
-        );
-        let started = std::time::Instant::now();
-        let gg = fit_gamma_gamma(&spend).expect("fit");
-        let gg_time = started.elapsed();
-        println!(
-            "BG/NBD fit, 10 000 customers: {bg:?}, {} iterations, {:?}",
-            fit.iterations, fit.params
-        );
-        println!(
-            "Gamma-Gamma fit, 10 000 customers: {gg_time:?}, {} iterations, {:?}",
-            gg.iterations, gg.params
-        );
     }
 }

@@ -216,6 +216,18 @@ pub enum Segment {
 }
 
 impl Segment {
+    /// Every segment, in the order of the table above.
+    pub const ALL: [Segment; 8] = [
+        Segment::Champions,
+        Segment::PotentialLoyalists,
+        Segment::CantLoseThem,
+        Segment::AtRiskBigSpenders,
+        Segment::Loyal,
+        Segment::Promising,
+        Segment::NeedAttention,
+        Segment::Hibernating,
+    ];
+
     /// Segment of the scores per the table above.
     pub fn of(s: Scores) -> Segment {
         match (s.r >= 3, s.f >= 3, s.m >= 3) {
@@ -344,6 +356,18 @@ pub enum DormantReason {
 }
 
 impl DormantReason {
+    /// Every reason.
+    pub const ALL: [DormantReason; 3] = [DormantReason::Experience, DormantReason::Price, DormantReason::Natural];
+
+    /// Name for people, Chinese and English.
+    pub fn names(self) -> (&'static str, &'static str) {
+        match self {
+            DormantReason::Experience => ("体验问题", "Experience"),
+            DormantReason::Price => ("价格因素", "Price"),
+            DormantReason::Natural => ("自然流失", "Natural"),
+        }
+    }
+
     pub fn id(self) -> &'static str {
         match self {
             DormantReason::Experience => "experience",

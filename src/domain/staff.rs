@@ -98,10 +98,12 @@ pub enum Action {
     ManageCampaigns,
     /// Member messages: edit templates, preview, see what was sent.
     ManageMessages,
+    /// See member analytics: segments, dormancy, churn warnings, repurchase reminders, model fits.
+    ViewAnalytics,
 }
 
 impl Action {
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 28] = [
         Action::Sell,
         Action::VoidLine,
         Action::VoidSession,
@@ -129,6 +131,7 @@ impl Action {
         Action::OpenTickets,
         Action::ManageCampaigns,
         Action::ManageMessages,
+        Action::ViewAnalytics,
     ];
 
     /// Words for messages: "may not {as_phrase}".
@@ -161,6 +164,7 @@ impl Action {
             Action::OpenTickets => "open member service tickets",
             Action::ManageCampaigns => "manage campaigns",
             Action::ManageMessages => "manage member messages",
+            Action::ViewAnalytics => "see member analytics",
         }
     }
 }
@@ -201,6 +205,7 @@ fn permissions(action: Action) -> [bool; 4] {
         Action::OpenTickets          => [Y,      Y,      N,         Y],
         Action::ManageCampaigns      => [N,      Y,      N,         Y],
         Action::ManageMessages       => [N,      Y,      N,         Y],
+        Action::ViewAnalytics        => [N,      Y,      N,         Y],
     }
 }
 

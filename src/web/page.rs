@@ -25,6 +25,7 @@ const NAV: &[NavItem] = &[
     NavItem { href: "/products", zh: "商品", en: "Products", need: Need::May(Action::ViewCatalog) },
     NavItem { href: "/stock", zh: "库存", en: "Stock", need: Need::May(Action::ViewStock) },
     NavItem { href: "/reports", zh: "报表", en: "Reports", need: Need::May(Action::ViewSales) },
+    NavItem { href: "/analytics", zh: "会员分析", en: "Analytics", need: Need::May(Action::ViewAnalytics) },
     NavItem { href: "/staff", zh: "员工", en: "Staff", need: Need::May(Action::ManageStaff) },
     NavItem { href: "/shifts", zh: "班次", en: "Shifts", need: Need::May(Action::OpenShift) },
     NavItem { href: "/devices", zh: "设备", en: "Devices", need: Need::May(Action::ViewDevices) },

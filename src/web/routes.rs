@@ -126,6 +126,7 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(super::campaigns::routes());
     t.extend(super::messages::routes());
     t.extend(super::tickets::routes());
+    t.extend(super::analytics::routes());
     t
 }
 
