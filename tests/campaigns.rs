@@ -675,3 +675,26 @@ fn the_dormant_experience_playbook_follows_up_members_with_an_open_complaint_and
     }
     assert!(storehub::verify::verify(&shop.store).unwrap().violations.is_empty());
 }
+
+/// Timing of a large launch (not run by default): `N=50000 cargo test --test campaigns
+/// launch_timing -- --ignored --nocapture` (docs/members-analytics.md, "Campaigns" has figures).
+#[test]
+#[ignore]
+fn launch_timing() {
+    let n: u64 = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000);
+    let shop = Shop::open_with(Durability::Durable);
+    register(&shop.store, n);
+    history(&shop.store, 1..=n, 1..=0);
+    let c = camp::create_playbook(&shop.store, "dormant-natural", None, None, &settings()).unwrap();
+    let t = std::time::Instant::now();
+    let targets = camp::select_targets(&shop.store, &c.target, &settings(), d(2026, 11, 25)).unwrap();
+    eprintln!("targeting {} members: {:?}", targets.len(), t.elapsed());
+    let t = std::time::Instant::now();
+    let r = launch(&shop.store, &c.id, None);
+    eprintln!("launch of {} ({} treated, {} held out): {:?}", r.targeted, r.treated, r.held_out, t.elapsed());
+    assert_eq!((r.targeted, r.treated + r.held_out), (n, n));
+    let t = std::time::Instant::now();
+    let rep = camp::report(&shop.store, &c.id, false).unwrap();
+    eprintln!("report: {:?}", t.elapsed());
+    assert_eq!(rep.funnel.targeted, n);
+}
