@@ -353,7 +353,9 @@ fn return_ref(return_id: u64) -> String {
 /// Credits the points a paid ticket earns, inside the sale's commit: `domain::loyalty::earn` at
 /// the member's tier multiplier, outstanding debt settled first, the rest into a lot (keep
 /// `lot_id` with the sale for returns). Call it before [`super::record_purchase_tx`] so the
-/// ticket earns at the tier the member paid in. A ticket earning nothing writes nothing.
+/// ticket earns at the tier the member paid in. A ticket earning nothing writes nothing. A
+/// running points-multiplier campaign that treated the member counts as one more points
+/// campaign covering every line (`members::campaigns::points_offers_tx`, docs/members-analytics.md).
 pub fn earn_tx(
     tx: &Tx,
     member_id: u64,
