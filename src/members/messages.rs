@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::clock;
-use crate::domain::message as rules_mod;
+use crate::domain::message as pure;
 use crate::json_import::{self, check_id, check_name, unknown_keys, FieldError, JsonFileReport, JsonRecord};
 use crate::members::{Gender, Member};
 use crate::store::{codec, CommitError, Record, Store, StoreError, TreeId, Tx, TxError};
@@ -457,7 +457,7 @@ pub fn member_vars(m: &Member, rules: &MessageRules, today: NaiveDate) -> BTreeM
         None => ("0".to_string(), "无".to_string()),
     };
     [
-        ("name", rules_mod::salutation(&m.name, male)),
+        ("name", pure::salutation(&m.name, male)),
         ("tier", tier),
         ("points", m.points.to_string()),
         ("expiring_points", exp_points),
@@ -611,8 +611,8 @@ pub fn request_in_tx(tx: &Tx, rules: &MessageRules, now: DateTime<Utc>, out: &Ou
         }
     }
     let mut log: RecentLog = tx.get(TreeId::MessagesByMember, &recent_key(member.id))?.unwrap_or_default();
-    log.sent.retain(|at| *at > now - rules_mod::cap_window());
-    if rules_mod::over_weekly_cap(&log.sent, now, rules.weekly_cap) {
+    log.sent.retain(|at| *at > now - pure::cap_window());
+    if pure::over_weekly_cap(&log.sent, now, rules.weekly_cap) {
         return Ok(Queued::Skipped { reason: SkipReason::FrequencyCap });
     }
     let local = clock::local(now, rules.tz);
@@ -624,7 +624,7 @@ pub fn request_in_tx(tx: &Tx, rules: &MessageRules, now: DateTime<Utc>, out: &Ou
     let card_number = member
         .card_number()
         .map_err(|e| TxError::Rejected(MessageError::Status { field: "member_id", message: e.to_string() }))?;
-    let held_until = rules_mod::quiet_until(local, rules.quiet_start, rules.quiet_end).map(|l| rules.to_utc(l));
+    let held_until = pure::quiet_until(local, rules.quiet_start, rules.quiet_end).map(|l| rules.to_utc(l));
     let id = tx.next_seq::<MessageError>(TreeId::Messages)?;
     let message = Message {
         id,
