@@ -409,3 +409,46 @@ fn the_daemon_releases_a_held_message_when_the_quiet_hours_end() {
     let list: Value = serde_json::from_str(&ok(&cfg, &data, &["message", "list"])).unwrap();
     assert!(list[0]["held_until"].is_null() && list[0]["requested_at"].is_string(), "{list}");
 }
+
+/// `cargo test --test messages -- --ignored --nocapture measure` (add `--release` for release
+/// figures): the gate's cost for a
+/// campaign of N members (`STOREHUB_BENCH_MEMBERS`, default 10,000) in one commit, then the
+/// release of as many held messages.
+#[test]
+#[ignore]
+fn measure_request_and_release_for_a_campaign() {
+    let n: u64 = std::env::var("STOREHUB_BENCH_MEMBERS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let shop = Shop::open_with(storehub::store::Durability::Relaxed);
+    messages::upsert_templates(&shop.store, &templates()).unwrap();
+    let rules = loyalty();
+    for i in 0..n {
+        let mut new = NewMember::in_store(format!("139{i:08}"), "王芳");
+        new.consent_wechat = true;
+        members::register(&shop.store, &new, &rules).unwrap();
+    }
+    let mrules = rules_for_bench();
+    for (label, at) in [("requested", shanghai(25, 10, 0)), ("held", shanghai(25, 22, 0))] {
+        shop.clock.set(at);
+        let started = Instant::now();
+        let queued = shop
+            .store
+            .commit(|tx| {
+                let mut k = 0;
+                for id in 1..=n {
+                    let q = messages::request_in_tx(tx, &mrules, at, &wake(id, Some(label)))?;
+                    k += usize::from(q.message_id().is_some());
+                }
+                Ok::<_, storehub::store::TxError<messages::MessageError>>(k)
+            })
+            .unwrap();
+        println!("{label}: {queued} of {n} members in one commit: {:?}", started.elapsed());
+    }
+    let started = Instant::now();
+    let released = messages::release_due(&shop.store, shanghai(26, 9, 0)).unwrap();
+    println!("release_due: {released} held messages: {:?}", started.elapsed());
+}
+
+/// No weekly cap, so both rounds of the measurement reach every member.
+fn rules_for_bench() -> MessageRules {
+    MessageRules { weekly_cap: 0, ..rules() }
+}

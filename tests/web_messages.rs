@@ -85,6 +85,11 @@ async fn a_manager_adds_templates_previews_and_sees_the_messages() {
     assert!(page.contains("会员消息") && page.contains("张先生，好久不见") && page.contains("已提交总部") && page.contains("dormant-natural-1"), "{page}");
     let (_, page) = text(shop.get(&m, "/messages?preview=wake&member=13800138000").await).await;
     assert!(page.contains("陈女士，好久不见") && page.contains("按该会员预览"), "{page}");
+    let (_, page) = text(shop.get(&m, "/messages?state=delivered").await).await;
+    assert!(page.contains("没有符合条件的消息") && !page.contains("dormant-natural-1"), "filtered out: {page}");
+    let (status, page) = text(shop.get(&m, "/messages?state=sent").await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("状态应为 held、requested、delivered 或 failed"), "{page}");
     // … and in English.
     let res = shop.post_form(&m, "/lang", &[("lang", "en")]).await;
     assert!(res.status().is_redirection() || res.status().is_success());

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::clock;
-use crate::domain::message as rules_mod;
+use crate::domain::message as pure;
 use crate::json_import::{self, check_id, check_name, unknown_keys, FieldError, JsonFileReport, JsonRecord};
 use crate::members::{Gender, Member};
 use crate::store::{codec, CommitError, Record, Store, StoreError, TreeId, Tx, TxError};
@@ -36,6 +36,8 @@ pub const EVENT_STATUS_CHANGED: &str = "storehub.message.status_changed";
 const CAMPAIGN_TAG: &[u8] = b"#campaign#";
 const RECENT_TAG: &[u8] = b"#recent#log";
 const HELD_PREFIX: &[u8] = b"message_held/";
+/// Held messages released per commit (a night's campaign of thousands costs a few syncs).
+const RELEASE_BATCH: usize = 500;
 
 /// What the caller wants sent. `vars` adds/overrides template variables (e.g. "coupon" => "满200减50",
 /// "coupon_code" => "990000000123"); the member's own variables (name, tier, points, expiring points and
@@ -457,7 +459,7 @@ pub fn member_vars(m: &Member, rules: &MessageRules, today: NaiveDate) -> BTreeM
         None => ("0".to_string(), "无".to_string()),
     };
     [
-        ("name", rules_mod::salutation(&m.name, male)),
+        ("name", pure::salutation(&m.name, male)),
         ("tier", tier),
         ("points", m.points.to_string()),
         ("expiring_points", exp_points),
@@ -611,8 +613,8 @@ pub fn request_in_tx(tx: &Tx, rules: &MessageRules, now: DateTime<Utc>, out: &Ou
         }
     }
     let mut log: RecentLog = tx.get(TreeId::MessagesByMember, &recent_key(member.id))?.unwrap_or_default();
-    log.sent.retain(|at| *at > now - rules_mod::cap_window());
-    if rules_mod::over_weekly_cap(&log.sent, now, rules.weekly_cap) {
+    log.sent.retain(|at| *at > now - pure::cap_window());
+    if pure::over_weekly_cap(&log.sent, now, rules.weekly_cap) {
         return Ok(Queued::Skipped { reason: SkipReason::FrequencyCap });
     }
     let local = clock::local(now, rules.tz);
@@ -624,7 +626,7 @@ pub fn request_in_tx(tx: &Tx, rules: &MessageRules, now: DateTime<Utc>, out: &Ou
     let card_number = member
         .card_number()
         .map_err(|e| TxError::Rejected(MessageError::Status { field: "member_id", message: e.to_string() }))?;
-    let held_until = rules_mod::quiet_until(local, rules.quiet_start, rules.quiet_end).map(|l| rules.to_utc(l));
+    let held_until = pure::quiet_until(local, rules.quiet_start, rules.quiet_end).map(|l| rules.to_utc(l));
     let id = tx.next_seq::<MessageError>(TreeId::Messages)?;
     let message = Message {
         id,
@@ -675,8 +677,8 @@ pub fn request(store: &Store, rules: &MessageRules, out: &Outgoing) -> Result<Qu
     store.commit(|tx| request_in_tx(tx, rules, tx.now(), out))
 }
 
-/// Releases held messages whose time came (emits their events). Idempotent. The daemon calls it each
-/// minute. A member who withdrew the channel's consent while the message was held gets nothing:
+/// Releases held messages whose time came (emits their events), up to 500 per commit. Idempotent.
+/// The daemon calls it each minute. A member who withdrew the channel's consent while the message was held gets nothing:
 /// the message fails with reason "consent withdrawn while held".
 pub fn release_due(store: &Store, now: DateTime<Utc>) -> Result<usize, StoreError> {
     let mut due = Vec::new();
@@ -693,44 +695,49 @@ pub fn release_due(store: &Store, now: DateTime<Utc>) -> Result<usize, StoreErro
         due.push((key.clone(), codec::key_u64(&rest[8..])?));
     }
     let mut released = 0;
-    for (key, id) in due {
+    for batch in due.chunks(RELEASE_BATCH) {
         let r = store.commit(|tx| {
-            if tx.get_raw::<std::convert::Infallible>(TreeId::Meta, &key)?.is_none() {
-                return Ok(false); // released meanwhile
+            let mut n = 0;
+            for (key, id) in batch {
+                n += usize::from(release_one(tx, key, *id, now)?);
             }
-            tx.remove::<std::convert::Infallible>(TreeId::Meta, &key)?;
-            let Some(mut m) = tx.get::<Message, std::convert::Infallible>(TreeId::Messages, &codec::u64_key(id))? else {
-                return Ok(false);
-            };
-            if m.state != MessageState::Held {
-                return Ok(false);
-            }
-            let member: Option<Member> = tx.get(TreeId::Members, &codec::u64_key(m.member_id))?;
-            let consent = member.and_then(|mm| match m.channel {
-                Channel::Sms => mm.consent.sms,
-                Channel::Wechat => mm.consent.wechat,
-            });
-            m.held_until = None;
-            if consent.is_none() {
-                m.state = MessageState::Failed;
-                m.failure = Some("consent withdrawn while held".to_string());
-                m.failed_at = Some(now);
-                tx.put(TreeId::Messages, &codec::u64_key(id), &m)?;
-                return Ok(false);
-            }
-            m.state = MessageState::Requested;
-            m.requested_at = Some(now);
-            tx.put(TreeId::Messages, &codec::u64_key(id), &m)?;
-            tx.emit(EVENT_REQUESTED, Some(&id.to_string()), &MessageRequested::of(&m))?;
-            Ok(true)
+            Ok::<_, TxError<std::convert::Infallible>>(n)
         });
-        match r {
-            Ok(true) => released += 1,
-            Ok(false) => {}
-            Err(e) => return Err(e.into_store()),
-        }
+        released += r.map_err(CommitError::into_store)?;
     }
     Ok(released)
+}
+
+/// Releases one held message inside `tx`: true when its event was emitted.
+fn release_one(tx: &Tx, key: &[u8], id: u64, now: DateTime<Utc>) -> Result<bool, TxError<std::convert::Infallible>> {
+    if tx.get_raw(TreeId::Meta, key)?.is_none() {
+        return Ok(false); // released meanwhile
+    }
+    tx.remove(TreeId::Meta, key)?;
+    let Some(mut m) = tx.get::<Message, _>(TreeId::Messages, &codec::u64_key(id))? else {
+        return Ok(false);
+    };
+    if m.state != MessageState::Held {
+        return Ok(false);
+    }
+    let member: Option<Member> = tx.get(TreeId::Members, &codec::u64_key(m.member_id))?;
+    let consent = member.and_then(|mm| match m.channel {
+        Channel::Sms => mm.consent.sms,
+        Channel::Wechat => mm.consent.wechat,
+    });
+    m.held_until = None;
+    if consent.is_none() {
+        m.state = MessageState::Failed;
+        m.failure = Some("consent withdrawn while held".to_string());
+        m.failed_at = Some(now);
+        tx.put(TreeId::Messages, &codec::u64_key(id), &m)?;
+        return Ok(false);
+    }
+    m.state = MessageState::Requested;
+    m.requested_at = Some(now);
+    tx.put(TreeId::Messages, &codec::u64_key(id), &m)?;
+    tx.emit(EVENT_REQUESTED, Some(&id.to_string()), &MessageRequested::of(&m))?;
+    Ok(true)
 }
 
 // --- status from HQ ------------------------------------------------------------------------------

@@ -198,6 +198,10 @@ struct PageQuery {
     /// Template to preview for `member`.
     preview: Option<String>,
     member: Option<String>,
+    /// Filters of the recent messages.
+    who: Option<String>,
+    campaign: Option<String>,
+    state: Option<String>,
 }
 
 async fn page(State(state): State<AppState>, Extension(me): Extension<Identity>, RawQuery(raw): RawQuery) -> Result<Response, WebError> {
@@ -207,9 +211,20 @@ async fn page(State(state): State<AppState>, Extension(me): Extension<Identity>,
 
 async fn render_page(state: &AppState, me: &Identity, q: &PageQuery, error: Option<(&str, &WebError)>, status: StatusCode) -> Result<Response, WebError> {
     let lang = me.lang;
+    let list_query = ListQuery { member: q.who.clone(), campaign: q.campaign.clone(), state: q.state.clone(), limit: None };
     let (templates, recent) = state
-        .blocking(|store, _| Ok((messages::templates(store)?, messages::list(store, &MessageFilter { limit: RECENT, ..Default::default() })?)))
+        .blocking(move |store, _| {
+            let recent = match filter(store, lang, &list_query, RECENT) {
+                Ok(f) => Ok(messages::list(store, &f)?),
+                Err(e) => Err(e),
+            };
+            Ok((messages::templates(store)?, recent))
+        })
         .await?;
+    let (recent, filter_error) = match recent {
+        Ok(r) => (r, None),
+        Err(e) => (Vec::new(), Some(e)),
+    };
     // Each template previewed with the sample member, or the member asked for.
     let mut previews = Vec::new();
     for t in &templates {
@@ -218,6 +233,7 @@ async fn render_page(state: &AppState, me: &Identity, q: &PageQuery, error: Opti
         previews.push(preview(state, lang, id, member, None).await);
     }
     let tz = state.ctx.tz;
+    let filtered = [&q.who, &q.campaign, &q.state].iter().any(|v| text(v).is_some());
     let body = html! {
         h1 { (lang.pick("会员消息", "Member messages")) }
         p.muted { (lang.pick(
@@ -259,7 +275,23 @@ async fn render_page(state: &AppState, me: &Identity, q: &PageQuery, error: Opti
             (template_form(me, lang, ""))
         }
         h2 { (lang.pick("最近的消息", "Recent messages")) }
-        @if recent.is_empty() {
+        form.inline method="get" action="/messages" {
+            input type="text" name="who" value=(q.who.as_deref().unwrap_or_default()) placeholder=(lang.pick("会员手机号/卡号/编号", "Member phone / card / id"));
+            input type="text" name="campaign" value=(q.campaign.as_deref().unwrap_or_default()) placeholder=(lang.pick("活动编号", "Campaign id"));
+            select name="state" {
+                option value="" { (lang.pick("全部状态", "Any state")) }
+                @for s in MessageState::ALL {
+                    option value=(s.as_str()) selected[q.state.as_deref() == Some(s.as_str())] { (state_text(lang, s)) }
+                }
+            }
+            button type="submit" { (lang.pick("筛选", "Filter")) }
+        }
+        @if let Some(e) = &filter_error {
+            p.error { (e.to_string()) }
+        }
+        @if recent.is_empty() && filtered {
+            p { (lang.pick("没有符合条件的消息。", "No messages match.")) }
+        } @else if recent.is_empty() {
             p { (lang.pick("还没有消息。", "No messages yet.")) }
         } @else {
             table {
