@@ -168,10 +168,37 @@ fn bench_member_analytics() {
     let built = storehub::bench::analytics::build_members(&store, n, as_of, &rules).unwrap();
     eprintln!("built {} members, {} purchases in {:.1?}", built.members, built.purchases, t.elapsed());
     let params = storehub::domain::rfm::RfmParams::default();
+    for _ in 0..2 {
+        let scan = storehub::bench::analytics::bare_scan(&store, &storehub::bench::analytics::ANALYTICS_TREES).unwrap();
+        eprintln!("bare sled scan: {} records, {} bytes in {:.2?}", scan.records, scan.bytes, scan.took);
+    }
     let t = std::time::Instant::now();
     let h = storehub::members::history::member_histories(&store, config.timezone(), as_of).unwrap();
     eprintln!("history read: {} members in {:.2?}", h.len(), t.elapsed());
-    drop(h);
+    let t = std::time::Instant::now();
+    let all = storehub::members::all_members(&store).unwrap();
+    eprintln!("all members: {} in {:.2?}", all.len(), t.elapsed());
+    let t = std::time::Instant::now();
+    let occ: Vec<Vec<storehub::domain::rfm::Occasion>> =
+        h.into_values().map(|h| storehub::domain::rfm::occasions(h.purchases, as_of)).collect();
+    eprintln!("occasions: {:.2?}", t.elapsed());
+    let t = std::time::Instant::now();
+    let inputs: Vec<storehub::domain::rfm::MemberInput> =
+        occ.iter().map(|o| storehub::domain::rfm::MemberInput { occasions: o.clone(), ..Default::default() }).collect();
+    let analysed = storehub::domain::rfm::analyse(&inputs, as_of, &params);
+    eprintln!("analyse (with a clone): {:.2?}", t.elapsed());
+    let t = std::time::Instant::now();
+    let rep = storehub::domain::rfm::repurchase(&occ, as_of, &params);
+    eprintln!("repurchase: {:.2?}", t.elapsed());
+    let customers: Vec<storehub::domain::clv::Customer> =
+        occ.iter().filter_map(|o| storehub::members::analytics::customer(o, as_of, 1.0)).collect();
+    let t = std::time::Instant::now();
+    let bg = storehub::domain::clv::fit_bgnbd(&customers).unwrap();
+    eprintln!("BG/NBD fit: {:.2?}, {} evaluations", t.elapsed(), bg.evaluations);
+    let t = std::time::Instant::now();
+    let gg = storehub::domain::clv::fit_gamma_gamma(&customers).unwrap();
+    eprintln!("Gamma-Gamma fit: {:.2?}, {} evaluations", t.elapsed(), gg.evaluations);
+    drop((all, analysed, rep));
     let (took, rows) =
         storehub::bench::analytics::time_member_analytics(&store, config.timezone(), as_of, &params).unwrap();
     assert_eq!(rows, n);

@@ -120,12 +120,18 @@ impl BgNbdParams {
     }
 
     fn ll_with(&self, parts: &BgParts, x: u32, t_x: f64, t: f64) -> f64 {
+        self.ll_with_logs(parts, x, || (self.alpha + t_x).ln(), (self.alpha + t).ln())
+    }
+
+    /// [`ll_with`](Self::ll_with) given ln(α + T) and a way to get ln(α + t_x) (needed only when
+    /// x > 0): the fit computes them once per distinct time, not once per customer.
+    fn ll_with_logs(&self, parts: &BgParts, x: u32, ln_alpha_tx: impl FnOnce() -> f64, ln_alpha_t: f64) -> f64 {
         let rx = self.r + f64::from(x);
-        let l1 = parts.c2 - rx * (self.alpha + t).ln();
+        let l1 = parts.c2 - rx * ln_alpha_t;
         if x == 0 {
             return parts.c1 + l1;
         }
-        let l2 = parts.c3 - rx * (self.alpha + t_x).ln();
+        let l2 = parts.c3 - rx * ln_alpha_tx();
         parts.c1 + log_add_exp(l1, l2)
     }
 
@@ -302,8 +308,17 @@ pub fn fit_bgnbd(customers: &[Customer]) -> Result<Fit<BgNbdParams>, FitError> {
         }
     }
     let sum_x: f64 = customers.iter().map(|c| f64::from(c.frequency)).sum();
+    // The distinct times (t_x and T): shop data in days has a few hundred of them for any number
+    // of customers, so ln(α + time) is computed once per time per evaluation. Each row keeps
+    // the indexes of its t_x and T.
+    let mut times: Vec<f64> = grouped.iter().flat_map(|g| [g.1, g.2]).collect();
+    times.sort_by(f64::total_cmp);
+    times.dedup_by(|p, q| p.total_cmp(q).is_eq());
+    let index_of = |v: f64| times.binary_search_by(|p| p.total_cmp(&v)).unwrap_or(0);
+    let indexed: Vec<(u32, usize, usize, f64)> = grouped.iter().map(|&(x, tx, t, w)| (x, index_of(tx), index_of(t), w)).collect();
+    let mut ln_alpha_plus = vec![0.0; times.len()];
 
-    let neg_ll = |theta: &[f64]| -> f64 {
+    let mut neg_ll = |theta: &[f64]| -> f64 {
         let p = BgNbdParams {
             r: theta[0].exp(),
             alpha: theta[1].exp(),
@@ -312,14 +327,17 @@ pub fn fit_bgnbd(customers: &[Customer]) -> Result<Fit<BgNbdParams>, FitError> {
         };
         let ln_g_r = ln_gamma(p.r);
         let ln_b_ab = ln_gamma(p.a) + ln_gamma(p.b) - ln_gamma(p.a + p.b);
+        for (l, v) in ln_alpha_plus.iter_mut().zip(&times) {
+            *l = (p.alpha + v).ln();
+        }
         let mut acc = Neumaier::default();
         let mut current: Option<(u32, BgParts)> = None;
-        for &(x, tx, t, w) in &grouped {
+        for &(x, itx, it, w) in &indexed {
             let parts = match current.take() {
                 Some((cx, parts)) if cx == x => parts,
                 _ => p.parts(x, ln_g_r, ln_b_ab),
             };
-            acc.add(w * p.ll_with(&parts, x, tx, t));
+            acc.add(w * p.ll_with_logs(&parts, x, || ln_alpha_plus[itx], ln_alpha_plus[it]));
             current = Some((x, parts));
         }
         let ll = acc.total();

@@ -653,7 +653,10 @@ pub fn member_histories(
                 DiscountSource::MemberPrice | DiscountSource::TierDiscount => {}
             }
         }
-        let categories = sale.priced.lines.iter().map(|l| l.category.clone()).filter(|c| !c.is_empty()).collect();
+        let mut categories: Vec<String> =
+            sale.priced.lines.iter().map(|l| l.category.clone()).filter(|c| !c.is_empty()).collect();
+        categories.sort_unstable();
+        categories.dedup();
         out.entry(member_id).or_default().purchases.push(Occasion {
             date,
             amount_fen: amount,
