@@ -378,6 +378,12 @@ fn run_in(root: &Path, opts: &BenchOptions, log: &mut impl FnMut(&str)) -> anyho
     if opts.wants("cloud") {
         figs.extend(cloud::figures(root, 100_000, log)?);
     }
+    if opts.wants("analytics") {
+        figs.extend(analytics::figures(root, opts.products, log)?);
+    }
+    if opts.wants("analytics-clv") {
+        figs.extend(analytics::clv_figures(log)?);
+    }
     if opts.journal_mb > 0 && opts.wants("recover") {
         log(&format!("recovery from a snapshot and a {} MB journal …", opts.journal_mb));
         figs.push(recovery_time(root, opts.journal_mb)?);

@@ -147,6 +147,8 @@ pub fn verify(store: &Store) -> Result<Report, StoreError> {
 
     // Members: balances against lots and ledgers, nothing negative, indexes consistent.
     violations.extend(members::check(store)?);
+    violations.extend(members::messages::check(store)?);
+    violations.extend(members::campaigns::check(store)?);
     // Member service tickets: each indexed under its member, resolution and score consistent.
     violations.extend(members::tickets::check(store)?);
 

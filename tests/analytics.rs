@@ -168,10 +168,37 @@ fn bench_member_analytics() {
     let built = storehub::bench::analytics::build_members(&store, n, as_of, &rules).unwrap();
     eprintln!("built {} members, {} purchases in {:.1?}", built.members, built.purchases, t.elapsed());
     let params = storehub::domain::rfm::RfmParams::default();
+    for _ in 0..2 {
+        let scan = storehub::bench::analytics::bare_scan(&store, &storehub::bench::analytics::ANALYTICS_TREES).unwrap();
+        eprintln!("bare sled scan: {} records, {} bytes in {:.2?}", scan.records, scan.bytes, scan.took);
+    }
     let t = std::time::Instant::now();
     let h = storehub::members::history::member_histories(&store, config.timezone(), as_of).unwrap();
     eprintln!("history read: {} members in {:.2?}", h.len(), t.elapsed());
-    drop(h);
+    let t = std::time::Instant::now();
+    let all = storehub::members::all_members(&store).unwrap();
+    eprintln!("all members: {} in {:.2?}", all.len(), t.elapsed());
+    let t = std::time::Instant::now();
+    let occ: Vec<Vec<storehub::domain::rfm::Occasion>> =
+        h.into_values().map(|h| storehub::domain::rfm::occasions(h.purchases, as_of)).collect();
+    eprintln!("occasions: {:.2?}", t.elapsed());
+    let t = std::time::Instant::now();
+    let inputs: Vec<storehub::domain::rfm::MemberInput> =
+        occ.iter().map(|o| storehub::domain::rfm::MemberInput { occasions: o.clone(), ..Default::default() }).collect();
+    let analysed = storehub::domain::rfm::analyse(&inputs, as_of, &params);
+    eprintln!("analyse (with a clone): {:.2?}", t.elapsed());
+    let t = std::time::Instant::now();
+    let rep = storehub::domain::rfm::repurchase(&occ, as_of, &params);
+    eprintln!("repurchase: {:.2?}", t.elapsed());
+    let customers: Vec<storehub::domain::clv::Customer> =
+        occ.iter().filter_map(|o| storehub::members::analytics::customer(o, as_of, 1.0)).collect();
+    let t = std::time::Instant::now();
+    let bg = storehub::domain::clv::fit_bgnbd(&customers).unwrap();
+    eprintln!("BG/NBD fit: {:.2?}, {} evaluations", t.elapsed(), bg.evaluations);
+    let t = std::time::Instant::now();
+    let gg = storehub::domain::clv::fit_gamma_gamma(&customers).unwrap();
+    eprintln!("Gamma-Gamma fit: {:.2?}, {} evaluations", t.elapsed(), gg.evaluations);
+    drop((all, analysed, rep));
     let (took, rows) =
         storehub::bench::analytics::time_member_analytics(&store, config.timezone(), as_of, &params).unwrap();
     assert_eq!(rows, n);
@@ -231,4 +258,146 @@ fn the_models_are_fitted_to_the_stores_history_and_score_each_member() {
     };
     assert!(mean(true) < mean(false), "stopped {} vs buying {}", mean(true), mean(false));
     assert!(rows.iter().all(|r| r["expected_purchases_30"].as_f64().is_some_and(|e| e >= 0.0)));
+}
+
+/// The schema version meta record as storehub 1 wrote it (same encoding as the store's own).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct OldSchemaVersion(u32);
+impl storehub::store::Record for OldSchemaVersion {
+    const NAME: &'static str = "schema version";
+}
+
+/// A schema-1 database holds imported rows but no packed histories: opening it packs them
+/// (migration 1 → 2) so analytics see the same history; running the packing again (a crash
+/// before the version was bumped) rebuilds the same records, never doubles them.
+#[test]
+fn a_schema_1_database_gets_its_imported_rows_packed_at_open() {
+    use storehub::clock::ManualClock;
+    use storehub::members::history::{member_histories, ImportedPurchase, PackedHistory, PackedRow};
+    use storehub::store::{codec, db_path, Durability, TreeId, TxError};
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(opening_time());
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 6, d).unwrap();
+    let rows = [(1u64, 1, 1000, Some("milk")), (2, 3, 500, None), (1, 5, 700, Some("bread")), (1, 9, 300, Some("milk"))];
+    {
+        let store = open_store(dir.path(), &clock, Durability::Durable);
+        // Rows written the way storehub 1 wrote them: History only.
+        store
+            .commit(|tx| {
+                for (line, (member_id, d, amount_fen, category)) in rows.iter().enumerate() {
+                    let id = tx.next_seq(TreeId::History)?;
+                    let p = ImportedPurchase {
+                        id,
+                        member_id: *member_id,
+                        date: day(*d),
+                        at: None,
+                        amount_fen: *amount_fen,
+                        category: category.map(str::to_string),
+                        sku: None,
+                        qty: None,
+                        file: "old.csv".into(),
+                        line: line as u64 + 2,
+                    };
+                    tx.put(TreeId::History, &codec::u64_key(id), &p)?;
+                }
+                Ok::<_, TxError<std::convert::Infallible>>(())
+            })
+            .unwrap();
+        store.checkpoint().unwrap();
+    }
+    let set_schema_1 = || {
+        let db = open_raw_sled(&db_path(dir.path()));
+        db.open_tree("meta").unwrap().insert(b"schema_version", codec::encode(&OldSchemaVersion(1)).unwrap()).unwrap();
+        let packed = db.open_tree("history_by_member").unwrap().len();
+        db.flush().unwrap();
+        packed
+    };
+    assert_eq!(set_schema_1(), 0, "storehub 1 wrote no packed histories");
+
+    let expect_packed = |store: &storehub::store::Store| {
+        let one: PackedHistory = store.get(TreeId::HistoryByMember, &codec::u64_key(1)).unwrap().unwrap();
+        assert_eq!(one.categories, ["milk", "bread"]);
+        let days: Vec<i32> = [1, 5, 9].iter().map(|d| chrono::Datelike::num_days_from_ce(&day(*d))).collect();
+        assert_eq!(
+            one.rows,
+            [
+                PackedRow { day: days[0], amount_fen: 1000, category: 1 },
+                PackedRow { day: days[1], amount_fen: 700, category: 2 },
+                PackedRow { day: days[2], amount_fen: 300, category: 1 },
+            ]
+        );
+        let h = member_histories(store, chrono_tz::Asia::Shanghai, day(5)).unwrap();
+        let one: Vec<(chrono::NaiveDate, i64)> = h[&1].purchases.iter().map(|o| (o.date, o.amount_fen)).collect();
+        assert_eq!(one, [(day(1), 1000), (day(5), 700)], "rows after the day are left out");
+        assert_eq!(h[&2].purchases.len(), 1);
+        assert!(h[&2].purchases[0].categories.is_empty());
+        assert_eq!(store.count(TreeId::HistoryByMember), 2);
+    };
+    {
+        let store = open_store(dir.path(), &clock, Durability::Durable);
+        expect_packed(&store);
+        store.checkpoint().unwrap();
+    }
+    // Schema back at 1 with the packed records present: packing again gives the same records.
+    assert_eq!(set_schema_1(), 2);
+    let store = open_store(dir.path(), &clock, Durability::Durable);
+    expect_packed(&store);
+}
+
+/// The same file imported twice: the second import is refused, naming the first (file, time,
+/// rows), and stores nothing; a file of only the new rows is then imported.
+#[test]
+fn a_file_imported_before_is_refused_naming_the_earlier_import() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("shop");
+    let d = d.to_str().unwrap();
+    ok(storehub_cmd(&["--data-dir", d, "member", "add", "--phone", "13800000001", "--name", "甲"]));
+    let first = tmp.path().join("june.csv");
+    std::fs::write(&first, "member_ref,date,amount_fen\n1,2026-06-01,1000\n1,2026-06-02,500\n").unwrap();
+    let summary = json(storehub_cmd(&["--data-dir", d, "import", "transactions", first.to_str().unwrap()]));
+    assert_eq!(summary["rows"].as_u64(), Some(2));
+    // The same bytes under another name: still the same file.
+    let again = tmp.path().join("june-copy.csv");
+    std::fs::copy(&first, &again).unwrap();
+    for path in [&first, &again] {
+        let o = storehub_cmd(&["--data-dir", d, "import", "transactions", path.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1));
+        let msg = stderr(&o);
+        assert!(msg.contains("this file was imported before"), "{msg}");
+        assert!(msg.contains(&format!("as {}, 2 rows, ids 1–2", first.display())), "{msg}");
+        assert!(msg.contains("nothing imported") && msg.contains("import a file holding only the new rows"), "{msg}");
+    }
+    let july = tmp.path().join("july.csv");
+    std::fs::write(&july, "member_ref,date,amount_fen\n1,2026-07-01,700\n").unwrap();
+    ok(storehub_cmd(&["--data-dir", d, "import", "transactions", july.to_str().unwrap()]));
+    let rows = json(storehub_cmd(&["--data-dir", d, "analytics", "members", "--as-of", "2026-07-31", "--format", "json"]));
+    // Three occasions (not five): 06-01, 06-02, 07-01.
+    assert_eq!((rows[0]["frequency"].as_u64(), rows[0]["monetary_fen"].as_i64()), (Some(2), Some(2200)), "{rows}");
+}
+
+/// A dormant member's reason is `natural` until a service ticket of theirs is open: then it is
+/// `experience` (an unresolved complaint explains the silence better than habit does).
+#[test]
+fn an_open_ticket_makes_a_dormant_members_reason_experience() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("shop");
+    let d = d.to_str().unwrap();
+    ok(storehub_cmd(&["--data-dir", d, "member", "add", "--phone", "13800000001", "--name", "甲"]));
+    let file = tmp.path().join("h.csv");
+    // Monthly rice until 2025-12-01: 211 days before 2026-06-30, dormant (≥ 60 days).
+    std::fs::write(&file, "member_ref,date,amount_fen,category\n1,2025-09-01,5000,rice\n1,2025-10-01,5000,rice\n1,2025-10-31,5000,rice\n1,2025-12-01,5000,rice\n").unwrap();
+    ok(storehub_cmd(&["--data-dir", d, "import", "transactions", file.to_str().unwrap()]));
+    let reason = || {
+        let rows = json(storehub_cmd(&["--data-dir", d, "analytics", "members", "--as-of", "2026-06-30", "--format", "json"]));
+        assert_eq!(rows[0]["dormant"].as_bool(), Some(true), "{rows}");
+        rows[0]["dormant_reason"].as_str().map(str::to_string)
+    };
+    assert_eq!(reason().as_deref(), Some("natural"));
+    let added = storehub_with_stdin(&["--data-dir", d, "staff", "add", "li", "--name", "李经理", "--role", "manager", "--password-stdin"], "correct horse\n");
+    assert!(added.status.success(), "{}", stderr(&added));
+    ok(storehub_cmd(&[
+        "--data-dir", d, "ticket", "open", "--member", "13800000001", "--kind", "complaint", "--channel", "phone",
+        "--subject", "米有虫", "--by", "li",
+    ]));
+    assert_eq!(reason().as_deref(), Some("experience"));
 }

@@ -62,6 +62,8 @@ pub struct Fit<P> {
     pub converged: bool,
     /// Nelder–Mead iterations, summed over restarts.
     pub iterations: u32,
+    /// Evaluations of the log-likelihood (over every customer) the optimiser made.
+    pub evaluations: u32,
     /// Why `converged` is false, for people.
     pub note: Option<String>,
     /// Asymptotic standard errors of `params`, field by field: the observed information (the
@@ -124,12 +126,18 @@ impl BgNbdParams {
     }
 
     fn ll_with(&self, parts: &BgParts, x: u32, t_x: f64, t: f64) -> f64 {
+        self.ll_with_logs(parts, x, || (self.alpha + t_x).ln(), (self.alpha + t).ln())
+    }
+
+    /// [`ll_with`](Self::ll_with) given ln(α + T) and a way to get ln(α + t_x) (needed only when
+    /// x > 0): the fit computes them once per distinct time, not once per customer.
+    fn ll_with_logs(&self, parts: &BgParts, x: u32, ln_alpha_tx: impl FnOnce() -> f64, ln_alpha_t: f64) -> f64 {
         let rx = self.r + f64::from(x);
-        let l1 = parts.c2 - rx * (self.alpha + t).ln();
+        let l1 = parts.c2 - rx * ln_alpha_t;
         if x == 0 {
             return parts.c1 + l1;
         }
-        let l2 = parts.c3 - rx * (self.alpha + t_x).ln();
+        let l2 = parts.c3 - rx * ln_alpha_tx();
         parts.c1 + log_add_exp(l1, l2)
     }
 
@@ -306,8 +314,17 @@ pub fn fit_bgnbd(customers: &[Customer]) -> Result<Fit<BgNbdParams>, FitError> {
         }
     }
     let sum_x: f64 = customers.iter().map(|c| f64::from(c.frequency)).sum();
+    // The distinct times (t_x and T): shop data in days has a few hundred of them for any number
+    // of customers, so ln(α + time) is computed once per time per evaluation. Each row keeps
+    // the indexes of its t_x and T.
+    let mut times: Vec<f64> = grouped.iter().flat_map(|g| [g.1, g.2]).collect();
+    times.sort_by(f64::total_cmp);
+    times.dedup_by(|p, q| p.total_cmp(q).is_eq());
+    let index_of = |v: f64| times.binary_search_by(|p| p.total_cmp(&v)).unwrap_or(0);
+    let indexed: Vec<(u32, usize, usize, f64)> = grouped.iter().map(|&(x, tx, t, w)| (x, index_of(tx), index_of(t), w)).collect();
+    let mut ln_alpha_plus = vec![0.0; times.len()];
 
-    let neg_ll = |theta: &[f64]| -> f64 {
+    let mut neg_ll = |theta: &[f64]| -> f64 {
         let p = BgNbdParams {
             r: theta[0].exp(),
             alpha: theta[1].exp(),
@@ -316,14 +333,17 @@ pub fn fit_bgnbd(customers: &[Customer]) -> Result<Fit<BgNbdParams>, FitError> {
         };
         let ln_g_r = ln_gamma(p.r);
         let ln_b_ab = ln_gamma(p.a) + ln_gamma(p.b) - ln_gamma(p.a + p.b);
+        for (l, v) in ln_alpha_plus.iter_mut().zip(&times) {
+            *l = (p.alpha + v).ln();
+        }
         let mut acc = Neumaier::default();
         let mut current: Option<(u32, BgParts)> = None;
-        for &(x, tx, t, w) in &grouped {
+        for &(x, itx, it, w) in &indexed {
             let parts = match current.take() {
                 Some((cx, parts)) if cx == x => parts,
                 _ => p.parts(x, ln_g_r, ln_b_ab),
             };
-            acc.add(w * p.ll_with(&parts, x, tx, t));
+            acc.add(w * p.ll_with_logs(&parts, x, || ln_alpha_plus[itx], ln_alpha_plus[it]));
             current = Some((x, parts));
         }
         let ll = acc.total();
@@ -333,7 +353,12 @@ pub fn fit_bgnbd(customers: &[Customer]) -> Result<Fit<BgNbdParams>, FitError> {
             f64::INFINITY
         }
     };
-    let run = minimise_with_restarts(&neg_ll, &[0.0; 4]);
+    let evaluations = std::cell::Cell::new(0u32);
+    let mut counted = |theta: &[f64]| {
+        evaluations.set(evaluations.get().saturating_add(1));
+        neg_ll(theta)
+    };
+    let run = minimise_with_restarts(&mut counted, &[0.0; 4]);
     let to_params = |th: &[f64]| BgNbdParams {
         r: th[0].exp(),
         alpha: th[1].exp() * scale,
@@ -360,7 +385,7 @@ pub fn fit_bgnbd(customers: &[Customer]) -> Result<Fit<BgNbdParams>, FitError> {
     // α's time scale cancels in SE(α)/α, so the scaled θ gives every relative error.
     let std_errors = note
         .is_none()
-        .then(|| ln_std_errors(&neg_ll, &run.x))
+        .then(|| ln_std_errors(&mut neg_ll, &run.x))
         .flatten()
         .map(|se| BgNbdParams {
             r: params.r * se[0],
@@ -374,6 +399,7 @@ pub fn fit_bgnbd(customers: &[Customer]) -> Result<Fit<BgNbdParams>, FitError> {
         customers: customers.len(),
         converged: note.is_none(),
         iterations: run.iterations,
+        evaluations: evaluations.get(),
         note,
         std_errors,
     })
@@ -480,7 +506,7 @@ pub fn fit_gamma_gamma(customers: &[Customer]) -> Result<Fit<GammaGammaParams>, 
             _ => grouped.push((x, m, m.ln(), 1.0)),
         }
     }
-    let neg_ll = |theta: &[f64]| -> f64 {
+    let mut neg_ll = |theta: &[f64]| -> f64 {
         let (p, q, v) = (theta[0].exp(), theta[1].exp(), theta[2].exp());
         let (ln_g_q, ln_v) = (ln_gamma(q), v.ln());
         let mut acc = Neumaier::default();
@@ -502,7 +528,12 @@ pub fn fit_gamma_gamma(customers: &[Customer]) -> Result<Fit<GammaGammaParams>, 
             f64::INFINITY
         }
     };
-    let run = minimise_with_restarts(&neg_ll, &[0.0, 2f64.ln(), 0.0]);
+    let evaluations = std::cell::Cell::new(0u32);
+    let mut counted = |theta: &[f64]| {
+        evaluations.set(evaluations.get().saturating_add(1));
+        neg_ll(theta)
+    };
+    let run = minimise_with_restarts(&mut counted, &[0.0, 2f64.ln(), 0.0]);
     let params = GammaGammaParams {
         p: run.x[0].exp(),
         q: run.x[1].exp(),
@@ -520,7 +551,7 @@ pub fn fit_gamma_gamma(customers: &[Customer]) -> Result<Fit<GammaGammaParams>, 
     let note = fit_note(&run, &["p", "q", "v"]);
     let std_errors = note
         .is_none()
-        .then(|| ln_std_errors(&neg_ll, &run.x))
+        .then(|| ln_std_errors(&mut neg_ll, &run.x))
         .flatten()
         .map(|se| GammaGammaParams {
             p: params.p * se[0],
@@ -533,6 +564,7 @@ pub fn fit_gamma_gamma(customers: &[Customer]) -> Result<Fit<GammaGammaParams>, 
         customers: used.len(),
         converged: note.is_none(),
         iterations: run.iterations,
+        evaluations: evaluations.get(),
         note,
         std_errors,
     })
@@ -545,17 +577,17 @@ pub fn fit_gamma_gamma(customers: &[Customer]) -> Result<Fit<GammaGammaParams>, 
 /// Standard errors of θ at the minimum `x` of the negative log-likelihood `f`: the square roots of
 /// the diagonal of the inverse Hessian (central differences, step 10⁻³ in θ; a Cholesky inverse).
 /// `None` when the Hessian is not positive definite or any value is not finite.
-fn ln_std_errors(f: &impl Fn(&[f64]) -> f64, x: &[f64]) -> Option<Vec<f64>> {
+fn ln_std_errors(f: &mut impl FnMut(&[f64]) -> f64, x: &[f64]) -> Option<Vec<f64>> {
     const H: f64 = 1e-3;
     let n = x.len();
-    let at = |moves: &[(usize, f64)]| {
+    let mut at = |moves: &[(usize, f64)]| {
         let mut p = x.to_vec();
         for &(i, d) in moves {
             p[i] += d;
         }
         f(&p)
     };
-    let f0 = f(x);
+    let f0 = at(&[]);
     let mut hess = vec![vec![0.0; n]; n];
     for i in 0..n {
         hess[i][i] = (at(&[(i, H)]) - 2.0 * f0 + at(&[(i, -H)])) / (H * H);
@@ -944,20 +976,20 @@ fn minimise_with_restarts(mut f: impl FnMut(&[f64]) -> f64, start: &[f64]) -> Nm
     best
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Samplers and a BG/NBD customer simulator, deterministic through fastrand seeds: the model's
+/// own generative story, for the fit tests and the fit-time benchmark (`storehub bench --only clv`).
+pub mod sim {
+    use super::{BgNbdParams, Customer};
 
-    // ---- samplers (deterministic through fastrand seeds) ----
-
-    fn normal(rng: &mut fastrand::Rng) -> f64 {
+    /// Standard normal (Box–Muller).
+    pub fn normal(rng: &mut fastrand::Rng) -> f64 {
         let u1 = 1.0 - rng.f64(); // (0, 1]
         let u2 = rng.f64();
         (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
     }
 
     /// Gamma(shape, rate 1): Marsaglia & Tsang (2000); shape < 1 boosted by U^(1/shape).
-    fn gamma(rng: &mut fastrand::Rng, shape: f64) -> f64 {
+    pub fn gamma(rng: &mut fastrand::Rng, shape: f64) -> f64 {
         if shape < 1.0 {
             let u = 1.0 - rng.f64();
             return gamma(rng, shape + 1.0) * u.powf(1.0 / shape);
@@ -977,20 +1009,22 @@ mod tests {
         }
     }
 
-    fn beta(rng: &mut fastrand::Rng, a: f64, b: f64) -> f64 {
+    /// Beta(a, b) from two Gammas.
+    pub fn beta(rng: &mut fastrand::Rng, a: f64, b: f64) -> f64 {
         let x = gamma(rng, a);
         let y = gamma(rng, b);
         x / (x + y)
     }
 
-    fn exponential(rng: &mut fastrand::Rng, rate: f64) -> f64 {
+    /// Exponential with rate `rate`.
+    pub fn exponential(rng: &mut fastrand::Rng, rate: f64) -> f64 {
         -(1.0 - rng.f64()).ln() / rate
     }
 
     /// BG/NBD customers: first purchase at 0, then a Poisson process with rate λ ~ Gamma(r, α);
     /// after each repeat purchase the customer drops out with probability p ~ Beta(a, b) (the
     /// paper's assumption (iii), which its likelihood eq. (6) encodes: no dropout at time 0).
-    fn simulate_bgnbd(seed: u64, n: usize, truth: BgNbdParams, t_end: f64) -> Vec<Customer> {
+    pub fn simulate_bgnbd(seed: u64, n: usize, truth: BgNbdParams, t_end: f64) -> Vec<Customer> {
         let mut rng = fastrand::Rng::with_seed(seed);
         (0..n)
             .map(|_| {
@@ -1017,6 +1051,13 @@ mod tests {
             })
             .collect()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use super::sim::{gamma, simulate_bgnbd};
 
     /// Gamma-Gamma customers with 1–10 transactions, values in yuan ~ Gamma(p, ν),
     /// ν ~ Gamma(q, v); the mean is stored in fen (× 100, rounded), so the fitted v is in fen.
@@ -1316,10 +1357,10 @@ mod tests {
             let mu = th[0].exp();
             data.iter().map(|x| (x - mu).powi(2) / 8.0).sum::<f64>()
         };
-        let se = ln_std_errors(&neg_ll, &[5f64.ln()]).expect("positive definite");
+        let se = ln_std_errors(&mut { neg_ll }, &[5f64.ln()]).expect("positive definite");
         close(se[0] * 5.0, 0.2, 1e-4);
         // A flat direction has no finite standard error.
-        assert_eq!(ln_std_errors(&|_: &[f64]| 1.0, &[0.0, 0.0]), None);
+        assert_eq!(ln_std_errors(&mut |_: &[f64]| 1.0, &[0.0, 0.0]), None);
     }
 
     #[test]
@@ -1590,42 +1631,5 @@ mod tests {
             }
             Err(e) => assert!(matches!(e, FitError::DidNotConverge { .. }), "{e}"),
         }
-    }
-
-    /// Fit time on 10 000 customers; run with
-    /// `cargo test --release --lib clv::tests::fit_time -- --ignored --nocapture`.
-    #[test]
-    #[ignore = "timing, run in release"]
-    fn fit_time_on_10k_customers() {
-        let truth = BgNbdParams {
-            r: 0.25,
-            alpha: 4.0,
-            a: 0.8,
-            b: 2.5,
-        };
-        let customers = simulate_bgnbd(99, 10_000, truth, 39.0);
-        let started = std::time::Instant::now();
-        let fit = fit_bgnbd(&customers).expect("fit");
-        let bg = started.elapsed();
-        let spend = simulate_gamma_gamma(
-            99,
-            10_000,
-            GammaGammaParams {
-                p: 6.0,
-                q: 4.0,
-                v: 15.0,
-            },
-        );
-        let started = std::time::Instant::now();
-        let gg = fit_gamma_gamma(&spend).expect("fit");
-        let gg_time = started.elapsed();
-        println!(
-            "BG/NBD fit, 10 000 customers: {bg:?}, {} iterations, {:?}",
-            fit.iterations, fit.params
-        );
-        println!(
-            "Gamma-Gamma fit, 10 000 customers: {gg_time:?}, {} iterations, {:?}",
-            gg.iterations, gg.params
-        );
     }
 }

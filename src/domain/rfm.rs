@@ -67,23 +67,30 @@ pub struct Occasion {
     pub coupon_fen: i64,
     /// Taken off by promotions, fen.
     pub promo_fen: i64,
-    /// Categories bought.
-    pub categories: BTreeSet<String>,
+    /// Categories bought, sorted, each once ([`occasions`] sorts and merges them). A short
+    /// vector, not a set: millions of occasions with one category each are read per run.
+    pub categories: Vec<String>,
 }
 
 /// Merges purchases into occasions: one per date (amounts summed, categories united), sorted by
 /// date; purchases after `as_of` are left out.
 pub fn occasions(purchases: impl IntoIterator<Item = Occasion>, as_of: NaiveDate) -> Vec<Occasion> {
     let mut by_day: BTreeMap<NaiveDate, Occasion> = BTreeMap::new();
-    for p in purchases.into_iter().filter(|p| p.date <= as_of) {
+    for mut p in purchases.into_iter().filter(|p| p.date <= as_of) {
         match by_day.get_mut(&p.date) {
             Some(o) => {
                 o.amount_fen = o.amount_fen.saturating_add(p.amount_fen);
                 o.coupon_fen = o.coupon_fen.saturating_add(p.coupon_fen);
                 o.promo_fen = o.promo_fen.saturating_add(p.promo_fen);
-                o.categories.extend(p.categories);
+                o.categories.append(&mut p.categories);
+                o.categories.sort_unstable();
+                o.categories.dedup();
             }
             None => {
+                if p.categories.len() > 1 {
+                    p.categories.sort_unstable();
+                    p.categories.dedup();
+                }
                 by_day.insert(p.date, p);
             }
         }
@@ -216,6 +223,18 @@ pub enum Segment {
 }
 
 impl Segment {
+    /// Every segment, in the order of the table above.
+    pub const ALL: [Segment; 8] = [
+        Segment::Champions,
+        Segment::PotentialLoyalists,
+        Segment::CantLoseThem,
+        Segment::AtRiskBigSpenders,
+        Segment::Loyal,
+        Segment::Promising,
+        Segment::NeedAttention,
+        Segment::Hibernating,
+    ];
+
     /// Segment of the scores per the table above.
     pub fn of(s: Scores) -> Segment {
         match (s.r >= 3, s.f >= 3, s.m >= 3) {
@@ -344,6 +363,18 @@ pub enum DormantReason {
 }
 
 impl DormantReason {
+    /// Every reason.
+    pub const ALL: [DormantReason; 3] = [DormantReason::Experience, DormantReason::Price, DormantReason::Natural];
+
+    /// Name for people, Chinese and English.
+    pub fn names(self) -> (&'static str, &'static str) {
+        match self {
+            DormantReason::Experience => ("体验问题", "Experience"),
+            DormantReason::Price => ("价格因素", "Price"),
+            DormantReason::Natural => ("自然流失", "Natural"),
+        }
+    }
+
     pub fn id(self) -> &'static str {
         match self {
             DormantReason::Experience => "experience",
@@ -421,7 +452,7 @@ pub fn median_days(gaps: &[i64]) -> Option<i64> {
 
 /// Gaps in days between consecutive occasions of one member in `category`.
 fn category_dates(occ: &[Occasion], category: &str) -> Vec<NaiveDate> {
-    occ.iter().filter(|o| o.categories.contains(category)).map(|o| o.date).collect()
+    occ.iter().filter(|o| o.categories.iter().any(|c| c == category)).map(|o| o.date).collect()
 }
 
 fn gaps(dates: &[NaiveDate]) -> Vec<i64> {

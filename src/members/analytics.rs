@@ -79,8 +79,9 @@ pub fn customers(store: &Store, tz: chrono_tz::Tz, until: NaiveDate, unit_days: 
 }
 
 /// The fitted models of `member_rows`; a failed fit leaves its columns empty and is logged.
+/// The two fits are independent and run on two threads (the same numbers as one after the other).
 fn fit_models(customers: &[Customer]) -> (Option<BgNbdParams>, Option<GammaGammaParams>) {
-    let bg = match clv::fit_bgnbd(customers) {
+    let bgnbd = || match clv::fit_bgnbd(customers) {
         Ok(f) => {
             if !f.converged {
                 tracing::warn!(note = ?f.note, "BG/NBD fit did not converge; p_alive is shown from the best parameters found");
@@ -92,14 +93,19 @@ fn fit_models(customers: &[Customer]) -> (Option<BgNbdParams>, Option<GammaGamma
             None
         }
     };
-    let gg = match clv::fit_gamma_gamma(customers) {
+    let gamma_gamma = || match clv::fit_gamma_gamma(customers) {
         Ok(f) => Some(f.params),
         Err(e) => {
             tracing::info!(error = %e, "no Gamma-Gamma model: expected spend left empty");
             None
         }
     };
-    (bg, gg)
+    std::thread::scope(|scope| {
+        let gg = scope.spawn(gamma_gamma);
+        let bg = bgnbd();
+        // A panic in the thread (a bug) goes on here, as it would have without the thread.
+        (bg, gg.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    })
 }
 
 /// CSV columns, in [`write_csv`] order.
@@ -136,11 +142,17 @@ pub fn member_rows(
 ) -> Result<Vec<MemberAnalyticsRow>, StoreError> {
     let mut histories = super::history::member_histories(store, tz, as_of)?;
     let members = super::all_members(store)?;
+    // An unresolved service ticket makes a dormant member's reason `experience`.
+    let open_tickets = super::tickets::members_with_open_tickets(store)?;
     let inputs: Vec<MemberInput> = members
         .iter()
         .map(|m| {
             let h = histories.remove(&m.id).unwrap_or_default();
-            MemberInput { occasions: rfm::occasions(h.purchases, as_of), returns: h.returns, has_open_ticket: false }
+            MemberInput {
+                occasions: rfm::occasions(h.purchases, as_of),
+                returns: h.returns,
+                has_open_ticket: open_tickets.contains(&m.id),
+            }
         })
         .collect();
     let analysed = rfm::analyse(&inputs, as_of, params);
@@ -218,4 +230,106 @@ pub fn write_csv<W: Write>(rows: &[MemberAnalyticsRow], as_of: NaiveDate, mut ou
     }
     w.flush()?;
     Ok(())
+}
+
+/// One segment's members and their spend in the RFM window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SegmentFigures {
+    /// Segment id (`champions` …).
+    pub segment: String,
+    pub segment_zh: String,
+    pub segment_en: String,
+    pub members: u64,
+    /// Share of the members who bought in the window, basis points (rounded down).
+    pub share_bp: u32,
+    /// Their spend in the RFM window (`monetary_fen` summed), fen.
+    pub revenue_fen: i64,
+}
+
+/// Dormant members with one reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DormantFigures {
+    /// `experience`, `price` or `natural`.
+    pub reason: String,
+    pub reason_zh: String,
+    pub reason_en: String,
+    pub members: u64,
+}
+
+/// A member named in a list (card number, no phone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ListedMember {
+    pub member_ref: String,
+    pub member_id: u64,
+    pub segment: Option<String>,
+    pub days_since_last: Option<i64>,
+    /// The categories due (repurchase list); empty in the churn list.
+    pub categories: Vec<String>,
+}
+
+/// The shop's analytics at a glance (`GET /api/v1/analytics/segments`, the `/analytics` page):
+/// counts and spend per segment, dormant members per reason, the churn warnings and the
+/// repurchase reminders due.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AnalyticsSummary {
+    #[schema(value_type = String, format = Date)]
+    pub as_of: NaiveDate,
+    pub members: u64,
+    /// Members with a segment (bought in the window).
+    pub segmented: u64,
+    /// Every segment, in `domain::rfm::Segment::ALL` order, empty ones included.
+    pub segments: Vec<SegmentFigures>,
+    pub dormant: u64,
+    /// Every reason, in `domain::rfm::DormantReason::ALL` order.
+    pub dormant_by_reason: Vec<DormantFigures>,
+    /// Members tagged `churn_warning`, in member id order.
+    pub churn_warning: Vec<ListedMember>,
+    /// Members with a repurchase reminder due, in member id order.
+    pub repurchase_due: Vec<ListedMember>,
+}
+
+/// Sums `rows` (from [`member_rows`] at `as_of`) into an [`AnalyticsSummary`].
+pub fn summarise(rows: &[MemberAnalyticsRow], as_of: NaiveDate) -> AnalyticsSummary {
+    let segmented = rows.iter().filter(|r| r.segment.is_some()).count() as u64;
+    let segments = rfm::Segment::ALL
+        .iter()
+        .map(|s| {
+            let of: Vec<&MemberAnalyticsRow> = rows.iter().filter(|r| r.segment.as_deref() == Some(s.id())).collect();
+            let members = of.len() as u64;
+            SegmentFigures {
+                segment: s.id().to_string(),
+                segment_zh: s.name_zh().to_string(),
+                segment_en: s.name_en().to_string(),
+                members,
+                share_bp: if segmented == 0 { 0 } else { u32::try_from(members * 10_000 / segmented).unwrap_or(10_000) },
+                revenue_fen: of.iter().fold(0i64, |a, r| a.saturating_add(r.monetary_fen)),
+            }
+        })
+        .collect();
+    let dormant_by_reason = rfm::DormantReason::ALL
+        .iter()
+        .map(|d| DormantFigures {
+            reason: d.id().to_string(),
+            reason_zh: d.names().0.to_string(),
+            reason_en: d.names().1.to_string(),
+            members: rows.iter().filter(|r| r.dormant && r.dormant_reason.as_deref() == Some(d.id())).count() as u64,
+        })
+        .collect();
+    let listed = |r: &MemberAnalyticsRow, categories: Vec<String>| ListedMember {
+        member_ref: r.member_ref.clone(),
+        member_id: r.member_id,
+        segment: r.segment.clone(),
+        days_since_last: r.days_since_last,
+        categories,
+    };
+    AnalyticsSummary {
+        as_of,
+        members: rows.len() as u64,
+        segmented,
+        segments,
+        dormant: rows.iter().filter(|r| r.dormant).count() as u64,
+        dormant_by_reason,
+        churn_warning: rows.iter().filter(|r| r.tags.iter().any(|t| t == rfm::Tag::ChurnWarning.id())).map(|r| listed(r, Vec::new())).collect(),
+        repurchase_due: rows.iter().filter(|r| !r.repurchase_due.is_empty()).map(|r| listed(r, r.repurchase_due.clone())).collect(),
+    }
 }

@@ -9,7 +9,8 @@
 //!
 //! # Format
 //!
-//! UTF-8 (BOM allowed), comma-separated, line 1 a header naming these columns once each, in any
+//! UTF-8 (BOM allowed), comma-separated, lines ended by LF, CRLF or a lone CR (old Excel on
+//! macOS), line 1 a header naming these columns once each, in any
 //! order (ASCII case ignored; an unknown column is an error):
 //!
 //! | column | required | value |
@@ -23,10 +24,22 @@
 //!
 //! Blank rows are skipped. Several rows of one member on one day are one purchase occasion for
 //! the analytics (`domain::rfm::occasions`).
+//!
+//! # Importing again
+//!
+//! The import remembers each file's SHA-256 ([`ImportedFile`], written with its last rows); the
+//! same bytes imported again, under any name, are refused with the earlier import's name, time
+//! and row ids, and nothing is stored. A changed file is a new file and all its rows are stored:
+//! to add purchases made since an import, export (or cut) a file holding only the new rows.
+//!
+//! # Packed per member
+//!
+//! Each row is also appended, in the same commit, to its member's [`PackedHistory`]
+//! (`TreeId::HistoryByMember`): the analytics read one record per member instead of one per row.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::pricing::DiscountSource;
@@ -112,13 +125,27 @@ fn parse_date(v: &str, tz: chrono_tz::Tz) -> Option<(NaiveDate, Option<DateTime<
     Some((crate::clock::local(at, tz).date(), Some(at)))
 }
 
+/// Line breaks in `input[from..to]`: LF, CRLF (one) and a lone CR.
+fn line_breaks(input: &[u8], from: usize, to: usize) -> u64 {
+    let mut n = 0;
+    for i in from..to {
+        match input[i] {
+            b'\n' => n += 1,
+            b'\r' if input.get(i + 1) != Some(&b'\n') => n += 1,
+            _ => {}
+        }
+    }
+    n
+}
+
 /// Checks the format of a whole history file: every row, or every error and no rows.
 pub fn parse_history(input: &[u8], file_name: &str, tz: chrono_tz::Tz) -> Result<Vec<HistoryRow>, HistoryCsvReport> {
     let input = input.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(input);
     let mut report = HistoryCsvReport::new(file_name);
     let mut reader = ::csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(input);
     let mut record = ::csv::ByteRecord::new();
-    // The reader does not count blank lines, so lines are counted here from byte offsets.
+    // The reader does not count blank lines, nor lines ended by a bare CR (old Excel on macOS),
+    // so lines are counted here from byte offsets: LF, CRLF and a lone CR each end one line.
     let mut counted = (0usize, 1u64);
     let mut line_of = |r: &::csv::ByteRecord| -> u64 {
         let mut at = r.position().map_or(0, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX)).min(input.len());
@@ -127,10 +154,12 @@ pub fn parse_history(input: &[u8], file_name: &str, tz: chrono_tz::Tz) -> Result
             at += 1;
         }
         if at >= counted.0 {
-            let more = input[counted.0..at].iter().filter(|b| **b == b'\n').count();
-            counted = (at, counted.1 + more as u64);
+            counted = (at, counted.1 + line_breaks(input, counted.0, at));
         }
         counted.1
+    };
+    let error_line = |e: &::csv::Error| {
+        e.position().map_or(1, |p| 1 + line_breaks(input, 0, usize::try_from(p.byte()).unwrap_or(usize::MAX).min(input.len())))
     };
     match reader.read_byte_record(&mut record) {
         Ok(true) => {}
@@ -139,7 +168,7 @@ pub fn parse_history(input: &[u8], file_name: &str, tz: chrono_tz::Tz) -> Result
             return Err(report);
         }
         Err(e) => {
-            report.push(e.position().map_or(1, ::csv::Position::line), None, format!("unreadable CSV: {e}"));
+            report.push(error_line(&e), None, format!("unreadable CSV: {e}"));
             return Err(report);
         }
     }
@@ -167,7 +196,7 @@ pub fn parse_history(input: &[u8], file_name: &str, tz: chrono_tz::Tz) -> Result
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
-                report.push(e.position().map_or(1, ::csv::Position::line), None, format!("unreadable CSV: {e}"));
+                report.push(error_line(&e), None, format!("unreadable CSV: {e}"));
                 break;
             }
         }
@@ -253,7 +282,7 @@ fn parse_row(line: u64, v: &[&str; 6], tz: chrono_tz::Tz, report: &mut HistoryCs
 
 /// The member id a `member_ref` names: a phone, card number or QR payload (`members::find`), or
 /// a member id of 1–10 digits.
-fn resolve_ref(store: &Store, r: &str) -> Result<Option<u64>, StoreError> {
+pub fn resolve_ref(store: &Store, r: &str) -> Result<Option<u64>, StoreError> {
     if let Some(m) = super::find(store, r)? {
         return Ok(Some(m.id));
     }
@@ -275,11 +304,48 @@ pub struct HistoryImportSummary {
     pub commits: usize,
 }
 
+/// A history file imported before (`TreeId::Meta`, key `history_file:` + its SHA-256 in hex),
+/// written with the import's last rows: the same file imported again is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedFile {
+    pub sha256: String,
+    /// The file's name as given then.
+    pub file: String,
+    pub at: DateTime<Utc>,
+    pub rows: usize,
+    pub first_id: Option<u64>,
+    pub last_id: Option<u64>,
+}
+
+impl Record for ImportedFile {
+    const NAME: &'static str = "imported history file";
+}
+
+fn imported_file_key(sha256: &str) -> Vec<u8> {
+    format!("history_file:{sha256}").into_bytes()
+}
+
+/// SHA-256 of a history file's bytes, lower-case hex (what [`import_history`] remembers).
+pub fn file_sha256(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Why a history import wrote nothing (or, for `Store`, stopped).
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryImportError {
     #[error("{0}\nnothing imported")]
     Bad(HistoryCsvReport),
+    #[error(
+        "{file}: this file was imported before ({} as {}, {} rows, ids {}–{}; same SHA-256 {}); nothing imported. \
+         To add purchases made since, import a file holding only the new rows",
+        earlier.at.format("%Y-%m-%d %H:%M UTC"),
+        earlier.file,
+        earlier.rows,
+        earlier.first_id.map_or("-".to_string(), |i| i.to_string()),
+        earlier.last_id.map_or("-".to_string(), |i| i.to_string()),
+        earlier.sha256
+    )]
+    AlreadyImported { file: String, earlier: ImportedFile },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -298,10 +364,17 @@ pub enum HistoryImportError {
 pub fn import_history(
     store: &Store,
     file_name: &str,
+    sha256: &str,
     rows: &[HistoryRow],
     today: NaiveDate,
     tiers: Option<(&super::LoyaltyRules, chrono_tz::Tz)>,
 ) -> Result<HistoryImportSummary, HistoryImportError> {
+    let file_key = (!sha256.is_empty()).then(|| imported_file_key(sha256));
+    if let Some(key) = &file_key {
+        if let Some(earlier) = store.get::<ImportedFile>(TreeId::Meta, key)? {
+            return Err(HistoryImportError::AlreadyImported { file: file_name.to_string(), earlier });
+        }
+    }
     let mut report = HistoryCsvReport::new(file_name);
     let mut cache: HashMap<&str, Option<u64>> = HashMap::new();
     let mut ids = Vec::with_capacity(rows.len());
@@ -337,11 +410,10 @@ pub fn import_history(
         let last_chunk = i + 1 == n_chunks;
         let (chunk_first, _) = store
             .commit(|tx| {
-                let (mut first, mut last) = (None, None);
+                let mut stored = Vec::with_capacity(chunk.len());
                 for (row, member_id) in chunk.iter().zip(chunk_ids) {
-                    let id = tx.next_seq(TreeId::History)?;
-                    let p = ImportedPurchase {
-                        id,
+                    stored.push(ImportedPurchase {
+                        id: tx.next_seq(TreeId::History)?,
                         member_id: *member_id,
                         date: row.date,
                         at: row.at,
@@ -351,14 +423,13 @@ pub fn import_history(
                         qty: row.qty,
                         file: file_name.to_string(),
                         line: row.line,
-                    };
-                    tx.put(TreeId::History, &codec::u64_key(id), &p)?;
+                    });
                     if let Some((rules, tz)) = tiers {
                         count_for_tiers_tx(tx, *member_id, row, rules, tz)?;
                     }
-                    first = first.or(Some(id));
-                    last = Some(id);
                 }
+                put_imported_in_tx(tx, &stored)?;
+                let (first, last) = (stored.first().map(|p| p.id), stored.last().map(|p| p.id));
                 if last_chunk {
                     let event = HistoryImported {
                         file: file_name.to_string(),
@@ -371,6 +442,17 @@ pub fn import_history(
                         last_id: last,
                     };
                     tx.emit::<MemberError>(EVENT_HISTORY_IMPORTED, None, &event)?;
+                    if let Some(key) = &file_key {
+                        let record = ImportedFile {
+                            sha256: sha256.to_string(),
+                            file: file_name.to_string(),
+                            at: tx.now(),
+                            rows: rows.len(),
+                            first_id: event.first_id,
+                            last_id: event.last_id,
+                        };
+                        tx.put(TreeId::Meta, key, &record)?;
+                    }
                 }
                 Ok::<_, TxError<MemberError>>((first, last))
             })
@@ -416,6 +498,107 @@ fn count_for_tiers_tx(
         super::purchase::emit_tier_change(tx, m.id, &c)?;
     }
     super::put_member(tx, &m)
+}
+
+/// A member's imported rows packed in one record (`TreeId::HistoryByMember`, key = member id):
+/// what analytics reads instead of one `History` row per purchase (a 100,000-member shop has
+/// millions of rows). Only what the analytics use is kept: the day, the amount and the category.
+/// Written with the rows in the same commit ([`put_imported_in_tx`]); built for databases that
+/// had rows before it existed by the store's schema migration 1 → 2 ([`pack_history_trees`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PackedHistory {
+    /// The distinct categories of `rows`, each once; `PackedRow::category` counts from 1.
+    pub categories: Vec<String>,
+    /// The member's imported rows in import (id) order.
+    pub rows: Vec<PackedRow>,
+}
+
+/// One imported row in a [`PackedHistory`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackedRow {
+    /// The shop-local day as days from 0001-01-01 (day 1), `NaiveDate::num_days_from_ce`.
+    pub day: i32,
+    pub amount_fen: i64,
+    /// 0: no category; n: `categories[n - 1]`.
+    pub category: u32,
+}
+
+impl Record for PackedHistory {
+    const NAME: &'static str = "packed member history";
+}
+
+impl PackedHistory {
+    /// Appends one imported row.
+    pub fn push(&mut self, p: &ImportedPurchase) {
+        let category = match p.category.as_deref() {
+            None => 0,
+            Some(c) => match self.categories.iter().position(|k| k == c) {
+                Some(i) => i + 1,
+                None => {
+                    self.categories.push(c.to_string());
+                    self.categories.len()
+                }
+            },
+        };
+        self.rows.push(PackedRow {
+            day: p.date.num_days_from_ce(),
+            amount_fen: p.amount_fen,
+            category: u32::try_from(category).unwrap_or(u32::MAX),
+        });
+    }
+
+    /// The day of `r`.
+    pub fn date(&self, r: &PackedRow) -> Result<NaiveDate, StoreError> {
+        NaiveDate::from_num_days_from_ce_opt(r.day)
+            .ok_or_else(|| StoreError::Corrupt(format!("packed member history: day number {} is no date", r.day)))
+    }
+
+    /// The category of `r`.
+    pub fn category(&self, r: &PackedRow) -> Result<Option<&str>, StoreError> {
+        match r.category {
+            0 => Ok(None),
+            n => self.categories.get(n as usize - 1).map(|c| Some(c.as_str())).ok_or_else(|| {
+                StoreError::Corrupt(format!("packed member history: category {n} of {}", self.categories.len()))
+            }),
+        }
+    }
+}
+
+/// Stores imported purchases (ids already taken from `next_seq(TreeId::History)`, ascending) in
+/// `TreeId::History` and appends them to their members' [`PackedHistory`], in the caller's
+/// transaction.
+pub fn put_imported_in_tx<E>(tx: &Tx, purchases: &[ImportedPurchase]) -> Result<(), TxError<E>> {
+    let mut by_member: BTreeMap<u64, Vec<&ImportedPurchase>> = BTreeMap::new();
+    for p in purchases {
+        tx.put(TreeId::History, &codec::u64_key(p.id), p)?;
+        by_member.entry(p.member_id).or_default().push(p);
+    }
+    for (member_id, rows) in by_member {
+        let key = codec::u64_key(member_id);
+        let mut packed = tx.get::<PackedHistory, E>(TreeId::HistoryByMember, &key)?.unwrap_or_default();
+        for p in rows {
+            packed.push(p);
+        }
+        tx.put(TreeId::HistoryByMember, &key, &packed)?;
+    }
+    Ok(())
+}
+
+/// Builds `history_by_member` from every row of `history` (sled trees of `TreeId::History` and
+/// `TreeId::HistoryByMember`), replacing what it held: the schema migration 1 → 2 for databases
+/// with rows imported before packed histories existed. Idempotent. Returns the members packed.
+pub fn pack_history_trees(history: &sled::Tree, packed_tree: &sled::Tree) -> Result<usize, StoreError> {
+    let mut packed: BTreeMap<u64, PackedHistory> = BTreeMap::new();
+    for kv in history.iter() {
+        let (_, v) = kv?;
+        let p: ImportedPurchase = codec::decode(&v)?;
+        packed.entry(p.member_id).or_default().push(&p);
+    }
+    packed_tree.clear()?;
+    for (member_id, h) in &packed {
+        packed_tree.insert(codec::u64_key(*member_id), codec::encode(h)?)?;
+    }
+    Ok(packed.len())
 }
 
 /// One member's purchases and returns, as the analytics take them.
@@ -470,7 +653,10 @@ pub fn member_histories(
                 DiscountSource::MemberPrice | DiscountSource::TierDiscount => {}
             }
         }
-        let categories = sale.priced.lines.iter().map(|l| l.category.clone()).filter(|c| !c.is_empty()).collect();
+        let mut categories: Vec<String> =
+            sale.priced.lines.iter().map(|l| l.category.clone()).filter(|c| !c.is_empty()).collect();
+        categories.sort_unstable();
+        categories.dedup();
         out.entry(member_id).or_default().purchases.push(Occasion {
             date,
             amount_fen: amount,
@@ -484,18 +670,24 @@ pub fn member_histories(
             out.entry(*m).or_default().returns.push(date);
         }
     }
-    for p in store.scan::<ImportedPurchase>(TreeId::History) {
-        let (_, p) = p?;
-        if p.date > until {
+    for p in store.scan::<PackedHistory>(TreeId::HistoryByMember) {
+        let (key, packed) = p?;
+        let member_id = codec::key_u64(&key)?;
+        let until_day = until.num_days_from_ce();
+        let mut purchases = packed.rows.iter().filter(|r| r.day <= until_day).peekable();
+        if purchases.peek().is_none() {
             continue;
         }
-        out.entry(p.member_id).or_default().purchases.push(Occasion {
-            date: p.date,
-            amount_fen: p.amount_fen,
-            coupon_fen: 0,
-            promo_fen: 0,
-            categories: p.category.into_iter().collect(),
-        });
+        let entry = out.entry(member_id).or_default();
+        for r in purchases {
+            entry.purchases.push(Occasion {
+                date: packed.date(r)?,
+                amount_fen: r.amount_fen,
+                coupon_fen: 0,
+                promo_fen: 0,
+                categories: packed.category(r)?.map(str::to_string).into_iter().collect(),
+            });
+        }
     }
     Ok(out)
 }
@@ -515,6 +707,19 @@ mod tests {
         // 20:30 UTC is 04:30 on the 6th in Shanghai.
         assert_eq!(rows[1].date, NaiveDate::from_ymd_opt(2026, 1, 6).unwrap());
         assert_eq!((rows[1].line, rows[1].amount_fen, rows[1].category.clone()), (4, 99, None));
+    }
+
+    #[test]
+    fn bare_cr_line_endings_parse_with_their_line_numbers() {
+        // Old Excel on macOS ends lines with a lone CR; a blank line (line 3) and a CRLF line mixed in.
+        let csv = "member_ref,date,amount_fen\r1,2026-01-05,100\r\r2,2026-01-06,200\r\n3,2026-13-01,300\r4,2026-01-07,400\r";
+        let err = parse_history(csv.as_bytes(), "mac.csv", TZ).unwrap_err();
+        assert_eq!(err.error_count(), 1);
+        assert!(err.to_string().contains("mac.csv:5: date: expected YYYY-MM-DD"), "{err}");
+        let good = csv.replace("2026-13-01", "2026-01-08");
+        let rows = parse_history(good.as_bytes(), "mac.csv", TZ).unwrap();
+        let got: Vec<(u64, &str, i64)> = rows.iter().map(|r| (r.line, r.member_ref.as_str(), r.amount_fen)).collect();
+        assert_eq!(got, [(2, "1", 100), (4, "2", 200), (5, "3", 300), (6, "4", 400)]);
     }
 
     #[test]

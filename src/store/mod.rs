@@ -39,8 +39,9 @@ const SLED_SEGMENT_BYTES: usize = 8 << 20;
 pub(crate) type Seqs = BTreeMap<TreeId, u64>;
 pub use outbox::{OutboxEvent, OutboxStats, OutboxUsage};
 
-/// Schema version this build writes. Opening a database with a newer version is refused.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Schema version this build writes. Opening a database with a newer version is refused; an
+/// older one is migrated at open ([`MIGRATIONS`]). 2: packed member histories.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The trees of the database. A state change can touch any of them and the outbox atomically.
 /// The discriminants are written in journal records: append new trees at the end, never reorder.
@@ -478,8 +479,20 @@ struct Migration {
     run: fn(&sled::Db) -> Result<(), StoreError>,
 }
 
-/// Migrations in order. Empty while the schema is at version 1.
-const MIGRATIONS: &[Migration] = &[];
+/// Migrations in order.
+const MIGRATIONS: &[Migration] = &[
+    // 1 → 2: packed member histories (`TreeId::HistoryByMember`) for rows imported before they existed.
+    Migration { from: 1, run: migrate_pack_history },
+];
+
+/// Schema 1 → 2: builds `history_by_member` from `history` (`members::history::pack_history_trees`).
+fn migrate_pack_history(db: &sled::Db) -> Result<(), StoreError> {
+    let history = db.open_tree(TreeId::History.name())?;
+    let packed = db.open_tree(TreeId::HistoryByMember.name())?;
+    let members = crate::members::history::pack_history_trees(&history, &packed)?;
+    tracing::info!(members, "packed imported purchase history per member");
+    Ok(())
+}
 
 /// The open database.
 pub struct Store {

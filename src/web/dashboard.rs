@@ -422,6 +422,9 @@ async fn dashboard_page(State(state): State<AppState>, Extension(me): Extension<
             div.card id=(low.0) { (low.1) }
             div.card id=(devs.0) { (devs.1) }
         }
+        @if crate::domain::staff::allows(me.staff.role, crate::domain::staff::Action::ManageCampaigns) {
+            section.card style="margin-top:.8rem" id="campaigns-card" { (super::campaigns::dashboard_card(&state, me.lang).await?) }
+        }
         section.card style="margin-top:.8rem" id=(tix.0) { (tix.1) }
     };
     let title = me.lang.pick("概览", "Dashboard");

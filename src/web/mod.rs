@@ -10,8 +10,10 @@
 //! Handlers stay thin: they check the request, call the same services the CLI uses (often
 //! through `control::ops`, on a blocking thread, since the store is synchronous) and render.
 
+pub mod analytics;
 pub mod assets;
 pub mod auth;
+pub mod campaigns;
 pub mod cashier;
 pub mod catalog;
 pub mod chart;
@@ -21,6 +23,7 @@ pub mod error;
 pub mod forms;
 pub mod i18n;
 pub mod members;
+pub mod messages;
 pub mod openapi;
 pub mod page;
 pub mod reports;
@@ -66,6 +69,8 @@ pub struct Settings {
     pub session_ttl: std::time::Duration,
     /// The configuration as the technician's system page shows it: no password, no key.
     pub config_summary: serde_json::Value,
+    /// `[analytics]`: the RFM rules of the analytics pages and API.
+    pub analytics: crate::domain::rfm::RfmParams,
 }
 
 impl Settings {
@@ -76,6 +81,7 @@ impl Settings {
             https,
             session_ttl: std::time::Duration::from_secs(u64::from(cfg.web.session_ttl_minutes) * 60),
             config_summary: system::config_summary(cfg),
+            analytics: cfg.analytics.params(),
         }
     }
 }
