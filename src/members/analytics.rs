@@ -102,10 +102,14 @@ fn fit_models(customers: &[Customer]) -> (Option<BgNbdParams>, Option<GammaGamma
     };
     std::thread::scope(|scope| {
         let gg = scope.spawn(gamma_gamma);
-        let bg = bgnbd();
-        // A panic in the thread (a bug) goes on here, as it would have without the thread.
-        (bg, gg.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+        (bgnbd(), join(gg))
     })
+}
+
+/// The result of a scoped thread; a panic in it (a bug) goes on in the caller, as it would
+/// have without the thread.
+fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// CSV columns, in [`write_csv`] order.
@@ -140,8 +144,13 @@ pub fn member_rows(
     as_of: NaiveDate,
     params: &RfmParams,
 ) -> Result<Vec<MemberAnalyticsRow>, StoreError> {
-    let mut histories = super::history::member_histories(store, tz, as_of)?;
-    let members = super::all_members(store)?;
+    // Independent reads and computations run on two threads (the numbers are the same).
+    let (histories, members) = std::thread::scope(|scope| {
+        let histories = scope.spawn(|| super::history::member_histories(store, tz, as_of));
+        let members = super::all_members(store);
+        (join(histories), members)
+    });
+    let (mut histories, members) = (histories?, members?);
     // An unresolved service ticket makes a dormant member's reason `experience`.
     let open_tickets = super::tickets::members_with_open_tickets(store)?;
     let inputs: Vec<MemberInput> = members
@@ -159,9 +168,12 @@ pub fn member_rows(
     let occ: Vec<Vec<rfm::Occasion>> = inputs.into_iter().map(|i| i.occasions).collect();
     let summaries: Vec<Option<Customer>> = occ.iter().map(|o| customer(o, as_of, 1.0)).collect();
     let fitted: Vec<Customer> = summaries.iter().flatten().cloned().collect();
-    let (bg, gg) = fit_models(&fitted);
+    let ((bg, gg), repurchase) = std::thread::scope(|scope| {
+        let repurchase = scope.spawn(|| rfm::repurchase(&occ, as_of, params));
+        (fit_models(&fitted), join(repurchase))
+    });
     let mut due: Vec<Vec<String>> = vec![Vec::new(); members.len()];
-    for r in rfm::repurchase(&occ, as_of, params).into_iter().filter(|r| r.due) {
+    for r in repurchase.into_iter().filter(|r| r.due) {
         if let Some(d) = due.get_mut(r.member) {
             d.push(r.category);
         }
