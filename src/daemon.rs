@@ -169,11 +169,11 @@ async fn campaign_ticks(store: Arc<Store>, settings: crate::members::campaigns::
 }
 
 /// Each minute, member messages held for the quiet hours whose time came go to the outbox
-/// (`members::messages::release_due`, idempotent; the first run is at start).
+/// (`members::messages::release_due`, idempotent; the first run is at start). Runs one second
+/// into each wall-clock minute, since quiet hours end on a whole minute: a message held until
+/// 09:00 leaves at 09:00:01, not up to a minute later.
 async fn release_held_messages(store: Arc<Store>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
-        tick.tick().await;
         let s = Arc::clone(&store);
         let done = tokio::task::spawn_blocking(move || crate::members::messages::release_due(&s, s.clock().now())).await;
         match done {
@@ -182,7 +182,15 @@ async fn release_held_messages(store: Arc<Store>) {
             Ok(Err(e)) => tracing::error!(error = %e, "releasing held messages failed"),
             Err(e) => tracing::error!(error = %e, "message release task failed"),
         }
+        tokio::time::sleep(until_next_minute(store.clock().now())).await;
     }
+}
+
+/// From `now` to one second past the next whole minute (1.001–61 s).
+fn until_next_minute(now: chrono::DateTime<chrono::Utc>) -> Duration {
+    use chrono::Timelike;
+    let into_minute = u64::from(now.second().min(59)) * 1_000 + u64::from(now.timestamp_subsec_millis().min(999));
+    Duration::from_millis(61_000 - into_minute)
 }
 
 /// One day's jobs; each failure is logged and the others still run.
@@ -309,4 +317,19 @@ pub fn start_devices(cfg: &crate::config::Config, store: &Arc<Store>, ctx: &Cont
     let _ = ctx.devices.set(health);
     tracing::info!(devices = cfg.devices.len(), "devices started");
     Ok(Some(hub))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn held_messages_are_checked_one_second_into_each_minute() {
+        let at = |s: u32, ms: i64| chrono::Utc.with_ymd_and_hms(2026, 11, 26, 8, 59, s).unwrap() + chrono::Duration::milliseconds(ms);
+        assert_eq!(until_next_minute(at(0, 0)), Duration::from_millis(61_000));
+        assert_eq!(until_next_minute(at(0, 500)), Duration::from_millis(60_500));
+        assert_eq!(until_next_minute(at(30, 0)), Duration::from_millis(31_000));
+        assert_eq!(until_next_minute(at(59, 999)), Duration::from_millis(1_001));
+    }
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chrono::{TimeZone, Utc};
+use chrono::{TimeZone, Timelike, Utc};
 use common::broker::{Broker, Hq};
 use common::{events_of_type, storehub_cmd, Shop};
 use serde_json::Value;
@@ -380,11 +380,14 @@ fn end_to_end_send_through_hq_and_status_callbacks_over_mosquitto() {
 
 #[test]
 fn the_daemon_releases_a_held_message_when_the_quiet_hours_end() {
-    // Quiet hours from the minute before now to two minutes after (shop time): a message sent now
-    // is held, and the daemon's minute tick sends it once the window is over.
+    // Quiet hours from the minute before now to the next whole minute at least 20 s away (shop
+    // time): a message sent now is held, and the daemon's check one second into each minute
+    // sends it once the window is over.
     let tmp = tempfile::tempdir().unwrap();
     let now = storehub::clock::local(Utc::now(), chrono_tz::Asia::Shanghai);
-    let (start, end) = (now - chrono::Duration::minutes(1), now + chrono::Duration::minutes(2));
+    let minute = now.with_second(0).unwrap().with_nanosecond(0).unwrap();
+    let ahead = if now.second() < 40 { 1 } else { 2 };
+    let (start, end) = (minute - chrono::Duration::minutes(1), minute + chrono::Duration::minutes(ahead));
     let messages = format!("quiet_start = \"{}\"\nquiet_end = \"{}\"\n", start.format("%H:%M"), end.format("%H:%M"));
     let cfg = config_with(tmp.path(), "enabled = false", &messages);
     let data = tmp.path().join("hub");
@@ -400,7 +403,7 @@ fn the_daemon_releases_a_held_message_when_the_quiet_hours_end() {
         list[0]["state"].as_str().unwrap().to_string()
     };
     assert_eq!(state(), "held");
-    // The window ends within 2 minutes; the tick comes at most a minute later.
+    // The window ends within 80 s; the check comes a second later.
     let deadline = Instant::now() + Duration::from_secs(240);
     while state() != "requested" {
         assert!(Instant::now() < deadline, "the daemon did not release the held message");
