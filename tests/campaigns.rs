@@ -496,12 +496,6 @@ mod e2e {
         }
     }
 
-    /// The reply HQ got to command `id`.
-    fn reply(hq: &Hq, id: &str) -> Value {
-        let topic = format!("{ROOT}/cmd-reply/{id}");
-        hq.wait_until(Duration::from_secs(20), &format!("a reply on {topic}"), |msgs| msgs.iter().any(|m| m.topic == topic));
-        hq.messages().into_iter().rev().find(|m| m.topic == topic).unwrap().json()
-    }
 
     #[test]
     fn a_dormant_playbook_through_the_outbox_and_mosquitto_with_hq_reporting_message_status() {
@@ -576,7 +570,7 @@ mod e2e {
             }
             let cmd = json!({ "id": cmd_id, "args": args }).to_string();
             hq.publish(&format!("{ROOT}/cmd/message.status"), signature::envelope(&key, "message.status", &cmd));
-            let r = reply(&hq, &cmd_id);
+            let r = hq.reply(ROOT, &cmd_id);
             assert_eq!(r["status"], "applied", "{r}");
         };
         for (m, _) in &requests[..5] {

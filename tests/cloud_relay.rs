@@ -595,12 +595,6 @@ fn drain_publishes_the_whole_outbox_and_returns_when_it_is_empty() {
     assert_eq!(ids, events.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), "every event once, in order");
 }
 
-/// The reply HQ received for command `id` (waits up to 20 s).
-fn reply(hq: &Hq, id: &str) -> serde_json::Value {
-    let topic = format!("{ROOT}/cmd-reply/{id}");
-    hq.wait_until(Duration::from_secs(20), &format!("a reply on {topic}"), |msgs| msgs.iter().any(|m| m.topic == topic));
-    hq.messages().into_iter().rev().find(|m| m.topic == topic).unwrap().json()
-}
 
 /// The price of a product as the hub's catalog holds it.
 fn price_of(hub: &Hub, sku: &str) -> i64 {
@@ -629,27 +623,27 @@ fn hq_commands_over_the_broker_signed_forged_unsigned_invalid_repeated_and_held(
     // Signed by HQ's key: applied.
     let cmd = r#"{"id":"price-1","args":{"sku":"SKU-010001","price_fen":299}}"#;
     hq.publish(&topic("price.set"), signature::envelope(&key, "price.set", cmd));
-    let r = reply(&hq, "price-1");
+    let r = hq.reply(ROOT, "price-1");
     assert_eq!(r["status"], "applied", "{r}");
     assert_eq!(price_of(&hub, "SKU-010001"), 299);
 
     // The same command again: nothing changes, the first reply comes back marked duplicate.
     hq.publish(&topic("price.set"), signature::envelope(&key, "price.set", cmd));
     hq.wait_until(Duration::from_secs(20), "a second reply", |msgs| msgs.iter().filter(|m| m.topic.ends_with("/cmd-reply/price-1")).count() == 2);
-    assert_eq!(reply(&hq, "price-1")["duplicate"], true);
+    assert_eq!(hq.reply(ROOT, "price-1")["duplicate"], true);
 
     // Forged (another key), unsigned, and a schema error: refused, nothing changed.
     let forged = r#"{"id":"price-2","args":{"sku":"SKU-010001","price_fen":1}}"#;
     hq.publish(&topic("price.set"), signature::envelope(&forger, "price.set", forged));
-    let r = reply(&hq, "price-2");
+    let r = hq.reply(ROOT, "price-2");
     assert_eq!(r["status"], "refused", "{r}");
     hq.publish(&topic("price.set"), r#"{"id":"price-3","args":{"sku":"SKU-010001","price_fen":1}}"#);
-    let r = reply(&hq, "price-3");
+    let r = hq.reply(ROOT, "price-3");
     assert_eq!(r["status"], "refused", "{r}");
     assert!(r["error"].as_str().unwrap().contains("sign"), "{r}");
     let bad = r#"{"id":"price-4","args":{"sku":"SKU-010001","price_fen":"cheap"}}"#;
     hq.publish(&topic("price.set"), signature::envelope(&key, "price.set", bad));
-    let r = reply(&hq, "price-4");
+    let r = hq.reply(ROOT, "price-4");
     assert_eq!((r["status"].as_str(), r["field"].as_str()), (Some("refused"), Some("args.price_fen")), "{r}");
     assert_eq!(price_of(&hub, "SKU-010001"), 299);
 
@@ -657,7 +651,7 @@ fn hq_commands_over_the_broker_signed_forged_unsigned_invalid_repeated_and_held(
     let at = (chrono::Utc::now() + chrono::Duration::seconds(3)).to_rfc3339();
     let held = format!(r#"{{"id":"price-5","effective_at":"{at}","args":{{"sku":"SKU-010001","price_fen":{before}}}}}"#);
     hq.publish(&topic("price.set"), signature::envelope(&key, "price.set", &held));
-    assert_eq!(reply(&hq, "price-5")["status"], "held");
+    assert_eq!(hq.reply(ROOT, "price-5")["status"], "held");
     assert_eq!(price_of(&hub, "SKU-010001"), 299, "held, not yet applied");
     hq.wait_until(Duration::from_secs(20), "the held command applied", |msgs| {
         msgs.iter().filter(|m| m.topic.ends_with("/cmd-reply/price-5")).any(|m| m.json()["status"] == "applied")

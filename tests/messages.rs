@@ -296,11 +296,6 @@ impl Drop for Daemon {
     }
 }
 
-fn reply(hq: &Hq, id: &str) -> Value {
-    let topic = format!("{ROOT}/cmd-reply/{id}");
-    hq.wait_until(Duration::from_secs(20), &format!("a reply on {topic}"), |msgs| msgs.iter().any(|m| m.topic == topic));
-    hq.messages().into_iter().rev().find(|m| m.topic == topic).unwrap().json()
-}
 
 #[test]
 fn end_to_end_send_through_hq_and_status_callbacks_over_mosquitto() {
@@ -344,26 +339,26 @@ fn end_to_end_send_through_hq_and_status_callbacks_over_mosquitto() {
     let status = |id: &str, args: &str| signature::envelope(&key, "message.status", &format!(r#"{{"id":"{id}","args":{args}}}"#));
     // Bad args: refused, naming the field; nothing changes.
     hq.publish(&topic, status("ms-bad-1", r#"{"message_id":1,"status":"read"}"#));
-    let r = reply(&hq, "ms-bad-1");
+    let r = hq.reply(ROOT, "ms-bad-1");
     assert_eq!((r["status"].as_str(), r["field"].as_str()), (Some("refused"), Some("args.status")), "{r}");
     hq.publish(&topic, status("ms-bad-2", r#"{"message_id":42,"status":"delivered"}"#));
-    let r = reply(&hq, "ms-bad-2");
+    let r = hq.reply(ROOT, "ms-bad-2");
     assert_eq!((r["status"].as_str(), r["field"].as_str()), (Some("refused"), Some("args.message_id")), "{r}");
     hq.publish(&topic, status("ms-bad-3", r#"{"message_id":1,"status":"failed"}"#));
-    assert_eq!(reply(&hq, "ms-bad-3")["field"], "args.reason");
+    assert_eq!(hq.reply(ROOT, "ms-bad-3")["field"], "args.reason");
 
     hq.publish(&topic, status("ms-1", r#"{"message_id":1,"status":"delivered","at":"2026-11-26T02:00:00Z"}"#));
-    let r = reply(&hq, "ms-1");
+    let r = hq.reply(ROOT, "ms-1");
     assert_eq!((r["status"].as_str(), r["state"].as_str(), r["changed"].as_bool()), (Some("applied"), Some("delivered"), Some(true)), "{r}");
     hq.publish(&topic, status("ms-2", r#"{"message_id":1,"status":"clicked"}"#));
-    let r = reply(&hq, "ms-2");
+    let r = hq.reply(ROOT, "ms-2");
     assert_eq!((r["status"].as_str(), r["clicked"].as_bool()), (Some("applied"), Some(true)), "{r}");
     // Delivered again: a success that changes nothing.
     hq.publish(&topic, status("ms-3", r#"{"message_id":1,"status":"delivered"}"#));
-    assert_eq!(reply(&hq, "ms-3")["changed"], false);
+    assert_eq!(hq.reply(ROOT, "ms-3")["changed"], false);
     // Failed after delivered: refused.
     hq.publish(&topic, status("ms-4", r#"{"message_id":1,"status":"failed","reason":"用户拒收"}"#));
-    let r = reply(&hq, "ms-4");
+    let r = hq.reply(ROOT, "ms-4");
     assert_eq!((r["status"].as_str(), r["field"].as_str()), (Some("refused"), Some("args.status")), "{r}");
 
     let list: Value = serde_json::from_str(&ok(&cfg, &data, &["message", "list"])).unwrap();

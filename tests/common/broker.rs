@@ -235,6 +235,13 @@ impl Hq {
         }
     }
 
+    /// The newest reply to command `id` under the topic root `root` (waits up to 20 s).
+    pub fn reply(&self, root: &str, id: &str) -> serde_json::Value {
+        let topic = format!("{root}/cmd-reply/{id}");
+        self.wait_until(Duration::from_secs(20), &format!("a reply on {topic}"), |msgs| msgs.iter().any(|m| m.topic == topic));
+        self.messages().into_iter().rev().find(|m| m.topic == topic).map(|m| m.json()).unwrap_or_default()
+    }
+
     /// Publishes as HQ (commands down to the hub), QoS 1.
     pub fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>) {
         self.client.publish(topic, rumqttc::QoS::AtLeastOnce, false, payload.into()).unwrap();
