@@ -867,6 +867,10 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub analytics: AnalyticsConfig,
+    #[serde(default)]
+    pub campaigns: CampaignsConfig,
+    #[serde(default)]
+    pub messages: MessagesConfig,
     /// `[tickets]`: member service tickets (`members::tickets`).
     #[serde(default)]
     pub tickets: TicketsConfig,
@@ -2025,6 +2029,39 @@ impl Default for LogConfig {
     }
 }
 
+/// `[messages]`: when member messages may go out and how many a member gets
+/// (`members::messages`, docs/members-analytics.md "Messages").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MessagesConfig {
+    /// Start of the quiet hours, shop-local "HH:MM" (default "21:00").
+    #[serde(deserialize_with = "hh_mm")]
+    pub quiet_start: chrono::NaiveTime,
+    /// End of the quiet hours (default "09:00"); before `quiet_start` = the window wraps midnight;
+    /// equal to it = no quiet hours.
+    #[serde(deserialize_with = "hh_mm")]
+    pub quiet_end: chrono::NaiveTime,
+    /// Messages per member in any 7 × 24 h (default 2; 0 = no cap).
+    pub weekly_cap: u32,
+}
+
+impl Default for MessagesConfig {
+    fn default() -> Self {
+        MessagesConfig {
+            quiet_start: chrono::NaiveTime::from_hms_opt(21, 0, 0).unwrap_or_default(),
+            quiet_end: chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
+            weekly_cap: 2,
+        }
+    }
+}
+
+/// A shop-local wall time written "HH:MM" (24-hour).
+fn hh_mm<'de, D: Deserializer<'de>>(d: D) -> Result<chrono::NaiveTime, D::Error> {
+    let s = String::deserialize(d)?;
+    chrono::NaiveTime::parse_from_str(s.trim(), "%H:%M")
+        .map_err(|_| de::Error::custom(format!("expected a time \"HH:MM\" like \"21:00\", got {s:?}")))
+}
+
 /// `[analytics]`: the member analytics rules (`domain::rfm`, docs/members-analytics.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -2077,6 +2114,22 @@ impl AnalyticsConfig {
             churn_fraction_bp: self.churn_fraction_bp,
             remind_days_before: self.remind_days_before,
         }
+    }
+}
+
+/// `[campaigns]`: defaults of new campaigns (`members::campaigns`, docs/members-analytics.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CampaignsConfig {
+    /// Share of a campaign's targets held out to measure its effect, bp (0–9000).
+    pub default_holdout_bp: u32,
+    /// Days after the launch a purchase counts as a response (1–365).
+    pub default_response_days: u32,
+}
+
+impl Default for CampaignsConfig {
+    fn default() -> Self {
+        CampaignsConfig { default_holdout_bp: 1000, default_response_days: 14 }
     }
 }
 
@@ -2209,6 +2262,8 @@ impl Config {
         self.validate_web()?;
         self.validate_loyalty()?;
         self.validate_analytics()?;
+        self.validate_campaigns()?;
+        self.validate_messages()?;
         self.validate_tickets()?;
         Ok(())
     }
@@ -2237,6 +2292,25 @@ impl Config {
                     ));
                 }
             }
+        }
+        Ok(())
+    }
+
+    fn validate_campaigns(&self) -> Result<(), Invalid> {
+        let c = &self.campaigns;
+        if c.default_holdout_bp > 9000 {
+            return Err(invalid(key("campaigns", "default_holdout_bp"), format!("expected 0 to 9000 bp (0 to 90%), got {}", c.default_holdout_bp)));
+        }
+        if !(1..=365).contains(&c.default_response_days) {
+            return Err(invalid(key("campaigns", "default_response_days"), format!("expected 1 to 365 days, got {}", c.default_response_days)));
+        }
+        Ok(())
+    }
+
+    fn validate_messages(&self) -> Result<(), Invalid> {
+        let cap = self.messages.weekly_cap;
+        if cap > 100 {
+            return Err(invalid(key("messages", "weekly_cap"), format!("expected 0 to 100 messages a week (0 = no cap), got {cap}")));
         }
         Ok(())
     }
@@ -3015,8 +3089,10 @@ mod tests {
             "[[loyalty.tiers]]\n__probe = 1\n",
             "[log]\n__probe = 1\n",
             "[analytics]\n__probe = 1\n",
+            "[campaigns]\n__probe = 1\n",
             "[tickets]\n__probe = 1\n",
             "[tickets.sla_hours]\n__probe = 1\n",
+            "[messages]\n__probe = 1\n",
         ];
         for probe in probes {
             let e = Config::from_str(probe, "probe").unwrap_err();
@@ -3033,6 +3109,18 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn messages_section_parses_times_and_refuses_bad_ones() {
+        let c = Config::from_str(&format!("{MINIMAL}[messages]\nquiet_start = \"22:30\"\nweekly_cap = 0\n"), "t.toml").unwrap();
+        assert_eq!(c.messages.quiet_start, chrono::NaiveTime::from_hms_opt(22, 30, 0).unwrap());
+        assert_eq!(c.messages.quiet_end, chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap());
+        assert_eq!(c.messages.weekly_cap, 0);
+        let e = Config::from_str(&format!("{MINIMAL}[messages]\nquiet_end = \"9am\"\n"), "t.toml").unwrap_err();
+        assert!(e.to_string().contains("[messages].quiet_end: expected a time \"HH:MM\" like \"21:00\", got \"9am\""), "{e}");
+        let e = Config::from_str(&format!("{MINIMAL}[messages]\nweekly_cap = 1000\n"), "t.toml").unwrap_err();
+        assert!(e.to_string().contains("[messages].weekly_cap: expected 0 to 100"), "{e}");
     }
 
     #[test]

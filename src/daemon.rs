@@ -47,6 +47,7 @@ pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>, 
         }
     };
     let loyalty = ctx.loyalty.clone();
+    let campaign_settings = ctx.campaigns.clone();
     let ctx = Arc::new(ctx);
     let (web_stop, web_stopped) = tokio::sync::oneshot::channel::<()>();
     let web = match web {
@@ -64,6 +65,8 @@ pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>, 
     };
     let serve = tokio::spawn(server.serve(Arc::clone(&store), ctx));
     let nightly = tokio::spawn(nightly_jobs(Arc::clone(&store), loyalty));
+    let campaigns = tokio::spawn(campaign_ticks(Arc::clone(&store), campaign_settings));
+    let release = tokio::spawn(release_held_messages(Arc::clone(&store)));
 
     notify_systemd("READY=1\nSTATUS=serving");
     let watchdog = watchdog_interval().map(|every| {
@@ -99,6 +102,8 @@ pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>, 
         s.abort();
     }
     nightly.abort();
+    campaigns.abort();
+    release.abort();
     tracing::info!("shutting down");
     notify_systemd("STOPPING=1");
     if let Some(relay) = relay {
@@ -138,6 +143,44 @@ async fn nightly_jobs(store: Arc<Store>, loyalty: crate::members::LoyaltyRules) 
         match done {
             Ok(()) => ran_for = Some(today),
             Err(e) => tracing::error!(error = %e, "daily jobs task failed"),
+        }
+    }
+}
+
+/// Campaigns each minute (`members::campaigns::tick`): scheduled ones launched when their start
+/// comes, launches cut short resumed, running ones finished when their response window ends.
+async fn campaign_ticks(store: Arc<Store>, settings: crate::members::campaigns::CampaignSettings) {
+    let settings = Arc::new(settings);
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let (s, settings) = (Arc::clone(&store), Arc::clone(&settings));
+        let done = tokio::task::spawn_blocking(move || {
+            let ctx = crate::members::campaigns::LaunchContext::from_settings(&settings);
+            crate::members::campaigns::tick(&s, &settings, &ctx)
+        })
+        .await;
+        match done {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "campaign tick failed"),
+            Err(e) => tracing::error!(error = %e, "campaign tick task failed"),
+        }
+    }
+}
+
+/// Each minute, member messages held for the quiet hours whose time came go to the outbox
+/// (`members::messages::release_due`, idempotent; the first run is at start).
+async fn release_held_messages(store: Arc<Store>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let s = Arc::clone(&store);
+        let done = tokio::task::spawn_blocking(move || crate::members::messages::release_due(&s, s.clock().now())).await;
+        match done {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(released = n, "held messages released"),
+            Ok(Err(e)) => tracing::error!(error = %e, "releasing held messages failed"),
+            Err(e) => tracing::error!(error = %e, "message release task failed"),
         }
     }
 }

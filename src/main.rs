@@ -17,6 +17,7 @@ use storehub::domain::barcode;
 use storehub::domain::staff::{check_password, check_pin, describe_difference, CredentialError, Role};
 use storehub::domain::stock::MoveKind;
 use storehub::inventory::NewMove;
+use storehub::members::messages::MessageRules;
 use storehub::members::{self, Channel, Gender, LoyaltyRules, MemberJob, NewMember};
 use storehub::members::tickets::{Priority, TicketChannel, TicketKind};
 use storehub::store::{self, Durability, Store, StoreOptions};
@@ -128,6 +129,9 @@ enum Command {
     /// Member analytics (会员分析): RFM, segments, tags, dormancy, repurchase reminders.
     #[command(subcommand)]
     Analytics(AnalyticsCmd),
+    /// Campaigns (营销活动, 休眠唤醒): create, playbooks, launch, funnel and uplift reports.
+    #[command(subcommand)]
+    Campaign(CampaignCmd),
     /// Receipts as the printer gets them (ESC/POS bytes).
     #[command(subcommand)]
     Receipt(ReceiptCmd),
@@ -149,6 +153,10 @@ enum Command {
     /// Members (会员): register, look up, top up the card, points.
     #[command(subcommand)]
     Member(MemberCmd),
+    /// Member messages (WeChat template messages and SMS, sent by HQ): templates, preview,
+    /// one-off send, list.
+    #[command(subcommand)]
+    Message(MessageCmd),
     /// Member service tickets (会员专属客服): open, list, assign, note, resolve, rate.
     #[command(subcommand)]
     Ticket(TicketCmd),
@@ -372,6 +380,54 @@ enum AnalyticsCmd {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum CampaignCmd {
+    /// Create a campaign from a JSON file (id, name, target, offer, message_template_id,
+    /// start_at, holdout_bp, response_days; docs/members-analytics.md).
+    Create { file: PathBuf },
+    /// Start a built-in playbook in one step: dormant-natural, dormant-experience, dormant-price,
+    /// birthday, points-expiring, repurchase-reminder, member-day. Launched now unless --start.
+    Playbook {
+        name: String,
+        /// When the daemon launches it (RFC 3339, e.g. 2026-12-01T09:00:00+08:00).
+        #[arg(long, value_name = "TIME")]
+        start: Option<chrono::DateTime<chrono::FixedOffset>>,
+        /// Percent of the targets held out (default [campaigns].default_holdout_bp).
+        #[arg(long, value_name = "PCT")]
+        holdout: Option<String>,
+    },
+    /// Every campaign with its state and funnel.
+    List,
+    /// One campaign with its funnel.
+    Show { id: String },
+    /// Launch a campaign now (or resume a launch cut short).
+    Launch { id: String },
+    /// End a running campaign's response window now.
+    Finish { id: String },
+    /// The funnel (targeted, held out, reached, responded, converted, revenue) and the uplift
+    /// against the holdout with its 95% interval.
+    Report {
+        id: String,
+        #[arg(long, value_enum, default_value = "json")]
+        format: ExportFormat,
+        /// One row per targeted member instead of the campaign's row.
+        #[arg(long)]
+        members: bool,
+        /// Write here instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+/// `--holdout 12.5` (percent) → 1250 bp.
+fn holdout_bp(pct: &str) -> Result<u32, Failure> {
+    let v: f64 = pct.trim().trim_end_matches('%').parse().map_err(|_| anyhow!("--holdout: expected a percent such as 10 or 12.5, got {pct:?}"))?;
+    if !(0.0..=90.0).contains(&v) {
+        return Err(anyhow!("--holdout: expected 0 to 90 percent, got {pct}").into());
+    }
+    Ok((v * 100.0).round() as u32)
 }
 
 #[derive(Subcommand)]
@@ -967,6 +1023,84 @@ enum PromotionsCmd {
 }
 
 #[derive(Subcommand)]
+enum MessageCmd {
+    /// Message templates: import, list, show, remove.
+    #[command(subcommand)]
+    Templates(MessageTemplatesCmd),
+    /// Render a template for a member, or for a sample member (张先生) without --member.
+    Preview {
+        /// Template id.
+        template: String,
+        /// The member's phone, card number, QR payload or id.
+        #[arg(long, value_name = "REF")]
+        member: Option<String>,
+        /// A variable's value, e.g. --var coupon=满200减50 (repeat for several).
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+    },
+    /// Send one message to one member through the same gate as campaigns (consent, weekly cap,
+    /// quiet hours). Prints Requested, Held (until when) or Skipped (why).
+    Send {
+        /// Template id.
+        template: String,
+        /// The member's phone, card number, QR payload or id.
+        #[arg(long, value_name = "REF")]
+        member: String,
+        /// A variable's value, e.g. --var coupon=满200减50 (repeat for several).
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+    },
+    /// Messages, newest first, as JSON.
+    List {
+        /// Only this member's (phone, card number, QR payload or id).
+        #[arg(long, value_name = "REF")]
+        member: Option<String>,
+        /// Only this campaign's.
+        #[arg(long, value_name = "ID")]
+        campaign: Option<String>,
+        /// Only messages in this state: held, requested, delivered, failed.
+        #[arg(long, value_parser = parse_message_state)]
+        state: Option<members::messages::MessageState>,
+        /// At most this many (0 = all).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Release held messages whose quiet hours are over now (the daemon does it every minute).
+    Release,
+}
+
+#[derive(Subcommand)]
+enum MessageTemplatesCmd {
+    /// Add or change templates from a JSON file (one template or an array); a bad file writes
+    /// nothing. Format: docs/members-analytics.md, "Messages".
+    Import { file: PathBuf },
+    /// Every template with the number of messages that used it.
+    List,
+    /// One template.
+    Show { id: String },
+    /// Remove a template no message used.
+    Remove { id: String },
+}
+
+fn parse_message_state(s: &str) -> Result<members::messages::MessageState, String> {
+    members::messages::MessageState::parse(s).ok_or_else(|| "expected held, requested, delivered or failed".to_string())
+}
+
+/// `--var NAME=VALUE` pairs.
+fn parse_vars(vars: &[String]) -> Result<std::collections::BTreeMap<String, String>, Failure> {
+    let mut out = std::collections::BTreeMap::new();
+    for v in vars {
+        match v.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                out.insert(name.trim().to_string(), value.to_string());
+            }
+            _ => return Err(anyhow!("--var {v:?}: expected NAME=VALUE, e.g. --var coupon=满200减50").into()),
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Subcommand)]
 enum CouponsCmd {
     /// Add or change coupon templates from a JSON file (one template or an array): id, name_zh,
     /// name_en, kind ({"kind": "fixed" | "percent" | "threshold" | "free_item", …}),
@@ -1147,7 +1281,52 @@ fn context(cfg: Option<&Config>) -> ops::Context {
         loyalty: cfg.map(LoyaltyRules::for_shop).unwrap_or_default(),
         devices: Default::default(),
         cloud: Default::default(),
+        campaigns: cfg.map(storehub::members::campaigns::CampaignSettings::from_config).unwrap_or_default(),
+        messages: cfg.map(MessageRules::from_config).unwrap_or_default(),
         tickets: cfg.map(storehub::members::tickets::TicketRules::from_config).unwrap_or_default(),
+    }
+}
+
+/// `storehub campaign …`.
+fn campaign_command(cli: &Cli, cmd: &CampaignCmd) -> Result<(), Failure> {
+    use storehub::members::campaigns as camp;
+    match cmd {
+        CampaignCmd::Create { file } => {
+            let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let campaign = camp::parse_new_campaign(&bytes, &file.display().to_string()).map_err(|e| anyhow!(e))?;
+            print_json(&request(cli, Request::CampaignCreate { campaign })?.result)
+        }
+        CampaignCmd::Playbook { name, start, holdout } => {
+            let holdout_bp = holdout.as_deref().map(holdout_bp).transpose()?;
+            let start_at = start.map(|t| t.with_timezone(&chrono::Utc));
+            print_json(&request(cli, Request::CampaignPlaybook { name: name.clone(), start_at, holdout_bp })?.result)
+        }
+        CampaignCmd::List => print_json(&request(cli, Request::CampaignList)?.result),
+        CampaignCmd::Show { id } => print_json(&request(cli, Request::CampaignShow { id: id.clone() })?.result),
+        CampaignCmd::Launch { id } => print_json(&request(cli, Request::CampaignLaunch { id: id.clone() })?.result),
+        CampaignCmd::Finish { id } => print_json(&request(cli, Request::CampaignFinish { id: id.clone() })?.result),
+        CampaignCmd::Report { id, format, members, output } => {
+            let reply = request(cli, Request::CampaignReport { id: id.clone(), members: *members })?;
+            let report: camp::CampaignReport = serde_json::from_value(reply.result)?;
+            let mut buf = Vec::new();
+            let rows = if *members { report.members.len() } else { 1 };
+            match (format, members) {
+                (ExportFormat::Csv, false) => camp::write_reports_csv(std::slice::from_ref(&report), &mut buf)?,
+                (ExportFormat::Csv, true) => camp::write_members_csv(&report, &mut buf)?,
+                (ExportFormat::Json, _) => {
+                    serde_json::to_writer_pretty(&mut buf, &report)?;
+                    buf.push(b'\n');
+                }
+            }
+            match output {
+                Some(path) => {
+                    std::fs::write(path, &buf).with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!("wrote {rows} rows to {}", path.display());
+                    Ok(())
+                }
+                None => write_stdout(&buf),
+            }
+        }
     }
 }
 
@@ -1167,6 +1346,7 @@ fn request(cli: &Cli, req: Request) -> Result<control::Reply, Failure> {
                     | Request::MemberAdd { .. }
                     | Request::PromotionsImport { .. }
                     | Request::CouponTemplatesAdd { .. }
+                    | Request::MessageTemplatesImport { .. }
             );
             if !dir.join("db").exists() && !creates {
                 return Err(anyhow!("{} holds no storehub database (and no daemon runs there)", dir.display()).into());
@@ -1208,6 +1388,63 @@ fn receipt_command(cli: &Cli, cmd: &ReceiptCmd) -> Result<(), Failure> {
     printer::cli::write_out(out, &bytes)?;
     eprintln!("wrote {} bytes of ESC/POS for {} mm paper to {}", bytes.len(), paper, out.display());
     Ok(())
+}
+
+/// `storehub message …`, through the control ops (daemon or not).
+fn message_command(cli: &Cli, cmd: &MessageCmd) -> Result<(), Failure> {
+    use members::messages::{self, Queued};
+    match cmd {
+        MessageCmd::Templates(MessageTemplatesCmd::Import { file }) => {
+            let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let name = file.display().to_string();
+            let templates = messages::parse_templates_json(&bytes, &name).map_err(|report| anyhow!("{report}\nnothing imported"))?;
+            let n = templates.len();
+            let reply = request(cli, Request::MessageTemplatesImport { templates })?;
+            let changed = reply.result.get("changed").and_then(|v| v.as_u64()).unwrap_or(0);
+            eprintln!("imported {n} message templates from {name}: {changed} new or changed");
+            Ok(())
+        }
+        MessageCmd::Templates(MessageTemplatesCmd::List) => print_json(&request(cli, Request::MessageTemplates)?.result),
+        MessageCmd::Templates(MessageTemplatesCmd::Show { id }) => {
+            print_json(&request(cli, Request::MessageTemplateShow { id: id.clone() })?.result)
+        }
+        MessageCmd::Templates(MessageTemplatesCmd::Remove { id }) => {
+            request(cli, Request::MessageTemplateRemove { id: id.clone() })?;
+            eprintln!("removed message template {id}");
+            Ok(())
+        }
+        MessageCmd::Preview { template, member, vars } => {
+            let req = Request::MessagePreview { template_id: template.clone(), member: member.clone(), vars: parse_vars(vars)? };
+            let reply = request(cli, req)?;
+            let p: messages::Preview = serde_json::from_value(reply.result).context("the preview as the store returned it")?;
+            let mut text = p.rendered.text.clone();
+            text.push('\n');
+            if p.channel == messages::Channel::Sms {
+                text.push_str(&format!("({} characters, {} SMS segment(s))\n", p.rendered.chars, p.rendered.segments));
+            }
+            write_stdout(text.as_bytes())
+        }
+        MessageCmd::Send { template, member, vars } => {
+            let req = Request::MessageSend { template_id: template.clone(), member: member.clone(), vars: parse_vars(vars)? };
+            let reply = request(cli, req)?;
+            let q: Queued = serde_json::from_value(reply.result).context("the outcome as the store returned it")?;
+            let line = match q {
+                Queued::Requested { message_id } => format!("Requested: message {message_id} is in the outbox for HQ\n"),
+                Queued::Held { message_id, until } => {
+                    let tz = load_config(cli, false)?.map_or(chrono_tz::Asia::Shanghai, |c| c.timezone());
+                    let local = clock::local(until, tz);
+                    format!("Held: message {message_id} waits for the end of the quiet hours, {} (shop time)\n", local.format("%Y-%m-%d %H:%M"))
+                }
+                Queued::Skipped { reason } => format!("Skipped: {}\n", reason.as_str()),
+            };
+            write_stdout(line.as_bytes())
+        }
+        MessageCmd::List { member, campaign, state, limit } => {
+            let req = Request::MessageList { member: member.clone(), campaign_id: campaign.clone(), state: *state, limit: *limit };
+            print_json(&request(cli, req)?.result)
+        }
+        MessageCmd::Release => print_json(&request(cli, Request::MessagesRelease)?.result),
+    }
 }
 
 fn print_json(v: &serde_json::Value) -> Result<(), Failure> {
@@ -1333,6 +1570,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             };
             print_json(&request(&cli, Request::AnalyticsFit { until: *until, unit_days, model: model.into() })?.result)
         }
+        Command::Campaign(cmd) => campaign_command(&cli, cmd),
         Command::Analytics(AnalyticsCmd::Members { as_of, format, output }) => {
             let cfg = load_config(&cli, false)?;
             let params = cfg.as_ref().map(|c| c.analytics.params()).unwrap_or_default();
@@ -1504,6 +1742,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             );
             Ok(())
         }
+        Command::Message(cmd) => message_command(&cli, cmd),
         Command::Coupons(CouponsCmd::Templates) => print_json(&request(&cli, Request::CouponTemplates)?.result),
         Command::Coupons(CouponsCmd::Issue { template, members, members_file, campaign }) => {
             let mut member_ids = members.clone();

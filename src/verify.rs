@@ -1,8 +1,9 @@
 //! `storehub verify`: invariants a technician or HQ can trust, checked across parts. Each
 //! violation is one line naming what is wrong and where: the stock ledger, sales (each whole:
 //! its stock moves, its totals, its tenders), members (`members::check`: points = Σ lots = Σ
-//! points ledger per member, stored value = Σ its ledger, the lookup and ledger indexes), the
-//! outbox, and the journal.
+//! points ledger per member, stored value = Σ its ledger, the lookup and ledger indexes), member
+//! service tickets (`members::tickets::check`: each indexed under its member), the outbox, and the
+//! journal.
 
 use std::collections::BTreeMap;
 
@@ -146,6 +147,10 @@ pub fn verify(store: &Store) -> Result<Report, StoreError> {
 
     // Members: balances against lots and ledgers, nothing negative, indexes consistent.
     violations.extend(members::check(store)?);
+    violations.extend(members::messages::check(store)?);
+    violations.extend(members::campaigns::check(store)?);
+    // Member service tickets: each indexed under its member, resolution and score consistent.
+    violations.extend(members::tickets::check(store)?);
 
     // The journal: every record it holds is applied.
     let (journal_records, mismatches) = store.journal_mismatches(MAX_LISTED)?;

@@ -311,6 +311,23 @@ fn events_carry_ids_never_subjects_notes_names_or_phones() {
 }
 
 #[test]
+fn verify_finds_a_ticket_missing_from_its_members_index() {
+    let (shop, fang, lei) = shop();
+    let t = open(&shop.store, &complaint(fang.id, "li"));
+    open(&shop.store, &complaint(lei.id, "li"));
+    tickets::resolve(&shop.store, t.id, "zhang", "已处理", Some(5)).unwrap();
+    assert_eq!(tickets::check(&shop.store).unwrap(), Vec::<String>::new());
+    assert!(storehub::verify::verify(&shop.store).unwrap().violations.is_empty());
+
+    // Tamper: drop the index entry of ticket 1, as a half-applied write would.
+    let mut key = codec::u64_key(fang.id).to_vec();
+    key.extend_from_slice(&codec::u64_key(t.id));
+    shop.store.commit::<_, std::convert::Infallible>(|tx| tx.remove(TreeId::TicketsByMember, &key).map(|_| ())).unwrap();
+    let violations = storehub::verify::verify(&shop.store).unwrap().violations;
+    assert_eq!(violations, vec![format!("ticket 1: missing from member {}'s ticket index", fang.id)]);
+}
+
+#[test]
 fn sla_hours_come_from_the_tickets_section() {
     let text = config_text_with("[tickets.sla_hours]\nurgent = 2\nhigh = 8\nnormal = 24\nlow = 96\n");
     let cfg = Config::from_str(&text, "storehub.toml").unwrap();

@@ -158,6 +158,41 @@ pub enum Request {
     /// Fit BG/NBD (`model` "bgnbd") or Gamma-Gamma ("gamma-gamma") to every member's history up
     /// to `until` (default today), times in units of `unit_days` days (1 or 7).
     AnalyticsFit { until: Option<chrono::NaiveDate>, unit_days: u32, model: String },
+    /// Create a campaign (draft, or scheduled with a start time).
+    CampaignCreate { campaign: crate::members::campaigns::NewCampaign },
+    /// Create a built-in playbook's campaign; launched at once unless it has a start time.
+    CampaignPlaybook { name: String, start_at: Option<chrono::DateTime<chrono::Utc>>, holdout_bp: Option<u32> },
+    /// Every campaign with its funnel.
+    CampaignList,
+    /// One campaign with its funnel.
+    CampaignShow { id: String },
+    /// Launch a draft or scheduled campaign now (or resume a launch cut short).
+    CampaignLaunch { id: String },
+    /// End a running campaign's window now.
+    CampaignFinish { id: String },
+    /// A campaign's funnel and uplift; `members` adds one row per targeted member.
+    CampaignReport { id: String, members: bool },
+    /// Upsert message templates (checked by the CLI; checked again before writing).
+    MessageTemplatesImport { templates: Vec<crate::members::messages::MessageTemplate> },
+    /// Every message template with its use count.
+    MessageTemplates,
+    /// One message template.
+    MessageTemplateShow { id: String },
+    /// Remove a message template no message used.
+    MessageTemplateRemove { id: String },
+    /// Render a template for a member (phone, card, QR or id) or the sample member.
+    MessagePreview { template_id: String, member: Option<String>, vars: std::collections::BTreeMap<String, String> },
+    /// A one-off message to one member through the gate (consent, cap, quiet hours).
+    MessageSend { template_id: String, member: String, vars: std::collections::BTreeMap<String, String> },
+    /// Messages, newest first, filtered.
+    MessageList {
+        member: Option<String>,
+        campaign_id: Option<String>,
+        state: Option<crate::members::messages::MessageState>,
+        limit: usize,
+    },
+    /// Release held messages whose quiet hours ended (the daemon does it each minute).
+    MessagesRelease,
     /// Open a member service ticket; `member` is a phone, card number or QR payload, `by` the
     /// staff who opens it.
     TicketOpen {
@@ -238,6 +273,21 @@ impl Request {
             Request::ImportTransactions { .. } => "import_transactions",
             Request::AnalyticsMembers { .. } => "analytics_members",
             Request::AnalyticsFit { .. } => "analytics_fit",
+            Request::CampaignCreate { .. } => "campaign_create",
+            Request::CampaignPlaybook { .. } => "campaign_playbook",
+            Request::CampaignList => "campaign_list",
+            Request::CampaignShow { .. } => "campaign_show",
+            Request::CampaignLaunch { .. } => "campaign_launch",
+            Request::CampaignFinish { .. } => "campaign_finish",
+            Request::CampaignReport { .. } => "campaign_report",
+            Request::MessageTemplatesImport { .. } => "message_templates_import",
+            Request::MessageTemplates => "message_templates",
+            Request::MessageTemplateShow { .. } => "message_template_show",
+            Request::MessageTemplateRemove { .. } => "message_template_remove",
+            Request::MessagePreview { .. } => "message_preview",
+            Request::MessageSend { .. } => "message_send",
+            Request::MessageList { .. } => "message_list",
+            Request::MessagesRelease => "messages_release",
             Request::TicketOpen { .. } => "ticket_open",
             Request::TicketList { .. } => "ticket_list",
             Request::TicketShow { .. } => "ticket_show",

@@ -31,6 +31,10 @@ pub struct Context {
     pub devices: std::sync::OnceLock<std::sync::Arc<crate::devices::health::HealthBoard>>,
     /// The link to HQ, set by the daemon when it starts the cloud relay.
     pub cloud: std::sync::OnceLock<std::sync::Arc<crate::cloud::CloudStatus>>,
+    /// `[campaigns]`, `[analytics]` and the rules a launch needs (defaults without a config).
+    pub campaigns: crate::members::campaigns::CampaignSettings,
+    /// `[messages]` with the store name and tier names (defaults when no config is given).
+    pub messages: crate::members::messages::MessageRules,
     /// `[tickets]` and the tier ladder (defaults when no config is given).
     pub tickets: members::tickets::TicketRules,
 }
@@ -220,6 +224,21 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         | Request::ImportTransactions { .. }
         | Request::AnalyticsMembers { .. }
         | Request::AnalyticsFit { .. }) => member_request(store, ctx, req),
+        req @ (Request::MessageTemplatesImport { .. }
+        | Request::MessageTemplates
+        | Request::MessageTemplateShow { .. }
+        | Request::MessageTemplateRemove { .. }
+        | Request::MessagePreview { .. }
+        | Request::MessageSend { .. }
+        | Request::MessageList { .. }
+        | Request::MessagesRelease) => message_request(store, ctx, req),
+        req @ (Request::CampaignCreate { .. }
+        | Request::CampaignPlaybook { .. }
+        | Request::CampaignList
+        | Request::CampaignShow { .. }
+        | Request::CampaignLaunch { .. }
+        | Request::CampaignFinish { .. }
+        | Request::CampaignReport { .. }) => campaign_request(store, ctx, req),
         req @ (Request::TicketOpen { .. }
         | Request::TicketList { .. }
         | Request::TicketShow { .. }
@@ -227,6 +246,76 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         | Request::TicketNote { .. }
         | Request::TicketResolve { .. }
         | Request::TicketRate { .. }) => ticket_request(store, ctx, req),
+    }
+}
+
+/// Campaigns: create (from a file or a playbook), list, show, launch, finish, report.
+fn campaign_request(store: &Store, ctx: &Context, req: Request) -> Result<Reply, String> {
+    use crate::members::campaigns as camp;
+    let settings = &ctx.campaigns;
+    let e = |e: camp::CampaignError| e.to_string();
+    let launch_ctx = camp::LaunchContext::from_settings(settings);
+    match req {
+        Request::CampaignCreate { campaign } => Ok(Reply::json(camp::create(store, &campaign, None, settings).map_err(e)?)),
+        Request::CampaignPlaybook { name, start_at, holdout_bp } => {
+            let c = camp::create_playbook(store, &name, start_at, holdout_bp, settings).map_err(e)?;
+            if c.start_at.is_some() {
+                return Ok(Reply::json(json!({ "campaign": c, "launch": null })));
+            }
+            let launched = camp::launch(store, settings, &launch_ctx, &c.id, None).map_err(e)?;
+            let c = camp::campaign(store, &c.id).map_err(|e| e.to_string())?;
+            Ok(Reply::json(json!({ "campaign": c, "launch": launched })))
+        }
+        Request::CampaignList => Ok(Reply::json(camp::reports(store).map_err(e)?)),
+        Request::CampaignShow { id } => Ok(Reply::json(camp::report(store, &id, false).map_err(e)?)),
+        Request::CampaignLaunch { id } => Ok(Reply::json(camp::launch(store, settings, &launch_ctx, &id, None).map_err(e)?)),
+        Request::CampaignFinish { id } => Ok(Reply::json(camp::finish(store, &id).map_err(e)?)),
+        Request::CampaignReport { id, members } => Ok(Reply::json(camp::report(store, &id, members).map_err(e)?)),
+        other => Err(format!("{} is not a campaign request", other.name())),
+    }
+}
+
+/// Member messages: templates, preview, one-off send, list, release of held messages.
+fn message_request(store: &Store, ctx: &Context, req: Request) -> Result<Reply, String> {
+    use crate::members::messages::{self, MessageFilter, Outgoing};
+    let s = |e: crate::store::StoreError| e.to_string();
+    let e = |e: crate::store::CommitError<messages::MessageError>| e.to_string();
+    let member_id = |r: &str| -> Result<u64, String> {
+        members::history::resolve_ref(store, r)
+            .map_err(s)?
+            .ok_or_else(|| format!("member: no member has phone, card or id {r:?}"))
+    };
+    let rules = &ctx.messages;
+    match req {
+        Request::MessageTemplatesImport { templates } => {
+            let changed = messages::upsert_templates(store, &templates).map_err(e)?;
+            Ok(Reply::json(json!({ "templates": templates.len(), "changed": changed })))
+        }
+        Request::MessageTemplates => Ok(Reply::json(messages::templates(store).map_err(s)?)),
+        Request::MessageTemplateShow { id } => {
+            let t = messages::template(store, &id).map_err(s)?;
+            Ok(Reply::json(t.ok_or_else(|| messages::MessageError::UnknownTemplate(id).to_string())?))
+        }
+        Request::MessageTemplateRemove { id } => Ok(Reply::json(messages::remove_template(store, &id).map_err(e)?)),
+        Request::MessagePreview { template_id, member, vars } => {
+            let member_id = member.as_deref().map(member_id).transpose()?;
+            let now = store.clock().now();
+            Ok(Reply::json(messages::preview(store, rules, now, &template_id, member_id, &vars).map_err(e)?))
+        }
+        Request::MessageSend { template_id, member, vars } => {
+            let out = Outgoing { member_id: member_id(&member)?, template_id, campaign_id: None, vars };
+            Ok(Reply::json(messages::request(store, rules, &out).map_err(e)?))
+        }
+        Request::MessageList { member, campaign_id, state, limit } => {
+            let member_id = member.as_deref().map(member_id).transpose()?;
+            let f = MessageFilter { member_id, campaign_id, state, limit };
+            Ok(Reply::json(messages::list(store, &f).map_err(s)?))
+        }
+        Request::MessagesRelease => {
+            let released = messages::release_due(store, store.clock().now()).map_err(s)?;
+            Ok(Reply::json(json!({ "released": released })))
+        }
+        other => Err(format!("{} is not a message request", other.name())),
     }
 }
 
@@ -342,12 +431,14 @@ fn member_request(store: &Store, ctx: &Context, req: Request) -> Result<Reply, S
                 "bgnbd" => crate::domain::clv::fit_bgnbd(&customers).map(|f| {
                     json!({ "r": f.params.r, "alpha": f.params.alpha, "a": f.params.a, "b": f.params.b,
                             "log_likelihood": f.log_likelihood, "customers": f.customers, "converged": f.converged,
-                            "iterations": f.iterations, "note": f.note })
+                            "iterations": f.iterations, "note": f.note,
+                            "std_errors": f.std_errors.map(|e| json!({ "r": e.r, "alpha": e.alpha, "a": e.a, "b": e.b })) })
                 }),
                 "gamma-gamma" => crate::domain::clv::fit_gamma_gamma(&customers).map(|f| {
                     json!({ "p": f.params.p, "q": f.params.q, "v": f.params.v,
                             "log_likelihood": f.log_likelihood, "customers": f.customers, "converged": f.converged,
-                            "iterations": f.iterations, "note": f.note })
+                            "iterations": f.iterations, "note": f.note,
+                            "std_errors": f.std_errors.map(|e| json!({ "p": e.p, "q": e.q, "v": e.v })) })
                 }),
                 other => return Err(format!("model: expected bgnbd or gamma-gamma, got {other:?}")),
             }

@@ -3,7 +3,8 @@
 //!
 //! - **Business**: anything that records money, goods, points, people or rules — sales and
 //!   returns, stock moves and the ledger's own `stock.low`, points, stored value, members,
-//!   coupons, promotions, the catalog, staff and shifts. HQ's books are built from these; losing
+//!   coupons, promotions, member messages (a dropped request is a message never sent), the
+//!   catalog, staff and shifts. HQ's books are built from these; losing
 //!   one loses money or trust. They are never dropped.
 //! - **Telemetry**: readings of the shop floor that the hub derives from sensors and that go
 //!   stale: `storehub.shelf.*` (picked, restocked, low, empty) and `storehub.beam.*` (beam and
@@ -88,6 +89,11 @@ mod tests {
         (crate::members::tickets::EVENT_OPENED, Business),
         (crate::members::tickets::EVENT_UPDATED, Business),
         (crate::members::tickets::EVENT_RESOLVED, Business),
+        (crate::members::messages::EVENT_REQUESTED, Business),
+        (crate::members::messages::EVENT_STATUS_CHANGED, Business),
+        (crate::members::campaigns::EVENT_CREATED, Business),
+        (crate::members::campaigns::EVENT_LAUNCHED, Business),
+        (crate::members::campaigns::EVENT_FINISHED, Business),
         (crate::coupons::EVENT_COUPON_ISSUED, Business),
         (crate::coupons::EVENT_COUPON_REDEEMED, Business),
         (crate::coupons::EVENT_COUPON_RESTORED, Business),
@@ -106,9 +112,9 @@ mod tests {
         for (event_type, class) in EVERY_EVENT {
             assert_eq!(class_of(event_type), *class, "{event_type}");
         }
-        // 42 business types, 5 telemetry ones (four shelf, one beam).
+        // 47 business types, 5 telemetry ones (four shelf, one beam).
         let telemetry = EVERY_EVENT.iter().filter(|(_, c)| *c == Telemetry).count();
-        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (42, 5));
+        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (47, 5));
     }
 
     /// The list above names every `pub const EVENT_… = "…"` in src/, so a new event type cannot

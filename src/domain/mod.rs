@@ -12,6 +12,7 @@ pub mod clv;
 pub mod coupon_code;
 pub mod events;
 pub mod loyalty;
+pub mod message;
 pub mod money;
 pub mod phone;
 pub mod pricing;

@@ -94,12 +94,16 @@ pub enum Action {
     ManageTickets,
     /// Open a service ticket for a member (at the till or the service desk).
     OpenTickets,
+    /// Create, launch and measure campaigns (营销活动).
+    ManageCampaigns,
+    /// Member messages: edit templates, preview, see what was sent.
+    ManageMessages,
     /// See member analytics: segments, dormancy, churn warnings, repurchase reminders, model fits.
     ViewAnalytics,
 }
 
 impl Action {
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 28] = [
         Action::Sell,
         Action::VoidLine,
         Action::VoidSession,
@@ -125,6 +129,8 @@ impl Action {
         Action::ViewDevices,
         Action::ManageTickets,
         Action::OpenTickets,
+        Action::ManageCampaigns,
+        Action::ManageMessages,
         Action::ViewAnalytics,
     ];
 
@@ -156,6 +162,8 @@ impl Action {
             Action::ViewDevices => "see device health",
             Action::ManageTickets => "work member service tickets",
             Action::OpenTickets => "open member service tickets",
+            Action::ManageCampaigns => "manage campaigns",
+            Action::ManageMessages => "manage member messages",
             Action::ViewAnalytics => "see member analytics",
         }
     }
@@ -195,6 +203,8 @@ fn permissions(action: Action) -> [bool; 4] {
         Action::ViewDevices          => [N,      Y,      Y,         Y],
         Action::ManageTickets        => [N,      Y,      N,         Y],
         Action::OpenTickets          => [Y,      Y,      N,         Y],
+        Action::ManageCampaigns      => [N,      Y,      N,         Y],
+        Action::ManageMessages       => [N,      Y,      N,         Y],
         Action::ViewAnalytics        => [N,      Y,      N,         Y],
     }
 }

@@ -436,6 +436,19 @@ mod tests {
     }
 
     #[test]
+    fn cash_rounded_up_to_the_jiao_must_be_paid_in_full() {
+        // Found by the settlement proptest: ¥15,810.85 rounds half up to ¥15,810.90 in cash, so
+        // handing over exactly ¥15,810.85 is 5 fen short, and ¥15,810.90 settles with +5 rounding.
+        let r = rules(CashRounding::ToJiao);
+        assert_eq!(
+            settle(1_581_085, &[cash(1_581_085)], &r).unwrap_err(),
+            TenderError::Short { total_fen: 1_581_090, paid_fen: 1_581_085 }
+        );
+        let s = settle(1_581_085, &[cash(1_581_090)], &r).unwrap();
+        assert_eq!((s.collected_fen, s.rounding_fen, s.change_fen), (1_581_090, 5, 0));
+    }
+
+    #[test]
     fn exact_cash_gives_no_change() {
         let s = settle(23640, &[cash(23640)], &rules(CashRounding::DownToJiao)).unwrap();
         // ¥236.40 is already whole jiao: nothing to round.
@@ -937,8 +950,10 @@ mod tests {
         ]
     }
 
-    /// Non-cash tenders each paying part of what remains, then cash for the rest if any is left.
-    fn tenders_for(total: i64, picks: &[(usize, u64)], extra_cash: i64) -> Vec<Tender> {
+    /// Non-cash tenders each paying part of what remains, then cash for the rest if any is left:
+    /// the rest as `rounding` makes it due (¥15,810.85 is ¥15,810.90 in cash under ToJiao) plus
+    /// `extra_cash` of change.
+    fn tenders_for(total: i64, picks: &[(usize, u64)], extra_cash: i64, rounding: CashRounding) -> Vec<Tender> {
         let mut remaining = total;
         let mut out = Vec::new();
         for &(k, pick) in picks {
@@ -956,7 +971,7 @@ mod tests {
             remaining -= amount;
         }
         if remaining > 0 {
-            out.push(cash(remaining + extra_cash));
+            out.push(cash(rounding.apply(remaining).max(remaining) + extra_cash));
         }
         out
     }
@@ -970,7 +985,7 @@ mod tests {
             rounding in arb_rounding(),
             refund_pick in any::<u64>(),
         ) {
-            let tenders = tenders_for(total, &picks, extra_cash);
+            let tenders = tenders_for(total, &picks, extra_cash, rounding);
             let r = TenderRules {
                 cash_rounding: rounding,
                 max_points_fen: total,

@@ -282,7 +282,7 @@ fn parse_row(line: u64, v: &[&str; 6], tz: chrono_tz::Tz, report: &mut HistoryCs
 
 /// The member id a `member_ref` names: a phone, card number or QR payload (`members::find`), or
 /// a member id of 1–10 digits.
-fn resolve_ref(store: &Store, r: &str) -> Result<Option<u64>, StoreError> {
+pub fn resolve_ref(store: &Store, r: &str) -> Result<Option<u64>, StoreError> {
     if let Some(m) = super::find(store, r)? {
         return Ok(Some(m.id));
     }

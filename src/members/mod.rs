@@ -14,9 +14,11 @@
 //! member id and a masked phone only.
 
 pub mod analytics;
+pub mod campaigns;
 pub mod export;
 pub mod history;
 pub mod jobs;
+pub mod messages;
 mod points;
 mod purchase;
 pub mod rules;

@@ -353,7 +353,9 @@ fn return_ref(return_id: u64) -> String {
 /// Credits the points a paid ticket earns, inside the sale's commit: `domain::loyalty::earn` at
 /// the member's tier multiplier, outstanding debt settled first, the rest into a lot (keep
 /// `lot_id` with the sale for returns). Call it before [`super::record_purchase_tx`] so the
-/// ticket earns at the tier the member paid in. A ticket earning nothing writes nothing.
+/// ticket earns at the tier the member paid in. A ticket earning nothing writes nothing. A
+/// running points-multiplier campaign that treated the member counts as one more points
+/// campaign covering every line (`members::campaigns::points_offers_tx`, docs/members-analytics.md).
 pub fn earn_tx(
     tx: &Tx,
     member_id: u64,
@@ -362,7 +364,16 @@ pub fn earn_tx(
     rules: &LoyaltyRules,
 ) -> Result<Earned, TxError<MemberError>> {
     let mut m = member_tx(tx, member_id)?;
-    let earning = earn(&rules.earn, ticket, rules.tier_multiplier_bp(&m.tier));
+    // A running points-multiplier campaign that treated this member adds a points campaign
+    // covering every line for its window (`members::campaigns::points_offers_tx`).
+    let offers = super::campaigns::points_offers_tx(tx, member_id, tx.now(), rules.timezone)?;
+    let earning = if offers.is_empty() {
+        earn(&rules.earn, ticket, rules.tier_multiplier_bp(&m.tier))
+    } else {
+        let mut with_offers = rules.earn.clone();
+        with_offers.campaigns.extend(offers);
+        earn(&with_offers, ticket, rules.tier_multiplier_bp(&m.tier))
+    };
     let c = credit_and_announce(tx, &mut m, earning.points, PointsSource::Sale, &sale_ref(sale_id), rules)?;
     if c.entry_id.is_some() {
         put_member(tx, &m)?;

@@ -31,7 +31,7 @@ pub const EVENT_UPDATED: &str = "storehub.ticket.updated";
 pub const EVENT_RESOLVED: &str = "storehub.ticket.resolved";
 
 /// What the member needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketKind {
     Complaint,
@@ -77,7 +77,7 @@ impl TicketKind {
 }
 
 /// Where the member reached the shop (or the shop the member).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketChannel {
     InStore,
@@ -133,7 +133,7 @@ pub struct NewTicket {
 }
 
 /// One note on a ticket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TicketNote {
     /// Staff id.
     pub author: String,
@@ -142,7 +142,7 @@ pub struct TicketNote {
 }
 
 /// A stored ticket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Ticket {
     /// From 1, in opening order.
     pub id: u64,
@@ -565,7 +565,7 @@ pub fn list(store: &Store, filter: TicketFilter, now: DateTime<Utc>) -> Result<V
 }
 
 /// One overdue ticket on the dashboard: ids and times only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OverdueTicket {
     pub id: u64,
     pub member_id: u64,
@@ -578,7 +578,7 @@ pub struct OverdueTicket {
 }
 
 /// The dashboard's service card: counts and the most overdue tickets.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TicketSummary {
     /// Not resolved (open or in progress).
     pub open: u64,
@@ -622,7 +622,7 @@ pub fn summary(store: &Store, now: DateTime<Utc>, most: usize) -> Result<TicketS
 
 /// A ticket as the CLI and the API show it: the ticket, whether it is overdue at the time asked,
 /// and the member's masked phone (never the full one).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TicketView {
     #[serde(flatten)]
     pub ticket: Ticket,
@@ -652,4 +652,38 @@ impl TicketView {
         }
         Ok(out)
     }
+}
+
+/// Every violation of the ticket invariants, one line each (for `storehub verify`): a ticket
+/// whose member does not exist or that is missing from `TicketsByMember`, an index entry naming
+/// no ticket or another member's, a resolved ticket without its resolution or an unresolved one
+/// with one, a satisfaction outside 1–5 or on an unresolved ticket. Reads only.
+pub fn check(store: &Store) -> Result<Vec<String>, StoreError> {
+    let mut v = Vec::new();
+    let mut indexed: BTreeSet<Vec<u8>> = BTreeSet::new();
+    for key in store.keys_with_prefix(TreeId::TicketsByMember, b"") {
+        indexed.insert(key?);
+    }
+    for item in store.scan::<Ticket>(TreeId::Tickets) {
+        let (_, t) = item?;
+        if crate::members::member(store, t.member_id)?.is_none() {
+            v.push(format!("ticket {}: member {} does not exist", t.id, t.member_id));
+        }
+        if !indexed.remove(index_key(t.member_id, t.id).as_slice()) {
+            v.push(format!("ticket {}: missing from member {}'s ticket index", t.id, t.member_id));
+        }
+        let resolved = t.state == TicketState::Resolved;
+        if resolved != (t.resolution.is_some() && t.resolved_at.is_some()) {
+            v.push(format!("ticket {}: state {} but resolution {}", t.id, t.state.as_str(), if t.resolution.is_some() { "set" } else { "missing" }));
+        }
+        if let Some(s) = t.satisfaction {
+            if !(1..=5).contains(&s) || !resolved {
+                v.push(format!("ticket {}: satisfaction {s} on a {} ticket", t.id, t.state.as_str()));
+            }
+        }
+    }
+    for key in indexed {
+        v.push(format!("ticket index key {key:02x?} names no ticket of that member"));
+    }
+    Ok(v)
 }

@@ -1,6 +1,6 @@
 //! The dashboard (概览): today's sales, tickets, average ticket and members' share, the hourly
 //! chart, top products, low-stock alerts, the device health board, the link to HQ and the
-//! outbox. The figures come from `reports::dashboard` (cached until the next commit); devices
+//! outbox, and the member service tickets (open, overdue, the most overdue; `web::tickets`). The figures come from `reports::dashboard` (cached until the next commit); devices
 //! and the link are read live. The page updates itself from `GET /api/v1/dashboard/events`
 //! (server-sent events: the same fragments, pushed when the store commits, at most once a
 //! second, and every 15 s for the devices and the link; each stream ends after 30 s and the
@@ -116,6 +116,8 @@ pub struct DashboardSummary {
     pub link: LinkState,
     /// `None` when no device hub runs in this process.
     pub devices: Option<Vec<DeviceRow>>,
+    /// Member service tickets: unresolved, overdue, the most overdue (`web::tickets`).
+    pub tickets: crate::members::tickets::TicketSummary,
 }
 
 /// The answer as sent: the cached figures' JSON spliced in as it is.
@@ -124,6 +126,7 @@ struct SummaryOut<'a> {
     figures: &'a serde_json::value::RawValue,
     link: LinkState,
     devices: Option<Vec<DeviceRow>>,
+    tickets: crate::members::tickets::TicketSummary,
 }
 
 /// The devices now, or `None` without a device hub.
@@ -160,7 +163,8 @@ pub async fn current(state: &AppState) -> Result<Arc<Cached>, WebError> {
 
 async fn summary(State(state): State<AppState>) -> Result<Response, WebError> {
     let cached = current(&state).await?;
-    let out = SummaryOut { figures: &cached.json, link: link_state(&state), devices: device_rows(&state) };
+    let tickets = super::tickets::card(&state).await?;
+    let out = SummaryOut { figures: &cached.json, link: link_state(&state), devices: device_rows(&state), tickets };
     let body = serde_json::to_vec(&out).map_err(|e| WebError::internal(format!("summary: {e}")))?;
     Ok(([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], body).into_response())
 }
@@ -187,6 +191,7 @@ struct Parts<'a> {
     figures: &'a DashboardFigures,
     link: &'a LinkState,
     devices: &'a Option<Vec<DeviceRow>>,
+    tickets: &'a crate::members::tickets::TicketSummary,
 }
 
 impl Parts<'_> {
@@ -353,7 +358,7 @@ impl Parts<'_> {
     }
 
     /// Element id → fragment, for the page and the event stream alike.
-    fn fragments(&self) -> [(&'static str, Markup); 6] {
+    fn fragments(&self) -> [(&'static str, Markup); 7] {
         [
             ("dash-title", self.title()),
             ("dash-kpis", self.kpis()),
@@ -361,6 +366,7 @@ impl Parts<'_> {
             ("dash-top", self.top()),
             ("dash-low", self.low_stock()),
             ("dash-devices", html! { (self.devices()) (self.link()) }),
+            ("dash-tickets", super::tickets::card_fragment(self.lang, self.tz, self.figures.date, self.tickets)),
         ]
     }
 }
@@ -400,8 +406,9 @@ fn stock_text(v: i64, grams: bool) -> String {
 async fn dashboard_page(State(state): State<AppState>, Extension(me): Extension<Identity>) -> Result<Response, WebError> {
     let cached = current(&state).await?;
     let (link, devices) = (link_state(&state), device_rows(&state));
-    let parts = Parts { lang: me.lang, tz: state.ctx.tz, figures: &cached.figures, link: &link, devices: &devices };
-    let [title, kpis, hourly, top, low, devs] = parts.fragments();
+    let tickets = super::tickets::card(&state).await?;
+    let parts = Parts { lang: me.lang, tz: state.ctx.tz, figures: &cached.figures, link: &link, devices: &devices, tickets: &tickets };
+    let [title, kpis, hourly, top, low, devs, tix] = parts.fragments();
     let body = html! {
         h1 id=(title.0) { (title.1) }
         p.muted id="dash-live" data-live-text=(me.lang.pick("实时更新中", "Live")) data-lost-text=(me.lang.pick("连接中断，正在重连…", "Connection lost, reconnecting…")) {}
@@ -415,6 +422,10 @@ async fn dashboard_page(State(state): State<AppState>, Extension(me): Extension<
             div.card id=(low.0) { (low.1) }
             div.card id=(devs.0) { (devs.1) }
         }
+        @if crate::domain::staff::allows(me.staff.role, crate::domain::staff::Action::ManageCampaigns) {
+            section.card style="margin-top:.8rem" id="campaigns-card" { (super::campaigns::dashboard_card(&state, me.lang).await?) }
+        }
+        section.card style="margin-top:.8rem" id=(tix.0) { (tix.1) }
     };
     let title = me.lang.pick("概览", "Dashboard");
     Ok(page::render_with(&state, Some(&me), title, body, &["dashboard.js"]).into_response())
@@ -425,16 +436,18 @@ async fn dashboard_page(State(state): State<AppState>, Extension(me): Extension<
 async fn payload(state: &AppState, lang: Lang) -> Result<String, WebError> {
     let cached = current(state).await?;
     let (link, devices) = (link_state(state), device_rows(state));
-    let parts = Parts { lang, tz: state.ctx.tz, figures: &cached.figures, link: &link, devices: &devices };
+    let tickets = super::tickets::card(state).await?;
+    let parts = Parts { lang, tz: state.ctx.tz, figures: &cached.figures, link: &link, devices: &devices, tickets: &tickets };
     let html: serde_json::Map<String, serde_json::Value> = parts.fragments().into_iter().map(|(id, m)| (id.to_string(), serde_json::Value::String(m.into_string()))).collect();
     #[derive(Serialize)]
     struct Push<'a> {
         figures: &'a serde_json::value::RawValue,
         link: &'a LinkState,
         devices: &'a Option<Vec<DeviceRow>>,
+        tickets: &'a crate::members::tickets::TicketSummary,
         html: serde_json::Map<String, serde_json::Value>,
     }
-    serde_json::to_string(&Push { figures: &cached.json, link: &link, devices: &devices, html }).map_err(|e| WebError::internal(format!("dashboard event: {e}")))
+    serde_json::to_string(&Push { figures: &cached.json, link: &link, devices: &devices, tickets: &tickets, html }).map_err(|e| WebError::internal(format!("dashboard event: {e}")))
 }
 
 struct Stream {

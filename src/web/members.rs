@@ -4,7 +4,8 @@
 //!
 //! Every rule is `members`' (phone, name, birthday, referral, consent stamps); this module reads
 //! forms and bodies, calls it, and shows the result. Phones are masked for everyone whose role
-//! may not manage members. Service tickets do not exist yet; the profile shows none.
+//! may not manage members. The profile shows the member's service tickets and the link to open one
+//! (`web::tickets`).
 
 use std::collections::HashMap;
 
@@ -620,6 +621,7 @@ async fn profile_page(State(state): State<AppState>, Extension(me): Extension<Id
             let sv = members::stored_value_page(store, id, (sp - 1) * LEDGER_PAGE, LEDGER_PAGE)?;
             let sales = crate::checkout::sale::member_sales(store, id, PURCHASES_SHOWN, PURCHASES_SCANNED)?;
             let coupons = coupons::member_coupons(store, id, true)?;
+            let tickets = super::tickets::member_rows(store, id, store.clock().now())?;
             let mut names: HashMap<String, String> = HashMap::new();
             for c in &coupons {
                 if !names.contains_key(&c.template_id) {
@@ -627,10 +629,10 @@ async fn profile_page(State(state): State<AppState>, Extension(me): Extension<Id
                     names.insert(c.template_id.clone(), t.map(|t| lang.pick(&t.name_zh, if t.name_en.is_empty() { &t.name_zh } else { &t.name_en }).to_string()).unwrap_or_default());
                 }
             }
-            Ok((today, m, points, sv, sales, coupons, names))
+            Ok((today, m, points, sv, sales, coupons, names, tickets))
         })
         .await?;
-    let (today, m, (points, points_total), (sv, sv_total), (sales, sales_truncated), coupons, names) = data;
+    let (today, m, (points, points_total), (sv, sv_total), (sales, sales_truncated), coupons, names, tickets) = data;
     let tz = state.ctx.tz;
     let rule = state.ctx.loyalty.tier(&m.tier);
     let group = |g: CouponGroup| -> Vec<&IssuedCoupon> { coupons.iter().rev().filter(|c| coupon_group(c, today) == g).take(COUPONS_SHOWN).collect() };
@@ -804,6 +806,7 @@ async fn profile_page(State(state): State<AppState>, Extension(me): Extension<Id
             h3 { (lang.pick("已过期 / 作废", "Expired / voided")) }
             (coupon_table(group(CouponGroup::Expired)))
         }
+        (super::tickets::profile_section(lang, &me, m.id, &tickets, tz))
     };
     Ok(forms::render(&state, &me, &format!("{} {}", lang.pick("会员", "Member"), m.id), body).into_response())
 }

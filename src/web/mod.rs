@@ -13,6 +13,7 @@
 pub mod analytics;
 pub mod assets;
 pub mod auth;
+pub mod campaigns;
 pub mod cashier;
 pub mod catalog;
 pub mod chart;
@@ -22,6 +23,7 @@ pub mod error;
 pub mod forms;
 pub mod i18n;
 pub mod members;
+pub mod messages;
 pub mod openapi;
 pub mod page;
 pub mod reports;
@@ -29,6 +31,7 @@ pub mod routes;
 pub mod staff;
 pub mod stock;
 pub mod system;
+pub mod tickets;
 pub mod tls;
 
 use std::net::SocketAddr;

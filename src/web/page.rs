@@ -20,6 +20,8 @@ struct NavItem {
 const NAV: &[NavItem] = &[
     NavItem { href: "/dashboard", zh: "概览", en: "Dashboard", need: Need::May(Action::ViewSales) },
     NavItem { href: "/members", zh: "会员", en: "Members", need: Need::May(Action::LookupMembers) },
+    NavItem { href: "/messages", zh: "消息", en: "Messages", need: Need::May(Action::ManageMessages) },
+    NavItem { href: "/tickets", zh: "服务工单", en: "Tickets", need: Need::May(Action::ManageTickets) },
     NavItem { href: "/products", zh: "商品", en: "Products", need: Need::May(Action::ViewCatalog) },
     NavItem { href: "/stock", zh: "库存", en: "Stock", need: Need::May(Action::ViewStock) },
     NavItem { href: "/reports", zh: "报表", en: "Reports", need: Need::May(Action::ViewSales) },
@@ -28,6 +30,7 @@ const NAV: &[NavItem] = &[
     NavItem { href: "/shifts", zh: "班次", en: "Shifts", need: Need::May(Action::OpenShift) },
     NavItem { href: "/devices", zh: "设备", en: "Devices", need: Need::May(Action::ViewDevices) },
     NavItem { href: "/system", zh: "系统", en: "System", need: Need::May(Action::Configure) },
+    NavItem { href: "/campaigns", zh: "营销", en: "Campaigns", need: Need::May(Action::ManageCampaigns) },
 ];
 
 /// A whole page: `title` in the tab and as the heading's context, `body` inside `<main>`.

@@ -123,6 +123,9 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(super::devices::routes());
     t.extend(super::system::routes());
     t.extend(super::staff::routes());
+    t.extend(super::campaigns::routes());
+    t.extend(super::messages::routes());
+    t.extend(super::tickets::routes());
     t.extend(super::analytics::routes());
     t
 }

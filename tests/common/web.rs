@@ -59,6 +59,8 @@ impl WebShop {
             loyalty: storehub::members::LoyaltyRules::for_shop(&cfg),
             devices: Default::default(),
             cloud: Default::default(),
+            campaigns: storehub::members::campaigns::CampaignSettings::from_config(&cfg),
+            messages: storehub::members::messages::MessageRules::from_config(&cfg),
             tickets: storehub::members::tickets::TicketRules::from_config(&cfg),
         };
         let cost = storehub::staff::HashCost::minimal_for_tests();

@@ -6,12 +6,13 @@ use serde_json::{Map, Value};
 
 use super::args::Refusal;
 use super::{
-    catalog_delete, catalog_upsert, config_patch, coupon_issue, member_upsert, ping, price_set, promotion_upsert, Context,
+    catalog_delete, catalog_upsert, config_patch, coupon_issue, member_upsert, message_status, ping, price_set, promotion_upsert,
+    Context,
 };
 use crate::store::{Tx, TxError};
 
 /// Every command name the hub knows (the last level of `…/cmd/{name}`).
-pub const NAMES: [&str; 8] = [
+pub const NAMES: [&str; 9] = [
     "ping",
     "catalog.upsert",
     "catalog.delete",
@@ -20,6 +21,7 @@ pub const NAMES: [&str; 8] = [
     "coupon.issue",
     "member.upsert",
     "config.patch",
+    "message.status",
 ];
 
 /// A command with its arguments typed and checked.
@@ -33,6 +35,7 @@ pub enum Command {
     CouponIssue(coupon_issue::Args),
     MemberUpsert(member_upsert::Args),
     ConfigPatch(config_patch::Args),
+    MessageStatus(message_status::Args),
 }
 
 impl Command {
@@ -51,6 +54,7 @@ impl Command {
             "coupon.issue" => Command::CouponIssue(coupon_issue::parse(args)?),
             "member.upsert" => Command::MemberUpsert(member_upsert::parse(args)?),
             "config.patch" => Command::ConfigPatch(config_patch::parse(args)?),
+            "message.status" => Command::MessageStatus(message_status::parse(args)?),
             other => {
                 return Err(Refusal::whole(format!(
                     "unknown command {:?}; this hub knows {}",
@@ -73,6 +77,7 @@ impl Command {
             Command::CouponIssue(a) => coupon_issue::apply(tx, a, ctx),
             Command::MemberUpsert(a) => member_upsert::apply(tx, a, ctx),
             Command::ConfigPatch(a) => config_patch::apply(tx, a),
+            Command::MessageStatus(a) => message_status::apply(tx, a),
         }
     }
 

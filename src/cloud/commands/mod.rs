@@ -20,6 +20,7 @@ pub mod coupon_issue;
 pub mod dispatch;
 pub mod envelope;
 pub mod member_upsert;
+pub mod message_status;
 pub mod ping;
 pub mod price_set;
 pub mod promotion_upsert;

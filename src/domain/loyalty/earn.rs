@@ -42,6 +42,9 @@ pub enum CampaignTarget {
     Sku(String),
     /// Every SKU of a category.
     Category(String),
+    /// Every line: a member's own campaign offer (`members::campaigns`, a points-multiplier
+    /// offer for the treated members of a running campaign).
+    Every,
 }
 
 /// A points campaign (积分活动): a multiplier on some goods for a while.
@@ -65,6 +68,7 @@ impl PointsCampaign {
         let target = match &self.target {
             CampaignTarget::Sku(sku) => *sku == line.sku,
             CampaignTarget::Category(c) => *c == line.category,
+            CampaignTarget::Every => true,
         };
         target && self.starts_at <= at && at < self.ends_at
     }
