@@ -252,3 +252,22 @@ pub fn clv_figures(log: &mut impl FnMut(&str)) -> anyhow::Result<Vec<Figure>> {
         },
     ])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_analytics_and_fit_benchmarks_run_and_report_against_their_baselines() {
+        let dir = tempfile::tempdir().unwrap();
+        let figs = figures(dir.path(), 300, &mut |_| {}).unwrap();
+        assert_eq!(figs.len(), 3);
+        assert!(figs[0].note.starts_with("library baseline:") && figs[0].value > 0.0, "{:?}", figs[0]);
+        assert!(figs[1].name.contains("300 members") && figs[1].note.ends_with("× the bare scan"), "{:?}", figs[1]);
+        assert!(figs[2].note.contains("× the bare scan; target < 5 s"), "{:?}", figs[2]);
+        let clv = clv_figures(&mut |_| {}).unwrap();
+        assert_eq!(clv.len(), 2);
+        assert!(clv[0].note.starts_with("baseline:") && clv[0].value > 0.0);
+        assert!(clv[1].note.contains(" evaluations, ") && clv[1].note.contains("× evaluations × one evaluation"), "{:?}", clv[1]);
+    }
+}
