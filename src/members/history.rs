@@ -302,6 +302,8 @@ pub struct HistoryImportSummary {
     pub members: usize,
     pub amount_fen: i64,
     pub commits: usize,
+    /// Rows an earlier run of the same file had stored before it was cut short (skipped now).
+    pub resumed_after: usize,
 }
 
 /// A history file imported before (`TreeId::Meta`, key `history_file:` + its SHA-256 in hex),
@@ -319,6 +321,24 @@ pub struct ImportedFile {
 
 impl Record for ImportedFile {
     const NAME: &'static str = "imported history file";
+}
+
+/// An import of a file cut short between two of its commits (`TreeId::Meta`, key
+/// `history_progress:` + its SHA-256): how many of its rows are stored. Written with every
+/// commit but the last, removed by the last; importing the same bytes again resumes after them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportProgress {
+    pub file: String,
+    pub rows_done: usize,
+    pub first_id: Option<u64>,
+}
+
+impl Record for ImportProgress {
+    const NAME: &'static str = "history import progress";
+}
+
+fn progress_key(sha256: &str) -> Vec<u8> {
+    format!("history_progress:{sha256}").into_bytes()
 }
 
 fn imported_file_key(sha256: &str) -> Vec<u8> {
@@ -369,12 +389,32 @@ pub fn import_history(
     today: NaiveDate,
     tiers: Option<(&super::LoyaltyRules, chrono_tz::Tz)>,
 ) -> Result<HistoryImportSummary, HistoryImportError> {
+    import_history_until(store, file_name, sha256, rows, today, tiers, None)
+}
+
+/// [`import_history`], stopping after `stop_after` commits when given: exactly the state a
+/// crash between two commits leaves (each commit is whole), for the resume test.
+fn import_history_until(
+    store: &Store,
+    file_name: &str,
+    sha256: &str,
+    rows: &[HistoryRow],
+    today: NaiveDate,
+    tiers: Option<(&super::LoyaltyRules, chrono_tz::Tz)>,
+    stop_after: Option<usize>,
+) -> Result<HistoryImportSummary, HistoryImportError> {
     let file_key = (!sha256.is_empty()).then(|| imported_file_key(sha256));
+    let progress_key = (!sha256.is_empty()).then(|| progress_key(sha256));
     if let Some(key) = &file_key {
         if let Some(earlier) = store.get::<ImportedFile>(TreeId::Meta, key)? {
             return Err(HistoryImportError::AlreadyImported { file: file_name.to_string(), earlier });
         }
     }
+    let progress = match &progress_key {
+        Some(key) => store.get::<ImportProgress>(TreeId::Meta, key)?,
+        None => None,
+    };
+    let skip = progress.as_ref().map_or(0, |p| p.rows_done.min(rows.len()));
     let mut report = HistoryCsvReport::new(file_name);
     let mut cache: HashMap<&str, Option<u64>> = HashMap::new();
     let mut ids = Vec::with_capacity(rows.len());
@@ -400,12 +440,22 @@ pub fn import_history(
     }
     let members: BTreeSet<u64> = ids.iter().copied().collect();
     let amount_fen = rows.iter().fold(0i64, |a, r| a.saturating_add(r.amount_fen));
-    let mut summary =
-        HistoryImportSummary { file: file_name.to_string(), rows: rows.len(), members: members.len(), amount_fen, commits: 0 };
-    let mut first_id = None;
-    let chunks: Vec<(&[HistoryRow], &[u64])> = rows.chunks(CHUNK_ROWS).zip(ids.chunks(CHUNK_ROWS)).collect();
+    let mut summary = HistoryImportSummary {
+        file: file_name.to_string(),
+        rows: rows.len(),
+        members: members.len(),
+        amount_fen,
+        commits: 0,
+        resumed_after: skip,
+    };
+    let mut first_id = progress.and_then(|p| p.first_id);
+    let chunks: Vec<(&[HistoryRow], &[u64])> =
+        rows[skip..].chunks(CHUNK_ROWS).zip(ids[skip..].chunks(CHUNK_ROWS)).collect();
     let n_chunks = chunks.len().max(1);
     for i in 0..n_chunks {
+        if stop_after.is_some_and(|n| i >= n) {
+            break;
+        }
         let (chunk, chunk_ids): (&[HistoryRow], &[u64]) = chunks.get(i).copied().unwrap_or((&[], &[]));
         let last_chunk = i + 1 == n_chunks;
         let (chunk_first, _) = store
@@ -430,6 +480,15 @@ pub fn import_history(
                 }
                 put_imported_in_tx(tx, &stored)?;
                 let (first, last) = (stored.first().map(|p| p.id), stored.last().map(|p| p.id));
+                if let Some(key) = &progress_key {
+                    if last_chunk {
+                        tx.remove::<MemberError>(TreeId::Meta, key)?;
+                    } else {
+                        let rows_done = skip + (i + 1) * CHUNK_ROWS;
+                        let p = ImportProgress { file: file_name.to_string(), rows_done, first_id: first_id.or(first) };
+                        tx.put(TreeId::Meta, key, &p)?;
+                    }
+                }
                 if last_chunk {
                     let event = HistoryImported {
                         file: file_name.to_string(),
@@ -734,5 +793,62 @@ mod tests {
         let err = parse_history(b"member_ref,when,amount_fen\n", "h.csv", TZ).unwrap_err();
         assert!(err.to_string().contains("unknown column \"when\""));
         assert!(err.to_string().contains("missing required column date"));
+    }
+
+    #[test]
+    fn an_import_cut_short_between_commits_resumes_where_it_stopped() {
+        use crate::clock::ManualClock;
+        use crate::store::{Durability, StoreOptions};
+        use chrono::TimeZone as _;
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 26, 2, 0, 0).unwrap()));
+        let opts = |clock: &Arc<ManualClock>| StoreOptions {
+            path: dir.path().to_path_buf(),
+            durability: Durability::Durable,
+            relaxed_flush_ms: 50,
+            source: Some("/storehub/t/s/h".into()),
+            clock: clock.clone(),
+        };
+        let store = Store::open(opts(&clock)).unwrap();
+        let rules = crate::members::LoyaltyRules::from_config(&crate::config::Config::demo().unwrap().loyalty);
+        let id = crate::members::register(&store, &crate::members::NewMember::in_store("13800000001", "甲"), &rules).unwrap().id;
+        // 2 500 rows: three commits of 1 000, 1 000 and 500.
+        let rows: Vec<HistoryRow> = (0..2_500u64)
+            .map(|i| HistoryRow {
+                line: i + 2,
+                member_ref: id.to_string(),
+                date: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Days::new(i % 300),
+                at: None,
+                amount_fen: 100 + i as i64,
+                category: None,
+                sku: None,
+                qty: None,
+            })
+            .collect();
+        let today = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+        let sha = "ab".repeat(32);
+        // The first run stops after one commit, as a crash between commits would leave it.
+        let cut = import_history_until(&store, "h.csv", &sha, &rows, today, None, Some(1)).unwrap();
+        assert_eq!(cut.commits, 1);
+        drop(store);
+        let store = Store::open(opts(&clock)).unwrap();
+        let all = |store: &Store| store.scan::<ImportedPurchase>(TreeId::History).map(|r| r.unwrap().1).collect::<Vec<_>>();
+        let count = |store: &Store| all(store).len();
+        assert_eq!(count(&store), 1_000);
+        // The same bytes again resume after the 1 000 stored rows: every row once.
+        let done = import_history(&store, "h.csv", &sha, &rows, today, None).unwrap();
+        assert_eq!((done.resumed_after, done.commits, done.rows), (1_000, 2, 2_500));
+        assert_eq!(count(&store), 2_500);
+        let sum: i64 = all(&store).iter().map(|p| p.amount_fen).sum();
+        assert_eq!(sum, (0..2_500).map(|i| 100 + i).sum::<i64>());
+        assert_eq!(store.get::<ImportProgress>(TreeId::Meta, &progress_key(&sha)).unwrap(), None);
+        let file = store.get::<ImportedFile>(TreeId::Meta, &imported_file_key(&sha)).unwrap().unwrap();
+        assert_eq!((file.rows, file.first_id, file.last_id), (2_500, Some(1), Some(2_500)));
+        // And a third time it is refused.
+        assert!(matches!(
+            import_history(&store, "h.csv", &sha, &rows, today, None),
+            Err(HistoryImportError::AlreadyImported { .. })
+        ));
     }
 }
