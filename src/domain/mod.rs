@@ -16,6 +16,7 @@ pub mod message;
 pub mod money;
 pub mod phone;
 pub mod pricing;
+pub mod replenish;
 pub mod rfm;
 pub mod reports;
 pub mod service;
