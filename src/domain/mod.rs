@@ -6,6 +6,7 @@
 //! Nothing here does I/O, reads the clock or is async: callers pass in everything a decision
 //! needs, so every rule can be tested with worked numbers.
 
+pub mod abc;
 pub mod barcode;
 pub mod campaign;
 pub mod clv;

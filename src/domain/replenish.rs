@@ -10,6 +10,8 @@
 //! Production Management in Supply Chains*, 4th ed., ch. 6). Formulas and conventions are also in
 //! docs/stock-intelligence.md, section "Replenishment".
 
+use crate::domain::abc::AbcClass;
+
 /// What was wrong with the input of a replenishment calculation; each variant names the field.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ReplenishError {
@@ -95,6 +97,16 @@ fn inverse_normal_cdf(p: f64) -> f64 {
             / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
     } else {
         -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    }
+}
+
+/// The default target service level of an ABC class, bp: A 98 %, B 95 %, C 90 % (the issue's
+/// defaults; a SKU's own `service_level_bp` overrides it).
+pub fn default_service_level_bp(class: AbcClass) -> u32 {
+    match class {
+        AbcClass::A => 9800,
+        AbcClass::B => 9500,
+        AbcClass::C => 9000,
     }
 }
 
@@ -489,6 +501,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(got.projected_stockout_day, Some(u32::MAX));
+    }
+
+    #[test]
+    fn default_service_levels_per_abc_class() {
+        // A 98 % → z 2.0537, B 95 % → 1.6449, C 90 % → 1.2816.
+        assert_eq!(default_service_level_bp(AbcClass::A), 9800);
+        assert_eq!(default_service_level_bp(AbcClass::B), 9500);
+        assert_eq!(default_service_level_bp(AbcClass::C), 9000);
+        let z = z_for_service_level(default_service_level_bp(AbcClass::A)).unwrap();
+        assert!(close(z, 2.0537, 5e-5));
     }
 
     #[test]
