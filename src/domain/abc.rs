@@ -223,6 +223,173 @@ pub fn xyz_class(daily_qty: &[i64], cutoffs: &XyzCutoffs) -> Result<XyzClass, An
     })
 }
 
+/// Slow-mover and dead-stock limits, days without a sale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockAgeParams {
+    /// Slow mover when the last sale is at least this many days ago (e.g. 30).
+    pub slow_after_days: u32,
+    /// Dead stock when the last sale is at least this many days ago, or never (e.g. 90).
+    pub dead_after_days: u32,
+}
+
+/// One SKU's stock and last sale, for [`slow_and_dead`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StockItem {
+    /// Units on hand (≤ 0: nothing tied up, never slow or dead).
+    pub on_hand: i64,
+    /// Unit cost, fen (≥ 0).
+    pub unit_cost_fen: i64,
+    /// Whole days from the last sale to the analysis date (0 = sold today); `None` = no sale in
+    /// the history the caller has.
+    pub days_since_last_sale: Option<u32>,
+}
+
+/// How a SKU with stock on hand is moving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum StockAge {
+    /// Sold within `slow_after_days`, or nothing on hand.
+    Moving,
+    /// No sale for `slow_after_days` or more, with stock on hand.
+    Slow,
+    /// No sale for `dead_after_days` or more (or never), with stock on hand.
+    Dead,
+}
+
+/// A slow or dead SKU with the value it ties up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgedStock {
+    /// Position in the input.
+    pub index: usize,
+    /// Slow or Dead.
+    pub age: StockAge,
+    /// on hand × unit cost, fen (saturating).
+    pub value_fen: i64,
+}
+
+/// The [`StockAge`] of one SKU (see the variants; limits are inclusive).
+pub fn stock_age(item: &StockItem, params: &StockAgeParams) -> StockAge {
+    if item.on_hand <= 0 {
+        return StockAge::Moving;
+    }
+    match item.days_since_last_sale {
+        None => StockAge::Dead,
+        Some(d) if d >= params.dead_after_days => StockAge::Dead,
+        Some(d) if d >= params.slow_after_days => StockAge::Slow,
+        Some(_) => StockAge::Moving,
+    }
+}
+
+/// The slow movers and dead stock among `items`, most value tied up first (ties: input order).
+pub fn slow_and_dead(
+    items: &[StockItem],
+    params: &StockAgeParams,
+) -> Result<Vec<AgedStock>, AnalysisError> {
+    if params.slow_after_days > params.dead_after_days {
+        return Err(AnalysisError::StockAgeParams {
+            slow: params.slow_after_days,
+            dead: params.dead_after_days,
+        });
+    }
+    let mut out = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        if item.unit_cost_fen < 0 {
+            return Err(AnalysisError::NegativeEntry {
+                field: "unit_cost_fen",
+                index,
+                value: item.unit_cost_fen,
+            });
+        }
+        let age = stock_age(item, params);
+        if age != StockAge::Moving {
+            out.push(AgedStock {
+                index,
+                age,
+                value_fen: item.on_hand.saturating_mul(item.unit_cost_fen),
+            });
+        }
+    }
+    out.sort_by(|x, y| y.value_fen.cmp(&x.value_fen).then(x.index.cmp(&y.index)));
+    Ok(out)
+}
+
+/// Stock turnover in days: average stock value ÷ daily cost of sales, where daily cost of sales
+/// = `cost_of_sales_fen` ÷ `period_days`; i.e. average stock × period ÷ cost of sales. Both values
+/// at cost, fen, over the same period. **Zero sales**: `None` (the stock does not turn over;
+/// shown as "—"), whatever the stock.
+pub fn turnover_days(
+    average_stock_fen: i64,
+    cost_of_sales_fen: i64,
+    period_days: u32,
+) -> Result<Option<f64>, AnalysisError> {
+    if period_days == 0 {
+        return Err(AnalysisError::ZeroPeriod);
+    }
+    for (field, value) in [
+        ("average_stock_fen", average_stock_fen),
+        ("cost_of_sales_fen", cost_of_sales_fen),
+    ] {
+        if value < 0 {
+            return Err(AnalysisError::Negative { field, value });
+        }
+    }
+    if cost_of_sales_fen == 0 {
+        return Ok(None);
+    }
+    Ok(Some(
+        average_stock_fen as f64 * f64::from(period_days) / cost_of_sales_fen as f64,
+    ))
+}
+
+/// One SKU's on hand and order-up-to level, for [`overstock`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StockLevel {
+    /// Units on hand.
+    pub on_hand: i64,
+    /// Order-up-to level S from the replenishment suggestion (≥ 0).
+    pub order_up_to: i64,
+}
+
+/// An over-stocked SKU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overstock {
+    /// Position in the input.
+    pub index: usize,
+    /// on hand − order-up-to, units (what the shop would not have bought).
+    pub excess_units: i64,
+}
+
+/// The over-stock list: SKUs with on hand > order-up-to × factor (`factor_bp` ≥ 10 000, e.g.
+/// 15 000 = 1.5×; strictly above). A SKU with order-up-to 0 (no forecast demand) is over-stocked
+/// with any stock on hand. Most excess first (ties: input order).
+pub fn overstock(levels: &[StockLevel], factor_bp: u32) -> Result<Vec<Overstock>, AnalysisError> {
+    if factor_bp < 10_000 {
+        return Err(AnalysisError::OverstockFactor(factor_bp));
+    }
+    let mut out = Vec::new();
+    for (index, level) in levels.iter().enumerate() {
+        if level.order_up_to < 0 {
+            return Err(AnalysisError::NegativeEntry {
+                field: "order_up_to",
+                index,
+                value: level.order_up_to,
+            });
+        }
+        let limit = i128::from(level.order_up_to) * i128::from(factor_bp);
+        if i128::from(level.on_hand) * 10_000 > limit {
+            out.push(Overstock {
+                index,
+                excess_units: level.on_hand.saturating_sub(level.order_up_to),
+            });
+        }
+    }
+    out.sort_by(|x, y| {
+        y.excess_units
+            .cmp(&x.excess_units)
+            .then(x.index.cmp(&y.index))
+    });
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,5 +492,114 @@ mod tests {
             y_max_cv: 0.5,
         };
         assert!(xyz_class(&[1], &nan).is_err());
+    }
+
+    #[test]
+    fn slow_movers_and_dead_stock_with_value_tied_up() {
+        let params = StockAgeParams {
+            slow_after_days: 30,
+            dead_after_days: 90,
+        };
+        let item = |on_hand, unit_cost_fen, days| StockItem {
+            on_hand,
+            unit_cost_fen,
+            days_since_last_sale: days,
+        };
+        let items = [
+            item(10, 500, Some(3)),   // 0: sold 3 days ago → moving
+            item(4, 1_250, Some(30)), // 1: 30 days (limit inclusive) → slow, 4 × 12.50 = 5 000 fen
+            item(20, 800, Some(120)), // 2: 120 ≥ 90 → dead, 20 × 8.00 = 16 000 fen
+            item(2, 2_500, None),     // 3: never sold → dead, 5 000 fen
+            item(0, 900, None),       // 4: nothing on hand → not listed
+            item(-3, 900, Some(200)), // 5: negative on hand → not listed
+            item(1, 300, Some(89)),   // 6: 89 < 90 → slow, 300 fen
+        ];
+        let got = slow_and_dead(&items, &params).unwrap();
+        let summary: Vec<_> = got.iter().map(|a| (a.index, a.age, a.value_fen)).collect();
+        assert_eq!(
+            summary,
+            vec![
+                (2, StockAge::Dead, 16_000),
+                (1, StockAge::Slow, 5_000), // tie with 3 at 5 000: input order
+                (3, StockAge::Dead, 5_000),
+                (6, StockAge::Slow, 300),
+            ]
+        );
+        let dead_fen: i64 = got
+            .iter()
+            .filter(|a| a.age == StockAge::Dead)
+            .map(|a| a.value_fen)
+            .sum();
+        assert_eq!(dead_fen, 21_000);
+        assert_eq!(stock_age(&items[0], &params), StockAge::Moving);
+
+        let bad = StockAgeParams {
+            slow_after_days: 100,
+            dead_after_days: 90,
+        };
+        assert!(slow_and_dead(&items, &bad).is_err());
+        assert_eq!(
+            slow_and_dead(&[item(1, -5, None)], &params)
+                .unwrap_err()
+                .to_string(),
+            "unit_cost_fen[0]: negative value -5"
+        );
+    }
+
+    #[test]
+    fn turnover_days_worked() {
+        // Average stock ¥3 000 = 300 000 fen, cost of sales ¥9 000 over 90 days = 10 000 fen/day
+        // → 300 000 / 10 000 = 30 days.
+        assert_eq!(turnover_days(300_000, 900_000, 90).unwrap(), Some(30.0));
+        // ¥500 = 50 000 fen average, ¥2 000 = 200 000 fen over 30 days:
+        // 50 000 × 30 / 200 000 = 7.5 days.
+        assert_eq!(turnover_days(50_000, 200_000, 30).unwrap(), Some(7.5));
+        // Zero sales → None; no stock and sales → 0 days.
+        assert_eq!(turnover_days(300_000, 0, 90).unwrap(), None);
+        assert_eq!(turnover_days(0, 0, 90).unwrap(), None);
+        assert_eq!(turnover_days(0, 1_000, 90).unwrap(), Some(0.0));
+        assert_eq!(turnover_days(1, 1, 0), Err(AnalysisError::ZeroPeriod));
+        assert_eq!(
+            turnover_days(1, -5, 30).unwrap_err().to_string(),
+            "cost_of_sales_fen: negative value -5"
+        );
+    }
+
+    #[test]
+    fn overstock_list_above_factor() {
+        let l = |on_hand, order_up_to| StockLevel {
+            on_hand,
+            order_up_to,
+        };
+        // Factor 1.5×: 100 > 60 × 1.5 = 90 → excess 40; 90 = 90 not above; 5 > 0 × 1.5 → excess 5;
+        // 0 with S 0 → no; 400 > 200 × 1.5 = 300 → excess 200.
+        let got = overstock(
+            &[l(100, 60), l(90, 60), l(5, 0), l(0, 0), l(400, 200)],
+            15_000,
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                Overstock {
+                    index: 4,
+                    excess_units: 200
+                },
+                Overstock {
+                    index: 0,
+                    excess_units: 40
+                },
+                Overstock {
+                    index: 2,
+                    excess_units: 5
+                },
+            ]
+        );
+        assert_eq!(
+            overstock(&[l(1, 1)], 9_999).unwrap_err().to_string(),
+            "factor_bp: must be at least 10000 (1×), got 9999"
+        );
+        assert!(overstock(&[l(1, -1)], 10_000).is_err());
+        assert_eq!(overstock(&[l(i64::MAX, 0)], u32::MAX).unwrap().len(), 1);
     }
 }
