@@ -78,6 +78,21 @@ pub enum AnalysisError {
     OverstockFactor(u32),
 }
 
+/// `Err(NegativeEntry)` for the first negative value of a list.
+fn check_entries(
+    field: &'static str,
+    values: impl IntoIterator<Item = i64>,
+) -> Result<(), AnalysisError> {
+    match values.into_iter().enumerate().find(|&(_, v)| v < 0) {
+        Some((index, value)) => Err(AnalysisError::NegativeEntry {
+            field,
+            index,
+            value,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// ABC cut-offs as shares of total revenue, bp; they must add up to 10 000.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AbcCutoffs {
@@ -115,13 +130,7 @@ pub fn abc_classes(
     if u64::from(a_bp) + u64::from(b_bp) + u64::from(c_bp) != 10_000 {
         return Err(AnalysisError::AbcCutoffs { a_bp, b_bp, c_bp });
     }
-    if let Some((index, &value)) = revenue_fen.iter().enumerate().find(|(_, &r)| r < 0) {
-        return Err(AnalysisError::NegativeEntry {
-            field: "revenue_fen",
-            index,
-            value,
-        });
-    }
+    check_entries("revenue_fen", revenue_fen.iter().copied())?;
     let total: i128 = revenue_fen.iter().map(|&r| i128::from(r)).sum();
     let mut order: Vec<usize> = (0..revenue_fen.len()).collect();
     order.sort_by(|&i, &j| revenue_fen[j].cmp(&revenue_fen[i]).then(i.cmp(&j)));
@@ -189,13 +198,7 @@ pub fn demand_cv(daily_qty: &[i64]) -> Result<Option<f64>, AnalysisError> {
     if daily_qty.is_empty() {
         return Err(AnalysisError::EmptySeries);
     }
-    if let Some((index, &value)) = daily_qty.iter().enumerate().find(|(_, &q)| q < 0) {
-        return Err(AnalysisError::NegativeEntry {
-            field: "daily_qty",
-            index,
-            value,
-        });
-    }
+    check_entries("daily_qty", daily_qty.iter().copied())?;
     let n = daily_qty.len() as f64;
     let mean = daily_qty.iter().map(|&q| q as f64).sum::<f64>() / n;
     if mean <= 0.0 {
@@ -233,7 +236,7 @@ pub struct StockAgeParams {
 }
 
 /// One SKU's stock and last sale, for [`slow_and_dead`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StockItem {
     /// Units on hand (≤ 0: nothing tied up, never slow or dead).
     pub on_hand: i64,
@@ -256,7 +259,7 @@ pub enum StockAge {
 }
 
 /// A slow or dead SKU with the value it ties up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgedStock {
     /// Position in the input.
     pub index: usize,
@@ -290,15 +293,9 @@ pub fn slow_and_dead(
             dead: params.dead_after_days,
         });
     }
+    check_entries("unit_cost_fen", items.iter().map(|i| i.unit_cost_fen))?;
     let mut out = Vec::new();
     for (index, item) in items.iter().enumerate() {
-        if item.unit_cost_fen < 0 {
-            return Err(AnalysisError::NegativeEntry {
-                field: "unit_cost_fen",
-                index,
-                value: item.unit_cost_fen,
-            });
-        }
         let age = stock_age(item, params);
         if age != StockAge::Moving {
             out.push(AgedStock {
@@ -341,7 +338,7 @@ pub fn turnover_days(
 }
 
 /// One SKU's on hand and order-up-to level, for [`overstock`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StockLevel {
     /// Units on hand.
     pub on_hand: i64,
@@ -350,7 +347,7 @@ pub struct StockLevel {
 }
 
 /// An over-stocked SKU.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Overstock {
     /// Position in the input.
     pub index: usize,
@@ -365,15 +362,9 @@ pub fn overstock(levels: &[StockLevel], factor_bp: u32) -> Result<Vec<Overstock>
     if factor_bp < 10_000 {
         return Err(AnalysisError::OverstockFactor(factor_bp));
     }
+    check_entries("order_up_to", levels.iter().map(|l| l.order_up_to))?;
     let mut out = Vec::new();
     for (index, level) in levels.iter().enumerate() {
-        if level.order_up_to < 0 {
-            return Err(AnalysisError::NegativeEntry {
-                field: "order_up_to",
-                index,
-                value: level.order_up_to,
-            });
-        }
         let limit = i128::from(level.order_up_to) * i128::from(factor_bp);
         if i128::from(level.on_hand) * 10_000 > limit {
             out.push(Overstock {

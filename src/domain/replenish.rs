@@ -128,7 +128,7 @@ pub struct SkuPolicy {
 }
 
 /// What the suggestion is computed from, for one SKU on the day of the review.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DemandInput {
     /// Forecast demand per day, units (f64, ≥ 0): the forecast module's level for the next days.
     pub forecast_per_day: f64,
@@ -142,7 +142,7 @@ pub struct DemandInput {
 }
 
 /// The numbers behind a [`Suggestion`], so a manager can check it by hand.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Explanation {
     /// The forecast per day used.
     pub forecast_per_day: f64,
@@ -165,7 +165,7 @@ pub struct Explanation {
 }
 
 /// The replenishment suggestion of one SKU; all quantities in whole units.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Suggestion {
     /// ⌈z · σ · √(L + R)⌉, never negative.
     pub safety_stock: i64,
