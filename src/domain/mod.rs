@@ -6,6 +6,7 @@
 //! Nothing here does I/O, reads the clock or is async: callers pass in everything a decision
 //! needs, so every rule can be tested with worked numbers.
 
+pub mod abc;
 pub mod barcode;
 pub mod campaign;
 pub mod clv;
@@ -16,6 +17,7 @@ pub mod message;
 pub mod money;
 pub mod phone;
 pub mod pricing;
+pub mod replenish;
 pub mod rfm;
 pub mod reports;
 pub mod service;
