@@ -1,0 +1,679 @@
+//! Demand forecasts for one SKU from its daily demand series: the Syntetos–Boylan demand class,
+//! the forecasting methods (naive, SES, Croston, SBA, TSB) and the per-SKU choice by holdout MASE.
+//!
+//! Pure numerics: the caller passes the daily demand (units or grams per day, returns netted,
+//! stock-out days already dealt with) as `f64`s and gets the method, the class and the per-day
+//! forecast back. No store, no clock, no I/O; every input is checked, nothing panics.
+//!
+//! Conventions follow Nixtla's statsforecast so users can check numbers against it: Croston and
+//! SBA smooth sizes and intervals with SES at α = 0.1, each initialised at its first observation,
+//! the first interval counted from the start of the series; SBA = Croston × (1 − α/2); TSB
+//! smooths the non-zero sizes and the 0/1 demand-occurrence series with α_d, α_p.
+//!
+//! Sources: Syntetos & Boylan (2005), "The accuracy of intermittent demand estimates" (SBA and the
+//! ADI/CV² classification, cut-offs from Syntetos, Boylan & Croston 2005); Croston (1972);
+//! Teunter, Syntetos & Babai (2011), "Intermittent demand: linking forecasting to inventory
+//! obsolescence" (TSB); Hyndman & Koehler (2006), "Another look at measures of forecast accuracy"
+//! (MASE). Formulas written out in docs/stock-intelligence.md.
+
+use thiserror::Error;
+
+/// ADI cut-off between frequent and intermittent demand (Syntetos, Boylan & Croston 2005).
+pub const ADI_CUTOFF: f64 = 1.32;
+/// CV² cut-off between steady and variable demand sizes (Syntetos, Boylan & Croston 2005).
+pub const CV2_CUTOFF: f64 = 0.49;
+/// Smoothing constant of Croston and SBA for both sizes and intervals (statsforecast's value).
+pub const CROSTON_ALPHA: f64 = 0.1;
+/// Shortest holdout for [`forecast_auto`], in days.
+pub const MIN_HOLDOUT: usize = 7;
+/// Longest holdout for [`forecast_auto`], in days.
+pub const MAX_HOLDOUT: usize = 28;
+/// Fewest training days [`forecast_auto`] needs left after the holdout before it scores candidates.
+pub const MIN_TRAINING: usize = 14;
+
+/// What was wrong with the input, naming the index or field.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum ForecastError {
+    /// The series has no days.
+    #[error("series: empty, need at least one day of demand")]
+    Empty,
+    /// A day's demand is NaN or infinite.
+    #[error("{field}[{index}]: not a finite quantity ({value})")]
+    NotFinite {
+        field: &'static str,
+        index: usize,
+        value: f64,
+    },
+    /// A day's demand is negative (returns should be netted per day, not below zero).
+    #[error("{field}[{index}]: negative quantity {value}")]
+    Negative {
+        field: &'static str,
+        index: usize,
+        value: f64,
+    },
+    /// The horizon is zero days.
+    #[error("horizon: must be at least 1 day, got 0")]
+    ZeroHorizon,
+    /// A smoothing parameter is outside (0, 1].
+    #[error("{field}: smoothing parameter must be in (0, 1], got {value}")]
+    Alpha { field: &'static str, value: f64 },
+    /// Two series that must be the same length are not.
+    #[error("{field}: expected {expected} values, got {got}")]
+    Length {
+        field: &'static str,
+        expected: usize,
+        got: usize,
+    },
+    /// The method needs more history than the series has.
+    #[error("series: {method} needs at least {need} days, got {got}")]
+    TooShort {
+        method: &'static str,
+        need: usize,
+        got: usize,
+    },
+}
+
+/// Syntetos–Boylan demand class of a series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemandClass {
+    /// ADI < 1.32 and CV² < 0.49: regular demand of steady size.
+    Smooth,
+    /// ADI < 1.32 and CV² ≥ 0.49: regular demand of very variable size.
+    Erratic,
+    /// ADI ≥ 1.32 and CV² < 0.49: sporadic demand of steady size.
+    Intermittent,
+    /// ADI ≥ 1.32 and CV² ≥ 0.49: sporadic demand of variable size.
+    Lumpy,
+    /// No day with demand: ADI and CV² are undefined; the forecast is zero.
+    NoDemand,
+}
+
+impl DemandClass {
+    /// Lower-case name as printed by the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DemandClass::Smooth => "smooth",
+            DemandClass::Erratic => "erratic",
+            DemandClass::Intermittent => "intermittent",
+            DemandClass::Lumpy => "lumpy",
+            DemandClass::NoDemand => "no-demand",
+        }
+    }
+}
+
+/// A forecasting method, named as on the CLI (`--method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Tomorrow = today.
+    Naive,
+    /// Simple exponential smoothing with the given α.
+    Ses,
+    /// Croston's method (α = 0.1).
+    Croston,
+    /// Syntetos–Boylan approximation: Croston × (1 − α/2).
+    Sba,
+    /// Teunter–Syntetos–Babai.
+    Tsb,
+}
+
+impl Method {
+    /// Lower-case name as on the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Naive => "naive",
+            Method::Ses => "ses",
+            Method::Croston => "croston",
+            Method::Sba => "sba",
+            Method::Tsb => "tsb",
+        }
+    }
+}
+
+/// Smoothing parameters chosen by the caller (CLI `--alpha`, `--alpha-d`, `--alpha-p`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ForecastOptions {
+    /// SES α (default 0.1).
+    pub alpha: f64,
+    /// TSB α for demand sizes (default 0.1).
+    pub alpha_d: f64,
+    /// TSB α for the demand probability (default 0.1).
+    pub alpha_p: f64,
+}
+
+impl Default for ForecastOptions {
+    fn default() -> Self {
+        ForecastOptions {
+            alpha: 0.1,
+            alpha_d: 0.1,
+            alpha_p: 0.1,
+        }
+    }
+}
+
+/// A method whose forecast is one flat per-day level for every future day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlatFit {
+    /// Forecast demand per day, the same for every day of the horizon.
+    pub level: f64,
+    /// One-step fitted values: `fitted[t]` is what the method forecast for day t from days
+    /// `0..t`; `None` where it has no forecast yet (day 0, or before the first demand for the
+    /// intermittent methods).
+    pub fitted: Vec<Option<f64>>,
+}
+
+/// What [`forecast_auto`] chose and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForecastResult {
+    /// The method that produced `per_day`.
+    pub method: Method,
+    /// The series' demand class.
+    pub class: DemandClass,
+    /// Forecast demand for each day of the horizon (never negative).
+    pub per_day: Vec<f64>,
+    /// Each candidate with its holdout MASE (`None`: not scored — series too short for a
+    /// holdout, or MASE undefined because the training days are all equal).
+    pub candidates: Vec<(Method, Option<f64>)>,
+}
+
+/// Checks that every day is a finite, non-negative quantity and that there is at least one.
+pub fn check_series(series: &[f64]) -> Result<(), ForecastError> {
+    if series.is_empty() {
+        return Err(ForecastError::Empty);
+    }
+    check_values("series", series)
+}
+
+fn check_values(field: &'static str, values: &[f64]) -> Result<(), ForecastError> {
+    for (index, &value) in values.iter().enumerate() {
+        if !value.is_finite() {
+            return Err(ForecastError::NotFinite {
+                field,
+                index,
+                value,
+            });
+        }
+        if value < 0.0 {
+            return Err(ForecastError::Negative {
+                field,
+                index,
+                value,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_alpha(field: &'static str, value: f64) -> Result<(), ForecastError> {
+    if value > 0.0 && value <= 1.0 {
+        Ok(())
+    } else {
+        Err(ForecastError::Alpha { field, value })
+    }
+}
+
+/// Non-zero demand sizes and the intervals before each, the first counted from the start of the
+/// series (a demand on day index i after the previous one on day j has interval i − j; the first
+/// demand, on day i, has interval i + 1) — statsforecast's `_intervals`.
+fn sizes_and_intervals(series: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let mut sizes = Vec::new();
+    let mut intervals = Vec::new();
+    let mut previous: Option<usize> = None;
+    for (i, &y) in series.iter().enumerate() {
+        if y > 0.0 {
+            sizes.push(y);
+            intervals.push(match previous {
+                Some(j) => (i - j) as f64,
+                None => (i + 1) as f64,
+            });
+            previous = Some(i);
+        }
+    }
+    (sizes, intervals)
+}
+
+/// Average inter-demand interval (ADI) and squared coefficient of variation of the non-zero
+/// sizes (CV², population variance over squared mean). `None` when there is no demand.
+/// ADI counts the first interval from the start of the series, so ADI = (index of the last
+/// demand + 1) / number of demand days; one demand day gives CV² = 0.
+pub fn adi_cv2(series: &[f64]) -> Result<Option<(f64, f64)>, ForecastError> {
+    check_series(series)?;
+    let (sizes, intervals) = sizes_and_intervals(series);
+    if sizes.is_empty() {
+        return Ok(None);
+    }
+    let k = sizes.len() as f64;
+    let adi = intervals.iter().sum::<f64>() / k;
+    let mean = sizes.iter().sum::<f64>() / k;
+    let var = sizes.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / k;
+    Ok(Some((adi, var / (mean * mean))))
+}
+
+/// Syntetos–Boylan class: ADI and CV² (see [`adi_cv2`]) against 1.32 and 0.49; a value equal
+/// to a cut-off counts as above it. An all-zero series is [`DemandClass::NoDemand`].
+pub fn classify(series: &[f64]) -> Result<DemandClass, ForecastError> {
+    Ok(match adi_cv2(series)? {
+        None => DemandClass::NoDemand,
+        Some((adi, cv2)) => match (adi < ADI_CUTOFF, cv2 < CV2_CUTOFF) {
+            (true, true) => DemandClass::Smooth,
+            (true, false) => DemandClass::Erratic,
+            (false, true) => DemandClass::Intermittent,
+            (false, false) => DemandClass::Lumpy,
+        },
+    })
+}
+
+/// SES levels: L₀ = x₀, Lₜ = α xₜ + (1 − α) Lₜ₋₁. Returns all levels (same length as `x`).
+fn ses_levels(x: &[f64], alpha: f64) -> Vec<f64> {
+    let mut levels = Vec::with_capacity(x.len());
+    let mut level = match x.first() {
+        Some(&v) => v,
+        None => return levels,
+    };
+    for (t, &v) in x.iter().enumerate() {
+        if t > 0 {
+            level = alpha * v + (1.0 - alpha) * level;
+        }
+        levels.push(level);
+    }
+    levels
+}
+
+/// Naive: the forecast is the last day's demand; fitted[t] = y[t−1].
+pub fn naive(series: &[f64]) -> Result<FlatFit, ForecastError> {
+    check_series(series)?;
+    let level = series.last().copied().unwrap_or(0.0);
+    let fitted = (0..series.len())
+        .map(|t| if t == 0 { None } else { Some(series[t - 1]) })
+        .collect();
+    Ok(FlatFit { level, fitted })
+}
+
+/// Simple exponential smoothing initialised at the first day: L₀ = y₀,
+/// Lₜ = α yₜ + (1 − α) Lₜ₋₁; forecast L_{n−1}; fitted[t] = Lₜ₋₁.
+pub fn ses(series: &[f64], alpha: f64) -> Result<FlatFit, ForecastError> {
+    check_series(series)?;
+    check_alpha("alpha", alpha)?;
+    let levels = ses_levels(series, alpha);
+    let level = levels.last().copied().unwrap_or(0.0);
+    let fitted = (0..series.len())
+        .map(|t| if t == 0 { None } else { Some(levels[t - 1]) })
+        .collect();
+    Ok(FlatFit { level, fitted })
+}
+
+/// Croston-type fit: per day, the size level over the interval level after the demands seen
+/// so far, times `factor` (1 for Croston, 1 − α/2 for SBA).
+fn croston_like(series: &[f64], factor: f64) -> Result<FlatFit, ForecastError> {
+    check_series(series)?;
+    let (sizes, intervals) = sizes_and_intervals(series);
+    let z = ses_levels(&sizes, CROSTON_ALPHA);
+    let p = ses_levels(&intervals, CROSTON_ALPHA);
+    let ratio = |k: usize| -> f64 {
+        // Intervals are ≥ 1, so the interval level is ≥ 1.
+        factor * z[k] / p[k]
+    };
+    let mut fitted = Vec::with_capacity(series.len());
+    let mut seen: Option<usize> = None;
+    for &y in series {
+        fitted.push(seen.map(ratio));
+        if y > 0.0 {
+            seen = Some(seen.map_or(0, |k| k + 1));
+        }
+    }
+    let level = seen.map_or(0.0, ratio);
+    Ok(FlatFit { level, fitted })
+}
+
+/// Croston's method, statsforecast's `CrostonClassic`: SES (α = 0.1) of the non-zero sizes and,
+/// separately, of the intervals (first counted from the start), each initialised at its first
+/// observation; forecast = size level / interval level. All-zero series → 0.
+pub fn croston(series: &[f64]) -> Result<FlatFit, ForecastError> {
+    croston_like(series, 1.0)
+}
+
+/// Syntetos–Boylan approximation: Croston × (1 − α/2) = Croston × 0.95.
+pub fn sba(series: &[f64]) -> Result<FlatFit, ForecastError> {
+    croston_like(series, 1.0 - CROSTON_ALPHA / 2.0)
+}
+
+/// TSB as statsforecast: SES (α_d) of the non-zero sizes initialised at the first size, and SES
+/// (α_p) of the daily 0/1 demand-occurrence series initialised at day 0; forecast = probability
+/// level × size level. fitted[t] uses days 0..t (None before the first demand). All-zero → 0.
+pub fn tsb(series: &[f64], alpha_d: f64, alpha_p: f64) -> Result<FlatFit, ForecastError> {
+    check_series(series)?;
+    check_alpha("alpha_d", alpha_d)?;
+    check_alpha("alpha_p", alpha_p)?;
+    let mut size: Option<f64> = None;
+    let mut prob = if series[0] > 0.0 { 1.0 } else { 0.0 };
+    let mut fitted = Vec::with_capacity(series.len());
+    for (t, &y) in series.iter().enumerate() {
+        fitted.push(size.map(|z| z * prob));
+        let occurred = if y > 0.0 { 1.0 } else { 0.0 };
+        if t > 0 {
+            prob = alpha_p * occurred + (1.0 - alpha_p) * prob;
+        }
+        if y > 0.0 {
+            size = Some(size.map_or(y, |z| alpha_d * y + (1.0 - alpha_d) * z));
+        }
+    }
+    let level = size.map_or(0.0, |z| z * prob);
+    Ok(FlatFit { level, fitted })
+}
+
+/// Mean absolute scaled error of `forecast` against `actual`, scaled by the in-sample naive
+/// one-step MAE of `training` (seasonal period 1): mean|yₜ − yₜ₋₁| over t = 1..n.
+/// All three must be finite and non-negative. `None` when that scale is zero (fewer than two training days, or all training days equal):
+/// MASE is undefined there, and callers rank such a candidate last.
+pub fn mase(training: &[f64], actual: &[f64], forecast: &[f64]) -> Result<Option<f64>, ForecastError> {
+    check_series(training)?;
+    if forecast.len() != actual.len() {
+        return Err(ForecastError::Length {
+            field: "forecast",
+            expected: actual.len(),
+            got: forecast.len(),
+        });
+    }
+    if actual.is_empty() {
+        return Err(ForecastError::Length {
+            field: "actual",
+            expected: 1,
+            got: 0,
+        });
+    }
+    check_values("actual", actual)?;
+    check_values("forecast", forecast)?;
+    if training.len() < 2 {
+        return Ok(None);
+    }
+    let scale = training.windows(2).map(|w| (w[1] - w[0]).abs()).sum::<f64>()
+        / (training.len() - 1) as f64;
+    if scale <= 0.0 {
+        return Ok(None);
+    }
+    let mae = actual.iter().zip(forecast).map(|(a, f)| (a - f).abs()).sum::<f64>()
+        / actual.len() as f64;
+    Ok(Some(mae / scale))
+}
+
+/// Holdout length for a series of `n` days: a quarter of the series, at least 7 and at most 28
+/// days. The candidates are scored only when at least 14 training days remain (n ≥ 21).
+pub fn holdout_len(n: usize) -> usize {
+    (n / 4).clamp(MIN_HOLDOUT, MAX_HOLDOUT)
+}
+
+/// The per-day forecast of one method for `horizon` days (validates everything).
+pub fn forecast_with(
+    series: &[f64],
+    method: Method,
+    horizon: usize,
+    opts: &ForecastOptions,
+) -> Result<Vec<f64>, ForecastError> {
+    check_series(series)?;
+    if horizon == 0 {
+        return Err(ForecastError::ZeroHorizon);
+    }
+    let fit = match method {
+        Method::Naive => naive(series)?,
+        Method::Ses => ses(series, opts.alpha)?,
+        Method::Croston => croston(series)?,
+        Method::Sba => sba(series)?,
+        Method::Tsb => tsb(series, opts.alpha_d, opts.alpha_p)?,
+    };
+    Ok(vec![fit.level.max(0.0); horizon])
+}
+
+/// Candidates of [`forecast_auto`] for a series of `n` days, in the order they are tried (ties
+/// go to the earlier one).
+fn candidates(_n: usize) -> Vec<Method> {
+    vec![Method::Naive, Method::Ses, Method::Croston, Method::Sba, Method::Tsb]
+}
+
+/// The method used when nothing can be scored: SES for smooth/erratic demand, SBA for
+/// intermittent/lumpy, naive (zero) for no demand.
+fn class_default(class: DemandClass) -> Method {
+    match class {
+        DemandClass::Smooth | DemandClass::Erratic => Method::Ses,
+        DemandClass::Intermittent | DemandClass::Lumpy => Method::Sba,
+        DemandClass::NoDemand => Method::Naive,
+    }
+}
+
+/// Classifies the series, scores each candidate on a holdout of the last [`holdout_len`] days
+/// (fitted on the days before, MASE against the holdout, scaled by the training days), and
+/// refits the lowest-MASE candidate on the whole series for `horizon` days. When the series is
+/// too short for a holdout (fewer than 14 training days would remain) or no candidate has a
+/// defined MASE, the class default is used (SES, SBA, or naive for no demand).
+pub fn forecast_auto(
+    series: &[f64],
+    horizon: usize,
+    opts: &ForecastOptions,
+) -> Result<ForecastResult, ForecastError> {
+    check_series(series)?;
+    if horizon == 0 {
+        return Err(ForecastError::ZeroHorizon);
+    }
+    check_alpha("alpha", opts.alpha)?;
+    check_alpha("alpha_d", opts.alpha_d)?;
+    check_alpha("alpha_p", opts.alpha_p)?;
+    let class = classify(series)?;
+    let n = series.len();
+    let h = holdout_len(n);
+    let mut scored = Vec::new();
+    let mut best: Option<(Method, f64)> = None;
+    for method in candidates(n) {
+        let score = if n >= h + MIN_TRAINING {
+            let (train, test) = series.split_at(n - h);
+            match forecast_with(train, method, h, opts) {
+                Ok(f) => mase(train, test, &f)?,
+                Err(ForecastError::TooShort { .. }) => None,
+                Err(e) => return Err(e),
+            }
+        } else {
+            None
+        };
+        if let Some(s) = score {
+            if best.is_none_or(|(_, b)| s < b) {
+                best = Some((method, s));
+            }
+        }
+        scored.push((method, score));
+    }
+    let method = best.map_or(class_default(class), |(m, _)| m);
+    let per_day = forecast_with(series, method, horizon, opts)?;
+    Ok(ForecastResult {
+        method,
+        class,
+        per_day,
+        candidates: scored,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(got: f64, want: f64, tol: f64) {
+        assert!(
+            (got - want).abs() <= tol,
+            "got {got}, want {want} (±{tol})"
+        );
+    }
+
+    /// The issue's worked series: demand on days 2, 6 and 8.
+    const WORKED: [f64; 10] = [0.0, 0.0, 3.0, 0.0, 0.0, 0.0, 2.0, 0.0, 1.0, 0.0];
+
+    #[test]
+    fn adi_and_cv2_of_the_worked_series() {
+        // Sizes 3, 2, 1; intervals 3 (day 2, counted from the start: 2 + 1), 4, 2.
+        // ADI = 9 / 3 = 3. Mean size 2, population variance (1 + 0 + 1) / 3 = 2/3,
+        // CV² = (2/3) / 4 = 1/6.
+        let (adi, cv2) = adi_cv2(&WORKED).unwrap().unwrap();
+        close(adi, 3.0, 1e-12);
+        close(cv2, 1.0 / 6.0, 1e-12);
+        assert_eq!(classify(&WORKED).unwrap(), DemandClass::Intermittent);
+    }
+
+    #[test]
+    fn classification_cut_offs() {
+        // Every day 10: ADI 1, CV² 0 → smooth.
+        assert_eq!(classify(&[10.0; 8]).unwrap(), DemandClass::Smooth);
+        // Every day, sizes 1 and 9: mean 5, variance 16, CV² 0.64 → erratic.
+        assert_eq!(classify(&[1.0, 9.0, 1.0, 9.0]).unwrap(), DemandClass::Erratic);
+        // Sizes 1 and 9 every other day: ADI 2, CV² 0.64 → lumpy.
+        assert_eq!(
+            classify(&[0.0, 1.0, 0.0, 9.0]).unwrap(),
+            DemandClass::Lumpy
+        );
+        // ADI exactly at the cut-off counts as above it: 33 days, zeros on days 0, 4, …, 28
+        // (8 zeros), so 25 demand days with the last on day 32 → ADI = 33 / 25 = 1.32.
+        let mut s = vec![0.0; 33];
+        for (k, day) in s.iter_mut().enumerate() {
+            *day = if k % 4 == 0 && k <= 28 { 0.0 } else { 5.0 };
+        }
+        let (adi, _) = adi_cv2(&s).unwrap().unwrap();
+        close(adi, 1.32, 1e-12);
+        assert_eq!(classify(&s).unwrap(), DemandClass::Intermittent);
+        // CV² exactly 0.49: sizes 3 and 17 → mean 10, variance 49, CV² 0.49 → erratic.
+        assert_eq!(classify(&[3.0, 17.0]).unwrap(), DemandClass::Erratic);
+        // One demand on day 4: ADI 5, CV² 0 → intermittent. No demand → NoDemand.
+        assert_eq!(classify(&[0.0, 0.0, 0.0, 0.0, 2.0]).unwrap(), DemandClass::Intermittent);
+        assert_eq!(classify(&[0.0; 5]).unwrap(), DemandClass::NoDemand);
+        assert_eq!(adi_cv2(&[0.0; 5]).unwrap(), None);
+    }
+
+    #[test]
+    fn naive_and_ses_on_a_short_series() {
+        let y = [4.0, 6.0, 5.0];
+        let f = naive(&y).unwrap();
+        assert_eq!(f.level, 5.0);
+        assert_eq!(f.fitted, vec![None, Some(4.0), Some(6.0)]);
+        // SES α = 0.5: L0 = 4, L1 = 0.5·6 + 0.5·4 = 5, L2 = 0.5·5 + 0.5·5 = 5.
+        let f = ses(&y, 0.5).unwrap();
+        close(f.level, 5.0, 1e-12);
+        assert_eq!(f.fitted, vec![None, Some(4.0), Some(5.0)]);
+        // α = 1 is naive.
+        assert_eq!(ses(&y, 1.0).unwrap().level, 5.0);
+    }
+
+    #[test]
+    fn croston_and_sba_on_the_worked_series() {
+        // Sizes 3, 2, 1 → z: 3, 0.1·2 + 0.9·3 = 2.9, 0.1·1 + 0.9·2.9 = 2.71.
+        // Intervals 3, 4, 2 → p: 3, 0.1·4 + 0.9·3 = 3.1, 0.1·2 + 0.9·3.1 = 2.99.
+        // Croston = 2.71 / 2.99 = 0.906354515…; SBA = 0.95 × that = 0.861036789…
+        let c = croston(&WORKED).unwrap();
+        close(c.level, 2.71 / 2.99, 1e-12);
+        close(c.level, 0.906_354_515_050_167_2, 1e-12);
+        let s = sba(&WORKED).unwrap();
+        close(s.level, 0.95 * 2.71 / 2.99, 1e-12);
+        close(s.level, 0.861_036_789_297_658_8, 1e-12);
+        // Fitted: nothing before the first demand (days 0–2), then 3/3 = 1 on days 3–6,
+        // 2.9/3.1 on days 7–8, 2.71/2.99 on day 9.
+        assert_eq!(&c.fitted[..3], &[None, None, None]);
+        close(c.fitted[3].unwrap(), 1.0, 1e-12);
+        close(c.fitted[6].unwrap(), 1.0, 1e-12);
+        close(c.fitted[7].unwrap(), 2.9 / 3.1, 1e-12);
+        close(c.fitted[9].unwrap(), 2.71 / 2.99, 1e-12);
+        // No demand → 0.
+        assert_eq!(croston(&[0.0; 4]).unwrap().level, 0.0);
+        assert_eq!(sba(&[0.0; 4]).unwrap().level, 0.0);
+    }
+
+    #[test]
+    fn tsb_on_the_worked_series() {
+        // Sizes with α_d = 0.1: 3 → 2.9 → 2.71 (as Croston).
+        // Occurrence 0,0,1,0,0,0,1,0,1,0 with α_p = 0.1, p0 = 0:
+        // p1 = 0, p2 = 0.1, p3 = 0.09, p4 = 0.081, p5 = 0.0729, p6 = 0.1 + 0.06561 = 0.16561,
+        // p7 = 0.149049, p8 = 0.1 + 0.1341441 = 0.2341441, p9 = 0.21072969.
+        // TSB = 2.71 × 0.21072969 = 0.5710774599.
+        let t = tsb(&WORKED, 0.1, 0.1).unwrap();
+        close(t.level, 2.71 * 0.210_729_69, 1e-12);
+        // fitted[3] = size 3 × p2 0.1 = 0.3; fitted[7] = 2.9 × p6 0.16561 = 0.480269.
+        close(t.fitted[3].unwrap(), 0.3, 1e-12);
+        close(t.fitted[7].unwrap(), 2.9 * 0.16561, 1e-12);
+        assert_eq!(t.fitted[2], None);
+        // α_d = α_p = 0.5: sizes 3 → 2.5 → 1.75; p: 0,0,.5,.25,.125,.0625,.53125,.265625,
+        // .6328125, .31640625 → 1.75 × 0.31640625 = 0.5537109375.
+        close(tsb(&WORKED, 0.5, 0.5).unwrap().level, 0.553_710_937_5, 1e-12);
+        assert_eq!(tsb(&[0.0; 3], 0.1, 0.1).unwrap().level, 0.0);
+    }
+
+    #[test]
+    fn mase_worked_and_zero_scale() {
+        // Training 1, 3, 2: naive one-step errors 2, 1 → scale 1.5.
+        // Actual 2, 4 vs forecast 3, 3: MAE 1 → MASE 1/1.5.
+        let m = mase(&[1.0, 3.0, 2.0], &[2.0, 4.0], &[3.0, 3.0]).unwrap().unwrap();
+        close(m, 2.0 / 3.0, 1e-12);
+        // Constant training days: scale 0 → undefined.
+        assert_eq!(mase(&[2.0, 2.0], &[2.0], &[2.0]).unwrap(), None);
+        assert_eq!(mase(&[2.0], &[2.0], &[2.0]).unwrap(), None);
+        assert!(matches!(
+            mase(&[1.0, 2.0], &[1.0], &[1.0, 2.0]),
+            Err(ForecastError::Length { field: "forecast", expected: 1, got: 2 })
+        ));
+    }
+
+    #[test]
+    fn holdout_lengths() {
+        assert_eq!(holdout_len(10), 7);
+        assert_eq!(holdout_len(40), 10);
+        assert_eq!(holdout_len(365), 28);
+    }
+
+    #[test]
+    fn auto_picks_the_lowest_holdout_mase_and_refits_on_everything() {
+        // 28 days: holdout 7 (days 21–27), training 21. Demand 2 on even days, 0 on odd: naive
+        // forecasts 2 (day 20) and is wrong by 2 on days 21, 23, 25, 27 → MAE 8/7, scale 2,
+        // MASE 4/7; the smoothers sit near 1 and are wrong by about 1 every day.
+        let series: Vec<f64> = (0..28).map(|d| if d % 2 == 0 { 2.0 } else { 0.0 }).collect();
+        let r = forecast_auto(&series, 5, &ForecastOptions::default()).unwrap();
+        assert_eq!(r.class, DemandClass::Intermittent);
+        assert_eq!(r.candidates.len(), 5);
+        assert!(r.candidates.iter().all(|(_, m)| m.is_some()));
+        let best = r
+            .candidates
+            .iter()
+            .filter_map(|&(m, s)| s.map(|s| (m, s)))
+            .fold((Method::Naive, f64::INFINITY), |a, b| if b.1 < a.1 { b } else { a });
+        assert_eq!(r.method, best.0);
+        assert_eq!(r.per_day.len(), 5);
+        let refit = forecast_with(&series, r.method, 5, &ForecastOptions::default()).unwrap();
+        assert_eq!(r.per_day, refit);
+        // Too short for a holdout (10 days): class default, nothing scored.
+        let r = forecast_auto(&WORKED, 3, &ForecastOptions::default()).unwrap();
+        assert_eq!(r.method, Method::Sba);
+        assert!(r.candidates.iter().all(|(_, m)| m.is_none()));
+        close(r.per_day[0], 0.95 * 2.71 / 2.99, 1e-12);
+        // No demand at all: zero forecast.
+        let r = forecast_auto(&[0.0; 40], 3, &ForecastOptions::default()).unwrap();
+        assert_eq!(r.class, DemandClass::NoDemand);
+        assert_eq!(r.per_day, vec![0.0; 3]);
+    }
+
+    #[test]
+    fn bad_input_names_the_index_or_field() {
+        let opts = ForecastOptions::default();
+        assert_eq!(forecast_auto(&[], 3, &opts), Err(ForecastError::Empty));
+        let e = forecast_auto(&[1.0, 2.0, 3.0, -2.0], 3, &opts).unwrap_err();
+        assert_eq!(e.to_string(), "series[3]: negative quantity -2");
+        assert!(matches!(
+            classify(&[1.0, f64::NAN]),
+            Err(ForecastError::NotFinite { index: 1, .. })
+        ));
+        assert!(matches!(
+            naive(&[f64::INFINITY]),
+            Err(ForecastError::NotFinite { index: 0, .. })
+        ));
+        assert_eq!(forecast_auto(&[1.0], 0, &opts), Err(ForecastError::ZeroHorizon));
+        for bad in [0.0, -0.1, 1.5, f64::NAN] {
+            let e = ses(&[1.0], bad).unwrap_err();
+            assert!(matches!(e, ForecastError::Alpha { field: "alpha", .. }));
+        }
+        let e = tsb(&[1.0], 0.1, 0.0).unwrap_err();
+        assert_eq!(e.to_string(), "alpha_p: smoothing parameter must be in (0, 1], got 0");
+        let o = ForecastOptions { alpha_d: 2.0, ..opts };
+        assert!(matches!(
+            forecast_auto(&[1.0; 30], 3, &o),
+            Err(ForecastError::Alpha { field: "alpha_d", .. })
+        ));
+    }
+}
