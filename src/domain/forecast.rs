@@ -18,6 +18,8 @@
 
 use thiserror::Error;
 
+use super::optimize::minimise_with_restarts;
+
 /// ADI cut-off between frequent and intermittent demand (Syntetos, Boylan & Croston 2005).
 pub const ADI_CUTOFF: f64 = 1.32;
 /// CV² cut-off between steady and variable demand sizes (Syntetos, Boylan & Croston 2005).
@@ -28,6 +30,11 @@ pub const CROSTON_ALPHA: f64 = 0.1;
 pub const MIN_HOLDOUT: usize = 7;
 /// Longest holdout for [`forecast_auto`], in days.
 pub const MAX_HOLDOUT: usize = 28;
+/// Seasonal period of Holt-Winters, in days (weekly seasonality).
+pub const SEASON: usize = 7;
+/// Fewest days Holt-Winters needs: two full seasons (one to start the level and seasonal
+/// indices, the second to start the trend).
+pub const HW_MIN_DAYS: usize = 2 * SEASON;
 /// Fewest training days [`forecast_auto`] needs left after the holdout before it scores candidates.
 pub const MIN_TRAINING: usize = 14;
 
@@ -114,6 +121,8 @@ pub enum Method {
     Sba,
     /// Teunter–Syntetos–Babai.
     Tsb,
+    /// Holt-Winters with weekly seasonality (additive or multiplicative, whichever fits better).
+    HoltWinters,
 }
 
 impl Method {
@@ -125,6 +134,7 @@ impl Method {
             Method::Croston => "croston",
             Method::Sba => "sba",
             Method::Tsb => "tsb",
+            Method::HoltWinters => "holt-winters",
         }
     }
 }
@@ -360,6 +370,184 @@ pub fn tsb(series: &[f64], alpha_d: f64, alpha_p: f64) -> Result<FlatFit, Foreca
     Ok(FlatFit { level, fitted })
 }
 
+/// Holt-Winters seasonality form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seasonality {
+    /// ŷ = level + trend + season.
+    Additive,
+    /// ŷ = (level + trend) × season; only tried when every day's demand is > 0.
+    Multiplicative,
+}
+
+/// A fitted Holt-Winters model (period 7, additive trend), in its state after the last day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HoltWintersFit {
+    /// Additive or multiplicative seasonality (whichever had the smaller one-step SSE).
+    pub seasonality: Seasonality,
+    /// Level smoothing α.
+    pub alpha: f64,
+    /// Trend smoothing β.
+    pub beta: f64,
+    /// Seasonal smoothing γ.
+    pub gamma: f64,
+    /// Level after the last day.
+    pub level: f64,
+    /// Trend (per day) after the last day.
+    pub trend: f64,
+    /// Seasonal index of each weekday position: `season[t % 7]` belongs to day index t.
+    pub season: [f64; SEASON],
+    /// Days in the series the model was fitted on.
+    pub days: usize,
+    /// Sum of squared one-step errors over days 7..n (the minimised objective).
+    pub sse: f64,
+    /// One-step fitted values: `None` for the first season (used to start the model).
+    pub fitted: Vec<Option<f64>>,
+}
+
+impl HoltWintersFit {
+    /// Forecast for the next `horizon` days: (level + k·trend) combined with the weekday's
+    /// seasonal index, k = 1..horizon, floored at 0 (demand is never negative).
+    pub fn forecast(&self, horizon: usize) -> Vec<f64> {
+        (1..=horizon)
+            .map(|k| {
+                let base = self.level + k as f64 * self.trend;
+                let s = self.season[(self.days - 1 + k) % SEASON];
+                let y = match self.seasonality {
+                    Seasonality::Additive => base + s,
+                    Seasonality::Multiplicative => base * s,
+                };
+                if y.is_finite() {
+                    y.max(0.0)
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    }
+}
+
+/// Runs the Holt-Winters recursions with fixed α, β, γ. Start: trend b = (mean of days 7–13 −
+/// mean of days 0–6) / 7; the straight line through the first season's mean at its middle day
+/// (day 3) with slope b gives the level at day 6, ℓ = mean₁ + 3b, and each first-season day's
+/// seasonal index (yᵢ − lineᵢ, or yᵢ / lineᵢ). Then for t = 7..n, with s = season[t % 7]:
+/// ŷₜ = ℓ + b + s (or (ℓ + b)·s); ℓ' = α(yₜ − s) + (1 − α)(ℓ + b) (or α·yₜ/s + …);
+/// b' = β(ℓ' − ℓ) + (1 − β)b; s' = γ(yₜ − ℓ') + (1 − γ)s (or γ·yₜ/ℓ' + (1 − γ)s).
+/// `None` when the multiplicative start is not positive or a value is not finite.
+fn hw_run(y: &[f64], form: Seasonality, alpha: f64, beta: f64, gamma: f64) -> Option<HoltWintersFit> {
+    let m = SEASON as f64;
+    let mean1 = y[..SEASON].iter().sum::<f64>() / m;
+    let mean2 = y[SEASON..2 * SEASON].iter().sum::<f64>() / m;
+    let mut trend = (mean2 - mean1) / m;
+    let mut level = mean1 + 3.0 * trend;
+    let mut season = [0.0; SEASON];
+    for (i, s) in season.iter_mut().enumerate() {
+        let line = mean1 + (i as f64 - 3.0) * trend;
+        *s = match form {
+            Seasonality::Additive => y[i] - line,
+            Seasonality::Multiplicative => {
+                if line <= 0.0 {
+                    return None;
+                }
+                y[i] / line
+            }
+        };
+    }
+    let mut sse = 0.0;
+    let mut fitted = vec![None; SEASON];
+    for (t, &yt) in y.iter().enumerate().skip(SEASON) {
+        let s = season[t % SEASON];
+        let (fit, new_level) = match form {
+            Seasonality::Additive => (
+                level + trend + s,
+                alpha * (yt - s) + (1.0 - alpha) * (level + trend),
+            ),
+            Seasonality::Multiplicative => (
+                (level + trend) * s,
+                alpha * (yt / s) + (1.0 - alpha) * (level + trend),
+            ),
+        };
+        sse += (yt - fit) * (yt - fit);
+        fitted.push(Some(fit));
+        trend = beta * (new_level - level) + (1.0 - beta) * trend;
+        level = new_level;
+        season[t % SEASON] = match form {
+            Seasonality::Additive => gamma * (yt - level) + (1.0 - gamma) * s,
+            Seasonality::Multiplicative => gamma * (yt / level) + (1.0 - gamma) * s,
+        };
+    }
+    let finite = sse.is_finite()
+        && level.is_finite()
+        && trend.is_finite()
+        && season.iter().all(|s| s.is_finite());
+    finite.then(|| HoltWintersFit {
+        seasonality: form,
+        alpha,
+        beta,
+        gamma,
+        level,
+        trend,
+        season,
+        days: y.len(),
+        sse,
+        fitted,
+    })
+}
+
+fn logistic(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Holt-Winters with weekly seasonality (period 7) and additive trend; α, β, γ fitted by
+/// minimising the one-step squared error (Nelder–Mead on their logits, each kept in
+/// [4.5·10⁻⁵, 0.99995]), started at α = 0.2, β = 0.05, γ = 0.1. The additive form is always
+/// fitted; the multiplicative form too when every day is > 0; the smaller SSE wins.
+/// Needs at least two full weeks.
+pub fn holt_winters(series: &[f64]) -> Result<HoltWintersFit, ForecastError> {
+    check_series(series)?;
+    if series.len() < HW_MIN_DAYS {
+        return Err(ForecastError::TooShort {
+            method: "holt-winters",
+            need: HW_MIN_DAYS,
+            got: series.len(),
+        });
+    }
+    let logit = |p: f64| (p / (1.0 - p)).ln();
+    let start = [logit(0.2), logit(0.05), logit(0.1)];
+    let mut forms = vec![Seasonality::Additive];
+    if series.iter().all(|&v| v > 0.0) {
+        forms.push(Seasonality::Multiplicative);
+    }
+    let mut best: Option<HoltWintersFit> = None;
+    for form in forms {
+        let objective = |x: &[f64]| {
+            hw_run(series, form, logistic(x[0]), logistic(x[1]), logistic(x[2]))
+                .map_or(f64::MAX, |f| f.sse)
+        };
+        let run = minimise_with_restarts(objective, &start);
+        let fit = hw_run(
+            series,
+            form,
+            logistic(run.x[0]),
+            logistic(run.x[1]),
+            logistic(run.x[2]),
+        );
+        if let Some(fit) = fit {
+            if best.as_ref().is_none_or(|b| fit.sse < b.sse) {
+                best = Some(fit);
+            }
+        }
+    }
+    // The additive start is always finite on finite input; a fallback keeps this total.
+    match best {
+        Some(fit) => Ok(fit),
+        None => hw_run(series, Seasonality::Additive, 0.2, 0.05, 0.1).ok_or(ForecastError::TooShort {
+            method: "holt-winters",
+            need: HW_MIN_DAYS,
+            got: series.len(),
+        }),
+    }
+}
+
 /// Mean absolute scaled error of `forecast` against `actual`, scaled by the in-sample naive
 /// one-step MAE of `training` (seasonal period 1): mean|yₜ − yₜ₋₁| over t = 1..n.
 /// All three must be finite and non-negative. `None` when that scale is zero (fewer than two training days, or all training days equal):
@@ -413,6 +601,7 @@ pub fn forecast_with(
         return Err(ForecastError::ZeroHorizon);
     }
     let fit = match method {
+        Method::HoltWinters => return Ok(holt_winters(series)?.forecast(horizon)),
         Method::Naive => naive(series)?,
         Method::Ses => ses(series, opts.alpha)?,
         Method::Croston => croston(series)?,
@@ -424,14 +613,21 @@ pub fn forecast_with(
 
 /// Candidates of [`forecast_auto`] for a series of `n` days, in the order they are tried (ties
 /// go to the earlier one).
-fn candidates(_n: usize) -> Vec<Method> {
-    vec![Method::Naive, Method::Ses, Method::Croston, Method::Sba, Method::Tsb]
+/// Holt-Winters is a candidate only when the whole series has two full seasons; it is then
+/// scored only if the training part has them too.
+fn candidates(n: usize) -> Vec<Method> {
+    let mut c = vec![Method::Naive, Method::Ses, Method::Croston, Method::Sba, Method::Tsb];
+    if n >= HW_MIN_DAYS {
+        c.push(Method::HoltWinters);
+    }
+    c
 }
 
-/// The method used when nothing can be scored: SES for smooth/erratic demand, SBA for
-/// intermittent/lumpy, naive (zero) for no demand.
-fn class_default(class: DemandClass) -> Method {
+/// The method used when nothing can be scored: Holt-Winters (SES below two seasons) for
+/// smooth/erratic demand, SBA for intermittent/lumpy, naive (zero) for no demand.
+fn class_default(class: DemandClass, n: usize) -> Method {
     match class {
+        DemandClass::Smooth | DemandClass::Erratic if n >= HW_MIN_DAYS => Method::HoltWinters,
         DemandClass::Smooth | DemandClass::Erratic => Method::Ses,
         DemandClass::Intermittent | DemandClass::Lumpy => Method::Sba,
         DemandClass::NoDemand => Method::Naive,
@@ -478,7 +674,7 @@ pub fn forecast_auto(
         }
         scored.push((method, score));
     }
-    let method = best.map_or(class_default(class), |(m, _)| m);
+    let method = best.map_or(class_default(class, n), |(m, _)| m);
     let per_day = forecast_with(series, method, horizon, opts)?;
     Ok(ForecastResult {
         method,
@@ -598,6 +794,50 @@ mod tests {
     }
 
     #[test]
+    fn holt_winters_repeats_an_exact_weekly_pattern() {
+        // Six weeks of 10, 12, 14, 11, 20, 30, 25: means equal, so trend 0, level 17.43 (mean),
+        // each index = day − mean; every one-step error is 0 whatever α, β, γ, so the forecast
+        // is the pattern itself, continuing from day 42 (a position-0 day).
+        let week = [10.0, 12.0, 14.0, 11.0, 20.0, 30.0, 25.0];
+        let series: Vec<f64> = (0..42).map(|d| week[d % 7]).collect();
+        let fit = holt_winters(&series).unwrap();
+        assert!(fit.sse < 1e-18, "sse {}", fit.sse);
+        let f = fit.forecast(10);
+        for (k, v) in f.iter().enumerate() {
+            close(*v, week[(42 + k) % 7], 1e-9);
+        }
+        assert_eq!(forecast_with(&series, Method::HoltWinters, 10, &ForecastOptions::default()).unwrap(), f);
+    }
+
+    #[test]
+    fn holt_winters_follows_a_trend_with_seasonality() {
+        // y = 20 + 0.5·t + pattern: season means differ by 3.5 → b = 0.5; the line through
+        // day 3 at the first mean has the same slope, so the start is exact and the errors are
+        // all 0. Forecast for day 56 (position 0): 20 + 28 − 3 = 45; day 60 (position 4): 20 +
+        // 30 + 4 = 54.
+        let pattern = [-3.0, -1.0, 0.0, -2.0, 4.0, 1.0, 1.0];
+        let series: Vec<f64> = (0..56).map(|t| 20.0 + 0.5 * t as f64 + pattern[t % 7]).collect();
+        let fit = holt_winters(&series).unwrap();
+        assert!(fit.sse < 1e-16, "sse {}", fit.sse);
+        close(fit.trend, 0.5, 1e-9);
+        let f = fit.forecast(7);
+        close(f[0], 45.0, 1e-8);
+        close(f[4], 54.0, 1e-8);
+        // A multiplicative weekly pattern at level 100 (every day > 0): near-exact too.
+        let mult = [0.8, 0.9, 1.0, 1.0, 1.1, 1.3, 0.9];
+        let series: Vec<f64> = (0..70).map(|t| 100.0 * mult[t % 7]).collect();
+        let fit = holt_winters(&series).unwrap();
+        let f = fit.forecast(7);
+        for (k, v) in f.iter().enumerate() {
+            close(*v, 100.0 * mult[(70 + k) % 7], 1e-6);
+        }
+        assert!(matches!(
+            holt_winters(&[1.0; 13]),
+            Err(ForecastError::TooShort { need: 14, got: 13, .. })
+        ));
+    }
+
+    #[test]
     fn mase_worked_and_zero_scale() {
         // Training 1, 3, 2: naive one-step errors 2, 1 → scale 1.5.
         // Actual 2, 4 vs forecast 3, 3: MAE 1 → MASE 1/1.5.
@@ -627,7 +867,7 @@ mod tests {
         let series: Vec<f64> = (0..28).map(|d| if d % 2 == 0 { 2.0 } else { 0.0 }).collect();
         let r = forecast_auto(&series, 5, &ForecastOptions::default()).unwrap();
         assert_eq!(r.class, DemandClass::Intermittent);
-        assert_eq!(r.candidates.len(), 5);
+        assert_eq!(r.candidates.len(), 6);
         assert!(r.candidates.iter().all(|(_, m)| m.is_some()));
         let best = r
             .candidates

@@ -15,6 +15,7 @@ pub mod forecast;
 pub mod loyalty;
 pub mod message;
 pub mod money;
+pub mod optimize;
 pub mod phone;
 pub mod pricing;
 pub mod rfm;
