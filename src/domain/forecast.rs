@@ -410,19 +410,38 @@ impl HoltWintersFit {
     pub fn forecast(&self, horizon: usize) -> Vec<f64> {
         (1..=horizon)
             .map(|k| {
-                let base = self.level + k as f64 * self.trend;
-                let s = self.season[(self.days - 1 + k) % SEASON];
-                let y = match self.seasonality {
-                    Seasonality::Additive => base + s,
-                    Seasonality::Multiplicative => base * s,
-                };
-                if y.is_finite() {
-                    y.max(0.0)
-                } else {
-                    0.0
-                }
+                hw_ahead(
+                    self.seasonality,
+                    self.level,
+                    self.trend,
+                    &self.season,
+                    self.days - 1,
+                    self.days - 1 + k,
+                )
             })
             .collect()
+    }
+}
+
+/// Holt-Winters forecast for day `target` from the state after day `origin`, floored at 0.
+fn hw_ahead(
+    form: Seasonality,
+    level: f64,
+    trend: f64,
+    season: &[f64; SEASON],
+    origin: usize,
+    target: usize,
+) -> f64 {
+    let base = level + target.saturating_sub(origin) as f64 * trend;
+    let s = season[target % SEASON];
+    let y = match form {
+        Seasonality::Additive => base + s,
+        Seasonality::Multiplicative => base * s,
+    };
+    if y.is_finite() {
+        y.max(0.0)
+    } else {
+        0.0
     }
 }
 
@@ -433,7 +452,16 @@ impl HoltWintersFit {
 /// ŷₜ = ℓ + b + s (or (ℓ + b)·s); ℓ' = α(yₜ − s) + (1 − α)(ℓ + b) (or α·yₜ/s + …);
 /// b' = β(ℓ' − ℓ) + (1 − β)b; s' = γ(yₜ − ℓ') + (1 − γ)s (or γ·yₜ/ℓ' + (1 − γ)s).
 /// `None` when the multiplicative start is not positive or a value is not finite.
-fn hw_run(y: &[f64], form: Seasonality, alpha: f64, beta: f64, gamma: f64) -> Option<HoltWintersFit> {
+/// `on_state(t, level, trend, season)` sees the state after each day t ≥ 6 (for the holdout
+/// scoring; a no-op while fitting).
+fn hw_run(
+    y: &[f64],
+    form: Seasonality,
+    alpha: f64,
+    beta: f64,
+    gamma: f64,
+    mut on_state: impl FnMut(usize, f64, f64, &[f64; SEASON]),
+) -> Option<HoltWintersFit> {
     let m = SEASON as f64;
     let mean1 = y[..SEASON].iter().sum::<f64>() / m;
     let mean2 = y[SEASON..2 * SEASON].iter().sum::<f64>() / m;
@@ -454,6 +482,7 @@ fn hw_run(y: &[f64], form: Seasonality, alpha: f64, beta: f64, gamma: f64) -> Op
     }
     let mut sse = 0.0;
     let mut fitted = vec![None; SEASON];
+    on_state(SEASON - 1, level, trend, &season);
     for (t, &yt) in y.iter().enumerate().skip(SEASON) {
         let s = season[t % SEASON];
         let (fit, new_level) = match form {
@@ -474,6 +503,7 @@ fn hw_run(y: &[f64], form: Seasonality, alpha: f64, beta: f64, gamma: f64) -> Op
             Seasonality::Additive => gamma * (yt - level) + (1.0 - gamma) * s,
             Seasonality::Multiplicative => gamma * (yt / level) + (1.0 - gamma) * s,
         };
+        on_state(t, level, trend, &season);
     }
     let finite = sse.is_finite()
         && level.is_finite()
@@ -520,7 +550,7 @@ pub fn holt_winters(series: &[f64]) -> Result<HoltWintersFit, ForecastError> {
     let mut best: Option<HoltWintersFit> = None;
     for form in forms {
         let objective = |x: &[f64]| {
-            hw_run(series, form, logistic(x[0]), logistic(x[1]), logistic(x[2]))
+            hw_run(series, form, logistic(x[0]), logistic(x[1]), logistic(x[2]), |_, _, _, _| {})
                 .map_or(f64::MAX, |f| f.sse)
         };
         let run = minimise_with_restarts(objective, &start);
@@ -530,6 +560,7 @@ pub fn holt_winters(series: &[f64]) -> Result<HoltWintersFit, ForecastError> {
             logistic(run.x[0]),
             logistic(run.x[1]),
             logistic(run.x[2]),
+            |_, _, _, _| {},
         );
         if let Some(fit) = fit {
             if best.as_ref().is_none_or(|b| fit.sse < b.sse) {
@@ -540,7 +571,7 @@ pub fn holt_winters(series: &[f64]) -> Result<HoltWintersFit, ForecastError> {
     // The additive start is always finite on finite input; a fallback keeps this total.
     match best {
         Some(fit) => Ok(fit),
-        None => hw_run(series, Seasonality::Additive, 0.2, 0.05, 0.1).ok_or(ForecastError::TooShort {
+        None => hw_run(series, Seasonality::Additive, 0.2, 0.05, 0.1, |_, _, _, _| {}).ok_or(ForecastError::TooShort {
             method: "holt-winters",
             need: HW_MIN_DAYS,
             got: series.len(),
@@ -634,11 +665,66 @@ fn class_default(class: DemandClass, n: usize) -> Method {
     }
 }
 
+/// Holdout pairs (actual, forecast) of `method`: its parameters fitted on days `0..split`
+/// only; from every origin o = split − 1, …, n − 2 (the state after day o, updated with each
+/// holdout day as it is revealed) it forecasts every later holdout day o + 1..n, so every lead
+/// time 1..h counts and no single origin decides. The flat methods' parameters are fixed (α
+/// given, Croston 0.1), so their state after day o is their fitted value for day o + 1;
+/// Holt-Winters' α, β, γ and form come from the training days. No forecast yet (no demand so
+/// far) counts as 0.
+fn holdout_pairs(
+    series: &[f64],
+    split: usize,
+    method: Method,
+    opts: &ForecastOptions,
+) -> Result<(Vec<f64>, Vec<f64>), ForecastError> {
+    let n = series.len();
+    let mut actual = Vec::new();
+    let mut forecast = Vec::new();
+    let origins = split.saturating_sub(1)..n.saturating_sub(1);
+    if method == Method::HoltWinters {
+        let train = holt_winters(&series[..split])?;
+        let form = train.seasonality;
+        let ran = hw_run(series, form, train.alpha, train.beta, train.gamma, |o, level, trend, season| {
+            if origins.contains(&o) {
+                for (t, &y) in series.iter().enumerate().skip(o + 1) {
+                    actual.push(y);
+                    forecast.push(hw_ahead(form, level, trend, season, o, t));
+                }
+            }
+        });
+        if ran.is_none() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        return Ok((actual, forecast));
+    }
+    let fitted = match method {
+        Method::Naive => naive(series)?.fitted,
+        Method::Ses => ses(series, opts.alpha)?.fitted,
+        Method::Croston => croston(series)?.fitted,
+        Method::Sba => sba(series)?.fitted,
+        Method::Tsb => tsb(series, opts.alpha_d, opts.alpha_p)?.fitted,
+        Method::HoltWinters => Vec::new(),
+    };
+    for o in origins {
+        let level = fitted.get(o + 1).copied().flatten().unwrap_or(0.0).max(0.0);
+        for &y in &series[o + 1..] {
+            actual.push(y);
+            forecast.push(level);
+        }
+    }
+    Ok((actual, forecast))
+}
+
 /// Classifies the series, scores each candidate on a holdout of the last [`holdout_len`] days
-/// (fitted on the days before, MASE against the holdout, scaled by the training days), and
-/// refits the lowest-MASE candidate on the whole series for `horizon` days. When the series is
-/// too short for a holdout (fewer than 14 training days would remain) or no candidate has a
-/// defined MASE, the class default is used (SES, SBA, or naive for no demand).
+/// and refits the lowest-MASE candidate on the whole series for `horizon` days. Scoring: the
+/// candidate's parameters are fitted on the days before the holdout; its forecasts from every
+/// origin in the holdout to every later holdout day (rolling origin, all lead times 1..h) are
+/// compared with the actual days, MASE scaled by the training days' naive one-step MAE. Many
+/// origins rather than one, so a lucky or unlucky last training day cannot decide. When the
+/// series is too short for a holdout (fewer than 14 training days would remain) or no
+/// candidate has a defined MASE, the class default is used (Holt-Winters or SES, SBA, or naive
+/// for no demand).
 pub fn forecast_auto(
     series: &[f64],
     horizon: usize,
@@ -658,9 +744,10 @@ pub fn forecast_auto(
     let mut best: Option<(Method, f64)> = None;
     for method in candidates(n) {
         let score = if n >= h + MIN_TRAINING {
-            let (train, test) = series.split_at(n - h);
-            match forecast_with(train, method, h, opts) {
-                Ok(f) => mase(train, test, &f)?,
+            let train = &series[..n - h];
+            match holdout_pairs(series, n - h, method, opts) {
+                Ok((actual, f)) if !actual.is_empty() => mase(train, &actual, &f)?,
+                Ok(_) => None,
                 Err(ForecastError::TooShort { .. }) => None,
                 Err(e) => return Err(e),
             }
@@ -861,14 +948,17 @@ mod tests {
 
     #[test]
     fn auto_picks_the_lowest_holdout_mase_and_refits_on_everything() {
-        // 28 days: holdout 7 (days 21–27), training 21. Demand 2 on even days, 0 on odd: naive
-        // forecasts 2 (day 20) and is wrong by 2 on days 21, 23, 25, 27 → MAE 8/7, scale 2,
-        // MASE 4/7; the smoothers sit near 1 and are wrong by about 1 every day.
+        // 28 days: holdout 7 (days 21–27), training 21. Demand 2 on even days, 0 on odd. Naive
+        // from origins 20..=26 to every later holdout day: 7 + 6 + … + 1 = 28 pairs, wrong by 2
+        // at odd leads: 4 + 3 + 3 + 2 + 2 + 1 + 1 = 16 → MAE 32/28 = 8/7, scale 2, MASE 4/7; the
+        // smoothers sit near 1 and are wrong by about 1 everywhere (MASE ≈ 1/2).
         let series: Vec<f64> = (0..28).map(|d| if d % 2 == 0 { 2.0 } else { 0.0 }).collect();
         let r = forecast_auto(&series, 5, &ForecastOptions::default()).unwrap();
         assert_eq!(r.class, DemandClass::Intermittent);
         assert_eq!(r.candidates.len(), 6);
         assert!(r.candidates.iter().all(|(_, m)| m.is_some()));
+        close(r.candidates[0].1.unwrap(), 4.0 / 7.0, 1e-12);
+        assert_ne!(r.method, Method::Naive);
         let best = r
             .candidates
             .iter()
@@ -887,6 +977,72 @@ mod tests {
         let r = forecast_auto(&[0.0; 40], 3, &ForecastOptions::default()).unwrap();
         assert_eq!(r.class, DemandClass::NoDemand);
         assert_eq!(r.per_day, vec![0.0; 3]);
+    }
+
+    /// Poisson(λ) by Knuth's product of uniforms (λ ≤ 40 here), deterministic through `rng`.
+    fn poisson(rng: &mut fastrand::Rng, lambda: f64) -> f64 {
+        let limit = (-lambda).exp();
+        let mut k = 0.0;
+        let mut p = rng.f64();
+        while p > limit {
+            k += 1.0;
+            p *= rng.f64();
+        }
+        k
+    }
+
+    /// Fits `forecast_auto` on all but the last 30 days and scores it and naive on those 30
+    /// (MASE scaled by the history's naive one-step MAE). Returns (result, auto, naive).
+    fn further_month(series: &[f64]) -> (ForecastResult, f64, f64) {
+        let (history, month) = series.split_at(series.len() - 30);
+        let r = forecast_auto(history, 30, &ForecastOptions::default()).unwrap();
+        let naive_f = forecast_with(history, Method::Naive, 30, &ForecastOptions::default()).unwrap();
+        let auto = mase(history, month, &r.per_day).unwrap().unwrap();
+        let naive = mase(history, month, &naive_f).unwrap().unwrap();
+        (r, auto, naive)
+    }
+
+    #[test]
+    fn seasonal_sku_auto_beats_naive_on_a_further_month() {
+        // 180 days of Poisson demand, mean 20 × weekday factor (quiet Monday, busy weekend).
+        let factor = [0.7, 0.8, 0.9, 1.0, 1.2, 1.7, 1.5];
+        let mut rng = fastrand::Rng::with_seed(7);
+        let series: Vec<f64> = (0..180).map(|t| poisson(&mut rng, 20.0 * factor[t % 7])).collect();
+        let (r, auto, naive) = further_month(&series);
+        assert_eq!(r.class, DemandClass::Smooth);
+        assert_eq!(r.method, Method::HoltWinters, "{:?}", r.candidates);
+        assert!(auto < naive, "auto {auto} vs naive {naive}: {:?}", r.candidates);
+    }
+
+    #[test]
+    fn intermittent_sku_auto_beats_naive_on_a_further_month() {
+        // 180 days: a sale on 55 % of days (ADI ≈ 1.8), size 1 + Poisson(2).
+        let mut rng = fastrand::Rng::with_seed(11);
+        let series: Vec<f64> = (0..180)
+            .map(|_| {
+                if rng.f64() < 0.55 {
+                    1.0 + poisson(&mut rng, 2.0)
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let (r, auto, naive) = further_month(&series);
+        assert!(
+            matches!(r.class, DemandClass::Intermittent | DemandClass::Lumpy),
+            "{:?}",
+            r.class
+        );
+        assert!(auto < naive, "auto {auto} ({:?}) vs naive {naive}: {:?}", r.method, r.candidates);
+    }
+
+    #[test]
+    fn trending_sku_auto_beats_naive_on_a_further_month() {
+        // 150 days of Poisson demand with mean 5 + 0.15·t (5 → 27 a day), no weekly pattern.
+        let mut rng = fastrand::Rng::with_seed(3);
+        let series: Vec<f64> = (0..150).map(|t| poisson(&mut rng, 5.0 + 0.15 * t as f64)).collect();
+        let (r, auto, naive) = further_month(&series);
+        assert!(auto < naive, "auto {auto} ({:?}) vs naive {naive}: {:?}", r.method, r.candidates);
     }
 
     #[test]
