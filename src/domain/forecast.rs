@@ -1002,47 +1002,67 @@ mod tests {
         (r, auto, naive)
     }
 
+    /// 20 SKUs simulated by `make` (seeds 0..20): mean further-month MASE of the auto choice and
+    /// of naive, and the results. One month of one SKU is a noisy judge (on the intermittent and
+    /// trending SKUs naive wins about a third of single months by a lucky last day), so the
+    /// claim is checked on the mean over SKUs of the same structure.
+    fn over_20_skus(
+        make: impl Fn(&mut fastrand::Rng) -> Vec<f64>,
+    ) -> (f64, f64, Vec<ForecastResult>) {
+        let (mut auto, mut naive, mut results) = (0.0, 0.0, Vec::new());
+        for seed in 0..20 {
+            let series = make(&mut fastrand::Rng::with_seed(seed));
+            let (r, a, n) = further_month(&series);
+            auto += a / 20.0;
+            naive += n / 20.0;
+            results.push(r);
+        }
+        (auto, naive, results)
+    }
+
     #[test]
-    fn seasonal_sku_auto_beats_naive_on_a_further_month() {
+    fn seasonal_skus_auto_beats_naive_on_a_further_month() {
         // 180 days of Poisson demand, mean 20 × weekday factor (quiet Monday, busy weekend).
+        // Measured when written: mean MASE auto 0.574, naive 0.997; Holt-Winters all 20 times.
         let factor = [0.7, 0.8, 0.9, 1.0, 1.2, 1.7, 1.5];
-        let mut rng = fastrand::Rng::with_seed(7);
-        let series: Vec<f64> = (0..180).map(|t| poisson(&mut rng, 20.0 * factor[t % 7])).collect();
-        let (r, auto, naive) = further_month(&series);
-        assert_eq!(r.class, DemandClass::Smooth);
-        assert_eq!(r.method, Method::HoltWinters, "{:?}", r.candidates);
-        assert!(auto < naive, "auto {auto} vs naive {naive}: {:?}", r.candidates);
+        let (auto, naive, results) = over_20_skus(|rng| {
+            (0..180).map(|t| poisson(rng, 20.0 * factor[t % 7])).collect()
+        });
+        for r in &results {
+            assert_eq!(r.class, DemandClass::Smooth);
+            assert_eq!(r.method, Method::HoltWinters, "{:?}", r.candidates);
+        }
+        assert!(auto < 0.8 * naive, "auto {auto} vs naive {naive}");
     }
 
     #[test]
-    fn intermittent_sku_auto_beats_naive_on_a_further_month() {
+    fn intermittent_skus_auto_beats_naive_on_a_further_month() {
         // 180 days: a sale on 55 % of days (ADI ≈ 1.8), size 1 + Poisson(2).
-        let mut rng = fastrand::Rng::with_seed(11);
-        let series: Vec<f64> = (0..180)
-            .map(|_| {
-                if rng.f64() < 0.55 {
-                    1.0 + poisson(&mut rng, 2.0)
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let (r, auto, naive) = further_month(&series);
-        assert!(
-            matches!(r.class, DemandClass::Intermittent | DemandClass::Lumpy),
-            "{:?}",
-            r.class
-        );
-        assert!(auto < naive, "auto {auto} ({:?}) vs naive {naive}: {:?}", r.method, r.candidates);
+        // Measured when written: mean MASE auto 0.838, naive 1.021 (SBA 7, Croston 2, TSB 1,
+        // SES 1 and Holt-Winters 9 times: with 55 % sale days the additive model competes).
+        let (auto, naive, results) = over_20_skus(|rng| {
+            (0..180)
+                .map(|_| if rng.f64() < 0.55 { 1.0 + poisson(rng, 2.0) } else { 0.0 })
+                .collect()
+        });
+        for r in &results {
+            assert!(
+                matches!(r.class, DemandClass::Intermittent | DemandClass::Lumpy),
+                "{:?}",
+                r.class
+            );
+        }
+        assert!(auto < naive, "auto {auto} vs naive {naive}");
     }
 
     #[test]
-    fn trending_sku_auto_beats_naive_on_a_further_month() {
+    fn trending_skus_auto_beats_naive_on_a_further_month() {
         // 150 days of Poisson demand with mean 5 + 0.15·t (5 → 27 a day), no weekly pattern.
-        let mut rng = fastrand::Rng::with_seed(3);
-        let series: Vec<f64> = (0..150).map(|t| poisson(&mut rng, 5.0 + 0.15 * t as f64)).collect();
-        let (r, auto, naive) = further_month(&series);
-        assert!(auto < naive, "auto {auto} ({:?}) vs naive {naive}: {:?}", r.method, r.candidates);
+        // Measured when written: mean MASE auto 1.237, naive 1.551 (Holt-Winters 10, SES 10).
+        let (auto, naive, _) = over_20_skus(|rng| {
+            (0..150).map(|t| poisson(rng, 5.0 + 0.15 * t as f64)).collect()
+        });
+        assert!(auto < naive, "auto {auto} vs naive {naive}");
     }
 
     #[test]
