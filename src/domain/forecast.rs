@@ -415,8 +415,8 @@ impl HoltWintersFit {
                     self.level,
                     self.trend,
                     &self.season,
-                    self.days - 1,
-                    self.days - 1 + k,
+                    self.days.saturating_sub(1),
+                    self.days.saturating_sub(1) + k,
                 )
             })
             .collect()

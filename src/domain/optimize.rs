@@ -42,6 +42,15 @@ fn nelder_mead(
     max_iter: u32,
 ) -> NmResult {
     let n = start.len();
+    if n == 0 {
+        // Nothing to move: the only point is the empty one.
+        return NmResult {
+            x: Vec::new(),
+            fx: f(&[]),
+            iterations: 0,
+            converged: true,
+        };
+    }
     let mut simplex: Vec<Vec<f64>> = Vec::with_capacity(n + 1);
     let mut s0 = start.to_vec();
     clamp_box(&mut s0);
