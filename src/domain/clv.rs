@@ -3,19 +3,18 @@
 //!
 //! Pure numerics: callers pass one [`Customer`] summary per member (frequency, recency, T in the
 //! caller's time unit, mean repeat spend in fen) and get parameters, probabilities and expected
-//! values back. No store, no clock, no I/O. The special functions (ln Γ, Gauss ₂F₁) and the
-//! Nelder–Mead optimiser are written here and tested on known values, so the crate stays small.
+//! values back. No store, no clock, no I/O. The special functions (ln Γ, Gauss ₂F₁) are written here and tested on known values, so the crate stays small.
 //!
 //! References: Fader, Hardie & Lee (2005), "Counting Your Customers the Easy Way: An Alternative
 //! to the Pareto/NBD Model" (BG/NBD, eqs. 6 and 10); Fader, Hardie & Lee (2005), "RFM and CLV"
 //! and Fader & Hardie's note on the Gamma-Gamma spend model. Formulas and the fitting method are
 //! written out in docs/members-analytics.md.
 
-use std::cmp::Ordering;
+use super::optimize::{minimise_with_restarts, NmResult};
 
 /// Bound on every log-parameter during fitting: each parameter stays in [e^−10, e^10] (after the
 /// time or money scaling described on [`fit_bgnbd`] and [`fit_gamma_gamma`]).
-pub const LN_PARAM_BOUND: f64 = 10.0;
+pub const LN_PARAM_BOUND: f64 = super::optimize::BOX_BOUND;
 
 /// One customer's calibration summary, in the caller's time unit (days or weeks).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -823,159 +822,6 @@ fn hyp2f1_connection(a: f64, b: f64, c: f64, z: f64) -> f64 {
     }
 }
 
-struct NmResult {
-    x: Vec<f64>,
-    fx: f64,
-    iterations: u32,
-    converged: bool,
-}
-
-fn clamp_box(x: &mut [f64]) {
-    for v in x.iter_mut() {
-        *v = if v.is_nan() {
-            0.0
-        } else {
-            v.clamp(-LN_PARAM_BOUND, LN_PARAM_BOUND)
-        };
-    }
-}
-
-/// Nelder–Mead minimisation (reflection 1, expansion 2, contraction ½, shrink ½) inside the box
-/// [−10, 10]ⁿ: every trial point is projected into the box. Converged when the function values
-/// across the simplex differ by ≤ 10⁻¹⁰·(1+|f|) and the simplex is narrower than 10⁻⁷.
-fn nelder_mead(
-    f: &mut impl FnMut(&[f64]) -> f64,
-    start: &[f64],
-    step: f64,
-    max_iter: u32,
-) -> NmResult {
-    let n = start.len();
-    let mut simplex: Vec<Vec<f64>> = Vec::with_capacity(n + 1);
-    let mut s0 = start.to_vec();
-    clamp_box(&mut s0);
-    simplex.push(s0.clone());
-    for i in 0..n {
-        let mut p = s0.clone();
-        // Step inwards when the start sits on the upper bound.
-        p[i] += if p[i] + step > LN_PARAM_BOUND {
-            -step
-        } else {
-            step
-        };
-        clamp_box(&mut p);
-        simplex.push(p);
-    }
-    let mut values: Vec<f64> = simplex.iter().map(|p| f(p)).collect();
-    let order = |values: &[f64]| -> Vec<usize> {
-        let mut idx: Vec<usize> = (0..values.len()).collect();
-        idx.sort_by(|&i, &j| values[i].partial_cmp(&values[j]).unwrap_or(Ordering::Equal));
-        idx
-    };
-    let mut iterations = 0;
-    let mut converged = false;
-    while iterations < max_iter {
-        let idx = order(&values);
-        simplex = idx.iter().map(|&i| simplex[i].clone()).collect();
-        values = idx.iter().map(|&i| values[i]).collect();
-        let (best, worst) = (values[0], values[n]);
-        let width = simplex[1..]
-            .iter()
-            .flat_map(|p| p.iter().zip(&simplex[0]).map(|(a, b)| (a - b).abs()))
-            .fold(0.0, f64::max);
-        if best.is_finite() && (worst - best) <= 1e-10 * (1.0 + best.abs()) && width <= 1e-7 {
-            converged = true;
-            break;
-        }
-        iterations += 1;
-        let mut centroid = vec![0.0; n];
-        for p in &simplex[..n] {
-            for (c, v) in centroid.iter_mut().zip(p) {
-                *c += v / n as f64;
-            }
-        }
-        let along = |t: f64| -> Vec<f64> {
-            let mut p: Vec<f64> = centroid
-                .iter()
-                .zip(&simplex[n])
-                .map(|(c, w)| c + t * (c - w))
-                .collect();
-            clamp_box(&mut p);
-            p
-        };
-        let xr = along(1.0);
-        let fr = f(&xr);
-        if fr < values[0] {
-            let xe = along(2.0);
-            let fe = f(&xe);
-            if fe < fr {
-                simplex[n] = xe;
-                values[n] = fe;
-            } else {
-                simplex[n] = xr;
-                values[n] = fr;
-            }
-            continue;
-        }
-        if fr < values[n - 1] {
-            simplex[n] = xr;
-            values[n] = fr;
-            continue;
-        }
-        let (xc, fc) = if fr < values[n] {
-            let xc = along(0.5);
-            let fc = f(&xc);
-            (xc, fc)
-        } else {
-            let xc = along(-0.5);
-            let fc = f(&xc);
-            (xc, fc)
-        };
-        if fc < values[n].min(fr) {
-            simplex[n] = xc;
-            values[n] = fc;
-            continue;
-        }
-        for i in 1..=n {
-            let mut p: Vec<f64> = simplex[0]
-                .iter()
-                .zip(&simplex[i])
-                .map(|(b, v)| b + 0.5 * (v - b))
-                .collect();
-            clamp_box(&mut p);
-            values[i] = f(&p);
-            simplex[i] = p;
-        }
-    }
-    let idx = order(&values);
-    NmResult {
-        x: simplex[idx[0]].clone(),
-        fx: values[idx[0]],
-        iterations,
-        converged,
-    }
-}
-
-/// Nelder–Mead from `start`, then restarted from the best point with a fresh simplex until a
-/// restart improves the value by less than 10⁻⁹·(1+|f|) (at most 8 runs of 5 000 iterations).
-fn minimise_with_restarts(mut f: impl FnMut(&[f64]) -> f64, start: &[f64]) -> NmResult {
-    let mut best = nelder_mead(&mut f, start, 1.0, 5_000);
-    let mut total = best.iterations;
-    for _ in 0..7 {
-        let next = nelder_mead(&mut f, &best.x, 0.3, 5_000);
-        total += next.iterations;
-        let improved = best.fx - next.fx;
-        let settled = improved.is_nan() || improved <= 1e-9 * (1.0 + best.fx.abs());
-        if next.fx <= best.fx {
-            best = next;
-        }
-        if settled && best.converged {
-            break;
-        }
-    }
-    best.iterations = total;
-    best
-}
-
 /// Samplers and a BG/NBD customer simulator, deterministic through fastrand seeds: the model's
 /// own generative story, for the fit tests and the fit-time benchmark (`storehub bench --only clv`).
 pub mod sim {
@@ -1142,20 +988,6 @@ mod tests {
             1e-14,
         );
         assert!(hyp2f1(1.0, 1.0, 2.0, 1.0).is_nan());
-    }
-
-    #[test]
-    fn nelder_mead_finds_the_rosenbrock_minimum() {
-        // f(x, y) = (1−x)² + 100 (y − x²)², minimum 0 at (1, 1), from (−1.2, 1).
-        let rosen = |p: &[f64]| (1.0 - p[0]).powi(2) + 100.0 * (p[1] - p[0] * p[0]).powi(2);
-        let run = minimise_with_restarts(rosen, &[-1.2, 1.0]);
-        assert!(run.converged);
-        close(run.x[0], 1.0, 1e-5);
-        close(run.x[1], 1.0, 1e-5);
-        assert!(run.fx < 1e-10);
-        // The box holds: the minimum of (x − 20)² inside [−10, 10] is at 10.
-        let run = minimise_with_restarts(|p: &[f64]| (p[0] - 20.0).powi(2), &[0.0]);
-        close(run.x[0], LN_PARAM_BOUND, 1e-12);
     }
 
     #[test]

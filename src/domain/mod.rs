@@ -2,7 +2,7 @@
 //! pricing and tenders, event classes (what the outbox's disk budget may drop), loyalty (points,
 //! tiers, stored value, referrals, member codes), phone numbers, staff rules (roles, lockout,
 //! shift cash), shelf counts from weights, sales figures for the dashboard and reports
-//! (`reports`), customer-lifetime models (`clv`: BG/NBD, Gamma-Gamma), and later forecasting.
+//! (`reports`), customer-lifetime models (`clv`: BG/NBD, Gamma-Gamma), and demand forecasts (`forecast`).
 //! Nothing here does I/O, reads the clock or is async: callers pass in everything a decision
 //! needs, so every rule can be tested with worked numbers.
 
@@ -12,9 +12,11 @@ pub mod campaign;
 pub mod clv;
 pub mod coupon_code;
 pub mod events;
+pub mod forecast;
 pub mod loyalty;
 pub mod message;
 pub mod money;
+pub mod optimize;
 pub mod phone;
 pub mod pricing;
 pub mod replenish;
