@@ -180,9 +180,12 @@ fn bad_input_is_refused_naming_the_field_and_writes_nothing() {
     let e = refusal(tickets::assign(&shop.store, &rules(), t.id, "zhang", "wang", None));
     assert_eq!(e.field(), Some("assignee"));
     assert!(e.to_string().starts_with("assignee: no staff account wang"), "{e}");
-    // A cashier may open tickets but not work them.
+    // A cashier may open tickets but not work them, nor be given one.
     let e = refusal(tickets::assign(&shop.store, &rules(), t.id, "li", "zhang", None));
     assert_eq!(e.to_string(), "staff li is a cashier and may not work member service tickets");
+    let e = refusal(tickets::assign(&shop.store, &rules(), t.id, "zhang", "li", None));
+    assert_eq!(e.field(), Some("assignee"));
+    assert_eq!(e.to_string(), "assignee: staff li is a cashier and may not work member service tickets");
     // Lowering a priority.
     let e = refusal(tickets::assign(&shop.store, &rules(), t.id, "zhang", "zhang", Some(Priority::Normal)));
     assert_eq!(e.field(), Some("priority"));

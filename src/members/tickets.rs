@@ -386,7 +386,7 @@ fn save(tx: &Tx, t: &Ticket, event: &str, change: Option<&str>, by: &str) -> Res
     Ok(())
 }
 
-/// Gives ticket `id` to staff `assignee` (an active account) and, with `priority`, raises its
+/// Gives ticket `id` to staff `assignee` (an active account whose role may manage tickets) and, with `priority`, raises its
 /// priority (never lowers it; the due time follows from the opening time). `by` needs
 /// [`Action::ManageTickets`]. The ticket becomes `in_progress`.
 pub fn assign(
@@ -402,10 +402,11 @@ pub fn assign(
         let mut t = ticket_tx(tx, id)?;
         t.state = service(service::transition(t.state, TicketAction::Assign))?;
         let account: Option<StaffAccount> = tx.get(TreeId::Staff, assignee.as_bytes())?;
-        match account {
+        // The assignee must be able to work the ticket: active, and a role that manages tickets.
+        match account.map(|a| crate::staff::check_allowed(&a, Action::ManageTickets)) {
             None => return rejected(TicketError::Assignee(StaffError::Unknown(assignee.to_string()))),
-            Some(a) if !a.active => return rejected(TicketError::Assignee(StaffError::Inactive(a.id))),
-            Some(_) => {}
+            Some(Err(e)) => return rejected(TicketError::Assignee(e)),
+            Some(Ok(_)) => {}
         }
         let raised = match priority {
             Some(p) => service(service::raise(t.priority, p))? != t.priority,

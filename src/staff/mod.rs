@@ -307,7 +307,7 @@ fn account_in_tx<E: From<StaffError>>(tx: &Tx, id: &str) -> Result<StaffAccount,
 }
 
 /// Whether an account may do `action`: it must be active and its role must allow it.
-fn check_allowed(account: &StaffAccount, action: Action) -> Result<StaffRef, StaffError> {
+pub(crate) fn check_allowed(account: &StaffAccount, action: Action) -> Result<StaffRef, StaffError> {
     if !account.active {
         return Err(StaffError::Inactive(account.id.clone()));
     }
