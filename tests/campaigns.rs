@@ -671,7 +671,7 @@ fn the_dormant_experience_playbook_follows_up_members_with_an_open_complaint_and
 }
 
 /// Timing of a large launch (not run by default): `N=50000 cargo test --test campaigns
-/// launch_timing -- --ignored --nocapture` (docs/members-analytics.md, "Campaigns" has figures).
+/// launch_timing -- --ignored --nocapture` (no figure published until it has a same-run baseline; docs/members-analytics.md, "Size").
 #[test]
 #[ignore]
 fn launch_timing() {
