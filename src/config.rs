@@ -874,6 +874,10 @@ pub struct Config {
     /// `[tickets]`: member service tickets (`members::tickets`).
     #[serde(default)]
     pub tickets: TicketsConfig,
+    /// `[stock]`: forecasts, replenishment, stock analysis, stocktakes and shelf alerts
+    /// (`inventory`, docs/stock-intelligence.md).
+    #[serde(default)]
+    pub stock: StockConfig,
 }
 
 /// `[store]`: who this hub is. The three ids form its MQTT topics:
@@ -2055,6 +2059,91 @@ impl Default for MessagesConfig {
     }
 }
 
+/// `[stock]`: stock intelligence (`inventory::{demand, policy, replenishment, purchase, stocktake,
+/// shelf_triggers, alerts, analysis}`, docs/stock-intelligence.md). Per-SKU and per-supplier
+/// replenishment terms are data (`storehub replenishment policy …`), these are the shop's
+/// defaults and schedules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StockConfig {
+    /// Shop-local time of the daily replenishment run (default "06:30"): demand rolled up to
+    /// yesterday, forecasts, suggestions, `storehub.replenishment.suggested`.
+    #[serde(deserialize_with = "hh_mm")]
+    pub replenishment_at: chrono::NaiveTime,
+    /// Days of daily history the forecasts use, newest last (default 730, 28–3650).
+    pub history_days: u32,
+    /// Default lead time, days from ordering to delivery (default 3, 0–365).
+    pub lead_time_days: u32,
+    /// Default review period, days between two orders of a SKU (default 1: the daily run, 1–365).
+    pub review_period_days: u32,
+    /// Default pack size, units (default 1, 1–100000).
+    pub pack_size: u32,
+    /// Default minimum order quantity, units (default 0 = none).
+    pub moq: u32,
+    /// Target service level of ABC class A, B, C, bp (defaults 9800, 9500, 9000; 5000–9999).
+    pub service_level_a_bp: u32,
+    pub service_level_b_bp: u32,
+    pub service_level_c_bp: u32,
+    /// ABC cut-offs, share of revenue, bp (defaults 8000 / 1500; C is the rest; a + b < 10000).
+    pub abc_a_bp: u32,
+    pub abc_b_bp: u32,
+    /// Days of sales the ABC/XYZ analysis and turnover look at (default 90, 7–3650).
+    pub analysis_days: u32,
+    /// XYZ cut-offs on the coefficient of variation of daily demand, bp (defaults 5000 / 10000;
+    /// x < y).
+    pub xyz_x_max_cv_bp: u32,
+    pub xyz_y_max_cv_bp: u32,
+    /// A slow mover has had no sale for this many days (default 30); dead stock for this many
+    /// (default 90; more than `slow_after_days`).
+    pub slow_after_days: u32,
+    pub dead_after_days: u32,
+    /// Over-stock when on hand > order-up-to × this, bp (default 15000 = 1.5×, ≥ 10000).
+    pub overstock_factor_bp: u32,
+    /// SES α and TSB's α for sizes and for the demand probability, bp (defaults 1000 = 0.1;
+    /// 1–10000).
+    pub ses_alpha_bp: u32,
+    pub tsb_alpha_d_bp: u32,
+    pub tsb_alpha_p_bp: u32,
+    /// Counters do not see the expected quantity in new stocktakes unless told otherwise
+    /// (default true: blind counts).
+    pub stocktake_blind: bool,
+    /// A shelf channel reading empty while the ledger has stock for this many minutes raises a
+    /// shelf-gap alert (default 30, 1–1440).
+    pub shelf_gap_minutes: u32,
+    /// GPIO output (BCM pin) driven high while an alert is open: an LED or buzzer (default none).
+    pub alert_gpio_pin: Option<u8>,
+}
+
+impl Default for StockConfig {
+    fn default() -> Self {
+        StockConfig {
+            replenishment_at: chrono::NaiveTime::from_hms_opt(6, 30, 0).unwrap_or_default(),
+            history_days: 730,
+            lead_time_days: 3,
+            review_period_days: 1,
+            pack_size: 1,
+            moq: 0,
+            service_level_a_bp: 9800,
+            service_level_b_bp: 9500,
+            service_level_c_bp: 9000,
+            abc_a_bp: 8000,
+            abc_b_bp: 1500,
+            analysis_days: 90,
+            xyz_x_max_cv_bp: 5000,
+            xyz_y_max_cv_bp: 10_000,
+            slow_after_days: 30,
+            dead_after_days: 90,
+            overstock_factor_bp: 15_000,
+            ses_alpha_bp: 1000,
+            tsb_alpha_d_bp: 1000,
+            tsb_alpha_p_bp: 1000,
+            stocktake_blind: true,
+            shelf_gap_minutes: 30,
+            alert_gpio_pin: None,
+        }
+    }
+}
+
 /// A shop-local wall time written "HH:MM" (24-hour).
 fn hh_mm<'de, D: Deserializer<'de>>(d: D) -> Result<chrono::NaiveTime, D::Error> {
     let s = String::deserialize(d)?;
@@ -2265,6 +2354,60 @@ impl Config {
         self.validate_campaigns()?;
         self.validate_messages()?;
         self.validate_tickets()?;
+        self.validate_stock()?;
+        Ok(())
+    }
+
+    fn validate_stock(&self) -> Result<(), Invalid> {
+        let c = &self.stock;
+        let ranges: [(&str, u32, u32, u32, &str); 15] = [
+            ("history_days", c.history_days, 28, 3650, "days"),
+            ("lead_time_days", c.lead_time_days, 0, 365, "days"),
+            ("review_period_days", c.review_period_days, 1, 365, "days"),
+            ("pack_size", c.pack_size, 1, 100_000, "units"),
+            ("service_level_a_bp", c.service_level_a_bp, 5000, 9999, "bp"),
+            ("service_level_b_bp", c.service_level_b_bp, 5000, 9999, "bp"),
+            ("service_level_c_bp", c.service_level_c_bp, 5000, 9999, "bp"),
+            ("analysis_days", c.analysis_days, 7, 3650, "days"),
+            ("slow_after_days", c.slow_after_days, 1, 3650, "days"),
+            ("dead_after_days", c.dead_after_days, 1, 3650, "days"),
+            ("overstock_factor_bp", c.overstock_factor_bp, 10_000, 1_000_000, "bp"),
+            ("ses_alpha_bp", c.ses_alpha_bp, 1, 10_000, "bp"),
+            ("tsb_alpha_d_bp", c.tsb_alpha_d_bp, 1, 10_000, "bp"),
+            ("tsb_alpha_p_bp", c.tsb_alpha_p_bp, 1, 10_000, "bp"),
+            ("shelf_gap_minutes", c.shelf_gap_minutes, 1, 1440, "minutes"),
+        ];
+        for (k, v, lo, hi, unit) in ranges {
+            if !(lo..=hi).contains(&v) {
+                return Err(invalid(key("stock", k), format!("expected {lo} to {hi} {unit}, got {v}")));
+            }
+        }
+        if c.abc_a_bp == 0 || c.abc_a_bp + c.abc_b_bp >= 10_000 {
+            return Err(invalid(
+                key("stock", "abc_b_bp"),
+                format!(
+                    "class A ({} bp) and B ({} bp) must leave a share for class C: A > 0 and A + B < 10000",
+                    c.abc_a_bp, c.abc_b_bp
+                ),
+            ));
+        }
+        if c.xyz_x_max_cv_bp == 0 || c.xyz_x_max_cv_bp >= c.xyz_y_max_cv_bp {
+            return Err(invalid(
+                key("stock", "xyz_y_max_cv_bp"),
+                format!("expected X's cut-off ({} bp) above 0 and below Y's ({} bp)", c.xyz_x_max_cv_bp, c.xyz_y_max_cv_bp),
+            ));
+        }
+        if c.dead_after_days <= c.slow_after_days {
+            return Err(invalid(
+                key("stock", "dead_after_days"),
+                format!("dead stock ({} days) must wait longer than a slow mover ({} days)", c.dead_after_days, c.slow_after_days),
+            ));
+        }
+        if let Some(pin) = c.alert_gpio_pin {
+            if pin > 27 {
+                return Err(invalid(key("stock", "alert_gpio_pin"), format!("expected a BCM GPIO pin 0 to 27, got {pin}")));
+            }
+        }
         Ok(())
     }
 
@@ -3093,6 +3236,7 @@ mod tests {
             "[tickets]\n__probe = 1\n",
             "[tickets.sla_hours]\n__probe = 1\n",
             "[messages]\n__probe = 1\n",
+            "[stock]\n__probe = 1\n",
         ];
         for probe in probes {
             let e = Config::from_str(probe, "probe").unwrap_err();

@@ -1284,6 +1284,7 @@ fn context(cfg: Option<&Config>) -> ops::Context {
         campaigns: cfg.map(storehub::members::campaigns::CampaignSettings::from_config).unwrap_or_default(),
         messages: cfg.map(MessageRules::from_config).unwrap_or_default(),
         tickets: cfg.map(storehub::members::tickets::TicketRules::from_config).unwrap_or_default(),
+        stock: cfg.map(|c| c.stock).unwrap_or_default(),
     }
 }
 

@@ -37,6 +37,8 @@ pub struct Context {
     pub messages: crate::members::messages::MessageRules,
     /// `[tickets]` and the tier ladder (defaults when no config is given).
     pub tickets: members::tickets::TicketRules,
+    /// `[stock]` (defaults when no config is given).
+    pub stock: crate::config::StockConfig,
 }
 
 /// Applies one request. Errors are messages for the person at the CLI.

@@ -81,7 +81,8 @@ pub enum ForecastError {
 }
 
 /// Syntetos–Boylan demand class of a series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum DemandClass {
     /// ADI < 1.32 and CV² < 0.49: regular demand of steady size.
     Smooth,
@@ -109,7 +110,8 @@ impl DemandClass {
 }
 
 /// A forecasting method, named as on the CLI (`--method`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Method {
     /// Tomorrow = today.
     Naive,

@@ -100,10 +100,20 @@ pub enum Action {
     ManageMessages,
     /// See member analytics: segments, dormancy, churn warnings, repurchase reminders, model fits.
     ViewAnalytics,
+    /// Replenishment policies and purchase orders: create, edit, send, close (采购).
+    ManagePurchaseOrders,
+    /// Receive goods against a sent purchase order, by scanning (收货).
+    ReceiveGoods,
+    /// Scan counts into an open stocktake (盘点录入).
+    CountStock,
+    /// Open, close and approve stocktakes; the approval books the variance (盘点审核).
+    ManageStocktakes,
+    /// See and complete restock tasks, acknowledge shelf and stock alerts (补货任务).
+    WorkRestockTasks,
 }
 
 impl Action {
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 33] = [
         Action::Sell,
         Action::VoidLine,
         Action::VoidSession,
@@ -132,6 +142,11 @@ impl Action {
         Action::ManageCampaigns,
         Action::ManageMessages,
         Action::ViewAnalytics,
+        Action::ManagePurchaseOrders,
+        Action::ReceiveGoods,
+        Action::CountStock,
+        Action::ManageStocktakes,
+        Action::WorkRestockTasks,
     ];
 
     /// Words for messages: "may not {as_phrase}".
@@ -165,6 +180,11 @@ impl Action {
             Action::ManageCampaigns => "manage campaigns",
             Action::ManageMessages => "manage member messages",
             Action::ViewAnalytics => "see member analytics",
+            Action::ManagePurchaseOrders => "manage purchase orders",
+            Action::ReceiveGoods => "receive goods",
+            Action::CountStock => "count stock",
+            Action::ManageStocktakes => "manage stocktakes",
+            Action::WorkRestockTasks => "work restock tasks",
         }
     }
 }
@@ -206,6 +226,11 @@ fn permissions(action: Action) -> [bool; 4] {
         Action::ManageCampaigns      => [N,      Y,      N,         Y],
         Action::ManageMessages       => [N,      Y,      N,         Y],
         Action::ViewAnalytics        => [N,      Y,      N,         Y],
+        Action::ManagePurchaseOrders => [N,      Y,      N,         Y],
+        Action::ReceiveGoods         => [Y,      Y,      N,         Y],
+        Action::CountStock           => [Y,      Y,      N,         Y],
+        Action::ManageStocktakes     => [N,      Y,      N,         Y],
+        Action::WorkRestockTasks     => [Y,      Y,      N,         Y],
     }
 }
 

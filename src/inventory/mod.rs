@@ -3,6 +3,15 @@
 //! the moves inside the same transaction. Crossing a reorder point downward writes one
 //! `storehub.stock.low` event.
 
+pub mod alerts;
+pub mod analysis;
+pub mod demand;
+pub mod policy;
+pub mod purchase;
+pub mod replenishment;
+pub mod shelf_triggers;
+pub mod stocktake;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 

@@ -137,10 +137,35 @@ pub enum TreeId {
     /// member id (u64 BE) → the member's imported history packed in one record, for analytics.
     /// See `members::history`.
     HistoryByMember,
+    /// sku → DemandSeries: the SKU's daily demand (returns netted) with a flag byte per day
+    /// (stock-out, promotion, member day), packed in one record, appended by the daily rollup.
+    /// See `inventory::demand`.
+    DemandSeries,
+    /// `sku/<sku>` → SkuSettings and `supplier/<id>` → SupplierTerms: replenishment parameters
+    /// (lead time, review period, pack size, MOQ, service level). See `inventory::policy`.
+    ReplenishmentPolicies,
+    /// sku → SuggestionLine of the latest replenishment run (the run's summary is in `meta`
+    /// `replenishment_run`). See `inventory::replenishment`.
+    Suggestions,
+    /// purchase order id (u64 BE) → PurchaseOrder (lines, ordered and received quantities,
+    /// state). See `inventory::purchase`.
+    PurchaseOrders,
+    /// stocktake id (u64 BE) → Stocktake (scope, blind, state, approval). See
+    /// `inventory::stocktake`.
+    Stocktakes,
+    /// stocktake id (u64 BE) ++ sku → StocktakeLine (expected, counted, scans). See
+    /// `inventory::stocktake`.
+    StocktakeLines,
+    /// task id (u64 BE) → RestockTask (bring a SKU from the backroom to its shelf). See
+    /// `inventory::shelf_triggers`.
+    RestockTasks,
+    /// alert id (u64 BE) → Alert (urgent replenishment, shelf gap …; raised, acknowledged,
+    /// cleared). See `inventory::alerts`.
+    Alerts,
 }
 
 impl TreeId {
-    pub const ALL: [TreeId; 36] = [
+    pub const ALL: [TreeId; 44] = [
         TreeId::Meta,
         TreeId::Products,
         TreeId::Barcodes,
@@ -177,6 +202,14 @@ impl TreeId {
         TreeId::Tickets,
         TreeId::TicketsByMember,
         TreeId::HistoryByMember,
+        TreeId::DemandSeries,
+        TreeId::ReplenishmentPolicies,
+        TreeId::Suggestions,
+        TreeId::PurchaseOrders,
+        TreeId::Stocktakes,
+        TreeId::StocktakeLines,
+        TreeId::RestockTasks,
+        TreeId::Alerts,
     ];
 
     /// Name of the sled tree (stable on disk; never rename).
@@ -218,11 +251,35 @@ impl TreeId {
             TreeId::Tickets => "tickets",
             TreeId::TicketsByMember => "tickets_by_member",
             TreeId::HistoryByMember => "history_by_member",
+            TreeId::DemandSeries => "demand_series",
+            TreeId::ReplenishmentPolicies => "replenishment_policies",
+            TreeId::Suggestions => "suggestions",
+            TreeId::PurchaseOrders => "purchase_orders",
+            TreeId::Stocktakes => "stocktakes",
+            TreeId::StocktakeLines => "stocktake_lines",
+            TreeId::RestockTasks => "restock_tasks",
+            TreeId::Alerts => "alerts",
         }
     }
 
     pub fn from_name(name: &str) -> Option<TreeId> {
         TreeId::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+/// A relaxed store in `path` on a manual clock, for unit tests beside the code.
+#[cfg(test)]
+pub(crate) fn open_for_tests(path: &std::path::Path, clock: &crate::clock::ManualClock) -> Store {
+    let opts = StoreOptions {
+        path: path.to_path_buf(),
+        durability: Durability::Relaxed,
+        relaxed_flush_ms: 50,
+        source: Some("/storehub/t/s/h".into()),
+        clock: std::sync::Arc::new(clock.clone()),
+    };
+    match Store::open(opts) {
+        Ok(s) => s,
+        Err(e) => panic!("test store: {e}"),
     }
 }
 

@@ -62,6 +62,7 @@ impl WebShop {
             campaigns: storehub::members::campaigns::CampaignSettings::from_config(&cfg),
             messages: storehub::members::messages::MessageRules::from_config(&cfg),
             tickets: storehub::members::tickets::TicketRules::from_config(&cfg),
+            stock: cfg.stock,
         };
         let cost = storehub::staff::HashCost::minimal_for_tests();
         for (id, role) in ACCOUNTS {

@@ -1,0 +1,1 @@
+//! Stocktakes (盘点): full or cycle counts, counted by scanning, variance, approval.
