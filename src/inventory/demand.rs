@@ -324,6 +324,59 @@ pub fn daily(store: &Store, sku: &str, from: NaiveDate, to: NaiveDate) -> Result
     Ok(series(store, sku)?.and_then(|s| window(&s, closed, from, to)))
 }
 
+/// A series file for `storehub forecast --series-file`: `date,qty` rows (`YYYY-MM-DD`, a
+/// quantity ≥ 0, decimals allowed; header line optional), dates strictly increasing; days
+/// missing between two rows are zero demand. Every error names file, line and column (a date
+/// twice, a date out of order, a bad date or number); nothing comes back then. Returns the first
+/// day and one quantity per day.
+pub fn parse_series_file(input: &[u8], file_name: &str) -> Result<(NaiveDate, Vec<f64>), crate::catalog::csv::CsvReport> {
+    let rows = super::policy::read_csv(input, file_name, &["date", "qty"], &["date", "qty"], true)?;
+    let mut report = crate::catalog::csv::CsvReport::new(file_name);
+    let mut days: Vec<(u64, NaiveDate, f64)> = Vec::new();
+    let mut seen: HashMap<NaiveDate, u64> = HashMap::new();
+    for (line, v) in rows {
+        let date = NaiveDate::parse_from_str(&v[0], "%Y-%m-%d").ok();
+        if date.is_none() {
+            report.push(line, Some("date"), format!("expected YYYY-MM-DD, got {:?}", v[0]));
+        }
+        let qty = v[1].parse::<f64>().ok().filter(|q| q.is_finite() && *q >= 0.0);
+        if qty.is_none() {
+            report.push(line, Some("qty"), format!("expected a quantity ≥ 0, got {:?}", v[1]));
+        }
+        let (Some(date), Some(qty)) = (date, qty) else { continue };
+        if let Some(first) = seen.insert(date, line) {
+            report.push(line, Some("date"), format!("{date} appears twice (first on line {first})"));
+            continue;
+        }
+        if let Some(&(prev_line, prev, _)) = days.last() {
+            if date < prev {
+                report.push(line, Some("date"), format!("{date} comes after {prev} (line {prev_line}); sort the file by date"));
+                continue;
+            }
+        }
+        days.push((line, date, qty));
+    }
+    if days.is_empty() && report.error_count() == 0 {
+        report.push(1, None, "no rows; expected date,qty lines".into());
+    }
+    if report.error_count() > 0 {
+        return Err(report);
+    }
+    let first = days[0].1;
+    let span = (days[days.len() - 1].1 - first).num_days();
+    if span > 36_500 {
+        report.push(days[days.len() - 1].0, Some("date"), format!("the file spans {span} days; at most 100 years"));
+        return Err(report);
+    }
+    let mut qty = vec![0.0; usize::try_from(span).unwrap_or(0) + 1];
+    for (_, d, q) in days {
+        if let Some(slot) = usize::try_from((d - first).num_days()).ok().and_then(|i| qty.get_mut(i)) {
+            *slot = q;
+        }
+    }
+    Ok((first, qty))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,6 +474,23 @@ mod tests {
         let w = window(&s, Some(d("2026-01-03")), d("2026-01-01"), d("2026-01-10")).unwrap();
         assert_eq!(w.flags, vec![0, flags::STOCKOUT, 0]);
         assert!(window(&s, Some(d("2026-01-03")), d("2026-01-04"), d("2026-01-10")).is_none());
+    }
+
+    #[test]
+    fn series_files_fill_missing_days_and_name_bad_lines() {
+        let (first, qty) = parse_series_file(b"date,qty\n2026-01-01,3\n2026-01-04,1.5\n", "s.csv").unwrap();
+        assert_eq!(first, d("2026-01-01"));
+        assert_eq!(qty, vec![3.0, 0.0, 0.0, 1.5]);
+        // No header is fine too.
+        assert_eq!(parse_series_file(b"2026-01-01,2\n2026-01-02,0\n", "s.csv").unwrap().1, vec![2.0, 0.0]);
+        let e = parse_series_file(b"date,qty\n2026-01-02,1\n2026-01-02,2\n2026-01-01,1\n2026-01-05,-1\n2026-13-01,1\n", "s.csv").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "s.csv:3: date: 2026-01-02 appears twice (first on line 2)\n\
+             s.csv:4: date: 2026-01-01 comes after 2026-01-02 (line 2); sort the file by date\n\
+             s.csv:5: qty: expected a quantity ≥ 0, got \"-1\"\n\
+             s.csv:6: date: expected YYYY-MM-DD, got \"2026-13-01\""
+        );
     }
 
     #[test]
