@@ -848,6 +848,26 @@ pub fn forecast_auto(
     })
 }
 
+/// One method asked for by name (`storehub forecast --method`), fitted on the whole series:
+/// the class, the per-day forecast and the one-step RMSE; no candidates scored.
+pub fn forecast_method(
+    series: &[f64],
+    method: Method,
+    horizon: usize,
+    opts: &ForecastOptions,
+) -> Result<ForecastResult, ForecastError> {
+    check_series(series)?;
+    if horizon == 0 {
+        return Err(ForecastError::ZeroHorizon);
+    }
+    check_alpha("alpha", opts.alpha)?;
+    check_alpha("alpha_d", opts.alpha_d)?;
+    check_alpha("alpha_p", opts.alpha_p)?;
+    let class = classify(series)?;
+    let (per_day, rmse) = fit_final(series, method, horizon, opts, None)?;
+    Ok(ForecastResult { method, class, per_day, candidates: Vec::new(), rmse })
+}
+
 /// How [`clean_censored`] replaced one day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CleanRule {

@@ -398,7 +398,7 @@ pub(crate) fn read_csv(
 }
 
 /// A service level written as a percentage: `98`, `97.5` or `97.5%` → bp.
-fn percent_bp(v: &str) -> Option<u32> {
+pub fn percent_bp(v: &str) -> Option<u32> {
     let v = v.strip_suffix('%').unwrap_or(v).trim();
     let (int, frac) = v.split_once('.').unwrap_or((v, ""));
     if int.is_empty() || frac.len() > 2 || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {

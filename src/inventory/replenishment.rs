@@ -360,6 +360,181 @@ fn store_run(store: &Store, today: NaiveDate, lines: &[SuggestionLine], started:
     Ok(summary)
 }
 
+/// One day of a printed forecast.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayForecast {
+    pub date: NaiveDate,
+    pub qty: f64,
+}
+
+/// A candidate's holdout MASE (`None`: not scored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateScore {
+    pub method: Method,
+    pub mase: Option<f64>,
+}
+
+/// What `storehub forecast` prints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForecastReport {
+    /// The SKU (`None` for a series file).
+    pub sku: Option<String>,
+    /// First and last day of the history used.
+    pub first_day: NaiveDate,
+    pub last_day: NaiveDate,
+    pub days: usize,
+    /// Days replaced by the cleaning (stock-out, promotion, member day).
+    pub cleaned_days: usize,
+    /// `auto`, or the method asked for.
+    pub asked: String,
+    pub method: Method,
+    pub class: DemandClass,
+    /// One-step RMSE of the method over the history (σ of the safety stock).
+    pub rmse: f64,
+    pub forecast: Vec<DayForecast>,
+    /// For `auto`: each candidate's holdout MASE.
+    pub candidates: Vec<CandidateScore>,
+}
+
+/// Forecasts a daily series starting at `first_day` (`censored` days are cleaned first) with
+/// `method` (`None`: automatic choice) for `horizon` days after its last day.
+pub fn forecast_report(
+    sku: Option<&str>,
+    first_day: NaiveDate,
+    qty: &[f64],
+    censored: Option<&[bool]>,
+    method: Option<Method>,
+    horizon: usize,
+    opts: &ForecastOptions,
+) -> Result<ForecastReport, crate::domain::forecast::ForecastError> {
+    let (series, cleaned_days) = match censored {
+        Some(c) => (clean_censored(qty, c)?.0, c.iter().filter(|&&b| b).count()),
+        None => (qty.to_vec(), 0),
+    };
+    let r = match method {
+        None => forecast_auto(&series, horizon, opts)?,
+        Some(m) => crate::domain::forecast::forecast_method(&series, m, horizon, opts)?,
+    };
+    let last_day = first_day.checked_add_days(chrono::Days::new(series.len().saturating_sub(1) as u64)).unwrap_or(first_day);
+    let forecast = r
+        .per_day
+        .iter()
+        .enumerate()
+        .map(|(k, &q)| DayForecast { date: last_day.checked_add_days(chrono::Days::new(k as u64 + 1)).unwrap_or(last_day), qty: q })
+        .collect();
+    Ok(ForecastReport {
+        sku: sku.map(str::to_string),
+        first_day,
+        last_day,
+        days: series.len(),
+        cleaned_days,
+        asked: method.map_or("auto", Method::as_str).to_string(),
+        method: r.method,
+        class: r.class,
+        rmse: r.rmse,
+        forecast,
+        candidates: r.candidates.into_iter().map(|(method, mase)| CandidateScore { method, mase }).collect(),
+    })
+}
+
+/// `storehub forecast --sku`: the SKU's stored series over `[stock].history_days` up to
+/// yesterday (rolled up first), cleaned. Errors are for the person at the CLI.
+pub fn forecast_sku(
+    store: &Store,
+    cfg: &StockConfig,
+    tz: chrono_tz::Tz,
+    member_day: Option<Weekday>,
+    today: NaiveDate,
+    sku: &str,
+    method: Option<Method>,
+    horizon: usize,
+    opts: &ForecastOptions,
+) -> Result<ForecastReport, String> {
+    if crate::catalog::product(store, sku).map_err(|e| e.to_string())?.is_none() && demand::series(store, sku).map_err(|e| e.to_string())?.is_none() {
+        return Err(format!("sku: unknown sku {sku}; `storehub stock show` lists the products"));
+    }
+    let yesterday = today.pred_opt().unwrap_or(today);
+    demand::rollup(store, tz, member_day, yesterday).map_err(|e| e.to_string())?;
+    let from = today.checked_sub_days(chrono::Days::new(u64::from(cfg.history_days))).unwrap_or(today);
+    let window = demand::daily(store, sku, from, yesterday)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("sku {sku}: no sales history up to {yesterday} yet; nothing to forecast from"))?;
+    let qty: Vec<f64> = window.qty.iter().map(|&q| q.max(0) as f64).collect();
+    forecast_report(Some(sku), window.first_day, &qty, Some(&window.censored()), method, horizon, opts).map_err(|e| e.to_string())
+}
+
+/// The report as a table for people.
+pub fn render_forecast(r: &ForecastReport) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    if let Some(sku) = &r.sku {
+        let _ = writeln!(out, "sku           {sku}");
+    }
+    let _ = writeln!(out, "history       {} … {} ({} days, {} cleaned)", r.first_day, r.last_day, r.days, r.cleaned_days);
+    let _ = writeln!(out, "demand class  {}", r.class.as_str());
+    let _ = writeln!(out, "method        {}{}", r.method.as_str(), if r.asked == "auto" { " (auto)" } else { "" });
+    let _ = writeln!(out, "one-step RMSE {:.3}", r.rmse);
+    if !r.candidates.is_empty() {
+        let _ = writeln!(out, "\ncandidate      holdout MASE");
+        for c in &r.candidates {
+            let mark = if c.method == r.method { "  ← chosen" } else { "" };
+            let _ = writeln!(out, "{:<14} {}{mark}", c.method.as_str(), c.mase.map_or("—".to_string(), |m| format!("{m:.3}")));
+        }
+    }
+    let _ = writeln!(out, "\ndate        forecast");
+    for d in &r.forecast {
+        let _ = writeln!(out, "{}  {:.2}", d.date, d.qty);
+    }
+    out
+}
+
+/// The list as shown: urgent first, then the largest suggested quantity, then sku; optionally
+/// only urgent lines and only one supplier's.
+pub fn sorted_lines(mut lines: Vec<SuggestionLine>, urgent_only: bool, supplier: Option<&str>) -> Vec<SuggestionLine> {
+    lines.retain(|l| (!urgent_only || l.suggestion.urgent) && supplier.is_none_or(|s| l.supplier.as_deref() == Some(s)));
+    lines.sort_by(|a, b| {
+        b.suggestion.urgent.cmp(&a.suggestion.urgent).then(b.suggestion.suggested_qty.cmp(&a.suggestion.suggested_qty)).then(a.sku.cmp(&b.sku))
+    });
+    lines
+}
+
+/// The suggestion list as CSV (UTF-8, header line), one row per line, with its explanation.
+pub fn write_suggestions_csv(lines: &[SuggestionLine], out: impl std::io::Write) -> Result<(), ::csv::Error> {
+    let mut w = ::csv::Writer::from_writer(out);
+    w.write_record([
+        "sku", "name_zh", "name_en", "supplier", "abc", "demand_class", "method", "forecast_per_day", "sigma", "lead_time_days", "review_period_days",
+        "service_level_bp", "on_hand", "on_order", "safety_stock", "order_up_to", "suggested_qty", "stockout_day", "urgent", "explanation",
+    ])?;
+    for l in lines {
+        let s = &l.suggestion;
+        let e = &s.explanation;
+        w.write_record([
+            l.sku.clone(),
+            l.name_zh.clone(),
+            l.name_en.clone(),
+            l.supplier.clone().unwrap_or_default(),
+            format!("{:?}", l.abc),
+            l.demand_class.as_str().to_string(),
+            l.method.as_str().to_string(),
+            format!("{:.3}", e.forecast_per_day),
+            format!("{:.3}", e.forecast_error_per_day),
+            l.policy.lead_time_days.to_string(),
+            l.policy.review_period_days.to_string(),
+            l.policy.service_level_bp.to_string(),
+            e.on_hand.to_string(),
+            e.on_order.to_string(),
+            s.safety_stock.to_string(),
+            s.order_up_to.to_string(),
+            s.suggested_qty.to_string(),
+            s.projected_stockout_day.map(|d| d.to_string()).unwrap_or_default(),
+            s.urgent.to_string(),
+            s.explain(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
