@@ -360,6 +360,14 @@ fn store_run(store: &Store, today: NaiveDate, lines: &[SuggestionLine], started:
     Ok(summary)
 }
 
+/// The day a run is due for, if one is: the shop-local time `now` has reached `at` and the last
+/// run was not for today (so a daemon started after `at` runs at once, and a restart after the
+/// run does not run it again).
+pub fn due(now: chrono::NaiveDateTime, at: chrono::NaiveTime, last_run_day: Option<NaiveDate>) -> Option<NaiveDate> {
+    let today = now.date();
+    (now.time() >= at && last_run_day.is_none_or(|d| d < today)).then_some(today)
+}
+
 /// One day of a printed forecast.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DayForecast {
@@ -563,6 +571,18 @@ mod tests {
 
     fn receive(store: &Store, sku: &str, qty: i64) {
         move_stock(store, &NewMove { sku: sku.into(), kind: MoveKind::Receipt, qty, reason: "delivery".into(), user: "t".into(), reference: None }).unwrap();
+    }
+
+    #[test]
+    fn a_run_is_due_once_a_day_after_its_time() {
+        let at = chrono::NaiveTime::from_hms_opt(6, 30, 0).unwrap();
+        let t = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert_eq!(due(t("2026-11-26 06:29"), at, Some(d("2026-11-25"))), None);
+        assert_eq!(due(t("2026-11-26 06:30"), at, Some(d("2026-11-25"))), Some(d("2026-11-26")));
+        // Started at 14:00 with no run today: at once; after today's run: not again.
+        assert_eq!(due(t("2026-11-26 14:00"), at, None), Some(d("2026-11-26")));
+        assert_eq!(due(t("2026-11-26 14:00"), at, Some(d("2026-11-26"))), None);
     }
 
     /// W sells exactly 10 a day for 60 days (written as its series): every candidate's MASE is
