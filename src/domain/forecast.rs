@@ -18,7 +18,7 @@
 
 use thiserror::Error;
 
-use super::optimize::minimise_with_restarts;
+use super::optimize::minimise_coarse;
 
 /// ADI cut-off between frequent and intermittent demand (Syntetos, Boylan & Croston 2005).
 pub const ADI_CUTOFF: f64 = 1.32;
@@ -536,11 +536,17 @@ fn logistic(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
+/// Days Holt-Winters' α, β, γ are fitted on at most: the newest 52 weeks of the series.
+pub const HW_FIT_DAYS: usize = 364;
+
 /// Holt-Winters with weekly seasonality (period 7) and additive trend; α, β, γ fitted by
-/// minimising the one-step squared error (Nelder–Mead on their logits, each kept in
-/// [4.5·10⁻⁵, 0.99995]), started at α = 0.2, β = 0.05, γ = 0.1. The additive form is always
-/// fitted; the multiplicative form too when every day is > 0; the smaller SSE wins.
-/// Needs at least two full weeks.
+/// minimising the one-step squared error over the newest [`HW_FIT_DAYS`] days (the model
+/// started on that window's first two weeks), by Nelder–Mead on their logits (each kept in
+/// [4.5·10⁻⁵, 0.99995]) started at α = 0.2, β = 0.05, γ = 0.1, stopped when the SSE is settled to
+/// 10⁻⁶ relative and the simplex narrower than 10⁻³ (one restart). The additive form is always
+/// fitted; the multiplicative form too when every day is > 0; the smaller SSE on the window
+/// wins. The returned model has run the recursions over the whole series with those parameters
+/// (its `sse` and `fitted` are over the whole series). Needs at least two full weeks.
 pub fn holt_winters(series: &[f64]) -> Result<HoltWintersFit, ForecastError> {
     check_series(series)?;
     if series.len() < HW_MIN_DAYS {
@@ -556,13 +562,14 @@ pub fn holt_winters(series: &[f64]) -> Result<HoltWintersFit, ForecastError> {
     if series.iter().all(|&v| v > 0.0) {
         forms.push(Seasonality::Multiplicative);
     }
-    let mut best: Option<HoltWintersFit> = None;
+    let window = &series[series.len().saturating_sub(HW_FIT_DAYS)..];
+    let mut best: Option<(f64, HoltWintersFit)> = None;
     for form in forms {
         let objective = |x: &[f64]| {
-            hw_run(series, form, logistic(x[0]), logistic(x[1]), logistic(x[2]), false, |_, _, _, _| {})
+            hw_run(window, form, logistic(x[0]), logistic(x[1]), logistic(x[2]), false, |_, _, _, _| {})
                 .map_or(f64::MAX, |f| f.sse)
         };
-        let run = minimise_with_restarts(objective, &start);
+        let run = minimise_coarse(objective, &start, 1e-6, 1e-3);
         let fit = hw_run(
             series,
             form,
@@ -573,11 +580,12 @@ pub fn holt_winters(series: &[f64]) -> Result<HoltWintersFit, ForecastError> {
             |_, _, _, _| {},
         );
         if let Some(fit) = fit {
-            if best.as_ref().is_none_or(|b| fit.sse < b.sse) {
-                best = Some(fit);
+            if best.as_ref().is_none_or(|(b, _)| run.fx < *b) {
+                best = Some((run.fx, fit));
             }
         }
     }
+    let best = best.map(|(_, fit)| fit);
     // The additive start is always finite on finite input; a fallback keeps this total.
     match best {
         Some(fit) => Ok(fit),
