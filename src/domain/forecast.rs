@@ -744,6 +744,18 @@ fn holdout_pairs(
     Ok((actual, forecast, None))
 }
 
+/// Checks a forecast's inputs (series, horizon ≥ 1, every α in (0, 1]) and classifies the series.
+fn check_inputs(series: &[f64], horizon: usize, opts: &ForecastOptions) -> Result<DemandClass, ForecastError> {
+    check_series(series)?;
+    if horizon == 0 {
+        return Err(ForecastError::ZeroHorizon);
+    }
+    check_alpha("alpha", opts.alpha)?;
+    check_alpha("alpha_d", opts.alpha_d)?;
+    check_alpha("alpha_p", opts.alpha_p)?;
+    classify(series)
+}
+
 /// Root mean square of the one-step errors yₜ − fittedₜ over the days that have a fitted value
 /// (0 when none has): σ of the safety stock.
 pub fn one_step_rmse(series: &[f64], fitted: &[Option<f64>]) -> f64 {
@@ -808,14 +820,7 @@ pub fn forecast_auto(
     horizon: usize,
     opts: &ForecastOptions,
 ) -> Result<ForecastResult, ForecastError> {
-    check_series(series)?;
-    if horizon == 0 {
-        return Err(ForecastError::ZeroHorizon);
-    }
-    check_alpha("alpha", opts.alpha)?;
-    check_alpha("alpha_d", opts.alpha_d)?;
-    check_alpha("alpha_p", opts.alpha_p)?;
-    let class = classify(series)?;
+    let class = check_inputs(series, horizon, opts)?;
     let n = series.len();
     let h = holdout_len(n);
     let mut scored = Vec::new();
@@ -864,14 +869,7 @@ pub fn forecast_method(
     horizon: usize,
     opts: &ForecastOptions,
 ) -> Result<ForecastResult, ForecastError> {
-    check_series(series)?;
-    if horizon == 0 {
-        return Err(ForecastError::ZeroHorizon);
-    }
-    check_alpha("alpha", opts.alpha)?;
-    check_alpha("alpha_d", opts.alpha_d)?;
-    check_alpha("alpha_p", opts.alpha_p)?;
-    let class = classify(series)?;
+    let class = check_inputs(series, horizon, opts)?;
     let (per_day, rmse) = fit_final(series, method, horizon, opts, None)?;
     Ok(ForecastResult { method, class, per_day, candidates: Vec::new(), rmse })
 }

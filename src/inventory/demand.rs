@@ -378,14 +378,15 @@ pub fn parse_series_file(input: &[u8], file_name: &str) -> Result<(NaiveDate, Ve
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::catalog::{Product, Unit};
     use crate::clock::ManualClock;
     use crate::inventory::{move_stock, NewMove};
     use chrono::Duration;
 
-    fn product(sku: &str) -> Product {
+    /// A piece product at ¥2.00 (cost ¥1.20), no supplier.
+    pub(crate) fn product(sku: &str) -> Product {
         Product {
             sku: sku.into(),
             barcodes: vec![],

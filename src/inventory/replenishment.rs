@@ -552,21 +552,7 @@ mod tests {
     use crate::inventory::{move_stock, NewMove};
 
     fn product(sku: &str, price_fen: i64) -> Product {
-        Product {
-            sku: sku.into(),
-            barcodes: vec![],
-            name_zh: "矿泉水".into(),
-            name_en: "Water".into(),
-            category: "饮料".into(),
-            unit: Unit::Piece,
-            price_fen,
-            member_price_fen: None,
-            cost_fen: Some(120),
-            tax_bp: 900,
-            supplier: Some("S1".into()),
-            reorder_point: None,
-            active: true,
-        }
+        Product { price_fen, supplier: Some("S1".into()), ..crate::inventory::demand::tests::product(sku) }
     }
 
     fn receive(store: &Store, sku: &str, qty: i64) {
