@@ -144,6 +144,16 @@ pub struct RollupSummary {
     pub closed_through: Option<NaiveDate>,
 }
 
+/// Why a rollup stopped (what it committed before stays; it resumes from there).
+#[derive(Debug, thiserror::Error)]
+pub enum RollupError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Another rollup committed while this one ran (its last batch was not written).
+    #[error("another demand rollup committed while this one ran; this one's last batch was not written, run it again")]
+    Raced,
+}
+
 /// The loyalty rules' member day, as the rollup wants it.
 pub fn member_day_of(loyalty: &crate::members::LoyaltyRules) -> Option<Weekday> {
     loyalty.earn.member_day.as_ref().map(|m| m.weekday)
@@ -204,8 +214,13 @@ fn sale_of(store: &Store, cache: &mut HashMap<u64, Option<Sale>>, m: &StockMove)
 /// yesterday). Moves are read from the cursor on, in id order, until the first move of a day
 /// after `through`. A move dated before the cursor's closed day (a clock set back) counts on the
 /// first open day. Idempotent: a second run for the same day reads nothing and writes nothing.
-pub fn rollup(store: &Store, tz: chrono_tz::Tz, member_day: Option<Weekday>, through: NaiveDate) -> Result<RollupSummary, StoreError> {
+pub fn rollup(store: &Store, tz: chrono_tz::Tz, member_day: Option<Weekday>, through: NaiveDate) -> Result<RollupSummary, RollupError> {
+    // One rollup at a time in this process (the daemon's run, a web or CLI run); each commit
+    // also checks that the cursor is still the one it started from.
+    static RUNNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = RUNNING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let start = cursor(store)?;
+    let mut expected = start;
     let mut summary = RollupSummary { closed_through: start.closed_through, ..RollupSummary::default() };
     if start.closed_through.is_some_and(|c| c >= through) {
         return Ok(summary);
@@ -225,7 +240,9 @@ pub fn rollup(store: &Store, tz: chrono_tz::Tz, member_day: Option<Weekday>, thr
             break;
         }
         if batch_moves > 0 && (batch_day != Some(day) || batch_moves >= MAX_MOVES_PER_COMMIT) {
-            write_batch(store, &mut batch, RollupCursor { last_move, closed_through: start.closed_through }, &mut summary)?;
+            let next = RollupCursor { last_move, closed_through: start.closed_through };
+            write_batch(store, &mut batch, expected, next, &mut summary)?;
+            expected = next;
             sales.clear();
             batch_moves = 0;
         }
@@ -266,13 +283,15 @@ pub fn rollup(store: &Store, tz: chrono_tz::Tz, member_day: Option<Weekday>, thr
         batch_day = Some(day);
         summary.moves += 1;
     }
-    write_batch(store, &mut batch, RollupCursor { last_move, closed_through: Some(through) }, &mut summary)?;
+    write_batch(store, &mut batch, expected, RollupCursor { last_move, closed_through: Some(through) }, &mut summary)?;
     summary.closed_through = Some(through);
     Ok(summary)
 }
 
-/// Writes the batch's series (each day clamped at 0) with the cursor, in one commit.
-fn write_batch(store: &Store, batch: &mut BTreeMap<String, DemandSeries>, cur: RollupCursor, summary: &mut RollupSummary) -> Result<(), StoreError> {
+/// Writes the batch's series (each day clamped at 0) with the cursor, in one commit, provided
+/// the stored cursor is still `expected` (else nothing is written: another rollup got there
+/// first, and this one's series would count its moves twice).
+fn write_batch(store: &Store, batch: &mut BTreeMap<String, DemandSeries>, expected: RollupCursor, cur: RollupCursor, summary: &mut RollupSummary) -> Result<(), RollupError> {
     for s in batch.values_mut() {
         for q in s.qty.iter_mut() {
             *q = (*q).max(0);
@@ -280,12 +299,19 @@ fn write_batch(store: &Store, batch: &mut BTreeMap<String, DemandSeries>, cur: R
     }
     store
         .commit(|tx| {
-            for s in batch.values() {
-                tx.put::<DemandSeries, std::convert::Infallible>(TreeId::DemandSeries, s.sku.as_bytes(), s)?;
+            let stored = tx.get::<RollupCursor, ()>(TreeId::Meta, CURSOR_KEY)?.unwrap_or_default();
+            if stored != expected {
+                return Err(crate::store::TxError::Rejected(()));
             }
-            tx.put::<RollupCursor, std::convert::Infallible>(TreeId::Meta, CURSOR_KEY, &cur)
+            for s in batch.values() {
+                tx.put::<DemandSeries, ()>(TreeId::DemandSeries, s.sku.as_bytes(), s)?;
+            }
+            tx.put::<RollupCursor, ()>(TreeId::Meta, CURSOR_KEY, &cur)
         })
-        .map_err(crate::store::CommitError::into_store)?;
+        .map_err(|e| match e {
+            crate::store::CommitError::Rejected(()) => RollupError::Raced,
+            crate::store::CommitError::Store(e) => RollupError::Store(e),
+        })?;
     summary.series_written += batch.len() as u64;
     summary.commits += 1;
     batch.clear();
@@ -462,6 +488,21 @@ pub(crate) mod tests {
         assert_eq!(w.qty, vec![3, 2, 0, 0, 1, 0]);
         assert_eq!(w.flags[4..], [0, 0]);
         assert!(daily(&store, "X", d("2026-11-01"), d("2026-11-09")).unwrap().is_none(), "X never moved");
+    }
+
+    #[test]
+    fn a_batch_is_not_written_when_the_cursor_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new("2026-11-02T02:00:00Z".parse().unwrap());
+        let store = crate::store::open_for_tests(dir.path(), &clock);
+        let mut batch = BTreeMap::new();
+        batch.insert("A".to_string(), DemandSeries::new("A", d("2026-11-01"), vec![1], vec![0]));
+        let mut summary = RollupSummary::default();
+        let moved = RollupCursor { last_move: 7, closed_through: None };
+        let e = write_batch(&store, &mut batch, moved, RollupCursor { last_move: 9, closed_through: None }, &mut summary).unwrap_err();
+        assert!(matches!(e, RollupError::Raced));
+        assert!(series(&store, "A").unwrap().is_none());
+        assert_eq!(cursor(&store).unwrap(), RollupCursor::default());
     }
 
     #[test]

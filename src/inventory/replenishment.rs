@@ -121,6 +121,8 @@ pub struct SuggestedEvent {
 pub enum RunError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Rollup(#[from] demand::RollupError),
     #[error("[stock] ABC cut-offs: {0}")]
     Abc(crate::domain::abc::AnalysisError),
 }
