@@ -312,3 +312,31 @@ async fn web_page_and_api_with_roles_and_field_errors() {
     let (_, dash) = text(shop.get(&manager, "/dashboard").await).await;
     assert!(dash.contains("replenishment-card") && dash.contains("/stock/replenishment"), "{dash}");
 }
+
+/// The daemon (`storehub demo`, default `[stock].replenishment_at` 06:30 Shanghai time) runs the
+/// replenishment at start when today's run is missing and the time has passed; before 06:30 it
+/// does not. The branch follows the real clock, since the daemon reads it.
+#[test]
+fn the_daemon_runs_the_replenishment_at_start_once_its_time_has_passed() {
+    let dir = tempfile::tempdir().unwrap();
+    let _daemon = start_demo(dir.path());
+    let d = dir.path().to_str().unwrap();
+    let now = storehub::clock::local(chrono::Utc::now(), chrono_tz::Asia::Shanghai);
+    let due = now.time() >= chrono::NaiveTime::from_hms_opt(6, 30, 0).unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let out = storehub_cmd(&["--data-dir", d, "replenishment", "list", "--format", "json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        if !stderr(&out).contains("no replenishment run yet") {
+            assert!(due, "a run before its time");
+            let lines: Vec<rep::SuggestionLine> = serde_json::from_str(&stdout(&out)).unwrap();
+            assert!(!lines.is_empty(), "the demo catalog's products are listed");
+            break;
+        }
+        if !due && started.elapsed() > std::time::Duration::from_secs(3) {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the daemon did not run the replenishment within a minute");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
