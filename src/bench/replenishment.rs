@@ -49,7 +49,7 @@ pub fn synthetic_series(i: usize, sku: &str, first_day: NaiveDate) -> DemandSeri
     let kind = i % 20; // 0..5 seasonal (25 %), 5..7 trending (10 %), 7..20 intermittent (65 %)
     let mean = 4.0 + rng.f64() * 36.0;
     let p_sale = 0.05 + rng.f64() * 0.45;
-    let size = if i % 3 == 0 { 6.0 } else { 1.0 };
+    let size = if i.is_multiple_of(3) { 6.0 } else { 1.0 };
     let mut qty = Vec::with_capacity(DAYS);
     let mut fl = Vec::with_capacity(DAYS);
     for t in 0..DAYS {

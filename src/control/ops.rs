@@ -270,7 +270,8 @@ fn replenishment_request(store: &Store, ctx: &Context, req: Request) -> Result<R
             opts.alpha_d = alpha_d.unwrap_or(opts.alpha_d);
             opts.alpha_p = alpha_p.unwrap_or(opts.alpha_p);
             let horizon = usize::try_from(horizon).unwrap_or(usize::MAX);
-            let report = rep::forecast_sku(store, &ctx.stock, ctx.tz, demand::member_day_of(&ctx.loyalty), today, &sku, method, horizon, &opts)?;
+            let ask = rep::ForecastAsk { method, horizon, opts };
+            let report = rep::forecast_sku(store, &ctx.stock, ctx.tz, demand::member_day_of(&ctx.loyalty), today, &sku, &ask)?;
             Ok(Reply::json(report))
         }
         Request::ReplenishmentRun { date } => {

@@ -692,6 +692,9 @@ fn class_default(class: DemandClass, n: usize) -> Method {
     }
 }
 
+/// Actual and forecast values of the holdout, and Holt-Winters' training fit when scored.
+type HoldoutPairs = (Vec<f64>, Vec<f64>, Option<HoltWintersFit>);
+
 /// Holdout pairs (actual, forecast) of `method`: its parameters fitted on days `0..split`
 /// only; from every origin o = split − 1, …, n − 2 (the state after day o, updated with each
 /// holdout day as it is revealed) it forecasts every later holdout day o + 1..n, so every lead
@@ -705,7 +708,7 @@ fn holdout_pairs(
     split: usize,
     method: Method,
     opts: &ForecastOptions,
-) -> Result<(Vec<f64>, Vec<f64>, Option<HoltWintersFit>), ForecastError> {
+) -> Result<HoldoutPairs, ForecastError> {
     let n = series.len();
     let mut actual = Vec::new();
     let mut forecast = Vec::new();

@@ -447,6 +447,14 @@ pub fn forecast_report(
     })
 }
 
+/// What `storehub forecast` asks for: the method (`None`: auto), the horizon and the α's.
+#[derive(Debug, Clone, Copy)]
+pub struct ForecastAsk {
+    pub method: Option<Method>,
+    pub horizon: usize,
+    pub opts: ForecastOptions,
+}
+
 /// `storehub forecast --sku`: the SKU's stored series over `[stock].history_days` up to
 /// yesterday (rolled up first), cleaned. Errors are for the person at the CLI.
 pub fn forecast_sku(
@@ -456,10 +464,10 @@ pub fn forecast_sku(
     member_day: Option<Weekday>,
     today: NaiveDate,
     sku: &str,
-    method: Option<Method>,
-    horizon: usize,
-    opts: &ForecastOptions,
+    ask: &ForecastAsk,
 ) -> Result<ForecastReport, String> {
+    let ForecastAsk { method, horizon, opts } = *ask;
+    let opts = &opts;
     if crate::catalog::product(store, sku).map_err(|e| e.to_string())?.is_none() && demand::series(store, sku).map_err(|e| e.to_string())?.is_none() {
         return Err(format!("sku: unknown sku {sku}; `storehub stock show` lists the products"));
     }
