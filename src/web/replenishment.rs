@@ -6,7 +6,7 @@
 //! through `control::ops` (the CLI's requests), on a blocking thread.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Json};
 use maud::{html, Markup};
@@ -99,16 +99,7 @@ async fn suggestions_api(State(state): State<AppState>, RawQuery(raw): RawQuery)
         let mut body = Vec::new();
         rep::write_suggestions_csv(&lines, &mut body).map_err(|e| WebError::internal(format!("csv: {e}")))?;
         let day = run.map_or_else(|| "none".to_string(), |r| r.day.to_string());
-        let disposition = HeaderValue::from_str(&format!("attachment; filename=\"replenishment-{day}.csv\"")).unwrap_or_else(|_| HeaderValue::from_static("attachment"));
-        return Ok((
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
-                (header::CONTENT_DISPOSITION, disposition),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            ],
-            body,
-        )
-            .into_response());
+        return Ok(forms::csv_attachment(&format!("replenishment-{day}.csv"), body));
     }
     Ok(Json(serde_json::json!({ "run": run, "lines": lines })).into_response())
 }
