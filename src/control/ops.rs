@@ -289,7 +289,7 @@ fn replenishment_request(store: &Store, ctx: &Context, req: Request) -> Result<R
             let own = policy::sku_settings(store, &sku).map_err(s)?;
             let suppliers = policy::all_supplier_terms(store).map_err(s)?;
             // The ABC class of the latest run, else C (no run yet).
-            let line = rep::suggestions(store).map_err(s)?.into_iter().find(|l| l.sku == sku);
+            let line = store.get::<rep::SuggestionLine>(crate::store::TreeId::Suggestions, sku.as_bytes()).map_err(s)?;
             let abc = line.as_ref().map_or(crate::domain::abc::AbcClass::C, |l| l.abc);
             let eff = policy::effective(&sku, own.as_ref(), product.supplier.as_deref(), &suppliers, &ctx.stock, abc);
             let terms = eff.supplier.as_ref().and_then(|id| suppliers.get(id)).cloned();
