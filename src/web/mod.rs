@@ -30,6 +30,7 @@ pub mod reports;
 pub mod routes;
 pub mod staff;
 pub mod stock;
+pub mod stocktake;
 pub mod system;
 pub mod tickets;
 pub mod tls;

@@ -127,6 +127,7 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(super::messages::routes());
     t.extend(super::tickets::routes());
     t.extend(super::analytics::routes());
+    t.extend(super::stocktake::routes());
     t
 }
 
