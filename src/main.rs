@@ -975,9 +975,9 @@ enum StocktakeCmd {
     /// Open a stocktake: everything (no scope option), --category C (repeatable), --zone Z or
     /// --sku S (repeatable). Blind by [stock].stocktake_blind unless --blind / --open-count.
     Open {
-        #[arg(long = "category", conflicts_with_all = ["zone", "sku"])]
+        #[arg(long = "category", conflicts_with_all = ["zone", "skus"])]
         categories: Vec<String>,
-        #[arg(long, conflicts_with = "sku")]
+        #[arg(long, conflicts_with = "skus")]
         zone: Option<String>,
         #[arg(long = "sku")]
         skus: Vec<String>,
