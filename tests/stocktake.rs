@@ -7,7 +7,7 @@
 mod common;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -212,14 +212,6 @@ lane = "lane-1"
     Config::from_str(&text, "stocktake-test.toml").unwrap().devices
 }
 
-fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ok() {
-        assert!(start.elapsed() < limit, "{what} did not happen within {limit:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn a_lane_in_count_mode_counts_its_scanner_and_refuses_to_sell() {
     let dir = tempfile::tempdir().unwrap();
@@ -281,20 +273,6 @@ fn a_lane_in_count_mode_counts_its_scanner_and_refuses_to_sell() {
     wait_until("the scan goes to the cart again", Duration::from_secs(5), || lanes.cart("lane-1").unwrap().lines.len() == 1);
     assert_eq!(st::lines(&store, take.id).unwrap()[0].counted, 3);
     hub.stop();
-}
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn ok_json(o: std::process::Output) -> Value {
-    assert!(o.status.success(), "failed: {}", stderr(&o));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
-}
-
-fn refused(o: std::process::Output, expected: &str) {
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains(expected), "expected {expected:?} in: {}", stderr(&o));
 }
 
 #[test]
