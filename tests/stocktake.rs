@@ -187,6 +187,46 @@ async fn bad_input_names_the_field_and_changes_nothing() {
     assert!(page.contains("必填：选择区域") || page.contains("required: pick a zone"), "{page}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manager_puts_a_lane_into_count_mode_from_the_page_and_the_till_stops_selling() {
+    let shop = WebShop::start().await;
+    stock_up(&shop.store);
+    let manager = shop.login("manager1", None).await;
+    let cashier = shop.login("cashier1", Some("lane-1")).await;
+    let (_, opened) = body(shop.post_json(&manager, "/api/v1/stock/stocktakes", &json!({"scope": "skus", "skus": ["SKU-010001"]})).await).await;
+    let id = opened["id"].as_u64().unwrap();
+    let till = "/api/v1/lanes/lane-1";
+    let lane_form = format!("/stock/stocktakes/{id}/lane");
+
+    // A cart with a line on it cannot switch to counting.
+    assert_eq!(shop.post_json(&cashier, &format!("{till}/scan"), &json!({"code": WATER})).await.status(), StatusCode::OK);
+    let (s, page) = text(shop.post_form(&manager, &lane_form, &[("lane", "lane-1"), ("mode", "on")]).await).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert!(page.contains("pay or void it"), "{page}");
+    assert_eq!(shop.post_json(&cashier, &format!("{till}/void"), &json!({"approver": {"staff": "manager1", "pin": common::web::PIN}})).await.status(), StatusCode::OK);
+
+    let res = shop.post_form(&manager, &lane_form, &[("lane", "lane-1"), ("mode", "on")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, cart) = body(shop.get(&cashier, &format!("{till}/cart")).await).await;
+    assert_eq!(cart["counting"].as_u64(), Some(id), "the cashier screen knows: 盘点中");
+    let (s, scanned) = body(shop.post_json(&cashier, &format!("{till}/scan"), &json!({"code": WATER})).await).await;
+    assert_eq!((s, scanned["outcome"].as_str()), (StatusCode::OK, Some("counted")), "{scanned}");
+    assert_eq!(scanned["cart"]["lines"].as_array().map(Vec::len), Some(0));
+    assert_eq!(scanned["cart"]["notice"]["kind"], "counted");
+    let (s, e) = body(shop.post_json(&cashier, &format!("{till}/items"), &json!({"sku": "SKU-010001", "qty": 1})).await).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert!(e["message"].as_str().unwrap().contains("盘点中"), "{e}");
+    let (s, e) = body(shop.post_json(&cashier, &format!("{till}/scan"), &json!({"code": CESTBON})).await).await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::BAD_REQUEST, Some("code")), "C'estbon is outside this count: {e}");
+    let (_, manager_view) = text(shop.get(&manager, &format!("/stock/stocktakes/{id}")).await).await;
+    assert!(manager_view.contains("lane-1"), "the stocktake page names the counting lane");
+
+    assert_eq!(shop.post_form(&manager, &lane_form, &[("lane", "lane-1"), ("mode", "off")]).await.status(), StatusCode::SEE_OTHER);
+    let (_, scanned) = body(shop.post_json(&cashier, &format!("{till}/scan"), &json!({"code": WATER})).await).await;
+    assert_eq!(scanned["outcome"], "added", "selling again");
+    assert_eq!(st::lines(&shop.store, id).unwrap()[0].counted, 1);
+}
+
 fn lane_devices(dir: &std::path::Path) -> Vec<DeviceConfig> {
     let text = format!(
         r#"

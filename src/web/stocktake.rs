@@ -468,7 +468,8 @@ async fn detail_view(state: &AppState, me: &Identity, id: u64, error: Option<&We
         h1 { (title) " · " (state_text(lang, s.state)) }
         (subnav(lang, me))
         @if let Some(f) = flash { p.flash { (f) } }
-        (forms::form_message(error))
+        // The detail page's forms have no fields to mark: every refusal shows at the top.
+        @if let Some(e) = error { p.error role="alert" { (e) } }
         p {
             (scope_text(lang, &s.scope)) " · "
             @if s.blind { (lang.pick("盲盘", "Blind count")) } @else { (lang.pick("明盘", "Open count")) } " · "
