@@ -683,12 +683,10 @@ pub fn approve_chunked(store: &Store, id: u64, by: &str, zero_uncounted: bool, c
     }
     let reason = format!("stocktake #{id}");
     let reference = format!("stocktake-{id}");
-    let mut chunks = 0usize;
-    for part in todo.chunks(chunk) {
-        if chunks >= max_chunks {
+    for (n, part) in todo.chunks(chunk).enumerate() {
+        if n >= max_chunks {
             return Ok(None);
         }
-        chunks += 1;
         store.commit(|tx| {
             for sku in part {
                 let key = line_key(id, sku);

@@ -617,7 +617,7 @@ async fn count_page(State(state): State<AppState>, Extension(me): Extension<Iden
     let s = &view.stocktake;
     let title = format!("{} #{}", lang.pick("扫码盘点", "Count"), s.id);
     let mut recent = view.lines.clone();
-    recent.sort_by(|a, b| b.last_counted_at.cmp(&a.last_counted_at));
+    recent.sort_by_key(|l| std::cmp::Reverse(l.last_counted_at));
     let body = html! {
         h1 { (title) }
         (subnav(lang, &me))
