@@ -118,8 +118,10 @@ pub struct ZoneBody {
 
 /// A stocktake refusal as HTTP: 404 unknown, 403 permission, 409 state, else 400 naming the field.
 fn st_error(e: StocktakeError) -> WebError {
-    let msg = e.to_string();
     let field = e.field();
+    // The CLI's message starts with the field; the API names it in `field` instead.
+    let full = e.to_string();
+    let msg = field.and_then(|f| full.strip_prefix(&format!("{f}: ")).map(str::to_string)).unwrap_or(full);
     let mut w = match &e {
         StocktakeError::Unknown(_) => WebError::not_found(msg),
         StocktakeError::Staff(_) => WebError::forbidden(msg),
