@@ -7,7 +7,7 @@
 mod common;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -398,4 +398,47 @@ fn cli_stocktake_through_a_running_daemon_with_a_lane_in_count_mode() {
     let shown = ok_json(storehub_cmd(&["--data-dir", d, "stock", "show", "SKU-010003"]));
     assert_eq!(shown[0]["on_hand"], 3);
     assert!(daemon.0.try_wait().unwrap().is_none(), "the daemon must still run");
+}
+
+/// Measures a full count of `STOCKTAKE_SKUS` (default 5 000) SKUs on a durable store: one count
+/// commit per SKU, the variance report, and the approval (one move per SKU in commits of 200).
+/// `cargo test --test stocktake -- --ignored --nocapture full_count`; figures in
+/// docs/stock-intelligence.md.
+#[test]
+#[ignore = "a measurement: run with --ignored --nocapture"]
+fn full_count_timing() {
+    let n: usize = std::env::var("STOCKTAKE_SKUS").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000);
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(opening_time());
+    let store = open_store(dir.path(), &clock, Durability::Durable);
+    let products: Vec<_> = (0..n).map(|i| drink(&format!("SKU-{i:06}"), &format!("Drink {i}"), &[&ean13(&format!("69{i:010}"))], None)).collect();
+    for chunk in products.chunks(1_000) {
+        load(&store, chunk);
+    }
+    for chunk in products.chunks(500) {
+        let moves: Vec<_> = chunk.iter().map(|p| request(MoveKind::Receipt, &p.sku, 20)).collect();
+        inventory::move_stock_all(&store, &moves).unwrap();
+    }
+    let cost = storehub::staff::HashCost::minimal_for_tests();
+    storehub::staff::create_staff(&store, &storehub::staff::NewStaff { id: "m".into(), name: "m".into(), role: Role::Manager }, "correct-horse-1", None, &cost).unwrap();
+    let take = st::open(&store, &st::NewStocktake { scope: st::ScopeRequest::Full, blind: None, note: String::new(), by: "m".into() }, true).unwrap();
+    let t = Instant::now();
+    for (i, p) in products.iter().enumerate() {
+        st::count(&store, &[], take.id, &p.barcodes[0], st::CountHow::Set(18 + (i % 5) as i64), "m").unwrap();
+    }
+    let counting = t.elapsed();
+    let t = Instant::now();
+    let report = st::variance(&store, take.id).unwrap();
+    let variance = t.elapsed();
+    st::submit(&store, take.id, "m").unwrap();
+    let t = Instant::now();
+    let done = st::approve(&store, take.id, "m", false).unwrap();
+    let approval = t.elapsed();
+    assert_eq!(done.moves, n - n / 5 - usize::from(n % 5 > 2), "every SKU but those counted at 20");
+    assert_eq!(report.lines.len(), n);
+    println!(
+        "{n} SKUs: counting {:.0} counts/s ({counting:?}), variance report {variance:?}, approval {approval:?} ({} moves)",
+        n as f64 / counting.as_secs_f64(),
+        done.moves
+    );
 }

@@ -885,11 +885,12 @@ fn variance_of(store: &Store, st: &Stocktake, lines: &[StocktakeLine], with_unco
         }
     }
     let (rows, _, totals) = variance_report(&inputs);
+    let booked: BTreeMap<&str, u64> = lines.iter().filter_map(|l| l.booked_move.map(|m| (l.sku.as_str(), m))).collect();
     let lines = rows
         .into_iter()
         .map(|row| {
             let p = products.get(&row.sku);
-            let booked_move = lines.iter().find(|l| l.sku == row.sku).and_then(|l| l.booked_move);
+            let booked_move = booked.get(row.sku.as_str()).copied();
             VarianceLine { name_zh: p.map(|p| p.name_zh.clone()).unwrap_or_default(), name_en: p.map(|p| p.name_en.clone()).unwrap_or_default(), unit: p.map(|p| p.unit), booked_move, row }
         })
         .collect();
