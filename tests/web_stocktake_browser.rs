@@ -55,7 +55,7 @@ async fn a_lane_counts_in_count_mode_and_a_handheld_counts_without_reloading() {
     b.type_into("#count-code", &format!("{CESTBON}{ENTER}")).await;
     b.wait_js("(document.querySelector('#count-recent li') || {}).textContent?.startsWith('SKU-010003')", WAIT).await;
     b.type_into("#count-code", &format!("123{ENTER}")).await;
-    b.wait_js("document.getElementById('count-message').className === 'error' && document.getElementById('count-message').textContent.includes('\"123\"')", WAIT).await;
+    b.wait_js("document.getElementById('count-message').className === 'error' && document.getElementById('count-message').textContent.includes('123')", WAIT).await;
     assert_eq!(b.js("return window.__samePage;").await, serde_json::json!(42), "counting never reloaded the page");
     assert_eq!(b.js("return document.activeElement.id;").await, serde_json::json!("count-code"), "the field is ready for the next scan");
     b.screenshot("stocktake-2-handheld").await;

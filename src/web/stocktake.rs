@@ -116,12 +116,43 @@ pub struct ZoneBody {
 
 // --- errors and helpers -------------------------------------------------------------------------------
 
+/// A refusal in Chinese (the English is the error's own message).
+fn zh(e: &StocktakeError) -> String {
+    match e {
+        StocktakeError::Unknown(id) => format!("盘点单 #{id} 不存在"),
+        StocktakeError::WrongState { id, state, .. } => match *state {
+            "open" => format!("盘点单 #{id} 仍在盘点中：请先结束盘点并提交"),
+            "submitted" => format!("盘点单 #{id} 已提交，盘点已结束"),
+            "approved" => format!("盘点单 #{id} 已审核，不能再更改"),
+            _ => format!("盘点单 #{id} 已取消"),
+        },
+        StocktakeError::UnknownCode { code } => format!("“{code}”不是已知的商品条码或 SKU，请检查条码"),
+        StocktakeError::OutOfScope { code, sku, id, scope } => format!("“{code}”是 {sku}，不在盘点单 #{id} 的范围内（{scope}）"),
+        StocktakeError::NeedsGrams { sku } => format!("{sku} 是称重商品：请扫描秤签条码，或按克填写数量"),
+        StocktakeError::PriceLabel { code, sku } => format!("“{code}”是 {sku} 的价格秤签，该商品按克计库存：请扫描重量秤签或填写克数"),
+        StocktakeError::BadField { message, .. } => format!("填写有误：{message}"),
+        StocktakeError::BadScope(m) => format!("盘点范围有误：{m}"),
+        StocktakeError::Overlap { other, scope, .. } => format!("与盘点单 #{other}（{scope}）的范围重叠，该单尚未完成：请先完成或取消它"),
+        StocktakeError::UnknownZone(z) => format!("没有区域“{z}”"),
+        StocktakeError::UnknownLane(l) => format!("没有收银台“{l}”"),
+        StocktakeError::LaneBusy { lane, lines } => format!("{lane} 的购物车还有 {lines} 行商品：请先收款或作废，再进入盘点模式"),
+        StocktakeError::ApprovalMismatch { id, started } => {
+            format!("盘点单 #{id} 的审核开始时“未盘商品清零”为{}：请按相同方式继续", if *started { "是" } else { "否" })
+        }
+        other => other.to_string(),
+    }
+}
+
 /// A stocktake refusal as HTTP: 404 unknown, 403 permission, 409 state, else 400 naming the field.
-fn st_error(e: StocktakeError) -> WebError {
+fn st_error(lang: Lang, e: StocktakeError) -> WebError {
     let field = e.field();
     // The CLI's message starts with the field; the API names it in `field` instead.
     let full = e.to_string();
-    let msg = field.and_then(|f| full.strip_prefix(&format!("{f}: ")).map(str::to_string)).unwrap_or(full);
+    let en = field.and_then(|f| full.strip_prefix(&format!("{f}: ")).map(str::to_string)).unwrap_or(full);
+    let msg = match lang {
+        Lang::Zh => zh(&e),
+        Lang::En => en,
+    };
     let mut w = match &e {
         StocktakeError::Unknown(_) => WebError::not_found(msg),
         StocktakeError::Staff(_) => WebError::forbidden(msg),
@@ -138,9 +169,9 @@ fn st_error(e: StocktakeError) -> WebError {
     w
 }
 
-fn commit_error(e: CommitError<StocktakeError>) -> WebError {
+fn commit_error(lang: Lang, e: CommitError<StocktakeError>) -> WebError {
     match e {
-        CommitError::Rejected(e) => st_error(e),
+        CommitError::Rejected(e) => st_error(lang, e),
         CommitError::Store(e) => WebError::internal(e.to_string()),
     }
 }
@@ -202,15 +233,17 @@ async fn api_list(State(state): State<AppState>) -> Result<Json<Vec<Stocktake>>,
 }
 
 async fn api_open(State(state): State<AppState>, Extension(me): Extension<Identity>, JsonBody(b): JsonBody<OpenBody>) -> Result<Json<Stocktake>, WebError> {
+    let lang = me.lang;
     let scope = scope_request(me.lang, &b.scope, b.categories, b.zone, b.skus)?;
     let new = NewStocktake { scope, blind: b.blind, note: b.note.unwrap_or_default(), by: me.staff.id.clone() };
-    state.blocking(move |store, ctx| st::open(store, &new, ctx.stock.stocktake_blind).map(Json).map_err(commit_error)).await
+    state.blocking(move |store, ctx| st::open(store, &new, ctx.stock.stocktake_blind).map(Json).map_err(|e| commit_error(lang, e))).await
 }
 
 async fn api_show(State(state): State<AppState>, Extension(me): Extension<Identity>, Path(id): Path<String>) -> Result<Json<st::StocktakeView>, WebError> {
+    let lang = me.lang;
     let id = id_of(me.lang, &id)?;
     let role = me.staff.role;
-    state.blocking(move |store, _| st::view(store, id, |t| st::sees_expected(role, t)).map(Json).map_err(st_error)).await
+    state.blocking(move |store, _| st::view(store, id, |t| st::sees_expected(role, t)).map(Json).map_err(|e| st_error(lang, e))).await
 }
 
 fn count_how(lang: Lang, qty: Option<i64>, set: Option<i64>) -> Result<CountHow, WebError> {
@@ -222,12 +255,13 @@ fn count_how(lang: Lang, qty: Option<i64>, set: Option<i64>) -> Result<CountHow,
 }
 
 async fn api_count(State(state): State<AppState>, Extension(me): Extension<Identity>, Path(id): Path<String>, JsonBody(b): JsonBody<CountBody>) -> Result<Json<serde_json::Value>, WebError> {
+    let lang = me.lang;
     let id = id_of(me.lang, &id)?;
     let how = count_how(me.lang, b.qty, b.set)?;
     let (who, role) = (me.staff.id.clone(), me.staff.role);
     state
         .blocking(move |store, ctx| {
-            let c = st::count(store, &ctx.layouts, id, &b.code, how, &who).map_err(commit_error)?;
+            let c = st::count(store, &ctx.layouts, id, &b.code, how, &who).map_err(|e| commit_error(lang, e))?;
             let shows = st::stocktake(store, id)?.is_some_and(|t| st::sees_expected(role, &t));
             let mut v = serde_json::to_value(&c).map_err(|e| WebError::internal(e.to_string()))?;
             if !shows {
@@ -241,9 +275,10 @@ async fn api_count(State(state): State<AppState>, Extension(me): Extension<Ident
 }
 
 async fn api_submit(State(state): State<AppState>, Extension(me): Extension<Identity>, Path(id): Path<String>) -> Result<Json<Stocktake>, WebError> {
+    let lang = me.lang;
     let id = id_of(me.lang, &id)?;
     let who = me.staff.id.clone();
-    state.blocking(move |store, _| st::submit(store, id, &who).map(Json).map_err(commit_error)).await
+    state.blocking(move |store, _| st::submit(store, id, &who).map(Json).map_err(|e| commit_error(lang, e))).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -253,6 +288,7 @@ struct VarianceQuery {
 }
 
 async fn api_variance(State(state): State<AppState>, Extension(me): Extension<Identity>, Path(id): Path<String>, RawQuery(raw): RawQuery) -> Result<Response, WebError> {
+    let lang = me.lang;
     let id = id_of(me.lang, &id)?;
     let q: VarianceQuery = forms::parse_query(raw.as_deref())?;
     let csv = match text(&q.format) {
@@ -260,7 +296,7 @@ async fn api_variance(State(state): State<AppState>, Extension(me): Extension<Id
         Some("csv") => true,
         Some(other) => return Err(forms::field(me.lang, "format", format!("格式须为 json 或 csv，现为“{other}”"), format!("expected json or csv, got {other:?}"))),
     };
-    let report = state.blocking(move |store, _| st::variance(store, id).map_err(st_error)).await?;
+    let report = state.blocking(move |store, _| st::variance(store, id).map_err(|e| st_error(lang, e))).await?;
     if !csv {
         return Ok(Json(report).into_response());
     }
@@ -271,16 +307,18 @@ async fn api_variance(State(state): State<AppState>, Extension(me): Extension<Id
 }
 
 async fn api_approve(State(state): State<AppState>, Extension(me): Extension<Identity>, Path(id): Path<String>, body: axum::body::Bytes) -> Result<Json<st::ApprovedEvent>, WebError> {
+    let lang = me.lang;
     let id = id_of(me.lang, &id)?;
     let b: ApproveBody = if body.iter().all(u8::is_ascii_whitespace) { ApproveBody::default() } else { super::error::parse_json(&body)? };
     let who = me.staff.id.clone();
-    state.blocking(move |store, _| st::approve(store, id, &who, b.zero_uncounted).map(Json).map_err(commit_error)).await
+    state.blocking(move |store, _| st::approve(store, id, &who, b.zero_uncounted).map(Json).map_err(|e| commit_error(lang, e))).await
 }
 
 async fn api_cancel(State(state): State<AppState>, Extension(me): Extension<Identity>, Path(id): Path<String>) -> Result<Json<Stocktake>, WebError> {
+    let lang = me.lang;
     let id = id_of(me.lang, &id)?;
     let who = me.staff.id.clone();
-    state.blocking(move |store, _| st::cancel(store, id, &who).map(Json).map_err(commit_error)).await
+    state.blocking(move |store, _| st::cancel(store, id, &who).map(Json).map_err(|e| commit_error(lang, e))).await
 }
 
 /// Count mode through the CLI's own path (`control::stocktake`), which checks the lane and its cart.
@@ -308,14 +346,16 @@ async fn api_zones(State(state): State<AppState>) -> Result<Json<Vec<Zone>>, Web
 }
 
 async fn api_zone_set(State(state): State<AppState>, Extension(me): Extension<Identity>, Path(zone): Path<String>, JsonBody(b): JsonBody<ZoneBody>) -> Result<Json<Zone>, WebError> {
+    let lang = me.lang;
     let z = Zone { id: zone, name: b.name, categories: b.categories, skus: b.skus };
     let who = me.staff.id.clone();
-    state.blocking(move |store, _| st::set_zone(store, &z, &who).map(Json).map_err(commit_error)).await
+    state.blocking(move |store, _| st::set_zone(store, &z, &who).map(Json).map_err(|e| commit_error(lang, e))).await
 }
 
 async fn api_zone_remove(State(state): State<AppState>, Extension(me): Extension<Identity>, Path(zone): Path<String>) -> Result<Json<Zone>, WebError> {
+    let lang = me.lang;
     let who = me.staff.id.clone();
-    state.blocking(move |store, _| st::remove_zone(store, &zone, &who).map(Json).map_err(commit_error)).await
+    state.blocking(move |store, _| st::remove_zone(store, &zone, &who).map(Json).map_err(|e| commit_error(lang, e))).await
 }
 
 // --- pages -----------------------------------------------------------------------------------------
@@ -421,7 +461,7 @@ async fn open_submit(State(state): State<AppState>, Extension(me): Extension<Ide
     let result = async {
         let scope = scope_request(lang, f.scope.as_deref().unwrap_or("full"), split_list(&f.categories), f.zone.clone(), split_list(&f.skus))?;
         let new = NewStocktake { scope, blind: Some(ticked(&f.blind)), note: f.note.clone().unwrap_or_default(), by: me.staff.id.clone() };
-        state.blocking(move |store, ctx| st::open(store, &new, ctx.stock.stocktake_blind).map_err(commit_error)).await
+        state.blocking(move |store, ctx| st::open(store, &new, ctx.stock.stocktake_blind).map_err(|e| commit_error(lang, e))).await
     }
     .await;
     match result {
@@ -457,8 +497,8 @@ async fn detail_view(state: &AppState, me: &Identity, id: u64, error: Option<&We
     let may_manage = allows(role, Action::ManageStocktakes);
     let (view, report) = state
         .blocking(move |store, _| {
-            let view = st::view(store, id, |t| st::sees_expected(role, t)).map_err(st_error)?;
-            let report = if may_manage { Some(st::variance(store, id).map_err(st_error)?) } else { None };
+            let view = st::view(store, id, |t| st::sees_expected(role, t)).map_err(|e| st_error(lang, e))?;
+            let report = if may_manage { Some(st::variance(store, id).map_err(|e| st_error(lang, e))?) } else { None };
             Ok((view, report))
         })
         .await?;
@@ -573,9 +613,10 @@ async fn after(state: &AppState, me: &Identity, id: u64, result: Result<(), WebE
 }
 
 async fn submit_form(State(state): State<AppState>, Extension(me): Extension<Identity>, Path(id): Path<String>) -> Result<Response, WebError> {
+    let lang = me.lang;
     let id = id_of(me.lang, &id)?;
     let who = me.staff.id.clone();
-    let r = state.blocking(move |store, _| st::submit(store, id, &who).map(|_| ()).map_err(commit_error)).await;
+    let r = state.blocking(move |store, _| st::submit(store, id, &who).map(|_| ()).map_err(|e| commit_error(lang, e))).await;
     after(&state, &me, id, r).await
 }
 
@@ -588,17 +629,19 @@ struct ActionForm {
 }
 
 async fn approve_form(State(state): State<AppState>, Extension(me): Extension<Identity>, Path(id): Path<String>, body: axum::body::Bytes) -> Result<Response, WebError> {
+    let lang = me.lang;
     let id = id_of(me.lang, &id)?;
     let f: ActionForm = forms::parse_pairs(&body)?;
     let (who, zero) = (me.staff.id.clone(), ticked(&f.zero_uncounted));
-    let r = state.blocking(move |store, _| st::approve(store, id, &who, zero).map(|_| ()).map_err(commit_error)).await;
+    let r = state.blocking(move |store, _| st::approve(store, id, &who, zero).map(|_| ()).map_err(|e| commit_error(lang, e))).await;
     after(&state, &me, id, r).await
 }
 
 async fn cancel_form(State(state): State<AppState>, Extension(me): Extension<Identity>, Path(id): Path<String>) -> Result<Response, WebError> {
+    let lang = me.lang;
     let id = id_of(me.lang, &id)?;
     let who = me.staff.id.clone();
-    let r = state.blocking(move |store, _| st::cancel(store, id, &who).map(|_| ()).map_err(commit_error)).await;
+    let r = state.blocking(move |store, _| st::cancel(store, id, &who).map(|_| ()).map_err(|e| commit_error(lang, e))).await;
     after(&state, &me, id, r).await
 }
 
@@ -615,7 +658,7 @@ async fn count_page(State(state): State<AppState>, Extension(me): Extension<Iden
     let lang = me.lang;
     let id = id_of(lang, &id)?;
     let role = me.staff.role;
-    let view = state.blocking(move |store, _| st::view(store, id, |t| st::sees_expected(role, t)).map_err(st_error)).await?;
+    let view = state.blocking(move |store, _| st::view(store, id, |t| st::sees_expected(role, t)).map_err(|e| st_error(lang, e))).await?;
     let s = &view.stocktake;
     let title = format!("{} #{}", lang.pick("扫码盘点", "Count"), s.id);
     let mut recent = view.lines.clone();
