@@ -180,6 +180,21 @@ async fn bad_input_names_the_field_and_changes_nothing() {
     // Count mode needs a lane that exists.
     let (s, e) = body(shop.post_json(&manager, "/api/v1/stock/stocktake-lanes", &json!({"lane": "lane-9", "stocktake": id})).await).await;
     assert_eq!((s, field_of(&e)), (StatusCode::CONFLICT, Some("lane".into())), "{e}");
+    // Zones: a bad id is refused naming it; a good one is listed, opened on (frozen), removed.
+    let (s, e) = body(shop.send_json(&manager, reqwest::Method::PUT, "/api/v1/stock/zones/Fresh%20Area", &json!({"name": "生鲜区", "categories": ["水果"]})).await).await;
+    assert_eq!((s, field_of(&e)), (StatusCode::BAD_REQUEST, Some("id".into())), "{e}");
+    let (s, e) = body(shop.send_json(&manager, reqwest::Method::PUT, "/api/v1/stock/zones/fresh", &json!({"name": "生鲜区", "categories": ["海鲜"]})).await).await;
+    assert_eq!((s, field_of(&e)), (StatusCode::BAD_REQUEST, Some("scope".into())), "no such category: {e}");
+    let (s, z) = body(shop.send_json(&manager, reqwest::Method::PUT, "/api/v1/stock/zones/fresh", &json!({"name": "生鲜区", "categories": ["水果"]})).await).await;
+    assert_eq!((s, z["id"].as_str()), (StatusCode::OK, Some("fresh")), "{z}");
+    let (_, zones) = body(shop.get(&manager, "/api/v1/stock/zones").await).await;
+    assert_eq!(zones[0]["categories"][0], "水果");
+    let (s, zoned) = body(shop.post_json(&manager, open, &json!({"scope": "zone", "zone": "fresh"})).await).await;
+    assert_eq!(s, StatusCode::OK, "{zoned}");
+    assert_eq!(zoned["scope"]["zone"]["categories"][0], "水果", "the zone's categories are copied into the stocktake");
+    assert_eq!(shop.send_json(&manager, reqwest::Method::DELETE, "/api/v1/stock/zones/fresh", &json!(null)).await.status(), StatusCode::OK);
+    let (s, e) = body(shop.send_json(&manager, reqwest::Method::DELETE, "/api/v1/stock/zones/fresh", &json!(null)).await).await;
+    assert_eq!((s, field_of(&e)), (StatusCode::BAD_REQUEST, Some("zone".into())), "{e}");
     // The open form shows the error on the page.
     let res = shop.post_form(&manager, "/stock/stocktakes", &[("scope", "zone"), ("zone", "")]).await;
     let (s, page) = text(res).await;
