@@ -458,3 +458,118 @@ fn cli_purchase_orders_while_the_daemon_runs() {
     cli_cycle(d);
     assert!(daemon.0.try_wait().unwrap().is_none(), "the daemon must still run");
 }
+
+// --- the web ------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_receive_box_books_each_scan_and_names_a_wrong_code() {
+    use common::web::{body, text, WebShop};
+    let shop = WebShop::start().await;
+    load(&shop.store, &[water(), cestbon()]);
+    let manager = shop.login("manager1", None).await;
+    let cashier = shop.login("cashier1", Some("lane-1")).await;
+
+    // The manager makes and sends the order through the API.
+    let (status, created) = body(
+        shop.post_json(&manager, "/api/v1/stock/purchase-orders", &serde_json::json!({
+            "supplier": DRINKS, "lines": [{"sku": WATER, "qty": 24}, {"sku": CESTBON, "qty": 12, "unit_cost_fen": 140}], "notes": "后门卸货"
+        }))
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["id"].as_u64().unwrap();
+    assert_eq!((created["state"].as_str(), created["value_fen"].as_i64()), (Some("draft"), Some(24 * 150 + 12 * 140)));
+    let (status, bad) = body(shop.post_json(&manager, "/api/v1/stock/purchase-orders", &serde_json::json!({"lines": [{"sku": WATER, "qty": -1}]})).await).await;
+    assert_eq!((status.as_u16(), bad["field"].as_str()), (400, Some("lines[0].qty")), "{bad}");
+    let (status, patched) = body(shop.send_json(&manager, reqwest::Method::PATCH, &format!("/api/v1/stock/purchase-orders/{id}"), &serde_json::json!({"lines": [{"sku": CESTBON, "qty": 6}]})).await).await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["lines"][1]["ordered"], 6);
+    // The manager's page of the draft: the edit form and the send button; the form changes a line.
+    let (status, draft) = text(shop.get(&manager, &format!("/stock/purchase-orders/{id}")).await).await;
+    assert_eq!(status, 200);
+    assert!(draft.contains(r#"name="qty_1""#) && draft.contains(&format!("/stock/purchase-orders/{id}/send")), "edit form and send button");
+    let res = shop.post_form(&manager, &format!("/stock/purchase-orders/{id}/edit"), &[("sku_0", WATER), ("qty_0", "24"), ("sku_1", CESTBON), ("qty_1", "x")]).await;
+    let (status, page) = text(res).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("不是整数"), "the form names the bad quantity");
+    let res = shop.post_form(&manager, &format!("/stock/purchase-orders/{id}/edit"), &[("sku_0", WATER), ("qty_0", "24"), ("sku_1", CESTBON), ("qty_1", "6"), ("notes", "周一送")]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(po::order(&shop.store, id).unwrap().unwrap().notes, "周一送");
+    let (status, _) = body(shop.post_json(&cashier, &format!("/api/v1/stock/purchase-orders/{id}/send"), &serde_json::json!({})).await).await;
+    assert_eq!(status, 403, "a cashier may not send orders");
+    let (status, sent) = body(shop.post_json(&manager, &format!("/api/v1/stock/purchase-orders/{id}/send"), &serde_json::json!({})).await).await;
+    assert_eq!((status.as_u16(), sent["state"].as_str()), (200, Some("sent")), "{sent}");
+
+    // The cashier finds the order among those waiting for goods; its receiving page has the
+    // autofocused scan box and its script, and no costs. The order's own page is for managers.
+    let (status, waiting) = text(shop.get(&cashier, "/stock/purchase-orders/receiving").await).await;
+    assert_eq!(status, 200);
+    assert!(waiting.contains(&format!("/stock/purchase-orders/{id}/receive")), "{waiting}");
+    assert_eq!(shop.get(&cashier, &format!("/stock/purchase-orders/{id}")).await.status(), 403);
+    let (status, html) = text(shop.get(&cashier, &format!("/stock/purchase-orders/{id}/receive")).await).await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("¥"), "no costs on the receiving page");
+    assert!(html.contains(r#"id="po-scan""#) && html.contains("autofocus"), "the scan box");
+    assert!(html.contains(&format!(r#"data-api="/api/v1/stock/purchase-orders/{id}/receive""#)), "the box posts to the API");
+    assert!(html.contains("/assets/purchase.js?v="), "its script");
+    let (status, js) = text(shop.http.get(shop.url("/assets/purchase.js")).send().await.unwrap()).await;
+    assert_eq!(status, 200);
+    assert!(js.contains("/receive") || js.contains("dataset.api"), "the script posts each scan");
+
+    // Each scan as the script sends it.
+    let receive = |code: &str, qty: Option<i64>| {
+        let mut b = serde_json::json!({"code": code, "allow_over": false});
+        if let Some(q) = qty {
+            b["qty"] = q.into();
+        }
+        b
+    };
+    let path = format!("/api/v1/stock/purchase-orders/{id}/receive");
+    let (status, r) = body(shop.post_json(&cashier, &path, &receive(WATER_EAN, None)).await).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!((r["line"]["received"].as_i64(), r["outstanding"].as_i64(), r["order"]["state"].as_str()), (Some(1), Some(23), Some("partially_received")));
+    assert_eq!(r["receipt"]["code"], WATER_EAN);
+    let moves_before = inventory::all_moves(&shop.store).unwrap().len();
+    let (status, wrong) = body(shop.post_json(&cashier, &path, &receive("6900000000999", None)).await).await;
+    assert_eq!((status.as_u16(), wrong["field"].as_str()), (400, Some("code")), "{wrong}");
+    assert!(wrong["message"].as_str().unwrap().contains("6900000000999"), "the message names the code: {wrong}");
+    let (status, over) = body(shop.post_json(&cashier, &path, &receive(WATER_EAN, Some(30))).await).await;
+    assert_eq!((status.as_u16(), over["field"].as_str()), (400, Some("qty")), "{over}");
+    assert_eq!(inventory::all_moves(&shop.store).unwrap().len(), moves_before, "refused scans write nothing");
+
+    // Without the script: the form posts and comes back to the page.
+    let res = shop.post_form(&cashier, &format!("/stock/purchase-orders/{id}/receive"), &[("code", WATER_EAN), ("qty", "23")]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], format!("/stock/purchase-orders/{id}/receive?received=1"));
+    let res = shop.post_form(&cashier, &format!("/stock/purchase-orders/{id}/receive"), &[("code", "6900000000999")]).await;
+    let (status, page) = text(res).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("6900000000999"), "the page names the wrong code");
+    let (_, last) = body(shop.post_json(&cashier, &path, &receive(CESTBON_EAN, Some(6))).await).await;
+    assert_eq!(last["order"]["state"], "received", "{last}");
+    assert_eq!(inventory::on_hand(&shop.store, WATER).unwrap(), 24);
+    let refs: Vec<_> = inventory::all_moves(&shop.store).unwrap().into_iter().map(|m| m.reference).collect();
+    assert!(refs.iter().all(|r| r.as_deref() == Some(format!("po-{id}").as_str())), "{refs:?}");
+
+    // The list: by state, with the value; the manager closes the order by the page's button.
+    let (status, list) = text(shop.get(&manager, "/stock/purchase-orders?state=received").await).await;
+    assert_eq!(status, 200);
+    assert!(list.contains(&format!("data-po=\"{id}\"")) && list.contains("¥44.40"), "24 × ¥1.50 + 6 × ¥1.40 = ¥44.40");
+    let res = shop.post_form(&manager, &format!("/stock/purchase-orders/{id}/close"), &[]).await;
+    assert_eq!(res.status(), 303);
+    let (_, shown) = body(shop.get(&manager, &format!("/api/v1/stock/purchase-orders/{id}")).await).await;
+    assert_eq!(shown["state"], "closed");
+    let (status, listed) = body(shop.get(&manager, "/api/v1/stock/purchase-orders?state=closed").await).await;
+    assert_eq!((status.as_u16(), listed["orders"][0]["id"].as_u64()), (200, Some(id)));
+    let (status, e) = body(shop.get(&manager, "/api/v1/stock/purchase-orders?state=lost").await).await;
+    assert_eq!((status.as_u16(), e["field"].as_str()), (400, Some("state")));
+
+    // "Create from suggestions" from the list page's button.
+    suggestion(&shop.store, WATER, Some(DRINKS), 10.0, 24);
+    let res = shop.post_form(&manager, "/stock/purchase-orders/from-suggestions", &[]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/stock/purchase-orders?made=1&skipped=0");
+    let (_, open) = body(shop.get(&manager, "/api/v1/stock/purchase-orders").await).await;
+    assert_eq!(open["orders"][0]["lines"][0]["ordered"], 48);
+}
