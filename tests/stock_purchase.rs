@@ -372,20 +372,6 @@ fn edits_close_and_cancel_follow_the_state() {
 
 // --- the CLI ------------------------------------------------------------------------------------
 
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn ok_json(o: std::process::Output) -> serde_json::Value {
-    assert!(o.status.success(), "failed: {}", stderr(&o));
-    serde_json::from_slice(&o.stdout).unwrap()
-}
-
-fn refused(o: std::process::Output, expected: &str) {
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains(expected), "expected {expected:?} in: {}", stderr(&o));
-}
-
 /// The CLI's whole cycle on data dir `d`: create, send, receive by scan, refusals, list, close.
 fn cli_cycle(d: &str) {
     let on_hand = |d: &str| ok_json(storehub_cmd(&["--data-dir", d, "stock", "show", WATER]))[0]["on_hand"].as_i64().expect("on hand");

@@ -183,18 +183,6 @@ impl PoView {
     }
 }
 
-/// A line of a `storehub.purchase_order.*` event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PoEventLine {
-    pub sku: String,
-    pub name_zh: String,
-    pub name_en: String,
-    pub weighed: bool,
-    pub ordered: i64,
-    pub received: i64,
-    pub unit_cost_fen: Option<i64>,
-}
-
 /// Data of the `storehub.purchase_order.*` events (subject: the order id). `lines` holds every
 /// line, except in `received`, where it holds the line the scan booked; `receipt` is that scan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,7 +190,7 @@ pub struct PoEvent {
     pub po_id: u64,
     pub supplier: Option<String>,
     pub state: PoState,
-    pub lines: Vec<PoEventLine>,
+    pub lines: Vec<PoLine>,
     pub value_fen: i64,
     pub expected_on: Option<NaiveDate>,
     pub receipt: Option<PoReceipt>,
@@ -212,25 +200,13 @@ pub struct PoEvent {
     pub by: String,
 }
 
-fn event_line(l: &PoLine) -> PoEventLine {
-    PoEventLine {
-        sku: l.sku.clone(),
-        name_zh: l.name_zh.clone(),
-        name_en: l.name_en.clone(),
-        weighed: l.weighed,
-        ordered: l.ordered,
-        received: l.received,
-        unit_cost_fen: l.unit_cost_fen,
-    }
-}
-
 impl PoEvent {
     fn of(o: &PurchaseOrder, change: Option<String>, by: &str) -> PoEvent {
         PoEvent {
             po_id: o.id,
             supplier: o.supplier.clone(),
             state: o.state,
-            lines: o.lines.iter().map(event_line).collect(),
+            lines: o.lines.clone(),
             value_fen: o.value_fen(),
             expected_on: o.expected_on,
             receipt: None,
@@ -770,7 +746,7 @@ pub fn receive(store: &Store, id: u64, scan: &Scan, layouts: &[InStoreLayout], b
         o.updated_at = now;
         let line = o.lines[at].clone();
         let mut data = PoEvent::of(&o, None, by);
-        data.lines = vec![event_line(&line)];
+        data.lines = vec![line.clone()];
         data.receipt = Some(receipt.clone());
         save(tx, &o, EVENT_RECEIVED, &data)?;
         Ok(Received { outstanding: line.outstanding(), order: PoView::of(o), receipt, line })
