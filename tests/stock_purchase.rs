@@ -249,6 +249,18 @@ fn partial_receipt_by_scanning_goes_through_the_ledger_and_the_rest_completes_th
     assert_eq!(inventory::on_hand(s, CESTBON).unwrap(), 12);
     assert_eq!(last.order.order.receipts_total, 4);
     assert_ledger_consistent(s, "after receiving");
+    let report = storehub::verify::verify(s).unwrap();
+    assert!(report.ok(), "{:?}", report.violations);
+    // An order whose received figure disagrees with its receipt moves is a violation.
+    let mut tampered = po::order(s, o.id).unwrap().unwrap();
+    tampered.lines[0].received = 23;
+    s.commit::<_, std::convert::Infallible>(|tx| tx.put(TreeId::PurchaseOrders, &o.id.to_be_bytes(), &tampered)).unwrap();
+    assert_eq!(
+        storehub::verify::verify(s).unwrap().violations,
+        vec![format!("purchase order {}: {WATER} received 23 but its receipt moves (po-{}) sum to 24", o.id, o.id)]
+    );
+    tampered.lines[0].received = 24;
+    s.commit::<_, std::convert::Infallible>(|tx| tx.put(TreeId::PurchaseOrders, &o.id.to_be_bytes(), &tampered)).unwrap();
     // Received → closed.
     let closed = ok(po::close(s, o.id, "zhang"));
     assert_eq!(closed.state, PoState::Closed);

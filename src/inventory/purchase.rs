@@ -854,6 +854,43 @@ pub fn on_order_by_sku(store: &Store) -> Result<BTreeMap<String, i64>, StoreErro
     Ok(out)
 }
 
+/// Every violation of the purchase-order invariants, one line each (for `storehub verify`):
+/// a line's received figure that is not the sum of its order's receipt moves (reference
+/// `po-<id>`) for that sku, a receipt move naming an order that does not exist or does not list
+/// the sku, and an open-order index that differs from the orders' states. `moves` is the whole
+/// ledger (verify reads it once). Reads only.
+pub fn check(store: &Store, moves: &[super::StockMove]) -> Result<Vec<String>, StoreError> {
+    let mut v = Vec::new();
+    let mut booked: BTreeMap<(u64, String), i64> = BTreeMap::new();
+    for m in moves.iter().filter(|m| m.kind == MoveKind::Receipt) {
+        if let Some(id) = m.reference.as_deref().and_then(|r| r.strip_prefix("po-")).and_then(|n| n.parse::<u64>().ok()) {
+            let e = booked.entry((id, m.sku.clone())).or_default();
+            *e = e.saturating_add(m.delta);
+        }
+    }
+    let mut open = BTreeSet::new();
+    for item in store.scan::<PurchaseOrder>(TreeId::PurchaseOrders) {
+        let (_, o) = item?;
+        if o.state.is_open() {
+            open.insert(o.id);
+        }
+        for l in &o.lines {
+            let sum = booked.remove(&(o.id, l.sku.clone())).unwrap_or(0);
+            if sum != l.received {
+                v.push(format!("purchase order {}: {} received {} but its receipt moves (po-{}) sum to {sum}", o.id, l.sku, l.received, o.id));
+            }
+        }
+    }
+    for ((id, sku), sum) in booked {
+        v.push(format!("stock moves with reference po-{id} receive {sum} of {sku}, which purchase order {id} does not list"));
+    }
+    let indexed: BTreeSet<u64> = open_ids(store)?.into_iter().collect();
+    if indexed != open {
+        v.push(format!("purchase orders: the open index lists {indexed:?} but the open orders are {open:?}"));
+    }
+    Ok(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -372,7 +372,7 @@ async fn render_list(state: &AppState, me: &Identity, q: &ListQuery, new: &NewFo
                 @if let Some(s) = text(&q.skipped).filter(|s| *s != "0") { (lang.pick("；已在未完成采购单中而跳过的 SKU：", "; SKUs skipped (already on an open order): ")) strong { (s) } }
             }
         }
-        @if error.is_some() && !error.is_some_and(|e| e.field.is_some()) { (forms::form_message(error)) }
+        (forms::form_message(error))
         nav.toolbar {
             (tab(PoFilter::Open, "open", "未完成", "Open")) " · "
             @for s in PoState::ALL { (tab(PoFilter::State(s), s.as_str(), s.label().0, s.label().1)) " · " }
