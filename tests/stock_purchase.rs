@@ -2,8 +2,10 @@
 //! grouped by supplier (a SKU on an open order skipped), sending with its event, partial receipt
 //! by scanning a barcode raising on-hand through the ledger (moves with reference po-<id>) and
 //! lowering `on_order_by_sku`, the rest received → `received`, over-receipt and wrong codes
-//! refused with nothing written, weight labels giving grams, close and cancel rules, the web's
-//! receive box over real HTTP, and the CLI with and without a daemon.
+//! refused with nothing written, weight labels giving grams, close and cancel rules, the bounded
+//! receipt list, `storehub verify`'s purchase-order check, the web's pages and receive box over
+//! real HTTP and in a headless Chromium (a scanner typing into it), and the CLI with and without
+//! a daemon.
 //!
 //! The shop: water (SKU-010001, 24 per case, ¥1.50 cost) and C'estbon (SKU-010003) from
 //! 华东饮料批发, cola (SKU-010009) from 可口可乐装瓶, loose bananas (SKU-020001, grams, no
@@ -303,6 +305,24 @@ fn over_receipt_and_wrong_codes_are_refused_naming_them_and_write_nothing() {
 }
 
 #[test]
+fn an_order_keeps_its_newest_200_receipts_and_the_ledger_keeps_every_one() {
+    let shop = shop();
+    let s = &shop.store;
+    let o = ok(po::create(s, &order_of(&[(WATER, 240)], Some(DRINKS)), "zhang"));
+    ok(po::send(s, o.id, tz(), 3, "zhang"));
+    for _ in 0..205 {
+        ok(po::receive(s, o.id, &scan(WATER_EAN, None), &layouts(), "li"));
+    }
+    let stored = po::order(s, o.id).unwrap().unwrap();
+    assert_eq!((stored.receipts.len(), stored.receipts_total, stored.lines[0].received), (po::RECEIPTS_KEPT, 205, 205));
+    let moves: Vec<u64> = inventory::all_moves(s).unwrap().into_iter().filter(|m| m.reference.as_deref() == Some("po-1")).map(|m| m.id).collect();
+    assert_eq!(moves.len(), 205);
+    assert_eq!(stored.receipts.first().map(|r| r.move_id), Some(moves[5]), "the oldest five left the record");
+    assert_eq!(stored.receipts.last().map(|r| r.move_id), moves.last().copied());
+    assert!(storehub::verify::verify(s).unwrap().ok());
+}
+
+#[test]
 fn a_weight_label_gives_grams_and_weighed_goods_need_a_weight() {
     let shop = shop();
     let s = &shop.store;
@@ -570,4 +590,47 @@ async fn the_web_receive_box_books_each_scan_and_names_a_wrong_code() {
     assert_eq!(res.headers()["location"], "/stock/purchase-orders?made=1&skipped=0");
     let (_, open) = body(shop.get(&manager, "/api/v1/stock/purchase-orders").await).await;
     assert_eq!(open["orders"][0]["lines"][0]["ordered"], 48);
+}
+
+/// The receive box in a real headless Chromium: the cashier's scanner types a code and Enter;
+/// the line's received and outstanding figures change without a page reload, and a wrong code
+/// shows the server's message naming it, the focus staying in the box for the next scan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scanner_typing_into_the_receive_box_updates_the_line_without_a_reload() {
+    use common::browser::Browser;
+    use common::web::{WebShop, PIN};
+    use std::time::Duration;
+    let shop = WebShop::start().await;
+    load(&shop.store, &[water(), cestbon()]);
+    let o = ok(po::create(&shop.store, &order_of(&[(WATER, 24), (CESTBON, 12)], Some(DRINKS)), "manager1"));
+    ok(po::send(&shop.store, o.id, tz(), 3, "manager1"));
+
+    let b = Browser::start().await;
+    b.login_pin(&shop.base, "lane-1", "cashier1", PIN).await;
+    b.client.goto(&shop.url(&format!("/stock/purchase-orders/{}/receive", o.id))).await.expect("open the receiving page");
+    b.wait_js("document.readyState === 'complete' && document.activeElement && document.activeElement.id === 'po-scan'", Duration::from_secs(10)).await;
+    b.js("window.__samePage = true; return null;").await;
+    let cell = |sku: &str, class: &str| format!("[...document.querySelectorAll('#po-lines tbody tr')].find(r => r.dataset.sku === '{sku}').querySelector('.{class}').textContent");
+
+    // A scanner in keyboard mode: the digits, then Enter.
+    b.type_into("#po-scan", &format!("{WATER_EAN}\n")).await;
+    b.wait_js(&format!("{} === '1'", cell(WATER, "received")), Duration::from_secs(10)).await;
+    assert_eq!(b.js(&format!("return {};", cell(WATER, "outstanding"))).await, "23");
+    let notice = b.wait_js("document.getElementById('po-notice').textContent.includes('✓') && document.getElementById('po-notice').textContent", Duration::from_secs(5)).await;
+    assert!(notice.as_str().unwrap().contains("1 / 24"), "{notice}");
+    assert_eq!(b.js("return document.querySelector('#po-state [data-state]').dataset.state;").await, "partially_received");
+
+    // A typed quantity for the next scan, then a wrong code.
+    b.type_into("#po-qty", "11").await;
+    b.type_into("#po-scan", &format!("{CESTBON_EAN}\n")).await;
+    b.wait_js(&format!("{} === '11'", cell(CESTBON, "received")), Duration::from_secs(10)).await;
+    b.type_into("#po-scan", "6900000000999\n").await;
+    let err = b.wait_js("document.querySelector('#po-notice .error') && document.querySelector('#po-notice .error').textContent", Duration::from_secs(10)).await;
+    assert!(err.as_str().unwrap().contains("6900000000999"), "the message names the code: {err}");
+    assert_eq!(b.js("return window.__samePage === true && document.activeElement.id === 'po-scan' && document.getElementById('po-scan').value === '';").await, true, "no reload; ready for the next scan");
+    b.screenshot("purchase_receive_box").await;
+    b.close().await;
+
+    assert_eq!(inventory::on_hand(&shop.store, WATER).unwrap(), 1);
+    assert_eq!(inventory::on_hand(&shop.store, CESTBON).unwrap(), 11);
 }

@@ -510,6 +510,7 @@ fn receive_box(me: &Identity, o: &PurchaseOrder, error: Option<&WebError>) -> Ma
                     input #po-scan name="code" autocomplete="off" autofocus required inputmode="numeric";
                     (page::field_error(&errors, "code"))
                 }
+                p #po-notice .notice role="status" aria-live="polite" { @if let Some(e) = error.filter(|e| e.field.is_none()) { span.error { (e.message) } } }
                 label data-field="qty" { (lang.pick("数量（可选）", "Quantity (optional)"))
                     input #po-qty name="qty" type="number" min="1" step="1";
                     (page::field_error(&errors, "qty"))
@@ -517,7 +518,6 @@ fn receive_box(me: &Identity, o: &PurchaseOrder, error: Option<&WebError>) -> Ma
                 label.check { input #po-over type="checkbox" name="allow_over" value="true"; " " (lang.pick("允许超收", "Allow over-receipt")) }
                 button type="submit" { (lang.pick("收货", "Receive")) }
             }
-            p #po-notice .notice role="status" aria-live="polite" { @if let Some(e) = error.filter(|e| e.field.is_none()) { span.error { (e.message) } } }
         }
     }
 }
