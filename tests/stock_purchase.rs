@@ -631,6 +631,16 @@ async fn a_scanner_typing_into_the_receive_box_updates_the_line_without_a_reload
     b.screenshot("purchase_receive_box").await;
     b.close().await;
 
+    // The manager's page of the same order shows what arrived, with costs and the close button.
+    let b = Browser::start().await;
+    b.login_password(&shop.base, "manager1", common::web::PASSWORD).await;
+    b.client.goto(&shop.url(&format!("/stock/purchase-orders/{}", o.id))).await.expect("open the order page");
+    b.wait_js("document.readyState === 'complete'", Duration::from_secs(10)).await;
+    assert_eq!(b.js(&format!("return {};", cell(WATER, "outstanding"))).await, "23");
+    assert_eq!(b.js(&format!("return !!document.querySelector('form[action=\"/stock/purchase-orders/{}/close\"]');", o.id)).await, true);
+    b.screenshot("purchase_order_page").await;
+    b.close().await;
+
     assert_eq!(inventory::on_hand(&shop.store, WATER).unwrap(), 1);
     assert_eq!(inventory::on_hand(&shop.store, CESTBON).unwrap(), 11);
 }
