@@ -20,6 +20,8 @@ use storehub::inventory::NewMove;
 use storehub::members::messages::MessageRules;
 use storehub::members::{self, Channel, Gender, LoyaltyRules, MemberJob, NewMember};
 use storehub::members::tickets::{Priority, TicketChannel, TicketKind};
+use storehub::domain::purchase::PoState;
+use storehub::inventory::purchase::NewPoLine;
 use storehub::store::{self, Durability, Store, StoreOptions};
 use storehub::{catalog, clock, coupons, daemon, demo, inventory, promotions};
 use storehub::devices::printer;
@@ -160,6 +162,10 @@ enum Command {
     /// Member service tickets (会员专属客服): open, list, assign, note, resolve, rate.
     #[command(subcommand)]
     Ticket(TicketCmd),
+    /// Purchase orders (采购单): list, show, create (by hand or from the replenishment
+    /// suggestions), edit, send, receive by scanning, close, cancel.
+    #[command(subcommand)]
+    Po(PoCmd),
     /// Stocktakes (盘点): open a full or cycle count, count by scanning, variance, approval,
     /// lanes in count mode, count zones.
     #[command(subcommand)]
@@ -966,6 +972,145 @@ fn ticket_command(cli: &Cli, cmd: &TicketCmd) -> Result<(), Failure> {
             by: by.clone(),
         },
         TicketCmd::Rate { id, score, by } => Request::TicketRate { id: *id, score: *score, by: by.clone() },
+    };
+    print_json(&request(cli, req)?.result)
+}
+
+#[derive(Subcommand)]
+enum PoCmd {
+    /// Purchase orders, newest first: the open ones (draft, sent, partially received) unless
+    /// --state or --all says otherwise.
+    List {
+        /// draft, sent, partially_received, received, closed or cancelled.
+        #[arg(long, value_parser = parse_po_state, conflicts_with = "all")]
+        state: Option<PoState>,
+        /// Every order.
+        #[arg(long)]
+        all: bool,
+    },
+    /// One order with its lines (ordered, received, outstanding), value and receipts.
+    Show { id: u64 },
+    /// A draft from lines typed by hand: --line SKU:QTY (units, or grams for weighed goods),
+    /// optionally SKU:QTY:COST_FEN.
+    Create {
+        /// Supplier (the catalog's supplier name); may be set later, before sending.
+        #[arg(long)]
+        supplier: Option<String>,
+        #[arg(long = "line", value_parser = parse_po_line, required = true)]
+        lines: Vec<NewPoLine>,
+        #[arg(long)]
+        notes: Option<String>,
+        /// Staff id of who creates it (a manager or admin).
+        #[arg(long)]
+        staff: String,
+    },
+    /// Drafts from the latest replenishment suggestions, one per supplier; SKUs already on an
+    /// open order are skipped and listed.
+    FromSuggestions {
+        #[arg(long)]
+        staff: String,
+    },
+    /// Change a draft (--supplier, --line SKU:QTY adds or sets a line, SKU:0 removes it,
+    /// --notes) or a sent order (--notes, --expected-on).
+    Edit {
+        id: u64,
+        /// New supplier; "" removes it (drafts only).
+        #[arg(long)]
+        supplier: Option<String>,
+        #[arg(long = "line", value_parser = parse_po_line)]
+        lines: Vec<NewPoLine>,
+        #[arg(long)]
+        notes: Option<String>,
+        /// New expected delivery day (YYYY-MM-DD; sent orders only).
+        #[arg(long, value_parser = parse_date)]
+        expected_on: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        staff: String,
+    },
+    /// Send a draft to its supplier (an event for HQ's and the supplier's systems).
+    Send {
+        id: u64,
+        #[arg(long)]
+        staff: String,
+    },
+    /// Book goods arriving: one scan of a barcode (or a weight label, or the sku), 1 unit unless
+    /// --qty says otherwise; each scan is a stock receipt with reference po-ID.
+    Receive {
+        id: u64,
+        #[arg(long)]
+        scan: String,
+        /// Units (or grams for weighed goods) this scan stands for.
+        #[arg(long, allow_negative_numbers = true)]
+        qty: Option<i64>,
+        /// Accept more than was ordered.
+        #[arg(long)]
+        allow_over: bool,
+        /// Staff id of who receives (cashiers may).
+        #[arg(long)]
+        staff: String,
+    },
+    /// Close a received or partially received order: what is outstanding is no longer expected.
+    Close {
+        id: u64,
+        #[arg(long)]
+        staff: String,
+    },
+    /// Cancel a draft, or a sent order nothing has arrived on.
+    Cancel {
+        id: u64,
+        #[arg(long)]
+        staff: String,
+    },
+}
+
+fn parse_po_state(s: &str) -> Result<PoState, String> {
+    PoState::parse(s).ok_or_else(|| {
+        let all: Vec<&str> = PoState::ALL.iter().map(|st| st.as_str()).collect();
+        format!("expected one of {}", all.join(", "))
+    })
+}
+
+/// `SKU:QTY` or `SKU:QTY:COST_FEN` (the sku may itself hold colons: the numbers are the last parts).
+fn parse_po_line(s: &str) -> Result<NewPoLine, String> {
+    let usage = || format!("expected SKU:QTY or SKU:QTY:COST_FEN, e.g. SKU-010001:24, got {s:?}");
+    let parts: Vec<&str> = s.rsplitn(3, ':').collect();
+    let number = |t: &str, what: &str| t.trim().parse::<i64>().map_err(|_| format!("{what} {t:?} is not a whole number; {}", usage()));
+    match parts.as_slice() {
+        [cost, qty, sku] if qty.trim().parse::<i64>().is_ok() && !sku.trim().is_empty() => {
+            Ok(NewPoLine { sku: sku.trim().to_string(), qty: number(qty, "QTY")?, unit_cost_fen: Some(number(cost, "COST_FEN")?) })
+        }
+        [qty, rest @ ..] if !rest.is_empty() => {
+            let sku = rest.iter().rev().copied().collect::<Vec<_>>().join(":");
+            if sku.trim().is_empty() {
+                return Err(usage());
+            }
+            Ok(NewPoLine { sku: sku.trim().to_string(), qty: number(qty, "QTY")?, unit_cost_fen: None })
+        }
+        _ => Err(usage()),
+    }
+}
+
+fn po_command(cli: &Cli, cmd: &PoCmd) -> Result<(), Failure> {
+    use storehub::inventory::purchase::{NewOrder, PoEdit, Scan};
+    let req = match cmd {
+        PoCmd::List { state, all } => Request::PoList { state: *state, all: *all },
+        PoCmd::Show { id } => Request::PoShow { id: *id },
+        PoCmd::Create { supplier, lines, notes, staff } => Request::PoCreate {
+            order: NewOrder { supplier: supplier.clone(), lines: lines.clone(), notes: notes.clone() },
+            by: staff.clone(),
+        },
+        PoCmd::FromSuggestions { staff } => Request::PoFromSuggestions { by: staff.clone() },
+        PoCmd::Edit { id, supplier, lines, notes, expected_on, staff } => Request::PoEdit {
+            id: *id,
+            edit: PoEdit { supplier: supplier.clone(), notes: notes.clone(), lines: lines.clone(), expected_on: *expected_on },
+            by: staff.clone(),
+        },
+        PoCmd::Send { id, staff } => Request::PoSend { id: *id, by: staff.clone() },
+        PoCmd::Receive { id, scan, qty, allow_over, staff } => {
+            Request::PoReceive { id: *id, scan: Scan { code: scan.clone(), qty: *qty, allow_over: *allow_over }, by: staff.clone() }
+        }
+        PoCmd::Close { id, staff } => Request::PoClose { id: *id, by: staff.clone() },
+        PoCmd::Cancel { id, staff } => Request::PoCancel { id: *id, by: staff.clone() },
     };
     print_json(&request(cli, req)?.result)
 }
@@ -1802,6 +1947,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Member(cmd) => member_command(&cli, cmd),
         Command::Ticket(cmd) => ticket_command(&cli, cmd),
+        Command::Po(cmd) => po_command(&cli, cmd),
         Command::Stocktake(cmd) => stocktake_command(&cli, cmd),
         Command::Jobs(JobsCmd::Run { job }) => print_json(&request(&cli, Request::JobRun { job: *job })?.result),
         Command::Stock(StockCmd::Show { sku }) => {

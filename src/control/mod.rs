@@ -218,6 +218,24 @@ pub enum Request {
     TicketRate { id: u64, score: i64, by: String },
     /// A stocktake request (`storehub stocktake …`, `control::stocktake`).
     Stocktake { request: stocktake::StocktakeRequest },
+    /// Purchase orders: open ones (`state` None and not `all`), all, or one state's; newest first.
+    PoList { state: Option<crate::domain::purchase::PoState>, all: bool },
+    /// One purchase order with its lines and receipts.
+    PoShow { id: u64 },
+    /// A draft purchase order from lines typed by hand.
+    PoCreate { order: crate::inventory::purchase::NewOrder, by: String },
+    /// Drafts from the latest suggestion list, one per supplier.
+    PoFromSuggestions { by: String },
+    /// Change a draft's lines, supplier or notes, or a sent order's notes or expected day.
+    PoEdit { id: u64, edit: crate::inventory::purchase::PoEdit, by: String },
+    /// Send a draft to its supplier.
+    PoSend { id: u64, by: String },
+    /// Book one scan of goods arriving on a sent order.
+    PoReceive { id: u64, scan: crate::inventory::purchase::Scan, by: String },
+    /// Close a (partially) received order.
+    PoClose { id: u64, by: String },
+    /// Cancel a draft, or a sent order nothing arrived on.
+    PoCancel { id: u64, by: String },
 }
 
 impl Request {
@@ -299,6 +317,15 @@ impl Request {
             Request::TicketResolve { .. } => "ticket_resolve",
             Request::TicketRate { .. } => "ticket_rate",
             Request::Stocktake { .. } => "stocktake",
+            Request::PoList { .. } => "po_list",
+            Request::PoShow { .. } => "po_show",
+            Request::PoCreate { .. } => "po_create",
+            Request::PoFromSuggestions { .. } => "po_from_suggestions",
+            Request::PoEdit { .. } => "po_edit",
+            Request::PoSend { .. } => "po_send",
+            Request::PoReceive { .. } => "po_receive",
+            Request::PoClose { .. } => "po_close",
+            Request::PoCancel { .. } => "po_cancel",
         }
     }
 }

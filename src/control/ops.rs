@@ -249,6 +249,47 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         | Request::TicketResolve { .. }
         | Request::TicketRate { .. }) => ticket_request(store, ctx, req),
         Request::Stocktake { request } => super::stocktake::handle(store, ctx, request),
+        req @ (Request::PoList { .. }
+        | Request::PoShow { .. }
+        | Request::PoCreate { .. }
+        | Request::PoFromSuggestions { .. }
+        | Request::PoEdit { .. }
+        | Request::PoSend { .. }
+        | Request::PoReceive { .. }
+        | Request::PoClose { .. }
+        | Request::PoCancel { .. }) => purchase_request(store, ctx, req),
+    }
+}
+
+/// Purchase orders (采购单): list, show, create (by hand or from the suggestions), edit, send,
+/// receive by scanning, close, cancel. Answers are [`inventory::purchase::PoView`]s.
+fn purchase_request(store: &Store, ctx: &Context, req: Request) -> Result<Reply, String> {
+    use inventory::purchase::{self as po, PoFilter, PoView};
+    let s = |e: crate::store::StoreError| e.to_string();
+    let e = |e: crate::store::CommitError<po::PurchaseError>| match e {
+        crate::store::CommitError::Rejected(r) => format!("{r}; nothing written"),
+        other => other.to_string(),
+    };
+    let view = |o: po::PurchaseOrder| Reply::json(PoView::of(o));
+    match req {
+        Request::PoList { state, all } => {
+            let filter = match (state, all) {
+                (Some(st), _) => PoFilter::State(st),
+                (None, true) => PoFilter::All,
+                (None, false) => PoFilter::Open,
+            };
+            let list: Vec<PoView> = po::list(store, filter).map_err(s)?.into_iter().map(PoView::of).collect();
+            Ok(Reply::json(list))
+        }
+        Request::PoShow { id } => Ok(view(po::order(store, id).map_err(s)?.ok_or_else(|| po::PurchaseError::UnknownOrder(id).to_string())?)),
+        Request::PoCreate { order, by } => Ok(view(po::create(store, &order, &by).map_err(e)?)),
+        Request::PoFromSuggestions { by } => Ok(Reply::json(po::from_suggestions(store, &by).map_err(e)?)),
+        Request::PoEdit { id, edit, by } => Ok(view(po::edit(store, id, &edit, ctx.tz, &by).map_err(e)?)),
+        Request::PoSend { id, by } => Ok(view(po::send(store, id, ctx.tz, ctx.stock.lead_time_days, &by).map_err(e)?)),
+        Request::PoReceive { id, scan, by } => Ok(Reply::json(po::receive(store, id, &scan, &ctx.layouts, &by).map_err(e)?)),
+        Request::PoClose { id, by } => Ok(view(po::close(store, id, &by).map_err(e)?)),
+        Request::PoCancel { id, by } => Ok(view(po::cancel(store, id, &by).map_err(e)?)),
+        other => Err(format!("{} is not a purchase-order request", other.name())),
     }
 }
 

@@ -19,6 +19,7 @@ pub mod money;
 pub mod optimize;
 pub mod phone;
 pub mod pricing;
+pub mod purchase;
 pub mod replenish;
 pub mod rfm;
 pub mod reports;

@@ -26,6 +26,7 @@ pub mod members;
 pub mod messages;
 pub mod openapi;
 pub mod page;
+pub mod purchase;
 pub mod reports;
 pub mod routes;
 pub mod staff;

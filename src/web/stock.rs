@@ -350,6 +350,7 @@ async fn stock_page(State(state): State<AppState>, Extension(me): Extension<Iden
             button type="submit" { (lang.pick("查找", "Search")) }
             a href="/stock/moves" { (lang.pick("库存流水", "Stock ledger")) }
             a href="/stock/stocktakes" { (lang.pick("盘点", "Stocktakes")) }
+            a href="/stock/purchase-orders" { (lang.pick("采购单", "Purchase orders")) }
             @if may_adjust { a.button href="/stock/adjust" { (lang.pick("调整库存", "Adjust stock")) } }
         }
         p.muted { (lang.pick("共", "")) (page.total) (lang.pick(" 项", " items")) }

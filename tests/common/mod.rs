@@ -224,6 +224,23 @@ pub fn storehub_cmd(args: &[&str]) -> std::process::Output {
         .expect("run storehub")
 }
 
+/// A CLI run's stderr as text.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A CLI run that must succeed: its stdout as JSON.
+pub fn ok_json(o: std::process::Output) -> serde_json::Value {
+    assert!(o.status.success(), "failed: {}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// A CLI run that must be refused (exit 1) with `expected` in its stderr.
+pub fn refused(o: std::process::Output, expected: &str) {
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains(expected), "expected {expected:?} in: {}", stderr(&o));
+}
+
 /// Like [`storehub_cmd`], with `stdin` piped in (how tests give passwords and PINs, which the CLI
 /// never takes from its arguments).
 pub fn storehub_with_stdin(args: &[&str], stdin: &str) -> std::process::Output {
@@ -327,21 +344,4 @@ pub fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
         assert!(start.elapsed() < limit, "{what} did not happen within {limit:?}");
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// A CLI run's stderr as text.
-pub fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A CLI run that succeeded, its stdout as JSON.
-pub fn ok_json(o: std::process::Output) -> serde_json::Value {
-    assert!(o.status.success(), "failed: {}", stderr(&o));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
-}
-
-/// A CLI run refused (exit 1) with `expected` in its message.
-pub fn refused(o: std::process::Output, expected: &str) {
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains(expected), "expected {expected:?} in: {}", stderr(&o));
 }
