@@ -981,6 +981,48 @@ pub fn lane_modes(store: &Store) -> Result<Vec<LaneCount>, StoreError> {
     Ok(out)
 }
 
+/// Every violation of the stocktake invariants, one line each (for `storehub verify`): a line
+/// marked booked with a move that is missing or is not this stocktake's move of this sku, a
+/// stock move with reference `stocktake-<id>` that no line of that stocktake names (a double
+/// booking), an approved stocktake with a line not booked, and an unfinished index that differs
+/// from the stocktakes' states. `moves` is the whole ledger. Reads only.
+pub fn check(store: &Store, moves: &[super::StockMove]) -> Result<Vec<String>, StoreError> {
+    let mut v = Vec::new();
+    let by_id: BTreeMap<u64, &super::StockMove> = moves.iter().map(|m| (m.id, m)).collect();
+    let mut named = std::collections::BTreeSet::new();
+    let mut unfinished = std::collections::BTreeSet::new();
+    for item in store.scan::<Stocktake>(TreeId::Stocktakes) {
+        let (_, st) = item?;
+        if st.state.unfinished() {
+            unfinished.insert(st.id);
+        }
+        let reference = format!("stocktake-{}", st.id);
+        for l in lines(store, st.id)? {
+            if st.state == StocktakeState::Approved && !l.booked {
+                v.push(format!("stocktake {}: approved but {} is not booked", st.id, l.sku));
+            }
+            if let Some(m) = l.booked_move {
+                named.insert(m);
+                match by_id.get(&m) {
+                    Some(mv) if mv.sku == l.sku && mv.reference.as_deref() == Some(reference.as_str()) => {}
+                    Some(mv) => v.push(format!("stocktake {}: {} names move {m}, which moves {} with reference {:?}", st.id, l.sku, mv.sku, mv.reference)),
+                    None => v.push(format!("stocktake {}: {} names move {m}, which does not exist", st.id, l.sku)),
+                }
+            }
+        }
+    }
+    for m in moves.iter().filter(|m| m.reference.as_deref().is_some_and(|r| r.starts_with("stocktake-"))) {
+        if !named.contains(&m.id) {
+            v.push(format!("stock move {} ({}, {:?}) is no stocktake line's booking: booked twice?", m.id, m.sku, m.reference));
+        }
+    }
+    let indexed: std::collections::BTreeSet<u64> = store.get::<OpenIndex>(TreeId::Meta, OPEN_KEY)?.unwrap_or_default().0.into_iter().collect();
+    if indexed != unfinished {
+        v.push(format!("stocktakes: the unfinished index lists {indexed:?} but the unfinished stocktakes are {unfinished:?}"));
+    }
+    Ok(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1076,6 +1118,14 @@ mod tests {
         assert_eq!(super::super::on_hand(&store, "B").unwrap(), 0);
         let booked = super::super::all_moves(&store).unwrap().into_iter().filter(|m| m.reference.as_deref() == Some("stocktake-1")).count();
         assert_eq!(booked, 3);
+        assert_eq!(check(&store, &super::super::all_moves(&store).unwrap()).unwrap(), Vec::<String>::new());
+        // A line forgetting its booking (as a double booking would leave it) is found.
+        let mut w = lines(&store, 1).unwrap().into_iter().find(|l| l.sku == "W").unwrap();
+        w.booked_move = None;
+        store.commit(|tx| tx.put::<_, std::convert::Infallible>(TreeId::StocktakeLines, &line_key(1, "W"), &w)).unwrap();
+        let found = check(&store, &super::super::all_moves(&store).unwrap()).unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("is no stocktake line's booking"), "{found:?}");
     }
 
     #[test]
