@@ -129,6 +129,8 @@ async fn a_blind_category_count_with_a_sale_during_it_is_approved_once() {
     assert_eq!(booked.len(), 3, "one move per SKU, once");
     assert!(booked.iter().all(|m| m.kind == MoveKind::Stocktake && m.reason == format!("stocktake #{id}") && m.user == "manager1"), "{booked:?}");
     assert_ledger_consistent(&shop.store, "after approval");
+    let report = storehub::verify::verify(&shop.store).unwrap();
+    assert_eq!(report.violations, Vec::<String>::new(), "storehub verify after the approval");
     // One event per step: opened, counted (per submit, not per scan), approved.
     for (t, n) in [(st::EVENT_OPENED, 1), (st::EVENT_COUNTED, 1), (st::EVENT_APPROVED, 1)] {
         assert_eq!(events_of_type(&shop.store, t).len(), n, "{t}");
@@ -412,6 +414,8 @@ fn cli_stocktake_through_a_running_daemon_with_a_lane_in_count_mode() {
     assert_eq!(done["moves"], 2);
     let shown = ok_json(storehub_cmd(&["--data-dir", d, "stock", "show", "SKU-010003"]));
     assert_eq!(shown[0]["on_hand"], 3);
+    let verified = ok_json(storehub_cmd(&["--data-dir", d, "verify"]));
+    assert_eq!(verified["violations"], serde_json::json!([]), "{verified}");
     assert!(daemon.0.try_wait().unwrap().is_none(), "the daemon must still run");
 }
 
