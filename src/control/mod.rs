@@ -215,6 +215,17 @@ pub enum Request {
     TicketResolve { id: u64, resolution: String, satisfaction: Option<i64>, by: String },
     /// Record the member's satisfaction (1–5) on a resolved ticket.
     TicketRate { id: u64, score: i64, by: String },
+    /// Open stock alerts; with `all`, also the newest closed ones.
+    AlertsList { all: bool },
+    /// Staff `staff` acknowledges (closes) alert `id`.
+    AlertAck { id: u64, staff: String },
+    /// Open restock tasks; with `all`, also the newest done ones.
+    RestockList { all: bool },
+    /// Staff `staff` marks restock task `id` done, with an optional note.
+    RestockDone { id: u64, staff: String, note: Option<String> },
+    /// Stock analysis for today with `[stock]`'s rules: everything, or one list
+    /// (`inventory::analysis::LISTS`).
+    StockAnalysis { list: Option<String> },
 }
 
 impl Request {
@@ -295,6 +306,11 @@ impl Request {
             Request::TicketNote { .. } => "ticket_note",
             Request::TicketResolve { .. } => "ticket_resolve",
             Request::TicketRate { .. } => "ticket_rate",
+            Request::AlertsList { .. } => "alerts_list",
+            Request::AlertAck { .. } => "alert_ack",
+            Request::RestockList { .. } => "restock_list",
+            Request::RestockDone { .. } => "restock_done",
+            Request::StockAnalysis { .. } => "stock_analysis",
         }
     }
 }

@@ -127,6 +127,8 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(super::messages::routes());
     t.extend(super::tickets::routes());
     t.extend(super::analytics::routes());
+    t.extend(super::stock_tasks::routes());
+    t.extend(super::stock_analysis::routes());
     t
 }
 
