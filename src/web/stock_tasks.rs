@@ -210,7 +210,7 @@ async fn api_done(State(state): State<AppState>, Extension(me): Extension<Identi
     let b: DoneBody = if body.iter().all(u8::is_ascii_whitespace) {
         DoneBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| field(lang, "note", format!("请求体须为 {{\"note\": \"…\"}}：{e}"), format!("expected a body {{\"note\": \"…\"}}: {e}")))?
+super::error::parse_json(&body)?
     };
     let t = done(&state, &me, id, b.note).await?;
     tracing::info!(task = t.id, sku = %t.sku, by = %me.staff.id, "restock task done on the web");
