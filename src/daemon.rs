@@ -335,13 +335,23 @@ pub const ALERT_OUTPUT_ID: &str = "alert-output";
 /// or written is logged and shown on the health board (`alert-output`), and the daemon goes on.
 /// The thread ends when the store is dropped.
 pub fn start_stock_triggers(stock: &crate::config::StockConfig, store: &Arc<Store>, shelves: Option<Arc<crate::devices::shelf::Shelves>>, health: Arc<crate::devices::health::HealthBoard>) {
+    start_stock_triggers_with(stock, store, shelves, health, crate::devices::transport::gpio::RppalGpio::new);
+}
+
+/// [`start_stock_triggers`] with the GPIO opened by `open_gpio` (the simulated pin bank in tests).
+pub fn start_stock_triggers_with<G: crate::devices::transport::gpio::Gpio + 'static>(
+    stock: &crate::config::StockConfig,
+    store: &Arc<Store>,
+    shelves: Option<Arc<crate::devices::shelf::Shelves>>,
+    health: Arc<crate::devices::health::HealthBoard>,
+    open_gpio: impl FnOnce() -> Result<G, crate::devices::transport::gpio::GpioError>,
+) {
     use crate::devices::health::DeviceHealth;
-    use crate::devices::transport::gpio::RppalGpio;
     use crate::inventory::shelf_triggers::{check_gaps, AlertLamp};
     let now = store.clock().now();
     let lamp = stock.alert_gpio_pin.and_then(|pin| {
         health.register(DeviceHealth::new(ALERT_OUTPUT_ID, "alert_output", "gpio", "gpio", &format!("BCM {pin}"), None));
-        match RppalGpio::new().and_then(|g| AlertLamp::open(g, pin)) {
+        match open_gpio().and_then(|g| AlertLamp::open(g, pin)) {
             Ok(lamp) => {
                 health.set_connected(ALERT_OUTPUT_ID, true, now);
                 Some(lamp)

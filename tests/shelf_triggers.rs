@@ -364,3 +364,57 @@ async fn staff_see_and_work_tasks_and_alerts_on_the_web() {
     let done = shelf_triggers::recent_tasks(&shop.store, 1).unwrap().remove(0);
     assert_eq!((done.done_by.as_deref(), done.done_reason.as_deref()), (Some("cashier1"), Some("done by staff")));
 }
+
+/// A pin bank the daemon's thread drives and the test reads: the simulated bank behind a lock.
+#[derive(Clone, Default)]
+struct SharedPins(Arc<std::sync::Mutex<SimPins>>);
+
+impl storehub::devices::transport::gpio::Gpio for SharedPins {
+    fn configure(&mut self, pin: u8, mode: storehub::devices::transport::gpio::PinMode) -> Result<(), storehub::devices::transport::gpio::GpioError> {
+        self.0.lock().unwrap().configure(pin, mode)
+    }
+    fn write(&mut self, pin: u8, high: bool) -> Result<(), storehub::devices::transport::gpio::GpioError> {
+        self.0.lock().unwrap().write(pin, high)
+    }
+    fn read(&mut self, pin: u8) -> Result<bool, storehub::devices::transport::gpio::GpioError> {
+        self.0.lock().unwrap().read(pin)
+    }
+    fn delay_us(&mut self, us: u64) {
+        self.0.lock().unwrap().delay_us(us)
+    }
+    fn now_us(&mut self) -> u64 {
+        self.0.lock().unwrap().now_us()
+    }
+}
+
+#[test]
+fn the_daemon_drives_the_alert_output_and_shows_a_gpio_it_cannot_open_in_health() {
+    use storehub::daemon::{start_stock_triggers_with, ALERT_OUTPUT_ID};
+    use storehub::devices::transport::gpio::GpioError;
+    let Shop { dir: _dir, store, .. } = Shop::open();
+    let store = Arc::new(store);
+    let stock = StockConfig { alert_gpio_pin: Some(LAMP_PIN), ..StockConfig::default() };
+
+    // The simulated pin bank: the thread follows the alerts within about a second.
+    let pins = SharedPins::default();
+    let health = Arc::new(HealthBoard::new());
+    let opened = pins.clone();
+    start_stock_triggers_with(&stock, &store, None, Arc::clone(&health), move || Ok(opened));
+    let level = || pins.0.lock().unwrap().output(LAMP_PIN);
+    assert!(health.get(ALERT_OUTPUT_ID).unwrap().connected);
+    wait_for("the output configured low", || level() == Some(false));
+    let a = store.commit(|tx| alerts::raise_tx::<()>(tx, AlertKind::ShelfGap, SKU, "空", "empty")).unwrap().unwrap();
+    wait_for("the output high", || level() == Some(true));
+    alerts::acknowledge(&store, a.id, "manager1").unwrap();
+    wait_for("the output low again", || level() == Some(false));
+
+    // No GPIO: logged, shown on the health board, and the daemon goes on.
+    let health = Arc::new(HealthBoard::new());
+    start_stock_triggers_with::<SimPins>(&stock, &store, None, Arc::clone(&health), || Err(GpioError::Unavailable("no /dev/gpiomem".into())));
+    let h = health.get(ALERT_OUTPUT_ID).unwrap();
+    assert!(!h.connected);
+    assert_eq!(h.status.as_deref(), Some("gpio_unavailable"));
+    assert_eq!(h.errors.get("gpio"), Some(&1));
+    assert!(h.last_error.unwrap().contains("no /dev/gpiomem"));
+    assert_eq!(h.target, "BCM 17");
+}
