@@ -34,7 +34,7 @@ pub const REASON_RESTOCKED: &str = "shelf restocked";
 pub const REASON_BY_STAFF: &str = "done by staff";
 
 /// Where a restock task stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskState {
     Open,
@@ -50,8 +50,9 @@ impl TaskState {
     }
 }
 
-/// Bring a SKU from the backroom to one shelf channel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Bring a SKU from the backroom to one shelf channel. Also the data of
+/// `storehub.restock.task_opened` and `.task_done` (subject: the sku; staff by id only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RestockTask {
     pub id: u64,
     pub sku: String,
@@ -74,39 +75,6 @@ pub struct RestockTask {
 }
 impl Record for RestockTask {
     const NAME: &'static str = "restock task";
-}
-
-/// Data of `storehub.restock.task_opened` and `.task_done` (subject: the sku). Staff appear by id
-/// only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RestockEventData {
-    pub id: u64,
-    pub sku: String,
-    pub device: String,
-    pub channel: u8,
-    pub on_shelf: i64,
-    pub shelf_min: i64,
-    pub backroom: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub done_by: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub done_reason: Option<String>,
-}
-
-impl RestockEventData {
-    fn of(t: &RestockTask) -> RestockEventData {
-        RestockEventData {
-            id: t.id,
-            sku: t.sku.clone(),
-            device: t.device.clone(),
-            channel: t.channel,
-            on_shelf: t.on_shelf,
-            shelf_min: t.shelf_min,
-            backroom: t.backroom,
-            done_by: t.done_by.clone(),
-            done_reason: t.done_reason.clone(),
-        }
-    }
 }
 
 /// Why marking a task done was refused; nothing changed.
@@ -199,7 +167,7 @@ fn open_task_tx<E>(tx: &Tx, r: &ShelfReading<'_>) -> Result<Option<RestockTask>,
     };
     tx.put(TreeId::RestockTasks, &id.to_be_bytes(), &task)?;
     tx.put(TreeId::Meta, &key, &OpenTask(id))?;
-    tx.emit(EVENT_TASK_OPENED, Some(&task.sku), &RestockEventData::of(&task))?;
+    tx.emit(EVENT_TASK_OPENED, Some(&task.sku), &task)?;
     Ok(Some(task))
 }
 
@@ -210,7 +178,7 @@ fn close_tx<E>(tx: &Tx, mut task: RestockTask, by: Option<&str>, reason: &str) -
     task.done_reason = Some(reason.to_string());
     tx.put(TreeId::RestockTasks, &task.id.to_be_bytes(), &task)?;
     tx.remove::<E>(TreeId::Meta, &open_key(&task.sku, &task.device, task.channel))?;
-    tx.emit(EVENT_TASK_DONE, Some(&task.sku), &RestockEventData::of(&task))?;
+    tx.emit(EVENT_TASK_DONE, Some(&task.sku), &task)?;
     Ok(task)
 }
 

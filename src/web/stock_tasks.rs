@@ -11,7 +11,6 @@
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Json};
-use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 use serde::{Deserialize, Serialize};
 
@@ -35,95 +34,26 @@ pub fn routes() -> Vec<RouteDef> {
         RouteDef::get("/api/v1/stock/tasks", Need::May(WorkRestockTasks), "Restock tasks: the open ones and the newest done ones", api_tasks).returns::<TaskList>(),
         RouteDef::post("/api/v1/stock/tasks/{id}/done", Need::May(WorkRestockTasks), "Mark a restock task done (optional body {\"note\": …})", api_done)
             .body::<DoneBody>()
-            .returns::<TaskJson>(),
+            .returns::<RestockTask>(),
         RouteDef::get("/api/v1/stock/alerts", Need::May(WorkRestockTasks), "Stock alerts: the open ones and the newest closed ones", api_alerts).returns::<AlertList>(),
-        RouteDef::post("/api/v1/stock/alerts/{id}/ack", Need::May(WorkRestockTasks), "Acknowledge (close) a stock alert", api_ack).returns::<AlertJson>(),
+        RouteDef::post("/api/v1/stock/alerts/{id}/ack", Need::May(WorkRestockTasks), "Acknowledge (close) a stock alert", api_ack).returns::<Alert>(),
     ]
 }
 
 // --- JSON ------------------------------------------------------------------------------------------
 
-/// A restock task.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct TaskJson {
-    pub id: u64,
-    pub sku: String,
-    pub device: String,
-    pub channel: u8,
-    pub on_shelf: i64,
-    pub shelf_min: i64,
-    /// Ledger on hand − units on the shelves, ≥ 0, when opened; 0: order instead.
-    pub backroom: i64,
-    pub opened_at: DateTime<Utc>,
-    /// `open` or `done`.
-    pub state: String,
-    pub done_by: Option<String>,
-    pub done_at: Option<DateTime<Utc>>,
-    pub done_reason: Option<String>,
-}
-
-impl From<&RestockTask> for TaskJson {
-    fn from(t: &RestockTask) -> TaskJson {
-        TaskJson {
-            id: t.id,
-            sku: t.sku.clone(),
-            device: t.device.clone(),
-            channel: t.channel,
-            on_shelf: t.on_shelf,
-            shelf_min: t.shelf_min,
-            backroom: t.backroom,
-            opened_at: t.opened_at,
-            state: t.state.as_str().to_string(),
-            done_by: t.done_by.clone(),
-            done_at: t.done_at,
-            done_reason: t.done_reason.clone(),
-        }
-    }
-}
-
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TaskList {
-    pub open: Vec<TaskJson>,
+    pub open: Vec<RestockTask>,
     /// Newest first, open or done.
-    pub recent: Vec<TaskJson>,
-}
-
-/// A stock alert.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct AlertJson {
-    pub id: u64,
-    /// `replenishment_urgent` or `shelf_gap`.
-    pub kind: String,
-    pub sku: String,
-    pub detail_zh: String,
-    pub detail_en: String,
-    pub raised_at: DateTime<Utc>,
-    pub acknowledged_by: Option<String>,
-    pub closed_at: Option<DateTime<Utc>>,
-    pub closed_reason: Option<String>,
-}
-
-impl From<&Alert> for AlertJson {
-    fn from(a: &Alert) -> AlertJson {
-        AlertJson {
-            id: a.id,
-            kind: a.kind.as_str().to_string(),
-            sku: a.sku.clone(),
-            detail_zh: a.detail_zh.clone(),
-            detail_en: a.detail_en.clone(),
-            raised_at: a.raised_at,
-            acknowledged_by: a.acknowledged_by.clone(),
-            closed_at: a.closed_at,
-            closed_reason: a.closed_reason.clone(),
-        }
-    }
+    pub recent: Vec<RestockTask>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AlertList {
-    pub open: Vec<AlertJson>,
+    pub open: Vec<Alert>,
     /// Newest first, open or closed.
-    pub recent: Vec<AlertJson>,
+    pub recent: Vec<Alert>,
 }
 
 /// Marking a task done: an optional note.
@@ -196,15 +126,15 @@ pub async fn board(state: &AppState, recent: usize) -> Result<Board, WebError> {
 
 async fn api_tasks(State(state): State<AppState>) -> Result<Json<TaskList>, WebError> {
     let b = board(&state, RECENT).await?;
-    Ok(Json(TaskList { open: b.tasks.iter().map(TaskJson::from).collect(), recent: b.recent_tasks.iter().map(TaskJson::from).collect() }))
+    Ok(Json(TaskList { open: b.tasks, recent: b.recent_tasks }))
 }
 
 async fn api_alerts(State(state): State<AppState>) -> Result<Json<AlertList>, WebError> {
     let b = board(&state, RECENT).await?;
-    Ok(Json(AlertList { open: b.alerts.iter().map(AlertJson::from).collect(), recent: b.recent_alerts.iter().map(AlertJson::from).collect() }))
+    Ok(Json(AlertList { open: b.alerts, recent: b.recent_alerts }))
 }
 
-async fn api_done(State(state): State<AppState>, Extension(me): Extension<Identity>, Path(id): Path<String>, body: axum::body::Bytes) -> Result<Json<TaskJson>, WebError> {
+async fn api_done(State(state): State<AppState>, Extension(me): Extension<Identity>, Path(id): Path<String>, body: axum::body::Bytes) -> Result<Json<RestockTask>, WebError> {
     let lang = me.lang;
     let id = id_of(lang, ("补货任务", "restock task"), &id)?;
     let b: DoneBody = if body.iter().all(u8::is_ascii_whitespace) {
@@ -214,14 +144,14 @@ super::error::parse_json(&body)?
     };
     let t = done(&state, &me, id, b.note).await?;
     tracing::info!(task = t.id, sku = %t.sku, by = %me.staff.id, "restock task done on the web");
-    Ok(Json(TaskJson::from(&t)))
+    Ok(Json(t))
 }
 
-async fn api_ack(State(state): State<AppState>, Extension(me): Extension<Identity>, Path(id): Path<String>) -> Result<Json<AlertJson>, WebError> {
+async fn api_ack(State(state): State<AppState>, Extension(me): Extension<Identity>, Path(id): Path<String>) -> Result<Json<Alert>, WebError> {
     let id = id_of(me.lang, ("告警", "alert"), &id)?;
     let a = ack(&state, &me, id).await?;
     tracing::info!(alert = a.id, sku = %a.sku, by = %me.staff.id, "alert acknowledged on the web");
-    Ok(Json(AlertJson::from(&a)))
+    Ok(Json(a))
 }
 
 // --- pages -----------------------------------------------------------------------------------------

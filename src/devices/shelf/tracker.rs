@@ -230,9 +230,7 @@ impl Shelves {
         }
         match next.units {
             Some(0) => {
-                if entry.empty_since.is_none() {
-                    entry.empty_since = Some(*at);
-                }
+                entry.empty_since.get_or_insert(*at);
             }
             Some(_) => {
                 entry.empty_since = None;
