@@ -178,6 +178,16 @@ fn a_week_of_checkout_sales_gives_the_worked_abc_xyz_dead_stock_and_turnover() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--format csv needs one list: --list abc|xyz|slow|dead|turnover|overstock"));
     let out = storehub_cmd(&["--data-dir", data_dir, "stock-analysis", "--list", "bogus"]);
     assert!(!out.status.success());
+    // The alerts and restock commands on the same data dir (nothing open in this shop).
+    let out = storehub_cmd(&["--data-dir", data_dir, "alerts", "list", "--all"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v, serde_json::json!({ "open": [], "recent": [] }));
+    let out = storehub_cmd(&["--data-dir", data_dir, "restock", "done", "7", "--staff", "li"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("restock task 7 does not exist; `storehub restock list` shows the open ones"));
+    let out = storehub_cmd(&["--data-dir", data_dir, "alerts", "ack", "3", "--staff", "wang"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("alert 3 does not exist"), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
