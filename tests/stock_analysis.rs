@@ -88,6 +88,37 @@ fn small_shop(store: &Arc<Store>, clock: &ManualClock) {
     clock.set(day(8));
 }
 
+/// Stores a replenishment run's summary and suggestion lines as the daily run writes them:
+/// (sku, forecast per day, on hand), σ 0, lead time 3 days, review period 1 day.
+fn store_run(store: &Store, skus: &[(&str, f64, i64)]) {
+    use storehub::domain::replenish::{suggest, DemandInput, SkuPolicy};
+    use storehub::inventory::replenishment::{ReplenishmentRun, SuggestionLine, RUN_KEY};
+    use storehub::store::{TreeId, TxError};
+    let policy = SkuPolicy { lead_time_days: 3, review_period_days: 1, pack_size: 1, moq: 0, service_level_bp: 9500 };
+    store
+        .commit(|tx| -> Result<(), TxError<()>> {
+            for (sku, per_day, on_hand) in skus {
+                let input = DemandInput { forecast_per_day: *per_day, forecast_error_per_day: 0.0, on_hand: *on_hand, on_order: 0 };
+                let line = SuggestionLine {
+                    sku: sku.to_string(),
+                    name_zh: String::new(),
+                    name_en: String::new(),
+                    supplier: None,
+                    unit_cost_fen: None,
+                    abc: AbcClass::A,
+                    demand_class: storehub::domain::forecast::DemandClass::Smooth,
+                    method: storehub::domain::forecast::Method::Ses,
+                    policy,
+                    suggestion: suggest(&policy, &input).unwrap(),
+                };
+                tx.put(TreeId::Suggestions, sku.as_bytes(), &line)?;
+            }
+            let run = ReplenishmentRun { day: NaiveDate::from_ymd_opt(2026, 12, 3).unwrap(), run_at: day(8), skus: skus.len() as u32, to_order: 0, urgent: 0, took_ms: 1 };
+            tx.put(TreeId::Meta, RUN_KEY, &run)
+        })
+        .unwrap();
+}
+
 fn cash(fen: i64) -> Tender {
     Tender { kind: TenderKind::Cash, amount_fen: fen, reference: None, points: None }
 }
@@ -156,6 +187,15 @@ fn a_week_of_checkout_sales_gives_the_worked_abc_xyz_dead_stock_and_turnover() {
     // No replenishment run yet: no over-stock list, and the reason.
     assert!(a.overstock.is_empty());
     assert!(a.overstock_note.as_deref().unwrap().starts_with("no replenishment run yet"));
+
+    // A replenishment run stores its order-up-to levels (forecast 2/day for A and 0.5/day for
+    // D, σ 0, lead time 3 + review 1 day → S = 8 and 2). Over-stock is on hand above S × 1.5:
+    // A 87 > 12 (79 too many, ¥474.00 at cost), D 5 > 3 (3 too many, ¥24.00); most excess first.
+    store_run(&store, &[("A", 2.0, 87), ("D", 0.5, 5)]);
+    let a = analysis::analyse(&store, TZ, today, &params()).unwrap();
+    let over: Vec<(&str, i64, i64, i64, i64)> = a.overstock.iter().map(|r| (r.sku.as_str(), r.on_hand, r.order_up_to, r.excess_units, r.excess_value_fen)).collect();
+    assert_eq!(over, vec![("A", 87, 8, 79, 47_400), ("D", 5, 2, 3, 2_400)]);
+    assert_eq!(a.overstock_note, None);
 
     // The dead-stock list as CSV.
     let mut csv = Vec::new();
