@@ -239,6 +239,9 @@ async fn managers_see_the_analysis_page_and_download_each_list_as_csv() {
     let manager = shop.login("manager1", None).await;
     let cashier = shop.login("cashier1", Some("lane-1")).await;
 
+    // The stock page leads to the analysis (and the other stock pages) by its tabs.
+    let (_, stock_page) = text(shop.get(&manager, "/stock").await).await;
+    assert!(stock_page.contains("href=\"/stock/analysis\"") && stock_page.contains("href=\"/stock/tasks\""));
     let (status, html) = text(shop.get(&manager, "/stock/analysis").await).await;
     assert_eq!(status, 200);
     assert!(html.contains("库存分析") && html.contains("ABC × XYZ"), "zh page");
