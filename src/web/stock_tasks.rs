@@ -188,6 +188,17 @@ fn back_to(typed: &Option<String>) -> &'static str {
     }
 }
 
+/// A one-button form posting to `action`, then back to `back`.
+fn button(me: &Identity, action: &str, back: &str, label: &str) -> Markup {
+    html! {
+        form method="post" action=(action) {
+            (forms::csrf(me))
+            input type="hidden" name="back" value=(back);
+            button type="submit" { (label) }
+        }
+    }
+}
+
 /// The open tasks with their done buttons.
 pub fn tasks_table(lang: Lang, tz: chrono_tz::Tz, me: &Identity, tasks: &[RestockTask], back: &str) -> Markup {
     html! {
@@ -214,13 +225,7 @@ pub fn tasks_table(lang: Lang, tz: chrono_tz::Tz, me: &Identity, tasks: &[Restoc
                                 }
                             }
                             td { (forms::local_time(t.opened_at, tz)) }
-                            td {
-                                form method="post" action=(format!("/stock/tasks/{}/done", t.id)) {
-                                    (forms::csrf(me))
-                                    input type="hidden" name="back" value=(back);
-                                    button type="submit" { (lang.pick("已补货", "Done")) }
-                                }
-                            }
+                            td { (button(me, &format!("/stock/tasks/{}/done", t.id), back, lang.pick("已补货", "Done"))) }
                         }
                     }
                 }
@@ -245,13 +250,7 @@ pub fn alerts_table(lang: Lang, tz: chrono_tz::Tz, me: &Identity, list: &[Alert]
                             td { a href=(format!("/products/{}", forms::enc(&a.sku))) { (a.sku) } }
                             td { (lang.pick(&a.detail_zh, &a.detail_en)) }
                             td { (forms::local_time(a.raised_at, tz)) }
-                            td {
-                                form method="post" action=(format!("/stock/alerts/{}/ack", a.id)) {
-                                    (forms::csrf(me))
-                                    input type="hidden" name="back" value=(back);
-                                    button type="submit" { (lang.pick("确认", "Acknowledge")) }
-                                }
-                            }
+                            td { (button(me, &format!("/stock/alerts/{}/ack", a.id), back, lang.pick("确认", "Acknowledge"))) }
                         }
                     }
                 }
