@@ -132,6 +132,8 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(super::tickets::routes());
     t.extend(super::analytics::routes());
     t.extend(super::purchase::routes());
+    t.extend(super::stock_tasks::routes());
+    t.extend(super::stock_analysis::routes());
     t
 }
 
