@@ -170,6 +170,24 @@ enum Command {
     /// lanes in count mode, count zones.
     #[command(subcommand)]
     Stocktake(StocktakeCmd),
+    /// Stock alerts (urgent replenishment, shelf gaps): list, acknowledge.
+    #[command(subcommand)]
+    Alerts(AlertsCmd),
+    /// Restock-from-backroom tasks the shelf sensors open: list, done.
+    #[command(subcommand)]
+    Restock(RestockCmd),
+    /// Stock analysis ([stock] rules): ABC/XYZ classes, slow movers, dead stock, turnover days,
+    /// over-stock. JSON of everything, or one list as JSON or CSV.
+    StockAnalysis {
+        /// One list: abc, xyz, slow, dead, turnover, overstock (all without it; CSV needs one).
+        #[arg(long, value_parser = storehub::inventory::analysis::LISTS)]
+        list: Option<String>,
+        #[arg(long, value_enum, default_value = "json")]
+        format: ExportFormat,
+        /// Write to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Run scheduled jobs now.
     #[command(subcommand)]
     Jobs(JobsCmd),
@@ -629,6 +647,41 @@ fn parse_paper(s: &str) -> Result<u16, String> {
         "80" => Ok(80),
         _ => Err(format!("expected 58 or 80 (mm), got {s:?}")),
     }
+}
+
+#[derive(Subcommand)]
+enum AlertsCmd {
+    /// The open alerts (with --all, also the newest closed ones).
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Acknowledge (close) an alert.
+    Ack {
+        id: u64,
+        /// Staff id of the person who saw it.
+        #[arg(long)]
+        staff: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum RestockCmd {
+    /// The open restock tasks (with --all, also the newest done ones).
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Mark a restock task done.
+    Done {
+        id: u64,
+        /// Staff id of the person who restocked the shelf.
+        #[arg(long)]
+        staff: String,
+        /// What was done (at most 160 characters).
+        #[arg(long)]
+        note: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -1949,6 +2002,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Ticket(cmd) => ticket_command(&cli, cmd),
         Command::Po(cmd) => po_command(&cli, cmd),
         Command::Stocktake(cmd) => stocktake_command(&cli, cmd),
+        Command::Alerts(AlertsCmd::List { all }) => print_json(&request(&cli, Request::AlertsList { all: *all })?.result),
+        Command::Alerts(AlertsCmd::Ack { id, staff }) => print_json(&request(&cli, Request::AlertAck { id: *id, staff: staff.clone() })?.result),
+        Command::Restock(RestockCmd::List { all }) => print_json(&request(&cli, Request::RestockList { all: *all })?.result),
+        Command::Restock(RestockCmd::Done { id, staff, note }) => {
+            print_json(&request(&cli, Request::RestockDone { id: *id, staff: staff.clone(), note: note.clone() })?.result)
+        }
+        Command::StockAnalysis { list, format, output } => stock_analysis_command(&cli, list.as_deref(), *format, output.as_deref()),
         Command::Jobs(JobsCmd::Run { job }) => print_json(&request(&cli, Request::JobRun { job: *job })?.result),
         Command::Stock(StockCmd::Show { sku }) => {
             print_json(&request(&cli, Request::StockShow { sku: sku.clone() })?.result)
@@ -2273,6 +2333,35 @@ fn return_command(cli: &Cli, a: &ReturnArgs) -> Result<(), Failure> {
     };
     let ret = ReturnRequest { of, lane: a.lane.clone(), by: a.by.clone(), restock: !a.no_restock, reason: a.reason.clone() };
     print_json(&request(cli, Request::Return { request: ret })?.result)
+}
+
+/// `storehub stock-analysis`: everything as JSON, or one list as JSON or CSV.
+fn stock_analysis_command(cli: &Cli, list: Option<&str>, format: ExportFormat, output: Option<&Path>) -> Result<(), Failure> {
+    use storehub::inventory::analysis;
+    if matches!(format, ExportFormat::Csv) && list.is_none() {
+        return Err(anyhow!("--format csv needs one list: --list {}", analysis::LISTS.join("|")).into());
+    }
+    let reply = request(cli, Request::StockAnalysis { list: None })?;
+    let a: analysis::StockAnalysis = serde_json::from_value(reply.result.clone())?;
+    let mut buf = Vec::new();
+    let rows = match (list, format) {
+        (Some(l), ExportFormat::Csv) => {
+            analysis::write_csv(&a, l, &mut buf)?;
+            ops::analysis_rows(&reply.result, l).as_array().map_or(0, Vec::len)
+        }
+        (Some(l), ExportFormat::Json) => {
+            let rows = ops::analysis_rows(&reply.result, l);
+            serde_json::to_writer_pretty(&mut buf, &rows)?;
+            buf.push(b'\n');
+            rows.as_array().map_or(0, Vec::len)
+        }
+        (None, _) => {
+            serde_json::to_writer_pretty(&mut buf, &reply.result)?;
+            buf.push(b'\n');
+            a.classes.len()
+        }
+    };
+    write_export(&buf, output, rows, "rows")
 }
 
 /// Pretty JSON of export rows, with a final newline.

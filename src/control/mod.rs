@@ -236,6 +236,17 @@ pub enum Request {
     PoClose { id: u64, by: String },
     /// Cancel a draft, or a sent order nothing arrived on.
     PoCancel { id: u64, by: String },
+    /// Open stock alerts; with `all`, also the newest closed ones.
+    AlertsList { all: bool },
+    /// Staff `staff` acknowledges (closes) alert `id`.
+    AlertAck { id: u64, staff: String },
+    /// Open restock tasks; with `all`, also the newest done ones.
+    RestockList { all: bool },
+    /// Staff `staff` marks restock task `id` done, with an optional note.
+    RestockDone { id: u64, staff: String, note: Option<String> },
+    /// Stock analysis for today with `[stock]`'s rules: everything, or one list
+    /// (`inventory::analysis::LISTS`).
+    StockAnalysis { list: Option<String> },
 }
 
 impl Request {
@@ -326,6 +337,11 @@ impl Request {
             Request::PoReceive { .. } => "po_receive",
             Request::PoClose { .. } => "po_close",
             Request::PoCancel { .. } => "po_cancel",
+            Request::AlertsList { .. } => "alerts_list",
+            Request::AlertAck { .. } => "alert_ack",
+            Request::RestockList { .. } => "restock_list",
+            Request::RestockDone { .. } => "restock_done",
+            Request::StockAnalysis { .. } => "stock_analysis",
         }
     }
 }

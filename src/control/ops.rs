@@ -258,6 +258,11 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         | Request::PoReceive { .. }
         | Request::PoClose { .. }
         | Request::PoCancel { .. }) => purchase_request(store, ctx, req),
+        req @ (Request::AlertsList { .. }
+        | Request::AlertAck { .. }
+        | Request::RestockList { .. }
+        | Request::RestockDone { .. }
+        | Request::StockAnalysis { .. }) => shelf_request(store, ctx, req),
     }
 }
 
@@ -291,6 +296,55 @@ fn purchase_request(store: &Store, ctx: &Context, req: Request) -> Result<Reply,
         Request::PoCancel { id, by } => Ok(view(po::cancel(store, id, &by).map_err(e)?)),
         other => Err(format!("{} is not a purchase-order request", other.name())),
     }
+}
+
+/// Newest closed alerts and done tasks listed with `all`.
+pub const RECENT_SHOWN: usize = 50;
+
+/// Stock alerts, restock tasks and the stock analysis.
+fn shelf_request(store: &Store, ctx: &Context, req: Request) -> Result<Reply, String> {
+    use crate::inventory::{alerts, analysis, shelf_triggers};
+    let s = |e: crate::store::StoreError| e.to_string();
+    match req {
+        Request::AlertsList { all } => {
+            let open = alerts::open_alerts(store).map_err(s)?;
+            let recent = if all { alerts::recent_alerts(store, RECENT_SHOWN).map_err(s)? } else { Vec::new() };
+            Ok(Reply::json(json!({ "open": open, "recent": recent })))
+        }
+        Request::AlertAck { id, staff } => {
+            crate::staff::authorize(store, &staff, crate::domain::staff::Action::WorkRestockTasks).map_err(|e| e.to_string())?;
+            Ok(Reply::json(alerts::acknowledge(store, id, &staff).map_err(|e| e.to_string())?))
+        }
+        Request::RestockList { all } => {
+            let open = shelf_triggers::open_tasks(store).map_err(s)?;
+            let recent = if all { shelf_triggers::recent_tasks(store, RECENT_SHOWN).map_err(s)? } else { Vec::new() };
+            Ok(Reply::json(json!({ "open": open, "recent": recent })))
+        }
+        Request::RestockDone { id, staff, note } => {
+            Ok(Reply::json(shelf_triggers::mark_done(store, id, &staff, note.as_deref()).map_err(|e| e.to_string())?))
+        }
+        Request::StockAnalysis { list } => {
+            let list = list.as_deref().map(analysis::check_list).transpose()?;
+            let today = crate::clock::local(store.clock().now(), ctx.tz).date();
+            let params = analysis::AnalysisParams::from_config(&ctx.stock);
+            let a = analysis::analyse(store, ctx.tz, today, &params).map_err(|e| e.to_string())?;
+            let v = serde_json::to_value(&a).map_err(|e| e.to_string())?;
+            Ok(Reply::json(match list {
+                None => v,
+                Some(l) => json!({ "as_of": a.as_of, "from": a.from, "to": a.to, "list": l, "rows": analysis_rows(&v, l), "note": if l == "overstock" { a.overstock_note.clone() } else { None } }),
+            }))
+        }
+        other => Err(format!("{} is not a stock request", other.name())),
+    }
+}
+
+/// The rows of one analysis list in the analysis' JSON (`abc` and `xyz` are both the classes).
+pub fn analysis_rows(v: &serde_json::Value, list: &str) -> serde_json::Value {
+    let key = match list {
+        "abc" | "xyz" => "classes",
+        other => other,
+    };
+    v.get(key).cloned().unwrap_or_else(|| json!([]))
 }
 
 /// Campaigns: create (from a file or a playbook), list, show, launch, finish, report.

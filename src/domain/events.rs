@@ -117,6 +117,9 @@ mod tests {
         (crate::devices::shelf::tracker::EVENT_SHELF_LOW, Telemetry),
         (crate::devices::shelf::tracker::EVENT_SHELF_EMPTY, Telemetry),
         (crate::devices::shelf::tracker::EVENT_BEAM_CHANGED, Telemetry),
+        // A person must act on these: business, never dropped by the disk budget.
+        (crate::inventory::shelf_triggers::EVENT_TASK_OPENED, Business),
+        (crate::inventory::shelf_triggers::EVENT_TASK_DONE, Business),
     ];
 
     #[test]
@@ -124,10 +127,10 @@ mod tests {
         for (event_type, class) in EVERY_EVENT {
             assert_eq!(class_of(event_type), *class, "{event_type}");
         }
-        // 59 business types (47 + six purchase-order ones + two alert ones + four stocktake
+        // 61 business types (47 + six purchase-order, two alert, two restock and four stocktake
         // ones), 5 telemetry ones (four shelf, one beam).
         let telemetry = EVERY_EVENT.iter().filter(|(_, c)| *c == Telemetry).count();
-        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (59, 5));
+        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (61, 5));
     }
 
     /// The list above names every `pub const EVENT_… = "…"` in src/, so a new event type cannot

@@ -31,6 +31,8 @@ pub mod reports;
 pub mod routes;
 pub mod staff;
 pub mod stock;
+pub mod stock_analysis;
+pub mod stock_tasks;
 pub mod stocktake;
 pub mod system;
 pub mod tickets;

@@ -133,6 +133,8 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(super::analytics::routes());
     t.extend(super::stocktake::routes());
     t.extend(super::purchase::routes());
+    t.extend(super::stock_tasks::routes());
+    t.extend(super::stock_analysis::routes());
     t
 }
 

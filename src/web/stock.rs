@@ -344,13 +344,12 @@ async fn stock_page(State(state): State<AppState>, Extension(me): Extension<Iden
     let may_adjust = allows(me.staff.role, Action::AdjustStock);
     let body = html! {
         h1 { (lang.pick("库存", "Stock")) }
+        (super::stock_tasks::stock_tabs(lang, "/stock"))
         form.toolbar method="get" action="/stock" {
             label { (lang.pick("名称 / SKU", "Name / sku")) input type="search" name="q" value=(query) autofocus; }
             label.check { input type="checkbox" name="low" value="true" checked[low]; " " (lang.pick("只看低库存", "Low stock only")) }
             button type="submit" { (lang.pick("查找", "Search")) }
             a href="/stock/moves" { (lang.pick("库存流水", "Stock ledger")) }
-            a href="/stock/stocktakes" { (lang.pick("盘点", "Stocktakes")) }
-            a href="/stock/purchase-orders" { (lang.pick("采购单", "Purchase orders")) }
             @if may_adjust { a.button href="/stock/adjust" { (lang.pick("调整库存", "Adjust stock")) } }
         }
         p.muted { (lang.pick("共", "")) (page.total) (lang.pick(" 项", " items")) }

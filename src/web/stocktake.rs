@@ -198,17 +198,11 @@ fn scope_text(lang: Lang, s: &Scope) -> String {
     }
 }
 
-/// The stock pages' sub-navigation (库存 · 盘点 …).
+/// The stock pages' tabs for whoever may read stock, and the way to the counts for everyone.
 fn subnav(lang: Lang, me: &Identity) -> Markup {
     html! {
-        nav.toolbar {
-            @if allows(me.staff.role, Action::ViewStock) {
-                a href="/stock" { (lang.pick("库存", "Stock")) }
-                a href="/stock/moves" { (lang.pick("库存流水", "Stock ledger")) }
-                a href="/stock/stocktakes" { strong { (lang.pick("盘点", "Stocktakes")) } }
-            }
-            a href="/stock/stocktakes/counting" { (lang.pick("去盘点", "Count")) }
-        }
+        @if allows(me.staff.role, Action::ViewStock) { (super::stock_tasks::stock_tabs(lang, "/stock/stocktakes")) }
+        nav.toolbar { a href="/stock/stocktakes/counting" { (lang.pick("去盘点", "Count")) } }
     }
 }
 
