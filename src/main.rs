@@ -166,6 +166,10 @@ enum Command {
     /// suggestions), edit, send, receive by scanning, close, cancel.
     #[command(subcommand)]
     Po(PoCmd),
+    /// Stocktakes (盘点): open a full or cycle count, count by scanning, variance, approval,
+    /// lanes in count mode, count zones.
+    #[command(subcommand)]
+    Stocktake(StocktakeCmd),
     /// Stock alerts (urgent replenishment, shelf gaps): list, acknowledge.
     #[command(subcommand)]
     Alerts(AlertsCmd),
@@ -1165,6 +1169,176 @@ fn po_command(cli: &Cli, cmd: &PoCmd) -> Result<(), Failure> {
 }
 
 #[derive(Subcommand)]
+enum StocktakeCmd {
+    /// Open a stocktake: everything (no scope option), --category C (repeatable), --zone Z or
+    /// --sku S (repeatable). Blind by [stock].stocktake_blind unless --blind / --open-count.
+    Open {
+        #[arg(long = "category", conflicts_with_all = ["zone", "skus"])]
+        categories: Vec<String>,
+        #[arg(long, conflicts_with = "skus")]
+        zone: Option<String>,
+        #[arg(long = "sku")]
+        skus: Vec<String>,
+        /// Counters do not see expected quantities.
+        #[arg(long, conflicts_with = "open_count")]
+        blind: bool,
+        /// Counters see expected quantities.
+        #[arg(long)]
+        open_count: bool,
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Staff id of the manager who opens it.
+        #[arg(long)]
+        staff: String,
+    },
+    /// Count a scanned code (barcode, weight label or sku): adds 1 (a weight label its grams),
+    /// --qty N adds N (grams for weighed goods; negative takes back), --set N recounts.
+    Count {
+        id: u64,
+        #[arg(long)]
+        scan: String,
+        #[arg(long, allow_negative_numbers = true, conflicts_with = "set")]
+        qty: Option<i64>,
+        #[arg(long, allow_negative_numbers = true)]
+        set: Option<i64>,
+        #[arg(long)]
+        staff: String,
+    },
+    /// Close counting; the stocktake waits for approval.
+    Submit {
+        id: u64,
+        #[arg(long)]
+        staff: String,
+    },
+    /// The variance report (managers): expected, counted, variance in units and fen.
+    Variance {
+        id: u64,
+        #[arg(long, value_enum, default_value = "json")]
+        format: ExportFormat,
+        #[arg(long)]
+        staff: String,
+    },
+    /// Book the variances as stock moves; uncounted SKUs stay unless --zero-uncounted.
+    Approve {
+        id: u64,
+        #[arg(long)]
+        zero_uncounted: bool,
+        #[arg(long)]
+        staff: String,
+    },
+    /// Give a stocktake up; nothing is booked.
+    Cancel {
+        id: u64,
+        #[arg(long)]
+        staff: String,
+    },
+    /// Every stocktake, newest first.
+    List {
+        #[arg(long)]
+        staff: String,
+    },
+    /// One stocktake: progress and lines (expected figures only for whoever may see them).
+    Show {
+        id: u64,
+        #[arg(long)]
+        staff: String,
+    },
+    /// Put a lane into count mode for an open stocktake (its scanner counts, selling is
+    /// refused), or back to selling with --off.
+    Lane {
+        lane: String,
+        #[arg(long, required_unless_present = "off", conflicts_with = "off")]
+        stocktake: Option<u64>,
+        #[arg(long)]
+        off: bool,
+        #[arg(long)]
+        staff: String,
+    },
+    /// Count zones: named sets of categories and SKUs.
+    #[command(subcommand)]
+    Zone(ZoneCmd),
+}
+
+#[derive(Subcommand)]
+enum ZoneCmd {
+    /// Create or replace a zone.
+    Set {
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long = "category")]
+        categories: Vec<String>,
+        #[arg(long = "sku")]
+        skus: Vec<String>,
+        #[arg(long)]
+        staff: String,
+    },
+    /// Every zone.
+    List {
+        #[arg(long)]
+        staff: String,
+    },
+    /// Remove a zone (open stocktakes keep their copy).
+    Remove {
+        id: String,
+        #[arg(long)]
+        staff: String,
+    },
+}
+
+/// `storehub stocktake …`.
+fn stocktake_command(cli: &Cli, cmd: &StocktakeCmd) -> Result<(), Failure> {
+    use storehub::control::stocktake::StocktakeRequest as R;
+    use storehub::inventory::stocktake::{self as st, CountHow, ScopeRequest};
+    let req = match cmd {
+        StocktakeCmd::Open { categories, zone, skus, blind, open_count, note, staff } => {
+            let scope = match (categories.is_empty(), zone, skus.is_empty()) {
+                (false, _, _) => ScopeRequest::Categories(categories.clone()),
+                (true, Some(z), _) => ScopeRequest::Zone(z.clone()),
+                (true, None, false) => ScopeRequest::Skus(skus.clone()),
+                (true, None, true) => ScopeRequest::Full,
+            };
+            let blind = if *blind { Some(true) } else if *open_count { Some(false) } else { None };
+            R::Open { new: st::NewStocktake { scope, blind, note: note.clone(), by: staff.clone() } }
+        }
+        StocktakeCmd::Count { id, scan, qty, set, staff } => {
+            let how = match set {
+                Some(n) => CountHow::Set(*n),
+                None => CountHow::Add(*qty),
+            };
+            R::Count { id: *id, code: scan.clone(), how, staff: staff.clone() }
+        }
+        StocktakeCmd::Submit { id, staff } => R::Submit { id: *id, staff: staff.clone() },
+        StocktakeCmd::Variance { id, format, staff } => {
+            let reply = request(cli, Request::Stocktake { request: R::Variance { id: *id, staff: staff.clone() } })?;
+            return match format {
+                ExportFormat::Json => print_json(&reply.result),
+                ExportFormat::Csv => {
+                    let report: st::VarianceReport = serde_json::from_value(reply.result).context("the variance report as the store returned it")?;
+                    let mut buf = Vec::new();
+                    st::write_variance_csv(&report, &mut buf)?;
+                    write_stdout(&buf)
+                }
+            };
+        }
+        StocktakeCmd::Approve { id, zero_uncounted, staff } => R::Approve { id: *id, zero_uncounted: *zero_uncounted, staff: staff.clone() },
+        StocktakeCmd::Cancel { id, staff } => R::Cancel { id: *id, staff: staff.clone() },
+        StocktakeCmd::List { staff } => R::List { staff: staff.clone() },
+        StocktakeCmd::Show { id, staff } => R::Show { id: *id, staff: staff.clone() },
+        StocktakeCmd::Lane { lane, stocktake, off, staff } => {
+            R::Lane { lane: lane.clone(), stocktake: if *off { None } else { *stocktake }, staff: staff.clone() }
+        }
+        StocktakeCmd::Zone(ZoneCmd::Set { id, name, categories, skus, staff }) => R::ZoneSet {
+            zone: st::Zone { id: id.clone(), name: name.clone(), categories: categories.clone(), skus: skus.clone() },
+            staff: staff.clone(),
+        },
+        StocktakeCmd::Zone(ZoneCmd::List { staff }) => R::ZoneList { staff: staff.clone() },
+        StocktakeCmd::Zone(ZoneCmd::Remove { id, staff }) => R::ZoneRemove { id: id.clone(), staff: staff.clone() },
+    };
+    print_json(&request(cli, Request::Stocktake { request: req })?.result)
+}
+
+#[derive(Subcommand)]
 enum JobsCmd {
     /// Run a job for today (shop-local): expire-points, tiers (downgrades after grace) or
     /// birthdays. Running one twice the same day changes nothing the second time.
@@ -1827,6 +2001,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Member(cmd) => member_command(&cli, cmd),
         Command::Ticket(cmd) => ticket_command(&cli, cmd),
         Command::Po(cmd) => po_command(&cli, cmd),
+        Command::Stocktake(cmd) => stocktake_command(&cli, cmd),
         Command::Alerts(AlertsCmd::List { all }) => print_json(&request(&cli, Request::AlertsList { all: *all })?.result),
         Command::Alerts(AlertsCmd::Ack { id, staff }) => print_json(&request(&cli, Request::AlertAck { id: *id, staff: staff.clone() })?.result),
         Command::Restock(RestockCmd::List { all }) => print_json(&request(&cli, Request::RestockList { all: *all })?.result),

@@ -3,7 +3,8 @@
 //! its stock moves, its totals, its tenders), members (`members::check`: points = Σ lots = Σ
 //! points ledger per member, stored value = Σ its ledger, the lookup and ledger indexes), member
 //! service tickets (`members::tickets::check`: each indexed under its member), purchase orders
-//! (`inventory::purchase::check`: received = their receipt moves), the outbox, and the
+//! (`inventory::purchase::check`: received = their receipt moves), stocktakes
+//! (`inventory::stocktake::check`: each booking once), the outbox, and the
 //! journal.
 
 use std::collections::BTreeMap;
@@ -154,6 +155,8 @@ pub fn verify(store: &Store) -> Result<Report, StoreError> {
     violations.extend(members::tickets::check(store)?);
     // Purchase orders: received figures = their receipt moves, the open index = the open orders.
     violations.extend(inventory::purchase::check(store, &moves)?);
+    // Stocktakes: each booked line names its own move, no move booked twice, the unfinished index.
+    violations.extend(inventory::stocktake::check(store, &moves)?);
 
     // The journal: every record it holds is applied.
     let (journal_records, mismatches) = store.journal_mismatches(MAX_LISTED)?;

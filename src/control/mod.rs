@@ -12,6 +12,7 @@ pub mod client;
 pub mod lanes;
 pub mod ops;
 pub mod server;
+pub mod stocktake;
 
 use std::path::{Path, PathBuf};
 
@@ -215,6 +216,8 @@ pub enum Request {
     TicketResolve { id: u64, resolution: String, satisfaction: Option<i64>, by: String },
     /// Record the member's satisfaction (1–5) on a resolved ticket.
     TicketRate { id: u64, score: i64, by: String },
+    /// A stocktake request (`storehub stocktake …`, `control::stocktake`).
+    Stocktake { request: stocktake::StocktakeRequest },
     /// Purchase orders: open ones (`state` None and not `all`), all, or one state's; newest first.
     PoList { state: Option<crate::domain::purchase::PoState>, all: bool },
     /// One purchase order with its lines and receipts.
@@ -324,6 +327,7 @@ impl Request {
             Request::TicketNote { .. } => "ticket_note",
             Request::TicketResolve { .. } => "ticket_resolve",
             Request::TicketRate { .. } => "ticket_rate",
+            Request::Stocktake { .. } => "stocktake",
             Request::PoList { .. } => "po_list",
             Request::PoShow { .. } => "po_show",
             Request::PoCreate { .. } => "po_create",

@@ -248,6 +248,7 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         | Request::TicketNote { .. }
         | Request::TicketResolve { .. }
         | Request::TicketRate { .. }) => ticket_request(store, ctx, req),
+        Request::Stocktake { request } => super::stocktake::handle(store, ctx, request),
         req @ (Request::PoList { .. }
         | Request::PoShow { .. }
         | Request::PoCreate { .. }

@@ -108,6 +108,10 @@ mod tests {
         (crate::inventory::purchase::EVENT_CANCELLED, Business),
         (crate::inventory::alerts::EVENT_ALERT_RAISED, Business),
         (crate::inventory::alerts::EVENT_ALERT_CLEARED, Business),
+        (crate::inventory::stocktake::EVENT_OPENED, Business),
+        (crate::inventory::stocktake::EVENT_COUNTED, Business),
+        (crate::inventory::stocktake::EVENT_APPROVED, Business),
+        (crate::inventory::stocktake::EVENT_CANCELLED, Business),
         (crate::devices::shelf::tracker::EVENT_SHELF_PICKED, Telemetry),
         (crate::devices::shelf::tracker::EVENT_SHELF_RESTOCKED, Telemetry),
         (crate::devices::shelf::tracker::EVENT_SHELF_LOW, Telemetry),
@@ -123,10 +127,10 @@ mod tests {
         for (event_type, class) in EVERY_EVENT {
             assert_eq!(class_of(event_type), *class, "{event_type}");
         }
-        // 57 business types (47 + six purchase-order, two alert and two restock ones), 5
-        // telemetry ones (four shelf, one beam).
+        // 61 business types (47 + six purchase-order, two alert, two restock and four stocktake
+        // ones), 5 telemetry ones (four shelf, one beam).
         let telemetry = EVERY_EVENT.iter().filter(|(_, c)| *c == Telemetry).count();
-        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (57, 5));
+        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (61, 5));
     }
 
     /// The list above names every `pub const EVENT_… = "…"` in src/, so a new event type cannot

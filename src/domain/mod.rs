@@ -27,5 +27,6 @@ pub mod service;
 pub mod shelf;
 pub mod staff;
 pub mod stock;
+pub mod stocktake;
 pub mod tender;
 pub mod throttle;

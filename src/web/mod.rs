@@ -33,6 +33,7 @@ pub mod staff;
 pub mod stock;
 pub mod stock_analysis;
 pub mod stock_tasks;
+pub mod stocktake;
 pub mod system;
 pub mod tickets;
 pub mod tls;

@@ -131,6 +131,7 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(super::messages::routes());
     t.extend(super::tickets::routes());
     t.extend(super::analytics::routes());
+    t.extend(super::stocktake::routes());
     t.extend(super::purchase::routes());
     t.extend(super::stock_tasks::routes());
     t.extend(super::stock_analysis::routes());

@@ -336,3 +336,12 @@ pub fn stop_demo_and_open(child: Child, dir: &Path) -> Store {
     assert!(out.status.success(), "the demo must stop cleanly: {:?}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
     Store::open(StoreOptions { path: dir.to_path_buf(), durability: Durability::Durable, relaxed_flush_ms: 200, source: None, clock: storehub::clock::system() }).unwrap()
 }
+
+/// Waits (polling every 20 ms) until `ok` holds; fails naming `what` after `limit`.
+pub fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < limit, "{what} did not happen within {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
