@@ -294,6 +294,12 @@ pub fn start_devices(cfg: &crate::config::Config, store: &Arc<Store>, ctx: &Cont
     use crate::devices::display::DisplayUpdate;
     use crate::devices::{drive, health::HealthBoard, hub::DeviceHub, shelf::Shelves, DeviceEvent};
     if cfg.devices.is_empty() {
+        // No shelf to watch; the alert output still follows the alerts.
+        if cfg.stock.alert_gpio_pin.is_some() {
+            let health = Arc::new(HealthBoard::new());
+            start_stock_triggers(&cfg.stock, store, None, Arc::clone(&health));
+            let _ = ctx.devices.set(health);
+        }
         return Ok(None);
     }
     let health = Arc::new(HealthBoard::new());
@@ -342,9 +348,88 @@ pub fn start_devices(cfg: &crate::config::Config, store: &Arc<Store>, ctx: &Cont
         })
     };
     let hub = DeviceHub::start(&cfg.devices, drive::drive, Arc::clone(&health), Arc::clone(store.clock()), Arc::clone(store), lanes, other, on_update);
+    start_stock_triggers(&cfg.stock, store, Some(shelves), Arc::clone(&health));
     let _ = ctx.devices.set(health);
     tracing::info!(devices = cfg.devices.len(), "devices started");
     Ok(Some(hub))
+}
+
+/// Health-board id of the alert output (`[stock].alert_gpio_pin`).
+pub const ALERT_OUTPUT_ID: &str = "alert-output";
+
+/// The stock triggers' thread (`stock-triggers`): each minute the shelf-gap check
+/// (`inventory::shelf_triggers::check_gaps`) when shelves are configured, and each second the
+/// alert output on `[stock].alert_gpio_pin` follows the open alerts. A GPIO that cannot be opened
+/// or written is logged and shown on the health board (`alert-output`), and the daemon goes on.
+/// The thread ends when the store is dropped.
+pub fn start_stock_triggers(stock: &crate::config::StockConfig, store: &Arc<Store>, shelves: Option<Arc<crate::devices::shelf::Shelves>>, health: Arc<crate::devices::health::HealthBoard>) {
+    start_stock_triggers_with(stock, store, shelves, health, crate::devices::transport::gpio::RppalGpio::new);
+}
+
+/// [`start_stock_triggers`] with the GPIO opened by `open_gpio` (the simulated pin bank in tests).
+pub fn start_stock_triggers_with<G: crate::devices::transport::gpio::Gpio + 'static>(
+    stock: &crate::config::StockConfig,
+    store: &Arc<Store>,
+    shelves: Option<Arc<crate::devices::shelf::Shelves>>,
+    health: Arc<crate::devices::health::HealthBoard>,
+    open_gpio: impl FnOnce() -> Result<G, crate::devices::transport::gpio::GpioError>,
+) {
+    use crate::devices::health::DeviceHealth;
+    use crate::inventory::shelf_triggers::{check_gaps, AlertLamp};
+    let now = store.clock().now();
+    let lamp = stock.alert_gpio_pin.and_then(|pin| {
+        health.register(DeviceHealth::new(ALERT_OUTPUT_ID, "alert_output", "gpio", "gpio", &format!("BCM {pin}"), None));
+        match open_gpio().and_then(|g| AlertLamp::open(g, pin)) {
+            Ok(lamp) => {
+                health.set_connected(ALERT_OUTPUT_ID, true, now);
+                Some(lamp)
+            }
+            Err(e) => {
+                tracing::error!(pin, error = %e, "the alert output ([stock].alert_gpio_pin) cannot be opened; alerts show on the dashboard only");
+                health.error(ALERT_OUTPUT_ID, "gpio", &e.to_string(), now);
+                health.set_status(ALERT_OUTPUT_ID, Some("gpio_unavailable"));
+                None
+            }
+        }
+    });
+    if shelves.is_none() && lamp.is_none() {
+        return;
+    }
+    let (weak, stock) = (Arc::downgrade(store), *stock);
+    let spawned = std::thread::Builder::new().name("stock-triggers".into()).spawn(move || {
+        let mut lamp = lamp;
+        let mut last_gap_check: Option<std::time::Instant> = None;
+        loop {
+            let Some(store) = weak.upgrade() else { return };
+            let now = store.clock().now();
+            if let Some(shelves) = &shelves {
+                if last_gap_check.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                    last_gap_check = Some(std::time::Instant::now());
+                    match check_gaps(&store, shelves, now, &stock) {
+                        Ok(r) if r.raised.is_empty() && r.cleared.is_empty() => {}
+                        Ok(r) => tracing::info!(raised = r.raised.len(), cleared = r.cleared.len(), "shelf gap check"),
+                        Err(e) => tracing::error!(error = %e, "shelf gap check failed"),
+                    }
+                }
+            }
+            if let Some(l) = &mut lamp {
+                match l.update(&store) {
+                    Ok(_) => health.set_status(ALERT_OUTPUT_ID, None),
+                    Err(e) => {
+                        if health.error(ALERT_OUTPUT_ID, "gpio", &e.to_string(), now) {
+                            tracing::warn!(error = %e, "alert output not updated");
+                        }
+                        health.set_status(ALERT_OUTPUT_ID, Some("write_failed"));
+                    }
+                }
+            }
+            drop(store);
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the stock triggers thread; shelf gaps are not checked");
+    }
 }
 
 #[cfg(test)]

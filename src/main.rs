@@ -20,6 +20,8 @@ use storehub::inventory::NewMove;
 use storehub::members::messages::MessageRules;
 use storehub::members::{self, Channel, Gender, LoyaltyRules, MemberJob, NewMember};
 use storehub::members::tickets::{Priority, TicketChannel, TicketKind};
+use storehub::domain::purchase::PoState;
+use storehub::inventory::purchase::NewPoLine;
 use storehub::store::{self, Durability, Store, StoreOptions};
 use storehub::{catalog, clock, coupons, daemon, demo, inventory, promotions};
 use storehub::devices::printer;
@@ -160,6 +162,32 @@ enum Command {
     /// Member service tickets (会员专属客服): open, list, assign, note, resolve, rate.
     #[command(subcommand)]
     Ticket(TicketCmd),
+    /// Purchase orders (采购单): list, show, create (by hand or from the replenishment
+    /// suggestions), edit, send, receive by scanning, close, cancel.
+    #[command(subcommand)]
+    Po(PoCmd),
+    /// Stocktakes (盘点): open a full or cycle count, count by scanning, variance, approval,
+    /// lanes in count mode, count zones.
+    #[command(subcommand)]
+    Stocktake(StocktakeCmd),
+    /// Stock alerts (urgent replenishment, shelf gaps): list, acknowledge.
+    #[command(subcommand)]
+    Alerts(AlertsCmd),
+    /// Restock-from-backroom tasks the shelf sensors open: list, done.
+    #[command(subcommand)]
+    Restock(RestockCmd),
+    /// Stock analysis ([stock] rules): ABC/XYZ classes, slow movers, dead stock, turnover days,
+    /// over-stock. JSON of everything, or one list as JSON or CSV.
+    StockAnalysis {
+        /// One list: abc, xyz, slow, dead, turnover, overstock (all without it; CSV needs one).
+        #[arg(long, value_parser = storehub::inventory::analysis::LISTS)]
+        list: Option<String>,
+        #[arg(long, value_enum, default_value = "json")]
+        format: ExportFormat,
+        /// Write to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Run scheduled jobs now.
     #[command(subcommand)]
     Jobs(JobsCmd),
@@ -747,6 +775,41 @@ fn parse_paper(s: &str) -> Result<u16, String> {
     }
 }
 
+#[derive(Subcommand)]
+enum AlertsCmd {
+    /// The open alerts (with --all, also the newest closed ones).
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Acknowledge (close) an alert.
+    Ack {
+        id: u64,
+        /// Staff id of the person who saw it.
+        #[arg(long)]
+        staff: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum RestockCmd {
+    /// The open restock tasks (with --all, also the newest done ones).
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Mark a restock task done.
+    Done {
+        id: u64,
+        /// Staff id of the person who restocked the shelf.
+        #[arg(long)]
+        staff: String,
+        /// What was done (at most 160 characters).
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum ExportFormat {
     Csv,
@@ -1090,6 +1153,315 @@ fn ticket_command(cli: &Cli, cmd: &TicketCmd) -> Result<(), Failure> {
         TicketCmd::Rate { id, score, by } => Request::TicketRate { id: *id, score: *score, by: by.clone() },
     };
     print_json(&request(cli, req)?.result)
+}
+
+#[derive(Subcommand)]
+enum PoCmd {
+    /// Purchase orders, newest first: the open ones (draft, sent, partially received) unless
+    /// --state or --all says otherwise.
+    List {
+        /// draft, sent, partially_received, received, closed or cancelled.
+        #[arg(long, value_parser = parse_po_state, conflicts_with = "all")]
+        state: Option<PoState>,
+        /// Every order.
+        #[arg(long)]
+        all: bool,
+    },
+    /// One order with its lines (ordered, received, outstanding), value and receipts.
+    Show { id: u64 },
+    /// A draft from lines typed by hand: --line SKU:QTY (units, or grams for weighed goods),
+    /// optionally SKU:QTY:COST_FEN.
+    Create {
+        /// Supplier (the catalog's supplier name); may be set later, before sending.
+        #[arg(long)]
+        supplier: Option<String>,
+        #[arg(long = "line", value_parser = parse_po_line, required = true)]
+        lines: Vec<NewPoLine>,
+        #[arg(long)]
+        notes: Option<String>,
+        /// Staff id of who creates it (a manager or admin).
+        #[arg(long)]
+        staff: String,
+    },
+    /// Drafts from the latest replenishment suggestions, one per supplier; SKUs already on an
+    /// open order are skipped and listed.
+    FromSuggestions {
+        #[arg(long)]
+        staff: String,
+    },
+    /// Change a draft (--supplier, --line SKU:QTY adds or sets a line, SKU:0 removes it,
+    /// --notes) or a sent order (--notes, --expected-on).
+    Edit {
+        id: u64,
+        /// New supplier; "" removes it (drafts only).
+        #[arg(long)]
+        supplier: Option<String>,
+        #[arg(long = "line", value_parser = parse_po_line)]
+        lines: Vec<NewPoLine>,
+        #[arg(long)]
+        notes: Option<String>,
+        /// New expected delivery day (YYYY-MM-DD; sent orders only).
+        #[arg(long, value_parser = parse_date)]
+        expected_on: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        staff: String,
+    },
+    /// Send a draft to its supplier (an event for HQ's and the supplier's systems).
+    Send {
+        id: u64,
+        #[arg(long)]
+        staff: String,
+    },
+    /// Book goods arriving: one scan of a barcode (or a weight label, or the sku), 1 unit unless
+    /// --qty says otherwise; each scan is a stock receipt with reference po-ID.
+    Receive {
+        id: u64,
+        #[arg(long)]
+        scan: String,
+        /// Units (or grams for weighed goods) this scan stands for.
+        #[arg(long, allow_negative_numbers = true)]
+        qty: Option<i64>,
+        /// Accept more than was ordered.
+        #[arg(long)]
+        allow_over: bool,
+        /// Staff id of who receives (cashiers may).
+        #[arg(long)]
+        staff: String,
+    },
+    /// Close a received or partially received order: what is outstanding is no longer expected.
+    Close {
+        id: u64,
+        #[arg(long)]
+        staff: String,
+    },
+    /// Cancel a draft, or a sent order nothing has arrived on.
+    Cancel {
+        id: u64,
+        #[arg(long)]
+        staff: String,
+    },
+}
+
+fn parse_po_state(s: &str) -> Result<PoState, String> {
+    PoState::parse(s).ok_or_else(|| {
+        let all: Vec<&str> = PoState::ALL.iter().map(|st| st.as_str()).collect();
+        format!("expected one of {}", all.join(", "))
+    })
+}
+
+/// `SKU:QTY` or `SKU:QTY:COST_FEN` (the sku may itself hold colons: the numbers are the last parts).
+fn parse_po_line(s: &str) -> Result<NewPoLine, String> {
+    let usage = || format!("expected SKU:QTY or SKU:QTY:COST_FEN, e.g. SKU-010001:24, got {s:?}");
+    let parts: Vec<&str> = s.rsplitn(3, ':').collect();
+    let number = |t: &str, what: &str| t.trim().parse::<i64>().map_err(|_| format!("{what} {t:?} is not a whole number; {}", usage()));
+    match parts.as_slice() {
+        [cost, qty, sku] if qty.trim().parse::<i64>().is_ok() && !sku.trim().is_empty() => {
+            Ok(NewPoLine { sku: sku.trim().to_string(), qty: number(qty, "QTY")?, unit_cost_fen: Some(number(cost, "COST_FEN")?) })
+        }
+        [qty, rest @ ..] if !rest.is_empty() => {
+            let sku = rest.iter().rev().copied().collect::<Vec<_>>().join(":");
+            if sku.trim().is_empty() {
+                return Err(usage());
+            }
+            Ok(NewPoLine { sku: sku.trim().to_string(), qty: number(qty, "QTY")?, unit_cost_fen: None })
+        }
+        _ => Err(usage()),
+    }
+}
+
+fn po_command(cli: &Cli, cmd: &PoCmd) -> Result<(), Failure> {
+    use storehub::inventory::purchase::{NewOrder, PoEdit, Scan};
+    let req = match cmd {
+        PoCmd::List { state, all } => Request::PoList { state: *state, all: *all },
+        PoCmd::Show { id } => Request::PoShow { id: *id },
+        PoCmd::Create { supplier, lines, notes, staff } => Request::PoCreate {
+            order: NewOrder { supplier: supplier.clone(), lines: lines.clone(), notes: notes.clone() },
+            by: staff.clone(),
+        },
+        PoCmd::FromSuggestions { staff } => Request::PoFromSuggestions { by: staff.clone() },
+        PoCmd::Edit { id, supplier, lines, notes, expected_on, staff } => Request::PoEdit {
+            id: *id,
+            edit: PoEdit { supplier: supplier.clone(), notes: notes.clone(), lines: lines.clone(), expected_on: *expected_on },
+            by: staff.clone(),
+        },
+        PoCmd::Send { id, staff } => Request::PoSend { id: *id, by: staff.clone() },
+        PoCmd::Receive { id, scan, qty, allow_over, staff } => {
+            Request::PoReceive { id: *id, scan: Scan { code: scan.clone(), qty: *qty, allow_over: *allow_over }, by: staff.clone() }
+        }
+        PoCmd::Close { id, staff } => Request::PoClose { id: *id, by: staff.clone() },
+        PoCmd::Cancel { id, staff } => Request::PoCancel { id: *id, by: staff.clone() },
+    };
+    print_json(&request(cli, req)?.result)
+}
+
+#[derive(Subcommand)]
+enum StocktakeCmd {
+    /// Open a stocktake: everything (no scope option), --category C (repeatable), --zone Z or
+    /// --sku S (repeatable). Blind by [stock].stocktake_blind unless --blind / --open-count.
+    Open {
+        #[arg(long = "category", conflicts_with_all = ["zone", "skus"])]
+        categories: Vec<String>,
+        #[arg(long, conflicts_with = "skus")]
+        zone: Option<String>,
+        #[arg(long = "sku")]
+        skus: Vec<String>,
+        /// Counters do not see expected quantities.
+        #[arg(long, conflicts_with = "open_count")]
+        blind: bool,
+        /// Counters see expected quantities.
+        #[arg(long)]
+        open_count: bool,
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Staff id of the manager who opens it.
+        #[arg(long)]
+        staff: String,
+    },
+    /// Count a scanned code (barcode, weight label or sku): adds 1 (a weight label its grams),
+    /// --qty N adds N (grams for weighed goods; negative takes back), --set N recounts.
+    Count {
+        id: u64,
+        #[arg(long)]
+        scan: String,
+        #[arg(long, allow_negative_numbers = true, conflicts_with = "set")]
+        qty: Option<i64>,
+        #[arg(long, allow_negative_numbers = true)]
+        set: Option<i64>,
+        #[arg(long)]
+        staff: String,
+    },
+    /// Close counting; the stocktake waits for approval.
+    Submit {
+        id: u64,
+        #[arg(long)]
+        staff: String,
+    },
+    /// The variance report (managers): expected, counted, variance in units and fen.
+    Variance {
+        id: u64,
+        #[arg(long, value_enum, default_value = "json")]
+        format: ExportFormat,
+        #[arg(long)]
+        staff: String,
+    },
+    /// Book the variances as stock moves; uncounted SKUs stay unless --zero-uncounted.
+    Approve {
+        id: u64,
+        #[arg(long)]
+        zero_uncounted: bool,
+        #[arg(long)]
+        staff: String,
+    },
+    /// Give a stocktake up; nothing is booked.
+    Cancel {
+        id: u64,
+        #[arg(long)]
+        staff: String,
+    },
+    /// Every stocktake, newest first.
+    List {
+        #[arg(long)]
+        staff: String,
+    },
+    /// One stocktake: progress and lines (expected figures only for whoever may see them).
+    Show {
+        id: u64,
+        #[arg(long)]
+        staff: String,
+    },
+    /// Put a lane into count mode for an open stocktake (its scanner counts, selling is
+    /// refused), or back to selling with --off.
+    Lane {
+        lane: String,
+        #[arg(long, required_unless_present = "off", conflicts_with = "off")]
+        stocktake: Option<u64>,
+        #[arg(long)]
+        off: bool,
+        #[arg(long)]
+        staff: String,
+    },
+    /// Count zones: named sets of categories and SKUs.
+    #[command(subcommand)]
+    Zone(ZoneCmd),
+}
+
+#[derive(Subcommand)]
+enum ZoneCmd {
+    /// Create or replace a zone.
+    Set {
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long = "category")]
+        categories: Vec<String>,
+        #[arg(long = "sku")]
+        skus: Vec<String>,
+        #[arg(long)]
+        staff: String,
+    },
+    /// Every zone.
+    List {
+        #[arg(long)]
+        staff: String,
+    },
+    /// Remove a zone (open stocktakes keep their copy).
+    Remove {
+        id: String,
+        #[arg(long)]
+        staff: String,
+    },
+}
+
+/// `storehub stocktake …`.
+fn stocktake_command(cli: &Cli, cmd: &StocktakeCmd) -> Result<(), Failure> {
+    use storehub::control::stocktake::StocktakeRequest as R;
+    use storehub::inventory::stocktake::{self as st, CountHow, ScopeRequest};
+    let req = match cmd {
+        StocktakeCmd::Open { categories, zone, skus, blind, open_count, note, staff } => {
+            let scope = match (categories.is_empty(), zone, skus.is_empty()) {
+                (false, _, _) => ScopeRequest::Categories(categories.clone()),
+                (true, Some(z), _) => ScopeRequest::Zone(z.clone()),
+                (true, None, false) => ScopeRequest::Skus(skus.clone()),
+                (true, None, true) => ScopeRequest::Full,
+            };
+            let blind = if *blind { Some(true) } else if *open_count { Some(false) } else { None };
+            R::Open { new: st::NewStocktake { scope, blind, note: note.clone(), by: staff.clone() } }
+        }
+        StocktakeCmd::Count { id, scan, qty, set, staff } => {
+            let how = match set {
+                Some(n) => CountHow::Set(*n),
+                None => CountHow::Add(*qty),
+            };
+            R::Count { id: *id, code: scan.clone(), how, staff: staff.clone() }
+        }
+        StocktakeCmd::Submit { id, staff } => R::Submit { id: *id, staff: staff.clone() },
+        StocktakeCmd::Variance { id, format, staff } => {
+            let reply = request(cli, Request::Stocktake { request: R::Variance { id: *id, staff: staff.clone() } })?;
+            return match format {
+                ExportFormat::Json => print_json(&reply.result),
+                ExportFormat::Csv => {
+                    let report: st::VarianceReport = serde_json::from_value(reply.result).context("the variance report as the store returned it")?;
+                    let mut buf = Vec::new();
+                    st::write_variance_csv(&report, &mut buf)?;
+                    write_stdout(&buf)
+                }
+            };
+        }
+        StocktakeCmd::Approve { id, zero_uncounted, staff } => R::Approve { id: *id, zero_uncounted: *zero_uncounted, staff: staff.clone() },
+        StocktakeCmd::Cancel { id, staff } => R::Cancel { id: *id, staff: staff.clone() },
+        StocktakeCmd::List { staff } => R::List { staff: staff.clone() },
+        StocktakeCmd::Show { id, staff } => R::Show { id: *id, staff: staff.clone() },
+        StocktakeCmd::Lane { lane, stocktake, off, staff } => {
+            R::Lane { lane: lane.clone(), stocktake: if *off { None } else { *stocktake }, staff: staff.clone() }
+        }
+        StocktakeCmd::Zone(ZoneCmd::Set { id, name, categories, skus, staff }) => R::ZoneSet {
+            zone: st::Zone { id: id.clone(), name: name.clone(), categories: categories.clone(), skus: skus.clone() },
+            staff: staff.clone(),
+        },
+        StocktakeCmd::Zone(ZoneCmd::List { staff }) => R::ZoneList { staff: staff.clone() },
+        StocktakeCmd::Zone(ZoneCmd::Remove { id, staff }) => R::ZoneRemove { id: id.clone(), staff: staff.clone() },
+    };
+    print_json(&request(cli, Request::Stocktake { request: req })?.result)
 }
 
 #[derive(Subcommand)]
@@ -1756,6 +2128,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Member(cmd) => member_command(&cli, cmd),
         Command::Ticket(cmd) => ticket_command(&cli, cmd),
+        Command::Po(cmd) => po_command(&cli, cmd),
+        Command::Stocktake(cmd) => stocktake_command(&cli, cmd),
+        Command::Alerts(AlertsCmd::List { all }) => print_json(&request(&cli, Request::AlertsList { all: *all })?.result),
+        Command::Alerts(AlertsCmd::Ack { id, staff }) => print_json(&request(&cli, Request::AlertAck { id: *id, staff: staff.clone() })?.result),
+        Command::Restock(RestockCmd::List { all }) => print_json(&request(&cli, Request::RestockList { all: *all })?.result),
+        Command::Restock(RestockCmd::Done { id, staff, note }) => {
+            print_json(&request(&cli, Request::RestockDone { id: *id, staff: staff.clone(), note: note.clone() })?.result)
+        }
+        Command::StockAnalysis { list, format, output } => stock_analysis_command(&cli, list.as_deref(), *format, output.as_deref()),
         Command::Jobs(JobsCmd::Run { job }) => print_json(&request(&cli, Request::JobRun { job: *job })?.result),
         Command::Stock(StockCmd::Show { sku }) => {
             print_json(&request(&cli, Request::StockShow { sku: sku.clone() })?.result)
@@ -2080,6 +2461,35 @@ fn return_command(cli: &Cli, a: &ReturnArgs) -> Result<(), Failure> {
     };
     let ret = ReturnRequest { of, lane: a.lane.clone(), by: a.by.clone(), restock: !a.no_restock, reason: a.reason.clone() };
     print_json(&request(cli, Request::Return { request: ret })?.result)
+}
+
+/// `storehub stock-analysis`: everything as JSON, or one list as JSON or CSV.
+fn stock_analysis_command(cli: &Cli, list: Option<&str>, format: ExportFormat, output: Option<&Path>) -> Result<(), Failure> {
+    use storehub::inventory::analysis;
+    if matches!(format, ExportFormat::Csv) && list.is_none() {
+        return Err(anyhow!("--format csv needs one list: --list {}", analysis::LISTS.join("|")).into());
+    }
+    let reply = request(cli, Request::StockAnalysis { list: None })?;
+    let a: analysis::StockAnalysis = serde_json::from_value(reply.result.clone())?;
+    let mut buf = Vec::new();
+    let rows = match (list, format) {
+        (Some(l), ExportFormat::Csv) => {
+            analysis::write_csv(&a, l, &mut buf)?;
+            ops::analysis_rows(&reply.result, l).as_array().map_or(0, Vec::len)
+        }
+        (Some(l), ExportFormat::Json) => {
+            let rows = ops::analysis_rows(&reply.result, l);
+            serde_json::to_writer_pretty(&mut buf, &rows)?;
+            buf.push(b'\n');
+            rows.as_array().map_or(0, Vec::len)
+        }
+        (None, _) => {
+            serde_json::to_writer_pretty(&mut buf, &reply.result)?;
+            buf.push(b'\n');
+            a.classes.len()
+        }
+    };
+    write_export(&buf, output, rows, "rows")
 }
 
 /// Pretty JSON of export rows, with a final newline.

@@ -2,7 +2,9 @@
 //! violation is one line naming what is wrong and where: the stock ledger, sales (each whole:
 //! its stock moves, its totals, its tenders), members (`members::check`: points = Σ lots = Σ
 //! points ledger per member, stored value = Σ its ledger, the lookup and ledger indexes), member
-//! service tickets (`members::tickets::check`: each indexed under its member), the outbox, and the
+//! service tickets (`members::tickets::check`: each indexed under its member), purchase orders
+//! (`inventory::purchase::check`: received = their receipt moves), stocktakes
+//! (`inventory::stocktake::check`: each booking once), the outbox, and the
 //! journal.
 
 use std::collections::BTreeMap;
@@ -151,6 +153,10 @@ pub fn verify(store: &Store) -> Result<Report, StoreError> {
     violations.extend(members::campaigns::check(store)?);
     // Member service tickets: each indexed under its member, resolution and score consistent.
     violations.extend(members::tickets::check(store)?);
+    // Purchase orders: received figures = their receipt moves, the open index = the open orders.
+    violations.extend(inventory::purchase::check(store, &moves)?);
+    // Stocktakes: each booked line names its own move, no move booked twice, the unfinished index.
+    violations.extend(inventory::stocktake::check(store, &moves)?);
 
     // The journal: every record it holds is applied.
     let (journal_records, mismatches) = store.journal_mismatches(MAX_LISTED)?;

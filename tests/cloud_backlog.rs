@@ -80,8 +80,8 @@ fn assert_usage_exact(store: &Store) {
 ///  1 catalog.product_upserted (B)        2 stock.moved receipt of 48 (B)
 ///  3 beam.changed on (T)                  4 beam.changed off (T)
 ///  5 shelf.picked 2 (T)                   6 stock.moved adjustment −1 (B)
-///  7 shelf.picked 7 (T)  8 shelf.low (T)  (one reading, one commit)
-///  9 beam.changed on (T)                 10 stock.moved receipt of 12 (B)
+///  7 shelf.picked 7 (T)  8 shelf.low (T)  9 restock.task_opened (B)  (one reading, one commit)
+/// 10 beam.changed on (T)                 11 stock.moved receipt of 12 (B)
 fn mixed_shop() -> Shop {
     let shop = Shop::open();
     load(&shop.store, &[water()]);
@@ -92,7 +92,7 @@ fn mixed_shop() -> Shop {
     weigh(&shop, &shelves, 6_852, 3); // 12 bottles: the baseline, no event
     weigh(&shop, &shelves, 5_690, 3); // 10: picked 2
     apply(&shop.store, MoveKind::Adjustment, WATER, -1);
-    weigh(&shop, &shelves, 1_715, 3); // 3: picked 7 and low
+    weigh(&shop, &shelves, 1_715, 3); // 3: picked 7 and low, and the restock task
     beam(&shop, true);
     apply(&shop.store, MoveKind::Receipt, WATER, 12);
     shop
@@ -111,12 +111,13 @@ fn the_events_of_the_mixed_shop_and_their_classes() {
         (6, EVENT_STOCK_MOVED),
         (7, EVENT_SHELF_PICKED),
         (8, EVENT_SHELF_LOW),
-        (9, EVENT_BEAM_CHANGED),
-        (10, EVENT_STOCK_MOVED),
+        (9, storehub::inventory::shelf_triggers::EVENT_TASK_OPENED),
+        (10, EVENT_BEAM_CHANGED),
+        (11, EVENT_STOCK_MOVED),
     ];
     assert_eq!(t, want.iter().map(|(s, ty)| (*s, ty.to_string())).collect::<Vec<_>>());
     let telemetry: Vec<u64> = t.iter().filter(|(_, ty)| class_of(ty) == EventClass::Telemetry).map(|(s, _)| *s).collect();
-    assert_eq!(telemetry, vec![3, 4, 5, 7, 8, 9]);
+    assert_eq!(telemetry, vec![3, 4, 5, 7, 8, 10]);
     assert_usage_exact(&shop.store);
 }
 
@@ -131,7 +132,7 @@ fn under_budget_nothing_is_dropped_and_the_oldest_age_comes_from_the_clock() {
     assert_eq!(
         check,
         BacklogCheck {
-            depth: 10,
+            depth: 11,
             bytes: stats.bytes,
             oldest_age_s: Some(95),
             dropped: 0,
@@ -140,11 +141,11 @@ fn under_budget_nothing_is_dropped_and_the_oldest_age_comes_from_the_clock() {
             dropped_total: 0,
         }
     );
-    assert_eq!(shop.store.outbox_usage().count, 10);
+    assert_eq!(shop.store.outbox_usage().count, 11);
     assert_eq!(shop.store.outbox_drop_cursor().unwrap(), 0, "an under-budget check reads no event heads");
 
     // An empty outbox has no age.
-    shop.store.outbox_ack(&(1..=10).collect::<Vec<_>>()).unwrap();
+    shop.store.outbox_ack(&(1..=11).collect::<Vec<_>>()).unwrap();
     let check = backlog::enforce(&shop.store, 1, now).unwrap();
     assert_eq!((check.depth, check.bytes, check.oldest_age_s, check.alarm), (0, 0, None, None));
 }
@@ -165,7 +166,7 @@ fn over_budget_the_oldest_telemetry_goes_first_and_business_stays() {
 
     // One byte over: the oldest telemetry event (3, the door beam) goes, nothing else.
     let check = backlog::enforce(&shop.store, total - 1, now).unwrap();
-    assert_eq!((check.dropped, check.depth, check.bytes, check.alarm.as_deref()), (1, 9, total - size(3), None));
+    assert_eq!((check.dropped, check.depth, check.bytes, check.alarm.as_deref()), (1, 10, total - size(3), None));
     assert_eq!(check.dropped_total, 1);
     assert!(!types(&shop.store).iter().any(|(s, _)| *s == 3));
     // Checked again at the same budget: under it now, nothing more goes.
@@ -178,30 +179,30 @@ fn over_budget_the_oldest_telemetry_goes_first_and_business_stays() {
     assert_eq!(check.bytes, total - size(3) - size(4) - size(5) - size(7));
     assert!(check.bytes <= budget && check.alarm.is_none());
     let left: Vec<u64> = types(&shop.store).iter().map(|(s, _)| *s).collect();
-    assert_eq!(left, vec![1, 2, 6, 8, 9, 10]);
+    assert_eq!(left, vec![1, 2, 6, 8, 9, 10, 11]);
     assert_eq!(shop.store.outbox_drop_cursor().unwrap(), 8, "the next pass starts after 7");
     assert_usage_exact(&shop.store);
 
     // Far over (half the business alone): every telemetry event goes, business all stays, and
     // what is left is business over budget: the alarm.
-    let business: u64 = [1, 2, 6, 10].iter().map(|&s| size(s)).sum();
+    let business: u64 = [1, 2, 6, 9, 11].iter().map(|&s| size(s)).sum();
     let check = backlog::enforce(&shop.store, business / 2, now).unwrap();
-    assert_eq!(check.dropped, 2, "8 (shelf.low) and 9 (beam)");
-    assert_eq!((check.depth, check.bytes, check.dropped_total), (4, business, 6));
+    assert_eq!(check.dropped, 2, "8 (shelf.low) and 10 (beam)");
+    assert_eq!((check.depth, check.bytes, check.dropped_total), (5, business, 6));
     let left: Vec<(u64, String)> = types(&shop.store);
     assert!(left.iter().all(|(_, ty)| class_of(ty) == EventClass::Business), "{left:?}");
-    assert_eq!(left.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![1, 2, 6, 10]);
+    assert_eq!(left.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![1, 2, 6, 9, 11]);
     assert!(check.alarm.is_some());
     assert_usage_exact(&shop.store);
 
-    // The gaps are the budget's, not a loss: verify passes; numbering goes on after 10.
+    // The gaps are the budget's, not a loss: verify passes; numbering goes on after 11.
     let report = storehub::verify::verify(&shop.store).unwrap();
     assert!(report.violations.is_empty(), "{:?}", report.violations);
     let shop = shop.reopen();
     assert_usage_exact(&shop.store);
     assert_eq!(shop.store.outbox_dropped_total().unwrap(), 6);
     apply(&shop.store, MoveKind::Receipt, WATER, 1);
-    assert_eq!(newest_seq(&shop.store), 11);
+    assert_eq!(newest_seq(&shop.store), 12);
 }
 
 #[test]
@@ -433,6 +434,6 @@ fn verify_still_finds_an_event_lost_beside_the_ones_the_budget_dropped() {
     let report = storehub::verify::verify(&store).unwrap();
     assert_eq!(
         report.violations,
-        vec!["outbox: 8 events between sequence 1 and 10; 2 are missing and the disk budget dropped only 1".to_string()]
+        vec!["outbox: 9 events between sequence 1 and 11; 2 are missing and the disk budget dropped only 1".to_string()]
     );
 }

@@ -464,9 +464,21 @@ fn shelf_readings_become_outbox_events_once_per_change_and_never_move_stock() {
 
     let events: Vec<_> = outbox(&shop.store).into_iter().filter(|e| e.seq > before).collect();
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    // The low shelf opened a restock task in the same commit, and the restock closed it
+    // (`inventory::shelf_triggers`; tests/shelf_triggers.rs).
+    use storehub::inventory::shelf_triggers::{EVENT_TASK_DONE, EVENT_TASK_OPENED};
     assert_eq!(
         types,
-        vec![EVENT_SHELF_PICKED, EVENT_SHELF_PICKED, EVENT_SHELF_LOW, EVENT_SHELF_PICKED, EVENT_SHELF_EMPTY, EVENT_SHELF_RESTOCKED]
+        vec![
+            EVENT_SHELF_PICKED,
+            EVENT_SHELF_PICKED,
+            EVENT_SHELF_LOW,
+            EVENT_TASK_OPENED,
+            EVENT_SHELF_PICKED,
+            EVENT_SHELF_EMPTY,
+            EVENT_SHELF_RESTOCKED,
+            EVENT_TASK_DONE
+        ]
     );
     assert!(events.iter().all(|e| e.subject.as_deref() == Some("SKU-010001")));
     let low = events[2].data().unwrap();
@@ -504,7 +516,7 @@ fn shelf_readings_become_outbox_events_once_per_change_and_never_move_stock() {
     }
     assert!(errors >= 1);
     assert_eq!(health.get("shelf-a1").unwrap().errors["unknown_sku"], errors);
-    assert_eq!(outbox(&shop.store).into_iter().filter(|e| e.seq > before).count(), 6);
+    assert_eq!(outbox(&shop.store).into_iter().filter(|e| e.seq > before).count(), 8);
     // Events of unmapped channels and other kinds are ignored.
     assert_eq!(shelves.handle(&shop.store, &weight(9, 100)).unwrap(), vec![]);
 }

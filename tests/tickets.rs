@@ -354,20 +354,6 @@ fn config_text_with(extra: &str) -> String {
 
 // --- the CLI ------------------------------------------------------------------------------------
 
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn ok_json(o: std::process::Output) -> serde_json::Value {
-    assert!(o.status.success(), "failed: {}", stderr(&o));
-    serde_json::from_slice(&o.stdout).unwrap()
-}
-
-fn refused(o: std::process::Output, expected: &str) {
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains(expected), "expected {expected:?} in: {}", stderr(&o));
-}
-
 #[test]
 fn cli_tickets_from_open_to_rated_without_a_daemon() {
     let tmp = tempfile::tempdir().unwrap();

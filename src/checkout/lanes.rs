@@ -96,6 +96,8 @@ pub enum ScanOutcome {
     UnknownBarcode { code: String },
     /// A weighed product scanned by its own code: put it on the scale and weigh it.
     NeedsWeight { sku: String, name_zh: String, name_en: String },
+    /// The lane is in count mode (盘点中): the scan was counted into a stocktake, not sold.
+    Counted { count: crate::inventory::stocktake::CountOutcome },
 }
 
 /// A lane action that was refused; the cart is unchanged.
@@ -139,6 +141,10 @@ pub enum CheckoutError {
     NoMember(String),
     #[error("{0}")]
     Staff(#[from] crate::staff::StaffError),
+    #[error("{lane} is counting stock for stocktake #{stocktake} (盘点中); selling is refused until a manager ends count mode (`storehub stocktake lane {lane} --off`)")]
+    Counting { lane: String, stocktake: u64 },
+    #[error("{0}")]
+    Stocktake(crate::inventory::stocktake::StocktakeError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -163,6 +169,9 @@ pub enum LaneNotice {
     NeedsWeight { sku: String, name_zh: String, name_en: String },
     /// The scan was refused (unreadable code, inactive product, full cart …).
     Refused { code: String, message: String },
+    /// Count mode: the scan was counted into a stocktake (the counted figure only, never the
+    /// expected one: the lane's screen is a counter's).
+    Counted { stocktake: u64, sku: String, name_zh: String, name_en: String, counted: i64 },
 }
 
 /// A consistent view of one lane: its cart, version and what the screen shows beside the cart.
@@ -175,6 +184,8 @@ pub struct LaneSnapshot {
     pub notice: Option<LaneNotice>,
     /// The last sale paid at this lane since the daemon started.
     pub last_sale: Option<u64>,
+    /// The open stocktake the lane counts into (count mode, 盘点中), if any.
+    pub counting: Option<u64>,
 }
 
 struct LaneState {
@@ -315,7 +326,8 @@ impl Lanes {
     pub fn snapshot(&self, lane: &str) -> Result<LaneSnapshot, CheckoutError> {
         let state = self.lane(lane)?;
         let version = self.versions.get(lane).map_or(0, |v| *v.borrow());
-        Ok(LaneSnapshot { cart: state.cart.clone(), version, notice: state.notice.clone(), last_sale: state.last_sale })
+        let counting = crate::inventory::stocktake::lane_mode(&self.store, lane)?.map(|m| m.stocktake);
+        Ok(LaneSnapshot { cart: state.cart.clone(), version, notice: state.notice.clone(), last_sale: state.last_sale, counting })
     }
 
     /// Lane ids, sorted.
@@ -344,6 +356,9 @@ impl Lanes {
             Ok(ScanOutcome::Added { .. }) | Err(CheckoutError::UnknownLane(_)) => None,
             Ok(ScanOutcome::UnknownBarcode { code }) => Some(LaneNotice::UnknownBarcode { code: code.clone() }),
             Ok(ScanOutcome::NeedsWeight { sku, name_zh, name_en }) => Some(LaneNotice::NeedsWeight { sku: sku.clone(), name_zh: name_zh.clone(), name_en: name_en.clone() }),
+            Ok(ScanOutcome::Counted { count: c }) => {
+                Some(LaneNotice::Counted { stocktake: c.stocktake, sku: c.sku.clone(), name_zh: c.name_zh.clone(), name_en: c.name_en.clone(), counted: c.counted })
+            }
             Err(e) => Some(LaneNotice::Refused { code: code.trim().to_string(), message: e.to_string() }),
         };
         if let Some(n) = notice {
@@ -355,6 +370,9 @@ impl Lanes {
 
     fn scan_inner(&self, lane: &str, code: &str) -> Result<ScanOutcome, CheckoutError> {
         let code = code.trim();
+        if let Some(mode) = crate::inventory::stocktake::lane_mode(&self.store, lane)? {
+            return self.count_scan(lane, code, &mode);
+        }
         let decoded = barcode::decode(code, &self.layouts).map_err(|source| CheckoutError::Barcode { code: code.to_string(), source })?;
         let (lookup, how) = match &decoded {
             Barcode::Ean13 { gtin } | Barcode::Ean8 { gtin } | Barcode::Upca { gtin } => (CatalogCode::Gtin(gtin.clone()), None),
@@ -373,6 +391,33 @@ impl Lanes {
         };
         let line = self.add(lane, &product, how, Some(code))?;
         Ok(ScanOutcome::Added { line })
+    }
+
+    /// Count mode: the code is counted into the lane's stocktake (one piece, or a weight label's
+    /// grams) by the cashier signed in, else by the manager who started count mode.
+    fn count_scan(&self, lane: &str, code: &str, mode: &crate::inventory::stocktake::LaneCount) -> Result<ScanOutcome, CheckoutError> {
+        use crate::inventory::stocktake::{self, CountHow};
+        let by = self.lane(lane)?.cart.cashier.clone().unwrap_or_else(|| mode.by.clone());
+        let count = stocktake::count(&self.store, &self.layouts, mode.stocktake, code, CountHow::Add(None), &by).map_err(|e| match e {
+            CommitError::Rejected(e) => CheckoutError::Stocktake(e),
+            CommitError::Store(e) => CheckoutError::Store(e),
+        })?;
+        Ok(ScanOutcome::Counted { count })
+    }
+
+    /// Refuses selling on a lane in count mode.
+    fn not_counting(&self, lane: &str) -> Result<(), CheckoutError> {
+        match crate::inventory::stocktake::lane_mode(&self.store, lane)? {
+            Some(m) => Err(CheckoutError::Counting { lane: lane.to_string(), stocktake: m.stocktake }),
+            None => Ok(()),
+        }
+    }
+
+    /// Tells whoever watches the lane that something beside its cart changed (count mode).
+    pub fn touch(&self, lane: &str) -> Result<(), CheckoutError> {
+        let mut state = self.lane(lane)?;
+        self.changed(lane, &mut state, None);
+        Ok(())
     }
 
     /// Adds `qty` pieces of a product found by sku (typed or picked from a search).
@@ -401,6 +446,7 @@ impl Lanes {
     }
 
     fn add(&self, lane: &str, product: &Product, how: AddHow, code: Option<&str>) -> Result<CartLine, CheckoutError> {
+        self.not_counting(lane)?;
         let mut state = self.lane(lane)?;
         let next_before = state.cart.next_line_no;
         let line_no = state.cart.add(product, how, code, self.max_lines)?;
@@ -511,6 +557,7 @@ impl Lanes {
     /// The shopper pays: one durable commit of the whole sale (see `checkout::sale`). On success
     /// the lane starts an empty cart with the same cashier signed in.
     pub fn pay(&self, lane: &str, req: &super::sale::PayRequest, rules: &super::sale::SaleRules) -> Result<super::sale::Sale, CheckoutError> {
+        self.not_counting(lane)?;
         let mut state = self.lane(lane)?;
         let cart = state.cart.clone();
         let persisted = state.persisted.clone();

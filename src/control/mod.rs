@@ -12,6 +12,7 @@ pub mod client;
 pub mod lanes;
 pub mod ops;
 pub mod server;
+pub mod stocktake;
 
 use std::path::{Path, PathBuf};
 
@@ -215,6 +216,37 @@ pub enum Request {
     TicketResolve { id: u64, resolution: String, satisfaction: Option<i64>, by: String },
     /// Record the member's satisfaction (1–5) on a resolved ticket.
     TicketRate { id: u64, score: i64, by: String },
+    /// A stocktake request (`storehub stocktake …`, `control::stocktake`).
+    Stocktake { request: stocktake::StocktakeRequest },
+    /// Purchase orders: open ones (`state` None and not `all`), all, or one state's; newest first.
+    PoList { state: Option<crate::domain::purchase::PoState>, all: bool },
+    /// One purchase order with its lines and receipts.
+    PoShow { id: u64 },
+    /// A draft purchase order from lines typed by hand.
+    PoCreate { order: crate::inventory::purchase::NewOrder, by: String },
+    /// Drafts from the latest suggestion list, one per supplier.
+    PoFromSuggestions { by: String },
+    /// Change a draft's lines, supplier or notes, or a sent order's notes or expected day.
+    PoEdit { id: u64, edit: crate::inventory::purchase::PoEdit, by: String },
+    /// Send a draft to its supplier.
+    PoSend { id: u64, by: String },
+    /// Book one scan of goods arriving on a sent order.
+    PoReceive { id: u64, scan: crate::inventory::purchase::Scan, by: String },
+    /// Close a (partially) received order.
+    PoClose { id: u64, by: String },
+    /// Cancel a draft, or a sent order nothing arrived on.
+    PoCancel { id: u64, by: String },
+    /// Open stock alerts; with `all`, also the newest closed ones.
+    AlertsList { all: bool },
+    /// Staff `staff` acknowledges (closes) alert `id`.
+    AlertAck { id: u64, staff: String },
+    /// Open restock tasks; with `all`, also the newest done ones.
+    RestockList { all: bool },
+    /// Staff `staff` marks restock task `id` done, with an optional note.
+    RestockDone { id: u64, staff: String, note: Option<String> },
+    /// Stock analysis for today with `[stock]`'s rules: everything, or one list
+    /// (`inventory::analysis::LISTS`).
+    StockAnalysis { list: Option<String> },
     /// `storehub forecast --sku`: the stored series (rolled up to yesterday, cleaned,
     /// `[stock].history_days`); `method` `None` = auto; α's `None` = `[stock]`'s.
     Forecast {
@@ -318,6 +350,21 @@ impl Request {
             Request::TicketNote { .. } => "ticket_note",
             Request::TicketResolve { .. } => "ticket_resolve",
             Request::TicketRate { .. } => "ticket_rate",
+            Request::Stocktake { .. } => "stocktake",
+            Request::PoList { .. } => "po_list",
+            Request::PoShow { .. } => "po_show",
+            Request::PoCreate { .. } => "po_create",
+            Request::PoFromSuggestions { .. } => "po_from_suggestions",
+            Request::PoEdit { .. } => "po_edit",
+            Request::PoSend { .. } => "po_send",
+            Request::PoReceive { .. } => "po_receive",
+            Request::PoClose { .. } => "po_close",
+            Request::PoCancel { .. } => "po_cancel",
+            Request::AlertsList { .. } => "alerts_list",
+            Request::AlertAck { .. } => "alert_ack",
+            Request::RestockList { .. } => "restock_list",
+            Request::RestockDone { .. } => "restock_done",
+            Request::StockAnalysis { .. } => "stock_analysis",
             Request::Forecast { .. } => "forecast",
             Request::ReplenishmentRun { .. } => "replenishment_run",
             Request::ReplenishmentList { .. } => "replenishment_list",

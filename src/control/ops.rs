@@ -248,6 +248,21 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         | Request::TicketNote { .. }
         | Request::TicketResolve { .. }
         | Request::TicketRate { .. }) => ticket_request(store, ctx, req),
+        Request::Stocktake { request } => super::stocktake::handle(store, ctx, request),
+        req @ (Request::PoList { .. }
+        | Request::PoShow { .. }
+        | Request::PoCreate { .. }
+        | Request::PoFromSuggestions { .. }
+        | Request::PoEdit { .. }
+        | Request::PoSend { .. }
+        | Request::PoReceive { .. }
+        | Request::PoClose { .. }
+        | Request::PoCancel { .. }) => purchase_request(store, ctx, req),
+        req @ (Request::AlertsList { .. }
+        | Request::AlertAck { .. }
+        | Request::RestockList { .. }
+        | Request::RestockDone { .. }
+        | Request::StockAnalysis { .. }) => shelf_request(store, ctx, req),
         req @ (Request::Forecast { .. }
         | Request::ReplenishmentRun { .. }
         | Request::ReplenishmentList { .. }
@@ -323,6 +338,87 @@ fn replenishment_request(store: &Store, ctx: &Context, req: Request) -> Result<R
         }
         other => Err(format!("{} is not a replenishment request", other.name())),
     }
+}
+
+/// Purchase orders (采购单): list, show, create (by hand or from the suggestions), edit, send,
+/// receive by scanning, close, cancel. Answers are [`inventory::purchase::PoView`]s.
+fn purchase_request(store: &Store, ctx: &Context, req: Request) -> Result<Reply, String> {
+    use inventory::purchase::{self as po, PoFilter, PoView};
+    let s = |e: crate::store::StoreError| e.to_string();
+    let e = |e: crate::store::CommitError<po::PurchaseError>| match e {
+        crate::store::CommitError::Rejected(r) => format!("{r}; nothing written"),
+        other => other.to_string(),
+    };
+    let view = |o: po::PurchaseOrder| Reply::json(PoView::of(o));
+    match req {
+        Request::PoList { state, all } => {
+            let filter = match (state, all) {
+                (Some(st), _) => PoFilter::State(st),
+                (None, true) => PoFilter::All,
+                (None, false) => PoFilter::Open,
+            };
+            let list: Vec<PoView> = po::list(store, filter).map_err(s)?.into_iter().map(PoView::of).collect();
+            Ok(Reply::json(list))
+        }
+        Request::PoShow { id } => Ok(view(po::order(store, id).map_err(s)?.ok_or_else(|| po::PurchaseError::UnknownOrder(id).to_string())?)),
+        Request::PoCreate { order, by } => Ok(view(po::create(store, &order, &by).map_err(e)?)),
+        Request::PoFromSuggestions { by } => Ok(Reply::json(po::from_suggestions(store, &by).map_err(e)?)),
+        Request::PoEdit { id, edit, by } => Ok(view(po::edit(store, id, &edit, ctx.tz, &by).map_err(e)?)),
+        Request::PoSend { id, by } => Ok(view(po::send(store, id, ctx.tz, ctx.stock.lead_time_days, &by).map_err(e)?)),
+        Request::PoReceive { id, scan, by } => Ok(Reply::json(po::receive(store, id, &scan, &ctx.layouts, &by).map_err(e)?)),
+        Request::PoClose { id, by } => Ok(view(po::close(store, id, &by).map_err(e)?)),
+        Request::PoCancel { id, by } => Ok(view(po::cancel(store, id, &by).map_err(e)?)),
+        other => Err(format!("{} is not a purchase-order request", other.name())),
+    }
+}
+
+/// Newest closed alerts and done tasks listed with `all`.
+pub const RECENT_SHOWN: usize = 50;
+
+/// Stock alerts, restock tasks and the stock analysis.
+fn shelf_request(store: &Store, ctx: &Context, req: Request) -> Result<Reply, String> {
+    use crate::inventory::{alerts, analysis, shelf_triggers};
+    let s = |e: crate::store::StoreError| e.to_string();
+    match req {
+        Request::AlertsList { all } => {
+            let open = alerts::open_alerts(store).map_err(s)?;
+            let recent = if all { alerts::recent_alerts(store, RECENT_SHOWN).map_err(s)? } else { Vec::new() };
+            Ok(Reply::json(json!({ "open": open, "recent": recent })))
+        }
+        Request::AlertAck { id, staff } => {
+            crate::staff::authorize(store, &staff, crate::domain::staff::Action::WorkRestockTasks).map_err(|e| e.to_string())?;
+            Ok(Reply::json(alerts::acknowledge(store, id, &staff).map_err(|e| e.to_string())?))
+        }
+        Request::RestockList { all } => {
+            let open = shelf_triggers::open_tasks(store).map_err(s)?;
+            let recent = if all { shelf_triggers::recent_tasks(store, RECENT_SHOWN).map_err(s)? } else { Vec::new() };
+            Ok(Reply::json(json!({ "open": open, "recent": recent })))
+        }
+        Request::RestockDone { id, staff, note } => {
+            Ok(Reply::json(shelf_triggers::mark_done(store, id, &staff, note.as_deref()).map_err(|e| e.to_string())?))
+        }
+        Request::StockAnalysis { list } => {
+            let list = list.as_deref().map(analysis::check_list).transpose()?;
+            let today = crate::clock::local(store.clock().now(), ctx.tz).date();
+            let params = analysis::AnalysisParams::from_config(&ctx.stock);
+            let a = analysis::analyse(store, ctx.tz, today, &params).map_err(|e| e.to_string())?;
+            let v = serde_json::to_value(&a).map_err(|e| e.to_string())?;
+            Ok(Reply::json(match list {
+                None => v,
+                Some(l) => json!({ "as_of": a.as_of, "from": a.from, "to": a.to, "list": l, "rows": analysis_rows(&v, l), "note": if l == "overstock" { a.overstock_note.clone() } else { None } }),
+            }))
+        }
+        other => Err(format!("{} is not a stock request", other.name())),
+    }
+}
+
+/// The rows of one analysis list in the analysis' JSON (`abc` and `xyz` are both the classes).
+pub fn analysis_rows(v: &serde_json::Value, list: &str) -> serde_json::Value {
+    let key = match list {
+        "abc" | "xyz" => "classes",
+        other => other,
+    };
+    v.get(key).cloned().unwrap_or_else(|| json!([]))
 }
 
 /// Campaigns: create (from a file or a playbook), list, show, launch, finish, report.

@@ -100,13 +100,26 @@ mod tests {
         (crate::coupons::EVENT_COUPON_EXPIRED, Business),
         (crate::coupons::EVENT_COUPON_VOIDED, Business),
         (crate::coupons::EVENT_TEMPLATE_UPSERTED, Business),
+        (crate::inventory::purchase::EVENT_CREATED, Business),
+        (crate::inventory::purchase::EVENT_UPDATED, Business),
+        (crate::inventory::purchase::EVENT_SENT, Business),
+        (crate::inventory::purchase::EVENT_RECEIVED, Business),
+        (crate::inventory::purchase::EVENT_CLOSED, Business),
+        (crate::inventory::purchase::EVENT_CANCELLED, Business),
+        (crate::inventory::alerts::EVENT_ALERT_RAISED, Business),
+        (crate::inventory::alerts::EVENT_ALERT_CLEARED, Business),
+        (crate::inventory::stocktake::EVENT_OPENED, Business),
+        (crate::inventory::stocktake::EVENT_COUNTED, Business),
+        (crate::inventory::stocktake::EVENT_APPROVED, Business),
+        (crate::inventory::stocktake::EVENT_CANCELLED, Business),
         (crate::devices::shelf::tracker::EVENT_SHELF_PICKED, Telemetry),
         (crate::devices::shelf::tracker::EVENT_SHELF_RESTOCKED, Telemetry),
         (crate::devices::shelf::tracker::EVENT_SHELF_LOW, Telemetry),
         (crate::devices::shelf::tracker::EVENT_SHELF_EMPTY, Telemetry),
         (crate::devices::shelf::tracker::EVENT_BEAM_CHANGED, Telemetry),
-        (crate::inventory::alerts::EVENT_ALERT_RAISED, Business),
-        (crate::inventory::alerts::EVENT_ALERT_CLEARED, Business),
+        // A person must act on these: business, never dropped by the disk budget.
+        (crate::inventory::shelf_triggers::EVENT_TASK_OPENED, Business),
+        (crate::inventory::shelf_triggers::EVENT_TASK_DONE, Business),
         (crate::inventory::replenishment::EVENT_REPLENISHMENT_SUGGESTED, Business),
     ];
 
@@ -115,9 +128,10 @@ mod tests {
         for (event_type, class) in EVERY_EVENT {
             assert_eq!(class_of(event_type), *class, "{event_type}");
         }
-        // 50 business types, 5 telemetry ones (four shelf, one beam).
+        // 62 business types (47 + six purchase-order, two alert, two restock, four stocktake
+        // and the replenishment run's one), 5 telemetry ones (four shelf, one beam).
         let telemetry = EVERY_EVENT.iter().filter(|(_, c)| *c == Telemetry).count();
-        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (50, 5));
+        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (62, 5));
     }
 
     /// The list above names every `pub const EVENT_… = "…"` in src/, so a new event type cannot

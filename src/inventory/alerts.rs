@@ -18,7 +18,7 @@ pub const EVENT_ALERT_RAISED: &str = "storehub.alert.raised";
 pub const EVENT_ALERT_CLEARED: &str = "storehub.alert.cleared";
 
 /// What the alert is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     /// The replenishment run projects a stock-out before an order placed today can arrive.
@@ -49,7 +49,7 @@ impl AlertKind {
 }
 
 /// One alert.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Alert {
     pub id: u64,
     pub kind: AlertKind,

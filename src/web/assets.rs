@@ -16,6 +16,8 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("cashier.js", "text/javascript; charset=utf-8", include_bytes!("assets/cashier.js")),
     ("dashboard.js", "text/javascript; charset=utf-8", include_bytes!("assets/dashboard.js")),
     ("manage.css", "text/css; charset=utf-8", include_bytes!("assets/manage.css")),
+    ("stocktake.js", "text/javascript; charset=utf-8", include_bytes!("assets/stocktake.js")),
+    ("purchase.js", "text/javascript; charset=utf-8", include_bytes!("assets/purchase.js")),
 ];
 
 fn find(name: &str) -> Option<&'static (&'static str, &'static str, &'static [u8])> {

@@ -76,6 +76,8 @@ pub struct CartView {
     pub last_sale_id: Option<u64>,
     /// The lane's open shift (cash needs one).
     pub shift: Option<ShiftView>,
+    /// The stocktake the lane counts into (count mode, 盘点中): scans count, sales are refused.
+    pub counting: Option<u64>,
 }
 
 /// One cart line.
@@ -176,7 +178,7 @@ pub struct CouponOffer {
 /// What the lane's last scan did when it added nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct NoticeView {
-    /// `unknown_barcode`, `needs_weight` or `refused`.
+    /// `unknown_barcode`, `needs_weight`, `refused` or `counted` (count mode).
     pub kind: String,
     pub code: Option<String>,
     pub sku: Option<String>,
@@ -211,6 +213,10 @@ impl From<LaneNotice> for NoticeView {
             LaneNotice::UnknownBarcode { code } => NoticeView { kind: "unknown_barcode".into(), code: Some(code), ..none },
             LaneNotice::NeedsWeight { sku, name_zh, name_en } => NoticeView { kind: "needs_weight".into(), sku: Some(sku), name_zh: Some(name_zh), name_en: Some(name_en), ..none },
             LaneNotice::Refused { code, message } => NoticeView { kind: "refused".into(), code: Some(code), message: Some(message), ..none },
+            LaneNotice::Counted { stocktake, sku, name_zh, name_en, counted } => {
+                let message = format!("盘点中 counting #{stocktake}: {name_zh} / {name_en} = {counted}");
+                NoticeView { kind: "counted".into(), sku: Some(sku), name_zh: Some(name_zh), name_en: Some(name_en), message: Some(message), ..none }
+            }
         }
     }
 }
@@ -333,6 +339,10 @@ pub fn checkout_error(e: CheckoutError) -> WebError {
         },
         CheckoutError::Staff(_) => WebError::forbidden(msg),
         CheckoutError::Store(_) => WebError::internal(msg),
+        CheckoutError::Stocktake(e) => match e.field() {
+            Some(f) => WebError::field(f, msg),
+            None => WebError::conflict(msg),
+        },
         _ => WebError::conflict(msg),
     }
 }
@@ -422,6 +432,7 @@ pub fn cart_view(store: &Arc<Store>, ctx: &Context, lane: &str) -> Result<CartVi
         notice: snap.notice.map(NoticeView::from),
         last_sale_id: snap.last_sale,
         shift: crate::staff::open_shift_for_lane(store, lane)?.map(ShiftView::from),
+        counting: snap.counting,
     })
 }
 
@@ -752,6 +763,7 @@ async fn scan(State(state): State<AppState>, Path(lane): Path<String>, JsonBody(
             let (outcome, line_no) = match lanes.scan(&lane, &body.code).map_err(checkout_error)? {
                 ScanOutcome::Added { line } => ("added", Some(line.line_no)),
                 ScanOutcome::NeedsWeight { .. } => ("needs_weight", None),
+                ScanOutcome::Counted { .. } => ("counted", None),
                 ScanOutcome::UnknownBarcode { code } => {
                     return Err(with_field(WebError::not_found(format!("no product has barcode {code}; check the code or add the item by sku")), "code"));
                 }

@@ -426,6 +426,9 @@ async fn dashboard_page(State(state): State<AppState>, Extension(me): Extension<
             section.card style="margin-top:.8rem" id="campaigns-card" { (super::campaigns::dashboard_card(&state, me.lang).await?) }
         }
         section.card style="margin-top:.8rem" id=(tix.0) { (tix.1) }
+        @if crate::domain::staff::allows(me.staff.role, crate::domain::staff::Action::WorkRestockTasks) {
+            section.card style="margin-top:.8rem" id="stock-alerts-card" { (super::stock_tasks::dashboard_card(&state, &me).await?) }
+        }
         @if crate::domain::staff::allows(me.staff.role, crate::domain::staff::Action::ViewStock) {
             section.card style="margin-top:.8rem" id="replenishment-card" { (super::replenishment::dashboard_card(&state, me.lang).await?) }
         }

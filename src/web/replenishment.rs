@@ -150,19 +150,6 @@ async fn policy_put(State(state): State<AppState>, Path(sku): Path<String>, Json
     Ok(Json(policy_show(&state, sku).await?).into_response())
 }
 
-/// The small sub-navigation of the stock pages.
-pub fn stock_tabs(lang: Lang, current: &str) -> Markup {
-    let tabs = [("/stock", lang.pick("库存", "Stock")), ("/stock/moves", lang.pick("库存流水", "Ledger")), ("/stock/replenishment", lang.pick("补货建议", "Replenishment"))];
-    html! {
-        nav.toolbar aria-label=(lang.pick("库存页面", "Stock pages")) {
-            @for (href, label) in tabs {
-                @if href == current { strong { (label) } } @else { a href=(href) { (label) } }
-                " "
-            }
-        }
-    }
-}
-
 fn summary_text(lang: Lang, run: &ReplenishmentRun, tz: chrono_tz::Tz) -> Markup {
     html! {
         p {
@@ -195,7 +182,7 @@ async fn page(State(state): State<AppState>, Extension(me): Extension<Identity>,
     let csv = forms::url("/api/v1/stock/suggestions", &[("format", "csv"), ("urgent", if urgent { "true" } else { "" }), ("supplier", supplier.as_deref().unwrap_or(""))]);
     let body = html! {
         h1 { (title) }
-        (stock_tabs(lang, "/stock/replenishment"))
+        (super::stock_tasks::stock_tabs(lang, "/stock/replenishment"))
         @if ticked(&q.done) { p.notice { (lang.pick("已重新计算补货建议。", "The suggestions were computed again.")) } }
         @match &run {
             Some(r) => (summary_text(lang, r, state.ctx.tz)),

@@ -86,6 +86,10 @@ impl RouteDef {
         RouteDef::new(Method::DELETE, path, need, summary, axum::routing::delete(h))
     }
 
+    pub fn patch<H: Handler<T, AppState>, T: 'static>(path: &'static str, need: Need, summary: &'static str, h: H) -> RouteDef {
+        RouteDef::new(Method::PATCH, path, need, summary, axum::routing::patch(h))
+    }
+
     /// Documents the JSON body.
     pub fn body<T: utoipa::ToSchema>(mut self) -> RouteDef {
         self.request = Some(SchemaRef::of::<T>());
@@ -127,6 +131,10 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(super::messages::routes());
     t.extend(super::tickets::routes());
     t.extend(super::analytics::routes());
+    t.extend(super::stocktake::routes());
+    t.extend(super::purchase::routes());
+    t.extend(super::stock_tasks::routes());
+    t.extend(super::stock_analysis::routes());
     t.extend(super::replenishment::routes());
     t
 }

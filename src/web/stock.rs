@@ -344,7 +344,7 @@ async fn stock_page(State(state): State<AppState>, Extension(me): Extension<Iden
     let may_adjust = allows(me.staff.role, Action::AdjustStock);
     let body = html! {
         h1 { (lang.pick("库存", "Stock")) }
-        (super::replenishment::stock_tabs(lang, "/stock"))
+        (super::stock_tasks::stock_tabs(lang, "/stock"))
         form.toolbar method="get" action="/stock" {
             label { (lang.pick("名称 / SKU", "Name / sku")) input type="search" name="q" value=(query) autofocus; }
             label.check { input type="checkbox" name="low" value="true" checked[low]; " " (lang.pick("只看低库存", "Low stock only")) }

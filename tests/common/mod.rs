@@ -224,6 +224,23 @@ pub fn storehub_cmd(args: &[&str]) -> std::process::Output {
         .expect("run storehub")
 }
 
+/// A CLI run's stderr as text.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A CLI run that must succeed: its stdout as JSON.
+pub fn ok_json(o: std::process::Output) -> serde_json::Value {
+    assert!(o.status.success(), "failed: {}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// A CLI run that must be refused (exit 1) with `expected` in its stderr.
+pub fn refused(o: std::process::Output, expected: &str) {
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains(expected), "expected {expected:?} in: {}", stderr(&o));
+}
+
 /// Like [`storehub_cmd`], with `stdin` piped in (how tests give passwords and PINs, which the CLI
 /// never takes from its arguments).
 pub fn storehub_with_stdin(args: &[&str], stdin: &str) -> std::process::Output {
@@ -318,4 +335,13 @@ pub fn stop_demo_and_open(child: Child, dir: &Path) -> Store {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "the demo must stop cleanly: {:?}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
     Store::open(StoreOptions { path: dir.to_path_buf(), durability: Durability::Durable, relaxed_flush_ms: 200, source: None, clock: storehub::clock::system() }).unwrap()
+}
+
+/// Waits (polling every 20 ms) until `ok` holds; fails naming `what` after `limit`.
+pub fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < limit, "{what} did not happen within {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

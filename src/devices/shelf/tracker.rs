@@ -4,8 +4,10 @@
 //! [`Shelves`] maps (device, channel) to a configured product (`[[devices.shelf.channels]]`),
 //! feeds each [`DeviceEvent::ShelfWeight`] to the pure rules in [`crate::domain::shelf`], and
 //! writes the resulting `storehub.shelf.picked` / `.restocked` / `.low` / `.empty` events in one
-//! store commit per reading, after checking that the sku exists. It never changes stock
-//! on-hand: shelf weights are a signal for the stock triggers, not a stock move.
+//! store commit per reading, after checking that the sku exists. The same commit carries the
+//! stock triggers (`inventory::shelf_triggers`: restock tasks, clearing a shelf-gap alert). It
+//! never changes stock on-hand: shelf weights are a signal for the stock triggers, not a stock
+//! move.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -94,6 +96,12 @@ pub struct ChannelState {
     pub low: bool,
     pub empty: bool,
     pub updated_at: Option<DateTime<Utc>>,
+    /// Since when the channel has read empty (the reading that settled 0 units); `None` while
+    /// it holds units or before the first settled reading. Kept in memory: after a restart the
+    /// shelf-gap wait starts again.
+    pub empty_since: Option<DateTime<Utc>>,
+    /// A shelf-gap alert was raised for this empty spell (`inventory::shelf_triggers`).
+    pub gap_alerted: bool,
 }
 
 #[derive(Debug)]
@@ -104,6 +112,8 @@ struct Entry {
     last_grams: Option<i64>,
     last_stable: bool,
     updated_at: Option<DateTime<Utc>>,
+    empty_since: Option<DateTime<Utc>>,
+    gap_alerted: bool,
 }
 
 /// Every configured shelf channel and its state. Shared by reference; `handle` takes `&self`.
@@ -128,6 +138,8 @@ impl Shelves {
                         last_grams: None,
                         last_stable: false,
                         updated_at: None,
+                        empty_since: None,
+                        gap_alerted: false,
                     },
                 );
             }
@@ -150,7 +162,15 @@ impl Shelves {
             return Ok(Vec::new());
         };
         let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(entry) = channels.get_mut(&(device.clone(), *channel)) else {
+        let key = (device.clone(), *channel);
+        let Some(sku) = channels.get(&key).map(|e| e.sku.clone()) else {
+            return Ok(Vec::new());
+        };
+        // The sku's other channels, for the restock task's backroom figure and the gap alert.
+        let others = channels.iter().filter(|(k, e)| **k != key && e.sku == sku);
+        let (on_other_shelves, other_shelves_hold_units) =
+            others.fold((0i64, true), |(n, all), (_, e)| (n.saturating_add(e.state.units.unwrap_or(0)), all && e.state.units.is_some_and(|u| u > 0)));
+        let Some(entry) = channels.get_mut(&key) else {
             return Ok(Vec::new());
         };
         let mut next = entry.state.clone();
@@ -181,6 +201,17 @@ impl Shelves {
                     };
                     tx.emit(event_type, Some(&sku), &data(units))?;
                 }
+                // Restock tasks and the shelf-gap alert change with the shelf events, in this commit.
+                let reading = crate::inventory::shelf_triggers::ShelfReading {
+                    device,
+                    channel: *channel,
+                    sku: &sku,
+                    on_shelf,
+                    shelf_min: entry.spec.low_units,
+                    on_other_shelves,
+                    other_shelves_hold_units,
+                };
+                crate::inventory::shelf_triggers::on_shelf_changes_tx(tx, &reading, &changes)?;
                 Ok(())
             });
             if let Err(e) = result {
@@ -196,6 +227,16 @@ impl Shelves {
                 }
                 return Err(err);
             }
+        }
+        match next.units {
+            Some(0) => {
+                entry.empty_since.get_or_insert(*at);
+            }
+            Some(_) => {
+                entry.empty_since = None;
+                entry.gap_alerted = false;
+            }
+            None => {}
         }
         entry.state = next;
         entry.last_grams = Some(*grams);
@@ -223,8 +264,19 @@ impl Shelves {
                 low: e.state.low,
                 empty: e.state.empty,
                 updated_at: e.updated_at,
+                empty_since: e.empty_since,
+                gap_alerted: e.gap_alerted,
             })
             .collect()
+    }
+
+    /// Notes that a shelf-gap alert was raised for the channel's current empty spell (the next
+    /// one may raise again once the shelf held units in between).
+    pub fn mark_gap_alerted(&self, device: &str, channel: u8) {
+        let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = channels.get_mut(&(device.to_string(), channel)) {
+            e.gap_alerted = true;
+        }
     }
 
     /// The count a reading would mean on a channel (for `storehub doctor` and the dashboard).

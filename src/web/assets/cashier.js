@@ -123,6 +123,7 @@
     if (!n) { if (was) say(""); return; }
     if (n.kind === "unknown_barcode") say(`${S.unknown_barcode} ${n.code}`, "bad");
     else if (n.kind === "refused") say(`${S.refused}${n.message}`, "bad");
+    else if (n.kind === "counted") say(n.message, "ok");
     else if (n.kind === "needs_weight") {
       const [main] = name2(n.name_zh, n.name_en);
       const box = $("notice");
@@ -133,9 +134,23 @@
     }
   }
 
+  // Count mode (盘点中): a banner while the lane's scans count into a stocktake.
+  function renderCounting(v) {
+    let b = $("counting-banner");
+    if (!b) {
+      b = document.createElement("div");
+      b.id = "counting-banner";
+      b.className = "notice bad";
+      document.querySelector("main").prepend(b);
+    }
+    b.hidden = v.counting == null;
+    b.textContent = v.counting == null ? "" : `盘点中 · counting · #${v.counting}`;
+  }
+
   function render(v) {
     if (v.version < view.version && v.lane === view.lane) return; // an older answer
     view = v;
+    renderCounting(v);
     if (v.last_sale_id != null) lastSale = v.last_sale_id;
     if ($("cart-lines").contains(document.activeElement)) { pending = v; } else { renderLines(v); }
     renderTotals(v);
