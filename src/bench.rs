@@ -5,6 +5,7 @@
 
 pub mod analytics;
 pub mod cloud;
+pub mod replenishment;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -383,6 +384,9 @@ fn run_in(root: &Path, opts: &BenchOptions, log: &mut impl FnMut(&str)) -> anyho
     }
     if opts.wants("analytics-clv") {
         figs.extend(analytics::clv_figures(log)?);
+    }
+    if opts.wants("replenishment") {
+        figs.extend(replenishment::figures(root, opts.products, log)?);
     }
     if opts.journal_mb > 0 && opts.wants("recover") {
         log(&format!("recovery from a snapshot and a {} MB journal …", opts.journal_mb));

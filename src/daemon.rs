@@ -63,6 +63,7 @@ pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>, 
         }
         None => None,
     };
+    let replenishment = tokio::spawn(replenishment_daily(Arc::clone(&store), Arc::clone(&ctx)));
     let serve = tokio::spawn(server.serve(Arc::clone(&store), ctx));
     let nightly = tokio::spawn(nightly_jobs(Arc::clone(&store), loyalty));
     let campaigns = tokio::spawn(campaign_ticks(Arc::clone(&store), campaign_settings));
@@ -102,6 +103,7 @@ pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>, 
         s.abort();
     }
     nightly.abort();
+    replenishment.abort();
     campaigns.abort();
     release.abort();
     tracing::info!("shutting down");
@@ -143,6 +145,32 @@ async fn nightly_jobs(store: Arc<Store>, loyalty: crate::members::LoyaltyRules) 
         match done {
             Ok(()) => ran_for = Some(today),
             Err(e) => tracing::error!(error = %e, "daily jobs task failed"),
+        }
+    }
+}
+
+/// The daily replenishment run (`inventory::replenishment::run`) at `[stock].replenishment_at`
+/// shop-local, checked each minute; also at start when today's run is missing and the time has
+/// passed (`replenishment::due`). A failed run is logged and tried again a minute later.
+async fn replenishment_daily(store: Arc<Store>, ctx: Arc<Context>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let now = crate::clock::local(store.clock().now(), ctx.tz);
+        let last = match crate::inventory::replenishment::latest_run(&store) {
+            Ok(run) => run.map(|r| r.day),
+            Err(e) => {
+                tracing::error!(error = %e, "replenishment: cannot read the last run");
+                continue;
+            }
+        };
+        let Some(day) = crate::inventory::replenishment::due(now, ctx.stock.replenishment_at, last) else { continue };
+        let (s, c) = (Arc::clone(&store), Arc::clone(&ctx));
+        let done = tokio::task::spawn_blocking(move || crate::inventory::replenishment::run(&s, &c.stock, c.tz, &c.loyalty, day)).await;
+        match done {
+            Ok(Ok(r)) => tracing::info!(day = %r.day, skus = r.skus, to_order = r.to_order, urgent = r.urgent, took_ms = r.took_ms, "replenishment run"),
+            Ok(Err(e)) => tracing::error!(error = %e, "replenishment run failed"),
+            Err(e) => tracing::error!(error = %e, "replenishment task failed"),
         }
     }
 }

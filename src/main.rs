@@ -236,8 +236,9 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         journal_mb: u64,
         /// Run only the phases whose name contains this (e.g. `durable-8`, `relaxed`, `lookup`,
-        /// `recover`, `analytics` (members = --products; includes `clv`), `clv`); the baselines
-        /// always run, for the ratios.
+        /// `recover`, `analytics` (members = --products; includes `clv`), `clv`, `replenishment`
+        /// (SKUs = --products; the figure uses 20000)); the baselines always run, for the
+        /// ratios.
         #[arg(long)]
         only: Option<String>,
     },
@@ -260,6 +261,131 @@ enum Command {
         #[arg(long, conflicts_with = "sled_only")]
         sales: bool,
     },
+    /// Demand forecast (需求预测) of one SKU's stored sales (cleaned of stock-out, promotion and
+    /// member days; [stock].history_days) or of a series file (`date,qty` rows, missing days
+    /// zero): method, demand class, per-day forecast and, for auto, each candidate's holdout MASE.
+    Forecast(ForecastArgs),
+    /// Replenishment (智能补货提醒): the daily run, the suggestion list, per-SKU and supplier
+    /// policies.
+    #[command(subcommand)]
+    Replenishment(ReplenishmentCmd),
+}
+
+/// `storehub forecast (--sku SKU | --series-file FILE.csv) …`.
+#[derive(clap::Args)]
+struct ForecastArgs {
+    /// The SKU whose stored daily demand is forecast.
+    #[arg(long, required_unless_present = "series_file", conflicts_with = "series_file")]
+    sku: Option<String>,
+    /// A CSV file of `date,qty` rows (header optional, dates increasing).
+    #[arg(long, value_name = "FILE.csv")]
+    series_file: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "auto")]
+    method: ForecastMethodArg,
+    /// Days to forecast after the last day of the history.
+    #[arg(long, default_value_t = 7)]
+    horizon: u32,
+    /// SES α, in (0, 1] (default [stock].ses_alpha_bp).
+    #[arg(long)]
+    alpha: Option<f64>,
+    /// TSB α for demand sizes (default [stock].tsb_alpha_d_bp).
+    #[arg(long)]
+    alpha_d: Option<f64>,
+    /// TSB α for the demand probability (default [stock].tsb_alpha_p_bp).
+    #[arg(long)]
+    alpha_p: Option<f64>,
+    /// `table` for people, `json` for tools.
+    #[arg(long, value_enum, default_value = "table")]
+    format: TableOrJson,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ForecastMethodArg {
+    Auto,
+    Naive,
+    Ses,
+    HoltWinters,
+    Croston,
+    Sba,
+    Tsb,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TableOrJson {
+    Table,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum ReplenishmentCmd {
+    /// Run the daily replenishment now: demand rolled up to yesterday, forecasts, suggestions,
+    /// urgent alerts, `storehub.replenishment.suggested`. Prints the summary.
+    Run {
+        /// Shop-local day to run for (default today).
+        #[arg(long, value_name = "DATE")]
+        date: Option<chrono::NaiveDate>,
+    },
+    /// The latest run's suggestion list, urgent first, each number explained.
+    List {
+        /// Only the urgent lines (projected stock-out before an order placed today arrives).
+        #[arg(long)]
+        urgent: bool,
+        /// Only this supplier's lines.
+        #[arg(long)]
+        supplier: Option<String>,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormat,
+        /// Write here instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Per-SKU and per-supplier replenishment terms.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+}
+
+#[derive(Subcommand)]
+enum PolicyCmd {
+    /// Set a SKU's own terms (only the options given change; --reset clears the rest first).
+    Set {
+        #[arg(long)]
+        sku: String,
+        /// Order from this supplier instead of the catalog's.
+        #[arg(long)]
+        supplier: Option<String>,
+        #[arg(long)]
+        lead_time_days: Option<u32>,
+        #[arg(long)]
+        review_period_days: Option<u32>,
+        #[arg(long)]
+        pack_size: Option<u32>,
+        #[arg(long)]
+        moq: Option<u32>,
+        /// Target service level in percent, e.g. 98 or 97.5 (default by ABC class).
+        #[arg(long, value_name = "PCT")]
+        service_level: Option<String>,
+        /// Clear the SKU's own terms before applying the options given.
+        #[arg(long)]
+        reset: bool,
+    },
+    /// Set a supplier's terms (replaces them; options not given fall back to [stock]).
+    Supplier {
+        id: String,
+        #[arg(long)]
+        lead_time_days: Option<u32>,
+        #[arg(long)]
+        review_period_days: Option<u32>,
+        #[arg(long)]
+        moq: Option<u32>,
+    },
+    /// A SKU's own terms, its supplier's, and the effective policy with where each value came from.
+    Show {
+        #[arg(long)]
+        sku: String,
+    },
+    /// Import SKU terms from a CSV file: sku,supplier,lead_time_days,review_period_days,
+    /// pack_size,moq,service_level (percent). All or nothing.
+    Import { file: PathBuf },
 }
 
 /// `storehub doctor [--json] [--print-test] [--scan [SECS]]`: the hardware list, then one
@@ -1944,6 +2070,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             print_json(&request(&cli, Request::AnalyticsFit { until: *until, unit_days, model: model.into() })?.result)
         }
         Command::Campaign(cmd) => campaign_command(&cli, cmd),
+        Command::Forecast(args) => forecast_command(&cli, args),
+        Command::Replenishment(cmd) => replenishment_command(&cli, cmd),
         Command::Analytics(AnalyticsCmd::Members { as_of, format, output }) => {
             let cfg = load_config(&cli, false)?;
             let params = cfg.as_ref().map(|c| c.analytics.params()).unwrap_or_default();
@@ -2365,6 +2493,94 @@ fn stock_analysis_command(cli: &Cli, list: Option<&str>, format: ExportFormat, o
 }
 
 /// Pretty JSON of export rows, with a final newline.
+/// `storehub forecast`: a series file is forecast here (no store needed); a SKU through the
+/// control ops (daemon or not).
+fn forecast_command(cli: &Cli, a: &ForecastArgs) -> Result<(), Failure> {
+    use storehub::domain::forecast::Method;
+    use storehub::inventory::replenishment as rep;
+    if a.horizon == 0 || a.horizon > 365 {
+        return Err(anyhow!("--horizon: expected 1 to 365 days, got {}", a.horizon).into());
+    }
+    let method = match a.method {
+        ForecastMethodArg::Auto => None,
+        ForecastMethodArg::Naive => Some(Method::Naive),
+        ForecastMethodArg::Ses => Some(Method::Ses),
+        ForecastMethodArg::HoltWinters => Some(Method::HoltWinters),
+        ForecastMethodArg::Croston => Some(Method::Croston),
+        ForecastMethodArg::Sba => Some(Method::Sba),
+        ForecastMethodArg::Tsb => Some(Method::Tsb),
+    };
+    let report: rep::ForecastReport = match (&a.sku, &a.series_file) {
+        (Some(sku), _) => {
+            let req = Request::Forecast { sku: sku.clone(), method, horizon: a.horizon, alpha: a.alpha, alpha_d: a.alpha_d, alpha_p: a.alpha_p };
+            serde_json::from_value(request(cli, req)?.result)?
+        }
+        (None, Some(file)) => {
+            let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let name = file.display().to_string();
+            let (first, qty) = storehub::inventory::demand::parse_series_file(&bytes, &name).map_err(|r| anyhow!("{r}"))?;
+            let cfg = load_config(cli, false)?;
+            let mut opts = rep::forecast_options(&cfg.map(|c| c.stock).unwrap_or_default());
+            opts.alpha = a.alpha.unwrap_or(opts.alpha);
+            opts.alpha_d = a.alpha_d.unwrap_or(opts.alpha_d);
+            opts.alpha_p = a.alpha_p.unwrap_or(opts.alpha_p);
+            rep::forecast_report(None, first, &qty, None, method, a.horizon as usize, &opts).map_err(|e| anyhow!("{name}: {e}"))?
+        }
+        (None, None) => return Err(anyhow!("give --sku SKU or --series-file FILE.csv").into()),
+    };
+    match a.format {
+        TableOrJson::Json => print_json(&serde_json::to_value(&report)?),
+        TableOrJson::Table => write_stdout(rep::render_forecast(&report).as_bytes()),
+    }
+}
+
+/// `storehub replenishment …`, through the control ops (daemon or not).
+fn replenishment_command(cli: &Cli, cmd: &ReplenishmentCmd) -> Result<(), Failure> {
+    use storehub::inventory::{policy, replenishment as rep};
+    match cmd {
+        ReplenishmentCmd::Run { date } => print_json(&request(cli, Request::ReplenishmentRun { date: *date })?.result),
+        ReplenishmentCmd::List { urgent, supplier, format, output } => {
+            let reply = request(cli, Request::ReplenishmentList { urgent: *urgent, supplier: supplier.clone() })?;
+            if reply.result["run"].is_null() {
+                eprintln!("no replenishment run yet; `storehub replenishment run` makes one");
+            }
+            let lines: Vec<rep::SuggestionLine> = serde_json::from_value(reply.result["lines"].clone())?;
+            let mut buf = Vec::new();
+            match format {
+                ExportFormat::Csv => rep::write_suggestions_csv(&lines, &mut buf)?,
+                ExportFormat::Json => json_rows(&lines, &mut buf)?,
+            }
+            write_export(&buf, output.as_deref(), lines.len(), "suggestion lines")
+        }
+        ReplenishmentCmd::Policy(PolicyCmd::Set { sku, supplier, lead_time_days, review_period_days, pack_size, moq, service_level, reset }) => {
+            let service_level_bp = match service_level {
+                None => None,
+                Some(v) => Some(policy::percent_bp(v).ok_or_else(|| anyhow!("--service-level: expected a percentage such as 98 or 97.5, got {v:?}"))?),
+            };
+            let patch = policy::SkuSettings {
+                supplier: supplier.clone(),
+                lead_time_days: *lead_time_days,
+                review_period_days: *review_period_days,
+                pack_size: *pack_size,
+                moq: *moq,
+                service_level_bp,
+            };
+            print_json(&request(cli, Request::PolicySet { sku: sku.clone(), patch, reset: *reset })?.result)
+        }
+        ReplenishmentCmd::Policy(PolicyCmd::Supplier { id, lead_time_days, review_period_days, moq }) => {
+            let terms = policy::SupplierTerms { lead_time_days: *lead_time_days, review_period_days: *review_period_days, moq: *moq };
+            print_json(&request(cli, Request::SupplierTermsSet { supplier: id.clone(), terms })?.result)
+        }
+        ReplenishmentCmd::Policy(PolicyCmd::Show { sku }) => print_json(&request(cli, Request::PolicyShow { sku: sku.clone() })?.result),
+        ReplenishmentCmd::Policy(PolicyCmd::Import { file }) => {
+            let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let name = file.display().to_string();
+            let rows = policy::parse_policy_csv(&bytes, &name).map_err(|r| anyhow!("{r}\nnothing imported"))?;
+            print_json(&request(cli, Request::PolicyImport { file_name: name, rows })?.result)
+        }
+    }
+}
+
 fn json_rows<T: serde::Serialize>(rows: &[T], buf: &mut Vec<u8>) -> Result<(), Failure> {
     serde_json::to_writer_pretty(&mut *buf, rows)?;
     buf.push(b'\n');

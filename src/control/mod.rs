@@ -247,6 +247,29 @@ pub enum Request {
     /// Stock analysis for today with `[stock]`'s rules: everything, or one list
     /// (`inventory::analysis::LISTS`).
     StockAnalysis { list: Option<String> },
+    /// `storehub forecast --sku`: the stored series (rolled up to yesterday, cleaned,
+    /// `[stock].history_days`); `method` `None` = auto; α's `None` = `[stock]`'s.
+    Forecast {
+        sku: String,
+        method: Option<crate::domain::forecast::Method>,
+        horizon: u32,
+        alpha: Option<f64>,
+        alpha_d: Option<f64>,
+        alpha_p: Option<f64>,
+    },
+    /// The replenishment run for a shop-local day (today when `None`).
+    ReplenishmentRun { date: Option<chrono::NaiveDate> },
+    /// The latest run's summary and suggestion list (urgent first), optionally only urgent lines
+    /// or one supplier's.
+    ReplenishmentList { urgent: bool, supplier: Option<String> },
+    /// A SKU's own settings, its supplier's terms and the effective policy.
+    PolicyShow { sku: String },
+    /// Change a SKU's own settings: the given fields (`reset`: remove all first).
+    PolicySet { sku: String, patch: crate::inventory::policy::SkuSettings, reset: bool },
+    /// Replace a supplier's terms.
+    SupplierTermsSet { supplier: String, terms: crate::inventory::policy::SupplierTerms },
+    /// Write many SKUs' settings, all or nothing (rows already format-checked by the CLI).
+    PolicyImport { file_name: String, rows: Vec<(String, crate::inventory::policy::SkuSettings)> },
 }
 
 impl Request {
@@ -342,6 +365,13 @@ impl Request {
             Request::RestockList { .. } => "restock_list",
             Request::RestockDone { .. } => "restock_done",
             Request::StockAnalysis { .. } => "stock_analysis",
+            Request::Forecast { .. } => "forecast",
+            Request::ReplenishmentRun { .. } => "replenishment_run",
+            Request::ReplenishmentList { .. } => "replenishment_list",
+            Request::PolicyShow { .. } => "policy_show",
+            Request::PolicySet { .. } => "policy_set",
+            Request::SupplierTermsSet { .. } => "supplier_terms_set",
+            Request::PolicyImport { .. } => "policy_import",
         }
     }
 }

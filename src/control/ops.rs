@@ -263,6 +263,80 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         | Request::RestockList { .. }
         | Request::RestockDone { .. }
         | Request::StockAnalysis { .. }) => shelf_request(store, ctx, req),
+        req @ (Request::Forecast { .. }
+        | Request::ReplenishmentRun { .. }
+        | Request::ReplenishmentList { .. }
+        | Request::PolicyShow { .. }
+        | Request::PolicySet { .. }
+        | Request::SupplierTermsSet { .. }
+        | Request::PolicyImport { .. }) => replenishment_request(store, ctx, req),
+    }
+}
+
+/// Forecasts, the replenishment run and list, replenishment policies.
+fn replenishment_request(store: &Store, ctx: &Context, req: Request) -> Result<Reply, String> {
+    use crate::inventory::{demand, policy, replenishment as rep};
+    let s = |e: crate::store::StoreError| e.to_string();
+    let today = crate::clock::local(store.clock().now(), ctx.tz).date();
+    match req {
+        Request::Forecast { sku, method, horizon, alpha, alpha_d, alpha_p } => {
+            let mut opts = rep::forecast_options(&ctx.stock);
+            opts.alpha = alpha.unwrap_or(opts.alpha);
+            opts.alpha_d = alpha_d.unwrap_or(opts.alpha_d);
+            opts.alpha_p = alpha_p.unwrap_or(opts.alpha_p);
+            let horizon = usize::try_from(horizon).unwrap_or(usize::MAX);
+            let ask = rep::ForecastAsk { method, horizon, opts };
+            let report = rep::forecast_sku(store, &ctx.stock, ctx.tz, demand::member_day_of(&ctx.loyalty), today, &sku, &ask)?;
+            Ok(Reply::json(report))
+        }
+        Request::ReplenishmentRun { date } => {
+            let day = date.unwrap_or(today);
+            let summary = rep::run(store, &ctx.stock, ctx.tz, &ctx.loyalty, day).map_err(|e| e.to_string())?;
+            Ok(Reply::json(summary))
+        }
+        Request::ReplenishmentList { urgent, supplier } => {
+            let run = rep::latest_run(store).map_err(s)?;
+            let lines = rep::sorted_lines(rep::suggestions(store).map_err(s)?, urgent, supplier.as_deref());
+            Ok(Reply::json(json!({ "run": run, "lines": lines })))
+        }
+        Request::PolicyShow { sku } => {
+            let product = catalog::product(store, &sku).map_err(s)?.ok_or_else(|| policy::PolicyError::UnknownSku(sku.clone()).to_string())?;
+            let own = policy::sku_settings(store, &sku).map_err(s)?;
+            let suppliers = policy::all_supplier_terms(store).map_err(s)?;
+            // The ABC class of the latest run, else C (no run yet).
+            let line = store.get::<rep::SuggestionLine>(crate::store::TreeId::Suggestions, sku.as_bytes()).map_err(s)?;
+            let abc = line.as_ref().map_or(crate::domain::abc::AbcClass::C, |l| l.abc);
+            let eff = policy::effective(&sku, own.as_ref(), product.supplier.as_deref(), &suppliers, &ctx.stock, abc);
+            let terms = eff.supplier.as_ref().and_then(|id| suppliers.get(id)).cloned();
+            Ok(Reply::json(json!({ "sku": sku, "own": own, "supplier_terms": terms, "abc": abc, "abc_from_run": line.is_some(), "effective": eff })))
+        }
+        Request::PolicySet { sku, patch, reset } => {
+            let mut settings = if reset { policy::SkuSettings::default() } else { policy::sku_settings(store, &sku).map_err(s)?.unwrap_or_default() };
+            let merge = |old: &mut Option<u32>, new: Option<u32>| {
+                if new.is_some() {
+                    *old = new;
+                }
+            };
+            if patch.supplier.is_some() {
+                settings.supplier = patch.supplier;
+            }
+            merge(&mut settings.lead_time_days, patch.lead_time_days);
+            merge(&mut settings.review_period_days, patch.review_period_days);
+            merge(&mut settings.pack_size, patch.pack_size);
+            merge(&mut settings.moq, patch.moq);
+            merge(&mut settings.service_level_bp, patch.service_level_bp);
+            let saved = policy::set_sku(store, &sku, &settings).map_err(|e| e.to_string())?;
+            Ok(Reply::json(json!({ "sku": sku, "own": saved })))
+        }
+        Request::SupplierTermsSet { supplier, terms } => {
+            let saved = policy::set_supplier(store, &supplier, &terms).map_err(|e| e.to_string())?;
+            Ok(Reply::json(json!({ "supplier": supplier, "terms": saved })))
+        }
+        Request::PolicyImport { file_name, rows } => {
+            let n = policy::import(store, &rows).map_err(|e| format!("{file_name}: nothing imported: {e}"))?;
+            Ok(Reply::json(json!({ "file": file_name, "imported": n })))
+        }
+        other => Err(format!("{} is not a replenishment request", other.name())),
     }
 }
 

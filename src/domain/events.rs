@@ -120,6 +120,7 @@ mod tests {
         // A person must act on these: business, never dropped by the disk budget.
         (crate::inventory::shelf_triggers::EVENT_TASK_OPENED, Business),
         (crate::inventory::shelf_triggers::EVENT_TASK_DONE, Business),
+        (crate::inventory::replenishment::EVENT_REPLENISHMENT_SUGGESTED, Business),
     ];
 
     #[test]
@@ -127,10 +128,10 @@ mod tests {
         for (event_type, class) in EVERY_EVENT {
             assert_eq!(class_of(event_type), *class, "{event_type}");
         }
-        // 61 business types (47 + six purchase-order, two alert, two restock and four stocktake
-        // ones), 5 telemetry ones (four shelf, one beam).
+        // 62 business types (47 + six purchase-order, two alert, two restock, four stocktake
+        // and the replenishment run's one), 5 telemetry ones (four shelf, one beam).
         let telemetry = EVERY_EVENT.iter().filter(|(_, c)| *c == Telemetry).count();
-        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (61, 5));
+        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (62, 5));
     }
 
     /// The list above names every `pub const EVENT_… = "…"` in src/, so a new event type cannot

@@ -18,7 +18,7 @@
 
 use thiserror::Error;
 
-use super::optimize::minimise_with_restarts;
+use super::optimize::minimise_coarse;
 
 /// ADI cut-off between frequent and intermittent demand (Syntetos, Boylan & Croston 2005).
 pub const ADI_CUTOFF: f64 = 1.32;
@@ -185,6 +185,9 @@ pub struct ForecastResult {
     /// Each candidate with its holdout MASE (`None`: not scored — series too short for a
     /// holdout, or MASE undefined because the training days are all equal).
     pub candidates: Vec<(Method, Option<f64>)>,
+    /// The chosen method's one-step (one-day-ahead) RMSE over the whole series, in units per
+    /// day ([`one_step_rmse`] of its fitted values): σ for the safety stock.
+    pub rmse: f64,
 }
 
 /// Checks that every day is a finite, non-negative quantity and that there is at least one.
@@ -462,6 +465,7 @@ fn hw_run(
     alpha: f64,
     beta: f64,
     gamma: f64,
+    keep_fitted: bool,
     mut on_state: impl FnMut(usize, f64, f64, &[f64; SEASON]),
 ) -> Option<HoltWintersFit> {
     let m = SEASON as f64;
@@ -483,7 +487,8 @@ fn hw_run(
         };
     }
     let mut sse = 0.0;
-    let mut fitted = vec![None; SEASON];
+    // The optimiser only needs the SSE: no per-day vector on its hundreds of evaluations.
+    let mut fitted = if keep_fitted { vec![None; SEASON] } else { Vec::new() };
     on_state(SEASON - 1, level, trend, &season);
     for (t, &yt) in y.iter().enumerate().skip(SEASON) {
         let s = season[t % SEASON];
@@ -498,7 +503,9 @@ fn hw_run(
             ),
         };
         sse += (yt - fit) * (yt - fit);
-        fitted.push(Some(fit));
+        if keep_fitted {
+            fitted.push(Some(fit));
+        }
         trend = beta * (new_level - level) + (1.0 - beta) * trend;
         level = new_level;
         season[t % SEASON] = match form {
@@ -529,11 +536,17 @@ fn logistic(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
+/// Days Holt-Winters' α, β, γ are fitted on at most: the newest 52 weeks of the series.
+pub const HW_FIT_DAYS: usize = 364;
+
 /// Holt-Winters with weekly seasonality (period 7) and additive trend; α, β, γ fitted by
-/// minimising the one-step squared error (Nelder–Mead on their logits, each kept in
-/// [4.5·10⁻⁵, 0.99995]), started at α = 0.2, β = 0.05, γ = 0.1. The additive form is always
-/// fitted; the multiplicative form too when every day is > 0; the smaller SSE wins.
-/// Needs at least two full weeks.
+/// minimising the one-step squared error over the newest [`HW_FIT_DAYS`] days (the model
+/// started on that window's first two weeks), by Nelder–Mead on their logits (each kept in
+/// [4.5·10⁻⁵, 0.99995]) started at α = 0.2, β = 0.05, γ = 0.1, stopped when the SSE is settled to
+/// 10⁻⁶ relative and the simplex narrower than 10⁻³ (one restart). The additive form is always
+/// fitted; the multiplicative form too when every day is > 0; the smaller SSE on the window
+/// wins. The returned model has run the recursions over the whole series with those parameters
+/// (its `sse` and `fitted` are over the whole series). Needs at least two full weeks.
 pub fn holt_winters(series: &[f64]) -> Result<HoltWintersFit, ForecastError> {
     check_series(series)?;
     if series.len() < HW_MIN_DAYS {
@@ -549,31 +562,34 @@ pub fn holt_winters(series: &[f64]) -> Result<HoltWintersFit, ForecastError> {
     if series.iter().all(|&v| v > 0.0) {
         forms.push(Seasonality::Multiplicative);
     }
-    let mut best: Option<HoltWintersFit> = None;
+    let window = &series[series.len().saturating_sub(HW_FIT_DAYS)..];
+    let mut best: Option<(f64, HoltWintersFit)> = None;
     for form in forms {
         let objective = |x: &[f64]| {
-            hw_run(series, form, logistic(x[0]), logistic(x[1]), logistic(x[2]), |_, _, _, _| {})
+            hw_run(window, form, logistic(x[0]), logistic(x[1]), logistic(x[2]), false, |_, _, _, _| {})
                 .map_or(f64::MAX, |f| f.sse)
         };
-        let run = minimise_with_restarts(objective, &start);
+        let run = minimise_coarse(objective, &start, 1e-6, 1e-3);
         let fit = hw_run(
             series,
             form,
             logistic(run.x[0]),
             logistic(run.x[1]),
             logistic(run.x[2]),
+            true,
             |_, _, _, _| {},
         );
         if let Some(fit) = fit {
-            if best.as_ref().is_none_or(|b| fit.sse < b.sse) {
-                best = Some(fit);
+            if best.as_ref().is_none_or(|(b, _)| run.fx < *b) {
+                best = Some((run.fx, fit));
             }
         }
     }
+    let best = best.map(|(_, fit)| fit);
     // The additive start is always finite on finite input; a fallback keeps this total.
     match best {
         Some(fit) => Ok(fit),
-        None => hw_run(series, Seasonality::Additive, 0.2, 0.05, 0.1, |_, _, _, _| {}).ok_or(ForecastError::TooShort {
+        None => hw_run(series, Seasonality::Additive, 0.2, 0.05, 0.1, true, |_, _, _, _| {}).ok_or(ForecastError::TooShort {
             method: "holt-winters",
             need: HW_MIN_DAYS,
             got: series.len(),
@@ -644,16 +660,25 @@ pub fn forecast_with(
     Ok(vec![fit.level.max(0.0); horizon])
 }
 
-/// Candidates of [`forecast_auto`] for a series of `n` days, in the order they are tried (ties
-/// go to the earlier one).
-/// Holt-Winters is a candidate only when the whole series has two full seasons; it is then
-/// scored only if the training part has them too.
-fn candidates(n: usize) -> Vec<Method> {
-    let mut c = vec![Method::Naive, Method::Ses, Method::Croston, Method::Sba, Method::Tsb];
-    if n >= HW_MIN_DAYS {
-        c.push(Method::HoltWinters);
+/// Candidates of [`forecast_auto`] for a series of `n` days of demand class `class`, in the
+/// order they are tried (ties go to the earlier one), as the issue sets them: smooth/erratic →
+/// naive, SES, Holt-Winters (a candidate only when the whole series has two full seasons; it is
+/// then scored only if the training part has them too); intermittent/lumpy → naive, Croston,
+/// SBA, TSB; no demand → naive (zero).
+fn candidates(class: DemandClass, n: usize) -> Vec<Method> {
+    match class {
+        DemandClass::Smooth | DemandClass::Erratic => {
+            let mut c = vec![Method::Naive, Method::Ses];
+            if n >= HW_MIN_DAYS {
+                c.push(Method::HoltWinters);
+            }
+            c
+        }
+        DemandClass::Intermittent | DemandClass::Lumpy => {
+            vec![Method::Naive, Method::Croston, Method::Sba, Method::Tsb]
+        }
+        DemandClass::NoDemand => vec![Method::Naive],
     }
-    c
 }
 
 /// The method used when nothing can be scored: Holt-Winters (SES below two seasons) for
@@ -667,19 +692,23 @@ fn class_default(class: DemandClass, n: usize) -> Method {
     }
 }
 
+/// Actual and forecast values of the holdout, and Holt-Winters' training fit when scored.
+type HoldoutPairs = (Vec<f64>, Vec<f64>, Option<HoltWintersFit>);
+
 /// Holdout pairs (actual, forecast) of `method`: its parameters fitted on days `0..split`
 /// only; from every origin o = split − 1, …, n − 2 (the state after day o, updated with each
 /// holdout day as it is revealed) it forecasts every later holdout day o + 1..n, so every lead
 /// time 1..h counts and no single origin decides. The flat methods' parameters are fixed (α
 /// given, Croston 0.1), so their state after day o is their fitted value for day o + 1;
-/// Holt-Winters' α, β, γ and form come from the training days. No forecast yet (no demand so
-/// far) counts as 0.
+/// Holt-Winters' α, β, γ and form come from the training days (returned, so that the final
+/// forecast reuses them instead of fitting them again). No forecast yet (no demand so far)
+/// counts as 0.
 fn holdout_pairs(
     series: &[f64],
     split: usize,
     method: Method,
     opts: &ForecastOptions,
-) -> Result<(Vec<f64>, Vec<f64>), ForecastError> {
+) -> Result<HoldoutPairs, ForecastError> {
     let n = series.len();
     let mut actual = Vec::new();
     let mut forecast = Vec::new();
@@ -687,7 +716,7 @@ fn holdout_pairs(
     if method == Method::HoltWinters {
         let train = holt_winters(&series[..split])?;
         let form = train.seasonality;
-        let ran = hw_run(series, form, train.alpha, train.beta, train.gamma, |o, level, trend, season| {
+        let ran = hw_run(series, form, train.alpha, train.beta, train.gamma, false, |o, level, trend, season| {
             if origins.contains(&o) {
                 for (t, &y) in series.iter().enumerate().skip(o + 1) {
                     actual.push(y);
@@ -696,9 +725,9 @@ fn holdout_pairs(
             }
         });
         if ran.is_none() {
-            return Ok((Vec::new(), Vec::new()));
+            return Ok((Vec::new(), Vec::new(), None));
         }
-        return Ok((actual, forecast));
+        return Ok((actual, forecast, Some(train)));
     }
     let fitted = match method {
         Method::Naive => naive(series)?.fitted,
@@ -715,23 +744,11 @@ fn holdout_pairs(
             forecast.push(level);
         }
     }
-    Ok((actual, forecast))
+    Ok((actual, forecast, None))
 }
 
-/// Classifies the series, scores each candidate on a holdout of the last [`holdout_len`] days
-/// and refits the lowest-MASE candidate on the whole series for `horizon` days. Scoring: the
-/// candidate's parameters are fitted on the days before the holdout; its forecasts from every
-/// origin in the holdout to every later holdout day (rolling origin, all lead times 1..h) are
-/// compared with the actual days, MASE scaled by the training days' naive one-step MAE. Many
-/// origins rather than one, so a lucky or unlucky last training day cannot decide. When the
-/// series is too short for a holdout (fewer than 14 training days would remain) or no
-/// candidate has a defined MASE, the class default is used (Holt-Winters or SES, SBA, or naive
-/// for no demand).
-pub fn forecast_auto(
-    series: &[f64],
-    horizon: usize,
-    opts: &ForecastOptions,
-) -> Result<ForecastResult, ForecastError> {
+/// Checks a forecast's inputs (series, horizon ≥ 1, every α in (0, 1]) and classifies the series.
+fn check_inputs(series: &[f64], horizon: usize, opts: &ForecastOptions) -> Result<DemandClass, ForecastError> {
     check_series(series)?;
     if horizon == 0 {
         return Err(ForecastError::ZeroHorizon);
@@ -739,16 +756,89 @@ pub fn forecast_auto(
     check_alpha("alpha", opts.alpha)?;
     check_alpha("alpha_d", opts.alpha_d)?;
     check_alpha("alpha_p", opts.alpha_p)?;
-    let class = classify(series)?;
+    classify(series)
+}
+
+/// Root mean square of the one-step errors yₜ − fittedₜ over the days that have a fitted value
+/// (0 when none has): σ of the safety stock.
+pub fn one_step_rmse(series: &[f64], fitted: &[Option<f64>]) -> f64 {
+    let (mut sum, mut count) = (0.0, 0usize);
+    for (&y, f) in series.iter().zip(fitted) {
+        if let Some(f) = f {
+            sum += (y - f) * (y - f);
+            count += 1;
+        }
+    }
+    if count == 0 {
+        0.0
+    } else {
+        (sum / count as f64).sqrt()
+    }
+}
+
+/// One method fitted on the whole series: its per-day forecast for `horizon` days and its
+/// one-step RMSE over the series. `hw_params`: Holt-Winters' form and α, β, γ already fitted
+/// (on the training part) — the recursions are run over the whole series with them instead of
+/// fitting them again.
+fn fit_final(
+    series: &[f64],
+    method: Method,
+    horizon: usize,
+    opts: &ForecastOptions,
+    hw_params: Option<&HoltWintersFit>,
+) -> Result<(Vec<f64>, f64), ForecastError> {
+    let fit = match method {
+        Method::HoltWinters => {
+            let fit = match hw_params {
+                Some(p) => match hw_run(series, p.seasonality, p.alpha, p.beta, p.gamma, true, |_, _, _, _| {}) {
+                    Some(fit) => fit,
+                    None => holt_winters(series)?,
+                },
+                None => holt_winters(series)?,
+            };
+            return Ok((fit.forecast(horizon), one_step_rmse(series, &fit.fitted)));
+        }
+        Method::Naive => naive(series)?,
+        Method::Ses => ses(series, opts.alpha)?,
+        Method::Croston => croston(series)?,
+        Method::Sba => sba(series)?,
+        Method::Tsb => tsb(series, opts.alpha_d, opts.alpha_p)?,
+    };
+    Ok((vec![fit.level.max(0.0); horizon], one_step_rmse(series, &fit.fitted)))
+}
+
+/// Classifies the series, scores the class's candidates (see [`candidates`]) on a holdout of
+/// the last [`holdout_len`] days and forecasts `horizon` days with the lowest-MASE candidate
+/// fitted on the whole series. Scoring: the candidate's parameters are fitted on the days before
+/// the holdout; its forecasts from every origin in the holdout to every later holdout day
+/// (rolling origin, all lead times 1..h) are compared with the actual days, MASE scaled by the
+/// training days' naive one-step MAE. Many origins rather than one, so a lucky or unlucky last
+/// training day cannot decide. Holt-Winters keeps the α, β, γ and form fitted on the training
+/// days for its final run over the whole series (one Nelder–Mead fit per SKU, not two). When
+/// the series is too short for a holdout (fewer than 14 training days would remain) or no
+/// candidate has a defined MASE, the class default is used (Holt-Winters or SES, SBA, or naive
+/// for no demand), fitted on the whole series.
+pub fn forecast_auto(
+    series: &[f64],
+    horizon: usize,
+    opts: &ForecastOptions,
+) -> Result<ForecastResult, ForecastError> {
+    let class = check_inputs(series, horizon, opts)?;
     let n = series.len();
     let h = holdout_len(n);
     let mut scored = Vec::new();
     let mut best: Option<(Method, f64)> = None;
-    for method in candidates(n) {
+    let mut hw_train: Option<HoltWintersFit> = None;
+    for method in candidates(class, n) {
         let score = if n >= h + MIN_TRAINING {
             let train = &series[..n - h];
             match holdout_pairs(series, n - h, method, opts) {
-                Ok((actual, f)) if !actual.is_empty() => mase(train, &actual, &f)?,
+                Ok((actual, f, hw)) if !actual.is_empty() => {
+                    if hw.is_some() {
+                        hw_train = hw;
+                    }
+                    mase(train, &actual, &f)?
+                }
                 Ok(_) => None,
                 Err(ForecastError::TooShort { .. }) => None,
                 Err(e) => return Err(e),
@@ -764,13 +854,78 @@ pub fn forecast_auto(
         scored.push((method, score));
     }
     let method = best.map_or(class_default(class, n), |(m, _)| m);
-    let per_day = forecast_with(series, method, horizon, opts)?;
+    let (per_day, rmse) = fit_final(series, method, horizon, opts, hw_train.as_ref())?;
     Ok(ForecastResult {
         method,
         class,
         per_day,
         candidates: scored,
+        rmse,
     })
+}
+
+/// One method asked for by name (`storehub forecast --method`), fitted on the whole series:
+/// the class, the per-day forecast and the one-step RMSE; no candidates scored.
+pub fn forecast_method(
+    series: &[f64],
+    method: Method,
+    horizon: usize,
+    opts: &ForecastOptions,
+) -> Result<ForecastResult, ForecastError> {
+    let class = check_inputs(series, horizon, opts)?;
+    let (per_day, rmse) = fit_final(series, method, horizon, opts, None)?;
+    Ok(ForecastResult { method, class, per_day, candidates: Vec::new(), rmse })
+}
+
+/// How [`clean_censored`] replaced one day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CleanRule {
+    /// Median of the same weekday's uncensored days among the 4 weeks before.
+    SameWeekdayMedian,
+    /// Mean of the uncensored days among the 28 days before.
+    RecentMean,
+    /// Nothing uncensored in the 28 days before: 0.
+    Zero,
+}
+
+/// Forecast input cleaning: every censored day (a stock-out cut sales short; a promotion or a
+/// member day pushed them up) is replaced by what an ordinary day would have sold, looking only
+/// backwards at uncensored days of the original series: the median of the same weekday's
+/// uncensored days among t − 7, t − 14, t − 21, t − 28 (two values: their mean); else the mean
+/// of the uncensored days among t − 28 … t − 1; else 0. Uncensored days are kept as they are.
+/// `censored` must be as long as `qty` (`ForecastError::Length` names it otherwise); every
+/// quantity is checked like a series. Returns the cleaned series and, per censored day, the rule
+/// used (`None` for uncensored days).
+pub fn clean_censored(qty: &[f64], censored: &[bool]) -> Result<(Vec<f64>, Vec<Option<CleanRule>>), ForecastError> {
+    check_series(qty)?;
+    if censored.len() != qty.len() {
+        return Err(ForecastError::Length { field: "censored", expected: qty.len(), got: censored.len() });
+    }
+    let mut out = qty.to_vec();
+    let mut rules = vec![None; qty.len()];
+    for t in (0..qty.len()).filter(|&t| censored[t]) {
+        let mut same: Vec<f64> = (1..=4)
+            .filter_map(|w| t.checked_sub(7 * w))
+            .filter(|&d| !censored[d])
+            .map(|d| qty[d])
+            .collect();
+        let (value, rule) = if !same.is_empty() {
+            same.sort_by(f64::total_cmp);
+            let k = same.len();
+            let median = if k % 2 == 1 { same[k / 2] } else { (same[k / 2 - 1] + same[k / 2]) / 2.0 };
+            (median, CleanRule::SameWeekdayMedian)
+        } else {
+            let recent: Vec<f64> = (t.saturating_sub(28)..t).filter(|&d| !censored[d]).map(|d| qty[d]).collect();
+            if recent.is_empty() {
+                (0.0, CleanRule::Zero)
+            } else {
+                (recent.iter().sum::<f64>() / recent.len() as f64, CleanRule::RecentMean)
+            }
+        };
+        out[t] = value;
+        rules[t] = Some(rule);
+    }
+    Ok((out, rules))
 }
 
 #[cfg(test)]
@@ -957,7 +1112,11 @@ mod tests {
         let series: Vec<f64> = (0..28).map(|d| if d % 2 == 0 { 2.0 } else { 0.0 }).collect();
         let r = forecast_auto(&series, 5, &ForecastOptions::default()).unwrap();
         assert_eq!(r.class, DemandClass::Intermittent);
-        assert_eq!(r.candidates.len(), 6);
+        // Intermittent: the class's candidates naive, Croston, SBA, TSB.
+        assert_eq!(
+            r.candidates.iter().map(|c| c.0).collect::<Vec<_>>(),
+            vec![Method::Naive, Method::Croston, Method::Sba, Method::Tsb]
+        );
         assert!(r.candidates.iter().all(|(_, m)| m.is_some()));
         close(r.candidates[0].1.unwrap(), 4.0 / 7.0, 1e-12);
         assert_ne!(r.method, Method::Naive);
@@ -970,6 +1129,15 @@ mod tests {
         assert_eq!(r.per_day.len(), 5);
         let refit = forecast_with(&series, r.method, 5, &ForecastOptions::default()).unwrap();
         assert_eq!(r.per_day, refit);
+        // σ is the chosen method's one-step RMSE over the whole series.
+        let fitted = match r.method {
+            Method::Croston => croston(&series).unwrap().fitted,
+            Method::Sba => sba(&series).unwrap().fitted,
+            Method::Tsb => tsb(&series, 0.1, 0.1).unwrap().fitted,
+            other => panic!("unexpected {other:?}"),
+        };
+        close(r.rmse, one_step_rmse(&series, &fitted), 1e-12);
+        assert!(r.rmse > 0.5 && r.rmse < 2.0, "{}", r.rmse);
         // Too short for a holdout (10 days): class default, nothing scored.
         let r = forecast_auto(&WORKED, 3, &ForecastOptions::default()).unwrap();
         assert_eq!(r.method, Method::Sba);
@@ -1065,6 +1233,52 @@ mod tests {
             (0..150).map(|t| poisson(rng, 5.0 + 0.15 * t as f64)).collect()
         });
         assert!(auto < naive, "auto {auto} vs naive {naive}");
+    }
+
+    #[test]
+    fn one_step_rmse_worked() {
+        // Naive on 1, 3, 2: fitted –, 1, 3; errors 2 and −1 → √((4 + 1) / 2) = √2.5.
+        let fit = naive(&[1.0, 3.0, 2.0]).unwrap();
+        close(one_step_rmse(&[1.0, 3.0, 2.0], &fit.fitted), 2.5f64.sqrt(), 1e-12);
+        assert_eq!(one_step_rmse(&[4.0], &[None]), 0.0);
+        // A smooth series: Holt-Winters' σ comes from its fitted days 7.. of the whole series.
+        let weekly = [3.0, 4.0, 5.0, 6.0, 7.0, 12.0, 10.0];
+        let series: Vec<f64> = (0..70).map(|t| weekly[t % 7] + (t % 3) as f64).collect();
+        let r = forecast_auto(&series, 7, &ForecastOptions::default()).unwrap();
+        assert_eq!(r.class, DemandClass::Smooth);
+        assert_eq!(r.method, Method::HoltWinters, "{:?}", r.candidates);
+        assert!(r.rmse > 0.0 && r.rmse < 1.5, "σ {}", r.rmse);
+    }
+
+    #[test]
+    fn censored_days_are_replaced_by_the_documented_rule() {
+        // qty[t] = t for 29 days (day 0 a Monday-like position; weekday = t mod 7).
+        let qty: Vec<f64> = (0..29).map(|t| t as f64).collect();
+        let mut censored = vec![false; 29];
+        for t in [3, 10, 14, 28] {
+            censored[t] = true;
+        }
+        let (clean, rules) = clean_censored(&qty, &censored).unwrap();
+        // Day 28: same weekday 21, 14 (censored), 7, 0 → median of 0, 7, 21 = 7.
+        assert_eq!(clean[28], 7.0);
+        assert_eq!(rules[28], Some(CleanRule::SameWeekdayMedian));
+        // Day 14: 7 and 0 → their mean 3.5.
+        assert_eq!(clean[14], 3.5);
+        // Day 10: its weekday's day 3 is censored → mean of days 0..=9 without 3 = 42 / 9.
+        close(clean[10], 42.0 / 9.0, 1e-12);
+        assert_eq!(rules[10], Some(CleanRule::RecentMean));
+        // Day 3: no earlier same weekday → mean of days 0, 1, 2 = 1.
+        assert_eq!(clean[3], 1.0);
+        // Uncensored days are untouched; nothing before a censored first day → 0.
+        assert_eq!(clean[27], 27.0);
+        assert_eq!(rules[27], None);
+        let (clean, rules) = clean_censored(&[5.0, 1.0], &[true, false]).unwrap();
+        assert_eq!(clean, vec![0.0, 1.0]);
+        assert_eq!(rules[0], Some(CleanRule::Zero));
+        assert_eq!(
+            clean_censored(&[1.0, 2.0], &[false]).unwrap_err().to_string(),
+            "censored: expected 2 values, got 1"
+        );
     }
 
     #[test]

@@ -41,6 +41,19 @@ fn nelder_mead(
     step: f64,
     max_iter: u32,
 ) -> NmResult {
+    nelder_mead_tol(f, start, step, max_iter, 1e-10, 1e-7)
+}
+
+/// [`nelder_mead`] with its convergence test given: values across the simplex within
+/// `ftol`·(1+|f|) and the simplex narrower than `xtol`.
+fn nelder_mead_tol(
+    f: &mut impl FnMut(&[f64]) -> f64,
+    start: &[f64],
+    step: f64,
+    max_iter: u32,
+    ftol: f64,
+    xtol: f64,
+) -> NmResult {
     let n = start.len();
     if n == 0 {
         // Nothing to move: the only point is the empty one.
@@ -83,7 +96,7 @@ fn nelder_mead(
             .iter()
             .flat_map(|p| p.iter().zip(&simplex[0]).map(|(a, b)| (a - b).abs()))
             .fold(0.0, f64::max);
-        if best.is_finite() && (worst - best) <= 1e-10 * (1.0 + best.abs()) && width <= 1e-7 {
+        if best.is_finite() && (worst - best) <= ftol * (1.0 + best.abs()) && width <= xtol {
             converged = true;
             break;
         }
@@ -174,6 +187,19 @@ pub fn minimise_with_restarts(mut f: impl FnMut(&[f64]) -> f64, start: &[f64]) -
         }
     }
     best.iterations = total;
+    best
+}
+
+/// A cheaper minimisation for fits that need a good point, not the last digit (Holt-Winters'
+/// smoothing parameters): Nelder–Mead from `start` (step 1) and one restart from its best point
+/// (step 0.3), each stopping when the values across the simplex are within `ftol`·(1+|f|) and
+/// the simplex is narrower than `xtol` (at most 2 000 iterations each).
+pub fn minimise_coarse(mut f: impl FnMut(&[f64]) -> f64, start: &[f64], ftol: f64, xtol: f64) -> NmResult {
+    let first = nelder_mead_tol(&mut f, start, 1.0, 2_000, ftol, xtol);
+    let second = nelder_mead_tol(&mut f, &first.x, 0.3, 2_000, ftol, xtol);
+    let iterations = first.iterations + second.iterations;
+    let mut best = if second.fx <= first.fx { second } else { first };
+    best.iterations = iterations;
     best
 }
 

@@ -8,7 +8,6 @@
 //! history, so the work runs on a blocking thread.
 
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use chrono::NaiveDate;
@@ -106,17 +105,7 @@ async fn members_api(State(state): State<AppState>, RawQuery(query): RawQuery) -
     if csv {
         let mut body = Vec::new();
         analytics::write_csv(&rows, as_of, &mut body).map_err(|e| WebError::internal(format!("csv: {e}")))?;
-        let disposition = HeaderValue::from_str(&format!("attachment; filename=\"member-analytics-{as_of}.csv\""))
-            .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
-        return Ok((
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
-                (header::CONTENT_DISPOSITION, disposition),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            ],
-            body,
-        )
-            .into_response());
+        return Ok(super::forms::csv_attachment(&format!("member-analytics-{as_of}.csv"), body));
     }
     Ok(axum::Json(serde_json::json!({ "as_of": as_of, "rows": rows })).into_response())
 }

@@ -223,6 +223,22 @@ pub fn multiplier(bp: u32) -> String {
     format!("×{whole}.{}", digits.trim_end_matches('0'))
 }
 
+/// A CSV download: UTF-8 text, saved as `file_name`, never cached.
+pub fn csv_attachment(file_name: &str, body: Vec<u8>) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    use axum::response::IntoResponse;
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")).unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,6 +27,7 @@ pub mod messages;
 pub mod openapi;
 pub mod page;
 pub mod purchase;
+pub mod replenishment;
 pub mod reports;
 pub mod routes;
 pub mod staff;

@@ -135,6 +135,7 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(super::purchase::routes());
     t.extend(super::stock_tasks::routes());
     t.extend(super::stock_analysis::routes());
+    t.extend(super::replenishment::routes());
     t
 }
 
