@@ -274,19 +274,6 @@ async fn api_receive(State(state): State<AppState>, Extension(me): Extension<Ide
 
 // --- pages -----------------------------------------------------------------------------------------
 
-/// The stock pages' sub-navigation, with the current page in bold.
-fn stock_nav(lang: Lang, here: &str) -> Markup {
-    let tabs = [("/stock", "库存", "Stock"), ("/stock/moves", "库存流水", "Stock ledger"), ("/stock/purchase-orders", "采购单", "Purchase orders")];
-    html! {
-        nav.toolbar.subnav {
-            @for (i, (href, zh, en)) in tabs.iter().enumerate() {
-                @if i > 0 { " · " }
-                @if *href == here { strong { (lang.pick(zh, en)) } } @else { a href=(href) { (lang.pick(zh, en)) } }
-            }
-        }
-    }
-}
-
 fn render(state: &AppState, me: &Identity, title: &str, body: Markup) -> Markup {
     page::render_with(state, Some(me), title, html! { (forms::styles()) (body) }, &["purchase.js"])
 }
@@ -365,7 +352,7 @@ async fn render_list(state: &AppState, me: &Identity, q: &ListQuery, new: &NewFo
     let tz = state.ctx.tz;
     let body = html! {
         h1 { (lang.pick("采购单", "Purchase orders")) }
-        (stock_nav(lang, "/stock/purchase-orders"))
+        (super::stock::stock_tabs(lang, "/stock/purchase-orders"))
         @if let Some(made) = text(&q.made) {
             p.flash role="status" {
                 (lang.pick("已从补货建议生成草稿：", "Drafts made from the suggestions: ")) strong { (made) }
@@ -534,7 +521,7 @@ fn order_body(state: &AppState, me: &Identity, v: &PoView, error: Option<(&str, 
     let nothing_received = o.receipts_total == 0 && o.lines.iter().all(|l| l.received == 0);
     html! {
         h1 { (lang.pick("采购单", "Purchase order")) " #" (o.id) @if let Some(s) = &o.supplier { " · " (s) } }
-        (stock_nav(lang, "/stock/purchase-orders"))
+        (super::stock::stock_tabs(lang, "/stock/purchase-orders"))
         p {
             a href="/stock/purchase-orders" { "‹ " (lang.pick("采购单列表", "Purchase orders")) }
             @if may_receive { " · " a href=(format!("/stock/purchase-orders/{}/receive", o.id)) { (lang.pick("收货页面", "Receiving page")) } }
@@ -757,7 +744,7 @@ async fn receiving_page(State(state): State<AppState>, Extension(me): Extension<
     orders.retain(|v| v.order.state.is_on_order());
     let body = html! {
         h1 { (lang.pick("收货", "Receiving")) }
-        @if allows(me.staff.role, Action::ViewStock) { (stock_nav(lang, "")) }
+        @if allows(me.staff.role, Action::ViewStock) { (super::stock::stock_tabs(lang, "")) }
         @if orders.is_empty() {
             p.muted { (lang.pick("没有待收货的采购单。", "No order is waiting for goods.")) }
         } @else {

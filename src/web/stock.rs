@@ -344,7 +344,7 @@ async fn stock_page(State(state): State<AppState>, Extension(me): Extension<Iden
     let may_adjust = allows(me.staff.role, Action::AdjustStock);
     let body = html! {
         h1 { (lang.pick("库存", "Stock")) }
-        (super::stock_tasks::stock_tabs(lang, "/stock"))
+        (stock_tabs(lang, "/stock"))
         form.toolbar method="get" action="/stock" {
             label { (lang.pick("名称 / SKU", "Name / sku")) input type="search" name="q" value=(query) autofocus; }
             label.check { input type="checkbox" name="low" value="true" checked[low]; " " (lang.pick("只看低库存", "Low stock only")) }
@@ -513,5 +513,24 @@ mod tests {
         assert_eq!(change_of(Lang::En, None, Some(17)).ok(), Some(StockChange::CountedAt(17)));
         assert_eq!(change_of(Lang::En, None, None).unwrap_err().field.as_deref(), Some("qty"));
         assert_eq!(change_of(Lang::En, Some(1), Some(1)).unwrap_err().field.as_deref(), Some("counted"));
+    }
+}
+
+/// The stock pages' tabs (the one `/stock` nav entry leads to all of them).
+pub fn stock_tabs(lang: Lang, current: &str) -> Markup {
+    let tabs = [
+        ("/stock", "库存", "Stock"),
+        ("/stock/replenishment", "补货建议", "Replenishment"),
+        ("/stock/purchase-orders", "采购单", "Purchase orders"),
+        ("/stock/stocktakes", "盘点", "Stocktakes"),
+        ("/stock/analysis", "库存分析", "Analysis"),
+        ("/stock/tasks", "补货任务与告警", "Tasks and alerts"),
+    ];
+    html! {
+        nav.toolbar.stock-tabs {
+            @for (href, zh, en) in tabs {
+                @if href == current { strong { (lang.pick(zh, en)) } } @else { a href=(href) { (lang.pick(zh, en)) } }
+            }
+        }
     }
 }

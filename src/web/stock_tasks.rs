@@ -156,24 +156,6 @@ async fn api_ack(State(state): State<AppState>, Extension(me): Extension<Identit
 
 // --- pages -----------------------------------------------------------------------------------------
 
-/// The stock pages' tabs (the one `/stock` nav entry leads to all of them).
-pub fn stock_tabs(lang: Lang, current: &str) -> Markup {
-    let tabs = [
-        ("/stock", "库存", "Stock"),
-        ("/stock/replenishment", "补货建议", "Replenishment"),
-        ("/stock/purchase-orders", "采购单", "Purchase orders"),
-        ("/stock/stocktakes", "盘点", "Stocktakes"),
-        ("/stock/analysis", "库存分析", "Analysis"),
-        ("/stock/tasks", "补货任务与告警", "Tasks and alerts"),
-    ];
-    html! {
-        nav.toolbar.stock-tabs {
-            @for (href, zh, en) in tabs {
-                @if href == current { strong { (lang.pick(zh, en)) } } @else { a href=(href) { (lang.pick(zh, en)) } }
-            }
-        }
-    }
-}
 
 fn kind_title(lang: Lang, a: &Alert) -> &'static str {
     let (zh, en) = a.kind.title();
@@ -295,7 +277,7 @@ async fn tasks_page(State(state): State<AppState>, Extension(me): Extension<Iden
     let title = lang.pick("补货任务与告警", "Restock tasks and alerts");
     let body = html! {
         h1 { (title) }
-        (stock_tabs(lang, "/stock/tasks"))
+        (super::stock::stock_tabs(lang, "/stock/tasks"))
         @if q.done.is_some() { p.flash { (lang.pick("已记录。", "Recorded.")) } }
         h2 { (lang.pick("未处理的告警", "Open alerts")) }
         (alerts_table(lang, tz, &me, &b.alerts, "/stock/tasks"))
