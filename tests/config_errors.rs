@@ -166,7 +166,7 @@ fn unknown_top_level_section() {
     assert_eq!(
         message(&with_base("\n[mqqt]\nenabled = true\n")),
         "config/storehub.toml:10: unknown key [mqqt]; expected one of: store, data, barcode, lanes, \
-         devices, mqtt, web, checkout, loyalty, log, analytics, campaigns, messages, tickets"
+         devices, mqtt, web, checkout, loyalty, log, analytics, campaigns, messages, tickets, stock"
     );
 }
 
