@@ -146,3 +146,26 @@ async fn ninety_days_of_sales_become_a_suggestion_a_purchase_order_and_a_receipt
         assert!(types.iter().any(|x| x == t), "{t} in the outbox");
     }
 }
+
+/// Cashiers receive goods, count and restock but may not see stock figures: a "仓务" nav entry
+/// takes them to the tasks page, whose tabs are the pages they may open; managers reach the same
+/// pages through "库存" and do not get the extra entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cashiers_reach_receiving_counting_and_tasks_from_one_nav_entry() {
+    let shop = WebShop::start().await;
+    let c = shop.login("cashier1", Some("lane-1")).await;
+    let (s, html) = common::web::text(shop.get(&c, "/stock/tasks").await).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains(r#"href="/stock/tasks""#) && html.contains("仓务"), "{html}");
+    for tab in ["/stock/purchase-orders/receiving", "/stock/stocktakes/counting"] {
+        assert!(html.contains(&format!(r#"href="{tab}""#)), "{tab} in {html}");
+        let (s, _) = common::web::text(shop.get(&c, tab).await).await;
+        assert_eq!(s, StatusCode::OK, "{tab}");
+    }
+    for hidden in [r#"href="/stock/analysis""#, r#"href="/stock/replenishment""#, r#"href="/stock""#] {
+        assert!(!html.contains(hidden), "a cashier is not shown {hidden}");
+    }
+    let m = shop.login("manager1", None).await;
+    let (_, html) = common::web::text(shop.get(&m, "/stock/tasks").await).await;
+    assert!(!html.contains("仓务") && html.contains(r#"href="/stock/analysis""#), "{html}");
+}

@@ -15,22 +15,27 @@ struct NavItem {
     zh: &'static str,
     en: &'static str,
     need: Need,
+    /// Not shown to roles that may do this (they reach the page another way).
+    hidden_with: Option<Action>,
 }
 
 const NAV: &[NavItem] = &[
-    NavItem { href: "/dashboard", zh: "概览", en: "Dashboard", need: Need::May(Action::ViewSales) },
-    NavItem { href: "/members", zh: "会员", en: "Members", need: Need::May(Action::LookupMembers) },
-    NavItem { href: "/messages", zh: "消息", en: "Messages", need: Need::May(Action::ManageMessages) },
-    NavItem { href: "/tickets", zh: "服务工单", en: "Tickets", need: Need::May(Action::ManageTickets) },
-    NavItem { href: "/products", zh: "商品", en: "Products", need: Need::May(Action::ViewCatalog) },
-    NavItem { href: "/stock", zh: "库存", en: "Stock", need: Need::May(Action::ViewStock) },
-    NavItem { href: "/reports", zh: "报表", en: "Reports", need: Need::May(Action::ViewSales) },
-    NavItem { href: "/analytics", zh: "会员分析", en: "Analytics", need: Need::May(Action::ViewAnalytics) },
-    NavItem { href: "/staff", zh: "员工", en: "Staff", need: Need::May(Action::ManageStaff) },
-    NavItem { href: "/shifts", zh: "班次", en: "Shifts", need: Need::May(Action::OpenShift) },
-    NavItem { href: "/devices", zh: "设备", en: "Devices", need: Need::May(Action::ViewDevices) },
-    NavItem { href: "/system", zh: "系统", en: "System", need: Need::May(Action::Configure) },
-    NavItem { href: "/campaigns", zh: "营销", en: "Campaigns", need: Need::May(Action::ManageCampaigns) },
+    NavItem { href: "/dashboard", zh: "概览", en: "Dashboard", need: Need::May(Action::ViewSales), hidden_with: None },
+    NavItem { href: "/members", zh: "会员", en: "Members", need: Need::May(Action::LookupMembers), hidden_with: None },
+    NavItem { href: "/messages", zh: "消息", en: "Messages", need: Need::May(Action::ManageMessages), hidden_with: None },
+    NavItem { href: "/tickets", zh: "服务工单", en: "Tickets", need: Need::May(Action::ManageTickets), hidden_with: None },
+    NavItem { href: "/products", zh: "商品", en: "Products", need: Need::May(Action::ViewCatalog), hidden_with: None },
+    NavItem { href: "/stock", zh: "库存", en: "Stock", need: Need::May(Action::ViewStock), hidden_with: None },
+    // Cashiers who receive goods, count and restock but may not see stock figures: their stock
+    // work starts at the tasks page, whose tabs lead to receiving and counting.
+    NavItem { href: "/stock/tasks", zh: "仓务", en: "Stockroom", need: Need::May(Action::WorkRestockTasks), hidden_with: Some(Action::ViewStock) },
+    NavItem { href: "/reports", zh: "报表", en: "Reports", need: Need::May(Action::ViewSales), hidden_with: None },
+    NavItem { href: "/analytics", zh: "会员分析", en: "Analytics", need: Need::May(Action::ViewAnalytics), hidden_with: None },
+    NavItem { href: "/staff", zh: "员工", en: "Staff", need: Need::May(Action::ManageStaff), hidden_with: None },
+    NavItem { href: "/shifts", zh: "班次", en: "Shifts", need: Need::May(Action::OpenShift), hidden_with: None },
+    NavItem { href: "/devices", zh: "设备", en: "Devices", need: Need::May(Action::ViewDevices), hidden_with: None },
+    NavItem { href: "/system", zh: "系统", en: "System", need: Need::May(Action::Configure), hidden_with: None },
+    NavItem { href: "/campaigns", zh: "营销", en: "Campaigns", need: Need::May(Action::ManageCampaigns), hidden_with: None },
 ];
 
 /// A whole page: `title` in the tab and as the heading's context, `body` inside `<main>`.
@@ -61,7 +66,7 @@ pub fn render_with(state: &AppState, me: Option<&Identity>, title: &str, body: M
                             @if let Some(lane) = &me.lane {
                                 a href=(format!("/cashier/{lane}")) { (lang.pick("收银", "Till")) " " (lane) }
                             }
-                            @for item in NAV.iter().filter(|i| i.need.role_allowed(me.staff.role)) {
+                            @for item in NAV.iter().filter(|i| i.need.role_allowed(me.staff.role) && !i.hidden_with.is_some_and(|a| crate::domain::staff::allows(me.staff.role, a))) {
                                 a href=(item.href) { (lang.pick(item.zh, item.en)) }
                             }
                         }

@@ -352,7 +352,7 @@ async fn render_list(state: &AppState, me: &Identity, q: &ListQuery, new: &NewFo
     let tz = state.ctx.tz;
     let body = html! {
         h1 { (lang.pick("采购单", "Purchase orders")) }
-        (super::stock::stock_tabs(lang, "/stock/purchase-orders"))
+        (super::stock::stock_tabs(lang, me.staff.role, "/stock/purchase-orders"))
         @if let Some(made) = text(&q.made) {
             p.flash role="status" {
                 (lang.pick("已从补货建议生成草稿：", "Drafts made from the suggestions: ")) strong { (made) }
@@ -521,7 +521,7 @@ fn order_body(state: &AppState, me: &Identity, v: &PoView, error: Option<(&str, 
     let nothing_received = o.receipts_total == 0 && o.lines.iter().all(|l| l.received == 0);
     html! {
         h1 { (lang.pick("采购单", "Purchase order")) " #" (o.id) @if let Some(s) = &o.supplier { " · " (s) } }
-        (super::stock::stock_tabs(lang, "/stock/purchase-orders"))
+        (super::stock::stock_tabs(lang, me.staff.role, "/stock/purchase-orders"))
         p {
             a href="/stock/purchase-orders" { "‹ " (lang.pick("采购单列表", "Purchase orders")) }
             @if may_receive { " · " a href=(format!("/stock/purchase-orders/{}/receive", o.id)) { (lang.pick("收货页面", "Receiving page")) } }
@@ -744,7 +744,7 @@ async fn receiving_page(State(state): State<AppState>, Extension(me): Extension<
     orders.retain(|v| v.order.state.is_on_order());
     let body = html! {
         h1 { (lang.pick("收货", "Receiving")) }
-        @if allows(me.staff.role, Action::ViewStock) { (super::stock::stock_tabs(lang, "")) }
+        (super::stock::stock_tabs(lang, me.staff.role, "/stock/purchase-orders/receiving"))
         @if orders.is_empty() {
             p.muted { (lang.pick("没有待收货的采购单。", "No order is waiting for goods.")) }
         } @else {

@@ -182,7 +182,7 @@ async fn page(State(state): State<AppState>, Extension(me): Extension<Identity>,
     let csv = forms::url("/api/v1/stock/suggestions", &[("format", "csv"), ("urgent", if urgent { "true" } else { "" }), ("supplier", supplier.as_deref().unwrap_or(""))]);
     let body = html! {
         h1 { (title) }
-        (super::stock::stock_tabs(lang, "/stock/replenishment"))
+        (super::stock::stock_tabs(lang, me.staff.role, "/stock/replenishment"))
         @if ticked(&q.done) { p.notice { (lang.pick("已重新计算补货建议。", "The suggestions were computed again.")) } }
         @match &run {
             Some(r) => (summary_text(lang, r, state.ctx.tz)),

@@ -344,7 +344,7 @@ async fn stock_page(State(state): State<AppState>, Extension(me): Extension<Iden
     let may_adjust = allows(me.staff.role, Action::AdjustStock);
     let body = html! {
         h1 { (lang.pick("库存", "Stock")) }
-        (stock_tabs(lang, "/stock"))
+        (stock_tabs(lang, me.staff.role, "/stock"))
         form.toolbar method="get" action="/stock" {
             label { (lang.pick("名称 / SKU", "Name / sku")) input type="search" name="q" value=(query) autofocus; }
             label.check { input type="checkbox" name="low" value="true" checked[low]; " " (lang.pick("只看低库存", "Low stock only")) }
@@ -516,20 +516,27 @@ mod tests {
     }
 }
 
-/// The stock pages' tabs (the one `/stock` nav entry leads to all of them).
-pub fn stock_tabs(lang: Lang, current: &str) -> Markup {
+/// The stock pages' tabs, those `role` may open (the `/stock` nav entry leads to all of them;
+/// staff who may not see stock but receive goods, count or restock reach theirs through the
+/// `/stock/tasks` nav entry): stock, suggestions, orders, stocktakes, analysis, tasks and alerts,
+/// receiving, counting.
+pub fn stock_tabs(lang: Lang, role: crate::domain::staff::Role, current: &str) -> Markup {
     let tabs = [
-        ("/stock", "库存", "Stock"),
-        ("/stock/replenishment", "补货建议", "Replenishment"),
-        ("/stock/purchase-orders", "采购单", "Purchase orders"),
-        ("/stock/stocktakes", "盘点", "Stocktakes"),
-        ("/stock/analysis", "库存分析", "Analysis"),
-        ("/stock/tasks", "补货任务与告警", "Tasks and alerts"),
+        ("/stock", "库存", "Stock", Action::ViewStock),
+        ("/stock/replenishment", "补货建议", "Replenishment", Action::ViewStock),
+        ("/stock/purchase-orders", "采购单", "Purchase orders", Action::ViewStock),
+        ("/stock/stocktakes", "盘点", "Stocktakes", Action::ViewStock),
+        ("/stock/analysis", "库存分析", "Analysis", Action::ViewStock),
+        ("/stock/tasks", "补货任务与告警", "Tasks and alerts", Action::WorkRestockTasks),
+        ("/stock/purchase-orders/receiving", "收货", "Receiving", Action::ReceiveGoods),
+        ("/stock/stocktakes/counting", "盘点录入", "Counting", Action::CountStock),
     ];
     html! {
         nav.toolbar.stock-tabs {
-            @for (href, zh, en) in tabs {
-                @if href == current { strong { (lang.pick(zh, en)) } } @else { a href=(href) { (lang.pick(zh, en)) } }
+            @for (href, zh, en, need) in tabs {
+                @if allows(role, need) {
+                    @if href == current { strong { (lang.pick(zh, en)) } } @else { a href=(href) { (lang.pick(zh, en)) } }
+                }
             }
         }
     }

@@ -176,7 +176,7 @@ async fn analysis_page(State(state): State<AppState>, Extension(me): Extension<I
     let title = lang.pick("库存分析", "Stock analysis");
     let body = html! {
         h1 { (title) }
-        (super::stock::stock_tabs(lang, "/stock/analysis"))
+        (super::stock::stock_tabs(lang, me.staff.role, "/stock/analysis"))
         p.muted {
             (a.from.format("%Y-%m-%d")) " – " (a.to.format("%Y-%m-%d")) " · " (a.params.days) (lang.pick(" 天", " days"))
             " · " (lang.pick("营业额 ", "revenue ")) (yuan(a.total_revenue_fen))

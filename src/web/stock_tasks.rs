@@ -277,7 +277,7 @@ async fn tasks_page(State(state): State<AppState>, Extension(me): Extension<Iden
     let title = lang.pick("补货任务与告警", "Restock tasks and alerts");
     let body = html! {
         h1 { (title) }
-        (super::stock::stock_tabs(lang, "/stock/tasks"))
+        (super::stock::stock_tabs(lang, me.staff.role, "/stock/tasks"))
         @if q.done.is_some() { p.flash { (lang.pick("已记录。", "Recorded.")) } }
         h2 { (lang.pick("未处理的告警", "Open alerts")) }
         (alerts_table(lang, tz, &me, &b.alerts, "/stock/tasks"))
