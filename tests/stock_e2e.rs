@@ -122,6 +122,9 @@ async fn ninety_days_of_sales_become_a_suggestion_a_purchase_order_and_a_receipt
     let receive = |qty: i64| json!({"code": "6907674936533", "qty": qty});
     let (s, r) = json_of(shop.post_json(&c, &format!("/api/v1/stock/purchase-orders/{po}/receive"), &receive(12)).await).await;
     assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["outstanding"].as_i64(), Some(qty - 12), "{r}");
+    // A cashier may receive but not see what the goods cost.
+    assert!(r["line"].get("unit_cost_fen").is_none() && r["order"].get("value_fen").is_none(), "{r}");
     let (s, r) = json_of(shop.post_json(&c, &format!("/api/v1/stock/purchase-orders/{po}/receive"), &receive(qty - 12)).await).await;
     assert_eq!(s, StatusCode::OK, "{r}");
     let on_hand = storehub::inventory::on_hand(&shop.store, "SKU-010001").unwrap();

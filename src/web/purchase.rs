@@ -59,7 +59,7 @@ pub fn routes() -> Vec<RouteDef> {
             .body::<PoEdit>()
             .returns::<PoView>(),
         RouteDef::post("/api/v1/stock/purchase-orders/{id}/send", Need::May(ManagePurchaseOrders), "Send a draft to its supplier (storehub.purchase_order.sent with every line)", api_send).returns::<PoView>(),
-        RouteDef::post("/api/v1/stock/purchase-orders/{id}/receive", Need::May(ReceiveGoods), "Receive one scan: a barcode, weight label or sku, 1 unit unless qty; a stock receipt with reference po-<id>", api_receive)
+        RouteDef::post("/api/v1/stock/purchase-orders/{id}/receive", Need::May(ReceiveGoods), "Receive one scan: a barcode, weight label or sku, 1 unit unless qty; a stock receipt with reference po-<id> (without costs for staff who may not see stock)", api_receive)
             .body::<Scan>()
             .returns::<Received>(),
         RouteDef::post("/api/v1/stock/purchase-orders/{id}/close", Need::May(ManagePurchaseOrders), "Close a received or partially received order", api_close).returns::<PoView>(),
@@ -267,9 +267,31 @@ async fn api_cancel(State(state): State<AppState>, Extension(me): Extension<Iden
     cancel(&state, &me, id).await.map(Json)
 }
 
-async fn api_receive(State(state): State<AppState>, Extension(me): Extension<Identity>, Path(id): Path<String>, JsonBody(b): JsonBody<Scan>) -> Result<Json<Received>, WebError> {
+async fn api_receive(State(state): State<AppState>, Extension(me): Extension<Identity>, Path(id): Path<String>, JsonBody(b): JsonBody<Scan>) -> Result<Json<serde_json::Value>, WebError> {
     let id = order_id(me.lang, &id)?;
-    receive(&state, &me, id, b).await.map(Json)
+    let received = receive(&state, &me, id, b).await?;
+    let mut answer = serde_json::to_value(&received).map_err(|e| WebError::internal(format!("receipt answer: {e}")))?;
+    if !allows(me.staff.role, Action::ViewStock) {
+        hide_costs(&mut answer);
+    }
+    Ok(Json(answer))
+}
+
+/// Staff who receive goods but may not see stock figures (cashiers) get the receipt without what
+/// the goods cost: no unit costs, no order value (the receiving page shows none either).
+fn hide_costs(answer: &mut serde_json::Value) {
+    if let Some(order) = answer.get_mut("order").and_then(|o| o.as_object_mut()) {
+        order.remove("value_fen");
+        order.remove("lines_without_cost");
+        if let Some(lines) = order.get_mut("lines").and_then(|l| l.as_array_mut()) {
+            for line in lines.iter_mut().filter_map(|l| l.as_object_mut()) {
+                line.remove("unit_cost_fen");
+            }
+        }
+    }
+    if let Some(line) = answer.get_mut("line").and_then(|l| l.as_object_mut()) {
+        line.remove("unit_cost_fen");
+    }
 }
 
 // --- pages -----------------------------------------------------------------------------------------
