@@ -1108,18 +1108,20 @@ enum TicketCmd {
     },
 }
 
-fn parse_ticket_kind(s: &str) -> Result<TicketKind, String> {
-    TicketKind::parse(s).ok_or_else(|| {
-        let all: Vec<&str> = TicketKind::ALL.iter().map(|k| k.as_str()).collect();
-        format!("expected one of {}", all.join(", "))
+/// A value named on the command line (`--role manager`), or "expected one of …" listing every name.
+fn parse_named<T: Copy>(s: &str, parse: impl Fn(&str) -> Option<T>, all: &[T], name: impl Fn(T) -> &'static str) -> Result<T, String> {
+    parse(s).ok_or_else(|| {
+        let names: Vec<&str> = all.iter().map(|v| name(*v)).collect();
+        format!("expected one of {}", names.join(", "))
     })
 }
 
+fn parse_ticket_kind(s: &str) -> Result<TicketKind, String> {
+    parse_named(s, TicketKind::parse, &TicketKind::ALL, |v| v.as_str())
+}
+
 fn parse_ticket_channel(s: &str) -> Result<TicketChannel, String> {
-    TicketChannel::parse(s).ok_or_else(|| {
-        let all: Vec<&str> = TicketChannel::ALL.iter().map(|c| c.as_str()).collect();
-        format!("expected one of {}", all.join(", "))
-    })
+    parse_named(s, TicketChannel::parse, &TicketChannel::ALL, |v| v.as_str())
 }
 
 fn parse_priority(s: &str) -> Result<Priority, String> {
@@ -1243,10 +1245,7 @@ enum PoCmd {
 }
 
 fn parse_po_state(s: &str) -> Result<PoState, String> {
-    PoState::parse(s).ok_or_else(|| {
-        let all: Vec<&str> = PoState::ALL.iter().map(|st| st.as_str()).collect();
-        format!("expected one of {}", all.join(", "))
-    })
+    parse_named(s, PoState::parse, &PoState::ALL, |v| v.as_str())
 }
 
 /// `SKU:QTY` or `SKU:QTY:COST_FEN` (the sku may itself hold colons: the numbers are the last parts).
@@ -1483,24 +1482,15 @@ fn parse_gender(s: &str) -> Result<Gender, String> {
 }
 
 fn parse_channel(s: &str) -> Result<Channel, String> {
-    Channel::parse(s).ok_or_else(|| {
-        let all: Vec<&str> = Channel::ALL.iter().map(|c| c.as_str()).collect();
-        format!("expected one of {}", all.join(", "))
-    })
+    parse_named(s, Channel::parse, &Channel::ALL, |v| v.as_str())
 }
 
 fn parse_job(s: &str) -> Result<MemberJob, String> {
-    MemberJob::parse(s).ok_or_else(|| {
-        let all: Vec<&str> = MemberJob::ALL.iter().map(|j| j.as_str()).collect();
-        format!("expected one of {}", all.join(", "))
-    })
+    parse_named(s, MemberJob::parse, &MemberJob::ALL, |v| v.as_str())
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
-    Role::parse(s).ok_or_else(|| {
-        let all: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
-        format!("expected one of {}", all.join(", "))
-    })
+    parse_named(s, Role::parse, &Role::ALL, |v| v.as_str())
 }
 
 #[derive(Subcommand)]
@@ -1649,10 +1639,7 @@ enum CouponsCmd {
 }
 
 fn parse_kind(s: &str) -> Result<MoveKind, String> {
-    MoveKind::parse(s).ok_or_else(|| {
-        let all: Vec<&str> = MoveKind::ALL.iter().map(|k| k.as_str()).collect();
-        format!("expected one of {}", all.join(", "))
-    })
+    parse_named(s, MoveKind::parse, &MoveKind::ALL, |v| v.as_str())
 }
 
 /// A failure with its exit status.
