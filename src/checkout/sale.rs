@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::cart::{Cart, CartLine};
+use crate::domain::channel::SalesChannel;
 use crate::domain::money::round_half_up_div;
 use crate::domain::pricing::{self, PricedBasket, Promotion, Quantity, Shopper};
 use crate::domain::stock::MoveKind;
@@ -57,10 +58,24 @@ pub struct Sale {
     pub returned: Vec<super::returns::LineReturned>,
     /// Refunded so far, all returns together.
     pub refunded_fen: i64,
+    /// Where the sale was made: the lanes sell `InStore`; online orders carry their own.
+    pub channel: SalesChannel,
+    /// The online order's id when the sale came from `order.ingest` (unique; see
+    /// `members::online_orders`).
+    pub order_id: Option<String>,
 }
 
 impl Record for Sale {
+    const VERSION: u8 = 2;
     const NAME: &'static str = "sale";
+
+    /// Version 1 had no channel and no order id: every such sale was made at a lane.
+    fn upgrade(version: u8, bytes: &[u8]) -> Result<Self, crate::store::StoreError> {
+        match version {
+            1 => codec::upgrade_by_appending(bytes, &(SalesChannel::InStore, None::<String>)),
+            _ => Err(crate::store::StoreError::Corrupt(format!("sale record has unknown version tag {version}"))),
+        }
+    }
 }
 
 /// What the cashier asks for when the shopper pays.
@@ -240,6 +255,8 @@ pub(crate) fn commit_sale_tx(tx: &Tx, cart: &Cart, req: &PayRequest, rules: &Sal
         points_restored: 0,
         returned: Vec::new(),
         refunded_fen: 0,
+        channel: SalesChannel::InStore,
+        order_id: None,
     };
     tx.put(TreeId::Sales, &codec::u64_key(id), &sale)?;
     super::lanes::clear_cart_tx(tx, cart)?;
@@ -257,6 +274,8 @@ pub struct SaleEvent {
     pub cashier: String,
     pub member_id: Option<u64>,
     pub at: DateTime<Utc>,
+    pub channel: SalesChannel,
+    pub order_id: Option<String>,
     pub lines: Vec<SaleEventLine>,
     pub subtotal_fen: i64,
     pub discount_fen: i64,
@@ -290,6 +309,8 @@ impl From<&Sale> for SaleEvent {
             cashier: s.cashier.clone(),
             member_id: s.member_id,
             at: s.at,
+            channel: s.channel,
+            order_id: s.order_id.clone(),
             lines: s
                 .priced
                 .lines

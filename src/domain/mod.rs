@@ -8,7 +8,11 @@
 
 pub mod abc;
 pub mod barcode;
+pub mod assoc;
+pub mod attendance;
 pub mod campaign;
+pub mod channel;
+pub mod commission;
 pub mod clv;
 pub mod coupon_code;
 pub mod events;
@@ -17,8 +21,10 @@ pub mod loyalty;
 pub mod message;
 pub mod money;
 pub mod optimize;
+pub mod performance;
 pub mod phone;
 pub mod pricing;
+pub mod profile;
 pub mod purchase;
 pub mod replenish;
 pub mod rfm;

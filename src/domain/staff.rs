@@ -110,10 +110,20 @@ pub enum Action {
     ManageStocktakes,
     /// See and complete restock tasks, acknowledge shelf and stock alerts (补货任务).
     WorkRestockTasks,
+    /// Merge two member records of one person (会员合并).
+    MergeMembers,
+    /// Clock oneself in and out, see one's own attendance and performance row and rank (考勤打卡).
+    ClockIn,
+    /// Edit schedules, correct anyone's clock times, see everyone's attendance (考勤管理).
+    ManageAttendance,
+    /// See every staff member's performance and set targets (员工绩效).
+    ManageStaffTargets,
+    /// Edit commission rules and export commission for payroll (提成).
+    ManageCommission,
 }
 
 impl Action {
-    pub const ALL: [Action; 33] = [
+    pub const ALL: [Action; 38] = [
         Action::Sell,
         Action::VoidLine,
         Action::VoidSession,
@@ -147,6 +157,11 @@ impl Action {
         Action::CountStock,
         Action::ManageStocktakes,
         Action::WorkRestockTasks,
+        Action::MergeMembers,
+        Action::ClockIn,
+        Action::ManageAttendance,
+        Action::ManageStaffTargets,
+        Action::ManageCommission,
     ];
 
     /// Words for messages: "may not {as_phrase}".
@@ -185,6 +200,11 @@ impl Action {
             Action::CountStock => "count stock",
             Action::ManageStocktakes => "manage stocktakes",
             Action::WorkRestockTasks => "work restock tasks",
+            Action::MergeMembers => "merge members",
+            Action::ClockIn => "clock in and out",
+            Action::ManageAttendance => "manage attendance",
+            Action::ManageStaffTargets => "manage staff performance and targets",
+            Action::ManageCommission => "manage commission",
         }
     }
 }
@@ -231,6 +251,11 @@ fn permissions(action: Action) -> [bool; 4] {
         Action::CountStock           => [Y,      Y,      N,         Y],
         Action::ManageStocktakes     => [N,      Y,      N,         Y],
         Action::WorkRestockTasks     => [Y,      Y,      N,         Y],
+        Action::MergeMembers         => [N,      Y,      N,         Y],
+        Action::ClockIn              => [Y,      Y,      Y,         Y],
+        Action::ManageAttendance     => [N,      Y,      N,         Y],
+        Action::ManageStaffTargets   => [N,      Y,      N,         Y],
+        Action::ManageCommission     => [N,      Y,      N,         Y],
     }
 }
 

@@ -15,12 +15,17 @@
 
 pub mod analytics;
 pub mod campaigns;
+pub mod channel_report;
 pub mod export;
 pub mod history;
 pub mod jobs;
+pub mod merge;
 pub mod messages;
+pub mod online_orders;
 mod points;
+pub mod profile;
 mod purchase;
+pub mod recommend;
 pub mod rules;
 mod stored_value;
 pub mod tickets;
@@ -206,10 +211,26 @@ pub struct Member {
     pub stats: MemberStats,
     /// Year of the last birthday reward.
     pub birthday_reward_year: Option<i32>,
+    /// The staff id who registered the member at the hub (`None`: imported, HQ or before
+    /// version 2). Counts as "members registered" in staff performance.
+    pub registered_by: Option<String>,
+    /// Set when this member was merged into another (`storehub member merge`): the surviving
+    /// member's id. A merged member keeps no points, stored value or phone; lookups of its old
+    /// keys lead to the survivor.
+    pub merged_into: Option<u64>,
 }
 
 impl Record for Member {
+    const VERSION: u8 = 2;
     const NAME: &'static str = "member";
+
+    /// Version 1 had neither `registered_by` nor `merged_into`.
+    fn upgrade(version: u8, bytes: &[u8]) -> Result<Self, crate::store::StoreError> {
+        match version {
+            1 => codec::upgrade_by_appending(bytes, &(None::<String>, None::<u64>)),
+            _ => Err(crate::store::StoreError::Corrupt(format!("member record has unknown version tag {version}"))),
+        }
+    }
 }
 
 impl std::fmt::Debug for Member {
@@ -234,6 +255,8 @@ impl std::fmt::Debug for Member {
             .field("stored_value_fen", &self.stored_value_fen)
             .field("stats", &self.stats)
             .field("birthday_reward_year", &self.birthday_reward_year)
+            .field("registered_by", &self.registered_by)
+            .field("merged_into", &self.merged_into)
             .finish()
     }
 }
@@ -645,6 +668,8 @@ pub fn register_in_tx(
         stored_value_fen: 0,
         stats: MemberStats::default(),
         birthday_reward_year: None,
+        registered_by: None,
+        merged_into: None,
     };
     let id_bytes = codec::u64_key(id);
     tx.put_raw::<MemberError>(TreeId::MemberKeys, &phone_key(&member.phone), &id_bytes)?;

@@ -9,6 +9,9 @@
 //! purpose, so hashing and verifying happen outside the commit closure (which holds the store's
 //! commit lock); the commit then re-checks that the account did not change meanwhile.
 
+pub mod attendance;
+pub mod commission;
+pub mod performance;
 pub mod shift;
 
 use std::convert::Infallible;

@@ -61,6 +61,17 @@ pub fn decode<T: Record>(bytes: &[u8]) -> Result<T, StoreError> {
     }
 }
 
+/// Upgrades a record whose newer version only appended fields: the old body followed by the
+/// encoding of the new fields' values (`tail`, a tuple in field order) is the new encoding,
+/// because postcard writes a struct as its fields one after another.
+pub fn upgrade_by_appending<T: Record, Tail: Serialize>(body: &[u8], tail: &Tail) -> Result<T, StoreError> {
+    let mut bytes = body.to_vec();
+    let extra = postcard::to_allocvec(tail).map_err(|e| StoreError::Encode(format!("{}: {e}", T::NAME)))?;
+    bytes.extend_from_slice(&extra);
+    postcard::from_bytes(&bytes)
+        .map_err(|e| StoreError::Corrupt(format!("{} record (older version) does not decode: {e}", T::NAME)))
+}
+
 /// Big-endian key for a u64 id, so sled's byte order is numeric order.
 pub fn u64_key(id: u64) -> [u8; 8] {
     id.to_be_bytes()
@@ -92,6 +103,32 @@ mod tests {
             let a: u32 = postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             Ok(V2 { a, b: "migrated".into() })
         }
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Grown {
+        a: u32,
+        b: String,
+        c: Option<u64>,
+        d: bool,
+    }
+    impl Record for Grown {
+        const VERSION: u8 = 2;
+        const NAME: &'static str = "grown";
+        fn upgrade(_version: u8, bytes: &[u8]) -> Result<Self, StoreError> {
+            upgrade_by_appending(bytes, &(None::<u64>, true))
+        }
+    }
+
+    /// A version-1 record of (a, b) reads as version 2 with the appended fields' defaults, and a
+    /// truncated old body is an error, not a guess.
+    #[test]
+    fn upgrade_by_appending_reads_an_older_shorter_record() {
+        let mut old = vec![1u8];
+        old.extend(postcard::to_allocvec(&(7u32, "x".to_string())).unwrap());
+        assert_eq!(decode::<Grown>(&old).unwrap(), Grown { a: 7, b: "x".into(), c: None, d: true });
+        let err = decode::<Grown>(&old[..2]).unwrap_err().to_string();
+        assert!(err.contains("grown record (older version) does not decode"), "{err}");
     }
 
     #[test]

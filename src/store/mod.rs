@@ -162,10 +162,33 @@ pub enum TreeId {
     /// alert id (u64 BE) → Alert (urgent replenishment, shelf gap …; raised, acknowledged,
     /// cleared). See `inventory::alerts`.
     Alerts,
+    /// `i/<sku>` or `c/<category>` → the association rules whose antecedent it is, packed in one
+    /// record (`members::recommend::RuleSet`), written by the nightly mining run; its summary
+    /// is `meta` `assoc_run`. See `members::recommend`.
+    AssociationRules,
+    /// member id (u64 BE) → MemberProfile (preferred categories, price sensitivity, weekday and
+    /// hour, channel mix, average basket). See `members::profile`.
+    MemberProfiles,
+    /// online order id (HQ's, UTF-8) → the sale it became and the reply given, so a repeated
+    /// `order.ingest` is a no-op with the same reply. See `members::online_orders`.
+    OnlineOrders,
+    /// merge id (u64 BE) → MemberMerge (who was merged into whom, what moved, by whom: the
+    /// audit record). See `members::merge`.
+    MemberMerges,
+    /// staff id ++ 0 ++ shop-local date (`YYYY-MM-DD`) → the planned shift of that day. See
+    /// `staff::attendance`.
+    StaffSchedules,
+    /// staff id ++ 0 ++ clock-in time (i64 BE, ms) → AttendanceRecord (clock in/out,
+    /// corrections). See `staff::attendance`.
+    Attendance,
+    /// period (`YYYY-MM`) ++ 0 ++ staff id → StaffTarget. See `staff::performance`.
+    StaffTargets,
+    /// rule id (u64 BE) → CommissionRule. See `staff::commission`.
+    CommissionRules,
 }
 
 impl TreeId {
-    pub const ALL: [TreeId; 44] = [
+    pub const ALL: [TreeId; 52] = [
         TreeId::Meta,
         TreeId::Products,
         TreeId::Barcodes,
@@ -210,6 +233,14 @@ impl TreeId {
         TreeId::StocktakeLines,
         TreeId::RestockTasks,
         TreeId::Alerts,
+        TreeId::AssociationRules,
+        TreeId::MemberProfiles,
+        TreeId::OnlineOrders,
+        TreeId::MemberMerges,
+        TreeId::StaffSchedules,
+        TreeId::Attendance,
+        TreeId::StaffTargets,
+        TreeId::CommissionRules,
     ];
 
     /// Name of the sled tree (stable on disk; never rename).
@@ -259,6 +290,14 @@ impl TreeId {
             TreeId::StocktakeLines => "stocktake_lines",
             TreeId::RestockTasks => "restock_tasks",
             TreeId::Alerts => "alerts",
+            TreeId::AssociationRules => "association_rules",
+            TreeId::MemberProfiles => "member_profiles",
+            TreeId::OnlineOrders => "online_orders",
+            TreeId::MemberMerges => "member_merges",
+            TreeId::StaffSchedules => "staff_schedules",
+            TreeId::Attendance => "attendance",
+            TreeId::StaffTargets => "staff_targets",
+            TreeId::CommissionRules => "commission_rules",
         }
     }
 

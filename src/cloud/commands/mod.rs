@@ -21,6 +21,7 @@ pub mod dispatch;
 pub mod envelope;
 pub mod member_upsert;
 pub mod message_status;
+pub mod order_ingest;
 pub mod ping;
 pub mod price_set;
 pub mod promotion_upsert;

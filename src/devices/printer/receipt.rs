@@ -359,6 +359,8 @@ pub fn sample_sale() -> (Sale, MemberInfo) {
         points_restored: 0,
         returned: Vec::new(),
         refunded_fen: 0,
+        channel: crate::domain::channel::SalesChannel::InStore,
+        order_id: None,
     };
     let member = MemberInfo { masked_phone: "138****5678".to_string(), points_balance: 1_280 + earning.points };
     (sale, member)
