@@ -401,7 +401,7 @@ fn shelf_request(store: &Store, ctx: &Context, req: Request) -> Result<Reply, St
             let list = list.as_deref().map(analysis::check_list).transpose()?;
             let today = crate::clock::local(store.clock().now(), ctx.tz).date();
             let params = analysis::AnalysisParams::from_config(&ctx.stock);
-            let a = analysis::analyse(store, ctx.tz, today, &params).map_err(|e| e.to_string())?;
+            let a = analysis::analyse(store, ctx.tz, crate::inventory::demand::member_day_of(&ctx.loyalty), today, &params).map_err(|e| e.to_string())?;
             let v = serde_json::to_value(&a).map_err(|e| e.to_string())?;
             Ok(Reply::json(match list {
                 None => v,
