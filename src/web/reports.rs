@@ -31,7 +31,7 @@ pub fn routes() -> Vec<RouteDef> {
         RouteDef::get(
             "/api/v1/reports/{kind}",
             Need::May(Action::ViewSales),
-            "A report as JSON; `{kind}.csv` or `?format=csv` downloads it as CSV. Query: from, to (YYYY-MM-DD), by (day|week|month)",
+            "A report as JSON; `{kind}.csv` or `?format=csv` downloads it as CSV. Query: from, to (YYYY-MM-DD), by or period (day|week|month)",
             report_api,
         )
         .returns::<ReportJson>(),
@@ -81,7 +81,8 @@ fn raw_params(query: Option<&str>) -> Raw {
         let slot = match k.as_str() {
             "from" => &mut raw.from,
             "to" => &mut raw.to,
-            "by" => &mut raw.by,
+            // `period` is the channel report's word for it (`storehub report --period`).
+            "by" | "period" => &mut raw.by,
             "format" => &mut raw.format,
             _ => continue,
         };
