@@ -1,0 +1,237 @@
+//! Member preference profiles (会员画像) end to end: real lane sales (a promotion on one line),
+//! an order of another channel, a partial return, each updating the profile in its own commit;
+//! the shares in worked numbers; the same categories as `category_preferences` over every stored
+//! line; rebuild and rebuild_all giving back what the commits kept; the member page, the API and
+//! the CLI.
+
+mod common;
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use storehub::checkout::returns::{self, ReturnLineRequest, ReturnOf, ReturnRequest};
+use storehub::checkout::sale::Sale;
+use storehub::checkout::{Lanes, PayRequest, SaleRules};
+use storehub::clock::ManualClock;
+use storehub::domain::channel::SalesChannel;
+use storehub::domain::pricing::{Promotion, PromotionKind};
+use storehub::domain::profile::{category_preferences, CategoryShare, SpendLine};
+use storehub::domain::staff::Role;
+use storehub::domain::tender::{CashRounding, Tender, TenderKind};
+use storehub::members::profile;
+use storehub::members::{LoyaltyRules, NewMember};
+use storehub::store::{Durability, Store, TreeId};
+
+use common::channel_sales::commit_channel_sale;
+use common::web::{body, text, WebShop};
+use common::*;
+
+const TZ: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
+
+/// No tiers, so no tier discount: the only discount is the promotion.
+fn loyalty() -> LoyaltyRules {
+    let mut r = LoyaltyRules::default();
+    r.ladder.clear();
+    r
+}
+
+/// A ¥100 face cream (护肤, 20 % off this week) and a ¥10 snack (零食).
+fn products() -> Vec<storehub::catalog::Product> {
+    let mut cream = drink("SKU-CREAM", "Face cream", &[], None);
+    (cream.category, cream.price_fen) = ("护肤".into(), 10_000);
+    let mut snack = drink("SKU-SNACK", "Rice cracker", &[], None);
+    (snack.category, snack.price_fen) = ("零食".into(), 1_000);
+    vec![cream, snack]
+}
+
+struct Till {
+    dir: tempfile::TempDir,
+    clock: ManualClock,
+    store: Arc<Store>,
+    lanes: Arc<Lanes>,
+    rules: SaleRules,
+    member: u64,
+}
+
+fn till() -> Till {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(opening_time()); // Wed 2026-11-25, 17:00 in Shanghai
+    let store = Arc::new(open_store(dir.path(), &clock, Durability::Durable));
+    load(&store, &products());
+    let cost = storehub::staff::HashCost::minimal_for_tests();
+    for (id, role) in [("wang", Role::Cashier), ("li", Role::Manager)] {
+        storehub::staff::create_staff(&store, &storehub::staff::NewStaff { id: id.into(), name: id.into(), role }, "correct horse", None, &cost).unwrap();
+    }
+    let member = storehub::members::register(&store, &NewMember::in_store("13812345678", "张三"), &loyalty()).unwrap().id;
+    let lanes = Lanes::open(Arc::clone(&store), &["lane-1".to_string()], Vec::new(), 300).unwrap();
+    lanes.sign_in("lane-1", &storehub::staff::StaffRef { id: "wang".into(), name: "王芳".into(), role: Role::Cashier }).unwrap();
+    let cream_week = Promotion { id: "P-CREAM".into(), name_zh: "护肤周".into(), name_en: "Skincare week".into(), window: None, members_only: false, kind: PromotionKind::ItemPercent { sku: "SKU-CREAM".into(), bp: 2_000 } };
+    let rules = SaleRules { cash_rounding: CashRounding::None, promotions: vec![cream_week], tz: TZ, loyalty: loyalty() };
+    Till { dir, clock, store, lanes, rules, member }
+}
+
+fn card(fen: i64) -> PayRequest {
+    PayRequest { tenders: vec![Tender { kind: TenderKind::BankCard, amount_fen: fen, reference: Some("POS-1".into()), points: None }] }
+}
+
+impl Till {
+    fn sell(&self, lines: &[(&str, i64)], member: bool, total_fen: i64) -> Sale {
+        for (sku, qty) in lines {
+            self.lanes.add_sku("lane-1", sku, *qty).unwrap();
+        }
+        if member {
+            self.lanes.attach_member("lane-1", "13812345678").unwrap();
+        }
+        let sale = self.lanes.pay("lane-1", &card(total_fen), &self.rules).unwrap();
+        assert_eq!(sale.priced.total_fen, total_fen);
+        sale
+    }
+
+    /// Wed 25 Nov 17:00: cream (¥80 after the promotion) and 2 snacks, ¥100. Wed 2 Dec 17:00: 3
+    /// snacks, ¥30. 18:00: the same 3 snacks as a delivery order. 18:30: one snack of the 2 Dec
+    /// lane sale comes back (¥10). A guest buys a snack too.
+    fn the_month(&self) -> (Sale, Sale) {
+        let first = self.sell(&[("SKU-CREAM", 1), ("SKU-SNACK", 2)], true, 10_000);
+        self.sell(&[("SKU-SNACK", 1)], false, 1_000);
+        self.clock.advance(chrono::Duration::days(7));
+        let second = self.sell(&[("SKU-SNACK", 3)], true, 3_000);
+        self.clock.advance(chrono::Duration::hours(1));
+        commit_channel_sale(&self.store, &second, SalesChannel::Delivery, &self.rules.loyalty);
+        self.clock.advance(chrono::Duration::minutes(30));
+        let back = returns::return_items(
+            &self.store,
+            &ReturnRequest { of: ReturnOf::Sale { sale_id: second.id, lines: vec![ReturnLineRequest { line_no: 1, qty: 1 }] }, lane: "lane-1".into(), by: "li".into(), restock: true, reason: "broken".into() },
+            &self.rules.loyalty,
+        )
+        .unwrap();
+        assert_eq!(back.refund_fen, 1_000);
+        (first, second)
+    }
+}
+
+/// The member's lines as `category_preferences` takes them: every stored sale line of the
+/// member, refunds of that line netted, days before `today`.
+fn spend_lines(store: &Store, member: u64, today: chrono::NaiveDate) -> Vec<SpendLine> {
+    let mut out = Vec::new();
+    for s in storehub::checkout::sale::all_sales(store).unwrap().into_iter().filter(|s| s.member_id == Some(member)) {
+        let day = storehub::clock::local(s.at, TZ).date();
+        for l in &s.priced.lines {
+            let refunded: i64 = s.returned.iter().filter(|r| r.line_no == l.line_no).map(|r| r.refunded_fen).sum();
+            out.push(SpendLine { days_ago: (today - day).num_days() as u32, category: l.category.clone(), net_fen: l.net_fen - refunded });
+        }
+    }
+    out
+}
+
+/// Spend ¥150 (¥100 + ¥30 + ¥30 − ¥10) over 3 tickets. On a promotion: the cream's ¥80 = 53.33 %;
+/// 1 of 4 lines = 25 %. Wednesday: all 3 tickets; 17 h: 2 of 3. In store 2, delivery 1. Average
+/// basket ¥50.00, items (1 + 2 + 3 + 3 − 1) ÷ 3 = 2.67. Categories, half-life 90 days, decayed to
+/// 2 Dec: 护肤 ¥80 × 0.5^(7/90) = ¥75.80; 零食 ¥20 × 0.5^(7/90) + ¥30 + ¥30 − ¥10 = ¥68.95 →
+/// 52.37 % and 47.63 %.
+#[test]
+fn the_profile_follows_sales_and_returns_as_they_commit() {
+    let t = till();
+    t.the_month();
+    let p = profile::view(&t.store, t.member).unwrap();
+    let s = &p.summary;
+    assert_eq!(s.categories, vec![CategoryShare { category: "护肤".into(), share_bp: 5_237 }, CategoryShare { category: "零食".into(), share_bp: 4_763 }]);
+    let ps = s.price_sensitivity;
+    assert_eq!((ps.deal_share_bp, ps.promotion_share_bp, ps.coupon_share_bp, ps.deal_lines_share_bp), (5_333, 5_333, 0, 2_500));
+    assert_eq!((s.preferred_weekday, s.preferred_weekday_share_bp, s.preferred_hour, s.preferred_hour_share_bp), (Some(3), 10_000, Some(17), 6_667));
+    let mix: Vec<(SalesChannel, u32, i64)> = s.channels.iter().map(|c| (c.channel, c.tickets, c.share_bp)).collect();
+    assert_eq!(mix, vec![(SalesChannel::InStore, 2, 6_667), (SalesChannel::Delivery, 1, 3_333)]);
+    assert_eq!((s.visits, s.spend_fen, s.average_basket_fen, s.average_items), (3, 15_000, 5_000, 2.67));
+    assert_eq!(s.last_purchase.map(|t| t.to_string()), Some("2026-12-02 18:00:00".into()));
+
+    // The same categories as category_preferences over every stored line, returns netted.
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+    assert_eq!(s.categories, category_preferences(&spend_lines(&t.store, t.member, today), profile::view(&t.store, t.member).unwrap().summary.half_life_days));
+
+    // A guest's sale makes no profile; only the member has one.
+    assert_eq!(t.store.count(TreeId::MemberProfiles), 1);
+}
+
+#[test]
+fn rebuild_derives_the_same_profile_from_the_stored_sales() {
+    let t = till();
+    t.the_month();
+    let kept = profile::view(&t.store, t.member).unwrap();
+    assert_eq!(profile::rebuild(&t.store, t.member, TZ).unwrap(), kept);
+    // Sales made before profiles existed: no profile stored, rebuild_all makes it.
+    t.store.commit(|tx| tx.remove::<std::convert::Infallible>(TreeId::MemberProfiles, &storehub::store::codec::u64_key(t.member))).unwrap();
+    assert_eq!(profile::view(&t.store, t.member).unwrap().summary.visits, 0);
+    assert_eq!(profile::rebuild_all(&t.store, TZ).unwrap(), 1);
+    assert_eq!(profile::view(&t.store, t.member).unwrap(), kept);
+    // A member who does not exist is refused by name.
+    let err = profile::rebuild(&t.store, 99, TZ).unwrap_err().to_string();
+    assert!(err.contains("no member 99"), "{err}");
+}
+
+/// `storehub member profile` without a daemon: by phone, by id, --rebuild, --rebuild --all, and
+/// someone unknown.
+#[test]
+fn the_cli_shows_and_rebuilds_a_profile() {
+    let t = till();
+    t.the_month();
+    let Till { dir, store, lanes, member, .. } = t;
+    drop(lanes);
+    drop(store);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let data = dir.path().to_str().unwrap();
+    let shown = ok_json(storehub_cmd(&["--data-dir", data, "member", "profile", "13812345678"]));
+    assert_eq!(shown["member_id"], member);
+    assert_eq!(shown["visits"], 3);
+    assert_eq!(shown["average_basket_fen"], 5_000);
+    assert_eq!(shown["price_sensitivity"]["deal_share_bp"], 5_333);
+    assert_eq!(shown["categories"][0]["category"], "护肤");
+    assert_eq!(shown["channels"][1]["channel"], "delivery");
+    let rebuilt = ok_json(storehub_cmd(&["--data-dir", data, "member", "profile", &member.to_string(), "--rebuild"]));
+    assert_eq!(rebuilt, shown);
+    let all = ok_json(storehub_cmd(&["--data-dir", data, "member", "profile", "--rebuild", "--all"]));
+    assert_eq!(all["profiles"], 1);
+    refused(storehub_cmd(&["--data-dir", data, "member", "profile", "13900000000"]), "no member has phone, card or id \"13900000000\"");
+    let usage = storehub_cmd(&["--data-dir", data, "member", "profile", "--all"]);
+    assert_eq!(usage.status.code(), Some(2), "--all needs --rebuild: {}", stderr(&usage));
+}
+
+/// The member page's profile section and `GET /api/v1/members/{id}/profile` after a lane sale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_member_page_and_the_api_show_the_profile() {
+    use storehub::control::lanes::LaneAction;
+    use storehub::control::Request;
+    let shop = WebShop::start().await;
+    load(&shop.store, &products());
+    let m = shop.login("manager1", None).await;
+    let (_, v) = body(shop.post_json(&m, "/api/v1/members", &serde_json::json!({ "phone": "13800138000", "name": "王小明" })).await).await;
+    let id = v["member"]["id"].as_u64().unwrap();
+    // Before any purchase: an empty profile, said so on the page.
+    let (status, page) = text(shop.get(&m, &format!("/members/{id}")).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("会员画像") && page.contains("还没有消费"), "{page}");
+
+    let lane = |action: LaneAction| storehub::control::ops::handle(&shop.store, &shop.state.ctx, Request::Lane { lane: "lane-1".into(), action }).unwrap_or_else(|e| panic!("{e}"));
+    lane(LaneAction::SignIn { staff: "cashier1".into(), pin: storehub::config::Secret::new(common::web::PIN.into()) });
+    lane(LaneAction::Add { sku: "SKU-SNACK".into(), qty: 2 });
+    lane(LaneAction::Member { query: "13800138000".into() });
+    let paid = lane(LaneAction::Pay { tenders: vec![Tender { kind: TenderKind::Cash, amount_fen: 10_000, reference: None, points: None }] });
+    let total = paid.result["sale"]["priced"]["total_fen"].as_i64().unwrap();
+
+    let (status, p) = body(shop.get(&m, &format!("/api/v1/members/{id}/profile")).await).await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    assert_eq!((p["member_id"].as_u64(), p["visits"].as_u64(), p["average_basket_fen"].as_i64()), (Some(id), Some(1), Some(total)));
+    assert_eq!(p["categories"], serde_json::json!([{ "category": "零食", "share_bp": 10_000 }]));
+    assert_eq!(p["channels"][0]["channel"], "in_store");
+    assert_eq!(p["preferred_hour"], 17, "opening time is 17:00 in Shanghai");
+    let (status, page) = text(shop.get(&m, &format!("/members/{id}")).await).await;
+    assert_eq!(status, StatusCode::OK);
+    for label in ["偏好品类", "价格敏感度", "常来时段", "渠道构成", "客单价", "零食", "门店", "周三"] {
+        assert!(page.contains(label), "{label} missing from the member page");
+    }
+    // A cashier may look members up; a technician may not; nobody is 404.
+    let c = shop.login("cashier1", Some("lane-1")).await;
+    assert_eq!(shop.get(&c, &format!("/api/v1/members/{id}/profile")).await.status(), StatusCode::OK);
+    let tech = shop.login("tech1", None).await;
+    assert_eq!(shop.get(&tech, &format!("/api/v1/members/{id}/profile")).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(shop.get(&m, "/api/v1/members/9999/profile").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(shop.get(&m, "/api/v1/members/abc/profile").await.status(), StatusCode::NOT_FOUND);
+}
