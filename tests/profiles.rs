@@ -6,34 +6,19 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use reqwest::StatusCode;
-use storehub::checkout::returns::{self, ReturnLineRequest, ReturnOf, ReturnRequest};
-use storehub::checkout::sale::Sale;
-use storehub::checkout::{Lanes, PayRequest, SaleRules};
-use storehub::clock::ManualClock;
 use storehub::domain::channel::SalesChannel;
 use storehub::domain::pricing::{Promotion, PromotionKind};
 use storehub::domain::profile::{category_preferences, CategoryShare, SpendLine};
-use storehub::domain::staff::Role;
-use storehub::domain::tender::{CashRounding, Tender, TenderKind};
+use storehub::domain::tender::{Tender, TenderKind};
 use storehub::members::profile;
-use storehub::members::{LoyaltyRules, NewMember};
-use storehub::store::{Durability, Store, TreeId};
+use storehub::store::{Store, TreeId};
 
-use common::channel_sales::commit_channel_sale;
+use common::channel_sales::{commit_channel_sale, till, Till};
 use common::web::{body, text, WebShop};
 use common::*;
 
 const TZ: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
-
-/// No tiers, so no tier discount: the only discount is the promotion.
-fn loyalty() -> LoyaltyRules {
-    let mut r = LoyaltyRules::default();
-    r.ladder.clear();
-    r
-}
 
 /// A ¥100 face cream (护肤, 20 % off this week) and a ¥10 snack (零食).
 fn products() -> Vec<storehub::catalog::Product> {
@@ -44,69 +29,25 @@ fn products() -> Vec<storehub::catalog::Product> {
     vec![cream, snack]
 }
 
-struct Till {
-    dir: tempfile::TempDir,
-    clock: ManualClock,
-    store: Arc<Store>,
-    lanes: Arc<Lanes>,
-    rules: SaleRules,
-    member: u64,
-}
+const PHONE: &str = "13812345678";
 
-fn till() -> Till {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new(opening_time()); // Wed 2026-11-25, 17:00 in Shanghai
-    let store = Arc::new(open_store(dir.path(), &clock, Durability::Durable));
-    load(&store, &products());
-    let cost = storehub::staff::HashCost::minimal_for_tests();
-    for (id, role) in [("wang", Role::Cashier), ("li", Role::Manager)] {
-        storehub::staff::create_staff(&store, &storehub::staff::NewStaff { id: id.into(), name: id.into(), role }, "correct horse", None, &cost).unwrap();
-    }
-    let member = storehub::members::register(&store, &NewMember::in_store("13812345678", "张三"), &loyalty()).unwrap().id;
-    let lanes = Lanes::open(Arc::clone(&store), &["lane-1".to_string()], Vec::new(), 300).unwrap();
-    lanes.sign_in("lane-1", &storehub::staff::StaffRef { id: "wang".into(), name: "王芳".into(), role: Role::Cashier }).unwrap();
+/// Wed 25 Nov 17:00: cream (¥80 after the promotion) and 2 snacks, ¥100. Wed 2 Dec 17:00: 3
+/// snacks, ¥30. 18:00: the same 3 snacks as a delivery order. 18:30: one snack of the 2 Dec lane
+/// sale comes back (¥10). A guest buys a snack too. Gives the till and the member.
+fn the_month() -> (Till, u64) {
     let cream_week = Promotion { id: "P-CREAM".into(), name_zh: "护肤周".into(), name_en: "Skincare week".into(), window: None, members_only: false, kind: PromotionKind::ItemPercent { sku: "SKU-CREAM".into(), bp: 2_000 } };
-    let rules = SaleRules { cash_rounding: CashRounding::None, promotions: vec![cream_week], tz: TZ, loyalty: loyalty() };
-    Till { dir, clock, store, lanes, rules, member }
-}
-
-fn card(fen: i64) -> PayRequest {
-    PayRequest { tenders: vec![Tender { kind: TenderKind::BankCard, amount_fen: fen, reference: Some("POS-1".into()), points: None }] }
-}
-
-impl Till {
-    fn sell(&self, lines: &[(&str, i64)], member: bool, total_fen: i64) -> Sale {
-        for (sku, qty) in lines {
-            self.lanes.add_sku("lane-1", sku, *qty).unwrap();
-        }
-        if member {
-            self.lanes.attach_member("lane-1", "13812345678").unwrap();
-        }
-        let sale = self.lanes.pay("lane-1", &card(total_fen), &self.rules).unwrap();
-        assert_eq!(sale.priced.total_fen, total_fen);
-        sale
-    }
-
-    /// Wed 25 Nov 17:00: cream (¥80 after the promotion) and 2 snacks, ¥100. Wed 2 Dec 17:00: 3
-    /// snacks, ¥30. 18:00: the same 3 snacks as a delivery order. 18:30: one snack of the 2 Dec
-    /// lane sale comes back (¥10). A guest buys a snack too.
-    fn the_month(&self) -> (Sale, Sale) {
-        let first = self.sell(&[("SKU-CREAM", 1), ("SKU-SNACK", 2)], true, 10_000);
-        self.sell(&[("SKU-SNACK", 1)], false, 1_000);
-        self.clock.advance(chrono::Duration::days(7));
-        let second = self.sell(&[("SKU-SNACK", 3)], true, 3_000);
-        self.clock.advance(chrono::Duration::hours(1));
-        commit_channel_sale(&self.store, &second, SalesChannel::Delivery, &self.rules.loyalty);
-        self.clock.advance(chrono::Duration::minutes(30));
-        let back = returns::return_items(
-            &self.store,
-            &ReturnRequest { of: ReturnOf::Sale { sale_id: second.id, lines: vec![ReturnLineRequest { line_no: 1, qty: 1 }] }, lane: "lane-1".into(), by: "li".into(), restock: true, reason: "broken".into() },
-            &self.rules.loyalty,
-        )
-        .unwrap();
-        assert_eq!(back.refund_fen, 1_000);
-        (first, second)
-    }
+    let t = till(&products(), vec![cream_week]);
+    let member = t.register(PHONE, "张三");
+    assert_eq!(t.sell(&[("SKU-CREAM", 1), ("SKU-SNACK", 2)], Some(PHONE)).priced.total_fen, 10_000);
+    t.sell(&[("SKU-SNACK", 1)], None);
+    t.clock.advance(chrono::Duration::days(7));
+    let second = t.sell(&[("SKU-SNACK", 3)], Some(PHONE));
+    assert_eq!(second.priced.total_fen, 3_000);
+    t.clock.advance(chrono::Duration::hours(1));
+    commit_channel_sale(&t.store, &second, SalesChannel::Delivery, &t.rules.loyalty);
+    t.clock.advance(chrono::Duration::minutes(30));
+    assert_eq!(t.give_back(&second, 1, 1).refund_fen, 1_000);
+    (t, member)
 }
 
 /// The member's lines as `category_preferences` takes them: every stored sale line of the
@@ -130,9 +71,8 @@ fn spend_lines(store: &Store, member: u64, today: chrono::NaiveDate) -> Vec<Spen
 /// 52.37 % and 47.63 %.
 #[test]
 fn the_profile_follows_sales_and_returns_as_they_commit() {
-    let t = till();
-    t.the_month();
-    let p = profile::view(&t.store, t.member).unwrap();
+    let (t, member) = the_month();
+    let p = profile::view(&t.store, member).unwrap();
     let s = &p.summary;
     assert_eq!(s.categories, vec![CategoryShare { category: "护肤".into(), share_bp: 5_237 }, CategoryShare { category: "零食".into(), share_bp: 4_763 }]);
     let ps = s.price_sensitivity;
@@ -145,7 +85,7 @@ fn the_profile_follows_sales_and_returns_as_they_commit() {
 
     // The same categories as category_preferences over every stored line, returns netted.
     let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
-    assert_eq!(s.categories, category_preferences(&spend_lines(&t.store, t.member, today), profile::view(&t.store, t.member).unwrap().summary.half_life_days));
+    assert_eq!(s.categories, category_preferences(&spend_lines(&t.store, member, today), profile::view(&t.store, member).unwrap().summary.half_life_days));
 
     // A guest's sale makes no profile; only the member has one.
     assert_eq!(t.store.count(TreeId::MemberProfiles), 1);
@@ -153,15 +93,14 @@ fn the_profile_follows_sales_and_returns_as_they_commit() {
 
 #[test]
 fn rebuild_derives_the_same_profile_from_the_stored_sales() {
-    let t = till();
-    t.the_month();
-    let kept = profile::view(&t.store, t.member).unwrap();
-    assert_eq!(profile::rebuild(&t.store, t.member, TZ).unwrap(), kept);
+    let (t, member) = the_month();
+    let kept = profile::view(&t.store, member).unwrap();
+    assert_eq!(profile::rebuild(&t.store, member, TZ).unwrap(), kept);
     // Sales made before profiles existed: no profile stored, rebuild_all makes it.
-    t.store.commit(|tx| tx.remove::<std::convert::Infallible>(TreeId::MemberProfiles, &storehub::store::codec::u64_key(t.member))).unwrap();
-    assert_eq!(profile::view(&t.store, t.member).unwrap().summary.visits, 0);
+    t.store.commit(|tx| tx.remove::<std::convert::Infallible>(TreeId::MemberProfiles, &storehub::store::codec::u64_key(member))).unwrap();
+    assert_eq!(profile::view(&t.store, member).unwrap().summary.visits, 0);
     assert_eq!(profile::rebuild_all(&t.store, TZ).unwrap(), 1);
-    assert_eq!(profile::view(&t.store, t.member).unwrap(), kept);
+    assert_eq!(profile::view(&t.store, member).unwrap(), kept);
     // A member who does not exist is refused by name.
     let err = profile::rebuild(&t.store, 99, TZ).unwrap_err().to_string();
     assert!(err.contains("no member 99"), "{err}");
@@ -171,12 +110,8 @@ fn rebuild_derives_the_same_profile_from_the_stored_sales() {
 /// someone unknown.
 #[test]
 fn the_cli_shows_and_rebuilds_a_profile() {
-    let t = till();
-    t.the_month();
-    let Till { dir, store, lanes, member, .. } = t;
-    drop(lanes);
-    drop(store);
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    let (t, member) = the_month();
+    let dir = t.close();
     let data = dir.path().to_str().unwrap();
     let shown = ok_json(storehub_cmd(&["--data-dir", data, "member", "profile", "13812345678"]));
     assert_eq!(shown["member_id"], member);
