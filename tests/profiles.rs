@@ -99,11 +99,29 @@ fn rebuild_derives_the_same_profile_from_the_stored_sales() {
     // Sales made before profiles existed: no profile stored, rebuild_all makes it.
     t.store.commit(|tx| tx.remove::<std::convert::Infallible>(TreeId::MemberProfiles, &storehub::store::codec::u64_key(member))).unwrap();
     assert_eq!(profile::view(&t.store, member).unwrap().summary.visits, 0);
+    // The daemon's daily jobs derive them once per database.
+    assert_eq!(profile::build_once(&t.store, TZ).unwrap(), Some(1));
+    assert_eq!(profile::view(&t.store, member).unwrap(), kept);
+    assert_eq!(profile::build_once(&t.store, TZ).unwrap(), None);
     assert_eq!(profile::rebuild_all(&t.store, TZ).unwrap(), 1);
     assert_eq!(profile::view(&t.store, member).unwrap(), kept);
     // A member who does not exist is refused by name.
     let err = profile::rebuild(&t.store, 99, TZ).unwrap_err().to_string();
     assert!(err.contains("no member 99"), "{err}");
+}
+
+/// A member merged into another: the survivor's profile counts both members' tickets.
+#[test]
+fn a_merged_members_profile_moves_to_the_survivor() {
+    let (t, member) = the_month();
+    let other = t.register("13900000009", "李四");
+    t.sell(&[("SKU-CREAM", 2)], Some("13900000009"));
+    let before = profile::view(&t.store, member).unwrap().summary;
+    t.store.commit(|tx| profile::merge_tx::<std::convert::Infallible>(tx, other, member)).unwrap();
+    let after = profile::view(&t.store, member).unwrap().summary;
+    assert_eq!((after.visits, after.spend_fen), (before.visits + 1, before.spend_fen + 16_000));
+    assert_eq!(after.categories[0].category, "护肤");
+    assert_eq!(profile::profile(&t.store, other).unwrap(), None);
 }
 
 /// `storehub member profile` without a daemon: by phone, by id, --rebuild, --rebuild --all, and

@@ -329,6 +329,40 @@ impl ProfileState {
         self.categories.retain(|c| c.net_fen > 0);
     }
 
+    /// Adds `other`'s tickets and refunds to this profile, as if they had all been counted here
+    /// (a member merged into this one): categories decayed to the later of both days and summed,
+    /// counts summed, the later last purchase. Both must have the same half-life (every stored
+    /// profile has [`HALF_LIFE_DAYS`]).
+    pub fn absorb(&mut self, other: &ProfileState) {
+        if let Some(d) = other.decayed_to {
+            let reference = self.decay_to(d);
+            let f = decay((reference - d).num_days(), self.half_life_days);
+            for c in &other.categories {
+                let mine = self.category(&c.category);
+                mine.net_fen = mine.net_fen.saturating_add(c.net_fen);
+                mine.weighted_fen += c.weighted_fen * f;
+            }
+            self.categories.retain(|c| c.net_fen > 0);
+        }
+        self.tickets = self.tickets.saturating_add(other.tickets);
+        self.spend_fen = self.spend_fen.saturating_add(other.spend_fen);
+        self.items = self.items.saturating_add(other.items);
+        self.lines = self.lines.saturating_add(other.lines);
+        self.deal_lines = self.deal_lines.saturating_add(other.deal_lines);
+        self.promotion_fen = self.promotion_fen.saturating_add(other.promotion_fen);
+        self.coupon_fen = self.coupon_fen.saturating_add(other.coupon_fen);
+        self.deal_fen = self.deal_fen.saturating_add(other.deal_fen);
+        for (mine, theirs) in self.slots.iter_mut().zip(&other.slots) {
+            *mine = mine.saturating_add(*theirs);
+        }
+        for (mine, theirs) in self.channels.iter_mut().zip(&other.channels) {
+            *mine = mine.saturating_add(*theirs);
+        }
+        if other.last_purchase > self.last_purchase {
+            self.last_purchase = other.last_purchase;
+        }
+    }
+
     /// The shares and averages of the profile.
     pub fn summary(&self) -> ProfileSummary {
         let weighted: BTreeMap<&str, f64> = self.categories.iter().map(|c| (c.category.as_str(), c.weighted_fen)).collect();
@@ -504,5 +538,33 @@ mod tests {
             let direct: f64 = spend.iter().filter(|l| l.category == c.category && l.net_fen > 0).map(|l| l.net_fen as f64 * decay(i64::from(l.days_ago), 30)).sum();
             assert!((c.weighted_fen - direct).abs() < 1e-6, "{}: {} vs {direct}", c.category, c.weighted_fen);
         }
+    }
+    /// Two members' profiles absorbed into one equal one profile that counted every ticket.
+    #[test]
+    fn absorbing_a_merged_members_profile_is_counting_their_tickets_here() {
+        let t1 = ProfileTicket { at: at(2, 10, 15), channel: SalesChannel::InStore, lines: vec![pl("护肤", 10_000, 1, true, false)] };
+        let t2 = ProfileTicket { at: at(20, 19, 5), channel: SalesChannel::Delivery, lines: vec![pl("零食", 2_000, 4, false, true)] };
+        let t3 = ProfileTicket { at: at(9, 10, 40), channel: SalesChannel::MiniProgram, lines: vec![pl("护肤", 6_000, 1, false, false), pl("饮料", 500, 2, false, false)] };
+        let mut all = ProfileState::new(30);
+        for t in [&t1, &t2, &t3] {
+            all.add_ticket(t);
+        }
+        let (mut a, mut b) = (ProfileState::new(30), ProfileState::new(30));
+        a.add_ticket(&t1);
+        a.add_ticket(&t2);
+        b.add_ticket(&t3);
+        let mut b_first = b.clone();
+        a.absorb(&b);
+        assert_eq!(a.summary(), all.summary());
+        // The other way round: the older profile absorbs the newer one.
+        let mut a2 = ProfileState::new(30);
+        a2.add_ticket(&t1);
+        a2.add_ticket(&t2);
+        b_first.absorb(&a2);
+        assert_eq!(b_first.summary(), all.summary());
+        // An empty profile changes nothing.
+        let before = all.summary();
+        all.absorb(&ProfileState::new(30));
+        assert_eq!(all.summary(), before);
     }
 }

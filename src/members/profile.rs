@@ -45,6 +45,10 @@ pub struct ProfileView {
 /// Members rebuilt per commit in [`rebuild_all`].
 const REBUILD_BATCH: usize = 500;
 
+/// `meta` key set once every profile has been derived from the stored sales (by
+/// [`rebuild_all`]); [`build_once`] looks at it.
+const BUILT_KEY: &[u8] = b"member_profiles_built";
+
 /// Whether a promotion, and whether a coupon, took something off the line.
 fn deal_flags(line: &PricedLine) -> (bool, bool) {
     let sources = line.line_discounts.iter().chain(&line.ticket_shares).filter(|d| d.amount_fen > 0).map(|d| &d.source);
@@ -129,6 +133,16 @@ pub fn record_return_tx<E>(tx: &Tx, sale: &Sale, lines: &[(u32, i64, i64)], at: 
     let mut p = load_tx::<E>(tx, member_id)?;
     p.state.add_refund(&refund);
     tx.put(TreeId::MemberProfiles, &codec::u64_key(member_id), &p)
+}
+
+/// Moves member `from`'s profile into member `into`'s (inside the merge's commit: the survivor
+/// now counts the merged member's purchases) and removes `from`'s.
+pub fn merge_tx<E>(tx: &Tx, from: u64, into: u64) -> Result<(), TxError<E>> {
+    let Some(gone) = tx.get::<MemberProfile, E>(TreeId::MemberProfiles, &codec::u64_key(from))? else { return Ok(()) };
+    let mut p = load_tx::<E>(tx, into)?;
+    p.state.absorb(&gone.state);
+    tx.remove::<E>(TreeId::MemberProfiles, &codec::u64_key(from))?;
+    tx.put(TreeId::MemberProfiles, &codec::u64_key(into), &p)
 }
 
 /// A member's stored profile (`None` before their first purchase).
@@ -253,5 +267,17 @@ pub fn rebuild_all(store: &Store, tz: chrono_tz::Tz) -> Result<usize, StoreError
         let wanted = |m: u64| only.contains(&m);
         store.commit(|tx| r.finish_tx::<std::convert::Infallible>(tx, batch, &wanted)).map_err(CommitError::into_store)?;
     }
-    Ok(members.len())
+    let n = members.len();
+    store.commit(|tx| tx.put_raw::<std::convert::Infallible>(TreeId::Meta, BUILT_KEY, &codec::u64_key(n as u64))).map_err(CommitError::into_store)?;
+    Ok(n)
+}
+
+/// Runs [`rebuild_all`] once per database (the daemon calls it with its daily jobs at start):
+/// a shop whose sales predate profiles gets them without anyone asking. `Some(profiles written)`
+/// when it ran, `None` when they were built before.
+pub fn build_once(store: &Store, tz: chrono_tz::Tz) -> Result<Option<usize>, StoreError> {
+    if store.get_raw(TreeId::Meta, BUILT_KEY)?.is_some() {
+        return Ok(None);
+    }
+    rebuild_all(store, tz).map(Some)
 }
