@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::checkout::returns::SaleReturn;
@@ -72,8 +72,10 @@ fn items(q: Quantity) -> i64 {
 
 /// A sale as the profile counts it (times shop-local in `tz`).
 pub fn ticket_of(sale: &Sale, tz: chrono_tz::Tz) -> ProfileTicket {
+    let at = crate::clock::local(sale.at, tz);
     ProfileTicket {
-        at: crate::clock::local(sale.at, tz),
+        // Whole seconds: the profile shows the last purchase to the second.
+        at: at.with_nanosecond(0).unwrap_or(at),
         channel: sale.channel,
         lines: sale
             .priced
