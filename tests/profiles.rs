@@ -122,6 +122,13 @@ fn a_merged_members_profile_moves_to_the_survivor() {
     assert_eq!((after.visits, after.spend_fen), (before.visits + 1, before.spend_fen + 16_000));
     assert_eq!(after.categories[0].category, "护肤");
     assert_eq!(profile::profile(&t.store, other).unwrap(), None);
+    // The merge marks the merged member; a rebuild then counts their sales for the survivor.
+    let mut gone = storehub::members::member(&t.store, other).unwrap().unwrap();
+    gone.merged_into = Some(member);
+    t.store.commit(|tx| tx.put::<_, std::convert::Infallible>(TreeId::Members, &storehub::store::codec::u64_key(other), &gone)).unwrap();
+    assert_eq!(profile::rebuild(&t.store, member, TZ).unwrap().summary, after);
+    assert_eq!(profile::rebuild_all(&t.store, TZ).unwrap(), 1, "only the survivor has a profile");
+    assert_eq!(profile::view(&t.store, member).unwrap().summary, after);
 }
 
 /// `storehub member profile` without a daemon: by phone, by id, --rebuild, --rebuild --all, and

@@ -101,8 +101,8 @@ pub struct ChannelRow {
     pub net_sales_fen: i64,
     /// Distinct members with a ticket.
     pub members: u64,
-    /// Members whose first purchase ever is in the period and whose first ticket of the period
-    /// was on this channel.
+    /// Members whose first purchase ever is in the period (clipped to the range) and whose first
+    /// ticket of the period was on this channel.
     pub new_members: u64,
     /// Members with ≥ 2 tickets on this channel in the period.
     pub repeat_members: u64,
@@ -224,10 +224,13 @@ impl ChannelAcc {
     /// The rows; `first_purchase` gives a member's first purchase day (shop-local), if known.
     pub fn finish(self, first_purchase: impl Fn(u64) -> Option<NaiveDate>) -> Vec<ChannelRow> {
         let mut rows = Vec::with_capacity((self.buckets.len() + 1) * SalesChannel::ALL.len());
+        let from = self.range.from;
         for b in std::iter::once(self.all).chain(self.buckets) {
             let mut new = [0u64; CHANNELS];
+            // A first week or month is clipped to the range, like its sales.
+            let first_day = b.start.max(from);
             for (m, c) in &b.first {
-                if first_purchase(*m).is_some_and(|d| b.start <= d && d <= b.end) {
+                if first_purchase(*m).is_some_and(|d| first_day <= d && d <= b.end) {
                     new[c.index()] += 1;
                 }
             }
@@ -326,5 +329,19 @@ mod tests {
         assert_eq!(figures(row(Some("2026-W46"), SalesChannel::Phone)), (0, 0, 0, 0, 0, 0, 0, 0, 0));
         assert_eq!(rows[0].channel, InStore);
         assert_eq!((rows[0].label.clone(), rows[0].start), (None, day(2)));
+    }
+    /// A range starting on a Wednesday: its first week is clipped to the range, so a member
+    /// whose first purchase was on the Tuesday before is not new in it; one whose first purchase
+    /// is on the Thursday is.
+    #[test]
+    fn new_members_count_only_first_purchases_inside_the_range() {
+        let range = DateRange::new(day(4), day(8)).unwrap();
+        let mut acc = ChannelAcc::new(&range, Period::Week);
+        acc.sale(&sale(1, 5, SalesChannel::Phone, Some(7), 1_000));
+        acc.sale(&sale(2, 5, SalesChannel::Phone, Some(8), 1_000));
+        let rows = acc.finish(|m| Some(if m == 7 { day(3) } else { day(5) }));
+        let phone: Vec<u64> = rows.iter().filter(|r| r.channel == SalesChannel::Phone).map(|r| r.new_members).collect();
+        assert_eq!(phone, vec![1, 1], "the whole range and week 45, each with member 8 only");
+        assert_eq!(rows[5].start, day(2), "the week's row still says where the week starts");
     }
 }

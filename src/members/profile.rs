@@ -166,18 +166,26 @@ struct Rebuild {
     returned: HashMap<(u64, u32), i64>,
     /// Sale id → member, for the returns (only sales of members being rebuilt).
     sale_member: HashMap<u64, u64>,
+    /// Merged member → the member they were merged into (`Member::merged_into`, followed to the
+    /// end): their sales count for the survivor.
+    merged: HashMap<u64, u64>,
     last_sale: u64,
     last_return: u64,
 }
 
 impl Rebuild {
     fn new(tz: chrono_tz::Tz) -> Rebuild {
-        Rebuild { tz, profiles: HashMap::new(), returned: HashMap::new(), sale_member: HashMap::new(), last_sale: 0, last_return: 0 }
+        Rebuild { tz, profiles: HashMap::new(), returned: HashMap::new(), sale_member: HashMap::new(), merged: HashMap::new(), last_sale: 0, last_return: 0 }
+    }
+
+    /// The member whose profile counts member `m`'s purchases.
+    fn survivor(&self, m: u64) -> u64 {
+        self.merged.get(&m).copied().unwrap_or(m)
     }
 
     fn sale(&mut self, s: &Sale, wanted: &impl Fn(u64) -> bool) {
         self.last_sale = self.last_sale.max(s.id);
-        let Some(m) = s.member_id.filter(|m| wanted(*m)) else { return };
+        let Some(m) = s.member_id.map(|m| self.survivor(m)).filter(|m| wanted(*m)) else { return };
         self.sale_member.insert(s.id, m);
         self.profiles.entry(m).or_insert_with(|| ProfileState::new(HALF_LIFE_DAYS)).add_ticket(&ticket_of(s, self.tz));
     }
@@ -185,7 +193,7 @@ impl Rebuild {
     /// `sale`: the return's sale, read by the caller when the sale belongs to a wanted member.
     fn ret(&mut self, r: &SaleReturn, sale: Option<&Sale>) {
         self.last_return = self.last_return.max(r.id);
-        let (Some(sale), Some(member)) = (sale, sale.and_then(|s| s.member_id)) else { return };
+        let (Some(sale), Some(member)) = (sale, sale.and_then(|s| s.member_id).map(|m| self.survivor(m))) else { return };
         let mut lines = Vec::new();
         for l in &r.lines {
             let Some(line_no) = l.line_no else { continue };
@@ -201,6 +209,25 @@ impl Rebuild {
 
     /// Reads every sale and return of the wanted members from the store.
     fn scan(&mut self, store: &Store, wanted: &impl Fn(u64) -> bool) -> Result<(), StoreError> {
+        let mut into = HashMap::new();
+        for item in store.scan::<super::Member>(TreeId::Members) {
+            let (_, m) = item?;
+            if let Some(s) = m.merged_into {
+                into.insert(m.id, s);
+            }
+        }
+        for (&from, &first) in &into {
+            // Follow chains (A merged into B, B later into C); a cycle stops after as many hops
+            // as there are merged members.
+            let mut to = first;
+            for _ in 0..into.len() {
+                match into.get(&to) {
+                    Some(&next) if next != from => to = next,
+                    _ => break,
+                }
+            }
+            self.merged.insert(from, to);
+        }
         for item in store.scan::<Sale>(TreeId::Sales) {
             let (_, s) = item?;
             self.sale(&s, wanted);
@@ -229,7 +256,7 @@ impl Rebuild {
         let mut id = self.last_return + 1;
         while let Some(r) = tx.get::<SaleReturn, E>(TreeId::Returns, &codec::u64_key(id))? {
             let sale = match r.sale_id {
-                Some(sid) => tx.get::<Sale, E>(TreeId::Sales, &codec::u64_key(sid))?.filter(|s| s.member_id.is_some_and(wanted)),
+                Some(sid) => tx.get::<Sale, E>(TreeId::Sales, &codec::u64_key(sid))?.filter(|s| s.member_id.is_some_and(|m| wanted(self.survivor(m)))),
                 None => None,
             };
             self.ret(&r, sale.as_ref());
