@@ -374,7 +374,7 @@ impl ProfileState {
         };
         let tickets = i64::from(self.tickets);
         let (weekday, hour) = (busiest(&weekdays), busiest(&hours));
-        let counts: Vec<i64> = SalesChannel::ALL.iter().enumerate().map(|(i, _)| self.channels.get(i).map_or(0, |n| i64::from(*n))).collect();
+        let counts: Vec<i64> = (0..SalesChannel::ALL.len()).map(|i| self.channels.get(i).map_or(0, |n| i64::from(*n))).collect();
         let shares = shares_bp(&counts);
         let mut channels: Vec<ChannelShare> = SalesChannel::ALL
             .iter()
