@@ -121,6 +121,10 @@ mod tests {
         (crate::inventory::shelf_triggers::EVENT_TASK_OPENED, Business),
         (crate::inventory::shelf_triggers::EVENT_TASK_DONE, Business),
         (crate::inventory::replenishment::EVENT_REPLENISHMENT_SUGGESTED, Business),
+        (crate::staff::attendance::EVENT_CLOCKED_IN, Business),
+        (crate::staff::attendance::EVENT_CLOCKED_OUT, Business),
+        (crate::staff::attendance::EVENT_CORRECTED, Business),
+        (crate::staff::attendance::EVENT_SCHEDULE_SET, Business),
     ];
 
     #[test]
