@@ -215,7 +215,7 @@ pub fn clock_out_deadline(clock_in: DateTime<Utc>, shift: Option<&PlannedShift>,
 
 /// The planned shift a clock-in belongs to: among the shifts whose `[start − 4 h, end)` holds
 /// it, the one whose start is nearest.
-pub fn shift_for<'a>(clock_in: DateTime<Utc>, shifts: &'a [PlannedShift], tz: Tz) -> Option<&'a PlannedShift> {
+pub fn shift_for(clock_in: DateTime<Utc>, shifts: &[PlannedShift], tz: Tz) -> Option<&PlannedShift> {
     shifts
         .iter()
         .filter(|s| {
