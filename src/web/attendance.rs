@@ -474,8 +474,21 @@ async fn clock_submit(State(state): State<AppState>, Extension(me): Extension<Id
         Some("out") => Direction::Out,
         _ => Direction::In,
     };
+    let lang = me.lang;
     let staff = text(&f.staff).unwrap_or_default().to_string();
-    match clock(&state, me.lang, &addr, dir, staff, f.pin.unwrap_or_default()).await {
+    let pin = f.pin.clone().unwrap_or_default();
+    // A form without its fields is a form error (400), not a wrong PIN.
+    let missing = if staff.is_empty() {
+        Some(forms::field(lang, "staff", "请输入工号", "staff: type your staff id"))
+    } else if pin.trim().is_empty() {
+        Some(forms::field(lang, "pin", "请输入 PIN", "pin: type your PIN"))
+    } else {
+        None
+    };
+    if let Some(e) = missing {
+        return render_page(&state, &me, &RangeQuery::default(), Some(e)).await;
+    }
+    match clock(&state, lang, &addr, dir, staff, pin).await {
         Ok(_) => Ok(Redirect::to(&format!("/staff/attendance?done={}", if dir == Direction::In { "clocked_in" } else { "clocked_out" })).into_response()),
         Err(e) => render_page(&state, &me, &RangeQuery::default(), Some(e)).await,
     }
