@@ -21,7 +21,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -284,53 +284,16 @@ pub fn evaluate(shifts: &[PlannedShift], punches: &[Punch], rules: &AttendanceRu
     days.into_values().collect()
 }
 
-/// How hours are grouped for payroll.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Period {
-    Day,
-    /// Monday to Sunday.
-    Week,
-    Month,
-}
+/// How hours are grouped for payroll: the reports' periods (day, week Monday–Sunday, month).
+pub use crate::domain::reports::Period;
 
-impl Period {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Period::Day => "day",
-            Period::Week => "week",
-            Period::Month => "month",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Period> {
-        match s.trim() {
-            "day" => Some(Period::Day),
-            "week" => Some(Period::Week),
-            "month" => Some(Period::Month),
-            _ => None,
-        }
-    }
-
-    /// The first day of the period holding `date`.
-    pub fn start_of(self, date: NaiveDate) -> NaiveDate {
-        match self {
-            Period::Day => date,
-            Period::Week => date - Duration::days(i64::from(date.weekday().num_days_from_monday())),
-            Period::Month => date.with_day(1).unwrap_or(date),
-        }
-    }
-
-    /// The last day of the period holding `date`.
-    pub fn end_of(self, date: NaiveDate) -> NaiveDate {
-        match self {
-            Period::Day => date,
-            Period::Week => self.start_of(date) + Duration::days(6),
-            Period::Month => {
-                let (y, m) = if date.month() == 12 { (date.year() + 1, 1) } else { (date.year(), date.month() + 1) };
-                NaiveDate::from_ymd_opt(y, m, 1).and_then(|d| d.pred_opt()).unwrap_or(date)
-            }
-        }
+/// The last day of the period holding `date`.
+pub fn period_end(period: Period, date: NaiveDate) -> NaiveDate {
+    let start = period.start_of(date);
+    match period {
+        Period::Day => date,
+        Period::Week => start + Duration::days(6),
+        Period::Month => Period::Month.start_of(start + Duration::days(31)).pred_opt().unwrap_or(date),
     }
 }
 
@@ -357,7 +320,7 @@ pub fn hours_by_period(days: &[DayAttendance], period: Period, from: NaiveDate, 
     let mut rows = Vec::new();
     let mut at = from;
     while at <= to {
-        let end = period.end_of(at).min(to);
+        let end = period_end(period, at).min(to);
         let mut row = PeriodHours { from: Some(at), to: Some(end), ..PeriodHours::default() };
         for d in days.iter().filter(|d| d.date >= at && d.date <= end) {
             row.scheduled_minutes += d.shift.map_or(0, |s| s.planned_minutes());
@@ -521,7 +484,9 @@ mod tests {
         assert_eq!((weeks[0].worked_minutes, weeks[0].scheduled_minutes), (940, 1440));
         assert_eq!(hours_text(940), "15:40");
         assert_eq!(Period::Week.start_of(d(2026, 12, 6)), d(2026, 11, 30));
-        assert_eq!(Period::Month.end_of(d(2026, 12, 6)), d(2026, 12, 31));
+        assert_eq!(period_end(Period::Month, d(2026, 12, 6)), d(2026, 12, 31));
+        assert_eq!(period_end(Period::Month, d(2026, 2, 1)), d(2026, 2, 28));
+        assert_eq!(period_end(Period::Week, d(2026, 12, 2)), d(2026, 12, 6));
     }
 
     #[test]

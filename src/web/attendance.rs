@@ -95,7 +95,7 @@ fn date_field(lang: Lang, name: &str, typed: Option<&str>) -> Result<Option<Naiv
 fn range(state: &AppState, lang: Lang, q: &RangeQuery) -> Result<Range, WebError> {
     let today = crate::domain::attendance::local_date(state.store.clock().now(), state.ctx.tz);
     let from = date_field(lang, "from", text(&q.from))?.unwrap_or_else(|| Period::Week.start_of(today));
-    let to = date_field(lang, "to", text(&q.to))?.unwrap_or_else(|| Period::Week.end_of(from));
+    let to = date_field(lang, "to", text(&q.to))?.unwrap_or_else(|| crate::domain::attendance::period_end(Period::Week, from));
     let period = match text(&q.period) {
         None => Period::Month,
         Some(p) => Period::parse(p).ok_or_else(|| forms::field(lang, "period", "周期只能是 day、week 或 month", format!("period: expected day, week or month, got {p:?}")))?,
