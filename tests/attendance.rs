@@ -276,3 +276,40 @@ fn the_cli_with_a_running_daemon() {
     let d = dir.path().to_str().unwrap();
     cli_round(d, "demo-cashier", "demo-manager", storehub::demo::DEMO_PIN);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clocking_in_and_out_from_the_tills_dialog_in_a_real_browser() {
+    use common::browser::Browser;
+    let wait = std::time::Duration::from_secs(15);
+    let shop = WebShop::start().await;
+    let b = Browser::start().await;
+    // The cashier is signed in at lane-1; the manager clocks in on the same screen with their
+    // own id and PIN.
+    b.login_pin(&shop.base, "lane-1", "cashier1", PIN).await;
+    b.wait_js("document.getElementById('cashier').dataset.live === 'yes'", wait).await;
+    b.click("#clock-btn").await;
+    b.wait_js("document.getElementById('clock-dialog').open", wait).await;
+    b.type_into("#clock-staff", "manager1").await;
+    b.type_into("#clock-pin", PIN).await;
+    b.click("#clock-form button[data-clock=in]").await;
+    b.wait_js("document.getElementById('clock-done').textContent.includes('manager1')", wait).await;
+    let said = b.js("return document.getElementById('clock-done').textContent;").await;
+    assert_eq!(said, "manager1 上班打卡 17:00", "shop time (09:00 UTC is 17:00 in Shanghai)");
+    let shot = b.screenshot("attendance-till-clock-in").await;
+    let open = storehub::staff::attendance::records(&shop.store, chrono_tz::Asia::Shanghai, Some("manager1"), chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(), chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()).unwrap();
+    assert_eq!(open.len(), 1, "the clock-in is stored ({})", shot.display());
+    assert!(open[0].clock_out.is_none());
+    // Again: the dialog says why it is refused.
+    b.type_into("#clock-staff", "manager1").await;
+    b.type_into("#clock-pin", PIN).await;
+    b.click("#clock-form button[data-clock=in]").await;
+    b.wait_js("document.getElementById('clock-error').textContent.includes('已经上班打卡')", wait).await;
+    // Clock out: after a refusal the id stays typed, only the PIN is asked again.
+    assert_eq!(b.js("return document.getElementById('clock-staff').value;").await, "manager1");
+    b.type_into("#clock-pin", PIN).await;
+    b.click("#clock-form button[data-clock=out]").await;
+    b.wait_js("document.getElementById('clock-done').textContent.includes('下班')", wait).await;
+    let done = storehub::staff::attendance::records(&shop.store, chrono_tz::Asia::Shanghai, Some("manager1"), chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(), chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()).unwrap();
+    assert!(done[0].clock_out.is_some());
+    b.close().await;
+}

@@ -1260,7 +1260,7 @@ async fn cashier_page(State(state): State<AppState>, Extension(me): Extension<Id
         }
         // Attendance (考勤): anyone clocks in or out here with their own staff id and PIN,
         // whoever is signed in at the lane (`web::attendance`, assets/cashier.js).
-        dialog #clock-dialog {
+        dialog #clock-dialog data-tz=(state.ctx.tz.name()) {
             form #clock-form method="dialog" {
                 h2 { (lang.pick("打卡", "Clock in / out")) }
                 label { (lang.pick("工号", "Staff id")) input #clock-staff autocomplete="off" required; }

@@ -464,8 +464,14 @@
       return;
     }
     const r = res.body;
+    // Shop time (the hub's [store].timezone), whatever zone the till's browser is set to.
     const t = new Date(dir === "in" ? r.clock_in : r.clock_out);
-    const hm = `${two(t.getHours())}:${two(t.getMinutes())}`;
+    let hm;
+    try {
+      hm = new Intl.DateTimeFormat("en-GB", { timeZone: d.dataset.tz, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(t);
+    } catch (_) {
+      hm = `${two(t.getHours())}:${two(t.getMinutes())}`;
+    }
     $("clock-done").textContent = dir === "in" ? (zh ? `${r.staff} 上班打卡 ${hm}` : `${r.staff} clocked in at ${hm}`) : (zh ? `${r.staff} 下班打卡 ${hm}` : `${r.staff} clocked out at ${hm}`);
     $("clock-staff").value = "";
   });
