@@ -143,9 +143,11 @@ async fn a_missing_clock_out_is_flagged_after_the_shift_and_the_correction_is_au
     // The page shows the correction with its reason.
     let (_, page) = text(shop.get(&manager, "/staff/attendance?from=2026-11-23&staff=cashier1").await).await;
     assert!(page.contains(&format!("data-correction=\"{id}\"")) && page.contains("忘记下班打卡"), "{page}");
-    // Clocking in works again.
+    // Clocking in works again; the manager's dashboard shows who is clocked in today.
     let (s, _) = clock(&shop, "in", "cashier1", PIN).await;
     assert_eq!(s, StatusCode::OK);
+    let (_, dash) = text(shop.get(&manager, "/dashboard").await).await;
+    assert!(dash.contains("id=\"attendance-card\"") && dash.contains("data-on-shift=\"1\""), "{dash}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

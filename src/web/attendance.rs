@@ -262,6 +262,33 @@ async fn api_hours_csv(State(state): State<AppState>, Extension(me): Extension<I
 
 // --- page --------------------------------------------------------------------------------------
 
+/// The dashboard's card for managers: today's attendance of everyone (who is clocked in now,
+/// who is late, absent or missing a clock-out), linking to the page.
+pub async fn dashboard_card(state: &AppState, me: &Identity) -> Result<Markup, WebError> {
+    let lang = me.lang;
+    let today = crate::domain::attendance::local_date(state.store.clock().now(), state.ctx.tz);
+    let r = Range { staff: None, from: today, to: today, period: Period::Day };
+    let list = report(state, me, &r).await?;
+    let on_shift: Vec<&StaffAttendance> = list.iter().filter(|s| s.days.iter().any(|d| d.punches.iter().any(|p| p.open))).collect();
+    let flagged: Vec<(&StaffAttendance, &crate::domain::attendance::Flag)> =
+        list.iter().flat_map(|s| s.days.iter().flat_map(move |d| d.flags.iter().map(move |f| (s, f)))).collect();
+    Ok(html! {
+        h2 { a href="/staff/attendance" { (lang.pick("今日考勤", "Attendance today")) } }
+        p data-on-shift=(on_shift.len()) {
+            (lang.pick("上班中：", "Clocked in: "))
+            @if on_shift.is_empty() { span.muted { (lang.pick("无", "nobody")) } }
+            @for s in &on_shift { (s.name) " " }
+        }
+        @if !flagged.is_empty() {
+            ul {
+                @for (s, f) in &flagged {
+                    li { (s.name) " · " span.badge.warn data-flag=(f.as_str()) { (if lang == Lang::Zh { f.label_zh() } else { f.label_en() }) } }
+                }
+            }
+        }
+    })
+}
+
 fn flag_badges(lang: Lang, flags: &[crate::domain::attendance::Flag]) -> Markup {
     html! {
         @for f in flags {
