@@ -137,6 +137,12 @@ async fn a_missing_clock_out_is_flagged_after_the_shift_and_the_correction_is_au
     assert_eq!(ev[0].data().unwrap()["by"], "manager1");
     assert!(!ev[0].data_json.contains("忘记"), "no free text in events: {}", ev[0].data_json);
 
+    // A forgotten record over the same evening would count those minutes twice: refused.
+    let (s, e) = body(shop.post_json(&manager, "/api/v1/attendance/corrections", &json!({
+        "staff": "cashier1", "clock_in": "2026-11-25T13:00:00Z", "clock_out": "2026-11-25T15:00:00Z", "reason": "补录"
+    })).await).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    assert!(e["message"].as_str().unwrap().contains(&format!("#{id}")), "{e}");
     let (_, report) = body(shop.get(&manager, records).await).await;
     assert!(flags(&report, "cashier1", "2026-11-25").is_empty(), "{report}");
     assert_eq!(report[0]["totals"]["worked_minutes"], 245, "17:55 to 22:00");

@@ -56,7 +56,7 @@ pub fn handle(store: &Arc<Store>, ctx: &Context, req: AttendanceRequest) -> Resu
             let who = att::scope_for_id(store, &by, staff.as_deref()).map_err(refused)?;
             Ok(Reply::json(att::report(store, &rules, tz, who.as_deref(), from, to).map_err(refused)?))
         }
-        AttendanceRequest::Correct { correction, by } => Ok(Reply::json(att::correct(store, &by, &correction).map_err(refused)?)),
+        AttendanceRequest::Correct { correction, by } => Ok(Reply::json(att::correct_in(store, tz, &by, &correction).map_err(refused)?)),
         AttendanceRequest::Hours { staff, from, to, period, by } => {
             let who = att::scope_for_id(store, &by, staff.as_deref()).map_err(refused)?;
             Ok(Reply::json(att::hours(store, &rules, tz, who.as_deref(), from, to, period).map_err(refused)?))

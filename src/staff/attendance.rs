@@ -193,6 +193,8 @@ pub enum AttendanceError {
     UnknownRecord { staff: String, id: u64 },
     #[error("{0}")]
     BadTimes(String),
+    #[error("clock_in, clock_out: {from} → {to} overlaps clock record {other} ({other_from} → {other_to}, shop time) of the same person; correct that record instead")]
+    Overlaps { other: u64, from: String, to: String, other_from: String, other_to: String },
     #[error("staff {by} may see only their own attendance, not {staff}'s")]
     OnlyOwn { by: String, staff: String },
     #[error("{0}")]
@@ -406,9 +408,52 @@ pub fn set_schedule(store: &Store, tz: Tz, by: &str, staff: &str, days: &[Schedu
     })?)
 }
 
+/// Another record of `staff` that the interval `from`–`to` (an open record: its clock-in alone)
+/// would overlap, `except` the record being corrected. Read outside the commit (a `Tx` has point
+/// reads only); only a manager's correction writes such intervals, so a race is one manager
+/// against another.
+fn overlapping(store: &Store, staff: &str, except: Option<u64>, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Option<AttendanceRecord>, StoreError> {
+    for item in store.scan_prefix::<AttendanceRecord>(TreeId::Attendance, &staff_prefix(staff)) {
+        let (_, r) = item?;
+        if Some(r.id) == except {
+            continue;
+        }
+        let r_to = r.clock_out.unwrap_or(r.clock_in);
+        if r.clock_in < to.max(from + chrono::Duration::seconds(1)) && from < r_to.max(r.clock_in + chrono::Duration::seconds(1)) {
+            return Ok(Some(r));
+        }
+    }
+    Ok(None)
+}
+
 /// Corrects (or enters) a clock record. `by` needs `ManageAttendance`; the record keeps the
-/// times before and after, who, when and why.
-pub fn correct(store: &Store, by: &str, req: &CorrectionRequest) -> Result<AttendanceRecord, AttendanceError> {
+/// times before and after, who, when and why. A correction that would overlap another record of
+/// the same person is refused (its minutes would count twice).
+pub fn correct_in(store: &Store, tz: Tz, by: &str, req: &CorrectionRequest) -> Result<AttendanceRecord, AttendanceError> {
+    let current = match req.record {
+        Some(id) => store.get::<AttendanceRecord>(TreeId::Attendance, &record_key(&req.staff, id))?,
+        None => None,
+    };
+    let new_in = req.clock_in.or(current.as_ref().map(|r| r.clock_in));
+    let new_out = req.clock_out.or(current.as_ref().and_then(|r| r.clock_out));
+    if let Some(from) = new_in {
+        let to = new_out.unwrap_or(from);
+        if let Some(other) = overlapping(store, &req.staff, req.record, from, to)? {
+            let time = |t: DateTime<Utc>| shop_time(t, tz);
+            return Err(AttendanceError::Overlaps {
+                other: other.id,
+                from: time(from),
+                to: new_out.map_or_else(|| "…".to_string(), time),
+                other_from: time(other.clock_in),
+                other_to: other.clock_out.map_or_else(|| "…".to_string(), time),
+            });
+        }
+    }
+    correct(store, by, req)
+}
+
+/// [`correct_in`] without the overlap check (its commit part).
+fn correct(store: &Store, by: &str, req: &CorrectionRequest) -> Result<AttendanceRecord, AttendanceError> {
     let reason = req.reason.trim();
     let n = reason.chars().count();
     if n == 0 || n > REASON_MAX_CHARS || reason.chars().any(char::is_control) {

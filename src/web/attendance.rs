@@ -122,6 +122,7 @@ fn error(lang: Lang, e: AttendanceError) -> WebError {
         AttendanceError::BadReason(_) => forms::field(lang, "reason", format!("原因必填，最多 {} 个字符", att::REASON_MAX_CHARS), en),
         AttendanceError::UnknownRecord { .. } => WebError::not_found(lang.pick("没有这条打卡记录", &en)),
         AttendanceError::BadTimes(_) => forms::field(lang, "clock_out", format!("时间有误：{en}"), en.clone()),
+        AttendanceError::Overlaps { other, .. } => forms::refused(lang, format!("与打卡记录 #{other} 时间重叠，请更正那条记录"), en),
         AttendanceError::BadRange(_) => forms::field(lang, "to", format!("日期范围有误：{en}"), en.clone()),
     }
 }
@@ -198,7 +199,7 @@ async fn set_schedule(state: &AppState, me: &Identity, staff: String, days: Vec<
 
 async fn correct(state: &AppState, me: &Identity, req: CorrectionRequest) -> Result<AttendanceRecord, WebError> {
     let (lang, by) = (me.lang, me.staff.id.clone());
-    state.blocking(move |store, _| att::correct(store, &by, &req).map_err(|e| error(lang, e))).await
+    state.blocking(move |store, ctx| att::correct_in(store, ctx.tz, &by, &req).map_err(|e| error(lang, e))).await
 }
 
 // --- API ---------------------------------------------------------------------------------------
