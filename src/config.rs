@@ -878,6 +878,9 @@ pub struct Config {
     /// (`inventory`, docs/stock-intelligence.md).
     #[serde(default)]
     pub stock: StockConfig,
+    /// `[attendance]`: grace times of staff attendance (`staff::attendance`, docs/staff.md).
+    #[serde(default)]
+    pub attendance: AttendanceConfig,
 }
 
 /// `[store]`: who this hub is. The three ids form its MQTT topics:
@@ -2144,6 +2147,37 @@ impl Default for StockConfig {
     }
 }
 
+/// `[attendance]`: staff attendance (考勤) grace times (`staff::attendance`, docs/staff.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttendanceConfig {
+    /// A clock-in up to this many minutes after the shift's start is on time (default 5, 0–120).
+    pub late_grace_minutes: u32,
+    /// A clock-out up to this many minutes before the shift's end is not an early leave
+    /// (default 5, 0–120).
+    pub early_leave_grace_minutes: u32,
+    /// A clock record still without clock-out this many hours after its shift's end is flagged
+    /// "missing clock-out" (default 4, 1–24).
+    pub missing_clock_out_hours: u32,
+}
+
+impl Default for AttendanceConfig {
+    fn default() -> Self {
+        AttendanceConfig { late_grace_minutes: 5, early_leave_grace_minutes: 5, missing_clock_out_hours: 4 }
+    }
+}
+
+impl AttendanceConfig {
+    /// The rules `domain::attendance` applies.
+    pub fn rules(&self) -> crate::domain::attendance::AttendanceRules {
+        crate::domain::attendance::AttendanceRules {
+            late_grace_minutes: self.late_grace_minutes,
+            early_leave_grace_minutes: self.early_leave_grace_minutes,
+            missing_clock_out_hours: self.missing_clock_out_hours,
+        }
+    }
+}
+
 /// A shop-local wall time written "HH:MM" (24-hour).
 fn hh_mm<'de, D: Deserializer<'de>>(d: D) -> Result<chrono::NaiveTime, D::Error> {
     let s = String::deserialize(d)?;
@@ -2355,6 +2389,22 @@ impl Config {
         self.validate_messages()?;
         self.validate_tickets()?;
         self.validate_stock()?;
+        self.validate_attendance()?;
+        Ok(())
+    }
+
+    fn validate_attendance(&self) -> Result<(), Invalid> {
+        let c = &self.attendance;
+        let ranges: [(&str, u32, u32, u32, &str); 3] = [
+            ("late_grace_minutes", c.late_grace_minutes, 0, 120, "minutes"),
+            ("early_leave_grace_minutes", c.early_leave_grace_minutes, 0, 120, "minutes"),
+            ("missing_clock_out_hours", c.missing_clock_out_hours, 1, 24, "hours"),
+        ];
+        for (k, v, lo, hi, unit) in ranges {
+            if !(lo..=hi).contains(&v) {
+                return Err(invalid(key("attendance", k), format!("expected {lo} to {hi} {unit}, got {v}")));
+            }
+        }
         Ok(())
     }
 

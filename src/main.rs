@@ -273,6 +273,10 @@ enum Command {
     /// 2026-11-01 --to 2026-11-30 --period week --format csv` (渠道分析). Kinds: sales-trend,
     /// products, categories, members-by-tier, repurchase, new-members, cashiers, shifts, channels.
     Report(ReportArgs),
+    /// Staff attendance (考勤): clock in and out with a PIN (stdin), schedules, the records with
+    /// their flags (late, early leave, missing clock-out, absent), corrections, hours for payroll.
+    #[command(subcommand)]
+    Attendance(AttendanceCmd),
 }
 
 /// `storehub report KIND [--from DATE] [--to DATE] [--period day|week|month] [--format csv|json]`.
@@ -1512,6 +1516,175 @@ enum JobsCmd {
     },
 }
 
+#[derive(Subcommand)]
+enum AttendanceCmd {
+    /// Clock in now; the PIN is read from stdin (prompted on a terminal).
+    ClockIn {
+        #[arg(long)]
+        staff: String,
+        /// Read the PIN as one line of stdin without prompting, even on a terminal.
+        #[arg(long)]
+        pin_stdin: bool,
+    },
+    /// Clock out now; the PIN is read from stdin (prompted on a terminal).
+    ClockOut {
+        #[arg(long)]
+        staff: String,
+        #[arg(long)]
+        pin_stdin: bool,
+    },
+    /// Schedules: set up to a week at once, or list.
+    #[command(subcommand)]
+    Schedule(ScheduleCmd),
+    /// Days with their plan, flags and minutes, and the clock records (with their ids), from
+    /// --from to --to (default today), of --staff (default: everyone for a manager, else --by).
+    List {
+        #[arg(long)]
+        staff: Option<String>,
+        #[arg(long, value_parser = parse_date)]
+        from: Option<chrono::NaiveDate>,
+        #[arg(long, value_parser = parse_date)]
+        to: Option<chrono::NaiveDate>,
+        /// Staff id of who asks (a manager sees anyone, others only themselves).
+        #[arg(long)]
+        by: String,
+    },
+    /// Correct a clock record (--record ID, from `list`), or enter a forgotten one (no --record:
+    /// both times). Times are shop-local `YYYY-MM-DD HH:MM`. Audited: the record keeps the old
+    /// times, who, when and the reason.
+    Correct {
+        #[arg(long)]
+        staff: String,
+        #[arg(long)]
+        record: Option<u64>,
+        #[arg(long, value_name = "YYYY-MM-DD HH:MM")]
+        clock_in: Option<String>,
+        #[arg(long, value_name = "YYYY-MM-DD HH:MM")]
+        clock_out: Option<String>,
+        #[arg(long)]
+        reason: String,
+        /// Staff id of the manager.
+        #[arg(long)]
+        by: String,
+    },
+    /// Hours per period for payroll (JSON, or CSV with --format csv).
+    Hours {
+        #[arg(long)]
+        staff: Option<String>,
+        #[arg(long, value_parser = parse_date)]
+        from: chrono::NaiveDate,
+        #[arg(long, value_parser = parse_date)]
+        to: chrono::NaiveDate,
+        /// day, week (Monday–Sunday) or month.
+        #[arg(long, default_value = "month", value_parser = parse_period)]
+        period: storehub::domain::attendance::Period,
+        #[arg(long, value_enum, default_value = "json")]
+        format: ExportFormat,
+        #[arg(long)]
+        by: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScheduleCmd {
+    /// Set up to 7 days of one staff member's schedule: `--day 2026-11-30=22:00-06:00` (an end
+    /// before the start ends the next day) or `--day 2026-12-01=off`. Past days are refused.
+    Set {
+        #[arg(long)]
+        staff: String,
+        #[arg(long = "day", value_name = "DATE=HH:MM-HH:MM|off", required = true)]
+        days: Vec<String>,
+        /// Staff id of the manager.
+        #[arg(long)]
+        by: String,
+    },
+    /// Planned days from --from to --to.
+    List {
+        #[arg(long)]
+        staff: Option<String>,
+        #[arg(long, value_parser = parse_date)]
+        from: chrono::NaiveDate,
+        #[arg(long, value_parser = parse_date)]
+        to: chrono::NaiveDate,
+        #[arg(long)]
+        by: String,
+    },
+}
+
+fn parse_period(s: &str) -> Result<storehub::domain::attendance::Period, String> {
+    use storehub::domain::attendance::Period;
+    parse_named(s, Period::parse, &[Period::Day, Period::Week, Period::Month], |v| v.as_str())
+}
+
+/// `--day 2026-11-30=22:00-06:00` or `--day 2026-11-30=off`.
+fn schedule_entry(spec: &str) -> Result<storehub::staff::attendance::ScheduleEntry, Failure> {
+    let (date, shift) = spec.split_once('=').ok_or_else(|| anyhow!("--day {spec:?}: expected DATE=HH:MM-HH:MM or DATE=off; nothing changed"))?;
+    let date = parse_date(date.trim()).map_err(|e| anyhow!("--day {spec:?}: {e}; nothing changed"))?;
+    if shift.trim() == "off" {
+        return Ok(storehub::staff::attendance::ScheduleEntry { date, start: None, end: None });
+    }
+    let s = storehub::domain::attendance::parse_shift(date, shift).map_err(|e| anyhow!("--day {spec:?}: {e}; nothing changed"))?;
+    Ok(storehub::staff::attendance::ScheduleEntry { date, start: Some(s.start), end: Some(s.end) })
+}
+
+/// A shop-local `YYYY-MM-DD HH:MM` (or RFC 3339) as an instant.
+fn shop_instant(flag: &str, text: &str, tz: chrono_tz::Tz) -> Result<chrono::DateTime<chrono::Utc>, Failure> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text.trim()) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    let naive = chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M")
+        .map_err(|_| anyhow!("{flag} {text:?}: expected shop-local time like \"2026-11-25 22:00\"; nothing changed"))?;
+    Ok(storehub::domain::attendance::instant(tz, naive.date(), naive.time()))
+}
+
+/// `storehub attendance …`.
+fn attendance_command(cli: &Cli, cmd: &AttendanceCmd) -> Result<(), Failure> {
+    use storehub::control::attendance::AttendanceRequest as R;
+    let cfg = load_config(cli, false)?;
+    let tz = cfg.as_ref().map_or(chrono_tz::Asia::Shanghai, |c| c.timezone());
+    let today = storehub::domain::attendance::local_date(clock::system().now(), tz);
+    let read_pin = |staff: &str, pin_stdin: bool| -> Result<Secret, Failure> {
+        let mut input = SecretInput::new(pin_stdin);
+        let pin = if input.interactive {
+            input.prompt(&format!("PIN for {staff}: "))?
+        } else {
+            input.line()?.ok_or_else(|| anyhow!("no PIN on stdin: run on a terminal to be prompted, or pipe it as one line; nothing changed"))?
+        };
+        Ok(Secret::new(pin))
+    };
+    let req = match cmd {
+        AttendanceCmd::ClockIn { staff, pin_stdin } => R::ClockIn { staff: staff.clone(), pin: read_pin(staff, *pin_stdin)? },
+        AttendanceCmd::ClockOut { staff, pin_stdin } => R::ClockOut { staff: staff.clone(), pin: read_pin(staff, *pin_stdin)? },
+        AttendanceCmd::Schedule(ScheduleCmd::Set { staff, days, by }) => {
+            let days = days.iter().map(|d| schedule_entry(d)).collect::<Result<Vec<_>, _>>()?;
+            R::ScheduleSet { staff: staff.clone(), days, by: by.clone() }
+        }
+        AttendanceCmd::Schedule(ScheduleCmd::List { staff, from, to, by }) => R::Schedules { staff: staff.clone(), from: *from, to: *to, by: by.clone() },
+        AttendanceCmd::List { staff, from, to, by } => {
+            R::Records { staff: staff.clone(), from: from.unwrap_or(today), to: to.or(*from).unwrap_or(today), by: by.clone() }
+        }
+        AttendanceCmd::Correct { staff, record, clock_in, clock_out, reason, by } => {
+            let clock_in = clock_in.as_deref().map(|t| shop_instant("--clock-in", t, tz)).transpose()?;
+            let clock_out = clock_out.as_deref().map(|t| shop_instant("--clock-out", t, tz)).transpose()?;
+            let correction = storehub::staff::attendance::CorrectionRequest { staff: staff.clone(), record: *record, clock_in, clock_out, reason: reason.clone() };
+            R::Correct { correction, by: by.clone() }
+        }
+        AttendanceCmd::Hours { staff, from, to, period, format, by } => {
+            let reply = request(cli, Request::Attendance { request: R::Hours { staff: staff.clone(), from: *from, to: *to, period: *period, by: by.clone() } })?;
+            return match format {
+                ExportFormat::Json => print_json(&reply.result),
+                ExportFormat::Csv => {
+                    let rows: Vec<storehub::staff::attendance::HoursRow> = serde_json::from_value(reply.result).context("the hours as the store returned them")?;
+                    let mut buf = Vec::new();
+                    storehub::staff::attendance::write_hours_csv(&rows, &mut buf)?;
+                    write_stdout(&buf)
+                }
+            };
+        }
+    };
+    print_json(&request(cli, Request::Attendance { request: req })?.result)
+}
+
 fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("expected a date like 2026-05-20, got {s:?}"))
 }
@@ -1809,6 +1982,7 @@ fn context(cfg: Option<&Config>) -> ops::Context {
         messages: cfg.map(MessageRules::from_config).unwrap_or_default(),
         tickets: cfg.map(storehub::members::tickets::TicketRules::from_config).unwrap_or_default(),
         stock: cfg.map(|c| c.stock).unwrap_or_default(),
+        attendance: cfg.map(|c| c.attendance).unwrap_or_default(),
     }
 }
 
@@ -2170,6 +2344,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Ticket(cmd) => ticket_command(&cli, cmd),
         Command::Po(cmd) => po_command(&cli, cmd),
         Command::Stocktake(cmd) => stocktake_command(&cli, cmd),
+        Command::Attendance(cmd) => attendance_command(&cli, cmd),
         Command::Alerts(AlertsCmd::List { all }) => print_json(&request(&cli, Request::AlertsList { all: *all })?.result),
         Command::Alerts(AlertsCmd::Ack { id, staff }) => print_json(&request(&cli, Request::AlertAck { id: *id, staff: staff.clone() })?.result),
         Command::Restock(RestockCmd::List { all }) => print_json(&request(&cli, Request::RestockList { all: *all })?.result),

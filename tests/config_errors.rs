@@ -166,7 +166,8 @@ fn unknown_top_level_section() {
     assert_eq!(
         message(&with_base("\n[mqqt]\nenabled = true\n")),
         "config/storehub.toml:10: unknown key [mqqt]; expected one of: store, data, barcode, lanes, \
-         devices, mqtt, web, checkout, loyalty, log, analytics, campaigns, messages, tickets, stock"
+         devices, mqtt, web, checkout, loyalty, log, analytics, campaigns, messages, tickets, stock, \
+         attendance"
     );
 }
 
@@ -530,4 +531,13 @@ fn a_points_campaign_names_one_target_and_ends_after_it_starts() {
         message(&with_base(backwards)),
         "config/storehub.toml:15: [loyalty].points_campaigns[0].ends_at: must be after starts_at (2026-12-08 00:00:00), got 2026-12-01 00:00:00"
     );
+}
+
+#[test]
+fn attendance_grace_out_of_range_names_the_key() {
+    let m = message(&with_base("\n[attendance]\nmissing_clock_out_hours = 0\n"));
+    assert!(m.contains("[attendance].missing_clock_out_hours") || m.contains("attendance.missing_clock_out_hours"), "{m}");
+    assert!(m.contains("expected 1 to 24 hours, got 0"), "{m}");
+    let m = message(&with_base("\n[attendance]\nlate_grace = 5\n"));
+    assert!(m.contains("late_grace"), "{m}");
 }

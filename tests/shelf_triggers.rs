@@ -88,6 +88,7 @@ fn rig(link: &std::path::Path) -> Rig {
         messages: storehub::members::messages::MessageRules::from_config(&demo),
         tickets: storehub::members::tickets::TicketRules::from_config(&demo),
         stock,
+        attendance: Default::default(),
     };
     Rig { _dir: dir, clock, store, ctx, cfg, shelves, stock }
 }

@@ -13,6 +13,7 @@ pub mod lanes;
 pub mod ops;
 pub mod server;
 pub mod stocktake;
+pub mod attendance;
 
 use std::path::{Path, PathBuf};
 
@@ -279,6 +280,8 @@ pub enum Request {
     /// today, `from`: 30 days ending at `to` when not given), by `period` (day, week, month)
     /// where the report has periods; `csv` adds the CSV file as the reply's payload.
     Report { kind: String, from: Option<chrono::NaiveDate>, to: Option<chrono::NaiveDate>, period: Option<String>, csv: bool },
+    /// An attendance request (`storehub attendance …`, `control::attendance`).
+    Attendance { request: attendance::AttendanceRequest },
 }
 
 impl Request {
@@ -384,6 +387,7 @@ impl Request {
             Request::MemberProfile { .. } => "member_profile",
             Request::MemberProfilesRebuild => "member_profiles_rebuild",
             Request::Report { .. } => "report",
+            Request::Attendance { .. } => "attendance",
         }
     }
 }

@@ -39,6 +39,8 @@ pub struct Context {
     pub tickets: members::tickets::TicketRules,
     /// `[stock]` (defaults when no config is given).
     pub stock: crate::config::StockConfig,
+    /// `[attendance]` (defaults when no config is given).
+    pub attendance: crate::config::AttendanceConfig,
 }
 
 /// Applies one request. Errors are messages for the person at the CLI.
@@ -271,6 +273,7 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         | Request::SupplierTermsSet { .. }
         | Request::PolicyImport { .. }) => replenishment_request(store, ctx, req),
         req @ (Request::MemberProfile { .. } | Request::MemberProfilesRebuild | Request::Report { .. }) => profile_request(store, ctx, req),
+        Request::Attendance { request } => super::attendance::handle(store, ctx, request),
     }
 }
 

@@ -178,8 +178,8 @@ pub enum TreeId {
     /// staff id ++ 0 ++ shop-local date (`YYYY-MM-DD`) → the planned shift of that day. See
     /// `staff::attendance`.
     StaffSchedules,
-    /// staff id ++ 0 ++ clock-in time (i64 BE, ms) → AttendanceRecord (clock in/out,
-    /// corrections). See `staff::attendance`.
+    /// staff id ++ 0 ++ the original clock-in time (u64 BE, Unix ms; the record's id) →
+    /// AttendanceRecord (clock in/out, corrections). See `staff::attendance`.
     Attendance,
     /// period (`YYYY-MM`) ++ 0 ++ staff id → StaffTarget. See `staff::performance`.
     StaffTargets,

@@ -271,7 +271,7 @@ impl Auth {
         keys.iter().filter_map(|k| t.check(&self.policy, k, now)).max()
     }
 
-    fn failed(&self, keys: &[&str]) {
+    pub(crate) fn failed(&self, keys: &[&str]) {
         let now = self.now();
         let mut t = self.throttle.lock().unwrap_or_else(|e| e.into_inner());
         for k in keys {
@@ -279,7 +279,7 @@ impl Auth {
         }
     }
 
-    fn succeeded(&self, keys: &[&str]) {
+    pub(crate) fn succeeded(&self, keys: &[&str]) {
         let mut t = self.throttle.lock().unwrap_or_else(|e| e.into_inner());
         for k in keys {
             t.succeed(k);
@@ -319,7 +319,7 @@ fn set_cookie(state: &AppState, name: &str, value: &str, max_age: Option<Duratio
 }
 
 /// The client's address for throttling.
-fn client_addr(req: &Request) -> String {
+pub(crate) fn client_addr(req: &Request) -> String {
     req.extensions().get::<ConnectInfo<super::ClientAddr>>().map_or_else(|| "unknown".to_string(), |c| c.0 .0.ip().to_string())
 }
 

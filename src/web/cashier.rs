@@ -1220,6 +1220,7 @@ async fn cashier_page(State(state): State<AppState>, Extension(me): Extension<Id
                         button #void-btn .secondary.danger-text type="button" { (lang.pick("整单作废", "Void")) " " kbd { "F8" } }
                         button #reprint-btn .secondary type="button" { (lang.pick("重打小票", "Reprint")) " " kbd { "F9" } }
                         button #return-btn .secondary type="button" { (lang.pick("退货", "Return")) " " kbd { "F7" } }
+                        button #clock-btn .secondary type="button" { (lang.pick("打卡", "Clock in/out")) }
                     }
                 }
             }
@@ -1254,6 +1255,22 @@ async fn cashier_page(State(state): State<AppState>, Extension(me): Extension<Id
                 div.row {
                     button type="submit" value="ok" { (lang.pick("退货", "Return")) }
                     button.secondary type="button" data-close="" { (lang.pick("取消", "Cancel")) }
+                }
+            }
+        }
+        // Attendance (考勤): anyone clocks in or out here with their own staff id and PIN,
+        // whoever is signed in at the lane (`web::attendance`, assets/cashier.js).
+        dialog #clock-dialog data-tz=(state.ctx.tz.name()) {
+            form #clock-form method="dialog" {
+                h2 { (lang.pick("打卡", "Clock in / out")) }
+                label { (lang.pick("工号", "Staff id")) input #clock-staff autocomplete="off" required; }
+                label { "PIN" input #clock-pin type="password" inputmode="numeric" autocomplete="off" required; }
+                p #clock-error .error role="alert" {}
+                p #clock-done .ok {}
+                div.row {
+                    button type="submit" value="in" data-clock="in" { (lang.pick("上班打卡", "Clock in")) }
+                    button type="submit" value="out" data-clock="out" { (lang.pick("下班打卡", "Clock out")) }
+                    button.secondary type="button" data-close="" { (lang.pick("关闭", "Close")) }
                 }
             }
         }

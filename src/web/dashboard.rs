@@ -432,6 +432,9 @@ async fn dashboard_page(State(state): State<AppState>, Extension(me): Extension<
         @if crate::domain::staff::allows(me.staff.role, crate::domain::staff::Action::ViewStock) {
             section.card style="margin-top:.8rem" id="replenishment-card" { (super::replenishment::dashboard_card(&state, me.lang).await?) }
         }
+        @if crate::domain::staff::allows(me.staff.role, crate::domain::staff::Action::ManageAttendance) {
+            section.card style="margin-top:.8rem" id="attendance-card" { (super::attendance::dashboard_card(&state, &me).await?) }
+        }
     };
     let title = me.lang.pick("概览", "Dashboard");
     Ok(page::render_with(&state, Some(&me), title, body, &["dashboard.js"]).into_response())

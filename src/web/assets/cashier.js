@@ -434,3 +434,45 @@
   connect();
   focusScan();
 })();
+
+// Attendance (考勤): the 打卡 button opens a dialog where anyone clocks in or out with their own
+// staff id and PIN (POST /api/v1/attendance/clock-in|clock-out), whoever is signed in at the lane.
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const btn = $("clock-btn");
+  const d = $("clock-dialog");
+  if (!btn || !d) return;
+  const zh = document.documentElement.lang === "zh-CN";
+  const two = (n) => String(n).padStart(2, "0");
+  btn.addEventListener("click", () => {
+    $("clock-error").textContent = "";
+    $("clock-done").textContent = "";
+    $("clock-staff").value = "";
+    $("clock-pin").value = "";
+    d.showModal();
+    $("clock-staff").focus();
+  });
+  $("clock-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const dir = e.submitter && e.submitter.dataset.clock === "out" ? "out" : "in";
+    $("clock-error").textContent = "";
+    $("clock-done").textContent = "";
+    const res = await sh.post(`/api/v1/attendance/clock-${dir}`, { staff: $("clock-staff").value.trim(), pin: $("clock-pin").value });
+    $("clock-pin").value = "";
+    if (!res.ok) {
+      $("clock-error").textContent = (res.body && res.body.message) || `HTTP ${res.status}`;
+      return;
+    }
+    const r = res.body;
+    // Shop time (the hub's [store].timezone), whatever zone the till's browser is set to.
+    const t = new Date(dir === "in" ? r.clock_in : r.clock_out);
+    let hm;
+    try {
+      hm = new Intl.DateTimeFormat("en-GB", { timeZone: d.dataset.tz, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(t);
+    } catch (_) {
+      hm = `${two(t.getHours())}:${two(t.getMinutes())}`;
+    }
+    $("clock-done").textContent = dir === "in" ? (zh ? `${r.staff} 上班打卡 ${hm}` : `${r.staff} clocked in at ${hm}`) : (zh ? `${r.staff} 下班打卡 ${hm}` : `${r.staff} clocked out at ${hm}`);
+    $("clock-staff").value = "";
+  });
+})();
