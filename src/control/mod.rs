@@ -11,6 +11,7 @@
 pub mod client;
 pub mod lanes;
 pub mod ops;
+pub mod performance;
 pub mod server;
 pub mod stocktake;
 
@@ -270,6 +271,10 @@ pub enum Request {
     SupplierTermsSet { supplier: String, terms: crate::inventory::policy::SupplierTerms },
     /// Write many SKUs' settings, all or nothing (rows already format-checked by the CLI).
     PolicyImport { file_name: String, rows: Vec<(String, crate::inventory::policy::SkuSettings)> },
+    /// Register a member on behalf of staff `staff` (kept as the member's `registered_by`).
+    MemberAddBy { member: NewMember, staff: String },
+    /// Staff performance, targets and commission (`storehub staff performance|target|commission`).
+    Performance { request: performance::PerfRequest },
 }
 
 impl Request {
@@ -372,6 +377,8 @@ impl Request {
             Request::PolicySet { .. } => "policy_set",
             Request::SupplierTermsSet { .. } => "supplier_terms_set",
             Request::PolicyImport { .. } => "policy_import",
+            Request::MemberAddBy { .. } => "member_add_by",
+            Request::Performance { .. } => "performance",
         }
     }
 }

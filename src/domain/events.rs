@@ -121,6 +121,8 @@ mod tests {
         (crate::inventory::shelf_triggers::EVENT_TASK_OPENED, Business),
         (crate::inventory::shelf_triggers::EVENT_TASK_DONE, Business),
         (crate::inventory::replenishment::EVENT_REPLENISHMENT_SUGGESTED, Business),
+        (crate::staff::performance::EVENT_STAFF_TARGET_SET, Business),
+        (crate::staff::commission::EVENT_COMMISSION_RULES_CHANGED, Business),
     ];
 
     #[test]

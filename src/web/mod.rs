@@ -24,6 +24,7 @@ pub mod forms;
 pub mod i18n;
 pub mod members;
 pub mod messages;
+pub mod performance;
 pub mod openapi;
 pub mod page;
 pub mod purchase;
