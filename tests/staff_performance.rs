@@ -56,7 +56,7 @@ const A: &str = "13800000001";
 /// - 09:00 cashier1 registers member A through the API (registered_by = cashier1).
 /// - 10:00 lane-1, cashier1: A buys 5 waters, ¥10.00.
 /// - 10:30 lane-1, cashier1: a guest buys 1 kg bananas, ¥7.98 (one item).
-/// - 11:00 lane-2, cashier2: 3 C'estbon, ¥6.00.
+/// - 11:00 lane-2, cashier2: A buys 3 C'estbon, ¥6.00, with a ¥1.00-off coupon: ¥5.00.
 /// - 11:30 lane-2, cashier2: 1 water + 500 g bananas ¥3.99 = ¥5.99.
 /// - 12:00 lane-1, manager1 takes back 2 waters of the 10:00 sale: ¥4.00.
 /// - 12:30 lane-2, cashier2 voids a cart with 1 C'estbon (¥2.00 at list price).
@@ -83,7 +83,23 @@ fn the_sales(shop: &WebShop, member_id: u64) {
     shop.clock.set(local(26, 10, 30));
     sell(shop, "lane-1", None, &[("SKU-020001", 1_000)], 800);
     shop.clock.set(local(26, 11, 0));
-    sell(shop, "lane-2", None, &[("SKU-010003", 3)], 600);
+    let template = storehub::coupons::CouponTemplate {
+        id: "T-1-OFF".into(),
+        name_zh: "立减1元券".into(),
+        name_en: "¥1 off".into(),
+        kind: storehub::domain::pricing::CouponKind::Threshold { min_spend_fen: 0, off_fen: 100 },
+        min_spend_fen: 0,
+        categories: vec![],
+        validity: storehub::coupons::Validity::DaysAfterIssue(30),
+        per_member_limit: 1,
+        active: true,
+    };
+    storehub::coupons::upsert_templates(&shop.store, &[template]).unwrap();
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+    let code = storehub::coupons::issue(&shop.store, "T-1-OFF", &[member_id], None, today).unwrap().issued[0].code.clone();
+    act(shop, "lane-2", LaneAction::Coupon { code });
+    let third = sell(shop, "lane-2", Some(A), &[("SKU-010003", 3)], 500);
+    assert_eq!((third["priced"]["total_fen"].as_i64(), third["coupons"].as_array().map(Vec::len)), (Some(500), Some(1)));
     shop.clock.set(local(26, 11, 30));
     let fourth = sell(shop, "lane-2", None, &[("SKU-010001", 1), ("SKU-020001", 500)], 600);
     assert_eq!(fourth["priced"]["total_fen"], 599);
@@ -181,15 +197,17 @@ async fn figures_ranking_targets_and_commission_of_a_day_at_two_lanes() {
     // Target ¥100.00 and 4 tickets: ¥17.98 = 17.98 %, 2 of 4 = 50 %.
     assert_eq!(c1["target"], json!({ "sales_fen": 10_000, "tickets": 4, "new_members": null }));
     assert_eq!(c1["progress"], json!({ "sales_bp": 1_798, "tickets_bp": 5_000, "new_members_bp": null }));
-    // cashier2: ¥6.00 + ¥5.99 = ¥11.99 on 2 tickets, average ¥5.995 → ¥6.00; 3 + 2 = 5 items,
-    // 2.500 per ticket; the void (¥2.00) and the ¥100.00 top-up.
+    // cashier2: ¥5.00 + ¥5.99 = ¥10.99 on 2 tickets, average ¥5.495 → ¥5.50; 3 + 2 = 5 items,
+    // 2.500 per ticket; the coupon, the void (¥2.00) and the ¥100.00 top-up.
     let c2 = row(&p, "cashier2");
     assert_eq!(
         (&c2["rank"], &c2["sales_fen"], &c2["tickets"], &c2["average_ticket_fen"], &c2["items"], &c2["items_per_ticket_milli"]),
-        (&json!(2), &json!(1_199), &json!(2), &json!(600), &json!(5), &json!(2_500))
+        (&json!(2), &json!(1_099), &json!(2), &json!(550), &json!(5), &json!(2_500))
     );
     assert_eq!((&c2["voids"], &c2["void_value_fen"], &c2["topups"], &c2["topup_fen"]), (&json!(1), &json!(200), &json!(1), &json!(10_000)));
-    assert_eq!(c2["net_sales_by_category"], json!({ "饮料": 800, "水果": 399 }));
+    assert_eq!(c2["coupons_redeemed"], 1);
+    assert_eq!(c1["coupons_redeemed"], 0);
+    assert_eq!(c2["net_sales_by_category"], json!({ "饮料": 700, "水果": 399 }));
     assert_eq!(c2["target"], Value::Null);
     // manager1: the return (1, ¥4.00) and the ticket rated 4 (4.000); no sales. admin1 may sell
     // and has a zero row; both tie at rank 3. The technician, who never sells, is not ranked.
@@ -201,7 +219,7 @@ async fn figures_ranking_targets_and_commission_of_a_day_at_two_lanes() {
     assert_eq!(c1["satisfaction_milli"], Value::Null);
     // The day alone is the same; the day before has no sales.
     let day = json_of(&shop, &manager, "/api/v1/staff/performance?period=2026-11-26").await;
-    assert_eq!(row(&day, "cashier2")["sales_fen"], 1_199);
+    assert_eq!(row(&day, "cashier2")["sales_fen"], 1_099);
     let before = json_of(&shop, &manager, "/api/v1/staff/performance?period=2026-11-25").await;
     assert_eq!(row(&before, "cashier1")["sales_fen"], 0);
 
@@ -209,7 +227,7 @@ async fn figures_ranking_targets_and_commission_of_a_day_at_two_lanes() {
     let cashier2 = shop.login("cashier2", None).await;
     let own = json_of(&shop, &cashier2, "/api/v1/staff/performance?period=2026-11").await;
     assert_eq!((own["full"].as_bool(), own["ranked"].as_u64(), own["rows"].as_array().unwrap().len()), (Some(false), Some(4), 1));
-    assert_eq!((&own["rows"][0]["staff"], &own["rows"][0]["rank"], &own["rows"][0]["sales_fen"]), (&json!("cashier2"), &json!(2), &json!(1_199)));
+    assert_eq!((&own["rows"][0]["staff"], &own["rows"][0]["rank"], &own["rows"][0]["sales_fen"]), (&json!("cashier2"), &json!(2), &json!(1_099)));
     assert!(!own.to_string().contains("cashier1"), "{own}");
     let page = shop.get(&cashier2, "/staff/performance?period=2026-11").await;
     assert_eq!(page.status(), 200);
@@ -231,12 +249,12 @@ async fn figures_ranking_targets_and_commission_of_a_day_at_two_lanes() {
     // Commission, by hand (饮料 3 %, other 1 %, ¥5.00 per member, 0.5 % of top-ups, half up per
     // staff and rule):
     // - cashier1: ¥6.00 × 3 % = 18; ¥7.98 × 1 % = 7.98 → 8; 1 member = 500; total 526.
-    // - cashier2: ¥8.00 × 3 % = 24; ¥3.99 × 1 % = 3.99 → 4; ¥100.00 × 0.5 % = 50; total 78.
+    // - cashier2: ¥7.00 × 3 % = 21; ¥3.99 × 1 % = 3.99 → 4; ¥100.00 × 0.5 % = 50; total 75.
     // - manager1 (the return is off cashier1's sales): 0.
     let c = json_of(&shop, &manager, "/api/v1/staff/commission?period=2026-11").await;
     let total = |staff: &str| c["rows"].as_array().unwrap().iter().find(|r| r["staff"] == staff).map(|r| r["total_fen"].clone());
-    assert_eq!((total("cashier1"), total("cashier2"), total("manager1")), (Some(json!(526)), Some(json!(78)), Some(json!(0))));
-    assert_eq!(c["total_fen"], 604);
+    assert_eq!((total("cashier1"), total("cashier2"), total("manager1")), (Some(json!(526)), Some(json!(75)), Some(json!(0))));
+    assert_eq!(c["total_fen"], 601);
     let res = shop.get(&manager, "/api/v1/staff/commission?period=2026-11&format=csv").await;
     assert_eq!(res.status(), 200);
     assert!(res.headers()["content-disposition"].to_str().unwrap().contains("commission-2026-11.csv"));
@@ -247,13 +265,13 @@ async fn figures_ranking_targets_and_commission_of_a_day_at_two_lanes() {
         vec![
             "staff_id,staff_name,period,category:饮料_base,category:饮料_fen,other_categories_base,other_categories_fen,new_members_base,new_members_fen,topups_base,topups_fen,total_fen",
             "cashier1,cashier1 名,2026-11,600,18,798,8,1,500,0,0,526",
-            "cashier2,cashier2 名,2026-11,800,24,399,4,0,0,10000,50,78",
+            "cashier2,cashier2 名,2026-11,700,21,399,4,0,0,10000,50,75",
             "manager1,manager1 名,2026-11,0,0,0,0,0,0,0,0,0",
         ]
     );
     // The commission page and bad rules (nothing changes).
     let html = shop.get(&manager, "/staff/commission?period=2026-11").await.text().await.unwrap();
-    assert!(html.contains("¥5.26") && html.contains("¥0.78") && html.contains("饮料=3"), "{html}");
+    assert!(html.contains("¥5.26") && html.contains("¥0.75") && html.contains("饮料=3"), "{html}");
     let bad = json!({ "default_rate_bp": 20_000 });
     let res = shop.send_json(&manager, reqwest::Method::PUT, "/api/v1/staff/commission/rules", &bad).await;
     assert_eq!(res.status(), 400);
