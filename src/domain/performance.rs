@@ -23,8 +23,7 @@ use std::collections::BTreeMap;
 use chrono::{Duration, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 
-use super::money::round_half_up_div;
-use super::reports::{DateRange, Period};
+use super::reports::{div_half_up, DateRange, Period};
 
 /// 100 % in basis points.
 const WHOLE_BP: i64 = 10_000;
@@ -142,13 +141,6 @@ pub struct StaffFigures {
     rating_sum: u64,
 }
 
-fn div_half_up(n: i64, d: i64) -> i64 {
-    if d == 0 {
-        return 0;
-    }
-    i64::try_from(round_half_up_div(i128::from(n), i128::from(d))).unwrap_or(i64::MAX)
-}
-
 fn count_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
@@ -184,7 +176,7 @@ pub struct PerformanceAcc {
 
 impl PerformanceAcc {
     fn row(&mut self, staff: &str) -> &mut StaffFigures {
-        self.rows.entry(staff.to_string()).or_insert_with(|| StaffFigures { staff: staff.to_string(), ..StaffFigures::default() })
+        self.rows.entry(staff.to_string()).or_insert_with(|| PerformanceAcc::idle(staff))
     }
 
     fn category(&mut self, staff: &str, category: &str, fen: i64) {
