@@ -383,6 +383,7 @@ mod tests {
     /// - 李强 (li) rings ticket C ¥8.00 (1 drink ¥8.00), takes a return of one drink ¥10.00 from
     ///   wang's ticket A and a receipt-less return of bread ¥4.00, voids a cart worth ¥12.50,
     ///   registers two members, takes a ¥500.00 top-up, resolves tickets rated 5 and 4 (4.500).
+    ///
     /// Net drinks: wang 30.00 − 10.00 = 20.00; li 8.00. Bread: wang 8.00; li −4.00.
     #[test]
     fn two_cashiers_worked_by_hand() {

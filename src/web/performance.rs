@@ -119,12 +119,17 @@ fn picker(lang: Lang, action: &str, p: &StaffPeriod) -> Markup {
     }
 }
 
+/// Basis points as a percentage: 1 798 → `17.98%`, −50 → `-0.50%`.
 fn pct(bp: i64) -> String {
-    format!("{}.{:02}%", bp / 100, (bp % 100).abs())
+    let sign = if bp < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}%", bp.unsigned_abs() / 100, bp.unsigned_abs() % 100)
 }
 
+/// Thousandths with two decimals, half up: 2 995 → `3.00`, 2 500 → `2.50`.
 fn milli(v: i64) -> String {
-    format!("{}.{:02}", v / 1000, ((v % 1000).abs() + 5) / 10 % 100)
+    let h = crate::domain::reports::div_half_up(v, 10);
+    let sign = if h < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", h.unsigned_abs() / 100, h.unsigned_abs() % 100)
 }
 
 fn bar(lang: Lang, label: (&str, &str), bp: Option<i64>) -> Markup {
@@ -551,4 +556,13 @@ async fn render_commission(state: &AppState, me: &Identity, period: StaffPeriod,
         }
     };
     Ok(super::page::render(state, Some(me), title, body))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn percentages_and_thousandths_as_shown() {
+        assert_eq!((super::pct(1_798), super::pct(12_500), super::pct(-50)), ("17.98%".to_string(), "125.00%".to_string(), "-0.50%".to_string()));
+        assert_eq!((super::milli(2_995), super::milli(2_500), super::milli(4_000), super::milli(0)), ("3.00".into(), "2.50".into(), "4.00".into(), "0.00".into()));
+    }
 }
