@@ -269,6 +269,24 @@ async fn figures_ranking_targets_and_commission_of_a_day_at_two_lanes() {
             "manager1,manager1 名,2026-11,0,0,0,0,0,0,0,0,0",
         ]
     );
+    // The pages' forms: a target for next month, a past one refused on the page, the rules
+    // typed in percent and yuan.
+    let res = shop.post_form(&manager, "/staff/performance/targets", &[("period", "2026-12"), ("staff", "cashier2"), ("sales", "300.50"), ("new_members", "2")]).await;
+    assert_eq!(res.status(), 303);
+    let dec = json_of(&shop, &manager, "/api/v1/staff/targets?period=2026-12").await;
+    assert_eq!(dec["targets"][0]["target"], json!({ "sales_fen": 30_050, "tickets": null, "new_members": 2 }));
+    let res = shop.post_form(&manager, "/staff/performance/targets", &[("period", "2026-10"), ("staff", "cashier2"), ("tickets", "5")]).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("已于 2026-10-31 结束"));
+    let typed = [("period", "2026-11"), ("default_rate", "1"), ("category_rates", "饮料=3\n母婴=5.5"), ("per_new_member", "5.00"), ("topup_rate", "0.5")];
+    assert_eq!(shop.post_form(&manager, "/staff/commission/rules", &typed).await.status(), 303);
+    let r = json_of(&shop, &manager, "/api/v1/staff/commission/rules").await["rules"].clone();
+    assert_eq!(r, json!({ "default_rate_bp": 100, "category_rates": { "饮料": 300, "母婴": 550 }, "per_new_member_fen": 500, "topup_rate_bp": 50 }));
+    let res = shop.post_form(&manager, "/staff/commission/rules", &[("default_rate", "1"), ("category_rates", "饮料 3")]).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("第 1 行“饮料 3”"));
+    assert_eq!(json_of(&shop, &manager, "/api/v1/staff/commission/rules").await["rules"], r);
+
     // The commission page and bad rules (nothing changes).
     let html = shop.get(&manager, "/staff/commission?period=2026-11").await.text().await.unwrap();
     assert!(html.contains("¥5.26") && html.contains("¥0.75") && html.contains("饮料=3"), "{html}");
@@ -278,11 +296,14 @@ async fn figures_ranking_targets_and_commission_of_a_day_at_two_lanes() {
     assert_eq!(res.json::<Value>().await.unwrap()["field"], "default_rate_bp");
     assert_eq!(json_of(&shop, &manager, "/api/v1/staff/commission/rules").await["rules"]["default_rate_bp"], 100);
 
-    // The events: the target and the rules, ids and figures only.
+    // The events: the two targets and the two rule sets, ids and figures only.
     let targets = common::events_of_type(&shop.store, "storehub.staff.target_set");
-    assert_eq!(targets.len(), 1);
+    assert_eq!(targets.len(), 2);
+    let data = |e: &storehub::store::OutboxEvent| serde_json::from_str::<Value>(&e.data_json).unwrap();
+    assert_eq!(data(&targets[0]), json!({ "staff": "cashier1", "period": "2026-11", "sales_fen": 10_000, "tickets": 4, "new_members": null, "by": "manager1" }));
     let rules_changed = common::events_of_type(&shop.store, "storehub.commission.rules_changed");
-    assert_eq!(rules_changed.len(), 1);
+    assert_eq!(rules_changed.len(), 2);
+    assert_eq!(data(&rules_changed[1])["rules"], r);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

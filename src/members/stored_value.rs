@@ -191,3 +191,30 @@ pub fn stored_value_ledger(store: &Store, member_id: u64) -> Result<Vec<StoredVa
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An entry written before top-ups kept their staff (version 1) reads with `by: None`.
+    #[test]
+    fn a_version_1_entry_reads_without_staff() {
+        #[derive(Serialize)]
+        struct V1 {
+            id: u64,
+            member_id: u64,
+            kind: StoredValueKind,
+            delta_fen: i64,
+            at: chrono::NaiveDateTime,
+            reference: Option<String>,
+        }
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 5, 1).and_then(|d| d.and_hms_opt(9, 30, 0)).unwrap();
+        let old = V1 { id: 7, member_id: 3, kind: StoredValueKind::TopUp, delta_fen: 50_000, at, reference: Some("POS-9".into()) };
+        let mut bytes = vec![1u8];
+        bytes.extend(postcard::to_allocvec(&old).unwrap());
+        let e: StoredValueEntry = codec::decode(&bytes).unwrap();
+        assert_eq!((e.id, e.member_id, e.delta_fen, e.reference.as_deref(), e.by), (7, 3, 50_000, Some("POS-9"), None));
+        let now = StoredValueEntry { by: Some("wang".into()), ..e };
+        assert_eq!(codec::decode::<StoredValueEntry>(&codec::encode(&now).unwrap()).unwrap(), now);
+    }
+}
