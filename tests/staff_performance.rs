@@ -174,6 +174,16 @@ async fn figures_ranking_targets_and_commission_of_a_day_at_two_lanes() {
     assert_eq!(shop.post_json(&manager, "/api/v1/staff/targets", &yesterday).await.status(), 400);
     assert_eq!(common::outbox(&shop.store).len(), events_before);
     assert!(json_of(&shop, &manager, "/api/v1/staff/targets?period=2026-10").await["targets"].as_array().unwrap().is_empty());
+    let nobody = json!({ "staff": "nobody", "period": "2026-11", "tickets": 1 });
+    let res = shop.post_json(&manager, "/api/v1/staff/targets", &nobody).await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(res.json::<Value>().await.unwrap()["field"], "staff");
+    // A member registered by HQ's tool (an API token, no staff account) is nobody's.
+    let token = storehub::web::auth::add_token(&shop.store, "hq", storehub::domain::staff::Role::Manager).unwrap();
+    let res = shop.http.post(shop.url("/api/v1/members")).bearer_auth(&token).json(&json!({ "phone": "13800000009", "name": "钱多" })).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let id = res.json::<Value>().await.unwrap()["member"]["id"].as_u64().unwrap();
+    assert_eq!(storehub::members::member(&shop.store, id).unwrap().unwrap().registered_by, None);
     // A cashier may not set targets.
     assert_eq!(shop.post_json(&cashier1, "/api/v1/staff/targets", &target).await.status(), 403);
 

@@ -61,6 +61,9 @@ pub enum PerformanceError {
     Target(#[from] TargetError),
     #[error(transparent)]
     Staff(#[from] StaffError),
+    /// The staff member the target is for has no account.
+    #[error("target: no staff account {0}; `storehub staff list` shows the accounts")]
+    UnknownStaff(String),
 }
 
 fn target_key(period: &str, staff: &str) -> Vec<u8> {
@@ -86,7 +89,7 @@ pub fn set_target(
     store.commit(|tx| {
         let who = super::authorize_in_tx::<PerformanceError>(tx, by, Action::ManageStaffTargets)?;
         if tx.get::<super::StaffAccount, PerformanceError>(TreeId::Staff, staff.as_bytes())?.is_none() {
-            return Err(TxError::Rejected(StaffError::Unknown(staff.to_string()).into()));
+            return Err(TxError::Rejected(PerformanceError::UnknownStaff(staff.to_string())));
         }
         let t = StaffTarget { staff: staff.to_string(), period: label.clone(), target, set_by: who.id.clone(), set_at: tx.now() };
         tx.put(TreeId::StaffTargets, &target_key(&label, staff), &t)?;

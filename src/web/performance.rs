@@ -29,7 +29,6 @@ use crate::domain::reports::{parse_date, Period};
 use crate::domain::staff::Action;
 use crate::staff::commission::{self, CommissionError, CommissionReport, CommissionRuleSet};
 use crate::staff::performance::{self, PerformanceError, PerformanceReport, PerformanceRow, StaffTarget};
-use crate::staff::StaffError;
 use crate::store::CommitError;
 
 pub fn routes() -> Vec<RouteDef> {
@@ -169,7 +168,7 @@ fn target_error(lang: Lang, e: CommitError<PerformanceError>) -> WebError {
             };
             forms::field(lang, t.field(), zh, t.to_string())
         }
-        CommitError::Rejected(PerformanceError::Staff(StaffError::Unknown(id))) => {
+        CommitError::Rejected(PerformanceError::UnknownStaff(id)) => {
             forms::field(lang, "staff", format!("没有员工账号 {id}"), format!("no staff account {id}"))
         }
         CommitError::Rejected(PerformanceError::Staff(other)) => WebError::forbidden(other.to_string()),
