@@ -28,6 +28,7 @@ pub const MAX_CATEGORY_CHARS: usize = 32;
 #[serde(deny_unknown_fields)]
 pub struct CommissionRules {
     /// Rate on net sales of every category without its own rate, bp.
+    #[serde(default)]
     pub default_rate_bp: i64,
     /// Category → rate on its net sales, bp.
     #[serde(default)]
