@@ -258,6 +258,8 @@ pub(crate) fn commit_sale_tx(tx: &Tx, cart: &Cart, req: &PayRequest, rules: &Sal
         channel: SalesChannel::InStore,
         order_id: None,
     };
+    // The member's preference profile counts the sale in the same commit.
+    crate::members::profile::record_sale_tx::<CheckoutError>(tx, &sale, rules.tz)?;
     tx.put(TreeId::Sales, &codec::u64_key(id), &sale)?;
     super::lanes::clear_cart_tx(tx, cart)?;
     tx.emit(EVENT_SALE_COMPLETED, Some(&sale.id.to_string()), &SaleEvent::from(&sale))?;

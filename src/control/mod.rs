@@ -271,6 +271,15 @@ pub enum Request {
     SupplierTermsSet { supplier: String, terms: crate::inventory::policy::SupplierTerms },
     /// Write many SKUs' settings, all or nothing (rows already format-checked by the CLI).
     PolicyImport { file_name: String, rows: Vec<(String, crate::inventory::policy::SkuSettings)> },
+    /// A member's preference profile, by phone, card number, QR payload or member id; with
+    /// `rebuild`, derived again from the stored sales and returns first.
+    MemberProfile { query: String, rebuild: bool },
+    /// Every member's preference profile derived again from the stored sales and returns.
+    MemberProfilesRebuild,
+    /// A report (`reports::ReportKind` slug, e.g. `channels`) over a shop-local range (`to`:
+    /// today, `from`: 30 days ending at `to` when not given), by `period` (day, week, month)
+    /// where the report has periods; `csv` adds the CSV file as the reply's payload.
+    Report { kind: String, from: Option<chrono::NaiveDate>, to: Option<chrono::NaiveDate>, period: Option<String>, csv: bool },
     /// Register a member on behalf of staff `staff` (kept as the member's `registered_by`).
     MemberAddBy { member: NewMember, staff: String },
     /// Staff performance, targets and commission (`storehub staff performance|target|commission`).
@@ -377,6 +386,9 @@ impl Request {
             Request::PolicySet { .. } => "policy_set",
             Request::SupplierTermsSet { .. } => "supplier_terms_set",
             Request::PolicyImport { .. } => "policy_import",
+            Request::MemberProfile { .. } => "member_profile",
+            Request::MemberProfilesRebuild => "member_profiles_rebuild",
+            Request::Report { .. } => "report",
             Request::MemberAddBy { .. } => "member_add_by",
             Request::Performance { .. } => "performance",
         }
