@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use storehub::config::{self, Config, Secret};
 use storehub::control::{self, client, ops, Request};
+use storehub::control::performance::PerfRequest;
 use storehub::domain::barcode;
 use storehub::domain::staff::{check_password, check_pin, describe_difference, CredentialError, Role};
 use storehub::domain::stock::MoveKind;
@@ -973,6 +974,94 @@ enum StaffCmd {
     },
     /// Stop an account from logging in and opening shifts (it stays on record).
     Deactivate { id: String },
+    /// Performance (员工绩效) of a period, ranked by sales (ties by tickets). With --staff, only
+    /// what that person may see: their own row and rank unless they may manage targets.
+    Performance {
+        /// 2026-11-25 (day), 2026-W48 (ISO week) or 2026-11 (month) [default: this month].
+        #[arg(long)]
+        period: Option<String>,
+        /// Show the table as this staff member may see it.
+        #[arg(long)]
+        staff: Option<String>,
+    },
+    /// Targets per staff member and period.
+    #[command(subcommand)]
+    Target(TargetCmd),
+    /// Commission (提成): rules, the period's figures and the payroll CSV.
+    #[command(subcommand)]
+    Commission(CommissionCmd),
+}
+
+#[derive(Subcommand)]
+enum TargetCmd {
+    /// Set (or replace) a staff member's target for the current or a future period.
+    Set {
+        /// The staff member the target is for.
+        #[arg(long)]
+        staff: String,
+        /// 2026-11-25 (day), 2026-W48 (ISO week) or 2026-11 (month).
+        #[arg(long)]
+        period: String,
+        /// Sales target in fen (¥30,000.00 is 3000000).
+        #[arg(long, allow_negative_numbers = true)]
+        sales_fen: Option<i64>,
+        #[arg(long)]
+        tickets: Option<u64>,
+        #[arg(long)]
+        new_members: Option<u64>,
+        /// Staff id of the manager who sets it.
+        #[arg(long)]
+        by: String,
+    },
+    /// The targets set for a period [default: this month].
+    List {
+        #[arg(long)]
+        period: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CommissionCmd {
+    /// The commission rules.
+    #[command(subcommand)]
+    Rules(CommissionRulesCmd),
+    /// Everyone's commission for a period [default: this month], as JSON.
+    Show {
+        #[arg(long)]
+        period: Option<String>,
+    },
+    /// The payroll CSV of a period (staff id, name, period, each rule's base and amount, total).
+    Export {
+        #[arg(long)]
+        period: Option<String>,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CommissionRulesCmd {
+    /// The rules in force.
+    Show,
+    /// Replace every rule (rates in basis points: 300 = 3 %).
+    Set {
+        /// Rate on net sales of categories without their own rate, bp.
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        default_bp: i64,
+        /// A category's own rate: CATEGORY=BP (repeatable), e.g. --category 饮料=300.
+        #[arg(long = "category")]
+        categories: Vec<String>,
+        /// Paid per member registered, fen.
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        per_member_fen: i64,
+        /// Rate on stored-value top-ups taken, bp.
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        topup_bp: i64,
+        /// Staff id of the manager who sets them.
+        #[arg(long)]
+        by: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -1030,6 +1119,9 @@ enum MemberCmd {
         /// The member agrees to WeChat messages.
         #[arg(long)]
         wechat_consent: bool,
+        /// Staff id of who registered the member (credited in `storehub staff performance`).
+        #[arg(long)]
+        staff: Option<String>,
     },
     /// One member, by phone, card number or QR payload (phone shown masked).
     Show { query: String },
@@ -2043,6 +2135,7 @@ fn request(cli: &Cli, req: Request) -> Result<control::Reply, Failure> {
                     | Request::StaffAdd { .. }
                     | Request::TokenAdd { .. }
                     | Request::MemberAdd { .. }
+                    | Request::MemberAddBy { .. }
                     | Request::PromotionsImport { .. }
                     | Request::CouponTemplatesAdd { .. }
                     | Request::MessageTemplatesImport { .. }
@@ -2816,7 +2909,7 @@ fn write_export(buf: &[u8], output: Option<&Path>, rows: usize, what: &str) -> R
 
 fn member_command(cli: &Cli, cmd: &MemberCmd) -> Result<(), Failure> {
     let req = match cmd {
-        MemberCmd::Add { phone, name, birthday, gender, channel, referral_code, sms_consent, wechat_consent } => {
+        MemberCmd::Add { phone, name, birthday, gender, channel, referral_code, sms_consent, wechat_consent, staff } => {
             let new = NewMember {
                 phone: phone.clone(),
                 name: name.clone(),
@@ -2831,7 +2924,10 @@ fn member_command(cli: &Cli, cmd: &MemberCmd) -> Result<(), Failure> {
             let rules = load_config(cli, false)?.as_ref().map(LoyaltyRules::for_shop).unwrap_or_default();
             members::check_new_member(&new, rules.today(clock::system().now()))
                 .map_err(|e| anyhow!("{e}; nothing written"))?;
-            Request::MemberAdd { member: new }
+            match staff {
+                Some(staff) => Request::MemberAddBy { member: new, staff: staff.clone() },
+                None => Request::MemberAdd { member: new },
+            }
         }
         MemberCmd::Show { query } => Request::MemberShow { query: query.clone() },
         MemberCmd::Topup { query, fen, by, reference } => {
@@ -2870,8 +2966,44 @@ fn staff_command(cli: &Cli, cmd: &StaffCmd) -> Result<(), Failure> {
         StaffCmd::Unlock { id } => Request::StaffUnlock { id: id.clone() },
         StaffCmd::Role { id, role } => Request::StaffRole { id: id.clone(), role: *role },
         StaffCmd::Deactivate { id } => Request::StaffDeactivate { id: id.clone() },
+        StaffCmd::Performance { period, staff } => perf_request(PerfRequest::Show { period: period.clone(), staff: staff.clone() }),
+        StaffCmd::Target(TargetCmd::Set { staff, period, sales_fen, tickets, new_members, by }) => {
+            let target = storehub::domain::performance::Target { sales_fen: *sales_fen, tickets: *tickets, new_members: *new_members };
+            perf_request(PerfRequest::TargetSet { staff: staff.clone(), period: period.clone(), target, by: by.clone() })
+        }
+        StaffCmd::Target(TargetCmd::List { period }) => perf_request(PerfRequest::Targets { period: period.clone() }),
+        StaffCmd::Commission(CommissionCmd::Rules(CommissionRulesCmd::Show)) => perf_request(PerfRequest::RulesShow),
+        StaffCmd::Commission(CommissionCmd::Rules(CommissionRulesCmd::Set { default_bp, categories, per_member_fen, topup_bp, by })) => {
+            let mut rules = storehub::domain::commission::CommissionRules {
+                default_rate_bp: *default_bp,
+                per_new_member_fen: *per_member_fen,
+                topup_rate_bp: *topup_bp,
+                ..Default::default()
+            };
+            for c in categories {
+                let (name, bp) = c
+                    .split_once('=')
+                    .and_then(|(n, bp)| Some((n.trim().to_string(), bp.trim().parse::<i64>().ok()?)))
+                    .ok_or_else(|| anyhow!("--category {c:?}: expected CATEGORY=BP, e.g. 饮料=300 (3 %); nothing written"))?;
+                if rules.category_rates.insert(name.clone(), bp).is_some() {
+                    return Err(anyhow!("--category {name}: given twice; nothing written").into());
+                }
+            }
+            perf_request(PerfRequest::RulesSet { rules, by: by.clone() })
+        }
+        StaffCmd::Commission(CommissionCmd::Show { period }) => perf_request(PerfRequest::Commission { period: period.clone(), csv: false }),
+        StaffCmd::Commission(CommissionCmd::Export { period, output }) => {
+            let reply = request(cli, perf_request(PerfRequest::Commission { period: period.clone(), csv: true }))?;
+            let buf = reply.payload.ok_or_else(|| anyhow!("no CSV came back"))?;
+            let rows = usize::try_from(reply.result["rows"].as_u64().unwrap_or(0)).unwrap_or(0);
+            return write_export(&buf, output.as_deref(), rows, "staff commission rows");
+        }
     };
     print_json(&request(cli, req)?.result)
+}
+
+fn perf_request(request: PerfRequest) -> Request {
+    Request::Performance { request }
 }
 
 fn shift_command(cli: &Cli, cmd: &ShiftCmd) -> Result<(), Failure> {

@@ -11,6 +11,7 @@
 pub mod client;
 pub mod lanes;
 pub mod ops;
+pub mod performance;
 pub mod server;
 pub mod stocktake;
 pub mod attendance;
@@ -282,6 +283,10 @@ pub enum Request {
     Report { kind: String, from: Option<chrono::NaiveDate>, to: Option<chrono::NaiveDate>, period: Option<String>, csv: bool },
     /// An attendance request (`storehub attendance …`, `control::attendance`).
     Attendance { request: attendance::AttendanceRequest },
+    /// Register a member on behalf of staff `staff` (kept as the member's `registered_by`).
+    MemberAddBy { member: NewMember, staff: String },
+    /// Staff performance, targets and commission (`storehub staff performance|target|commission`).
+    Performance { request: performance::PerfRequest },
 }
 
 impl Request {
@@ -388,6 +393,8 @@ impl Request {
             Request::MemberProfilesRebuild => "member_profiles_rebuild",
             Request::Report { .. } => "report",
             Request::Attendance { .. } => "attendance",
+            Request::MemberAddBy { .. } => "member_add_by",
+            Request::Performance { .. } => "performance",
         }
     }
 }

@@ -272,6 +272,8 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         | Request::PolicySet { .. }
         | Request::SupplierTermsSet { .. }
         | Request::PolicyImport { .. }) => replenishment_request(store, ctx, req),
+        req @ Request::MemberAddBy { .. } => member_request(store, ctx, req),
+        Request::Performance { request } => super::performance::handle(store, ctx, request),
         req @ (Request::MemberProfile { .. } | Request::MemberProfilesRebuild | Request::Report { .. }) => profile_request(store, ctx, req),
         Request::Attendance { request } => super::attendance::handle(store, ctx, request),
     }
@@ -595,6 +597,10 @@ fn member_request(store: &Store, ctx: &Context, req: Request) -> Result<Reply, S
     match req {
         Request::MemberAdd { member } => {
             let m = members::register(store, &member, rules).map_err(e)?;
+            Ok(Reply::json(MemberView::of(&m, today)))
+        }
+        Request::MemberAddBy { member, staff } => {
+            let m = members::register_by(store, &member, rules, Some(&staff)).map_err(e)?;
             Ok(Reply::json(MemberView::of(&m, today)))
         }
         Request::MemberShow { query } => {

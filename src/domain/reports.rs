@@ -228,7 +228,8 @@ pub struct VoidFact {
     pub value_fen: i64,
 }
 
-fn div_half_up(n: i64, d: i64) -> i64 {
+/// `n ÷ d` rounded half up; 0 when `d` is 0.
+pub(crate) fn div_half_up(n: i64, d: i64) -> i64 {
     if d == 0 {
         return 0;
     }

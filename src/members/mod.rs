@@ -615,9 +615,22 @@ pub fn check_new_member(new: &NewMember, today: NaiveDate) -> Result<CheckedMemb
 /// with a referral code gives both members their sign-up rewards (once). A refused registration
 /// writes nothing.
 pub fn register(store: &Store, new: &NewMember, rules: &LoyaltyRules) -> Result<Member, CommitError<MemberError>> {
+    register_by(store, new, rules, None)
+}
+
+/// [`register`] by a staff member at the till or the dashboard (`by`: their staff id, an
+/// active account allowed to register members, checked in the same commit). The id is kept as
+/// the member's `registered_by`, which `staff::performance` credits ("members registered") and
+/// `staff::commission` pays for.
+pub fn register_by(store: &Store, new: &NewMember, rules: &LoyaltyRules, by: Option<&str>) -> Result<Member, CommitError<MemberError>> {
     let today = rules.today(store.clock().now());
     let checked = check_new_member(new, today).map_err(CommitError::Rejected)?;
-    store.commit(|tx| register_in_tx(tx, new, &checked, rules))
+    store.commit(|tx| {
+        if let Some(staff) = by {
+            crate::staff::authorize_in_tx::<MemberError>(tx, staff, crate::domain::staff::Action::RegisterMembers)?;
+        }
+        register_in_tx_by(tx, new, &checked, rules, by)
+    })
 }
 
 /// [`register`] inside a caller's commit; `checked` is [`check_new_member`]'s result for `new`.
@@ -626,6 +639,17 @@ pub fn register_in_tx(
     new: &NewMember,
     checked: &CheckedMember,
     rules: &LoyaltyRules,
+) -> Result<Member, TxError<MemberError>> {
+    register_in_tx_by(tx, new, checked, rules, None)
+}
+
+/// [`register_in_tx`] naming the staff who registered the member (not checked here).
+fn register_in_tx_by(
+    tx: &Tx,
+    new: &NewMember,
+    checked: &CheckedMember,
+    rules: &LoyaltyRules,
+    by: Option<&str>,
 ) -> Result<Member, TxError<MemberError>> {
     let now = tx.now();
     let today = rules.today(now);
@@ -668,7 +692,7 @@ pub fn register_in_tx(
         stored_value_fen: 0,
         stats: MemberStats::default(),
         birthday_reward_year: None,
-        registered_by: None,
+        registered_by: by.map(str::to_string),
         merged_into: None,
     };
     let id_bytes = codec::u64_key(id);

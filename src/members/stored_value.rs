@@ -17,7 +17,16 @@ use crate::domain::staff::Action;
 use crate::store::{codec, CommitError, Record, Store, StoreError, TreeId, Tx, TxError};
 
 impl Record for StoredValueEntry {
+    const VERSION: u8 = 2;
     const NAME: &'static str = "stored value entry";
+
+    /// Version 1 did not keep who took a top-up.
+    fn upgrade(version: u8, bytes: &[u8]) -> Result<Self, StoreError> {
+        match version {
+            1 => codec::upgrade_by_appending(bytes, &(None::<String>,)),
+            _ => Err(StoreError::Corrupt(format!("stored value entry has unknown version tag {version}"))),
+        }
+    }
 }
 
 /// Data of `storehub.stored_value.topped_up`.
@@ -67,10 +76,11 @@ fn record(
     kind: StoredValueKind,
     delta_fen: i64,
     reference: Option<String>,
+    by: Option<&str>,
     rules: &LoyaltyRules,
 ) -> Result<u64, TxError<MemberError>> {
     let id = tx.next_seq::<MemberError>(TreeId::StoredValue)?;
-    let entry = StoredValueEntry { id, member_id: m.id, kind, delta_fen, at: rules.local(tx.now()), reference };
+    let entry = StoredValueEntry { id, member_id: m.id, kind, delta_fen, at: rules.local(tx.now()), reference, by: by.map(str::to_string) };
     tx.put::<_, MemberError>(TreeId::StoredValue, &codec::u64_key(id), &entry)?;
     tx.put_raw::<MemberError>(TreeId::MemberLedger, &ledger_index_key(STORED_VALUE_INDEX, m.id, id), &[])?;
     m.stored_value_fen = m.stored_value_fen.saturating_add(delta_fen);
@@ -101,9 +111,9 @@ pub fn topup(
     store.commit(|tx| {
         let who = crate::staff::authorize_in_tx::<MemberError>(tx, by_staff, Action::Sell)?;
         let mut m = member_tx(tx, member_id)?;
-        let topup_entry_id = record(tx, &mut m, StoredValueKind::TopUp, t.amount_fen, reference.clone(), rules)?;
+        let topup_entry_id = record(tx, &mut m, StoredValueKind::TopUp, t.amount_fen, reference.clone(), Some(&who.id), rules)?;
         let bonus_entry_id = if t.bonus_fen > 0 {
-            Some(record(tx, &mut m, StoredValueKind::Bonus, t.bonus_fen, reference.clone(), rules)?)
+            Some(record(tx, &mut m, StoredValueKind::Bonus, t.bonus_fen, reference.clone(), Some(&who.id), rules)?)
         } else {
             None
         };
@@ -135,7 +145,7 @@ pub fn stored_value_spend_tx(
     let mut m = member_tx(tx, member_id)?;
     sv::spend(m.stored_value_fen, fen).map_err(|e| refused(member_id, e))?;
     let reference = format!("sale:{sale_id}");
-    let entry_id = record(tx, &mut m, StoredValueKind::Spend, -fen, Some(reference.clone()), rules)?;
+    let entry_id = record(tx, &mut m, StoredValueKind::Spend, -fen, Some(reference.clone()), None, rules)?;
     put_member(tx, &m)?;
     let data = StoredValueChanged { member_id, delta_fen: -fen, balance_fen: m.stored_value_fen, reference, entry_id };
     tx.emit::<MemberError>(super::EVENT_STORED_VALUE_SPENT, Some(&member_id.to_string()), &data)?;
@@ -157,7 +167,7 @@ pub fn stored_value_refund_tx(
     }
     let mut m = member_tx(tx, member_id)?;
     let reference = format!("return:{return_id}");
-    let entry_id = record(tx, &mut m, StoredValueKind::Refund, fen, Some(reference.clone()), rules)?;
+    let entry_id = record(tx, &mut m, StoredValueKind::Refund, fen, Some(reference.clone()), None, rules)?;
     put_member(tx, &m)?;
     let data = StoredValueChanged { member_id, delta_fen: fen, balance_fen: m.stored_value_fen, reference, entry_id };
     tx.emit::<MemberError>(super::EVENT_STORED_VALUE_REFUNDED, Some(&member_id.to_string()), &data)?;
@@ -180,4 +190,31 @@ pub fn stored_value_ledger(store: &Store, member_id: u64) -> Result<Vec<StoredVa
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An entry written before top-ups kept their staff (version 1) reads with `by: None`.
+    #[test]
+    fn a_version_1_entry_reads_without_staff() {
+        #[derive(Serialize)]
+        struct V1 {
+            id: u64,
+            member_id: u64,
+            kind: StoredValueKind,
+            delta_fen: i64,
+            at: chrono::NaiveDateTime,
+            reference: Option<String>,
+        }
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 5, 1).and_then(|d| d.and_hms_opt(9, 30, 0)).unwrap();
+        let old = V1 { id: 7, member_id: 3, kind: StoredValueKind::TopUp, delta_fen: 50_000, at, reference: Some("POS-9".into()) };
+        let mut bytes = vec![1u8];
+        bytes.extend(postcard::to_allocvec(&old).unwrap());
+        let e: StoredValueEntry = codec::decode(&bytes).unwrap();
+        assert_eq!((e.id, e.member_id, e.delta_fen, e.reference.as_deref(), e.by), (7, 3, 50_000, Some("POS-9"), None));
+        let now = StoredValueEntry { by: Some("wang".into()), ..e };
+        assert_eq!(codec::decode::<StoredValueEntry>(&codec::encode(&now).unwrap()).unwrap(), now);
+    }
 }

@@ -61,7 +61,7 @@ fn first_at_or_after<T: Record>(store: &Store, tree: TreeId, start: DateTime<Utc
 }
 
 /// Calls `f` with every record of `tree` whose time is in `[start, end)`, in id order.
-fn each_between<T: Record>(store: &Store, tree: TreeId, (start, end): (DateTime<Utc>, DateTime<Utc>), at: impl Fn(&T) -> DateTime<Utc>, mut f: impl FnMut(T)) -> Result<(), StoreError> {
+pub(crate) fn each_between<T: Record>(store: &Store, tree: TreeId, (start, end): (DateTime<Utc>, DateTime<Utc>), at: impl Fn(&T) -> DateTime<Utc>, mut f: impl FnMut(T)) -> Result<(), StoreError> {
     let Some(first) = first_at_or_after(store, tree, start, &at)? else { return Ok(()) };
     for item in store.range_from(tree, &codec::u64_key(first)) {
         let (_, v) = item?;

@@ -181,9 +181,11 @@ pub enum TreeId {
     /// staff id ++ 0 ++ the original clock-in time (u64 BE, Unix ms; the record's id) →
     /// AttendanceRecord (clock in/out, corrections). See `staff::attendance`.
     Attendance,
-    /// period (`YYYY-MM`) ++ 0 ++ staff id → StaffTarget. See `staff::performance`.
+    /// period (`2026-11-25`, `2026-W48` or `2026-11`) ++ 0 ++ staff id → StaffTarget. See
+    /// `staff::performance`.
     StaffTargets,
-    /// rule id (u64 BE) → CommissionRule. See `staff::commission`.
+    /// `current` → CommissionRuleSet: the shop's whole set of commission rules, written whole.
+    /// See `staff::commission`.
     CommissionRules,
 }
 

@@ -474,7 +474,10 @@ fn new_member(lang: Lang, b: &NewMemberBody) -> Result<NewMember, WebError> {
 async fn register(state: &AppState, me: &Identity, new: NewMember) -> Result<Member, WebError> {
     let lang = me.lang;
     let who = me.staff.id.clone();
-    let m = state.blocking(move |store, ctx| Ok(members::register(store, &new, &ctx.loyalty).map_err(|e| member_error(lang, e)))).await??;
+    // A staff login registers on its own name (credited in staff performance); an API token
+    // is no staff account.
+    let by = (me.via == super::auth::Via::Session).then(|| who.clone());
+    let m = state.blocking(move |store, ctx| Ok(members::register_by(store, &new, &ctx.loyalty, by.as_deref()).map_err(|e| member_error(lang, e)))).await??;
     tracing::info!(member = m.id, phone = %m.masked_phone(), by = %who, "member registered on the web");
     Ok(m)
 }

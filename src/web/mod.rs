@@ -26,6 +26,7 @@ pub mod i18n;
 pub mod members;
 pub mod member_profile;
 pub mod messages;
+pub mod performance;
 pub mod openapi;
 pub mod page;
 pub mod purchase;

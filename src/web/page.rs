@@ -37,6 +37,7 @@ const NAV: &[NavItem] = &[
     NavItem { href: "/system", zh: "系统", en: "System", need: Need::May(Action::Configure), hidden_with: None },
     NavItem { href: "/campaigns", zh: "营销", en: "Campaigns", need: Need::May(Action::ManageCampaigns), hidden_with: None },
     NavItem { href: "/staff/attendance", zh: "考勤", en: "Attendance", need: Need::May(Action::ClockIn), hidden_with: None },
+    NavItem { href: "/staff/performance", zh: "员工绩效", en: "Performance", need: Need::May(Action::ClockIn), hidden_with: None },
 ];
 
 /// A whole page: `title` in the tab and as the heading's context, `body` inside `<main>`.

@@ -138,6 +138,7 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(super::replenishment::routes());
     t.extend(super::member_profile::routes());
     t.extend(super::attendance::routes());
+    t.extend(super::performance::routes());
     t
 }
 

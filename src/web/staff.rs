@@ -438,7 +438,7 @@ async fn staff_page(State(state): State<AppState>, Extension(me): Extension<Iden
     let tz = state.ctx.tz;
     let body = html! {
         h1 { (lang.pick("员工", "Staff")) }
-        p { a.button href="/staff/new" { (lang.pick("新增员工", "New account")) } " " a href="/shifts" { (lang.pick("班次", "Shifts")) } " " a href="/staff/attendance" { (lang.pick("考勤", "Attendance")) } }
+        p { a.button href="/staff/new" { (lang.pick("新增员工", "New account")) } " " a href="/shifts" { (lang.pick("班次", "Shifts")) } " " a href="/staff/attendance" { (lang.pick("考勤", "Attendance")) } " " a href="/staff/performance" { (lang.pick("员工绩效", "Performance")) } " " a href="/staff/commission" { (lang.pick("提成", "Commission")) } }
         table {
             thead { tr {
                 th { (lang.pick("工号", "Id")) } th { (lang.pick("姓名", "Name")) } th { (lang.pick("角色", "Role")) } th { (lang.pick("状态", "State")) }

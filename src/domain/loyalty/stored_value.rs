@@ -57,6 +57,9 @@ pub struct StoredValueEntry {
     pub at: NaiveDateTime,
     /// The sale, return or top-up receipt behind it.
     pub reference: Option<String>,
+    /// The staff who took the money of a top-up (and its bonus); `None` for spends and refunds
+    /// (their sale or return names the staff) and for entries written before it was kept.
+    pub by: Option<String>,
 }
 
 /// Why a stored-value movement cannot be done.
@@ -195,6 +198,7 @@ mod tests {
             delta_fen,
             at,
             reference: None,
+            by: None,
         };
         use StoredValueKind::*;
         // ¥500 + ¥50 bonus − ¥236.40 + ¥20.00 refund = ¥333.60.
