@@ -270,7 +270,20 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         | Request::PolicySet { .. }
         | Request::SupplierTermsSet { .. }
         | Request::PolicyImport { .. }) => replenishment_request(store, ctx, req),
+        Request::MemberMerge { from, into, staff } => member_merge(store, ctx, &from, &into, &staff),
     }
+}
+
+/// `storehub member merge A B --staff S`: members named by phone, card number or id.
+fn member_merge(store: &Store, ctx: &Context, from: &str, into: &str, staff: &str) -> Result<Reply, String> {
+    let resolve = |what: &str, r: &str| -> Result<u64, String> {
+        members::history::resolve_ref(store, r)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{what}: no member has phone, card or id {r:?}; nothing merged"))
+    };
+    let (a, b) = (resolve("from", from)?, resolve("into", into)?);
+    let done = members::merge::merge(store, a, b, staff, &ctx.loyalty).map_err(|e| format!("{e}; nothing merged"))?;
+    Ok(Reply::json(done))
 }
 
 /// Forecasts, the replenishment run and list, replenishment policies.

@@ -122,6 +122,7 @@ mod tests {
         (crate::inventory::shelf_triggers::EVENT_TASK_DONE, Business),
         (crate::inventory::replenishment::EVENT_REPLENISHMENT_SUGGESTED, Business),
         (crate::members::online_orders::EVENT_ORDER_INGESTED, Business),
+        (crate::members::merge::EVENT_MEMBER_MERGED, Business),
     ];
 
     #[test]
@@ -130,10 +131,10 @@ mod tests {
             assert_eq!(class_of(event_type), *class, "{event_type}");
         }
         // 62 business types (47 + six purchase-order, two alert, two restock, four stocktake
-        // and the replenishment run's one, the online order's one), 5 telemetry ones (four
-        // shelf, one beam).
+        // and the replenishment run's one, the online order's and the member merge's), 5
+        // telemetry ones (four shelf, one beam).
         let telemetry = EVERY_EVENT.iter().filter(|(_, c)| *c == Telemetry).count();
-        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (63, 5));
+        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (64, 5));
     }
 
     /// The list above names every `pub const EVENT_… = "…"` in src/, so a new event type cannot

@@ -1,0 +1,262 @@
+//! Member merge (会员合并): on a real store with the manual clock, member A (王芳, 138…) with two
+//! online orders, a top-up, a manual adjustment, a coupon, a ticket and an imported history row
+//! is merged into member B (王芳, 139…) with an order, a top-up and the same coupon. Every points
+//! and stored-value ledger entry is compared entry by entry before and after (only the member id
+//! changes), Σ points and Σ stored value are kept, every sale keeps its id and now names B, the
+//! verifier is clean, and A's phone finds B. Refusals (cashier, A = B, unknown, already merged)
+//! change nothing. The CLI merges by phone with and without the right staff.
+//!
+//! The shop clock starts at 09:00 UTC on Wednesday 25 November 2026 (member day: double points).
+
+mod common;
+
+use chrono::NaiveDate;
+use common::*;
+use serde_json::Value;
+use storehub::checkout::sale::{all_sales, Sale};
+use storehub::config::Config;
+use storehub::coupons::{self, CouponTemplate, Validity};
+use storehub::domain::channel::SalesChannel;
+use storehub::domain::pricing::CouponKind;
+use storehub::domain::staff::Role;
+use storehub::members::history::HistoryRow;
+use storehub::members::merge::{self, MergeError};
+use storehub::members::online_orders::{self, Fulfilment, MemberRef, OnlineOrder, OrderLine};
+use storehub::members::tickets::{self, NewTicket, TicketChannel, TicketKind, TicketRules};
+use storehub::members::{self, LoyaltyRules, NewMember};
+use storehub::staff::{self, HashCost, NewStaff};
+use storehub::store::{CommitError, Store};
+
+const PHONE_A: &str = "13800138000";
+const PHONE_B: &str = "13900139000";
+
+fn rules() -> LoyaltyRules {
+    LoyaltyRules::for_shop(&Config::demo().unwrap())
+}
+
+fn add_staff(store: &Store, id: &str, role: Role) {
+    let new = NewStaff { id: id.into(), name: id.into(), role };
+    if let Err(e) = staff::create_staff(store, &new, "correct horse battery", None, &HashCost::minimal_for_tests()) {
+        panic!("cannot create {id}: {e}");
+    }
+}
+
+fn register(store: &Store, phone: &str) -> u64 {
+    members::register(store, &NewMember::in_store(phone, "王芳"), &rules()).unwrap().id
+}
+
+/// An online mall order shipped from the warehouse (no stock here): `qty` waters at ¥2.00.
+fn order(store: &Store, order_id: &str, member_id: u64, qty: i64) -> u64 {
+    let o = OnlineOrder {
+        order_id: order_id.into(),
+        channel: SalesChannel::OnlineMall,
+        platform: None,
+        member: MemberRef::Id(member_id),
+        at: store.clock().now(),
+        lines: vec![OrderLine { sku: "SKU-010001".into(), qty, unit_price_fen: 200, net_fen: qty * 200 }],
+        total_fen: qty * 200,
+        paid_fen: qty * 200,
+        fulfilment: Fulfilment::Elsewhere,
+    };
+    store.commit(|tx| online_orders::ingest_tx(tx, &o, &rules())).unwrap().sale_id
+}
+
+fn template() -> CouponTemplate {
+    CouponTemplate {
+        id: "T-200-30".into(),
+        name_zh: "满200减30券".into(),
+        name_en: "¥30 off a ¥200 spend".into(),
+        kind: CouponKind::Threshold { min_spend_fen: 20_000, off_fen: 3_000 },
+        min_spend_fen: 0,
+        categories: vec![],
+        validity: Validity::DaysAfterIssue(30),
+        per_member_limit: 1,
+        active: true,
+    }
+}
+
+fn refusal<T: std::fmt::Debug>(r: Result<T, CommitError<MergeError>>) -> MergeError {
+    match r {
+        Ok(v) => panic!("merged: {v:?}"),
+        Err(CommitError::Rejected(e)) => e,
+        Err(CommitError::Store(e)) => panic!("store failed: {e}"),
+    }
+}
+
+/// A's and B's world, for comparing before and after.
+#[derive(Debug, PartialEq)]
+struct World {
+    a: members::Member,
+    b: members::Member,
+    outbox: usize,
+    sales: Vec<Sale>,
+}
+
+fn world(store: &Store, a: u64, b: u64) -> World {
+    World {
+        a: members::member(store, a).unwrap().unwrap(),
+        b: members::member(store, b).unwrap().unwrap(),
+        outbox: outbox(store).len(),
+        sales: all_sales(store).unwrap(),
+    }
+}
+
+#[test]
+fn a_merge_keeps_every_ledger_entry_coupon_and_sale_and_refusals_change_nothing() {
+    let shop = Shop::open();
+    let store = &shop.store;
+    load(store, &[water()]);
+    add_staff(store, "mgr", Role::Manager);
+    add_staff(store, "cash", Role::Cashier);
+    let a = register(store, PHONE_A);
+    let b = register(store, PHONE_B);
+
+    // A: ¥30.00 and ¥10.00 online, ¥500 top-up (+¥30 bonus), +100 points by hand, a coupon,
+    // a ticket, an imported purchase. B: ¥20.00 online, ¥200 top-up (+¥10), the same coupon.
+    let sale_a1 = order(store, "MALL-1", a, 15);
+    let sale_a2 = order(store, "MALL-2", a, 5);
+    let sale_b1 = order(store, "MALL-3", b, 10);
+    members::topup(store, a, 50_000, "cash", Some("WX-1"), &rules()).unwrap();
+    members::topup(store, b, 20_000, "cash", Some("WX-2"), &rules()).unwrap();
+    members::adjust_points(store, a, 100, "线下活动补积分", "mgr", &rules()).unwrap();
+    coupons::upsert_templates(store, &[template()]).unwrap();
+    let today = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+    coupons::issue(store, "T-200-30", &[a, b], None, today).unwrap();
+    let ticket = tickets::open(
+        store,
+        &TicketRules::from_config(&Config::demo().unwrap()),
+        &NewTicket { member_id: a, kind: TicketKind::Complaint, channel: TicketChannel::InStore, subject: "积分没有到账".into(), note: None, opened_by: "cash".into(), campaign_id: None },
+    )
+    .unwrap();
+    let row = HistoryRow { line: 2, member_ref: PHONE_A.into(), date: NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(), at: None, amount_fen: 8_800, category: Some("饮料".into()), sku: None, qty: None };
+    members::history::import_history(store, "old-till.csv", "ab12", &[row], today, None).unwrap();
+
+    // Member day: 2 points per yuan. A: 60 + 20 + 100 = 180 points, ¥530.00; B: 40, ¥210.00.
+    let before = world(store, a, b);
+    assert_eq!((before.a.points, before.a.stored_value_fen), (180, 53_000));
+    assert_eq!((before.b.points, before.b.stored_value_fen), (40, 21_000));
+    let (ledger_a, ledger_b) = (members::ledger(store, a).unwrap(), members::ledger(store, b).unwrap());
+    let (sv_a, sv_b) = (members::stored_value_ledger(store, a).unwrap(), members::stored_value_ledger(store, b).unwrap());
+    assert_eq!((ledger_a.len(), ledger_b.len(), sv_a.len(), sv_b.len()), (3, 1, 2, 2));
+
+    // Refused, nothing changed.
+    assert!(matches!(refusal(merge::merge(store, a, b, "cash", &rules())), MergeError::Staff(_)), "a cashier may not merge");
+    assert!(matches!(refusal(merge::merge(store, a, a, "mgr", &rules())), MergeError::SameMember(x) if x == a));
+    assert!(matches!(refusal(merge::merge(store, 99, b, "mgr", &rules())), MergeError::Unknown(99)));
+    assert!(matches!(refusal(merge::merge(store, a, 99, "mgr", &rules())), MergeError::Unknown(99)));
+    assert!(matches!(refusal(merge::merge(store, a, b, "nobody", &rules())), MergeError::Staff(_)));
+    assert_eq!(world(store, a, b), before, "refusals change nothing");
+
+    let done = merge::merge(store, a, b, "mgr", &rules()).unwrap();
+    assert_eq!((done.from, done.into, done.by.as_str()), (a, b, "mgr"));
+    let m = &done.moved;
+    assert_eq!((m.points, m.stored_value_fen, m.points_entries, m.stored_value_entries), (180, 53_000, 3, 2));
+    assert_eq!((m.coupons, m.tickets, m.history_rows, m.sales, m.visits, m.spend_fen), (1, 1, 1, 2, 2, 4_000));
+
+    // Σ points and Σ stored value kept; B has the stats of both; A is closed.
+    let after_a = members::member(store, a).unwrap().unwrap();
+    let after_b = members::member(store, b).unwrap().unwrap();
+    assert_eq!((after_b.points, after_b.stored_value_fen, after_b.points_debt), (220, 74_000, 0));
+    assert_eq!(after_b.lots.iter().map(|l| l.remaining).sum::<i64>(), 220);
+    assert_eq!((after_b.stats.visits, after_b.stats.spend_fen), (3, 6_000));
+    assert_eq!((after_a.merged_into, after_a.points, after_a.stored_value_fen, after_a.lots.len()), (Some(b), 0, 0, 0));
+
+    // The ledgers entry by entry: A's entries are B's now, nothing else about them changed.
+    let expected_points = {
+        let mut all: Vec<_> = ledger_a.iter().chain(&ledger_b).cloned().map(|mut e| {
+            e.entry.member_id = b;
+            e
+        }).collect();
+        all.sort_by_key(|e| e.entry.id);
+        all
+    };
+    let mut got_points = members::ledger(store, b).unwrap();
+    got_points.sort_by_key(|e| e.entry.id);
+    assert_eq!(got_points, expected_points);
+    assert!(members::ledger(store, a).unwrap().is_empty());
+    let expected_sv = {
+        let mut all: Vec<_> = sv_a.iter().chain(&sv_b).cloned().map(|mut e| {
+            e.member_id = b;
+            e
+        }).collect();
+        all.sort_by_key(|e| e.id);
+        all
+    };
+    let mut got_sv = members::stored_value_ledger(store, b).unwrap();
+    got_sv.sort_by_key(|e| e.id);
+    assert_eq!(got_sv, expected_sv);
+    assert!(members::stored_value_ledger(store, a).unwrap().is_empty());
+
+    // Every sale kept, same id, member B.
+    let sales = all_sales(store).unwrap();
+    assert_eq!(sales.len(), before.sales.len());
+    for (was, now) in before.sales.iter().zip(&sales) {
+        let mut expected = was.clone();
+        if expected.member_id == Some(a) {
+            expected.member_id = Some(b);
+        }
+        assert_eq!(now, &expected);
+    }
+    assert_eq!(sales.iter().map(|s| (s.id, s.member_id)).collect::<Vec<_>>(), vec![(sale_a1, Some(b)), (sale_a2, Some(b)), (sale_b1, Some(b))]);
+
+    // Coupons, ticket, history, lookups.
+    let coupons_b = coupons::member_coupons(store, b, true).unwrap();
+    assert_eq!(coupons_b.len(), 2);
+    assert!(coupons_b.iter().all(|c| c.member_id == b));
+    assert!(coupons::member_coupons(store, a, true).unwrap().is_empty());
+    assert_eq!(tickets::ticket(store, ticket.id).unwrap().unwrap().member_id, b);
+    assert_eq!(members::find(store, PHONE_A).unwrap().map(|m| m.id), Some(b), "A's phone finds B");
+    assert_eq!(members::history::resolve_ref(store, &after_a.card_number().unwrap()).unwrap(), Some(b), "A's card finds B");
+    let histories = members::history::member_histories(store, chrono_tz::Asia::Shanghai, today).unwrap();
+    assert!(!histories.contains_key(&a));
+    assert_eq!(histories[&b].purchases.len(), 4, "three sales and the imported row");
+
+    // The audit record and the event (ids and sums, no phone or name).
+    assert_eq!(merge::merges(store).unwrap(), vec![done.clone()]);
+    let events = events_of_type(store, merge::EVENT_MEMBER_MERGED);
+    assert_eq!(events.len(), 1);
+    let data: Value = events[0].to_cloudevent()["data"].clone();
+    assert_eq!((data["from_member_id"].as_u64(), data["into_member_id"].as_u64(), data["points"].as_i64()), (Some(a), Some(b), Some(220)));
+    let text = data.to_string();
+    assert!(!text.contains(PHONE_A) && !text.contains("王芳"), "{text}");
+
+    assert_eq!(members::check(store).unwrap(), Vec::<String>::new());
+    let report = storehub::verify::verify(store).unwrap();
+    assert!(report.violations.is_empty(), "{:#?}", report.violations);
+
+    // Merged members are closed: merging either way again is refused, nothing changes.
+    let merged = world(store, a, b);
+    assert!(matches!(refusal(merge::merge(store, a, b, "mgr", &rules())), MergeError::AlreadyMerged { id, into } if id == a && into == b));
+    assert!(matches!(refusal(merge::merge(store, b, a, "mgr", &rules())), MergeError::AlreadyMerged { id, .. } if id == a));
+    assert_eq!(world(store, a, b), merged);
+
+    // B goes on: a new order earns on B's merged balance.
+    order(store, "MALL-4", b, 1);
+    assert_eq!(members::member(store, b).unwrap().unwrap().points, 224);
+    assert_eq!(members::check(store).unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn the_cli_merges_by_phone_and_refuses_with_a_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().to_str().unwrap();
+    let added = storehub_with_stdin(&["--data-dir", d, "staff", "add", "li", "--name", "李经理", "--role", "manager", "--password-stdin"], "correct horse\n");
+    assert!(added.status.success(), "{}", stderr(&added));
+    let added = storehub_with_stdin(&["--data-dir", d, "staff", "add", "wang", "--name", "王芳", "--role", "cashier", "--password-stdin"], "correct horse\n");
+    assert!(added.status.success(), "{}", stderr(&added));
+    for phone in [PHONE_A, PHONE_B] {
+        ok_json(storehub_cmd(&["--data-dir", d, "member", "add", "--phone", phone, "--name", "王芳"]));
+    }
+    refused(storehub_cmd(&["--data-dir", d, "member", "merge", PHONE_A, PHONE_B, "--staff", "wang"]), "merge members");
+    refused(storehub_cmd(&["--data-dir", d, "member", "merge", PHONE_A, PHONE_A, "--staff", "li"]), "cannot merge member 1 into itself");
+    refused(storehub_cmd(&["--data-dir", d, "member", "merge", "13700137000", PHONE_B, "--staff", "li"]), "from: no member has phone, card or id");
+    let done = ok_json(storehub_cmd(&["--data-dir", d, "member", "merge", PHONE_A, PHONE_B, "--staff", "li"]));
+    assert_eq!((done["from"].as_u64(), done["into"].as_u64(), done["by"].as_str()), (Some(1), Some(2), Some("li")));
+    // A's phone now finds B, so merging it again names B twice; by id, A is closed.
+    refused(storehub_cmd(&["--data-dir", d, "member", "merge", PHONE_A, PHONE_B, "--staff", "li"]), "into itself");
+    refused(storehub_cmd(&["--data-dir", d, "member", "merge", "1", "2", "--staff", "li"]), "was merged into member 2 already");
+    let shown = ok_json(storehub_cmd(&["--data-dir", d, "member", "show", PHONE_A]));
+    assert_eq!(shown["id"], 2);
+    let verify = ok_json(storehub_cmd(&["--data-dir", d, "verify"]));
+    assert_eq!(verify["violations"], serde_json::json!([]));
+}
