@@ -260,3 +260,50 @@ fn the_cli_merges_by_phone_and_refuses_with_a_reason() {
     let verify = ok_json(storehub_cmd(&["--data-dir", d, "verify"]));
     assert_eq!(verify["violations"], serde_json::json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managers_merge_on_the_api_and_the_member_page_and_cashiers_may_not() {
+    use common::web::{body, text, WebShop};
+    use reqwest::StatusCode;
+    use serde_json::json;
+    let shop = WebShop::start().await;
+    let (a, b, c) = (register(&shop.store, PHONE_A), register(&shop.store, PHONE_B), register(&shop.store, "13700137000"));
+    let cashier = shop.login(common::web::account_of(Role::Cashier), Some("lane-1")).await;
+    let manager = shop.login(common::web::account_of(Role::Manager), None).await;
+
+    // A cashier: no form on the page, the API and the form refused, nothing merged.
+    let (_, page) = text(shop.get(&cashier, &format!("/members/{a}")).await).await;
+    assert!(!page.contains(&format!("/members/{a}/merge")), "a cashier sees no merge form");
+    assert_eq!(shop.post_json(&cashier, "/api/v1/members/merge", &json!({"from": a, "into": b})).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(shop.post_form(&cashier, &format!("/members/{a}/merge"), &[("into", PHONE_B)]).await.status(), StatusCode::FORBIDDEN);
+
+    // Bad requests name what is wrong.
+    let (status, v) = body(shop.post_json(&manager, "/api/v1/members/merge", &json!({"from": a, "into": a})).await).await;
+    assert_eq!((status, v["field"].as_str()), (StatusCode::BAD_REQUEST, Some("into")), "{v}");
+    let (status, v) = body(shop.post_json(&manager, "/api/v1/members/merge", &json!({"from": a, "into": 99})).await).await;
+    assert_eq!((status, v["field"].as_str()), (StatusCode::NOT_FOUND, Some("into")), "{v}");
+    let (status, v) = body(shop.post_json(&manager, "/api/v1/members/merge", &json!({"from": a, "into": "b"})).await).await;
+    assert_eq!((status, v["field"].as_str()), (StatusCode::BAD_REQUEST, Some("into")), "{v}");
+    assert!(members::member(&shop.store, a).unwrap().unwrap().merged_into.is_none());
+
+    // The API merges A into B.
+    let (status, v) = body(shop.post_json(&manager, "/api/v1/members/merge", &json!({"from": a, "into": b})).await).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!((v["from"].as_u64(), v["into"].as_u64(), v["by"].as_str()), (Some(a), Some(b), Some(common::web::account_of(Role::Manager))));
+    let (status, v) = body(shop.post_json(&manager, "/api/v1/members/merge", &json!({"from": a, "into": b})).await).await;
+    assert_eq!(status, StatusCode::CONFLICT, "already merged: {v}");
+    let (_, page) = text(shop.get(&manager, &format!("/members/{a}")).await).await;
+    assert!(page.contains(&format!("href=\"/members/{b}\"")), "A's page points to B");
+
+    // The form on C's page: the member to keep by phone; back to B's page.
+    let (_, page) = text(shop.get(&manager, &format!("/members/{c}")).await).await;
+    assert!(page.contains("合并会员") && page.contains(&format!("action=\"/members/{c}/merge\"")), "{page}");
+    let res = shop.post_form(&manager, &format!("/members/{c}/merge"), &[("into", "")]).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = shop.post_form(&manager, &format!("/members/{c}/merge"), &[("into", PHONE_B)]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], format!("/members/{b}"));
+    assert_eq!(members::member(&shop.store, c).unwrap().unwrap().merged_into, Some(b));
+    assert_eq!(merge::merges(&shop.store).unwrap().len(), 2);
+    assert_eq!(members::check(&shop.store).unwrap(), Vec::<String>::new());
+}

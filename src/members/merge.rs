@@ -48,7 +48,7 @@ pub enum MergeError {
 }
 
 /// Counts and sums that moved from A to B.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Moved {
     pub points: i64,
     pub points_debt: i64,
@@ -69,7 +69,7 @@ pub struct Moved {
 }
 
 /// The audit record (`TreeId::MemberMerges`, key = merge id).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MemberMerge {
     pub id: u64,
     /// The duplicate, closed by the merge.

@@ -23,6 +23,7 @@ pub mod error;
 pub mod forms;
 pub mod i18n;
 pub mod members;
+pub mod member_merge;
 pub mod messages;
 pub mod openapi;
 pub mod page;
