@@ -215,8 +215,8 @@ pub struct Member {
     /// version 2). Counts as "members registered" in staff performance.
     pub registered_by: Option<String>,
     /// Set when this member was merged into another (`storehub member merge`): the surviving
-    /// member's id. A merged member keeps no points, stored value or phone; lookups of its old
-    /// keys lead to the survivor.
+    /// member's id. A merged member keeps no points, lots or stored value (they moved to the
+    /// survivor); its phone, card and referral keys lead to the survivor (`members::merge`).
     pub merged_into: Option<u64>,
 }
 
