@@ -15,9 +15,8 @@ use common::*;
 use serde_json::Value;
 use storehub::checkout::sale::{all_sales, Sale};
 use storehub::config::Config;
-use storehub::coupons::{self, CouponTemplate, Validity};
+use storehub::coupons;
 use storehub::domain::channel::SalesChannel;
-use storehub::domain::pricing::CouponKind;
 use storehub::domain::staff::Role;
 use storehub::members::history::HistoryRow;
 use storehub::members::merge::{self, MergeError};
@@ -59,20 +58,6 @@ fn order(store: &Store, order_id: &str, member_id: u64, qty: i64) -> u64 {
         fulfilment: Fulfilment::Elsewhere,
     };
     store.commit(|tx| online_orders::ingest_tx(tx, &o, &rules())).unwrap().sale_id
-}
-
-fn template() -> CouponTemplate {
-    CouponTemplate {
-        id: "T-200-30".into(),
-        name_zh: "满200减30券".into(),
-        name_en: "¥30 off a ¥200 spend".into(),
-        kind: CouponKind::Threshold { min_spend_fen: 20_000, off_fen: 3_000 },
-        min_spend_fen: 0,
-        categories: vec![],
-        validity: Validity::DaysAfterIssue(30),
-        per_member_limit: 1,
-        active: true,
-    }
 }
 
 fn refusal<T: std::fmt::Debug>(r: Result<T, CommitError<MergeError>>) -> MergeError {
@@ -119,7 +104,7 @@ fn a_merge_keeps_every_ledger_entry_coupon_and_sale_and_refusals_change_nothing(
     members::topup(store, a, 50_000, "cash", Some("WX-1"), &rules()).unwrap();
     members::topup(store, b, 20_000, "cash", Some("WX-2"), &rules()).unwrap();
     members::adjust_points(store, a, 100, "线下活动补积分", "mgr", &rules()).unwrap();
-    coupons::upsert_templates(store, &[template()]).unwrap();
+    coupons::upsert_templates(store, &[spend_200_save_30()]).unwrap();
     let today = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
     coupons::issue(store, "T-200-30", &[a, b], None, today).unwrap();
     let ticket = tickets::open(

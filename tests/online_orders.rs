@@ -11,81 +11,20 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use chrono::{Datelike, Utc, Weekday};
 use common::broker::{Broker, Hq};
-use common::storehub_cmd;
+use common::hub::{cli, config, ok, HubDaemon};
 use serde_json::{json, Value};
 use storehub::cloud::commands::signature;
-use storehub::control::{client, Request};
 
 const ROOT: &str = "storehub/v1/huamei/sh-xuhui-001/hub-1";
 const PHONE: &str = "13800138000";
 
-/// The demo config without simulated devices, with `[mqtt]` given.
-fn config_file(dir: &Path, mqtt: &str) -> PathBuf {
-    let demo = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo.toml")).unwrap();
-    let (start, end) = (demo.find("# Simulated devices").unwrap(), demo.find("[web]").unwrap());
-    let text = format!("{}[mqtt]\n{mqtt}\n\n{}", &demo[..start], &demo[end..]);
-    let path = dir.join("hub.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn cli(cfg: &Path, data: &Path, args: &[&str]) -> (bool, String, String) {
-    let mut all = vec!["--config", cfg.to_str().unwrap(), "--data-dir", data.to_str().unwrap()];
-    all.extend_from_slice(args);
-    let out = storehub_cmd(&all);
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-fn ok(cfg: &Path, data: &Path, args: &[&str]) -> String {
-    let (success, out, err) = cli(cfg, data, args);
-    assert!(success, "storehub {args:?} failed: {err}");
-    out
-}
-
 fn ok_json(cfg: &Path, data: &Path, args: &[&str]) -> Value {
     serde_json::from_str(&ok(cfg, data, args)).unwrap()
-}
-
-/// A running `storehub run`; stopped with SIGTERM on drop.
-struct Daemon {
-    child: Child,
-}
-
-impl Daemon {
-    fn start(cfg: &Path, data: &Path) -> Daemon {
-        std::fs::create_dir_all(data).unwrap();
-        let log = std::fs::File::create(data.with_extension("log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_storehub"))
-            .args(["--config", cfg.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "run", "--listen", "127.0.0.1:0"])
-            .env("STOREHUB_LOG", "warn")
-            .env_remove("STOREHUB_CONFIG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("start the hub");
-        let mut d = Daemon { child };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !matches!(client::try_call(&data.join("control.sock"), &Request::Status), client::Attempt::Answered(Ok(_))) {
-            let log = std::fs::read_to_string(data.with_extension("log")).unwrap_or_default();
-            assert!(d.child.try_wait().unwrap().is_none(), "the hub exited:\n{log}");
-            assert!(Instant::now() < deadline, "the hub did not open its control socket:\n{log}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        d
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let _ = self.child.wait();
-    }
 }
 
 /// Everything a refused or repeated order must leave as it was.
@@ -121,13 +60,10 @@ fn hq_orders_earn_points_move_stock_only_from_store_and_are_ingested_once() {
     let hq = Hq::subscribe(broker.port, &format!("{ROOT}/#"));
     let (pem, public) = signature::generate_pem().unwrap();
     let key = signature::load_pem(pem.as_bytes()).unwrap();
-    let mqtt = format!(
-        "enabled = true\nurl = \"{}\"\nreconnect_min_ms = 200\nreconnect_max_ms = 1000\nkeepalive_s = 5\nrequire_signed_commands = true\ncommand_keys = [\"{public}\"]\n",
-        broker.url()
-    );
-    let cfg = config_file(tmp.path(), &mqtt);
+    let mqtt = common::hub::signed_mqtt(&broker.url(), &public);
+    let cfg = config(tmp.path(), &mqtt, "");
     let data = tmp.path().join("hub");
-    let _hub = Daemon::start(&cfg, &data);
+    let _hub = HubDaemon::start(&cfg, &data);
     hq.wait_until(Duration::from_secs(20), "the hub online", |msgs| msgs.iter().any(|m| m.topic.ends_with("/status") && m.payload == b"online"));
 
     ok(&cfg, &data, &["import", "catalog", concat!(env!("CARGO_MANIFEST_DIR"), "/src/demo/catalog.csv")]);
