@@ -214,10 +214,26 @@ fn a_merge_keeps_every_ledger_entry_coupon_and_sale_and_refusals_change_nothing(
     assert!(matches!(refusal(merge::merge(store, a, b, "mgr", &rules())), MergeError::AlreadyMerged { id, into } if id == a && into == b));
     assert!(matches!(refusal(merge::merge(store, b, a, "mgr", &rules())), MergeError::AlreadyMerged { id, .. } if id == a));
     assert_eq!(world(store, a, b), merged);
+    // Nothing changes a closed member: top-ups and adjustments by its id are refused, the jobs
+    // pass it by.
+    let closed = |r: Result<_, CommitError<members::MemberError>>| match r {
+        Err(CommitError::Rejected(members::MemberError::Merged { id, into })) => assert_eq!((id, into), (a, b)),
+        other => panic!("expected a refusal naming the merge, got {other:?}"),
+    };
+    closed(members::topup(store, a, 10_000, "cash", None, &rules()).map(|_| ()));
+    closed(members::adjust_points(store, a, 5, "补积分", "mgr", &rules()).map(|_| ()));
+    for day in [today, NaiveDate::from_ymd_opt(2029, 1, 1).unwrap()] {
+        members::expire_points(store, day, &rules()).unwrap();
+        members::evaluate_tiers(store, day, &rules()).unwrap();
+        members::birthday_rewards(store, day, &rules()).unwrap();
+    }
+    assert_eq!(members::member(store, a).unwrap().unwrap(), merged.a);
+    assert_eq!(members::check(store).unwrap(), Vec::<String>::new());
 
     // B goes on: a new order earns on B's merged balance.
+    let points_b = members::member(store, b).unwrap().unwrap().points;
     order(store, "MALL-4", b, 1);
-    assert_eq!(members::member(store, b).unwrap().unwrap().points, 224);
+    assert_eq!(members::member(store, b).unwrap().unwrap().points, points_b + 4);
     assert_eq!(members::check(store).unwrap(), Vec::<String>::new());
 }
 
