@@ -1,5 +1,6 @@
 //! Member merge (会员合并): on a real store with the manual clock, member A (王芳, 138…) with two
-//! online orders, a top-up, a manual adjustment, a coupon, a ticket and an imported history row
+//! online orders, a top-up, a manual adjustment, a coupon, a ticket, a campaign message and an
+//! imported history row
 //! is merged into member B (王芳, 139…) with an order, a top-up and the same coupon. Every points
 //! and stored-value ledger entry is compared entry by entry before and after (only the member id
 //! changes), Σ points and Σ stored value are kept, every sale keeps its id and now names B, the
@@ -19,6 +20,7 @@ use storehub::coupons;
 use storehub::domain::channel::SalesChannel;
 use storehub::domain::staff::Role;
 use storehub::members::history::HistoryRow;
+use storehub::members::messages::{self, MessageRules, Outgoing, Queued, SkipReason};
 use storehub::members::merge::{self, MergeError};
 use storehub::members::online_orders::{self, Fulfilment, MemberRef, OnlineOrder, OrderLine};
 use storehub::members::tickets::{self, NewTicket, TicketChannel, TicketKind, TicketRules};
@@ -27,6 +29,8 @@ use storehub::staff::{self, HashCost, NewStaff};
 use storehub::store::{CommitError, Store};
 
 const PHONE_A: &str = "13800138000";
+const WAKE: &str = r#"[{"id": "wake", "name": "休眠唤醒", "channel": "wechat", "wechat_template_id": "OPENTM207940503",
+  "fields": {"first": "{{name}}，好久不见"}}]"#;
 const PHONE_B: &str = "13900139000";
 
 fn rules() -> LoyaltyRules {
@@ -95,6 +99,9 @@ fn a_merge_keeps_every_ledger_entry_coupon_and_sale_and_refusals_change_nothing(
     add_staff(store, "cash", Role::Cashier);
     let a = register(store, PHONE_A);
     let b = register(store, PHONE_B);
+    for id in [a, b] {
+        members::set_consent(store, id, None, Some(true)).unwrap();
+    }
 
     // A: ¥30.00 and ¥10.00 online, ¥500 top-up (+¥30 bonus), +100 points by hand, a coupon,
     // a ticket, an imported purchase. B: ¥20.00 online, ¥200 top-up (+¥10), the same coupon.
@@ -115,6 +122,10 @@ fn a_merge_keeps_every_ledger_entry_coupon_and_sale_and_refusals_change_nothing(
     .unwrap();
     let row = HistoryRow { line: 2, member_ref: PHONE_A.into(), date: NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(), at: None, amount_fen: 8_800, category: Some("饮料".into()), sku: None, qty: None };
     members::history::import_history(store, "old-till.csv", "ab12", &[row], today, None).unwrap();
+    let msg_rules = MessageRules::from_config(&Config::demo().unwrap());
+    let wake = |member_id: u64| Outgoing { member_id, template_id: "wake".into(), campaign_id: Some("wake-1".into()), vars: Default::default() };
+    messages::upsert_templates(store, &messages::parse_templates_json(WAKE.as_bytes(), "t.json").unwrap()).unwrap();
+    let Queued::Requested { message_id } = messages::request(store, &msg_rules, &wake(a)).unwrap() else { panic!("not requested") };
 
     // Member day: 2 points per yuan. A: 60 + 20 + 100 = 180 points, ¥530.00; B: 40, ¥210.00.
     let before = world(store, a, b);
@@ -137,6 +148,7 @@ fn a_merge_keeps_every_ledger_entry_coupon_and_sale_and_refusals_change_nothing(
     let m = &done.moved;
     assert_eq!((m.points, m.stored_value_fen, m.points_entries, m.stored_value_entries), (180, 53_000, 3, 2));
     assert_eq!((m.coupons, m.tickets, m.history_rows, m.sales, m.visits, m.spend_fen), (1, 1, 1, 2, 2, 4_000));
+    assert_eq!(m.messages, 1);
 
     // Σ points and Σ stored value kept; B has the stats of both; A is closed.
     let after_a = members::member(store, a).unwrap().unwrap();
@@ -190,6 +202,13 @@ fn a_merge_keeps_every_ledger_entry_coupon_and_sale_and_refusals_change_nothing(
     assert!(coupons_b.iter().all(|c| c.member_id == b));
     assert!(coupons::member_coupons(store, a, true).unwrap().is_empty());
     assert_eq!(tickets::ticket(store, ticket.id).unwrap().unwrap().member_id, b);
+    assert_eq!(messages::member_messages(store, b).unwrap().iter().map(|m| (m.id, m.member_id)).collect::<Vec<_>>(), vec![(message_id, b)]);
+    assert!(messages::member_messages(store, a).unwrap().is_empty());
+    assert_eq!(
+        messages::request(store, &msg_rules, &wake(b)).unwrap(),
+        Queued::Skipped { reason: SkipReason::AlreadySent },
+        "the campaign reached this person already, as A"
+    );
     assert_eq!(members::find(store, PHONE_A).unwrap().map(|m| m.id), Some(b), "A's phone finds B");
     assert_eq!(members::history::resolve_ref(store, &after_a.card_number().unwrap()).unwrap(), Some(b), "A's card finds B");
     let histories = members::history::member_histories(store, chrono_tz::Asia::Shanghai, today).unwrap();
