@@ -327,3 +327,44 @@ async fn managers_merge_on_the_api_and_the_member_page_and_cashiers_may_not() {
     assert_eq!(merge::merges(&shop.store).unwrap().len(), 2);
     assert_eq!(members::check(&shop.store).unwrap(), Vec::<String>::new());
 }
+
+#[test]
+fn campaign_records_move_to_the_kept_member_once_per_campaign() {
+    use storehub::domain::campaign::{Offer, Target};
+    use storehub::members::campaigns::{self as camp, CampaignSettings, LaunchContext, NewCampaign};
+    let shop = Shop::open();
+    let store = &shop.store;
+    add_staff(store, "mgr", Role::Manager);
+    let s = CampaignSettings::default();
+    let launch = |id: &str| {
+        let new = NewCampaign {
+            id: id.into(),
+            name: "全员关怀".into(),
+            target: Target::default(),
+            offer: Offer::MessageOnly,
+            message_template_id: None,
+            follow_up_ticket: false,
+            start_at: None,
+            holdout_bp: Some(0),
+            response_days: Some(7),
+        };
+        camp::create(store, &new, None, &s).unwrap();
+        camp::launch(store, &s, &LaunchContext::from_settings(&s), id, None).unwrap()
+    };
+    // "only-a" reaches A alone (B joins later); "both" reaches both.
+    let a = register(store, PHONE_A);
+    assert_eq!(launch("only-a").targeted, 1);
+    let b = register(store, PHONE_B);
+    assert_eq!(launch("both").targeted, 2);
+
+    let done = merge::merge(store, a, b, "mgr", &rules()).unwrap();
+    assert_eq!((done.moved.campaign_records, done.moved.campaign_records_dropped), (1, 1));
+    let ids = |c: &str| camp::campaign_members(store, c).unwrap().iter().map(|m| m.member_id).collect::<Vec<_>>();
+    assert_eq!(ids("only-a"), vec![b]);
+    assert_eq!(ids("both"), vec![b], "one record per person");
+    let report = storehub::verify::verify(store).unwrap();
+    assert!(report.violations.is_empty(), "{:#?}", report.violations);
+    // A closed member is never a target again.
+    assert_eq!(launch("after").targeted, 1);
+    assert_eq!(ids("after"), vec![b]);
+}

@@ -8,8 +8,7 @@
 //! debt and stored value, the stats (visits, spend, days), coupons with their per-member index
 //! and template counts, service tickets, messages (index, campaign marks, the weekly-cap log),
 //! imported history rows (and B's packed history, rebuilt in id order), campaign records (one
-//! per campaign and member: where B has its own, A's stays under A and is counted as kept) and
-//! sales (same id, `member_id` → B). A keeps its record with `merged_into = Some(B)` and
+//! per campaign and person: where B has its own, A's is dropped and counted) and sales (same id, `member_id` → B). A keeps its record with `merged_into = Some(B)` and
 //! nothing on it; its phone, card and referral keys lead to B, so lookups find the survivor.
 //!
 //! A `Tx` reads by key only, so the keys to move are listed by scans before the commit; the
@@ -63,8 +62,9 @@ pub struct Moved {
     pub messages: u64,
     pub history_rows: u64,
     pub campaign_records: u64,
-    /// Campaign records left under A because B has its own for that campaign.
-    pub campaign_records_kept: u64,
+    /// A's campaign records dropped because B has its own for that campaign (one record per
+    /// campaign and person; A's coupon and message of it moved to B all the same).
+    pub campaign_records_dropped: u64,
     pub sales: u64,
 }
 
@@ -280,12 +280,12 @@ fn merge_tx(tx: &Tx, a_before: &Member, into: u64, by: &str, rules: &LoyaltyRule
         let mut to_key = key[..key.len() - 8].to_vec();
         to_key.extend_from_slice(&codec::u64_key(into));
         let Some(mut rec) = tx.get::<super::campaigns::CampaignMember, MergeError>(TreeId::CampaignMembers, key)? else { continue };
+        tx.remove::<MergeError>(TreeId::CampaignMembers, key)?;
         if tx.get_raw::<MergeError>(TreeId::CampaignMembers, &to_key)?.is_some() {
-            moved.campaign_records_kept += 1;
+            moved.campaign_records_dropped += 1;
             continue;
         }
         rec.member_id = into;
-        tx.remove::<MergeError>(TreeId::CampaignMembers, key)?;
         tx.put(TreeId::CampaignMembers, &to_key, &rec)?;
         moved.campaign_records += 1;
     }
