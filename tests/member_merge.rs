@@ -241,6 +241,9 @@ fn a_merge_keeps_every_ledger_entry_coupon_and_sale_and_refusals_change_nothing(
     };
     closed(members::topup(store, a, 10_000, "cash", None, &rules()).map(|_| ()));
     closed(members::adjust_points(store, a, 5, "补积分", "mgr", &rules()).map(|_| ()));
+    let issued = coupons::issue(store, "T-200-30", &[a], None, today).unwrap();
+    assert!(issued.issued.is_empty());
+    assert_eq!(issued.skipped[0].reason, coupons::SkipReason::Merged { into: b });
     for day in [today, NaiveDate::from_ymd_opt(2029, 1, 1).unwrap()] {
         members::expire_points(store, day, &rules()).unwrap();
         members::evaluate_tiers(store, day, &rules()).unwrap();

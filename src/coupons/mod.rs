@@ -231,6 +231,8 @@ pub enum SkipReason {
     LimitReached { limit: u32, held: u32 },
     /// The member id appears more than once in the request; the first one counted.
     ListedTwice,
+    /// The member was merged into member `into` (`members::merge`) and is closed.
+    Merged { into: u64 },
 }
 
 /// A member who got no coupon, and why.
@@ -795,6 +797,10 @@ pub fn issue_in_tx(
     for &member_id in member_ids {
         if !seen.insert(member_id) {
             summary.skipped.push(Skipped { member_id, reason: SkipReason::ListedTwice });
+            continue;
+        }
+        if let Some(into) = tx.get::<crate::members::Member, _>(TreeId::Members, &codec::u64_key(member_id))?.and_then(|m| m.merged_into) {
+            summary.skipped.push(Skipped { member_id, reason: SkipReason::Merged { into } });
             continue;
         }
         let key = count_key(member_id, template_id);
