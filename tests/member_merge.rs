@@ -256,6 +256,10 @@ fn a_merge_keeps_every_ledger_entry_coupon_and_sale_and_refusals_change_nothing(
     let points_b = members::member(store, b).unwrap().unwrap().points;
     order(store, "MALL-4", b, 1);
     assert_eq!(members::member(store, b).unwrap().unwrap().points, points_b + 4);
+    // HQ still naming A (by id or phone) books the order to B.
+    let by_old_id = order(store, "MALL-5", a, 1);
+    assert_eq!(storehub::checkout::sale::sale(store, by_old_id).unwrap().unwrap().member_id, Some(b));
+    assert_eq!(members::member(store, b).unwrap().unwrap().points, points_b + 8);
     assert_eq!(members::check(store).unwrap(), Vec::<String>::new());
 }
 
