@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Timelike, Utc};
-use common::broker::{Broker, Hq};
 use common::hub::{cli, ok, HubDaemon as Daemon};
 use common::{events_of_type, Shop};
 use serde_json::Value;
@@ -239,11 +238,7 @@ fn cli_imports_previews_sends_lists_and_removes_templates() {
 fn end_to_end_send_through_hq_and_status_callbacks_over_mosquitto() {
     use storehub::cloud::commands::signature;
     let tmp = tempfile::tempdir().unwrap();
-    let broker = Broker::start();
-    let hq = Hq::subscribe(broker.port, &format!("{ROOT}/#"));
-    let (pem, public) = signature::generate_pem().unwrap();
-    let key = signature::load_pem(pem.as_bytes()).unwrap();
-    let mqtt = common::hub::signed_mqtt(&broker.url(), &public);
+    let common::hub::SignedHq { broker: _broker, hq, key, mqtt } = common::hub::signed_hq(ROOT);
     let cfg = config_file(tmp.path(), &mqtt);
     let data = tmp.path().join("hub");
     let _hub = Daemon::start(&cfg, &data);

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{Datelike, Utc, Weekday};
-use common::broker::{Broker, Hq};
+use common::broker::Hq;
 use common::hub::{cli, config, ok, HubDaemon};
 use serde_json::{json, Value};
 use storehub::cloud::commands::signature;
@@ -56,11 +56,7 @@ fn received(hq: &Hq, event_type: &str) -> usize {
 #[test]
 fn hq_orders_earn_points_move_stock_only_from_store_and_are_ingested_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let broker = Broker::start();
-    let hq = Hq::subscribe(broker.port, &format!("{ROOT}/#"));
-    let (pem, public) = signature::generate_pem().unwrap();
-    let key = signature::load_pem(pem.as_bytes()).unwrap();
-    let mqtt = common::hub::signed_mqtt(&broker.url(), &public);
+    let common::hub::SignedHq { broker: _broker, hq, key, mqtt } = common::hub::signed_hq(ROOT);
     let cfg = config(tmp.path(), &mqtt, "");
     let data = tmp.path().join("hub");
     let _hub = HubDaemon::start(&cfg, &data);

@@ -6,7 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use ring::signature::Ed25519KeyPair;
+use storehub::cloud::commands::signature;
 use storehub::control::{client, Request};
+
+use super::broker::{Broker, Hq};
 
 /// Writes `hub.toml` in `dir`: config/demo.toml without the simulated devices, `[mqtt]` set to
 /// `mqtt`, then `extra` (more sections) appended.
@@ -19,12 +23,25 @@ pub fn config(dir: &Path, mqtt: &str, extra: &str) -> PathBuf {
     path
 }
 
-/// The `[mqtt]` lines of a hub on the test broker at `url` that takes only commands signed with
-/// `public` (base64 Ed25519), reconnecting fast.
-pub fn signed_mqtt(url: &str, public: &str) -> String {
-    format!(
-        "enabled = true\nurl = \"{url}\"\nreconnect_min_ms = 200\nreconnect_max_ms = 1000\nkeepalive_s = 5\nrequire_signed_commands = true\ncommand_keys = [\"{public}\"]\n"
-    )
+/// A test Mosquitto, HQ subscribed to everything under `root`, HQ's command-signing key, and
+/// the `[mqtt]` lines of a hub on that broker that takes only commands signed with that key.
+pub struct SignedHq {
+    pub broker: Broker,
+    pub hq: Hq,
+    pub key: Ed25519KeyPair,
+    pub mqtt: String,
+}
+
+pub fn signed_hq(root: &str) -> SignedHq {
+    let broker = Broker::start();
+    let hq = Hq::subscribe(broker.port, &format!("{root}/#"));
+    let (pem, public) = signature::generate_pem().unwrap();
+    let key = signature::load_pem(pem.as_bytes()).unwrap();
+    let mqtt = format!(
+        "enabled = true\nurl = \"{}\"\nreconnect_min_ms = 200\nreconnect_max_ms = 1000\nkeepalive_s = 5\nrequire_signed_commands = true\ncommand_keys = [\"{public}\"]\n",
+        broker.url()
+    );
+    SignedHq { broker, hq, key, mqtt }
 }
 
 /// `storehub --config CFG --data-dir DATA args…`: (success, stdout, stderr).
