@@ -234,6 +234,12 @@ pub fn run_daily_jobs(store: &Store, today: chrono::NaiveDate, rules: &crate::me
         Ok(n) => tracing::info!(job = "expire_coupons", %today, expired = n, "daily job done"),
         Err(e) => tracing::error!(job = "expire_coupons", %today, error = %e, "daily job failed"),
     }
+    // Member profiles of sales made before profiles existed: derived once per database.
+    match crate::members::profile::build_once(store, rules.timezone) {
+        Ok(Some(n)) => tracing::info!(job = "member_profiles", profiles = n, "member profiles derived from the stored sales"),
+        Ok(None) => {}
+        Err(e) => tracing::error!(job = "member_profiles", error = %e, "deriving member profiles failed"),
+    }
 }
 
 async fn wait_for_shutdown() {

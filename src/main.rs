@@ -269,6 +269,32 @@ enum Command {
     /// policies.
     #[command(subcommand)]
     Replenishment(ReplenishmentCmd),
+    /// A report as the reports page shows it, as JSON or CSV: `storehub report channels --from
+    /// 2026-11-01 --to 2026-11-30 --period week --format csv` (渠道分析). Kinds: sales-trend,
+    /// products, categories, members-by-tier, repurchase, new-members, cashiers, shifts, channels.
+    Report(ReportArgs),
+}
+
+/// `storehub report KIND [--from DATE] [--to DATE] [--period day|week|month] [--format csv|json]`.
+#[derive(clap::Args)]
+struct ReportArgs {
+    /// The report: channels, sales-trend, products, categories, members-by-tier, repurchase,
+    /// new-members, cashiers, shifts.
+    kind: String,
+    /// First shop-local day (YYYY-MM-DD) [default: 30 days ending at --to].
+    #[arg(long, value_parser = parse_date)]
+    from: Option<chrono::NaiveDate>,
+    /// Last shop-local day, included [default: today].
+    #[arg(long, value_parser = parse_date)]
+    to: Option<chrono::NaiveDate>,
+    /// day, week or month (reports with periods: sales-trend, new-members, channels) [default: day].
+    #[arg(long, value_parser = ["day", "week", "month"])]
+    period: Option<String>,
+    #[arg(long, value_enum, default_value = "json")]
+    format: ExportFormat,
+    /// Write to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 /// `storehub forecast (--sku SKU | --series-file FILE.csv) …`.
@@ -1038,6 +1064,19 @@ enum MemberCmd {
         /// Staff id of the manager merging (needs the merge-members permission).
         #[arg(long)]
         staff: String,
+    },
+    /// A member's preference profile (会员画像): preferred categories, price sensitivity,
+    /// preferred weekday and hour, channel mix, average basket, visits, last purchase.
+    Profile {
+        /// The member: phone, card number, QR payload or member id.
+        #[arg(required_unless_present = "all")]
+        query: Option<String>,
+        /// Derive the profile again from the stored sales and returns first.
+        #[arg(long)]
+        rebuild: bool,
+        /// With --rebuild: every member's profile (prints how many were written).
+        #[arg(long, requires = "rebuild", conflicts_with = "query")]
+        all: bool,
     },
 }
 
@@ -2069,6 +2108,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Campaign(cmd) => campaign_command(&cli, cmd),
         Command::Forecast(args) => forecast_command(&cli, args),
         Command::Replenishment(cmd) => replenishment_command(&cli, cmd),
+        Command::Report(args) => {
+            let req = Request::Report { kind: args.kind.clone(), from: args.from, to: args.to, period: args.period.clone(), csv: matches!(args.format, ExportFormat::Csv) };
+            let reply = request(&cli, req)?;
+            let rows = reply.result["report"]["rows"].as_array().map_or(0, Vec::len);
+            let buf = match (args.format, reply.payload) {
+                (ExportFormat::Csv, Some(csv)) => csv,
+                _ => {
+                    let mut buf = serde_json::to_vec_pretty(&reply.result["report"])?;
+                    buf.push(b'\n');
+                    buf
+                }
+            };
+            write_export(&buf, args.output.as_deref(), rows, "rows")
+        }
         Command::Analytics(AnalyticsCmd::Members { as_of, format, output }) => {
             let cfg = load_config(&cli, false)?;
             let params = cfg.as_ref().map(|c| c.analytics.params()).unwrap_or_default();
@@ -2620,6 +2673,8 @@ fn member_command(cli: &Cli, cmd: &MemberCmd) -> Result<(), Failure> {
             Request::MemberTopup { query: query.clone(), fen: *fen, by: by.clone(), reference: reference.clone() }
         }
         MemberCmd::Points { query } => Request::MemberPoints { query: query.clone() },
+        MemberCmd::Profile { all: true, .. } => Request::MemberProfilesRebuild,
+        MemberCmd::Profile { query, rebuild, .. } => Request::MemberProfile { query: query.clone().unwrap_or_default(), rebuild: *rebuild },
         MemberCmd::Adjust { query, points, reason, by } => {
             Request::MemberAdjust { query: query.clone(), points: *points, reason: reason.clone(), by: by.clone() }
         }

@@ -249,7 +249,7 @@ fn urgent_water(shop: &common::web::WebShop) {
     load(&shop.store, &[water()]);
     apply(&shop.store, MoveKind::Receipt, W, 20);
     let today = storehub::clock::local(shop.clock.now(), shop.state.ctx.tz).date();
-    let series = DemandSeries::new(W, today - chrono::Days::new(60), vec![10; 60], vec![0; 60]);
+    let series = DemandSeries { revenue_fen: vec![2_000; 60], ..DemandSeries::new(W, today - chrono::Days::new(60), vec![10; 60], vec![0; 60]) };
     shop.store.commit(|tx| tx.put::<_, std::convert::Infallible>(TreeId::DemandSeries, W.as_bytes(), &series)).unwrap();
 }
 

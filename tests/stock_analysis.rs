@@ -134,7 +134,7 @@ fn a_week_of_checkout_sales_gives_the_worked_abc_xyz_dead_stock_and_turnover() {
     let store = Arc::new(open_store(dir.path(), &clock, storehub::store::Durability::Durable));
     small_shop(&store, &clock);
     let today = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
-    let a = analysis::analyse(&store, TZ, today, &params()).unwrap();
+    let a = analysis::analyse(&store, TZ, None, today, &params()).unwrap();
     assert_eq!((a.from, a.to), (NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(), NaiveDate::from_ymd_opt(2026, 12, 2).unwrap()));
 
     // Revenue: A 14 × ¥10 − ¥10 refunded = ¥130; C ¥50; B ¥40; E ¥3; D 0. Total ¥223.
@@ -192,7 +192,7 @@ fn a_week_of_checkout_sales_gives_the_worked_abc_xyz_dead_stock_and_turnover() {
     // D, σ 0, lead time 3 + review 1 day → S = 8 and 2). Over-stock is on hand above S × 1.5:
     // A 87 > 12 (79 too many, ¥474.00 at cost), D 5 > 3 (3 too many, ¥24.00); most excess first.
     store_run(&store, &[("A", 2.0, 87), ("D", 0.5, 5)]);
-    let a = analysis::analyse(&store, TZ, today, &params()).unwrap();
+    let a = analysis::analyse(&store, TZ, None, today, &params()).unwrap();
     let over: Vec<(&str, i64, i64, i64, i64)> = a.overstock.iter().map(|r| (r.sku.as_str(), r.on_hand, r.order_up_to, r.excess_units, r.excess_value_fen)).collect();
     assert_eq!(over, vec![("A", 87, 8, 79, 47_400), ("D", 5, 2, 3, 2_400)]);
     assert_eq!(a.overstock_note, None);
@@ -202,6 +202,14 @@ fn a_week_of_checkout_sales_gives_the_worked_abc_xyz_dead_stock_and_turnover() {
     analysis::write_csv(&a, "dead", &mut csv).unwrap();
     let csv = String::from_utf8(csv).unwrap();
     assert_eq!(csv, "\u{feff}sku,name_zh,name_en,age,on_hand,unit,last_sale_day,days_since_last_sale,value_fen,valued_at\nD,Product D（中）,Product D,dead,5,piece,,,4000,cost\n");
+
+    // One ABC: the replenishment run on the same day and window classes every SKU the same way.
+    let cfg = StockConfig { analysis_days: 7, ..StockConfig::default() };
+    storehub::inventory::replenishment::run_with(&store, &cfg, TZ, None, today).unwrap();
+    let run: Vec<(String, AbcClass)> = storehub::inventory::replenishment::suggestions(&store).unwrap().into_iter().map(|l| (l.sku, l.abc)).collect();
+    for (sku, abc) in &classes {
+        assert!(run.contains(&(sku.to_string(), *abc)), "{sku}: analysis {abc:?}, replenishment {run:?}");
+    }
 
     // The CLI, without a daemon, on the same data dir (default [stock]: 90 days, dead after 90).
     drop(store);

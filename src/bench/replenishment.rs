@@ -69,7 +69,10 @@ pub fn synthetic_series(i: usize, sku: &str, first_day: NaiveDate) -> DemandSeri
         qty.push(if f & flags::STOCKOUT != 0 { 0 } else { q });
         fl.push(f);
     }
-    DemandSeries { end_on_hand: Some(10), ..DemandSeries::new(sku, first_day, qty, fl) }
+    // Revenue at a list price of ¥1.00–¥50.99 per unit, as the rollup would have written it.
+    let price_fen = 100 + (i as i64 * 7_919) % 5_000;
+    let revenue_fen = qty.iter().map(|&q| q * price_fen).collect();
+    DemandSeries { end_on_hand: Some(10), revenue_fen, ..DemandSeries::new(sku, first_day, qty, fl) }
 }
 
 fn status_kb(field: &str) -> Option<u64> {

@@ -228,6 +228,9 @@ fn return_tx(tx: &Tx, req: &ReturnRequest, loyalty: &crate::members::LoyaltyRule
                 }
             }
             tx.put(TreeId::Sales, &codec::u64_key(*sale_id), &sale)?;
+            // The member's preference profile nets the refund in the same commit.
+            let parts: Vec<(u32, i64, i64)> = out.iter().map(|(l, qty, refund)| (l.line_no, *qty, *refund)).collect();
+            crate::members::profile::record_return_tx::<CheckoutError>(tx, &sale, &parts, now, loyalty.timezone)?;
             let lines: Vec<(Option<u32>, String, i64, i64, i64)> = out
                 .into_iter()
                 .map(|(l, qty, refund)| {

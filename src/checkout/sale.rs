@@ -230,7 +230,7 @@ pub(crate) fn commit_sale_tx(tx: &Tx, cart: &Cart, req: &PayRequest, rules: &Sal
         channel: SalesChannel::InStore,
         order_id: None,
     };
-    put_sale_tx(tx, &sale)?;
+    put_sale_tx(tx, &sale, rules.tz)?;
     super::lanes::clear_cart_tx(tx, cart)?;
     Ok(sale)
 }
@@ -293,8 +293,10 @@ pub(crate) fn credit_member_tx(
     Ok((earned.earning.points, earned.lot_id, eligible))
 }
 
-/// Stores a completed sale with its `storehub.sale.completed` event.
-pub(crate) fn put_sale_tx<E>(tx: &Tx, sale: &Sale) -> Result<(), TxError<E>> {
+/// Stores a completed sale, counts it in its member's preference profile
+/// (`members::profile::record_sale_tx`) and emits `storehub.sale.completed`.
+pub(crate) fn put_sale_tx<E>(tx: &Tx, sale: &Sale, tz: chrono_tz::Tz) -> Result<(), TxError<E>> {
+    crate::members::profile::record_sale_tx::<E>(tx, sale, tz)?;
     tx.put(TreeId::Sales, &codec::u64_key(sale.id), sale)?;
     tx.emit(EVENT_SALE_COMPLETED, Some(&sale.id.to_string()), &SaleEvent::from(sale))?;
     Ok(())

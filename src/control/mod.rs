@@ -273,6 +273,15 @@ pub enum Request {
     /// Merge member `from` into member `into` (each a phone, card number or member id) for staff
     /// `staff` (`members::merge`).
     MemberMerge { from: String, into: String, staff: String },
+    /// A member's preference profile, by phone, card number, QR payload or member id; with
+    /// `rebuild`, derived again from the stored sales and returns first.
+    MemberProfile { query: String, rebuild: bool },
+    /// Every member's preference profile derived again from the stored sales and returns.
+    MemberProfilesRebuild,
+    /// A report (`reports::ReportKind` slug, e.g. `channels`) over a shop-local range (`to`:
+    /// today, `from`: 30 days ending at `to` when not given), by `period` (day, week, month)
+    /// where the report has periods; `csv` adds the CSV file as the reply's payload.
+    Report { kind: String, from: Option<chrono::NaiveDate>, to: Option<chrono::NaiveDate>, period: Option<String>, csv: bool },
 }
 
 impl Request {
@@ -376,6 +385,9 @@ impl Request {
             Request::SupplierTermsSet { .. } => "supplier_terms_set",
             Request::PolicyImport { .. } => "policy_import",
             Request::MemberMerge { .. } => "member_merge",
+            Request::MemberProfile { .. } => "member_profile",
+            Request::MemberProfilesRebuild => "member_profiles_rebuild",
+            Request::Report { .. } => "report",
         }
     }
 }

@@ -271,6 +271,50 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         | Request::SupplierTermsSet { .. }
         | Request::PolicyImport { .. }) => replenishment_request(store, ctx, req),
         Request::MemberMerge { from, into, staff } => member_merge(store, ctx, &from, &into, &staff),
+        req @ (Request::MemberProfile { .. } | Request::MemberProfilesRebuild | Request::Report { .. }) => profile_request(store, ctx, req),
+    }
+}
+
+/// Member preference profiles (read, rebuild) and the reports (the channel report's CLI).
+fn profile_request(store: &Store, ctx: &Context, req: Request) -> Result<Reply, String> {
+    use crate::domain::reports::{DateRange, Period};
+    use crate::reports::{ReportKind, ReportSetup};
+    let s = |e: crate::store::StoreError| e.to_string();
+    match req {
+        Request::MemberProfile { query, rebuild } => {
+            let id = members::history::resolve_ref(store, &query)
+                .map_err(s)?
+                .ok_or_else(|| format!("no member has phone, card or id {query:?}; check it with `storehub member show`"))?;
+            let view = if rebuild {
+                members::profile::rebuild(store, id, ctx.tz).map_err(|e| e.to_string())?
+            } else {
+                members::profile::view(store, id).map_err(s)?
+            };
+            Ok(Reply::json(view))
+        }
+        Request::MemberProfilesRebuild => {
+            let n = members::profile::rebuild_all(store, ctx.tz).map_err(s)?;
+            Ok(Reply::json(json!({ "profiles": n })))
+        }
+        Request::Report { kind, from, to, period, csv } => {
+            let kind = ReportKind::parse(&kind).ok_or_else(|| {
+                format!("no report {kind:?}; reports are {}", ReportKind::ALL.iter().map(|k| k.slug()).collect::<Vec<_>>().join(", "))
+            })?;
+            let to = to.unwrap_or_else(|| crate::clock::local(store.clock().now(), ctx.tz).date());
+            let from = from.unwrap_or(to - chrono::Duration::days(29));
+            let range = DateRange::new(from, to).map_err(|e| format!("--from/--to: {e}"))?;
+            let period = match period.as_deref() {
+                None => None,
+                Some(p) => Some(Period::parse(p).ok_or_else(|| format!("--period: expected day, week or month, got {p:?}"))?),
+            };
+            let table = crate::reports::run(store, &ReportSetup::of(ctx), kind, range, period).map_err(s)?;
+            let mut reply = Reply::json(json!({ "file_name": table.file_name(), "report": table.to_json() }));
+            if csv {
+                reply.payload = Some(table.to_csv().map_err(|e| format!("csv: {e}"))?);
+            }
+            Ok(reply)
+        }
+        other => Err(format!("{} is not a profile or report request", other.name())),
     }
 }
 
@@ -414,7 +458,7 @@ fn shelf_request(store: &Store, ctx: &Context, req: Request) -> Result<Reply, St
             let list = list.as_deref().map(analysis::check_list).transpose()?;
             let today = crate::clock::local(store.clock().now(), ctx.tz).date();
             let params = analysis::AnalysisParams::from_config(&ctx.stock);
-            let a = analysis::analyse(store, ctx.tz, today, &params).map_err(|e| e.to_string())?;
+            let a = analysis::analyse(store, ctx.tz, crate::inventory::demand::member_day_of(&ctx.loyalty), today, &params).map_err(|e| e.to_string())?;
             let v = serde_json::to_value(&a).map_err(|e| e.to_string())?;
             Ok(Reply::json(match list {
                 None => v,

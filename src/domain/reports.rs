@@ -181,6 +181,8 @@ pub struct SaleFact {
     pub tier: Option<String>,
     pub total_fen: i64,
     pub lines: Vec<LineFact>,
+    /// Where the ticket was sold (the lanes: in store).
+    pub channel: super::channel::SalesChannel,
 }
 
 /// The sale a return was made against.
@@ -190,6 +192,7 @@ pub struct ReturnedSale {
     pub cashier: String,
     pub member_id: Option<u64>,
     pub tier: Option<String>,
+    pub channel: super::channel::SalesChannel,
 }
 
 /// One returned line.
@@ -916,7 +919,7 @@ mod tests {
 
     fn sale(id: u64, when: NaiveDateTime, cashier: &str, member: Option<u64>, tier: Option<&str>, lines: Vec<LineFact>) -> SaleFact {
         let total_fen = lines.iter().map(|l| l.net_fen).sum();
-        SaleFact { id, at: when, lane: "lane-1".into(), cashier: cashier.into(), member_id: member, tier: tier.map(str::to_string), total_fen, lines }
+        SaleFact { id, at: when, lane: "lane-1".into(), cashier: cashier.into(), member_id: member, tier: tier.map(str::to_string), total_fen, lines, channel: Default::default() }
     }
 
     fn water(n: i64, net: i64) -> LineFact {
@@ -945,7 +948,7 @@ mod tests {
             by: "M".into(),
             lane: "lane-1".into(),
             refund_fen: 200,
-            sale: Some(ReturnedSale { id: 1, cashier: "A".into(), member_id: None, tier: None }),
+            sale: Some(ReturnedSale { id: 1, cashier: "A".into(), member_id: None, tier: None, channel: Default::default() }),
             lines: vec![ReturnLineFact { sku: "WATER".into(), category: "饮料".into(), qty: Qty::Pieces(1), refund_fen: 200 }],
         }];
         let voids = vec![VoidFact { at: at(t, 11, 0), lane: "lane-1".into(), cashier: Some("A".into()), lines: 2, value_fen: 1_050 }];

@@ -3,18 +3,18 @@
 //!
 //! This module gathers the figures from the store (sales, returns, the stock ledger, the demand
 //! series, the latest replenishment run) for the `[stock].analysis_days` whole shop-local days
-//! before `today`; every decision is `domain::abc`'s. Read-only: nothing is written. Values are
+//! before `today`; every decision is `domain::abc`'s. ABC ranks by the demand series' net
+//! revenue, the figure the replenishment run's ABC uses too. It changes no business state (it
+//! only brings the derived demand rollup up to yesterday, as the daily run would). Values are
 //! at cost (`cost_fen`); a product without a recorded cost is valued at its price, and its row
 //! says so (`valued_at` = `price`). Conventions: docs/stock-intelligence.md, "Stock analysis".
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{Days, NaiveDate};
+use chrono::{Days, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Product, Unit};
-use crate::checkout::returns::SaleReturn;
-use crate::checkout::sale::Sale;
 use crate::domain::abc::{self, AbcClass, AbcCutoffs, AnalysisError, StockAge, StockAgeParams, StockItem, XyzClass, XyzCutoffs};
 use crate::domain::stock::MoveKind;
 use crate::inventory::StockMove;
@@ -151,6 +151,8 @@ pub enum AnalysisFailure {
     Rules(#[from] AnalysisError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("demand rollup: {0}")]
+    Rollup(#[from] super::demand::RollupError),
 }
 
 fn abc_index(c: AbcClass) -> usize {
@@ -196,10 +198,19 @@ struct Walk {
 }
 
 /// The analysis for shop-local `today` (the window is the `params.days` days before it).
-pub fn analyse(store: &Store, tz: chrono_tz::Tz, today: NaiveDate, params: &AnalysisParams) -> Result<StockAnalysis, AnalysisFailure> {
+///
+/// It first brings the demand rollup (`inventory::demand`) up to the day before `today`, as the
+/// replenishment run does (`member_day` flags its days): the series are derived from the ledger
+/// and the rollup is idempotent, so this changes no business state.
+pub fn analyse(store: &Store, tz: chrono_tz::Tz, member_day: Option<Weekday>, today: NaiveDate, params: &AnalysisParams) -> Result<StockAnalysis, AnalysisFailure> {
     let days = params.days.max(1);
     let from = today.checked_sub_days(Days::new(u64::from(days))).unwrap_or(today);
     let to = today.pred_opt().unwrap_or(today);
+    match super::demand::rollup(store, tz, member_day, to) {
+        // Another rollup committed meanwhile and ours stopped short: one more pass finishes it.
+        Err(super::demand::RollupError::Raced) => super::demand::rollup(store, tz, member_day, to).map(|_| ())?,
+        r => r.map(|_| ())?,
+    }
     let n = days as usize;
     let day_of = |at| crate::clock::local(at, tz).date();
     let index_of = |d: NaiveDate| -> Option<usize> { (d >= from && d <= to).then(|| (d - from).num_days() as usize) };
@@ -253,32 +264,12 @@ pub fn analyse(store: &Store, tz: chrono_tz::Tz, today: NaiveDate, params: &Anal
         }
     }
 
-    // Revenue: the window's sales' line net amounts, minus its refunds.
+    // Revenue: the demand series' daily net revenue over the window (the replenishment run's
+    // ABC reads the same figure).
     let mut revenue: BTreeMap<String, i64> = BTreeMap::new();
-    for item in store.scan_rev::<Sale>(TreeId::Sales) {
-        let (_, s) = item?;
-        let day = day_of(s.at);
-        if day < from {
-            break;
-        }
-        if day > to {
-            continue;
-        }
-        for l in &s.priced.lines {
-            *revenue.entry(l.sku.clone()).or_default() += l.net_fen;
-        }
-    }
-    for item in store.scan_rev::<SaleReturn>(TreeId::Returns) {
-        let (_, r) = item?;
-        let day = day_of(r.at);
-        if day < from {
-            break;
-        }
-        if day > to {
-            continue;
-        }
-        for l in &r.lines {
-            *revenue.entry(l.sku.clone()).or_default() -= l.refund_fen;
+    for series in super::demand::all_series(store)? {
+        if let Some(w) = super::demand::window(&series, Some(to), from, to) {
+            revenue.insert(w.sku.clone(), w.revenue_of_last(n));
         }
     }
 

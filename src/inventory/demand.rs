@@ -22,12 +22,17 @@
 //! promotion's line discount or a share of a promotion's ticket discount (the sale is read by
 //! the move's reference, its receipt number); MEMBER_DAY on the loyalty member day's weekday
 //! (written days only: a padded day sold nothing, so there is no spike to discount).
+//!
+//! Revenue: each day also carries its net revenue in fen (the sold lines' net amounts, minus
+//! the refunds of returns booked back into stock that day), so every ABC classification reads
+//! one figure: the replenishment run's service levels and the stock analysis alike.
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Datelike, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 
+use crate::checkout::returns::SaleReturn;
 use crate::checkout::sale::Sale;
 use crate::domain::pricing::DiscountSource;
 use crate::domain::stock::MoveKind;
@@ -45,8 +50,8 @@ pub mod flags {
     pub const MEMBER_DAY: u8 = 4;
 }
 
-/// One SKU's daily demand, oldest day first: `qty[i]` and `flags[i]` belong to
-/// `first_day + i`. Days without sales are 0. Quantities are in the product's stock unit
+/// One SKU's daily demand, oldest day first: `qty[i]`, `flags[i]` and `revenue_fen[i]` belong
+/// to `first_day + i`. Days without sales are 0. Quantities are in the product's stock unit
 /// (pieces, or grams for weighed goods).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DemandSeries {
@@ -57,31 +62,37 @@ pub struct DemandSeries {
     /// On hand at the end of the last day written (`None`: unknown, e.g. a series written by
     /// hand or by version 1): the reader flags padded days as stock-outs when it is ≤ 0.
     pub end_on_hand: Option<i64>,
+    /// Net revenue of the day, fen: the sale lines' net amounts (after every discount) minus the
+    /// refunds of returns that came back into stock that day, never below 0. Both ABC
+    /// classifications (the replenishment run's service levels and the stock analysis) read it.
+    /// Days written before version 3 have 0.
+    pub revenue_fen: Vec<i64>,
 }
 impl Record for DemandSeries {
-    const VERSION: u8 = 2;
+    const VERSION: u8 = 3;
     const NAME: &'static str = "demand series";
 
     fn upgrade(version: u8, bytes: &[u8]) -> Result<Self, StoreError> {
-        #[derive(Deserialize)]
-        struct V1 {
-            sku: String,
-            first_day: NaiveDate,
-            qty: Vec<i64>,
-            flags: Vec<u8>,
-        }
-        if version != 1 {
-            return Err(StoreError::Corrupt(format!("demand series record has version tag {version}, this build reads 1 and 2")));
-        }
-        let v: V1 = postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(format!("demand series (version 1) does not decode: {e}")))?;
-        Ok(DemandSeries { sku: v.sku, first_day: v.first_day, qty: v.qty, flags: v.flags, end_on_hand: None })
+        let mut s: DemandSeries = match version {
+            1 => codec::upgrade_by_appending(bytes, &(None::<i64>, Vec::<i64>::new()))?,
+            2 => codec::upgrade_by_appending(bytes, &(Vec::<i64>::new(),))?,
+            _ => return Err(StoreError::Corrupt(format!("demand series record has version tag {version}, this build reads 1 to 3"))),
+        };
+        s.revenue_fen.resize(s.qty.len(), 0);
+        Ok(s)
     }
 }
 
 impl DemandSeries {
     /// A series of given days (on hand at its end unknown).
     pub fn new(sku: &str, first_day: NaiveDate, qty: Vec<i64>, flags: Vec<u8>) -> DemandSeries {
-        DemandSeries { sku: sku.to_string(), first_day, qty, flags, end_on_hand: None }
+        let revenue_fen = vec![0; qty.len()];
+        DemandSeries { sku: sku.to_string(), first_day, qty, flags, end_on_hand: None, revenue_fen }
+    }
+
+    /// Net revenue of the series' last `days` days, fen.
+    pub fn revenue_of_last(&self, days: usize) -> i64 {
+        self.revenue_fen.iter().rev().take(days).fold(0i64, |a, &r| a.saturating_add(r.max(0)))
     }
 
     /// The newest day in the series (`None` when empty).
@@ -183,6 +194,17 @@ fn extend_to(s: &mut DemandSeries, day: NaiveDate, member_day: Option<Weekday>) 
         };
         s.qty.push(0);
         s.flags.push(day_flags(next, s.end_on_hand, member_day));
+        s.revenue_fen.push(0);
+    }
+}
+
+/// The sale line that move `m` sold (by the move's position in the sale, else the first line of
+/// its SKU).
+fn line_of<'a>(sale: &'a Sale, m: &StockMove) -> Option<&'a crate::domain::pricing::PricedLine> {
+    match sale.stock_moves.iter().position(|&id| id == m.id).and_then(|i| sale.priced.lines.get(i)) {
+        Some(line) if line.sku == m.sku => Some(line),
+        // Lines not in move order: a line of the SKU.
+        _ => sale.priced.lines.iter().find(|l| l.sku == m.sku),
     }
 }
 
@@ -195,6 +217,17 @@ fn promoted(sale: &Sale, m: &StockMove) -> bool {
         // Lines not in move order: any line of the SKU.
         _ => sale.priced.lines.iter().filter(|l| l.sku == m.sku).any(line_promoted),
     }
+}
+
+/// The refund of return move `m` (reference `return <id>`), fen; 0 when the return is gone.
+fn refund_of(store: &Store, m: &StockMove) -> Result<i64, StoreError> {
+    let Some(id) = m.reference.as_deref().and_then(|r| r.strip_prefix("return ")).and_then(|n| n.parse::<u64>().ok()) else {
+        return Ok(0);
+    };
+    let Some(ret) = store.get::<SaleReturn>(TreeId::Returns, &codec::u64_key(id))? else {
+        return Ok(0);
+    };
+    Ok(ret.lines.iter().filter(|l| l.stock_move == Some(m.id)).map(|l| l.refund_fen).sum())
 }
 
 /// The sale a move's reference names (`<lane>-<id>`), if it still exists.
@@ -255,6 +288,7 @@ pub fn rollup(store: &Store, tz: chrono_tz::Tz, member_day: Option<Weekday>, thr
                     qty: Vec::new(),
                     flags: Vec::new(),
                     end_on_hand: Some(m.on_hand_after.saturating_sub(m.delta)),
+                    revenue_fen: Vec::new(),
                 });
                 batch.entry(m.sku.clone()).or_insert(loaded)
             }
@@ -271,12 +305,19 @@ pub fn rollup(store: &Store, tz: chrono_tz::Tz, member_day: Option<Weekday>, thr
             s.flags[i] |= flags::STOCKOUT;
         }
         s.end_on_hand = Some(m.on_hand_after);
-        if m.kind == MoveKind::Sale && s.flags[i] & flags::PROMOTION == 0 {
-            if let Some(sale) = sale_of(store, &mut sales, &m)? {
-                if promoted(&sale, &m) {
-                    s.flags[i] |= flags::PROMOTION;
+        match m.kind {
+            MoveKind::Sale => {
+                if let Some(sale) = sale_of(store, &mut sales, &m)? {
+                    if let Some(line) = line_of(&sale, &m) {
+                        s.revenue_fen[i] = s.revenue_fen[i].saturating_add(line.net_fen);
+                    }
+                    if s.flags[i] & flags::PROMOTION == 0 && promoted(&sale, &m) {
+                        s.flags[i] |= flags::PROMOTION;
+                    }
                 }
             }
+            MoveKind::Return => s.revenue_fen[i] = s.revenue_fen[i].saturating_sub(refund_of(store, &m)?),
+            _ => {}
         }
         last_move = m.id;
         batch_moves += 1;
@@ -293,7 +334,7 @@ pub fn rollup(store: &Store, tz: chrono_tz::Tz, member_day: Option<Weekday>, thr
 /// first, and this one's series would count its moves twice).
 fn write_batch(store: &Store, batch: &mut BTreeMap<String, DemandSeries>, expected: RollupCursor, cur: RollupCursor, summary: &mut RollupSummary) -> Result<(), RollupError> {
     for s in batch.values_mut() {
-        for q in s.qty.iter_mut() {
+        for q in s.qty.iter_mut().chain(s.revenue_fen.iter_mut()) {
             *q = (*q).max(0);
         }
     }
@@ -336,11 +377,13 @@ pub fn window(s: &DemandSeries, closed_through: Option<NaiveDate>, from: NaiveDa
     let pad_flag = if s.end_on_hand.is_some_and(|h| h <= 0) { flags::STOCKOUT } else { 0 };
     let mut qty = Vec::with_capacity(n);
     let mut fl = Vec::with_capacity(n);
+    let mut revenue_fen = Vec::with_capacity(n);
     for i in offset..offset + n {
         qty.push(s.qty.get(i).copied().unwrap_or(0));
         fl.push(s.flags.get(i).copied().unwrap_or(pad_flag));
+        revenue_fen.push(s.revenue_fen.get(i).copied().unwrap_or(0));
     }
-    Some(DemandSeries { sku: s.sku.clone(), first_day: start, qty, flags: fl, end_on_hand: s.end_on_hand })
+    Some(DemandSeries { sku: s.sku.clone(), first_day: start, qty, flags: fl, end_on_hand: s.end_on_hand, revenue_fen })
 }
 
 /// One SKU's daily demand for `from..=to` with its flags, padded to the last closed day (see
@@ -548,5 +591,11 @@ pub(crate) mod tests {
         bytes.extend(postcard::to_allocvec(&V1 { sku: "A", first_day: d("2026-01-01"), qty: vec![2], flags: vec![0] }).unwrap());
         let s: DemandSeries = codec::decode(&bytes).unwrap();
         assert_eq!(s, DemandSeries::new("A", d("2026-01-01"), vec![2], vec![0]));
+
+        // Version 2 added the end-of-day on hand; its days read back with revenue 0.
+        let mut v2 = vec![2u8];
+        v2.extend(postcard::to_allocvec(&(V1 { sku: "A", first_day: d("2026-01-01"), qty: vec![2, 3], flags: vec![0, 0] }, Some(4i64))).unwrap());
+        let s: DemandSeries = codec::decode(&v2).unwrap();
+        assert_eq!((s.end_on_hand, s.revenue_fen), (Some(4), vec![0, 0]));
     }
 }

@@ -5,8 +5,8 @@
 //! [`run`] for a shop-local day: the demand rollup through the day before; then one streaming
 //! pass over the stored series (chunks of 2 048, the forecasts of a chunk shared out over the
 //! cores with `std::thread::scope`), keeping per SKU only its forecast and revenue; ABC classes
-//! by revenue over `[stock].analysis_days` (quantity sold × the catalog's list price, per kg for
-//! weighed goods — list price, not what was paid after discounts); the effective policy
+//! by net revenue over `[stock].analysis_days` (the series' daily revenue: what was paid after
+//! discounts, refunds netted — the same figure as the stock analysis's ABC); the effective policy
 //! (`inventory::policy`) and `domain::replenish::suggest` with on hand (ledger) and on order
 //! (`purchase::on_order_by_sku`). The list replaces the previous run's in commits of 1 000 lines,
 //! each with the urgent SKUs' alerts raised and the no-longer-urgent ones cleared; the last
@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, NaiveDate, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Product, Unit};
+use crate::catalog::Product;
 use crate::config::StockConfig;
 use crate::domain::abc::{abc_classes, AbcClass, AbcCutoffs};
 use crate::domain::forecast::{clean_censored, forecast_auto, DemandClass, ForecastOptions, Method};
@@ -153,17 +153,6 @@ pub fn cleaned(window: &DemandSeries) -> Vec<f64> {
     }
 }
 
-/// Revenue of a window's last `days` days at the list price, fen (grams × price per kg / 1000
-/// for weighed goods), never negative.
-fn revenue_fen(window: &DemandSeries, days: usize, product: &Product) -> i64 {
-    let units: i128 = window.qty.iter().rev().take(days).map(|&q| i128::from(q.max(0))).sum();
-    let mut fen = units * i128::from(product.price_fen.max(0));
-    if product.unit == Unit::Kg {
-        fen /= 1000;
-    }
-    i64::try_from(fen).unwrap_or(i64::MAX)
-}
-
 /// Forecast of one SKU over `horizon` days: mean per day, σ, class and method.
 fn forecast_one(window: Option<&DemandSeries>, horizon: usize, opts: &ForecastOptions) -> Forecast {
     let zero = Forecast { class: DemandClass::NoDemand, method: Method::Naive, per_day: 0.0, sigma: 0.0, revenue_fen: 0 };
@@ -231,14 +220,14 @@ pub fn run_with(store: &Store, cfg: &StockConfig, tz: chrono_tz::Tz, member_day:
             let handles: Vec<_> = chunk
                 .chunks(per)
                 .map(|part| {
-                    let (policies, products, opts) = (&policies, &products, &opts);
+                    let (policies, opts) = (&policies, &opts);
                     scope.spawn(move || {
                         part.iter()
                             .map(|(i, w)| {
                                 let p = &policies[*i].policy;
                                 let horizon = usize::try_from(p.lead_time_days + p.review_period_days).unwrap_or(1);
                                 let mut f = forecast_one(Some(w), horizon, opts);
-                                f.revenue_fen = revenue_fen(w, analysis_days, &products[*i]);
+                                f.revenue_fen = w.revenue_of_last(analysis_days);
                                 (*i, f)
                             })
                             .collect::<Vec<_>>()
@@ -596,7 +585,7 @@ mod tests {
         let first = today - chrono::Days::new(60);
         store
             .commit(|tx| {
-                tx.put::<_, std::convert::Infallible>(TreeId::DemandSeries, b"W", &DemandSeries::new("W", first, vec![10; 60], vec![0; 60]))
+                tx.put::<_, std::convert::Infallible>(TreeId::DemandSeries, b"W", &DemandSeries { revenue_fen: vec![2_000; 60], ..DemandSeries::new("W", first, vec![10; 60], vec![0; 60]) })
             })
             .unwrap();
         receive(&store, "W", 20);

@@ -8,8 +8,10 @@
 //! debt and stored value, the stats (visits, spend, days), coupons with their per-member index
 //! and template counts, service tickets, messages (index, campaign marks, the weekly-cap log),
 //! imported history rows (and B's packed history, rebuilt in id order), campaign records (one
-//! per campaign and person: where B has its own, A's is dropped and counted) and sales (same id, `member_id` → B). A keeps its record with `merged_into = Some(B)` and
-//! nothing on it; its phone, card and referral keys lead to B, so lookups find the survivor.
+//! per campaign and person: where B has its own, A's is dropped and counted) and sales (same
+//! id, `member_id` → B); B's preference profile absorbs A's. A keeps its record with
+//! `merged_into = Some(B)` and nothing on it; its phone, card and referral keys lead to B, so
+//! lookups find the survivor.
 //!
 //! A `Tx` reads by key only, so the keys to move are listed by scans before the commit; the
 //! commit refuses when A changed meanwhile (its record is compared), and never runs partly.
@@ -300,6 +302,9 @@ fn merge_tx(tx: &Tx, a_before: &Member, into: u64, by: &str, rules: &LoyaltyRule
             moved.sales += 1;
         }
     }
+
+    // B's preference profile counts A's purchases too.
+    super::profile::merge_tx::<MergeError>(tx, from, into)?;
 
     // A: closed, nothing on it; its lookup keys lead to B.
     a.merged_into = Some(into);

@@ -416,7 +416,7 @@ pub fn ingest_tx(tx: &Tx, o: &OnlineOrder, rules: &LoyaltyRules) -> Result<Inges
         channel: o.channel,
         order_id: Some(o.order_id.clone()),
     };
-    sale::put_sale_tx(tx, &sale)?;
+    sale::put_sale_tx(tx, &sale, rules.timezone)?;
     let event = OrderIngested {
         order_id: o.order_id.clone(),
         sale_id: id,

@@ -103,6 +103,7 @@ pub fn sale_fact(s: &Sale, tz: chrono_tz::Tz) -> SaleFact {
         tier: s.tier.clone(),
         total_fen: s.priced.total_fen,
         lines,
+        channel: s.channel,
     }
 }
 
@@ -147,7 +148,7 @@ impl ReturnLookup<'_> {
             by: r.by.clone(),
             lane: r.lane.clone(),
             refund_fen: r.refund_fen,
-            sale: sale.map(|s| ReturnedSale { id: s.id, cashier: s.cashier, member_id: s.member_id, tier: s.tier }),
+            sale: sale.map(|s| ReturnedSale { id: s.id, cashier: s.cashier, member_id: s.member_id, tier: s.tier, channel: s.channel }),
             lines,
         })
     }

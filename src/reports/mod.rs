@@ -48,10 +48,12 @@ pub enum ReportKind {
     NewMembers,
     Cashiers,
     Shifts,
+    /// Sales channels (渠道分析): `members::channel_report`.
+    Channels,
 }
 
 impl ReportKind {
-    pub const ALL: [ReportKind; 8] = [
+    pub const ALL: [ReportKind; 9] = [
         ReportKind::SalesTrend,
         ReportKind::Products,
         ReportKind::Categories,
@@ -60,6 +62,7 @@ impl ReportKind {
         ReportKind::NewMembers,
         ReportKind::Cashiers,
         ReportKind::Shifts,
+        ReportKind::Channels,
     ];
 
     /// The name in URLs.
@@ -73,6 +76,7 @@ impl ReportKind {
             ReportKind::NewMembers => "new-members",
             ReportKind::Cashiers => "cashiers",
             ReportKind::Shifts => "shifts",
+            ReportKind::Channels => "channels",
         }
     }
 
@@ -91,6 +95,7 @@ impl ReportKind {
             ReportKind::NewMembers => ("新增会员", "New members"),
             ReportKind::Cashiers => ("收银员业绩", "Cashier performance"),
             ReportKind::Shifts => ("交班报表", "Shift reports"),
+            ReportKind::Channels => ("渠道分析", "Sales channels"),
         }
     }
 
@@ -105,12 +110,16 @@ impl ReportKind {
             ReportKind::NewMembers => ("期间内注册的会员，以及其中已购买的人数", "Members registered in the range, and how many of them bought"),
             ReportKind::Cashiers => ("每位员工的客单数、销售额、作废和退货", "Tickets, sales, voids and returns of each person"),
             ReportKind::Shifts => ("期间内开班的班次：备用金、现金收支、应有现金、实点与差额", "Shifts opened in the range: float, cash in and out, expected, counted and the difference"),
+            ReportKind::Channels => (
+                "各销售渠道（门店、小程序、外卖平台、线上商城、电话订单）的销售额（扣除退款）、客单数、会员数、新会员、复购率和客单价，先全期后分期",
+                "Per sales channel (in store, mini program, delivery, online mall, phone): sales net of refunds, tickets, members, new members, repeat rate and average ticket; the whole range first, then each period",
+            ),
         }
     }
 
     /// Whether the report is cut into days, weeks or months.
     pub fn uses_period(self) -> bool {
-        matches!(self, ReportKind::SalesTrend | ReportKind::NewMembers)
+        matches!(self, ReportKind::SalesTrend | ReportKind::NewMembers | ReportKind::Channels)
     }
 }
 
@@ -257,6 +266,35 @@ pub fn run(store: &Store, setup: &ReportSetup, kind: ReportKind, range: DateRang
                 })
                 .collect();
         }
+        ReportKind::Channels => {
+            table.columns = CHANNEL_COLUMNS.to_vec();
+            table.rows = crate::members::channel_report::rows(store, tz, &range, period.unwrap_or(Period::Day))?
+                .into_iter()
+                .map(|r| {
+                    let period = match r.label {
+                        Some(l) => Cell::Text(l),
+                        None => Cell::Term { value: "all", zh: "全期", en: "whole range" },
+                    };
+                    let channel = Cell::Term { value: r.channel.as_str(), zh: r.channel.label_zh(), en: r.channel.label_en() };
+                    vec![
+                        period,
+                        Cell::Date(r.start),
+                        channel,
+                        Cell::Int(r.tickets as i64),
+                        Cell::Fen(r.sales_fen),
+                        Cell::Fen(r.refunds_fen),
+                        Cell::Fen(r.net_sales_fen),
+                        Cell::Int(r.members as i64),
+                        Cell::Int(r.new_members as i64),
+                        Cell::Int(r.repeat_members as i64),
+                        Cell::Bp(r.repeat_rate_bp),
+                        Cell::Fen(r.average_ticket_fen),
+                    ]
+                })
+                .collect();
+            // The first rows are the whole range, one per channel: net sales per channel.
+            table.chart = Some(ChartSpec { style: ChartStyle::HBars, label: 2, value: 6, limit: crate::domain::channel::SalesChannel::ALL.len() });
+        }
     }
     Ok(table)
 }
@@ -365,4 +403,19 @@ const SHIFT_COLUMNS: [Column; 14] = [
     col("expected_fen", "应有现金", "Expected cash", CellKind::Fen),
     col("counted_fen", "实点现金", "Counted", CellKind::Fen),
     col("difference_fen", "差额", "Difference", CellKind::Fen),
+];
+
+const CHANNEL_COLUMNS: [Column; 12] = [
+    col("period", "期间", "Period", CellKind::Text),
+    col("start", "起始日", "Starts", CellKind::Date),
+    col("channel", "渠道", "Channel", CellKind::Text),
+    col("tickets", "客单数", "Tickets", CellKind::Int),
+    col("sales_fen", "销售额", "Sales", CellKind::Fen),
+    col("refunds_fen", "退款", "Refunds", CellKind::Fen),
+    col("net_sales_fen", "净销售额", "Net sales", CellKind::Fen),
+    col("members", "购买会员数", "Members who bought", CellKind::Int),
+    col("new_members", "新会员", "New members", CellKind::Int),
+    col("repeat_members", "复购会员数", "Members with ≥ 2 tickets", CellKind::Int),
+    col("repeat_rate_bp", "复购率", "Repeat rate", CellKind::Bp),
+    col("average_ticket_fen", "客单价", "Average ticket", CellKind::Fen),
 ];

@@ -127,7 +127,7 @@ pub struct Table {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReportJson {
     /// `sales-trend`, `products`, `categories`, `members-by-tier`, `repurchase`, `new-members`,
-    /// `cashiers`, `shifts`.
+    /// `cashiers`, `shifts`, `channels`.
     pub kind: String,
     pub from: NaiveDate,
     pub to: NaiveDate,

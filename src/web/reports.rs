@@ -31,7 +31,7 @@ pub fn routes() -> Vec<RouteDef> {
         RouteDef::get(
             "/api/v1/reports/{kind}",
             Need::May(Action::ViewSales),
-            "A report as JSON; `{kind}.csv` or `?format=csv` downloads it as CSV. Query: from, to (YYYY-MM-DD), by (day|week|month)",
+            "A report as JSON; `{kind}.csv` or `?format=csv` downloads it as CSV. Query: from, to (YYYY-MM-DD), by or period (day|week|month)",
             report_api,
         )
         .returns::<ReportJson>(),
@@ -71,6 +71,8 @@ struct Raw {
     to: Option<String>,
     by: Option<String>,
     format: Option<String>,
+    /// Typed as `period=` rather than `by=` (errors name the parameter typed).
+    by_as_period: bool,
 }
 
 fn raw_params(query: Option<&str>) -> Raw {
@@ -78,10 +80,14 @@ fn raw_params(query: Option<&str>) -> Raw {
     let mut raw = Raw::default();
     for (k, v) in pairs {
         let v = v.trim().to_string();
+        if k == "period" {
+            raw.by_as_period = true;
+        }
         let slot = match k.as_str() {
             "from" => &mut raw.from,
             "to" => &mut raw.to,
-            "by" => &mut raw.by,
+            // `period` is the channel report's word for it (`storehub report --period`).
+            "by" | "period" => &mut raw.by,
             "format" => &mut raw.format,
             _ => continue,
         };
@@ -114,7 +120,7 @@ fn check(raw: &Raw, today: NaiveDate, kind: ReportKind) -> Result<ReportQuery, Q
         RangeError::TooLong { days } => QueryError { field: "from", zh: format!("日期范围为 {days} 天，最多 {MAX_RANGE_DAYS} 天"), en: format!("the range covers {days} days; at most {MAX_RANGE_DAYS}") },
     })?;
     let period = match &raw.by {
-        Some(s) => Some(Period::parse(s).ok_or_else(|| QueryError { field: "by", zh: "应为 day、week 或 month".into(), en: format!("expected day, week or month, got {:?}", s.chars().take(20).collect::<String>()) })?),
+        Some(s) => Some(Period::parse(s).ok_or_else(|| QueryError { field: if raw.by_as_period { "period" } else { "by" }, zh: "应为 day、week 或 month".into(), en: format!("expected day, week or month, got {:?}", s.chars().take(20).collect::<String>()) })?),
         None => None,
     };
     let csv = match raw.format.as_deref() {
@@ -207,7 +213,7 @@ async fn report_page(State(state): State<AppState>, Extension(me): Extension<Ide
         }
         Ok(q) => {
             let table = compute(&state, kind, &q).await?;
-            let shown = Raw { from: Some(q.range.from.to_string()), to: Some(q.range.to.to_string()), by: q.period.map(|p| p.as_str().to_string()), format: None };
+            let shown = Raw { from: Some(q.range.from.to_string()), to: Some(q.range.to.to_string()), by: q.period.map(|p| p.as_str().to_string()), format: None, by_as_period: false };
             let csv = format!("/api/v1/reports/{}.csv?{}", kind.slug(), query_string(kind, &q.range, q.period));
             let body = html! {
                 h1 { (title) }
@@ -252,6 +258,7 @@ fn form(lang: Lang, kind: ReportKind, raw: &Raw, error: Option<&QueryError>) -> 
                         }
                     }
                     (page::field_error(&errors, "by"))
+                    (page::field_error(&errors, "period"))
                 }
             }
             button type="submit" { (lang.pick("查看", "Show")) }

@@ -63,7 +63,7 @@ async fn analyse(state: &AppState) -> Result<StockAnalysis, WebError> {
         .blocking(|store, ctx| {
             let today = crate::clock::local(store.clock().now(), ctx.tz).date();
             let params = analysis::AnalysisParams::from_config(&ctx.stock);
-            analysis::analyse(store, ctx.tz, today, &params).map_err(|e| match e {
+            analysis::analyse(store, ctx.tz, crate::inventory::demand::member_day_of(&ctx.loyalty), today, &params).map_err(|e| match e {
                 analysis::AnalysisFailure::Store(e) => WebError::from(e),
                 rules => WebError::internal(rules.to_string()),
             })

@@ -23,6 +23,7 @@ use tempfile::TempDir;
 pub mod broker;
 pub mod browser;
 pub mod hub;
+pub mod channel_sales;
 pub mod web;
 
 /// CloudEvents `source` of the test hub.
