@@ -1,8 +1,8 @@
 //! Online orders end to end: a hub daemon (`storehub run`) with a real Mosquitto, HQ sending
 //! signed `order.ingest` commands. A delivery order fulfilled from this store earns the member
 //! points by the shop's rules, shows in `storehub sale show` with its channel and moves this
-//! store's stock; a mall order fulfilled elsewhere earns points and moves none. The same command
-//! again, and the same order under a new command id, change nothing and answer the same; an
+//! store's stock; a mall order fulfilled elsewhere earns points and moves none; both show in the
+//! member's profile (channel mix) and the channel report. The same command again, and the same order under a new command id, change nothing and answer the same; an
 //! unknown SKU, an unknown member, a negative quantity and totals that do not add up are
 //! refused naming the field, with nothing changed (member, stock, events HQ receives, sales).
 //!
@@ -133,6 +133,18 @@ fn hq_orders_earn_points_move_stock_only_from_store_and_are_ingested_once() {
     assert_eq!(ok_json(&cfg, &data, &["member", "show", PHONE])["points"], 40);
     let sale = &ok_json(&cfg, &data, &["sale", "show", "2"])["sale"];
     assert_eq!((sale["channel"].as_str(), sale["stock_moves"].as_array().map(Vec::len)), (Some("online_mall"), Some(0)));
+
+    // The member's profile and the channel report see both orders like any sale.
+    let profile = ok_json(&cfg, &data, &["member", "profile", PHONE]);
+    let mut mix: Vec<(String, u64)> = profile["channels"].as_array().unwrap().iter().map(|c| (c["channel"].as_str().unwrap().to_string(), c["tickets"].as_u64().unwrap())).collect();
+    mix.sort();
+    assert_eq!(mix, vec![("delivery".to_string(), 1), ("online_mall".to_string(), 1)], "{profile}");
+    assert_eq!(profile["spend_fen"], 4064);
+    let report = ok_json(&cfg, &data, &["report", "channels"]);
+    let row = |channel: &str| report["rows"].as_array().unwrap().iter().find(|r| r["period"] == "all" && r["channel"] == channel).cloned().unwrap();
+    assert_eq!((row("delivery")["tickets"].as_u64(), row("delivery")["sales_fen"].as_i64()), (Some(1), Some(1064)), "{report}");
+    assert_eq!((row("online_mall")["tickets"].as_u64(), row("online_mall")["sales_fen"].as_i64()), (Some(1), Some(3000)));
+    assert_eq!(row("in_store")["tickets"], 0);
 
     // HQ gets the sale and the order events (ids and amounts; no phone).
     hq.wait_until(Duration::from_secs(20), "two order.ingested events", |msgs| {
