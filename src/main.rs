@@ -1151,6 +1151,16 @@ enum MemberCmd {
         #[arg(long)]
         by: String,
     },
+    /// Merge duplicate member FROM into member INTO (phone, card number or id each): every
+    /// ledger entry, coupon, ticket, message and sale of FROM goes to INTO, which gets its
+    /// points, stored value and stats; FROM is closed and its phone and card find INTO.
+    Merge {
+        from: String,
+        into: String,
+        /// Staff id of the manager merging (needs the merge-members permission).
+        #[arg(long)]
+        staff: String,
+    },
     /// A member's preference profile (会员画像): preferred categories, price sensitivity,
     /// preferred weekday and hour, channel mix, average basket, visits, last purchase.
     Profile {
@@ -2939,6 +2949,7 @@ fn member_command(cli: &Cli, cmd: &MemberCmd) -> Result<(), Failure> {
         MemberCmd::Adjust { query, points, reason, by } => {
             Request::MemberAdjust { query: query.clone(), points: *points, reason: reason.clone(), by: by.clone() }
         }
+        MemberCmd::Merge { from, into, staff } => Request::MemberMerge { from: from.clone(), into: into.clone(), staff: staff.clone() },
     };
     print_json(&request(cli, req)?.result)
 }

@@ -69,9 +69,25 @@ pub fn verify(store: &Store) -> Result<Report, StoreError> {
     let sales = crate::checkout::sale::all_sales(store)?;
     let by_id: BTreeMap<u64, &inventory::StockMove> = moves.iter().map(|m| (m.id, m)).collect();
     let mut sale_moves = std::collections::BTreeSet::new();
+    // Online orders (`members::online_orders`): a sale names its order and the order its sale;
+    // an order fulfilled elsewhere moved no stock here.
+    let mut orders: BTreeMap<String, crate::members::online_orders::IngestedOrder> =
+        crate::members::online_orders::all_ingested(store)?.into_iter().map(|o| (o.order_id.clone(), o)).collect();
     for sale in &sales {
         let at = format!("sale {} ({})", sale.id, sale.receipt_no);
-        if sale.stock_moves.len() != sale.lines.len() {
+        let mut expected_moves = sale.lines.len();
+        if let Some(order_id) = &sale.order_id {
+            match orders.remove(order_id) {
+                Some(o) if o.sale_id == sale.id => {
+                    if o.fulfilment == crate::members::online_orders::Fulfilment::Elsewhere {
+                        expected_moves = 0;
+                    }
+                }
+                Some(o) => violations.push(format!("{at}: online order {order_id:?} names sale {}", o.sale_id)),
+                None => violations.push(format!("{at}: online order {order_id:?} has no order record")),
+            }
+        }
+        if sale.stock_moves.len() != expected_moves {
             violations.push(format!("{at}: {} lines but {} stock moves", sale.lines.len(), sale.stock_moves.len()));
         }
         for (line, id) in sale.lines.iter().zip(&sale.stock_moves) {
@@ -94,6 +110,9 @@ pub fn verify(store: &Store) -> Result<Report, StoreError> {
                 sale.settlement.rounding_fen, sale.priced.total_fen
             ));
         }
+    }
+    for (order_id, o) in orders {
+        violations.push(format!("online order {order_id:?}: names sale {}, which does not name it", o.sale_id));
     }
     // Returns: what each sale says it refunded is what its returns refunded, never more than
     // it collected.

@@ -12,7 +12,7 @@ mod common;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use storehub::clock::Clock;
-use common::{events_of_type, newest_seq, outbox, storehub_cmd, Shop};
+use common::{events_of_type, newest_seq, outbox, spend_200_save_30, storehub_cmd, Shop};
 use storehub::coupons::{
     self, CouponError, CouponState, CouponTemplate, RestoredTo, SkipReason, TemplateStats, Validity,
 };
@@ -39,21 +39,6 @@ fn local(m: u32, d: u32, h: u32) -> NaiveDateTime {
 /// 25 November, the opening day of every test shop.
 fn today() -> NaiveDate {
     day(11, 25)
-}
-
-/// "满200减30": spend ¥200, save ¥30; one per member; valid 30 days from the day of issue.
-fn spend_200_save_30() -> CouponTemplate {
-    CouponTemplate {
-        id: "T-200-30".into(),
-        name_zh: "满200减30券".into(),
-        name_en: "¥30 off a ¥200 spend".into(),
-        kind: CouponKind::Threshold { min_spend_fen: 20_000, off_fen: 3_000 },
-        min_spend_fen: 0,
-        categories: vec![],
-        validity: Validity::DaysAfterIssue(30),
-        per_member_limit: 1,
-        active: true,
-    }
 }
 
 fn add_template(store: &Store, t: &CouponTemplate) {

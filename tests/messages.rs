@@ -11,15 +11,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Timelike, Utc};
-use common::broker::{Broker, Hq};
-use common::{events_of_type, storehub_cmd, Shop};
+use common::hub::{cli, ok, HubDaemon as Daemon};
+use common::{events_of_type, Shop};
 use serde_json::Value;
 use storehub::config::Config;
-use storehub::control::{client, Request};
 use storehub::members::messages::{
     self, MessageRules, MessageState, Outgoing, Queued, SkipReason, EVENT_REQUESTED, EVENT_STATUS_CHANGED,
 };
@@ -173,30 +171,7 @@ fn config_file(dir: &Path, mqtt: &str) -> PathBuf {
 
 /// [`config_file`] with `messages` as the `[messages]` section.
 fn config_with(dir: &Path, mqtt: &str, messages: &str) -> PathBuf {
-    let demo = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo.toml")).unwrap();
-    let (start, end) = (demo.find("# Simulated devices").unwrap(), demo.find("[web]").unwrap());
-    let text = format!(
-        "{}[mqtt]\n{mqtt}\n\n{}\n[messages]\n{messages}",
-        &demo[..start],
-        &demo[end..]
-    );
-    let path = dir.join("hub.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// `storehub --config CFG --data-dir DATA args…`: (success, stdout, stderr).
-fn cli(cfg: &Path, data: &Path, args: &[&str]) -> (bool, String, String) {
-    let mut all = vec!["--config", cfg.to_str().unwrap(), "--data-dir", data.to_str().unwrap()];
-    all.extend_from_slice(args);
-    let out = storehub_cmd(&all);
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-fn ok(cfg: &Path, data: &Path, args: &[&str]) -> String {
-    let (success, out, err) = cli(cfg, data, args);
-    assert!(success, "storehub {args:?} failed: {err}");
-    out
+    common::hub::config(dir, mqtt, &format!("\n[messages]\n{messages}"))
 }
 
 #[test]
@@ -259,56 +234,11 @@ fn cli_imports_previews_sends_lists_and_removes_templates() {
     assert_eq!(listed.as_array().unwrap().len(), 1);
 }
 
-/// A running `storehub run` with its data dir; stopped with SIGTERM on drop.
-struct Daemon {
-    child: Child,
-    data: PathBuf,
-}
-
-impl Daemon {
-    fn start(cfg: &Path, data: &Path) -> Daemon {
-        std::fs::create_dir_all(data).unwrap();
-        let log = std::fs::File::create(data.with_extension("log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_storehub"))
-            .args(["--config", cfg.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "run", "--listen", "127.0.0.1:0"])
-            .env("STOREHUB_LOG", "warn")
-            .env_remove("STOREHUB_CONFIG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("start the hub");
-        let mut d = Daemon { child, data: data.to_path_buf() };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !matches!(client::try_call(&d.data.join("control.sock"), &Request::Status), client::Attempt::Answered(Ok(_))) {
-            let log = std::fs::read_to_string(d.data.with_extension("log")).unwrap_or_default();
-            assert!(d.child.try_wait().unwrap().is_none(), "the hub exited:\n{log}");
-            assert!(Instant::now() < deadline, "the hub did not open its control socket:\n{log}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        d
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let _ = self.child.wait();
-    }
-}
-
-
 #[test]
 fn end_to_end_send_through_hq_and_status_callbacks_over_mosquitto() {
     use storehub::cloud::commands::signature;
     let tmp = tempfile::tempdir().unwrap();
-    let broker = Broker::start();
-    let hq = Hq::subscribe(broker.port, &format!("{ROOT}/#"));
-    let (pem, public) = signature::generate_pem().unwrap();
-    let key = signature::load_pem(pem.as_bytes()).unwrap();
-    let mqtt = format!(
-        "enabled = true\nurl = \"{}\"\nreconnect_min_ms = 200\nreconnect_max_ms = 1000\nkeepalive_s = 5\nrequire_signed_commands = true\ncommand_keys = [\"{public}\"]\n",
-        broker.url()
-    );
+    let common::hub::SignedHq { broker: _broker, hq, key, mqtt } = common::hub::signed_hq(ROOT);
     let cfg = config_file(tmp.path(), &mqtt);
     let data = tmp.path().join("hub");
     let _hub = Daemon::start(&cfg, &data);

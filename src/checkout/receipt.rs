@@ -50,12 +50,14 @@ fn tender_name(kind: TenderKind, lang: Language) -> &'static str {
         (TenderKind::Alipay, Language::ZhCn) => "支付宝",
         (TenderKind::StoredValue, Language::ZhCn) => "会员卡余额",
         (TenderKind::Points, Language::ZhCn) => "积分抵扣",
+        (TenderKind::Online, Language::ZhCn) => "线上支付",
         (TenderKind::Cash, Language::En) => "Cash",
         (TenderKind::BankCard, Language::En) => "Bank card",
         (TenderKind::WechatPay, Language::En) => "WeChat Pay",
         (TenderKind::Alipay, Language::En) => "Alipay",
         (TenderKind::StoredValue, Language::En) => "Stored value",
         (TenderKind::Points, Language::En) => "Points",
+        (TenderKind::Online, Language::En) => "Paid online",
     }
 }
 

@@ -188,21 +188,7 @@ pub(crate) fn commit_sale_tx(tx: &Tx, cart: &Cart, req: &PayRequest, rules: &Sal
 
     let id = tx.next_seq(TreeId::Sales)?;
     let receipt_no = format!("{}-{id}", cart.lane);
-    let mut stock_moves = Vec::with_capacity(cart.lines.len());
-    for line in &cart.lines {
-        let product = tx.get::<crate::catalog::Product, CheckoutError>(TreeId::Products, line.sku.as_bytes())?;
-        let unit_is_kg = product.as_ref().is_some_and(|p| p.unit == crate::catalog::Unit::Kg);
-        let mv = NewMove {
-            sku: line.sku.clone(),
-            kind: MoveKind::Sale,
-            qty: stock_qty(line, unit_is_kg),
-            reason: format!("sale {receipt_no}"),
-            user: cashier.clone(),
-            reference: Some(receipt_no.clone()),
-        };
-        let m = inventory::record_move(tx, &mv).map_err(|e| e.map_rejected(CheckoutError::Stock))?;
-        stock_moves.push(m.id);
-    }
+    let stock_moves = sale_moves_tx(tx, &cart.lines, &receipt_no, &cashier).map_err(|e| e.map_rejected(CheckoutError::Stock))?;
     // The member: points and stored value spent, points earned on what was paid, the visit.
     let (mut points_earned, mut points_lot, mut points_eligible_fen) = (0, None, 0);
     if let Some(m) = &member {
@@ -213,22 +199,8 @@ pub(crate) fn commit_sale_tx(tx: &Tx, cart: &Cart, req: &PayRequest, rules: &Sal
         if stored_value_fen > 0 {
             crate::members::stored_value_spend_tx(tx, m.id, stored_value_fen, id, &rules.loyalty).map_err(me)?;
         }
-        let ticket = crate::domain::loyalty::earn::EarnTicket {
-            lines: priced
-                .lines
-                .iter()
-                .map(|l| crate::domain::loyalty::earn::EarnLine { sku: l.sku.clone(), category: l.category.clone(), net_paid_fen: l.net_fen })
-                .collect(),
-            total_fen: priced.total_fen,
-            paid_with_points_fen: points_fen,
-            paid_with_stored_value_fen: stored_value_fen,
-            at: crate::clock::local(now, rules.tz),
-        };
-        let earned = crate::members::earn_tx(tx, m.id, &ticket, id, &rules.loyalty).map_err(me)?;
-        points_earned = earned.earning.points;
-        points_lot = earned.lot_id;
-        points_eligible_fen = earned.earning.lines.iter().filter(|l| !l.excluded).map(|l| l.eligible_fen).sum();
-        crate::members::record_purchase_tx(tx, m.id, priced.total_fen, &rules.loyalty).map_err(me)?;
+        let paid = PaidWith { points_fen, stored_value_fen, at: crate::clock::local(now, rules.tz) };
+        (points_earned, points_lot, points_eligible_fen) = credit_member_tx(tx, m.id, &priced, &paid, id, &rules.loyalty).map_err(me)?;
     }
     for c in &coupons {
         crate::coupons::redeem_tx(tx, c.id, id).map_err(|e| e.map_rejected(CheckoutError::Coupon))?;
@@ -258,12 +230,76 @@ pub(crate) fn commit_sale_tx(tx: &Tx, cart: &Cart, req: &PayRequest, rules: &Sal
         channel: SalesChannel::InStore,
         order_id: None,
     };
-    // The member's preference profile counts the sale in the same commit.
-    crate::members::profile::record_sale_tx::<CheckoutError>(tx, &sale, rules.tz)?;
-    tx.put(TreeId::Sales, &codec::u64_key(id), &sale)?;
+    put_sale_tx(tx, &sale, rules.tz)?;
     super::lanes::clear_cart_tx(tx, cart)?;
-    tx.emit(EVENT_SALE_COMPLETED, Some(&sale.id.to_string()), &SaleEvent::from(&sale))?;
     Ok(sale)
+}
+
+/// One `MoveKind::Sale` stock move per line (reason `sale <receipt_no>`, reference the receipt
+/// number), in line order; their ids. Shared by the lanes and online orders fulfilled from
+/// this store (`members::online_orders`).
+pub(crate) fn sale_moves_tx(tx: &Tx, lines: &[CartLine], receipt_no: &str, user: &str) -> Result<Vec<u64>, TxError<inventory::InventoryError>> {
+    let mut stock_moves = Vec::with_capacity(lines.len());
+    for line in lines {
+        let product = tx.get::<crate::catalog::Product, inventory::InventoryError>(TreeId::Products, line.sku.as_bytes())?;
+        let unit_is_kg = product.as_ref().is_some_and(|p| p.unit == crate::catalog::Unit::Kg);
+        let mv = NewMove {
+            sku: line.sku.clone(),
+            kind: MoveKind::Sale,
+            qty: stock_qty(line, unit_is_kg),
+            reason: format!("sale {receipt_no}"),
+            user: user.to_string(),
+            reference: Some(receipt_no.to_string()),
+        };
+        stock_moves.push(inventory::record_move(tx, &mv)?.id);
+    }
+    Ok(stock_moves)
+}
+
+/// What of a sale's total was paid with points and stored value (they earn no points), and the
+/// shop-local time the points rules look at (member day, campaigns).
+pub(crate) struct PaidWith {
+    pub points_fen: i64,
+    pub stored_value_fen: i64,
+    pub at: chrono::NaiveDateTime,
+}
+
+/// The member's side of a sale, after any points or stored value it spent: points earned on
+/// what was paid (`members::earn_tx`) and the visit with its spend, which may raise the tier
+/// (`members::record_purchase_tx`). Returns (points earned, the lot they went into, Σ line nets
+/// that earned). Shared by the lanes and online orders.
+pub(crate) fn credit_member_tx(
+    tx: &Tx,
+    member_id: u64,
+    priced: &PricedBasket,
+    paid: &PaidWith,
+    sale_id: u64,
+    rules: &crate::members::LoyaltyRules,
+) -> Result<(i64, Option<u64>, i64), TxError<crate::members::MemberError>> {
+    let ticket = crate::domain::loyalty::earn::EarnTicket {
+        lines: priced
+            .lines
+            .iter()
+            .map(|l| crate::domain::loyalty::earn::EarnLine { sku: l.sku.clone(), category: l.category.clone(), net_paid_fen: l.net_fen })
+            .collect(),
+        total_fen: priced.total_fen,
+        paid_with_points_fen: paid.points_fen,
+        paid_with_stored_value_fen: paid.stored_value_fen,
+        at: paid.at,
+    };
+    let earned = crate::members::earn_tx(tx, member_id, &ticket, sale_id, rules)?;
+    let eligible = earned.earning.lines.iter().filter(|l| !l.excluded).map(|l| l.eligible_fen).sum();
+    crate::members::record_purchase_tx(tx, member_id, priced.total_fen, rules)?;
+    Ok((earned.earning.points, earned.lot_id, eligible))
+}
+
+/// Stores a completed sale, counts it in its member's preference profile
+/// (`members::profile::record_sale_tx`) and emits `storehub.sale.completed`.
+pub(crate) fn put_sale_tx<E>(tx: &Tx, sale: &Sale, tz: chrono_tz::Tz) -> Result<(), TxError<E>> {
+    crate::members::profile::record_sale_tx::<E>(tx, sale, tz)?;
+    tx.put(TreeId::Sales, &codec::u64_key(sale.id), sale)?;
+    tx.emit(EVENT_SALE_COMPLETED, Some(&sale.id.to_string()), &SaleEvent::from(sale))?;
+    Ok(())
 }
 
 /// The `storehub.sale.completed` event: what HQ needs to book the sale, without personal data

@@ -272,6 +272,9 @@ pub enum Request {
     SupplierTermsSet { supplier: String, terms: crate::inventory::policy::SupplierTerms },
     /// Write many SKUs' settings, all or nothing (rows already format-checked by the CLI).
     PolicyImport { file_name: String, rows: Vec<(String, crate::inventory::policy::SkuSettings)> },
+    /// Merge member `from` into member `into` (each a phone, card number or member id) for staff
+    /// `staff` (`members::merge`).
+    MemberMerge { from: String, into: String, staff: String },
     /// A member's preference profile, by phone, card number, QR payload or member id; with
     /// `rebuild`, derived again from the stored sales and returns first.
     MemberProfile { query: String, rebuild: bool },
@@ -389,6 +392,7 @@ impl Request {
             Request::PolicySet { .. } => "policy_set",
             Request::SupplierTermsSet { .. } => "supplier_terms_set",
             Request::PolicyImport { .. } => "policy_import",
+            Request::MemberMerge { .. } => "member_merge",
             Request::MemberProfile { .. } => "member_profile",
             Request::MemberProfilesRebuild => "member_profiles_rebuild",
             Request::Report { .. } => "report",

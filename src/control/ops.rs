@@ -274,6 +274,7 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         | Request::PolicyImport { .. }) => replenishment_request(store, ctx, req),
         req @ Request::MemberAddBy { .. } => member_request(store, ctx, req),
         Request::Performance { request } => super::performance::handle(store, ctx, request),
+        Request::MemberMerge { from, into, staff } => member_merge(store, ctx, &from, &into, &staff),
         req @ (Request::MemberProfile { .. } | Request::MemberProfilesRebuild | Request::Report { .. }) => profile_request(store, ctx, req),
         Request::Attendance { request } => super::attendance::handle(store, ctx, request),
     }
@@ -320,6 +321,18 @@ fn profile_request(store: &Store, ctx: &Context, req: Request) -> Result<Reply, 
         }
         other => Err(format!("{} is not a profile or report request", other.name())),
     }
+}
+
+/// `storehub member merge A B --staff S`: members named by phone, card number or id.
+fn member_merge(store: &Store, ctx: &Context, from: &str, into: &str, staff: &str) -> Result<Reply, String> {
+    let resolve = |what: &str, r: &str| -> Result<u64, String> {
+        members::history::resolve_ref(store, r)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{what}: no member has phone, card or id {r:?}; nothing merged"))
+    };
+    let (a, b) = (resolve("from", from)?, resolve("into", into)?);
+    let done = members::merge::merge(store, a, b, staff, &ctx.loyalty).map_err(|e| format!("{e}; nothing merged"))?;
+    Ok(Reply::json(done))
 }
 
 /// Forecasts, the replenishment run and list, replenishment policies.

@@ -231,6 +231,8 @@ pub enum SkipReason {
     LimitReached { limit: u32, held: u32 },
     /// The member id appears more than once in the request; the first one counted.
     ListedTwice,
+    /// The member was merged into member `into` (`members::merge`) and is closed.
+    Merged { into: u64 },
 }
 
 /// A member who got no coupon, and why.
@@ -424,6 +426,33 @@ fn count_key(member_id: u64, template_id: &str) -> Vec<u8> {
     k.extend_from_slice(COUNT_TAG);
     k.extend_from_slice(template_id.as_bytes());
     k
+}
+
+/// Member merge (`members::merge`): moves one `CouponsByMember` key of a member to member
+/// `into` inside the caller's commit. An index key moves with its coupon, whose owner becomes
+/// `into`; a count key adds to `into`'s count of the template (the per-member limit then counts
+/// both). Returns whether a coupon moved.
+pub(crate) fn move_member_key_tx<E>(tx: &Tx, key: &[u8], into: u64) -> Result<bool, TxError<E>> {
+    let Some(rest) = key.get(8..) else { return Ok(false) };
+    let mut moved = codec::u64_key(into).to_vec();
+    moved.extend_from_slice(rest);
+    if let Some(id) = coupon_of_index_key(key) {
+        let mut c = tx
+            .get::<IssuedCoupon, E>(TreeId::Coupons, &codec::u64_key(id))?
+            .ok_or_else(|| TxError::Store(StoreError::Corrupt(format!("coupon index names missing coupon {id}"))))?;
+        c.member_id = into;
+        tx.put(TreeId::Coupons, &codec::u64_key(id), &c)?;
+        tx.remove(TreeId::CouponsByMember, key)?;
+        tx.put_raw(TreeId::CouponsByMember, &member_key(into, id), &[])?;
+        return Ok(true);
+    }
+    if rest.starts_with(COUNT_TAG) {
+        let from = tx.get::<MemberTemplateCount, E>(TreeId::CouponsByMember, key)?.map_or(0, |c| c.issued);
+        let held = tx.get::<MemberTemplateCount, E>(TreeId::CouponsByMember, &moved)?.map_or(0, |c| c.issued);
+        tx.remove(TreeId::CouponsByMember, key)?;
+        tx.put(TreeId::CouponsByMember, &moved, &MemberTemplateCount { issued: held.saturating_add(from) })?;
+    }
+    Ok(false)
 }
 
 /// The coupon id of a `CouponsByMember` key, or `None` for a count key.
@@ -768,6 +797,10 @@ pub fn issue_in_tx(
     for &member_id in member_ids {
         if !seen.insert(member_id) {
             summary.skipped.push(Skipped { member_id, reason: SkipReason::ListedTwice });
+            continue;
+        }
+        if let Some(into) = tx.get::<crate::members::Member, _>(TreeId::Members, &codec::u64_key(member_id))?.and_then(|m| m.merged_into) {
+            summary.skipped.push(Skipped { member_id, reason: SkipReason::Merged { into } });
             continue;
         }
         let key = count_key(member_id, template_id);

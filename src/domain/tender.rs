@@ -31,6 +31,10 @@ pub enum TenderKind {
     StoredValue,
     /// Loyalty points redeemed for their fen value.
     Points,
+    /// Paid online before the order reached the shop (mini program, delivery platform, online
+    /// mall): an `order.ingest` sale's one tender; the reference is the online order id. Never
+    /// entered at a lane (the cashier screen does not offer it).
+    Online,
 }
 
 impl TenderKind {
@@ -38,7 +42,7 @@ impl TenderKind {
     pub fn needs_reference(self) -> bool {
         matches!(
             self,
-            TenderKind::BankCard | TenderKind::WechatPay | TenderKind::Alipay
+            TenderKind::BankCard | TenderKind::WechatPay | TenderKind::Alipay | TenderKind::Online
         )
     }
 }

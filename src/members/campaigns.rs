@@ -488,7 +488,8 @@ pub fn select_targets(store: &Store, target: &Target, settings: &CampaignSetting
     let members: HashMap<u64, super::Member> = super::all_members(store)?.into_iter().map(|m| (m.id, m)).collect();
     let mut out = Vec::new();
     for r in &rows {
-        let Some(m) = members.get(&r.member_id) else { continue };
+        // A merged member is closed (`members::merge`): never a target.
+        let Some(m) = members.get(&r.member_id).filter(|m| m.merged_into.is_none()) else { continue };
         let lots: Vec<(Option<NaiveDate>, i64)> = m.lots.iter().map(|l| (l.expires_on, l.remaining)).collect();
         let c = dc::Candidate {
             member_id: r.member_id,

@@ -63,13 +63,17 @@ fn per_member<T: Default>(
     for item in store.scan::<Member>(TreeId::Members) {
         let (_, m) = item?;
         seen += 1;
-        if !needs(&m) {
+        // A merged member is closed (`members::merge`): no job touches it.
+        if m.merged_into.is_some() || !needs(&m) {
             continue;
         }
         let id = m.id;
         let out = store.commit(|tx| {
             // Decide again on the member as it is now: a sale may have changed it since the scan.
-            let m = member_tx(tx, id)?;
+            let m = match member_tx(tx, id) {
+                Err(TxError::Rejected(MemberError::Merged { .. })) => return Ok(T::default()),
+                other => other?,
+            };
             change(tx, m)
         })?;
         done(out);

@@ -557,6 +557,41 @@ fn recent_key(member_id: u64) -> Vec<u8> {
     k
 }
 
+/// Member merge (`members::merge`): moves one `MessagesByMember` key of a member to member
+/// `into` inside the caller's commit. An index key moves with its message, whose member becomes
+/// `into`; a campaign mark is set for `into` (so a campaign reaches the person once); the recent
+/// log joins `into`'s (the weekly cap counts both). Returns whether a message moved.
+pub(crate) fn move_member_key_tx<E>(tx: &Tx, key: &[u8], into: u64) -> Result<bool, TxError<E>> {
+    let Some(rest) = key.get(8..) else { return Ok(false) };
+    let mut moved = codec::u64_key(into).to_vec();
+    moved.extend_from_slice(rest);
+    if let Some(id) = message_of_index_key(key) {
+        let mut m = tx
+            .get::<Message, E>(TreeId::Messages, &codec::u64_key(id))?
+            .ok_or_else(|| TxError::Store(StoreError::Corrupt(format!("message index names missing message {id}"))))?;
+        m.member_id = into;
+        tx.put(TreeId::Messages, &codec::u64_key(id), &m)?;
+        tx.remove(TreeId::MessagesByMember, key)?;
+        tx.put_raw(TreeId::MessagesByMember, &moved, &[])?;
+        return Ok(true);
+    }
+    if rest == RECENT_TAG {
+        let from = tx.get::<RecentLog, E>(TreeId::MessagesByMember, key)?.unwrap_or_default();
+        let mut log = tx.get::<RecentLog, E>(TreeId::MessagesByMember, &moved)?.unwrap_or_default();
+        log.sent.extend(from.sent);
+        log.sent.sort();
+        tx.remove(TreeId::MessagesByMember, key)?;
+        tx.put(TreeId::MessagesByMember, &moved, &log)?;
+        return Ok(false);
+    }
+    let value = tx.get_raw::<E>(TreeId::MessagesByMember, key)?.unwrap_or_default();
+    tx.remove(TreeId::MessagesByMember, key)?;
+    if tx.get_raw::<E>(TreeId::MessagesByMember, &moved)?.is_none() {
+        tx.put_raw(TreeId::MessagesByMember, &moved, &value)?;
+    }
+    Ok(false)
+}
+
 /// The message id of a `MessagesByMember` index key, `None` for the tagged keys.
 fn message_of_index_key(key: &[u8]) -> Option<u64> {
     if key.len() != 16 || key[8] == b'#' {

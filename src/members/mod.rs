@@ -215,8 +215,8 @@ pub struct Member {
     /// version 2). Counts as "members registered" in staff performance.
     pub registered_by: Option<String>,
     /// Set when this member was merged into another (`storehub member merge`): the surviving
-    /// member's id. A merged member keeps no points, stored value or phone; lookups of its old
-    /// keys lead to the survivor.
+    /// member's id. A merged member keeps no points, lots or stored value (they moved to the
+    /// survivor); its phone, card and referral keys lead to the survivor (`members::merge`).
     pub merged_into: Option<u64>,
 }
 
@@ -414,6 +414,9 @@ pub enum MemberError {
     BadNote { what: &'static str, len: usize },
     #[error(transparent)]
     Staff(#[from] StaffError),
+    /// The member was merged into another (`members::merge`) and is closed.
+    #[error("member {id} was merged into member {into} and is closed; use member {into}")]
+    Merged { id: u64, into: u64 },
 }
 
 fn rejected<T>(e: MemberError) -> Result<T, TxError<MemberError>> {
@@ -461,10 +464,14 @@ pub(crate) fn ledger_index_prefix(kind: u8, member_id: u64) -> Vec<u8> {
 
 // --- reading ------------------------------------------------------------------------------------
 
-/// The member `id` inside a commit, refused when unknown.
+/// The member `id` inside a commit, refused when unknown or merged into another (a merged
+/// member is closed: nothing may change it again).
 pub fn member_tx(tx: &Tx, id: u64) -> Result<Member, TxError<MemberError>> {
-    tx.get::<Member, MemberError>(TreeId::Members, &codec::u64_key(id))?
-        .ok_or(TxError::Rejected(MemberError::Unknown(id)))
+    let m = tx.get::<Member, MemberError>(TreeId::Members, &codec::u64_key(id))?.ok_or(TxError::Rejected(MemberError::Unknown(id)))?;
+    match m.merged_into {
+        Some(into) => Err(TxError::Rejected(MemberError::Merged { id, into })),
+        None => Ok(m),
+    }
 }
 
 /// Writes a member back inside a commit.

@@ -71,6 +71,27 @@ pub fn check(store: &Store) -> Result<Vec<String>, StoreError> {
     }
 
     let mut keyed: BTreeSet<(u64, &'static str)> = BTreeSet::new();
+    // The lookup keys of merged members, by key: they point to the survivor, not to themselves.
+    let mut merged_owner: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+    for m in members.values().filter(|m| m.merged_into.is_some()) {
+        merged_owner.insert(phone_key(&m.phone), m.id);
+        if let Ok(c) = m.card_number() {
+            merged_owner.insert(card_key(&c), m.id);
+        }
+        merged_owner.insert(ref_key(&m.referral.code), m.id);
+    }
+    for m in members.values() {
+        if let Some(into) = m.merged_into {
+            match members.get(&into) {
+                Some(s) if s.merged_into.is_none() => {}
+                Some(_) => v.push(format!("member {}: merged into member {into}, which was merged too", m.id)),
+                None => v.push(format!("member {}: merged into member {into}, which does not exist", m.id)),
+            }
+            if m.points != 0 || m.points_debt != 0 || m.stored_value_fen != 0 || !m.lots.is_empty() {
+                v.push(format!("member {}: merged into member {into} but still holds points, debt, lots or stored value", m.id));
+            }
+        }
+    }
     for item in store.range_from(TreeId::MemberKeys, b"") {
         let (key, value) = item?;
         let key = String::from_utf8_lossy(&key).into_owned();
@@ -82,16 +103,24 @@ pub fn check(store: &Store) -> Result<Vec<String>, StoreError> {
             v.push(format!("member key {}: points to member {id}, which does not exist", shown_key(&key)));
             continue;
         };
-        let (kind, expected) = match key.split_once('/') {
+        let key_of = |m: &Member| match key.split_once('/') {
             Some(("phone", _)) => ("phone", Some(phone_key(&m.phone))),
             Some(("card", _)) => ("card", m.card_number().ok().map(|c| card_key(&c))),
             Some(("ref", _)) => ("ref", Some(ref_key(&m.referral.code))),
             _ => ("?", None),
         };
-        if expected.as_deref() != Some(key.as_bytes()) {
-            v.push(format!("member key {}: points to member {id}, whose {kind} does not match", shown_key(&key)));
-        } else {
+        let (kind, expected) = key_of(m);
+        if expected.as_deref() == Some(key.as_bytes()) {
             keyed.insert((id, kind));
+            continue;
+        }
+        // A merged member's keys lead to the member it was merged into (`members::merge`).
+        let merged = merged_owner.get(key.as_bytes()).copied();
+        match merged.and_then(|from| members.get(&from).map(|f| (from, f.merged_into))) {
+            Some((from, Some(into))) if into == id => {
+                keyed.insert((from, kind));
+            }
+            _ => v.push(format!("member key {}: points to member {id}, whose {kind} does not match", shown_key(&key))),
         }
     }
     for id in members.keys() {

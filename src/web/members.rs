@@ -801,6 +801,7 @@ async fn profile_page(State(state): State<AppState>, Extension(me): Extension<Id
                 p.muted { (lang.pick(&format!("只查看了最近 {PURCHASES_SCANNED} 笔销售。"), &format!("Only the newest {PURCHASES_SCANNED} sales were searched."))) }
             }
         }
+        (super::member_merge::section(&me, &m))
         section.card {
             h2 { (lang.pick("优惠券", "Coupons")) }
             h3 { (lang.pick("可用", "Usable")) }

@@ -24,6 +24,7 @@ pub mod error;
 pub mod forms;
 pub mod i18n;
 pub mod members;
+pub mod member_merge;
 pub mod member_profile;
 pub mod messages;
 pub mod performance;

@@ -22,6 +22,7 @@ use tempfile::TempDir;
 
 pub mod broker;
 pub mod browser;
+pub mod hub;
 pub mod channel_sales;
 pub mod web;
 
@@ -344,5 +345,20 @@ pub fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
     while !ok() {
         assert!(start.elapsed() < limit, "{what} did not happen within {limit:?}");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// "满200减30": spend ¥200, save ¥30; one per member; valid 30 days from the day of issue.
+pub fn spend_200_save_30() -> storehub::coupons::CouponTemplate {
+    storehub::coupons::CouponTemplate {
+        id: "T-200-30".into(),
+        name_zh: "满200减30券".into(),
+        name_en: "¥30 off a ¥200 spend".into(),
+        kind: storehub::domain::pricing::CouponKind::Threshold { min_spend_fen: 20_000, off_fen: 3_000 },
+        min_spend_fen: 0,
+        categories: vec![],
+        validity: storehub::coupons::Validity::DaysAfterIssue(30),
+        per_member_limit: 1,
+        active: true,
     }
 }

@@ -6,13 +6,13 @@ use serde_json::{Map, Value};
 
 use super::args::Refusal;
 use super::{
-    catalog_delete, catalog_upsert, config_patch, coupon_issue, member_upsert, message_status, ping, price_set, promotion_upsert,
-    Context,
+    catalog_delete, catalog_upsert, config_patch, coupon_issue, member_upsert, message_status, order_ingest, ping, price_set,
+    promotion_upsert, Context,
 };
 use crate::store::{Tx, TxError};
 
 /// Every command name the hub knows (the last level of `…/cmd/{name}`).
-pub const NAMES: [&str; 9] = [
+pub const NAMES: [&str; 10] = [
     "ping",
     "catalog.upsert",
     "catalog.delete",
@@ -22,6 +22,7 @@ pub const NAMES: [&str; 9] = [
     "member.upsert",
     "config.patch",
     "message.status",
+    "order.ingest",
 ];
 
 /// A command with its arguments typed and checked.
@@ -36,6 +37,7 @@ pub enum Command {
     MemberUpsert(member_upsert::Args),
     ConfigPatch(config_patch::Args),
     MessageStatus(message_status::Args),
+    OrderIngest(order_ingest::Args),
 }
 
 impl Command {
@@ -55,6 +57,7 @@ impl Command {
             "member.upsert" => Command::MemberUpsert(member_upsert::parse(args)?),
             "config.patch" => Command::ConfigPatch(config_patch::parse(args)?),
             "message.status" => Command::MessageStatus(message_status::parse(args)?),
+            "order.ingest" => Command::OrderIngest(order_ingest::parse(args)?),
             other => {
                 return Err(Refusal::whole(format!(
                     "unknown command {:?}; this hub knows {}",
@@ -78,6 +81,7 @@ impl Command {
             Command::MemberUpsert(a) => member_upsert::apply(tx, a, ctx),
             Command::ConfigPatch(a) => config_patch::apply(tx, a),
             Command::MessageStatus(a) => message_status::apply(tx, a),
+            Command::OrderIngest(a) => order_ingest::apply(tx, a, ctx),
         }
     }
 
