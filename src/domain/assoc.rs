@@ -64,6 +64,249 @@ fn ratio_bp(part: u64, whole: u64) -> u32 {
     }
 }
 
+// --- Mining ----------------------------------------------------------------------------------------
+
+/// The thresholds of a mining run. A rule A → B is kept when all three hold (exact integer
+/// comparisons on the counts, no rounding), then only the `max_rules_per_item` strongest per
+/// antecedent (by lift, then confidence, then baskets with both, then the consequent's name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MineParams {
+    pub min_support_bp: u32,
+    pub min_confidence_bp: u32,
+    pub min_lift_milli: u32,
+    pub max_rules_per_item: usize,
+}
+
+/// A pair must be seen in at least this many baskets whatever `min_support_bp` says: one basket
+/// is an anecdote, not an association.
+pub const MIN_PAIR_BASKETS: u32 = 2;
+
+/// Names (SKUs or categories) interned to dense `u32` ids in first-seen order, so baskets and
+/// pair keys are small integers.
+#[derive(Debug, Default, Clone)]
+pub struct Interner {
+    ids: std::collections::HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    /// The id of `name`, giving it the next one when new.
+    pub fn id(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        // More than 4 billion distinct names cannot come from one shop's window; saturate.
+        let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.ids.insert(name.to_string(), id);
+        self.names.push(name.to_string());
+        id
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// Baskets of item ids in one flat vector (each basket's ids sorted and distinct): 4 bytes per
+/// basket line, nothing per basket but its end offset.
+#[derive(Debug, Default, Clone)]
+pub struct Baskets {
+    items: Vec<u32>,
+    ends: Vec<usize>,
+}
+
+impl Baskets {
+    /// Adds one basket (sorted and de-duplicated here). An empty basket still counts in N: a
+    /// sale whose every line came back is not added by the callers, so it does not.
+    pub fn push(&mut self, items: &mut Vec<u32>) {
+        items.sort_unstable();
+        items.dedup();
+        self.items.extend_from_slice(items);
+        self.ends.push(self.items.len());
+        items.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Σ distinct items over baskets.
+    pub fn lines(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u32]> + '_ {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let b = &self.items[start..end];
+            start = end;
+            b
+        })
+    }
+}
+
+/// A rule over interned ids (see [`Rule`] for the counts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdRule {
+    pub antecedent: u32,
+    pub consequent: u32,
+    pub both: u32,
+    pub antecedent_baskets: u32,
+    pub consequent_baskets: u32,
+}
+
+/// What [`mine_ids`] found and how much it counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mined {
+    /// N.
+    pub baskets: u32,
+    /// Items at or above the support floor (the only ones whose pairs are counted).
+    pub frequent_items: u32,
+    /// Distinct pairs of frequent items seen together.
+    pub pairs_counted: u64,
+    /// Every rule passing the thresholds, not yet cut to the top K.
+    pub rules: Vec<IdRule>,
+}
+
+/// Multiplicative hash for the pair keys (FxHash's constant): the keys are two small ids, std's
+/// SipHash would cost more than the counting.
+#[derive(Default)]
+struct PairHasher(u64);
+
+impl std::hash::Hasher for PairHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(*b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+/// The fewest baskets a pair needs: ⌈min_support_bp × N / 10 000⌉, at least [`MIN_PAIR_BASKETS`].
+pub fn support_floor(min_support_bp: u32, baskets: u32) -> u32 {
+    let need = (u64::from(min_support_bp) * u64::from(baskets)).div_ceil(10_000);
+    u32::try_from(need).unwrap_or(u32::MAX).max(MIN_PAIR_BASKETS)
+}
+
+/// Mines pair rules from `baskets` over `n_items` interned ids (Apriori's first two levels):
+/// counts every item once per basket, drops the items below the support floor (a pair is never
+/// more frequent than either of its items), counts the pairs of the remaining items per basket in
+/// a hash map of `(a, b)` → baskets, and turns each pair at or above the floor into A → B and
+/// B → A where confidence and lift pass. Memory: one counter per item, one entry per distinct
+/// frequent pair.
+pub fn mine_ids(baskets: &Baskets, n_items: usize, p: &MineParams) -> Mined {
+    let n = u32::try_from(baskets.len()).unwrap_or(u32::MAX);
+    let mut single = vec![0u32; n_items];
+    for b in baskets.iter() {
+        for &i in b {
+            if let Some(c) = single.get_mut(i as usize) {
+                *c += 1;
+            }
+        }
+    }
+    let floor = support_floor(p.min_support_bp, n);
+    let frequent: Vec<bool> = single.iter().map(|&c| c >= floor).collect();
+    let mut pairs: std::collections::HashMap<u64, u32, std::hash::BuildHasherDefault<PairHasher>> = Default::default();
+    let mut keep: Vec<u32> = Vec::new();
+    for b in baskets.iter() {
+        keep.clear();
+        keep.extend(b.iter().copied().filter(|&i| frequent.get(i as usize).copied().unwrap_or(false)));
+        for (x, &a) in keep.iter().enumerate() {
+            for &c in &keep[x + 1..] {
+                *pairs.entry((u64::from(a) << 32) | u64::from(c)).or_insert(0) += 1;
+            }
+        }
+    }
+    let mut rules = Vec::new();
+    for (&key, &both) in &pairs {
+        if both < floor {
+            continue;
+        }
+        let (a, c) = ((key >> 32) as u32, (key & 0xffff_ffff) as u32);
+        let (na, nc) = (single[a as usize], single[c as usize]);
+        for (ant, con, n_ant, n_con) in [(a, c, na, nc), (c, a, nc, na)] {
+            let confident = u64::from(both) * 10_000 >= u64::from(p.min_confidence_bp) * u64::from(n_ant);
+            let lifted = u128::from(both) * u128::from(n) * 1000 >= u128::from(p.min_lift_milli) * u128::from(n_ant) * u128::from(n_con);
+            if confident && lifted {
+                rules.push(IdRule { antecedent: ant, consequent: con, both, antecedent_baskets: n_ant, consequent_baskets: n_con });
+            }
+        }
+    }
+    Mined {
+        baskets: n,
+        frequent_items: u32::try_from(frequent.iter().filter(|f| **f).count()).unwrap_or(u32::MAX),
+        pairs_counted: pairs.len() as u64,
+        rules,
+    }
+}
+
+/// The rules of a mining run per antecedent, named: each antecedent's rules strongest first (lift,
+/// confidence, baskets with both, then the consequent's name), at most `max_rules_per_item`;
+/// antecedents in name order. `key` makes the item key (`ItemKey::Sku` or `ItemKey::Category`).
+pub fn name_rules(mined: &Mined, names: &[String], key: fn(String) -> ItemKey, max_rules_per_item: usize) -> Vec<(ItemKey, Vec<Rule>)> {
+    let name = |i: u32| names.get(i as usize).cloned().unwrap_or_default();
+    let mut by_ant: std::collections::BTreeMap<String, Vec<Rule>> = std::collections::BTreeMap::new();
+    for r in &mined.rules {
+        by_ant.entry(name(r.antecedent)).or_default().push(Rule {
+            antecedent: key(name(r.antecedent)),
+            consequent: key(name(r.consequent)),
+            both: r.both,
+            antecedent_baskets: r.antecedent_baskets,
+            consequent_baskets: r.consequent_baskets,
+            baskets: mined.baskets,
+        });
+    }
+    by_ant
+        .into_iter()
+        .map(|(ant, mut rules)| {
+            rules.sort_by(strongest_first);
+            rules.truncate(max_rules_per_item);
+            (key(ant), rules)
+        })
+        .collect()
+}
+
+/// Rule order: lift, confidence, baskets with both (all descending), then the consequent.
+pub fn strongest_first(a: &Rule, b: &Rule) -> std::cmp::Ordering {
+    b.lift_milli()
+        .cmp(&a.lift_milli())
+        .then(b.confidence_bp().cmp(&a.confidence_bp()))
+        .then(b.both.cmp(&a.both))
+        .then_with(|| a.consequent.cmp(&b.consequent))
+}
+
+/// Mines named baskets (each a list of names; duplicates in a basket count once): interning,
+/// [`mine_ids`] and [`name_rules`] in one call, for callers with few baskets (tests, the
+/// evaluation).
+pub fn mine_named<S: AsRef<str>>(baskets: &[Vec<S>], key: fn(String) -> ItemKey, p: &MineParams) -> Vec<(ItemKey, Vec<Rule>)> {
+    let mut names = Interner::default();
+    let mut flat = Baskets::default();
+    let mut scratch = Vec::new();
+    for b in baskets {
+        scratch.extend(b.iter().map(|s| names.id(s.as_ref())));
+        flat.push(&mut scratch);
+    }
+    let mined = mine_ids(&flat, names.len(), p);
+    name_rules(&mined, names.names(), key, p.max_rules_per_item)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +327,73 @@ mod tests {
         assert_eq!(r.lift_milli(), 4000); // 0.40 / 0.10 = 4.0
         let empty = Rule { both: 0, antecedent_baskets: 0, consequent_baskets: 0, baskets: 0, ..r };
         assert_eq!((empty.support_bp(), empty.confidence_bp(), empty.lift_milli()), (0, 0, 0));
+    }
+
+    /// Ten baskets over 奶粉 F, 奶瓶 B, 尿布 D, 面包 R:
+    /// FBD, FB, FD, FBR, R, RD, R, B, FBDR, R. Counts F 5, B 5, D 4, R 6; pairs FB 4, FD 3,
+    /// FR 2, BD 2, BR 2, DR 2.
+    fn table() -> Vec<Vec<&'static str>> {
+        let b = |s: &'static str| s.split(' ').collect::<Vec<_>>();
+        vec![b("F B D"), b("F B"), b("F D"), b("F B R"), b("R"), b("R D"), b("R"), b("B"), b("F B D R"), b("R")]
+    }
+
+    fn sku(s: &str) -> ItemKey {
+        ItemKey::Sku(s.into())
+    }
+
+    fn params(min_support_bp: u32, min_confidence_bp: u32, min_lift_milli: u32, k: usize) -> MineParams {
+        MineParams { min_support_bp, min_confidence_bp, min_lift_milli, max_rules_per_item: k }
+    }
+
+    /// Support 25 % → floor ⌈2.5⌉ = 3 baskets: FB (4) and FD (3) pass, the rest (2) do not.
+    /// F → B: support 4/10 = 40 %, confidence 4/5 = 80 %, lift 4·10/(5·5) = 1.6.
+    /// F → D: confidence 3/5 = 60 %, lift 3·10/(5·4) = 1.5; D → F: confidence 3/4 = 75 %.
+    #[test]
+    fn mined_rules_carry_the_worked_counts() {
+        let rules = mine_named(&table(), ItemKey::Sku, &params(2500, 5000, 1100, 10));
+        let get = |a: &str| rules.iter().find(|(k, _)| *k == sku(a)).map(|(_, r)| r.clone()).unwrap_or_default();
+        let f = get("F");
+        assert_eq!(f.len(), 2);
+        assert_eq!((f[0].consequent.clone(), f[0].both, f[0].antecedent_baskets, f[0].consequent_baskets, f[0].baskets), (sku("B"), 4, 5, 5, 10));
+        assert_eq!((f[0].support_bp(), f[0].confidence_bp(), f[0].lift_milli()), (4000, 8000, 1600));
+        assert_eq!((f[1].consequent.clone(), f[1].support_bp(), f[1].confidence_bp(), f[1].lift_milli()), (sku("D"), 3000, 6000, 1500));
+        let d = get("D");
+        assert_eq!((d.len(), d[0].consequent.clone(), d[0].confidence_bp(), d[0].lift_milli()), (1, sku("F"), 7500, 1500));
+        assert_eq!(get("B").iter().map(|r| r.consequent.clone()).collect::<Vec<_>>(), vec![sku("F")]);
+        assert!(get("R").is_empty());
+    }
+
+    /// Each threshold is inclusive and exact: confidence 76 % drops F → D (60 %) and D → F
+    /// (75 %); lift exactly 1.6 keeps F → B (1.6) and drops F → D (1.5); support 31 % (floor 4)
+    /// keeps only FB; K = 1 keeps F's strongest rule only.
+    #[test]
+    fn thresholds_and_top_k() {
+        let ants = |p: MineParams| {
+            mine_named(&table(), ItemKey::Sku, &p).into_iter().flat_map(|(_, r)| r).map(|r| (r.antecedent, r.consequent)).collect::<Vec<_>>()
+        };
+        let fb = vec![(sku("B"), sku("F")), (sku("F"), sku("B"))];
+        assert_eq!(ants(params(2500, 7600, 1000, 10)), fb);
+        assert_eq!(ants(params(2500, 0, 1600, 10)), fb);
+        assert_eq!(ants(params(3100, 0, 0, 10)), fb);
+        let top1 = mine_named(&table(), ItemKey::Sku, &params(2500, 0, 0, 1));
+        assert_eq!(top1.iter().find(|(k, _)| *k == sku("F")).map(|(_, r)| (r.len(), r[0].consequent.clone())), Some((1, sku("B"))));
+    }
+
+    /// Apriori pruning: with support 50 % (floor 5) only F (5), B (5) and R (6) are frequent, so
+    /// only their three pairs are counted; a floor never goes below two baskets.
+    #[test]
+    fn pairs_of_infrequent_items_are_never_counted() {
+        let mut names = Interner::default();
+        let mut flat = Baskets::default();
+        for b in table() {
+            let mut ids: Vec<u32> = b.iter().map(|s| names.id(s)).collect();
+            flat.push(&mut ids);
+        }
+        assert_eq!((flat.len(), flat.lines()), (10, 20));
+        let m = mine_ids(&flat, names.len(), &params(5000, 0, 0, 10));
+        assert_eq!((m.baskets, m.frequent_items, m.pairs_counted), (10, 3, 3));
+        assert!(m.rules.is_empty()); // FB has 4 < 5 baskets
+        assert_eq!(support_floor(1, 10), MIN_PAIR_BASKETS);
+        assert_eq!(support_floor(2500, 10), 3);
     }
 }
