@@ -307,6 +307,203 @@ pub fn mine_named<S: AsRef<str>>(baskets: &[Vec<S>], key: fn(String) -> ItemKey,
     name_rules(&mined, names.names(), key, p.max_rules_per_item)
 }
 
+// --- Suggestions -----------------------------------------------------------------------------------
+
+/// The window's best sellers (baskets holding the SKU), most first: overall and per category.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Popular {
+    pub overall: Vec<(String, u32)>,
+    pub by_category: std::collections::BTreeMap<String, Vec<(String, u32)>>,
+}
+
+impl Popular {
+    /// Best sellers from `(sku, category, baskets)` counts: `overall` the top `top_overall`,
+    /// each category its top `top_per_category` (ties by SKU).
+    pub fn from_counts(mut counts: Vec<(String, String, u32)>, top_overall: usize, top_per_category: usize) -> Popular {
+        counts.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        let mut p = Popular::default();
+        for (sku, cat, n) in counts {
+            if p.overall.len() < top_overall {
+                p.overall.push((sku.clone(), n));
+            }
+            let list = p.by_category.entry(cat).or_default();
+            if list.len() < top_per_category {
+                list.push((sku, n));
+            }
+        }
+        p
+    }
+}
+
+/// Why a SKU is suggested (rendered into words by `members::recommend`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Why {
+    /// A SKU rule fired by something bought (or in the cart).
+    Rule { rule: Rule },
+    /// A category rule fired; the SKU is a best seller of the consequent category.
+    CategoryRule { rule: Rule },
+    /// Bought before, and the repurchase cycle says it is due.
+    Due { interval_days: i64 },
+    /// A best seller of a category the member prefers.
+    Preferred { category: String, share_bp: u32 },
+    /// A best seller of the shop.
+    Popular { baskets: u32 },
+}
+
+/// One scored suggestion: higher scores first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scored {
+    pub sku: String,
+    pub score: u64,
+    pub why: Why,
+}
+
+/// Keeps the best score per SKU; returns the top `k` (score descending, then SKU).
+fn top_k(cands: Vec<Scored>, k: usize) -> Vec<Scored> {
+    let mut best: std::collections::BTreeMap<String, Scored> = std::collections::BTreeMap::new();
+    for c in cands {
+        match best.get(&c.sku) {
+            Some(b) if b.score >= c.score => {}
+            _ => {
+                best.insert(c.sku.clone(), c);
+            }
+        }
+    }
+    let mut out: Vec<Scored> = best.into_values().collect();
+    out.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.sku.cmp(&b.sku)));
+    out.truncate(k);
+    out
+}
+
+fn key_name(k: &ItemKey) -> &str {
+    match k {
+        ItemKey::Sku(s) | ItemKey::Category(s) => s,
+    }
+}
+
+/// Add-ons for an open cart (or "also bought" for one SKU: a cart of one): the consequents of
+/// the cart's SKU rules not in the cart, by lift; then, to fill up to `k`, a best seller of each
+/// consequent category of the cart's category rules, by lift, after every SKU rule. `rules`
+/// holds the rule sets of the cart's SKUs and categories (absent = none).
+pub fn cart_addons(
+    cart_skus: &[String],
+    cart_categories: &[String],
+    rules: &std::collections::BTreeMap<ItemKey, Vec<Rule>>,
+    popular: &Popular,
+    k: usize,
+) -> Vec<Scored> {
+    let in_cart = |s: &str| cart_skus.iter().any(|c| c == s);
+    let mut cands = Vec::new();
+    for sku in cart_skus {
+        for r in rules.get(&ItemKey::Sku(sku.clone())).into_iter().flatten() {
+            let b = key_name(&r.consequent);
+            if !in_cart(b) {
+                // SKU rules rank above every category rule: lift + 2^32.
+                cands.push(Scored { sku: b.to_string(), score: (1u64 << 32) + u64::from(r.lift_milli()), why: Why::Rule { rule: r.clone() } });
+            }
+        }
+    }
+    for cat in cart_categories {
+        for r in rules.get(&ItemKey::Category(cat.clone())).into_iter().flatten() {
+            let best = popular.by_category.get(key_name(&r.consequent)).into_iter().flatten().find(|(s, _)| !in_cart(s));
+            if let Some((s, _)) = best {
+                cands.push(Scored { sku: s.clone(), score: u64::from(r.lift_milli()), why: Why::CategoryRule { rule: r.clone() } });
+            }
+        }
+    }
+    top_k(cands, k)
+}
+
+/// One purchase line of a member, as personal suggestions read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PastLine {
+    /// Whole days before the day suggestions are made for (0 = that day).
+    pub days_ago: u32,
+    pub sku: String,
+    pub category: String,
+    /// Net paid, fen (returns netted).
+    pub net_fen: i64,
+}
+
+/// What personal suggestions are made from.
+#[derive(Debug, Clone, Copy)]
+pub struct PersonalInput<'a> {
+    /// The member's purchase lines in the window.
+    pub lines: &'a [PastLine],
+    /// Rule sets of the SKUs and categories of the member's recent lines (absent = none).
+    pub rules: &'a std::collections::BTreeMap<ItemKey, Vec<Rule>>,
+    pub popular: &'a Popular,
+    /// SKUs the member bought whose repurchase is due, with their interval in days.
+    pub due: &'a std::collections::BTreeMap<String, i64>,
+    pub recent_days: u32,
+    pub half_life_days: u32,
+}
+
+/// Preferred categories considered, and best sellers taken from each.
+const PREFERRED_CATEGORIES: usize = 3;
+const PREFERRED_SKUS: usize = 2;
+
+/// Personal suggestions, best `k`. Candidates and scores (a score is comparable across kinds):
+/// - consequents of SKU rules fired by SKUs bought in the last `recent_days`: confidence (bp),
+///   the best of the rules that name the SKU;
+/// - SKUs whose repurchase is due: 6000 (as strong as a 60 % rule);
+/// - a best seller of the consequent category of a category rule fired by a recent category:
+///   half its confidence;
+/// - the best sellers of the member's top three categories by recency-weighted spend
+///   (`profile::category_preferences`): a quarter of the share (at most 2500);
+/// - the shop's best sellers, to fill up: 1.
+///
+/// A SKU bought in the last `recent_days` is never suggested unless its repurchase is due.
+pub fn personal(input: &PersonalInput, k: usize) -> Vec<Scored> {
+    let recent: Vec<&PastLine> = input.lines.iter().filter(|l| l.days_ago < input.recent_days).collect();
+    let excluded = |s: &str| recent.iter().any(|l| l.sku == s) && !input.due.contains_key(s);
+    let mut cands = Vec::new();
+    let mut seen_sku = std::collections::BTreeSet::new();
+    let mut seen_cat = std::collections::BTreeSet::new();
+    for l in &recent {
+        if seen_sku.insert(l.sku.as_str()) {
+            for r in input.rules.get(&ItemKey::Sku(l.sku.clone())).into_iter().flatten() {
+                cands.push(Scored { sku: key_name(&r.consequent).to_string(), score: u64::from(r.confidence_bp()), why: Why::Rule { rule: r.clone() } });
+            }
+        }
+        if !l.category.is_empty() && seen_cat.insert(l.category.as_str()) {
+            for r in input.rules.get(&ItemKey::Category(l.category.clone())).into_iter().flatten() {
+                let best = input.popular.by_category.get(key_name(&r.consequent)).into_iter().flatten().find(|(s, _)| !excluded(s));
+                if let Some((s, _)) = best {
+                    cands.push(Scored { sku: s.clone(), score: u64::from(r.confidence_bp() / 2), why: Why::CategoryRule { rule: r.clone() } });
+                }
+            }
+        }
+    }
+    for (sku, interval) in input.due {
+        cands.push(Scored { sku: sku.clone(), score: 6000, why: Why::Due { interval_days: *interval } });
+    }
+    let spend: Vec<super::profile::SpendLine> = input
+        .lines
+        .iter()
+        .filter(|l| !l.category.is_empty())
+        .map(|l| super::profile::SpendLine { days_ago: l.days_ago, category: l.category.clone(), net_fen: l.net_fen })
+        .collect();
+    for share in super::profile::category_preferences(&spend, input.half_life_days).into_iter().take(PREFERRED_CATEGORIES) {
+        let best = input.popular.by_category.get(&share.category).into_iter().flatten().filter(|(s, _)| !excluded(s)).take(PREFERRED_SKUS);
+        for (s, _) in best {
+            cands.push(Scored { sku: s.clone(), score: u64::from(share.share_bp / 4), why: Why::Preferred { category: share.category.clone(), share_bp: share.share_bp } });
+        }
+    }
+    for (s, n) in &input.popular.overall {
+        cands.push(Scored { sku: s.clone(), score: 1, why: Why::Popular { baskets: *n } });
+    }
+    top_k(cands.into_iter().filter(|c| !excluded(&c.sku)).collect(), k)
+}
+
+/// The popularity baseline of the evaluation: the shop's `k` best sellers the member did not buy
+/// in the last `recent_days`.
+pub fn popular_for(lines: &[PastLine], popular: &Popular, recent_days: u32, k: usize) -> Vec<String> {
+    let recent = |s: &str| lines.iter().any(|l| l.days_ago < recent_days && l.sku == s);
+    popular.overall.iter().filter(|(s, _)| !recent(s)).take(k).map(|(s, _)| s.clone()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,5 +592,51 @@ mod tests {
         assert!(m.rules.is_empty()); // FB has 4 < 5 baskets
         assert_eq!(support_floor(1, 10), MIN_PAIR_BASKETS);
         assert_eq!(support_floor(2500, 10), 3);
+    }
+
+    fn rule(a: ItemKey, c: ItemKey, both: u32, na: u32, nc: u32) -> Rule {
+        Rule { antecedent: a, consequent: c, both, antecedent_baskets: na, consequent_baskets: nc, baskets: 10 }
+    }
+
+    /// The table's rules F → B (80 %, lift 1.6) and F → D (60 %, 1.5), a category rule
+    /// 母婴 → 食品 (3 of 母婴's 5 baskets = 60 %, lift 10·3/(5·6) = 1.0), best sellers R 6, F 5, B 5, D 4.
+    fn world() -> (std::collections::BTreeMap<ItemKey, Vec<Rule>>, Popular) {
+        let cat = |s: &str| ItemKey::Category(s.into());
+        let mut rules = std::collections::BTreeMap::new();
+        rules.insert(sku("F"), vec![rule(sku("F"), sku("B"), 4, 5, 5), rule(sku("F"), sku("D"), 3, 5, 4)]);
+        rules.insert(cat("母婴"), vec![rule(cat("母婴"), cat("食品"), 3, 5, 6)]);
+        let counts = vec![("R".into(), "食品".into(), 6), ("F".into(), "母婴".into(), 5), ("B".into(), "母婴".into(), 5), ("D".into(), "母婴".into(), 4)];
+        (rules, Popular::from_counts(counts, 10, 10))
+    }
+
+    /// Cart [F]: B (lift 1.6) before D (1.5), then the category rule's best seller R.
+    #[test]
+    fn cart_addons_by_lift_then_category_rules() {
+        let (rules, popular) = world();
+        let got = cart_addons(&["F".into()], &["母婴".into()], &rules, &popular, 3);
+        assert_eq!(got.iter().map(|s| s.sku.as_str()).collect::<Vec<_>>(), vec!["B", "D", "R"]);
+        assert!(matches!(&got[2].why, Why::CategoryRule { rule } if rule.consequent == ItemKey::Category("食品".into())));
+        assert!(cart_addons(&["F".into(), "B".into(), "D".into()], &[], &rules, &popular, 3).is_empty());
+    }
+
+    /// The member bought F 3 days ago and B 10 days ago (recent: never suggested again), R 100
+    /// days ago. F → D fires (confidence 60 % → 6000); 母婴 → 食品 (60 %, halved → 3000) brings R; the
+    /// preferred category 母婴's best seller left is D (already higher). With B due again
+    /// (every 14 days) it may come back: F → B (80 %) beats its due score 6000.
+    #[test]
+    fn personal_suggestions_fire_rules_and_skip_recent_buys_unless_due() {
+        let (rules, popular) = world();
+        let line = |days_ago, s: &str, c: &str| PastLine { days_ago, sku: s.into(), category: c.into(), net_fen: 1000 };
+        let lines = vec![line(3, "F", "母婴"), line(10, "B", "母婴"), line(100, "R", "食品")];
+        let none = std::collections::BTreeMap::new();
+        let input = PersonalInput { lines: &lines, rules: &rules, popular: &popular, due: &none, recent_days: 30, half_life_days: 60 };
+        let got = personal(&input, 5);
+        assert_eq!(got.iter().map(|s| (s.sku.as_str(), s.score)).collect::<Vec<_>>(), vec![("D", 6000), ("R", 3000)]);
+        assert!(matches!(&got[0].why, Why::Rule { rule } if rule.antecedent == sku("F")));
+        let due: std::collections::BTreeMap<String, i64> = [("B".to_string(), 14)].into();
+        let got = personal(&PersonalInput { due: &due, ..input }, 5);
+        assert_eq!(got.iter().map(|s| s.sku.as_str()).collect::<Vec<_>>(), vec!["B", "D", "R"]);
+        assert_eq!((got[0].score, matches!(&got[0].why, Why::Rule { rule } if rule.consequent == sku("B"))), (8000, true));
+        assert_eq!(popular_for(&lines, &popular, 30, 5), vec!["R", "D"]);
     }
 }
