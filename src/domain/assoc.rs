@@ -178,6 +178,8 @@ pub struct Mined {
     pub pairs_counted: u64,
     /// Every rule passing the thresholds, not yet cut to the top K.
     pub rules: Vec<IdRule>,
+    /// Baskets holding each item, by id.
+    pub single: Vec<u32>,
 }
 
 /// Multiplicative hash for the pair keys (FxHash's constant): the keys are two small ids, std's
@@ -254,6 +256,7 @@ pub fn mine_ids(baskets: &Baskets, n_items: usize, p: &MineParams) -> Mined {
         frequent_items: u32::try_from(frequent.iter().filter(|f| **f).count()).unwrap_or(u32::MAX),
         pairs_counted: pairs.len() as u64,
         rules,
+        single,
     }
 }
 

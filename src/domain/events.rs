@@ -121,6 +121,7 @@ mod tests {
         (crate::inventory::shelf_triggers::EVENT_TASK_OPENED, Business),
         (crate::inventory::shelf_triggers::EVENT_TASK_DONE, Business),
         (crate::inventory::replenishment::EVENT_REPLENISHMENT_SUGGESTED, Business),
+        (crate::members::recommend::EVENT_RULES_MINED, Business),
     ];
 
     #[test]
@@ -128,10 +129,11 @@ mod tests {
         for (event_type, class) in EVERY_EVENT {
             assert_eq!(class_of(event_type), *class, "{event_type}");
         }
-        // 62 business types (47 + six purchase-order, two alert, two restock, four stocktake
-        // and the replenishment run's one), 5 telemetry ones (four shelf, one beam).
+        // 63 business types (47 + six purchase-order, two alert, two restock, four stocktake,
+        // the replenishment run's one and the rule mining's one), 5 telemetry ones (four shelf,
+        // one beam).
         let telemetry = EVERY_EVENT.iter().filter(|(_, c)| *c == Telemetry).count();
-        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (62, 5));
+        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (63, 5));
     }
 
     /// The list above names every `pub const EVENT_… = "…"` in src/, so a new event type cannot
