@@ -269,6 +269,10 @@ enum Command {
     /// policies.
     #[command(subcommand)]
     Replenishment(ReplenishmentCmd),
+    /// Recommendations (推荐): mine association rules now, list them, suggestions for a member
+    /// or a SKU ([recommend]; docs/members-analytics.md "Recommendations").
+    #[command(subcommand)]
+    Recommend(RecommendCmd),
 }
 
 /// `storehub forecast (--sku SKU | --series-file FILE.csv) …`.
@@ -522,6 +526,16 @@ enum AnalyticsCmd {
         #[arg(long, value_enum, default_value = "bgnbd")]
         model: ClvModel,
     },
+    /// Offline evaluation of personal suggestions: mine on the days before the last
+    /// --split-days, suggest 5 per member, hit rate @5 on the holdout vs the 5 best sellers.
+    RecommendEval {
+        /// Days at the end held out (1–365).
+        #[arg(long, default_value_t = 28)]
+        split_days: u32,
+        /// Shop-local last day of the holdout (default today).
+        #[arg(long, value_name = "DATE")]
+        date: Option<chrono::NaiveDate>,
+    },
     /// One row per member: member_ref, frequency, recency, T, monetary, r, f, m, segment, tags,
     /// dormant, dormant_reason, repurchase_due. Rules from [analytics].
     Members {
@@ -534,6 +548,37 @@ enum AnalyticsCmd {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum RecommendCmd {
+    /// Run the nightly mining now over the [recommend] window ending today (or --date): rules
+    /// replaced, summary printed.
+    Mine {
+        /// Shop-local day the window ends on (default today).
+        #[arg(long, value_name = "DATE")]
+        date: Option<chrono::NaiveDate>,
+    },
+    /// The latest run and the stored rules (support, confidence, lift): one SKU's or
+    /// category's, else the first --limit rule sets.
+    Rules {
+        #[arg(long, conflicts_with = "category")]
+        sku: Option<String>,
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Personal suggestions for a member, each with its reason.
+    ForMember {
+        /// Member id.
+        id: u64,
+        /// Shop-local day to suggest for (default today).
+        #[arg(long, value_name = "DATE")]
+        date: Option<chrono::NaiveDate>,
+    },
+    /// "Also bought" for a SKU, each with its reason.
+    AlsoBought { sku: String },
 }
 
 #[derive(Subcommand)]
@@ -1770,6 +1815,7 @@ fn context(cfg: Option<&Config>) -> ops::Context {
         messages: cfg.map(MessageRules::from_config).unwrap_or_default(),
         tickets: cfg.map(storehub::members::tickets::TicketRules::from_config).unwrap_or_default(),
         stock: cfg.map(|c| c.stock).unwrap_or_default(),
+        recommend: cfg.map(storehub::members::recommend::RecommendSettings::from_config).unwrap_or_default(),
     }
 }
 
@@ -2059,6 +2105,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Campaign(cmd) => campaign_command(&cli, cmd),
         Command::Forecast(args) => forecast_command(&cli, args),
         Command::Replenishment(cmd) => replenishment_command(&cli, cmd),
+        Command::Recommend(cmd) => {
+            use storehub::control::recommend::RecommendRequest as R;
+            let r = match cmd {
+                RecommendCmd::Mine { date } => R::Mine { date: *date },
+                RecommendCmd::Rules { sku, category, limit } => R::Rules { sku: sku.clone(), category: category.clone(), limit: *limit },
+                RecommendCmd::ForMember { id, date } => R::ForMember { member_id: *id, date: *date },
+                RecommendCmd::AlsoBought { sku } => R::AlsoBought { sku: sku.clone() },
+            };
+            print_json(&request(&cli, Request::Recommend { request: r })?.result)
+        }
+        Command::Analytics(AnalyticsCmd::RecommendEval { split_days, date }) => {
+            let r = storehub::control::recommend::RecommendRequest::Eval { split_days: *split_days, date: *date };
+            print_json(&request(&cli, Request::Recommend { request: r })?.result)
+        }
         Command::Analytics(AnalyticsCmd::Members { as_of, format, output }) => {
             let cfg = load_config(&cli, false)?;
             let params = cfg.as_ref().map(|c| c.analytics.params()).unwrap_or_default();

@@ -88,6 +88,7 @@ fn rig(link: &std::path::Path) -> Rig {
         messages: storehub::members::messages::MessageRules::from_config(&demo),
         tickets: storehub::members::tickets::TicketRules::from_config(&demo),
         stock,
+        recommend: storehub::members::recommend::RecommendSettings::from_config(&demo),
     };
     Rig { _dir: dir, clock, store, ctx, cfg, shelves, stock }
 }

@@ -13,6 +13,7 @@ pub mod lanes;
 pub mod ops;
 pub mod server;
 pub mod stocktake;
+pub mod recommend;
 
 use std::path::{Path, PathBuf};
 
@@ -270,6 +271,8 @@ pub enum Request {
     SupplierTermsSet { supplier: String, terms: crate::inventory::policy::SupplierTerms },
     /// Write many SKUs' settings, all or nothing (rows already format-checked by the CLI).
     PolicyImport { file_name: String, rows: Vec<(String, crate::inventory::policy::SkuSettings)> },
+    /// A recommendation request (`storehub recommend …`, `control::recommend`).
+    Recommend { request: recommend::RecommendRequest },
 }
 
 impl Request {
@@ -372,6 +375,7 @@ impl Request {
             Request::PolicySet { .. } => "policy_set",
             Request::SupplierTermsSet { .. } => "supplier_terms_set",
             Request::PolicyImport { .. } => "policy_import",
+            Request::Recommend { .. } => "recommend",
         }
     }
 }

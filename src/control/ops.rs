@@ -39,6 +39,8 @@ pub struct Context {
     pub tickets: members::tickets::TicketRules,
     /// `[stock]` (defaults when no config is given).
     pub stock: crate::config::StockConfig,
+    /// `[recommend]` with the time zone (defaults when no config is given).
+    pub recommend: crate::members::recommend::RecommendSettings,
 }
 
 /// Applies one request. Errors are messages for the person at the CLI.
@@ -270,6 +272,7 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         | Request::PolicySet { .. }
         | Request::SupplierTermsSet { .. }
         | Request::PolicyImport { .. }) => replenishment_request(store, ctx, req),
+        Request::Recommend { request } => super::recommend::handle(store, ctx, request),
     }
 }
 

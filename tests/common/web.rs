@@ -63,6 +63,7 @@ impl WebShop {
             messages: storehub::members::messages::MessageRules::from_config(&cfg),
             tickets: storehub::members::tickets::TicketRules::from_config(&cfg),
             stock: cfg.stock,
+            recommend: storehub::members::recommend::RecommendSettings::from_config(&cfg),
         };
         let cost = storehub::staff::HashCost::minimal_for_tests();
         for (id, role) in ACCOUNTS {
