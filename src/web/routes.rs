@@ -136,6 +136,7 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(super::stock_tasks::routes());
     t.extend(super::stock_analysis::routes());
     t.extend(super::replenishment::routes());
+    t.extend(super::recommend::routes());
     t
 }
 
