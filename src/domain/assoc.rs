@@ -9,9 +9,11 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What a rule speaks about: a product or a whole category.
+/// What a rule speaks about: a product or a whole category. JSON `{"sku": "…"}` or
+/// `{"category": "…"}`: externally tagged, the one enum shape the stores' postcard encoding
+/// can read back (an adjacently tagged enum does not decode).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum ItemKey {
     Sku(String),
     Category(String),
