@@ -237,10 +237,14 @@ enum Command {
         journal_mb: u64,
         /// Run only the phases whose name contains this (e.g. `durable-8`, `relaxed`, `lookup`,
         /// `recover`, `analytics` (members = --products; includes `clv`), `clv`, `replenishment`
-        /// (SKUs = --products; the figure uses 20000)); the baselines always run, for the
+        /// (SKUs = --products; the figure uses 20000), `rules` (sale lines = --lines)); the
+        /// baselines always run, for the
         /// ratios.
         #[arg(long)]
         only: Option<String>,
+        /// Sale lines of the rule-mining benchmark (`--only rules`).
+        #[arg(long, default_value_t = 1_000_000)]
+        lines: u64,
     },
     /// Test helper: commits stock moves in durable mode forever, printing each acknowledged move.
     #[command(hide = true)]
@@ -2388,7 +2392,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             );
             Ok(())
         }
-        Command::Bench { products, seconds, dir, journal_mb, only } => {
+        Command::Bench { products, seconds, dir, journal_mb, only, lines } => {
             let dir = match dir.clone().or_else(|| cli.data_dir.clone()) {
                 Some(d) => d,
                 None => std::env::current_dir()?,
@@ -2401,6 +2405,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 lookups: 100_000,
                 journal_mb: *journal_mb,
                 only: only.clone(),
+                lines: *lines,
             };
             let figs = storehub::bench::run(&opts, |m| eprintln!("bench: {m}"))?;
             println!("{}", storehub::bench::markdown(&figs));
