@@ -238,8 +238,7 @@ enum Command {
         /// Run only the phases whose name contains this (e.g. `durable-8`, `relaxed`, `lookup`,
         /// `recover`, `analytics` (members = --products; includes `clv`), `clv`, `replenishment`
         /// (SKUs = --products; the figure uses 20000), `rules` (sale lines = --lines)); the
-        /// baselines always run, for the
-        /// ratios.
+        /// baselines always run, for the ratios.
         #[arg(long)]
         only: Option<String>,
         /// Sale lines of the rule-mining benchmark (`--only rules`).
