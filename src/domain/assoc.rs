@@ -364,17 +364,31 @@ pub struct Scored {
     pub why: Why,
 }
 
-/// Keeps the best score per SKU; returns the top `k` (score descending, then SKU).
-fn top_k(cands: Vec<Scored>, k: usize) -> Vec<Scored> {
-    let mut best: std::collections::BTreeMap<String, Scored> = std::collections::BTreeMap::new();
+/// One entry per SKU: the best score (`sum` false) or the sum of its scores (`sum` true), with
+/// the reason of its best one; returns the top `k` (score descending, then SKU).
+fn top_k(cands: Vec<Scored>, k: usize, sum: bool) -> Vec<Scored> {
+    let mut best: std::collections::BTreeMap<String, (Scored, u64)> = std::collections::BTreeMap::new();
     for c in cands {
-        match best.get(&c.sku) {
-            Some(b) if b.score >= c.score => {}
-            _ => {
-                best.insert(c.sku.clone(), c);
+        match best.get_mut(&c.sku) {
+            Some((b, total)) => {
+                *total += c.score;
+                if c.score > b.score {
+                    *b = c;
+                }
+            }
+            None => {
+                let s = c.score;
+                best.insert(c.sku.clone(), (c, s));
             }
         }
     }
+    let best = best.into_iter().map(|(k, (mut b, total))| {
+        if sum {
+            b.score = total;
+        }
+        (k, b)
+    });
+    let best: std::collections::BTreeMap<String, Scored> = best.collect();
     let mut out: Vec<Scored> = best.into_values().collect();
     out.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.sku.cmp(&b.sku)));
     out.truncate(k);
@@ -417,7 +431,7 @@ pub fn cart_addons(
             }
         }
     }
-    top_k(cands, k)
+    top_k(cands, k, false)
 }
 
 /// One purchase line of a member, as personal suggestions read it.
@@ -449,7 +463,8 @@ pub struct PersonalInput<'a> {
 const PREFERRED_CATEGORIES: usize = 3;
 const PREFERRED_SKUS: usize = 2;
 
-/// Personal suggestions, best `k`. Candidates and scores (a score is comparable across kinds):
+/// Personal suggestions, best `k`. A SKU's score is the sum of the scores of every signal naming
+/// it (signals that agree add up), its reason the strongest of them. Signals and scores:
 /// - consequents of SKU rules fired by SKUs bought in the last `recent_days`: confidence (bp),
 ///   the best of the rules that name the SKU;
 /// - SKUs whose repurchase is due: 6000 (as strong as a 60 % rule);
@@ -499,7 +514,7 @@ pub fn personal(input: &PersonalInput, k: usize) -> Vec<Scored> {
     for (s, n) in &input.popular.overall {
         cands.push(Scored { sku: s.clone(), score: 1, why: Why::Popular { baskets: *n } });
     }
-    top_k(cands.into_iter().filter(|c| !excluded(&c.sku)).collect(), k)
+    top_k(cands.into_iter().filter(|c| !excluded(&c.sku)).collect(), k, true)
 }
 
 /// The popularity baseline of the evaluation: the shop's `k` best sellers the member did not buy
@@ -625,9 +640,12 @@ mod tests {
     }
 
     /// The member bought F 3 days ago and B 10 days ago (recent: never suggested again), R 100
-    /// days ago. F → D fires (confidence 60 % → 6000); 母婴 → 食品 (60 %, halved → 3000) brings R; the
-    /// preferred category 母婴's best seller left is D (already higher). With B due again
-    /// (every 14 days) it may come back: F → B (80 %) beats its due score 6000.
+    /// days ago, ¥10 each. Half-life 60 days: weights 0.966, 0.891, 0.315, so 母婴 has 85.50 % of
+    /// the weighted spend (quarter: 2137) and 食品 14.50 % (362).
+    /// D: F → D (60 % → 6000) + best seller of preferred 母婴 (2137) + best seller (1) = 8138.
+    /// R: 母婴 → 食品 (60 %, halved → 3000) + preferred 食品 (362) + best seller (1) = 3363.
+    /// With B due again (every 14 days) it comes back: F → B 8000 + due 6000 + preferred 2137 +
+    /// best seller 1 = 16 138, its reason the strongest signal, F → B.
     #[test]
     fn personal_suggestions_fire_rules_and_skip_recent_buys_unless_due() {
         let (rules, popular) = world();
@@ -636,12 +654,12 @@ mod tests {
         let none = std::collections::BTreeMap::new();
         let input = PersonalInput { lines: &lines, rules: &rules, popular: &popular, due: &none, recent_days: 30, half_life_days: 60 };
         let got = personal(&input, 5);
-        assert_eq!(got.iter().map(|s| (s.sku.as_str(), s.score)).collect::<Vec<_>>(), vec![("D", 6000), ("R", 3000)]);
+        assert_eq!(got.iter().map(|s| (s.sku.as_str(), s.score)).collect::<Vec<_>>(), vec![("D", 8138), ("R", 3363)]);
         assert!(matches!(&got[0].why, Why::Rule { rule } if rule.antecedent == sku("F")));
         let due: std::collections::BTreeMap<String, i64> = [("B".to_string(), 14)].into();
         let got = personal(&PersonalInput { due: &due, ..input }, 5);
         assert_eq!(got.iter().map(|s| s.sku.as_str()).collect::<Vec<_>>(), vec!["B", "D", "R"]);
-        assert_eq!((got[0].score, matches!(&got[0].why, Why::Rule { rule } if rule.consequent == sku("B"))), (8000, true));
+        assert_eq!((got[0].score, matches!(&got[0].why, Why::Rule { rule } if rule.consequent == sku("B"))), (16_138, true));
         assert_eq!(popular_for(&lines, &popular, 30, 5), vec!["R", "D"]);
     }
 }
