@@ -249,3 +249,61 @@ fn personal_suggestions_beat_the_popularity_baseline_on_planted_associations() {
     assert!(out["members"].as_u64().unwrap() >= 250, "{out}");
     assert!(personal >= popular + 1500, "personal {personal} bp vs popularity {popular} bp");
 }
+
+/// Over real HTTP: sales at lane-1, the run, then "also bought", the lane's add-ons, a member's
+/// suggestions, the member page's section and the cashier page's add-on list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_api_and_pages_show_suggestions_with_reasons() {
+    use common::web::{body, text, WebShop};
+    use reqwest::StatusCode;
+    use serde_json::json;
+    let shop = WebShop::start().await;
+    load(&shop.store, &[water(), cestbon(), drink("SKU-010004", "Ganten 570ml", &["6913956064245"], None)]);
+    let c = shop.login("cashier1", Some("lane-1")).await;
+    let (s, v) = body(shop.post_json(&c, "/api/v1/members", &json!({ "phone": "13800138000", "name": "王小明" })).await).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let member = v["member"]["id"].as_u64().unwrap();
+    // Water and C'estbon together three times (once by the member), Ganten alone twice:
+    // N = 5, the pair in 3, each in 3: lift 3·5/(3·3) = 1.67, confidence 100 %.
+    let baskets: [(&[&str], bool); 5] = [(&["SKU-010001", "SKU-010003"], true), (&["SKU-010001", "SKU-010003"], false), (&["SKU-010001", "SKU-010003"], false), (&["SKU-010004"], false), (&["SKU-010004"], false)];
+    for (skus, by_member) in baskets {
+        if by_member {
+            let (s, v) = body(shop.post_json(&c, "/api/v1/lanes/lane-1/member", &json!({ "query": "13800138000" })).await).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+        }
+        for sku in skus {
+            let (s, v) = body(shop.post_json(&c, "/api/v1/lanes/lane-1/items", &json!({ "sku": sku, "qty": 1 })).await).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+        }
+        let (s, v) = body(shop.post_json(&c, "/api/v1/lanes/lane-1/pay", &json!({ "tenders": [{ "kind": "cash", "amount_fen": 5000 }] })).await).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let (store, ctx) = (shop.store.clone(), shop.state.ctx.clone());
+    let run = tokio::task::spawn_blocking(move || reco::run(&store, &ctx.recommend, today())).await.unwrap().unwrap();
+    assert_eq!((run.baskets, run.sku_rules), (5, 2));
+
+    let (s, v) = body(shop.get(&c, "/api/v1/products/SKU-010001/also-bought").await).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["suggestions"][0]["sku"], "SKU-010003");
+    assert!(v["suggestions"][0]["reason_zh"].as_str().unwrap().contains("的顾客 100% 也买"), "{v}");
+    let (s, v) = body(shop.get(&c, "/api/v1/products/NOPE/also-bought").await).await;
+    assert_eq!((s, v["message"].as_str().map(|m| m.contains("NOPE"))), (StatusCode::NOT_FOUND, Some(true)), "{v}");
+
+    // The lane's open cart holds water: C'estbon is its add-on.
+    let (_, v) = body(shop.get(&c, "/api/v1/lanes/lane-1/suggestions").await).await;
+    assert_eq!(v["suggestions"].as_array().map(Vec::len), Some(0), "an empty cart has no add-ons: {v}");
+    body(shop.post_json(&c, "/api/v1/lanes/lane-1/items", &json!({ "sku": "SKU-010001", "qty": 1 })).await).await;
+    let (s, v) = body(shop.get(&c, "/api/v1/lanes/lane-1/suggestions").await).await;
+    assert_eq!((s, v["suggestions"][0]["sku"].as_str()), (StatusCode::OK, Some("SKU-010003")), "{v}");
+
+    let (s, v) = body(shop.get(&c, &format!("/api/v1/members/{member}/suggestions")).await).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(v["suggestions"].as_array().is_some_and(|l| !l.is_empty()), "{v}");
+    let (s, _) = body(shop.get(&c, "/api/v1/members/999999/suggestions").await).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, page) = text(shop.get(&c, &format!("/members/{member}")).await).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains(r#"id="suggestions""#), "the member page has the suggestions section");
+    let (_, till) = text(shop.get(&c, "/cashier/lane-1").await).await;
+    assert!(till.contains(r#"id="addons""#), "the cashier screen has the add-on list");
+}
