@@ -166,7 +166,8 @@ fn unknown_top_level_section() {
     assert_eq!(
         message(&with_base("\n[mqqt]\nenabled = true\n")),
         "config/storehub.toml:10: unknown key [mqqt]; expected one of: store, data, barcode, lanes, \
-         devices, mqtt, web, checkout, loyalty, log, analytics, campaigns, messages, tickets, stock"
+         devices, mqtt, web, checkout, loyalty, log, analytics, campaigns, messages, tickets, stock, \
+         recommend"
     );
 }
 
@@ -530,4 +531,13 @@ fn a_points_campaign_names_one_target_and_ends_after_it_starts() {
         message(&with_base(backwards)),
         "config/storehub.toml:15: [loyalty].points_campaigns[0].ends_at: must be after starts_at (2026-12-08 00:00:00), got 2026-12-01 00:00:00"
     );
+}
+
+/// `[recommend]`: each range and the recent period inside the window, named by key.
+#[test]
+fn recommend_section_values_are_checked() {
+    assert!(message(&with_base("\n[recommend]\nmin_lift_milli = 900\n")).contains("[recommend].min_lift_milli: expected 1000 to 1000000 thousandths, got 900"));
+    assert!(message(&with_base("\n[recommend]\nwindow_days = 20\nrecent_days = 30\n")).contains("[recommend].recent_days: 30 recent days do not fit in the 20-day window"));
+    assert!(message(&with_base("\n[recommend]\nmine_at = \"25:00\"\n")).contains("expected a time \"HH:MM\""));
+    assert!(message(&with_base("\n[recommend]\nmin_suport_bp = 10\n")).contains("unknown key [recommend].min_suport_bp"));
 }
