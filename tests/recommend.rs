@@ -8,7 +8,7 @@ mod common;
 
 use std::sync::Arc;
 
-use storehub::catalog::{Product, Unit};
+use storehub::catalog::Product;
 use storehub::checkout::returns::{self, ReturnLineRequest, ReturnOf, ReturnRequest};
 use storehub::checkout::{Lanes, PayRequest, SaleRules};
 use storehub::clock::ManualClock;
@@ -22,22 +22,9 @@ use storehub::store::{Durability, Store};
 
 use common::*;
 
+/// A ¥10 product of `category` (otherwise `common::drink`).
 fn product(sku: &str, name_zh: &str, name_en: &str, category: &str) -> Product {
-    Product {
-        sku: sku.into(),
-        barcodes: vec![],
-        name_zh: name_zh.into(),
-        name_en: name_en.into(),
-        category: category.into(),
-        unit: Unit::Piece,
-        price_fen: 1_000,
-        member_price_fen: None,
-        cost_fen: None,
-        tax_bp: 900,
-        supplier: None,
-        reorder_point: None,
-        active: true,
-    }
+    Product { name_zh: name_zh.into(), category: category.into(), price_fen: 1_000, ..drink(sku, name_en, &[], None) }
 }
 
 struct Till {

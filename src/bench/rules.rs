@@ -15,6 +15,8 @@ use std::time::Instant;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
+use super::analytics::Rng;
+use super::replenishment::status_kb;
 use super::Figure;
 use crate::checkout::cart::CartLine;
 use crate::checkout::sale::Sale;
@@ -23,22 +25,14 @@ use crate::domain::pricing::{PricedBasket, PricedLine, Quantity};
 use crate::domain::tender::Settlement;
 use crate::store::{codec, Durability, Store, StoreError, StoreOptions, TreeId};
 
-/// splitmix64: a small, fixed-seed generator.
-struct Rng(u64);
+/// The draws the simulation needs on top of the analytics bench's splitmix64.
+trait Draws {
+    fn unit(&mut self) -> f64;
+    fn skewed(&mut self, n: u64) -> u64;
+    fn poisson(&mut self, lambda: f64) -> u64;
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
+impl Draws for Rng {
     /// Uniform in [0, 1).
     fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
@@ -231,12 +225,6 @@ pub fn write_simulated_sales(store: &Store, spec: &SimSpec, last_day: NaiveDate,
 /// The bench's shop: 20 000 SKUs in 200 categories, 500 planted pairs at 60 %, 30 % of baskets
 /// by 20 000 members.
 pub const BENCH_SPEC: SimSpec = SimSpec { skus: 20_000, categories: 200, members: 20_000, member_share_bp: 3000, favourite_bp: 5000, planted_pairs: 500, pair_bp: 6000, seed: 0x5EED_0011 };
-
-fn status_kb(field: &str) -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = text.lines().find(|l| l.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
 
 /// Builds a store of `lines` sale lines over 90 days and times the run; see the module docs.
 pub fn figures(root: &Path, lines: u64, log: &mut impl FnMut(&str)) -> anyhow::Result<Vec<Figure>> {
