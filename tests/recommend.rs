@@ -225,7 +225,7 @@ pub const EVAL_SPEC: storehub::bench::rules::SimSpec =
 #[test]
 fn personal_suggestions_beat_the_popularity_baseline_on_planted_associations() {
     let shop = Shop::open_with(Durability::Relaxed);
-    let (sales, lines) = storehub::bench::rules::write_simulated_sales(&shop.store, &EVAL_SPEC, today(), 120, 120, 0).unwrap();
+    let (sales, lines) = storehub::bench::rules::write_simulated_sales(&shop.store, &EVAL_SPEC, today(), 120, 120, 0, 0).unwrap();
     assert_eq!(sales, 120 * 120);
     shop.store.flush().unwrap();
     let dir = shop.data_dir().to_str().unwrap().to_string();
@@ -293,4 +293,16 @@ async fn web_api_and_pages_show_suggestions_with_reasons() {
     assert!(page.contains(r#"id="suggestions""#), "the member page has the suggestions section");
     let (_, till) = text(shop.get(&c, "/cashier/lane-1").await).await;
     assert!(till.contains(r#"id="addons""#), "the cashier screen has the add-on list");
+}
+
+/// The run reads only the window: 3,000 sales from 200 days ago, then 10 today; it decodes the 10,
+/// then the 1,000 older ones that end the scan (`OLDER_IN_A_ROW`), never the other 2,000.
+#[test]
+fn the_nightly_run_reads_only_the_window() {
+    let shop = Shop::open_with(Durability::Relaxed);
+    let old = today() - chrono::Days::new(200);
+    storehub::bench::rules::write_simulated_sales(&shop.store, &EVAL_SPEC, old, 1, 3000, 0, 0).unwrap();
+    storehub::bench::rules::write_simulated_sales(&shop.store, &EVAL_SPEC, today(), 1, 10, 0, 3000).unwrap();
+    let run = reco::run(&shop.store, &RecommendSettings::default(), today()).unwrap();
+    assert_eq!((run.baskets, run.sales_read), (10, 10 + reco::OLDER_IN_A_ROW as u64));
 }

@@ -198,13 +198,14 @@ pub fn synthetic_sale(spec: &SimSpec, id: u64, at: DateTime<Utc>, member: Option
 }
 
 /// Writes the simulated sales of `days` days ending on `last_day` (Shanghai, 03:00 UTC = 11:00
-/// local) into `store`, in commits of 2000, ids in day order. Returns (sales, lines).
-pub fn write_simulated_sales(store: &Store, spec: &SimSpec, last_day: NaiveDate, days: u32, per_day: u32, lines: u64) -> Result<(u64, u64), StoreError> {
+/// local) into `store`, in commits of 2000, ids after `after_id` in day order. Returns (sales,
+/// lines).
+pub fn write_simulated_sales(store: &Store, spec: &SimSpec, last_day: NaiveDate, days: u32, per_day: u32, lines: u64, after_id: u64) -> Result<(u64, u64), StoreError> {
     let first = last_day - chrono::Days::new(u64::from(days.max(1) - 1));
     let mut baskets = Vec::new();
     simulate(spec, days, per_day, lines, |b| baskets.push(b.clone()));
     baskets.sort_by_key(|b| b.day);
-    let (mut id, mut line_count) = (0u64, 0u64);
+    let (mut id, mut line_count) = (after_id, 0u64);
     for chunk in baskets.chunks(2000) {
         store
             .commit(|tx| {
@@ -219,7 +220,7 @@ pub fn write_simulated_sales(store: &Store, spec: &SimSpec, last_day: NaiveDate,
             })
             .map_err(|e| e.into_store())?;
     }
-    Ok((id, line_count))
+    Ok((id - after_id, line_count))
 }
 
 /// The bench's shop: 20 000 SKUs in 200 categories, 500 planted pairs at 60 %, 30 % of baskets
@@ -233,7 +234,7 @@ pub fn figures(root: &Path, lines: u64, log: &mut impl FnMut(&str)) -> anyhow::R
     let store = Store::open(StoreOptions { path: root.join("rules"), durability: Durability::Relaxed, relaxed_flush_ms: 200, source: None, clock: std::sync::Arc::new(clock) })?;
     log(&format!("rules: writing {lines} sale lines over 90 days …"));
     let t = Instant::now();
-    let (sales, made) = write_simulated_sales(&store, &BENCH_SPEC, day, 90, 0, lines)?;
+    let (sales, made) = write_simulated_sales(&store, &BENCH_SPEC, day, 90, 0, lines, 0)?;
     store.flush()?;
     let build = t.elapsed().as_secs_f64();
 
