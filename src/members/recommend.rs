@@ -2,7 +2,11 @@
 //! (`[recommend]`) turns the window's sales baskets into rules (`domain::assoc`) and stores them
 //! per antecedent in `TreeId::AssociationRules` (`i/<sku>`, `c/<category>` → [`RuleSet`]);
 //! "also bought" for a SKU, add-on suggestions for an open cart and personal suggestions for a
-//! member read them back. Every suggestion carries its reason in zh-CN and English.
+//! member read them back. Every suggestion carries its reason in zh-CN and English. Also here:
+//! the window reader every part shares (returns netted), what members ever bought (the campaign
+//! target "bought X but never Y") and the offline evaluation. The arithmetic is
+//! `domain::assoc`'s; this module reads, stores and words it. Docs: members-analytics.md
+//! "Recommendations".
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::convert::Infallible;
