@@ -23,6 +23,7 @@ use crate::checkout::sale::Sale;
 use crate::domain::channel::SalesChannel;
 use crate::domain::pricing::{PricedBasket, PricedLine, Quantity};
 use crate::domain::tender::Settlement;
+use crate::domain::assoc::{mine_ids, Baskets, Interner, MineParams};
 use crate::store::{codec, Durability, Store, StoreError, StoreOptions, TreeId};
 
 /// The draws the simulation needs on top of the analytics bench's splitmix64.
@@ -259,6 +260,22 @@ pub fn figures(root: &Path, lines: u64, log: &mut impl FnMut(&str)) -> anyhow::R
     let took = t.elapsed().as_secs_f64();
     let peak = status_kb("VmHWM:").unwrap_or(0);
     anyhow::ensure!(u64::from(run.baskets) == sales, "the run saw {} baskets of {sales}", run.baskets);
+    // Worst case for the pair counts: every pair seen twice kept (support floor 2 baskets), on
+    // the same baskets, read into memory first; mining alone, its own peak.
+    log("rules: mining at a support floor of 2 baskets …");
+    let (mut names, mut baskets, mut scratch) = (Interner::default(), Baskets::default(), Vec::new());
+    crate::members::recommend::for_each_basket(&store, settings.tz, day - chrono::Days::new(89), day, |b| {
+        scratch.extend(b.lines.iter().map(|l| names.id(l.sku)));
+        baskets.push(&mut scratch);
+    })?;
+    let loose = MineParams { min_support_bp: 0, ..settings.params() };
+    let reset_loose = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let rss_loose = status_kb("VmRSS:").unwrap_or(0);
+    let t = Instant::now();
+    let mined = mine_ids(&baskets, names.len(), &loose);
+    let loose_s = t.elapsed().as_secs_f64();
+    let peak_loose = status_kb("VmHWM:").unwrap_or(0);
+    std::hint::black_box(mined.rules.len());
     let what = format!("{made} lines, {sales} baskets, {} SKUs", run.skus);
     let c = &settings.config;
     Ok(vec![
@@ -281,6 +298,20 @@ pub fn figures(root: &Path, lines: u64, log: &mut impl FnMut(&str)) -> anyhow::R
                 run.sku_rules,
                 run.category_rules,
                 run.rule_sets
+            ),
+        },
+        Figure {
+            name: format!("rule mining alone at a support floor of 2 baskets ({what})"),
+            value: loose_s,
+            unit: "s",
+            note: format!(
+                "worst case for the pair map: {} frequent SKUs, {} pairs counted, {} rules before top K; peak +{:.0} MB over the RSS before it ({:.0} MB){}",
+                mined.frequent_items,
+                mined.pairs_counted,
+                mined.rules.len(),
+                peak_loose.saturating_sub(rss_loose) as f64 / 1024.0,
+                rss_loose as f64 / 1024.0,
+                if reset_loose { "" } else { " (clear_refs refused: whole-process peak)" }
             ),
         },
         Figure {

@@ -89,7 +89,8 @@ impl RecommendSettings {
         RecommendSettings { config: c.recommend, tz: c.timezone(), remind_days_before: c.analytics.remind_days_before }
     }
 
-    fn params(&self) -> MineParams {
+    /// The mining thresholds.
+    pub fn params(&self) -> MineParams {
         MineParams {
             min_support_bp: self.config.min_support_bp,
             min_confidence_bp: self.config.min_confidence_bp,
