@@ -6,8 +6,9 @@
 //! also gets B with a set probability), members with two favourite categories. The bench times
 //! `members::recommend::run` (reading, mining, writing) and the mining alone, its peak memory
 //! (VmHWM, reset before the run) and a same-run baseline: one plain pass over the same sales
-//! counting SKUs (read, decode, one hash-map increment per line). Nothing here is used by the
-//! daemon.
+//! counting SKUs (read, decode, one hash-map increment per line); then the mining alone again on
+//! the same baskets at a support floor of 2 baskets, the pair map's worst case. Nothing here is
+//! used by the daemon.
 
 use std::collections::HashMap;
 use std::path::Path;
