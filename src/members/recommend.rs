@@ -486,9 +486,9 @@ fn render_all(store: &Store, scored: Vec<Scored>) -> Result<Vec<Suggestion>, Sto
 fn rules_of(store: &Store, keys: impl IntoIterator<Item = ItemKey>) -> Result<BTreeMap<ItemKey, Vec<Rule>>, StoreError> {
     let mut out = BTreeMap::new();
     for k in keys {
-        if !out.contains_key(&k) {
-            let rules = rules_for(store, &k)?;
-            out.insert(k, rules);
+        if let std::collections::btree_map::Entry::Vacant(slot) = out.entry(k) {
+            let rules = rules_for(store, slot.key())?;
+            slot.insert(rules);
         }
     }
     Ok(out)
