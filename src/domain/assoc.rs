@@ -49,21 +49,13 @@ impl Rule {
     pub fn lift_milli(&self) -> u32 {
         let num = self.both as u128 * self.baskets as u128 * 1000;
         let den = self.antecedent_baskets as u128 * self.consequent_baskets as u128;
-        if den == 0 {
-            0
-        } else {
-            u32::try_from(num / den).unwrap_or(u32::MAX)
-        }
+        num.checked_div(den).map_or(0, |l| u32::try_from(l).unwrap_or(u32::MAX))
     }
 }
 
 /// `part / whole` in basis points, rounded down; 0 when `whole` is 0.
 fn ratio_bp(part: u64, whole: u64) -> u32 {
-    if whole == 0 {
-        0
-    } else {
-        u32::try_from(part * 10_000 / whole).unwrap_or(u32::MAX)
-    }
+    (part * 10_000).checked_div(whole).map_or(0, |r| u32::try_from(r).unwrap_or(u32::MAX))
 }
 
 // --- Mining ----------------------------------------------------------------------------------------
