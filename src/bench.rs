@@ -6,6 +6,7 @@
 pub mod analytics;
 pub mod cloud;
 pub mod replenishment;
+pub mod rules;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,8 @@ pub struct BenchOptions {
     pub journal_mb: u64,
     /// Run only phases whose name contains this (baselines always run).
     pub only: Option<String>,
+    /// Sale lines of the rule-mining benchmark (`rules`).
+    pub lines: u64,
 }
 
 impl BenchOptions {
@@ -387,6 +390,9 @@ fn run_in(root: &Path, opts: &BenchOptions, log: &mut impl FnMut(&str)) -> anyho
     }
     if opts.wants("replenishment") {
         figs.extend(replenishment::figures(root, opts.products, log)?);
+    }
+    if opts.wants("rules") {
+        figs.extend(rules::figures(root, opts.lines, log)?);
     }
     if opts.journal_mb > 0 && opts.wants("recover") {
         log(&format!("recovery from a snapshot and a {} MB journal …", opts.journal_mb));

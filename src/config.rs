@@ -881,6 +881,10 @@ pub struct Config {
     /// `[attendance]`: grace times of staff attendance (`staff::attendance`, docs/staff.md).
     #[serde(default)]
     pub attendance: AttendanceConfig,
+    /// `[recommend]`: association-rule mining and suggestions (`members::recommend`,
+    /// docs/members-analytics.md "Recommendations").
+    #[serde(default)]
+    pub recommend: RecommendConfig,
 }
 
 /// `[store]`: who this hub is. The three ids form its MQTT topics:
@@ -2178,6 +2182,48 @@ impl AttendanceConfig {
     }
 }
 
+/// `[recommend]`: the nightly association-rule run and the suggestions that read it
+/// (`domain::assoc`, `members::recommend`, docs/members-analytics.md "Recommendations").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecommendConfig {
+    /// Days of sales the rules are mined from, ending today (default 90, 7–730).
+    pub window_days: u32,
+    /// A pair must be in at least this share of the window's baskets, bp (default 10 = 0.1 %;
+    /// 0–10000; never fewer than 2 baskets).
+    pub min_support_bp: u32,
+    /// A rule A → B needs this share of A's baskets to hold B, bp (default 500 = 5 %; 0–10000).
+    pub min_confidence_bp: u32,
+    /// … and at least this lift, thousandths (default 1200 = 1.2; 1000–1000000: below 1.0, A
+    /// makes B less likely).
+    pub min_lift_milli: u32,
+    /// Rules kept per SKU or category, strongest first (default 10, 1–100).
+    pub max_rules_per_item: u32,
+    /// Shop-local time of the nightly run (default "03:40").
+    #[serde(deserialize_with = "hh_mm")]
+    pub mine_at: chrono::NaiveTime,
+    /// Half-life of a purchase in a member's category preferences, days (default 60, 1–3650).
+    pub half_life_days: u32,
+    /// A member's baskets of the last this many days trigger rules, and SKUs bought in them are
+    /// not suggested again unless their repurchase is due (default 30, 1–365).
+    pub recent_days: u32,
+}
+
+impl Default for RecommendConfig {
+    fn default() -> Self {
+        RecommendConfig {
+            window_days: 90,
+            min_support_bp: 10,
+            min_confidence_bp: 500,
+            min_lift_milli: 1200,
+            max_rules_per_item: 10,
+            mine_at: chrono::NaiveTime::from_hms_opt(3, 40, 0).unwrap_or_default(),
+            half_life_days: 60,
+            recent_days: 30,
+        }
+    }
+}
+
 /// A shop-local wall time written "HH:MM" (24-hour).
 fn hh_mm<'de, D: Deserializer<'de>>(d: D) -> Result<chrono::NaiveTime, D::Error> {
     let s = String::deserialize(d)?;
@@ -2390,6 +2436,32 @@ impl Config {
         self.validate_tickets()?;
         self.validate_stock()?;
         self.validate_attendance()?;
+        self.validate_recommend()?;
+        Ok(())
+    }
+
+    fn validate_recommend(&self) -> Result<(), Invalid> {
+        let c = &self.recommend;
+        let ranges: [(&str, u32, u32, u32, &str); 7] = [
+            ("window_days", c.window_days, 7, 730, "days"),
+            ("min_support_bp", c.min_support_bp, 0, 10_000, "bp"),
+            ("min_confidence_bp", c.min_confidence_bp, 0, 10_000, "bp"),
+            ("min_lift_milli", c.min_lift_milli, 1000, 1_000_000, "thousandths"),
+            ("max_rules_per_item", c.max_rules_per_item, 1, 100, "rules"),
+            ("half_life_days", c.half_life_days, 1, 3650, "days"),
+            ("recent_days", c.recent_days, 1, 365, "days"),
+        ];
+        for (k, v, lo, hi, unit) in ranges {
+            if !(lo..=hi).contains(&v) {
+                return Err(invalid(key("recommend", k), format!("expected {lo} to {hi} {unit}, got {v}")));
+            }
+        }
+        if c.recent_days > c.window_days {
+            return Err(invalid(
+                key("recommend", "recent_days"),
+                format!("{} recent days do not fit in the {}-day window; lower recent_days or raise window_days", c.recent_days, c.window_days),
+            ));
+        }
         Ok(())
     }
 

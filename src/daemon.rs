@@ -64,6 +64,7 @@ pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>, 
         None => None,
     };
     let replenishment = tokio::spawn(replenishment_daily(Arc::clone(&store), Arc::clone(&ctx)));
+    let rule_mining = tokio::spawn(rule_mining_daily(Arc::clone(&store), Arc::clone(&ctx)));
     let serve = tokio::spawn(server.serve(Arc::clone(&store), ctx));
     let nightly = tokio::spawn(nightly_jobs(Arc::clone(&store), loyalty));
     let campaigns = tokio::spawn(campaign_ticks(Arc::clone(&store), campaign_settings));
@@ -104,6 +105,7 @@ pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>, 
     }
     nightly.abort();
     replenishment.abort();
+    rule_mining.abort();
     campaigns.abort();
     release.abort();
     tracing::info!("shutting down");
@@ -171,6 +173,32 @@ async fn replenishment_daily(store: Arc<Store>, ctx: Arc<Context>) {
             Ok(Ok(r)) => tracing::info!(day = %r.day, skus = r.skus, to_order = r.to_order, urgent = r.urgent, took_ms = r.took_ms, "replenishment run"),
             Ok(Err(e)) => tracing::error!(error = %e, "replenishment run failed"),
             Err(e) => tracing::error!(error = %e, "replenishment task failed"),
+        }
+    }
+}
+
+/// The nightly association-rule mining (`members::recommend::run`) at `[recommend].mine_at`
+/// shop-local, checked each minute; also at start when today's run is missing and the time has
+/// passed (the same rule as replenishment's, `replenishment::due`). A failed run is logged and
+/// tried again a minute later.
+async fn rule_mining_daily(store: Arc<Store>, ctx: Arc<Context>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let now = crate::clock::local(store.clock().now(), ctx.recommend.tz);
+        let last = match crate::members::recommend::latest_run(&store) {
+            Ok(run) => run.map(|r| r.day),
+            Err(e) => {
+                tracing::error!(error = %e, "rule mining: cannot read the last run");
+                continue;
+            }
+        };
+        let Some(day) = crate::inventory::replenishment::due(now, ctx.recommend.config.mine_at, last) else { continue };
+        let (s, c) = (Arc::clone(&store), Arc::clone(&ctx));
+        match tokio::task::spawn_blocking(move || crate::members::recommend::run(&s, &c.recommend, day)).await {
+            Ok(Ok(r)) => tracing::info!(day = %r.day, baskets = r.baskets, sku_rules = r.sku_rules, category_rules = r.category_rules, took_ms = r.took_ms, "association rules mined"),
+            Ok(Err(e)) => tracing::error!(error = %e, "rule mining failed"),
+            Err(e) => tracing::error!(error = %e, "rule mining task failed"),
         }
     }
 }

@@ -238,10 +238,13 @@ enum Command {
         journal_mb: u64,
         /// Run only the phases whose name contains this (e.g. `durable-8`, `relaxed`, `lookup`,
         /// `recover`, `analytics` (members = --products; includes `clv`), `clv`, `replenishment`
-        /// (SKUs = --products; the figure uses 20000)); the baselines always run, for the
-        /// ratios.
+        /// (SKUs = --products; the figure uses 20000), `rules` (sale lines = --lines)); the
+        /// baselines always run, for the ratios.
         #[arg(long)]
         only: Option<String>,
+        /// Sale lines of the rule-mining benchmark (`--only rules`).
+        #[arg(long, default_value_t = 1_000_000)]
+        lines: u64,
     },
     /// Test helper: commits stock moves in durable mode forever, printing each acknowledged move.
     #[command(hide = true)]
@@ -278,6 +281,10 @@ enum Command {
     /// their flags (late, early leave, missing clock-out, absent), corrections, hours for payroll.
     #[command(subcommand)]
     Attendance(AttendanceCmd),
+    /// Recommendations (推荐): mine association rules now, list them, suggestions for a member
+    /// or a SKU ([recommend]; docs/members-analytics.md "Recommendations").
+    #[command(subcommand)]
+    Recommend(RecommendCmd),
 }
 
 /// `storehub report KIND [--from DATE] [--to DATE] [--period day|week|month] [--format csv|json]`.
@@ -553,6 +560,16 @@ enum AnalyticsCmd {
         #[arg(long, value_enum, default_value = "bgnbd")]
         model: ClvModel,
     },
+    /// Offline evaluation of personal suggestions: mine on the days before the last
+    /// --split-days, suggest 5 per member, hit rate @5 on the holdout vs the 5 best sellers.
+    RecommendEval {
+        /// Days at the end held out (1–365).
+        #[arg(long, default_value_t = 28)]
+        split_days: u32,
+        /// Shop-local last day of the holdout (default today).
+        #[arg(long, value_name = "DATE")]
+        date: Option<chrono::NaiveDate>,
+    },
     /// One row per member: member_ref, frequency, recency, T, monetary, r, f, m, segment, tags,
     /// dormant, dormant_reason, repurchase_due. Rules from [analytics].
     Members {
@@ -565,6 +582,37 @@ enum AnalyticsCmd {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum RecommendCmd {
+    /// Run the nightly mining now over the [recommend] window ending today (or --date): rules
+    /// replaced, summary printed.
+    Mine {
+        /// Shop-local day the window ends on (default today).
+        #[arg(long, value_name = "DATE")]
+        date: Option<chrono::NaiveDate>,
+    },
+    /// The latest run and the stored rules (support, confidence, lift): one SKU's or
+    /// category's, else the first --limit rule sets.
+    Rules {
+        #[arg(long, conflicts_with = "category")]
+        sku: Option<String>,
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Personal suggestions for a member, each with its reason.
+    ForMember {
+        /// Member id.
+        id: u64,
+        /// Shop-local day to suggest for (default today).
+        #[arg(long, value_name = "DATE")]
+        date: Option<chrono::NaiveDate>,
+    },
+    /// "Also bought" for a SKU, each with its reason.
+    AlsoBought { sku: String },
 }
 
 #[derive(Subcommand)]
@@ -2085,6 +2133,7 @@ fn context(cfg: Option<&Config>) -> ops::Context {
         tickets: cfg.map(storehub::members::tickets::TicketRules::from_config).unwrap_or_default(),
         stock: cfg.map(|c| c.stock).unwrap_or_default(),
         attendance: cfg.map(|c| c.attendance).unwrap_or_default(),
+        recommend: cfg.map(storehub::members::recommend::RecommendSettings::from_config).unwrap_or_default(),
     }
 }
 
@@ -2389,6 +2438,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
             };
             write_export(&buf, args.output.as_deref(), rows, "rows")
         }
+        Command::Recommend(cmd) => {
+            use storehub::control::recommend::RecommendRequest as R;
+            let r = match cmd {
+                RecommendCmd::Mine { date } => R::Mine { date: *date },
+                RecommendCmd::Rules { sku, category, limit } => R::Rules { sku: sku.clone(), category: category.clone(), limit: *limit },
+                RecommendCmd::ForMember { id, date } => R::ForMember { member_id: *id, date: *date },
+                RecommendCmd::AlsoBought { sku } => R::AlsoBought { sku: sku.clone() },
+            };
+            print_json(&request(&cli, Request::Recommend { request: r })?.result)
+        }
+        Command::Analytics(AnalyticsCmd::RecommendEval { split_days, date }) => {
+            let r = storehub::control::recommend::RecommendRequest::Eval { split_days: *split_days, date: *date };
+            print_json(&request(&cli, Request::Recommend { request: r })?.result)
+        }
         Command::Analytics(AnalyticsCmd::Members { as_of, format, output }) => {
             let cfg = load_config(&cli, false)?;
             let params = cfg.as_ref().map(|c| c.analytics.params()).unwrap_or_default();
@@ -2659,7 +2722,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             );
             Ok(())
         }
-        Command::Bench { products, seconds, dir, journal_mb, only } => {
+        Command::Bench { products, seconds, dir, journal_mb, only, lines } => {
             let dir = match dir.clone().or_else(|| cli.data_dir.clone()) {
                 Some(d) => d,
                 None => std::env::current_dir()?,
@@ -2672,6 +2735,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 lookups: 100_000,
                 journal_mb: *journal_mb,
                 only: only.clone(),
+                lines: *lines,
             };
             let figs = storehub::bench::run(&opts, |m| eprintln!("bench: {m}"))?;
             println!("{}", storehub::bench::markdown(&figs));

@@ -167,7 +167,7 @@ fn unknown_top_level_section() {
         message(&with_base("\n[mqqt]\nenabled = true\n")),
         "config/storehub.toml:10: unknown key [mqqt]; expected one of: store, data, barcode, lanes, \
          devices, mqtt, web, checkout, loyalty, log, analytics, campaigns, messages, tickets, stock, \
-         attendance"
+         attendance, recommend"
     );
 }
 
@@ -540,4 +540,13 @@ fn attendance_grace_out_of_range_names_the_key() {
     assert!(m.contains("expected 1 to 24 hours, got 0"), "{m}");
     let m = message(&with_base("\n[attendance]\nlate_grace = 5\n"));
     assert!(m.contains("late_grace"), "{m}");
+}
+
+/// `[recommend]`: each range and the recent period inside the window, named by key.
+#[test]
+fn recommend_section_values_are_checked() {
+    assert!(message(&with_base("\n[recommend]\nmin_lift_milli = 900\n")).contains("[recommend].min_lift_milli: expected 1000 to 1000000 thousandths, got 900"));
+    assert!(message(&with_base("\n[recommend]\nwindow_days = 20\nrecent_days = 30\n")).contains("[recommend].recent_days: 30 recent days do not fit in the 20-day window"));
+    assert!(message(&with_base("\n[recommend]\nmine_at = \"25:00\"\n")).contains("expected a time \"HH:MM\""));
+    assert!(message(&with_base("\n[recommend]\nmin_suport_bp = 10\n")).contains("unknown key [recommend].min_suport_bp"));
 }

@@ -89,6 +89,7 @@ fn rig(link: &std::path::Path) -> Rig {
         tickets: storehub::members::tickets::TicketRules::from_config(&demo),
         stock,
         attendance: Default::default(),
+        recommend: storehub::members::recommend::RecommendSettings::from_config(&demo),
     };
     Rig { _dir: dir, clock, store, ctx, cfg, shelves, stock }
 }

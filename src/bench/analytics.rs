@@ -21,11 +21,11 @@ use crate::store::{Store, TreeId, TxError};
 /// Categories the synthetic history buys from.
 const CATEGORIES: [&str; 8] = ["milk", "bread", "rice", "oil", "snacks", "drinks", "fruit", "household"];
 
-/// splitmix64: a small, fixed-seed generator.
-struct Rng(u64);
+/// splitmix64: a small, fixed-seed generator (also the rule bench's, `bench::rules`).
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -33,7 +33,7 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
 }

@@ -75,7 +75,7 @@ pub fn synthetic_series(i: usize, sku: &str, first_day: NaiveDate) -> DemandSeri
     DemandSeries { end_on_hand: Some(10), revenue_fen, ..DemandSeries::new(sku, first_day, qty, fl) }
 }
 
-fn status_kb(field: &str) -> Option<u64> {
+pub(super) fn status_kb(field: &str) -> Option<u64> {
     let text = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = text.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()

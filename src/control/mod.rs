@@ -15,6 +15,7 @@ pub mod performance;
 pub mod server;
 pub mod stocktake;
 pub mod attendance;
+pub mod recommend;
 
 use std::path::{Path, PathBuf};
 
@@ -290,6 +291,8 @@ pub enum Request {
     MemberAddBy { member: NewMember, staff: String },
     /// Staff performance, targets and commission (`storehub staff performance|target|commission`).
     Performance { request: performance::PerfRequest },
+    /// A recommendation request (`storehub recommend …`, `control::recommend`).
+    Recommend { request: recommend::RecommendRequest },
 }
 
 impl Request {
@@ -399,6 +402,7 @@ impl Request {
             Request::Attendance { .. } => "attendance",
             Request::MemberAddBy { .. } => "member_add_by",
             Request::Performance { .. } => "performance",
+            Request::Recommend { .. } => "recommend",
         }
     }
 }

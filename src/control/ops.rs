@@ -41,6 +41,8 @@ pub struct Context {
     pub stock: crate::config::StockConfig,
     /// `[attendance]` (defaults when no config is given).
     pub attendance: crate::config::AttendanceConfig,
+    /// `[recommend]` with the time zone (defaults when no config is given).
+    pub recommend: crate::members::recommend::RecommendSettings,
 }
 
 /// Applies one request. Errors are messages for the person at the CLI.
@@ -277,6 +279,7 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         Request::MemberMerge { from, into, staff } => member_merge(store, ctx, &from, &into, &staff),
         req @ (Request::MemberProfile { .. } | Request::MemberProfilesRebuild | Request::Report { .. }) => profile_request(store, ctx, req),
         Request::Attendance { request } => super::attendance::handle(store, ctx, request),
+        Request::Recommend { request } => super::recommend::handle(store, ctx, request),
     }
 }
 

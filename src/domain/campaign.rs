@@ -9,6 +9,7 @@
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::assoc::ItemKey;
 use crate::domain::pricing::CouponKind;
 
 /// 100 % in basis points.
@@ -119,6 +120,18 @@ pub struct Target {
     /// Tier ids.
     pub tiers: Vec<String>,
     pub filter: Filter,
+    /// "Bought X but never Y" (买了 X 但从未买过 Y), X and Y a SKU or a category each.
+    pub bought_but_never: Option<BoughtButNever>,
+}
+
+/// The "bought X but never Y" target: members whose purchases (all time, lines returned in full
+/// left out) include `bought` and not `never`. JSON
+/// `{"bought": {"sku": "MILK-1"}, "never": {"category": "奶瓶"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoughtButNever {
+    pub bought: ItemKey,
+    pub never: ItemKey,
 }
 
 /// The custom filter of a target; every field set must hold.
@@ -160,6 +173,9 @@ pub struct Candidate<'a> {
     pub birthday: Option<NaiveDate>,
     /// Open point lots: (last usable day, points remaining).
     pub lots: &'a [(Option<NaiveDate>, i64)],
+    /// What the member ever bought, SKUs and categories, sorted (filled when a target asks
+    /// "bought X but never Y"; empty otherwise).
+    pub bought: &'a [ItemKey],
 }
 
 /// Days from `today` to the next birthday (0 when it is today). 29 February counts as
@@ -197,6 +213,7 @@ pub fn matches(target: &Target, c: &Candidate, today: NaiveDate) -> bool {
             c.lots.iter().any(|(exp, left)| *left > 0 && exp.is_some_and(|e| within((e - today).num_days(), n)))
         })
         && f.repurchase_due.is_none_or(|due| due == c.repurchase_due)
+        && target.bought_but_never.as_ref().is_none_or(|b| c.bought.binary_search(&b.bought).is_ok() && c.bought.binary_search(&b.never).is_err())
 }
 
 // --- Offers and playbooks ------------------------------------------------------------------------
@@ -475,6 +492,7 @@ mod tests {
             repurchase_due: false,
             birthday: Some(d(1990, 12, 1)),
             lots: &lots,
+            bought: &[],
         };
         assert!(matches(&Target::default(), &c, today), "an empty target takes everyone");
         let t = |f: Filter| Target { filter: f, ..Target::default() };
@@ -505,6 +523,28 @@ mod tests {
         assert!(!matches(&t(Filter { days_since_last_max: Some(1000), ..Filter::default() }), &never, today));
         assert!(!matches(&t(Filter { p_alive_below_bp: Some(10_000), ..Filter::default() }), &never, today));
         assert!(!matches(&Target { dormant_reasons: vec!["price".into()], ..Target::default() }, &never, today));
+    }
+
+    /// Bought 奶粉 (SKU F) but never a 奶瓶 (category): a member with F and only 尿布 matches; one
+    /// who also bought a 奶瓶 does not; one who never bought F does not.
+    #[test]
+    fn bought_x_but_never_y() {
+        let today = d(2026, 11, 25);
+        let t = Target {
+            bought_but_never: Some(BoughtButNever { bought: ItemKey::Sku("F".into()), never: ItemKey::Category("奶瓶".into()) }),
+            ..Target::default()
+        };
+        let mut a = vec![ItemKey::Sku("F".into()), ItemKey::Category("尿布".into())];
+        a.sort();
+        let mut b = vec![ItemKey::Sku("F".into()), ItemKey::Category("奶瓶".into())];
+        b.sort();
+        let c = vec![ItemKey::Category("奶瓶".into())];
+        assert!(matches(&t, &Candidate { bought: &a, ..Candidate::default() }, today));
+        assert!(!matches(&t, &Candidate { bought: &b, ..Candidate::default() }, today));
+        assert!(!matches(&t, &Candidate { bought: &c, ..Candidate::default() }, today));
+        assert!(!matches(&t, &Candidate::default(), today));
+        let json: Target = serde_json::from_str(r#"{"bought_but_never": {"bought": {"sku": "F"}, "never": {"category": "奶瓶"}}}"#).unwrap();
+        assert_eq!(json, t);
     }
 
     #[test]

@@ -129,6 +129,7 @@ mod tests {
         (crate::staff::commission::EVENT_COMMISSION_RULES_CHANGED, Business),
         (crate::members::online_orders::EVENT_ORDER_INGESTED, Business),
         (crate::members::merge::EVENT_MEMBER_MERGED, Business),
+        (crate::members::recommend::EVENT_RULES_MINED, Business),
     ];
 
     #[test]
@@ -136,11 +137,12 @@ mod tests {
         for (event_type, class) in EVERY_EVENT {
             assert_eq!(class_of(event_type), *class, "{event_type}");
         }
-        // 70 business types (47 + six purchase-order, two alert, two restock, four stocktake,
+        // 71 business types (47 + six purchase-order, two alert, two restock, four stocktake,
         // the replenishment run's one, four attendance, the staff target, the commission rules,
-        // the online order's and the member merge's), 5 telemetry ones (four shelf, one beam).
+        // the online order's, the member merge's and the rule mining's), 5 telemetry ones (four
+        // shelf, one beam).
         let telemetry = EVERY_EVENT.iter().filter(|(_, c)| *c == Telemetry).count();
-        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (70, 5));
+        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (71, 5));
     }
 
     /// The list above names every `pub const EVENT_… = "…"` in src/, so a new event type cannot

@@ -20,6 +20,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::coupons::{self, CouponTemplate, Validity};
+use crate::domain::assoc::ItemKey;
 use crate::domain::campaign::{self as dc, Funnel, FunnelMember, Offer, Target};
 use crate::domain::loyalty::earn::{CampaignTarget, PointsCampaign};
 use crate::domain::rfm::RfmParams;
@@ -117,7 +118,25 @@ pub struct Campaign {
     pub targeted: u64,
 }
 impl Record for Campaign {
+    const VERSION: u8 = 2;
     const NAME: &'static str = "campaign";
+
+    /// Version 1's target had no `bought_but_never`: it sits after the target's filter, inside
+    /// the record, so the bytes up to the filter are read, `None` is put after them, and the
+    /// rest follows unchanged.
+    fn upgrade(version: u8, bytes: &[u8]) -> Result<Self, StoreError> {
+        type Head = (String, String, Option<String>, Vec<String>, Vec<String>, Vec<String>, Vec<String>, dc::Filter);
+        let corrupt = |e: postcard::Error| StoreError::Corrupt(format!("campaign record (version {version}) does not decode: {e}"));
+        match version {
+            1 => {
+                let (head, rest) = postcard::take_from_bytes::<Head>(bytes).map_err(corrupt)?;
+                let mut out = postcard::to_allocvec(&(head, None::<dc::BoughtButNever>)).map_err(|e| StoreError::Encode(e.to_string()))?;
+                out.extend_from_slice(rest);
+                postcard::from_bytes(&out).map_err(corrupt)
+            }
+            _ => Err(StoreError::Corrupt(format!("campaign record has unknown version tag {version}"))),
+        }
+    }
 }
 
 /// One targeted member of a campaign and what they were sent.
@@ -336,6 +355,17 @@ pub fn check_new(store: &Store, new: &NewCampaign, settings: &CampaignSettings) 
             return Err(field(&format!("target.{k}"), format!("unknown value {bad:?}; expected one of {}", known.join(", "))));
         }
     }
+    if let Some(b) = &new.target.bought_but_never {
+        for (k, item) in [("bought", &b.bought), ("never", &b.never)] {
+            let (ItemKey::Sku(id) | ItemKey::Category(id)) = item;
+            if id.trim().is_empty() {
+                return Err(field(&format!("target.bought_but_never.{k}"), "expected {\"sku\": \"…\"} or {\"category\": \"…\"} with a non-empty id"));
+            }
+        }
+        if b.bought == b.never {
+            return Err(field("target.bought_but_never.never", "is the same as bought: nobody can have bought it and never bought it"));
+        }
+    }
     match &new.offer {
         Offer::Coupon { template_id } => match coupons::template(store, template_id)? {
             None => return Err(field("offer.coupon.template_id", format!("no coupon template {template_id:?}; `storehub coupons templates` lists them"))),
@@ -486,6 +516,11 @@ fn load(store: &Store, id: &str) -> Result<Campaign, CampaignError> {
 pub fn select_targets(store: &Store, target: &Target, settings: &CampaignSettings, today: NaiveDate) -> Result<Vec<u64>, StoreError> {
     let rows = super::analytics::member_rows(store, settings.tz, today, &settings.rfm)?;
     let members: HashMap<u64, super::Member> = super::all_members(store)?.into_iter().map(|m| (m.id, m)).collect();
+    // Read only when a target asks "bought X but never Y": it scans every sale.
+    let bought = match &target.bought_but_never {
+        Some(_) => super::recommend::items_bought_by_members(store, settings.tz)?,
+        None => HashMap::new(),
+    };
     let mut out = Vec::new();
     for r in &rows {
         // A merged member is closed (`members::merge`): never a target.
@@ -504,6 +539,7 @@ pub fn select_targets(store: &Store, target: &Target, settings: &CampaignSetting
             repurchase_due: !r.repurchase_due.is_empty(),
             birthday: m.birthday,
             lots: &lots,
+            bought: bought.get(&r.member_id).map_or(&[], Vec::as_slice),
         };
         if dc::matches(target, &c, today) {
             out.push(r.member_id);
@@ -1131,5 +1167,43 @@ mod outreach {
                 (m.id, Status { state: m.state.as_str().to_string(), delivered: m.state == MessageState::Delivered || clicked, clicked })
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod bought_but_never_tests {
+    use super::*;
+
+    /// A version 1 campaign (no `bought_but_never` in its target) reads back with `None` there
+    /// and every other field as written.
+    #[test]
+    fn a_version_1_campaign_upgrades() {
+        let at: DateTime<Utc> = "2026-11-01T02:00:00Z".parse().unwrap();
+        let c = Campaign {
+            id: "c1".into(),
+            name: "唤醒".into(),
+            playbook: Some("dormant-natural".into()),
+            target: Target { segments: vec!["hibernating".into()], filter: dc::Filter { days_since_last_min: Some(60), ..Default::default() }, ..Target::default() },
+            offer: Offer::MessageOnly,
+            message_template_id: Some("t1".into()),
+            follow_up_ticket: true,
+            start_at: None,
+            holdout_bp: 1000,
+            response_days: 14,
+            state: CampaignState::Draft,
+            created_at: at,
+            launched_at: None,
+            launch_complete: false,
+            ends_at: None,
+            finished_at: None,
+            targeted: 3,
+        };
+        let v2 = postcard::to_allocvec(&c).unwrap();
+        let t = &c.target;
+        let head = postcard::to_allocvec(&(&c.id, &c.name, &c.playbook, &t.segments, &t.tags, &t.dormant_reasons, &t.tiers, &t.filter)).unwrap();
+        assert_eq!(v2[head.len()], 0, "the None of bought_but_never follows the filter");
+        let mut v1 = v2.clone();
+        v1.remove(head.len());
+        assert_eq!(Campaign::upgrade(1, &v1).unwrap(), c);
     }
 }

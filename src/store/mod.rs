@@ -164,7 +164,7 @@ pub enum TreeId {
     Alerts,
     /// `i/<sku>` or `c/<category>` → the association rules whose antecedent it is, packed in one
     /// record (`members::recommend::RuleSet`), written by the nightly mining run; its summary
-    /// is `meta` `assoc_run`. See `members::recommend`.
+    /// is `meta` `assoc_run`, its best sellers `meta` `assoc_popular`. See `members::recommend`.
     AssociationRules,
     /// member id (u64 BE) → MemberProfile (preferred categories, price sensitivity, weekday and
     /// hour, channel mix, average basket). See `members::profile`.

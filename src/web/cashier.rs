@@ -1006,6 +1006,7 @@ fn script_strings(lang: Lang) -> serde_json::Value {
     let p = |zh, en| lang.pick(zh, en).to_string();
     serde_json::json!({
         "unknown_barcode": p("未知条码", "Unknown barcode"),
+        "addons": p("推荐加购", "Add-ons"),
         "needs_weight": p("请称重：", "Weigh it: "),
         "weigh": p("称重", "Weigh"),
         "grams": p("克（不填则取秤上重量）", "grams (blank: the scale's weight)"),
@@ -1176,6 +1177,7 @@ async fn cashier_page(State(state): State<AppState>, Extension(me): Extension<Id
                         button type="submit" { (lang.pick("识别会员", "Find member")) }
                     }
                     div #member-panel .member-panel {}
+                    div #addons .member-panel hidden {}
                     form #coupon-form .row {
                         input #coupon .grow name="code" autocomplete="off" inputmode="numeric"
                             aria-label=(lang.pick("优惠券码", "Coupon code"))

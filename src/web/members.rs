@@ -637,6 +637,7 @@ async fn profile_page(State(state): State<AppState>, Extension(me): Extension<Id
         .await?;
     let (today, m, (points, points_total), (sv, sv_total), (sales, sales_truncated), coupons, names, tickets) = data;
     let preference_profile = super::member_profile::load(&state, lang, id).await?;
+    let suggestions = super::recommend::for_member(&state, lang, m.id).await?;
     let tz = state.ctx.tz;
     let rule = state.ctx.loyalty.tier(&m.tier);
     let group = |g: CouponGroup| -> Vec<&IssuedCoupon> { coupons.iter().rev().filter(|c| coupon_group(c, today) == g).take(COUPONS_SHOWN).collect() };
@@ -813,6 +814,7 @@ async fn profile_page(State(state): State<AppState>, Extension(me): Extension<Id
         }
         (super::tickets::profile_section(lang, &me, m.id, &tickets, tz))
         (super::member_profile::section(lang, &preference_profile))
+        (super::recommend::member_section(lang, &suggestions))
     };
     Ok(forms::render(&state, &me, &format!("{} {}", lang.pick("会员", "Member"), m.id), body).into_response())
 }

@@ -32,6 +32,7 @@ pub mod openapi;
 pub mod page;
 pub mod purchase;
 pub mod replenishment;
+pub mod recommend;
 pub mod reports;
 pub mod routes;
 pub mod staff;

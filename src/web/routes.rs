@@ -140,6 +140,7 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(super::member_profile::routes());
     t.extend(super::attendance::routes());
     t.extend(super::performance::routes());
+    t.extend(super::recommend::routes());
     t
 }
 

@@ -64,6 +64,7 @@ impl WebShop {
             tickets: storehub::members::tickets::TicketRules::from_config(&cfg),
             stock: cfg.stock,
             attendance: cfg.attendance,
+            recommend: storehub::members::recommend::RecommendSettings::from_config(&cfg),
         };
         let cost = storehub::staff::HashCost::minimal_for_tests();
         for (id, role) in ACCOUNTS {

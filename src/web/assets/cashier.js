@@ -106,6 +106,22 @@
     $("points-max").textContent = m.points_max_fen > 0 ? `${S.max_points} ${yuan(m.points_max_fen)}` : "";
   }
 
+  // Add-ons (推荐加购) for a member's open cart, asked again only when the cart's SKUs change.
+  let addonsFor = "";
+  async function renderAddons(v) {
+    const box = $("addons");
+    const key = v.member && v.lines.length ? v.lines.map((l) => l.sku).join(",") : "";
+    if (key === addonsFor) return;
+    addonsFor = key;
+    if (!key) { box.hidden = true; box.innerHTML = ""; return; }
+    const res = await sh.send("GET", `${api}/suggestions`);
+    if (addonsFor !== key) return; // the cart changed meanwhile
+    const list = res.ok && res.body ? res.body.suggestions : [];
+    box.hidden = list.length === 0;
+    box.innerHTML = `<div class="muted">${esc(S.addons)}</div><ul>` +
+      list.map((s) => `<li><span>${esc(pick(s, "name"))} <small class="muted">${esc(pick(s, "reason"))}</small></span></li>`).join("") + "</ul>";
+  }
+
   function renderCoupons(v) {
     $("coupons-applied").innerHTML = v.coupons.map((c) =>
       `<span>${esc(c)}<button type="button" class="secondary" data-uncoupon="${esc(c)}" title="${esc(S.coupon_remove)}">×</button></span>`).join("");
@@ -155,6 +171,7 @@
     if ($("cart-lines").contains(document.activeElement)) { pending = v; } else { renderLines(v); }
     renderTotals(v);
     renderMember(v);
+    renderAddons(v);
     renderCoupons(v);
     renderNotice(v);
     $("shift-form").hidden = !!v.shift;
