@@ -27,7 +27,7 @@ use storehub::devices::transport::gpio::SimPins;
 use storehub::devices::transport::open_serial;
 use storehub::devices::{DeviceEvent, DriverCtx, DriverExit};
 use storehub::domain::shelf::ShelfChange;
-use storehub_wire::{encode_frame, AckCode, Feed, FrameAccumulator, FwVersion, HubMsg, NodeMsg, MAX_FRAME_LEN};
+use storehub_wire::{encode_frame, AckCode, Feed, FrameAccumulator, FwVersion, HubMsg, NodeMsg, MAX_FRAME_LEN, PROTOCOL_VERSION};
 
 use common::*;
 
@@ -107,7 +107,7 @@ fn frame(msg: &NodeMsg) -> Vec<u8> {
 }
 
 fn hello(protocol: u8, node_id: u32) -> NodeMsg {
-    NodeMsg::Hello { protocol, node_id, fw_version: FwVersion { major: 1, minor: 4, patch: 2 }, channels: 2 }
+    NodeMsg::Hello { protocol, node_id: node_id.into(), fw_version: FwVersion { major: 1, minor: 4, patch: 2 }, channels: 2 }
 }
 
 enum Sim {
@@ -144,10 +144,11 @@ fn node_sim(mut master: TTYPort, node_id: u32, rx: Receiver<Sim>) -> thread::Joi
                         window = rest;
                         got.push(cmd);
                         let answer = match cmd {
-                            HubMsg::Identify => hello(1, node_id),
+                            HubMsg::RequestHello => hello(PROTOCOL_VERSION, node_id),
                             HubMsg::Tare { seq, .. } => NodeMsg::Ack { command_seq: seq, ok: true, code: 0 },
                             HubMsg::Calibrate { seq, known_grams, .. } if known_grams > 0 => NodeMsg::Ack { command_seq: seq, ok: true, code: 0 },
                             HubMsg::Calibrate { seq, .. } => NodeMsg::Ack { command_seq: seq, ok: false, code: AckCode::BadValue as u8 },
+                            other => NodeMsg::Ack { command_seq: other.seq().unwrap_or(0), ok: false, code: AckCode::UnknownCommand as u8 },
                         };
                         master.write_all(&frame(&answer)).unwrap();
                     }
@@ -191,11 +192,12 @@ fn a_node_says_hello_sends_readings_survives_garbage_answers_commands_and_is_rep
         assert_eq!(h.firmware.as_deref(), Some("1.4.2"));
         assert!(h.connected);
 
-        // Two readings, the first as worked bytes: seq 0, channel 0, 1 140 g, stable. Body
-        // 01 00 00 E8 11 01 (variant 1, seq 0, channel 0, zigzag 1140 = 2280 = varint E8 11,
-        // true), CRC-32 0xF9B1E098 little-endian, COBS (codes 02, 01, 08), 0x00.
-        send(&tx, &[0x02, 0x01, 0x01, 0x08, 0xE8, 0x11, 0x01, 0x98, 0xE0, 0xB1, 0xF9, 0x00]);
-        send(&tx, &frame(&NodeMsg::Reading { seq: 1, channel: 1, grams: -12, stable: false }));
+        // Two readings, the first as worked bytes: seq 0, channel 0, 1 140 g, stable, raw 45 600.
+        // Body 01 00 00 E8 11 01 C0 C8 05 (variant 1, seq 0, channel 0, zigzag 1140 = 2280 =
+        // varint E8 11, true, zigzag 45600 = 91200 = varint C0 C8 05), CRC-32 0x0CBF7FDC
+        // little-endian, COBS (codes 02, 01, 0B), 0x00.
+        send(&tx, &[0x02, 0x01, 0x01, 0x0B, 0xE8, 0x11, 0x01, 0xC0, 0xC8, 0x05, 0xDC, 0x7F, 0xBF, 0x0C, 0x00]);
+        send(&tx, &frame(&NodeMsg::Reading { seq: 1, channel: 1, grams: -12, stable: false, raw: 0 }));
         wait_for("two readings", || rig.weights().len() == 2);
         assert_eq!(rig.weights(), vec![(0, 1140, true), (1, -12, false)]);
 
@@ -206,14 +208,14 @@ fn a_node_says_hello_sends_readings_survives_garbage_answers_commands_and_is_rep
         send(&tx, &[0x08, 0x02, 0xAD, 0x02, 0xB5, 0x9F, 0x79, 0x10, 0x00]);
         send(&tx, &[0x55; 100]);
         send(&tx, &[0x00]);
-        send(&tx, &frame(&NodeMsg::Reading { seq: 2, channel: 0, grams: 570, stable: true }));
+        send(&tx, &frame(&NodeMsg::Reading { seq: 2, channel: 0, grams: 570, stable: true, raw: 0 }));
         wait_for("the reading after the garbage", || rig.weights().len() == 3);
         assert_eq!(rig.weights()[2], (0, 570, true));
         assert_eq!((rig.errors("cobs"), rig.errors("crc"), rig.errors("overlong")), (1, 1, 1));
 
         // A reading for a channel the node does not have, and a lost reading (seq 3 missing).
-        send(&tx, &frame(&NodeMsg::Reading { seq: 4, channel: 7, grams: 1, stable: true }));
-        send(&tx, &frame(&NodeMsg::Reading { seq: 5, channel: 1, grams: 250, stable: true }));
+        send(&tx, &frame(&NodeMsg::Reading { seq: 4, channel: 7, grams: 1, stable: true, raw: 0 }));
+        send(&tx, &frame(&NodeMsg::Reading { seq: 5, channel: 1, grams: 250, stable: true, raw: 0 }));
         wait_for("reading 5", || rig.weights().len() == 4);
         assert_eq!((rig.errors("bad_channel"), rig.errors("seq_gap")), (1, 1));
 
@@ -233,14 +235,14 @@ fn a_node_says_hello_sends_readings_survives_garbage_answers_commands_and_is_rep
         send(&tx, &frame(&NodeMsg::Heartbeat { uptime_s: 61 }));
         wait_for("the heartbeat", || rig.health().status.is_none());
 
-        // A node speaking protocol 2 is refused: counted, shown, its readings ignored until a
-        // hello of protocol 1.
-        send(&tx, &frame(&hello(2, 4242)));
-        send(&tx, &frame(&NodeMsg::Reading { seq: 0, channel: 0, grams: 999, stable: true }));
+        // A node speaking protocol 1 (the first, pre-release layout) is refused: counted, shown,
+        // its readings ignored until a hello of this hub's protocol.
+        send(&tx, &frame(&hello(1, 4242)));
+        send(&tx, &frame(&NodeMsg::Reading { seq: 0, channel: 0, grams: 999, stable: true, raw: 0 }));
         wait_for("the refusal", || rig.health().status.as_deref() == Some("protocol_mismatch"));
         assert_eq!(rig.errors("protocol_version"), 1);
-        send(&tx, &frame(&hello(1, 4242)));
-        send(&tx, &frame(&NodeMsg::Reading { seq: 0, channel: 0, grams: 1000, stable: true }));
+        send(&tx, &frame(&hello(PROTOCOL_VERSION, 4242)));
+        send(&tx, &frame(&NodeMsg::Reading { seq: 0, channel: 0, grams: 1000, stable: true, raw: 0 }));
         wait_for("the reading after a good hello", || rig.weights().len() == 5);
         assert_eq!(rig.weights()[4], (0, 1000, true));
 
@@ -251,7 +253,7 @@ fn a_node_says_hello_sends_readings_survives_garbage_answers_commands_and_is_rep
         assert!(!rig.health().connected);
     });
     let received = sim.join().unwrap();
-    assert_eq!(received[0], HubMsg::Identify);
+    assert_eq!(received[0], HubMsg::RequestHello);
     assert!(received.contains(&HubMsg::Tare { seq: 1, channel: 0 }));
     assert!(received.contains(&HubMsg::Calibrate { seq: 2, channel: 1, known_grams: 0 }));
     drop(slave);
@@ -268,7 +270,7 @@ fn a_node_says_hello_sends_readings_survives_garbage_answers_commands_and_is_rep
         let _guard = StopOnDrop(&rig.stop);
         // Opening a port drops what was waiting in it; write once the driver holds it.
         wait_for("the driver to open the new port", || rig.health().connected);
-        send(&tx, &frame(&NodeMsg::Reading { seq: 1, channel: 1, grams: 500, stable: true }));
+        send(&tx, &frame(&NodeMsg::Reading { seq: 1, channel: 1, grams: 500, stable: true, raw: 0 }));
         wait_for("a reading after the replug", || rig.weights().len() == 6);
         assert_eq!(rig.weights()[5], (1, 500, true));
         let h = rig.health();
@@ -533,7 +535,7 @@ proptest! {
         split in 0usize..400,
         grams in any::<i32>(),
     ) {
-        let msg = NodeMsg::Reading { seq: 9, channel: 1, grams, stable: true };
+        let msg = NodeMsg::Reading { seq: 9, channel: 1, grams, stable: true, raw: 0 };
         let mut stream = garbage.clone();
         stream.push(0);
         stream.extend(frame(&msg));

@@ -181,7 +181,7 @@ impl ShelfNode {
                     let _ = dev.master.write_all(frame);
                 }
             };
-            let hello = NodeMsg::Hello { protocol: PROTOCOL_VERSION, node_id, fw_version: FwVersion { major: 1, minor: 0, patch: 0 }, channels: 1 };
+            let hello = NodeMsg::Hello { protocol: PROTOCOL_VERSION, node_id: node_id as u64, fw_version: FwVersion { major: 1, minor: 0, patch: 0 }, channels: 1 };
             send(&mut dev, &hello);
             let mut acc = FrameAccumulator::<MAX_FRAME_LEN>::new();
             let (mut seq, mut next_reading, mut next_beat) = (0u16, std::time::Instant::now(), std::time::Instant::now());
@@ -192,7 +192,7 @@ impl ShelfNode {
                 let now = std::time::Instant::now();
                 if now >= next_reading {
                     let grams = c.load(Ordering::Relaxed) * unit_grams + rng.i64(-3..=3);
-                    send(&mut dev, &NodeMsg::Reading { seq, channel: 0, grams: grams as i32, stable: true });
+                    send(&mut dev, &NodeMsg::Reading { seq, channel: 0, grams: grams as i32, stable: true, raw: grams as i32 });
                     seq = seq.wrapping_add(1);
                     next_reading = now + every;
                 }
@@ -211,7 +211,8 @@ impl ShelfNode {
                         Feed::Message(msg, rest) => {
                             match msg {
                                 HubMsg::Tare { seq, .. } | HubMsg::Calibrate { seq, .. } => send(&mut dev, &NodeMsg::Ack { command_seq: seq, ok: true, code: 0 }),
-                                HubMsg::Identify => send(&mut dev, &hello),
+                                HubMsg::RequestHello => send(&mut dev, &hello),
+                                other => send(&mut dev, &NodeMsg::Ack { command_seq: other.seq().unwrap_or(0), ok: false, code: storehub_wire::AckCode::UnknownCommand as u8 }),
                             }
                             input = rest;
                         }

@@ -6,6 +6,8 @@
 //! - [`filter`]: median of N raw samples, then a moving average of M medians.
 //! - [`stability`]: a reading is stable when the last K filtered values stay within a band.
 //! - [`calibration`]: tare and two-point calibration from raw counts to grams.
+//! - [`flash`]: calibrations in two alternating flash sectors, versioned and CRC-checked.
+//! - [`node`]: the node as a state machine over samples, hub bytes and time (`storehub-wire`).
 //!
 //! No allocation, no floats, no panics on any input: every buffer is a fixed array.
 #![no_std]
@@ -13,5 +15,7 @@
 
 pub mod calibration;
 pub mod filter;
+pub mod flash;
 pub mod hx711;
+pub mod node;
 pub mod stability;

@@ -34,17 +34,24 @@ use serde::{Deserialize, Serialize};
 
 /// The protocol version a node announces in its hello, so the hub can refuse a node that speaks
 /// another version instead of guessing at its frame layout.
-pub const PROTOCOL_VERSION: u8 = 1;
+///
+/// Version 2 (firmware issue): 64-bit node ids (the RP2040 flash's unique id), the raw count in
+/// readings, per-channel health, rejected-frame answers, and the identify (blink), sample-rate,
+/// reboot and enter-bootloader commands. Version 1 never left the test bench.
+pub const PROTOCOL_VERSION: u8 = 2;
 
 /// The longest frame either end sends or accepts, 0x00 sentinel included. Today's largest
-/// message is 17 bytes framed; the rest is room for fields a later version appends.
+/// message is 22 bytes framed; the rest is room for fields a later version appends.
 pub const MAX_FRAME_LEN: usize = 64;
 
 /// Bytes of the CRC after the postcard body.
 pub const CRC_LEN: usize = 4;
 
+/// The most load-cell channels one node has (one HX711 each).
+pub const MAX_CHANNELS: u8 = 4;
+
 /// A node's firmware version, `major.minor.patch`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct FwVersion {
     pub major: u8,
     pub minor: u8,
@@ -60,38 +67,64 @@ impl fmt::Display for FwVersion {
 /// What a node sends to the hub.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NodeMsg {
-    /// Sent at boot and in answer to [`HubMsg::Identify`]. Variant 0, `protocol` first: see the
-    /// crate docs on versions.
-    Hello { protocol: u8, node_id: u32, fw_version: FwVersion, channels: u8 },
+    /// Sent at boot and in answer to [`HubMsg::RequestHello`]. Variant 0, `protocol` first: see
+    /// the crate docs on versions. `node_id` is the node's flash unique id (64 bits on the
+    /// RP2040), so it survives reflashing.
+    Hello { protocol: u8, node_id: u64, fw_version: FwVersion, channels: u8 },
     /// One load-cell channel's weight. `seq` counts readings of this node (wrapping), so the hub
-    /// can tell lost frames; `stable` is the node's own settling judgement.
-    Reading { seq: u16, channel: u8, grams: i32, stable: bool },
+    /// can tell lost frames; `stable` is the node's own settling judgement; `raw` is the filtered
+    /// HX711 count the grams were computed from (for calibration checks and diagnosis).
+    Reading { seq: u16, channel: u8, grams: i32, stable: bool, raw: i32 },
     /// Sent when the node has nothing else to say for a while (nodes send one every 2 s), so a
     /// silent node is told apart from an idle shelf.
     Heartbeat { uptime_s: u32 },
     /// The answer to a [`HubMsg`] command with that `seq`; `code` is an [`AckCode`] as a byte
     /// (0 when `ok`).
     Ack { command_seq: u16, ok: bool, code: u8 },
+    /// One channel's health, sent when it changes and after every heartbeat. `state` is a
+    /// [`ChannelState`] as a byte. The counters count since boot and wrap: `timeouts` are samples
+    /// the HX711 did not deliver in time, `saturated` samples at the converter's rail.
+    ChannelHealth { channel: u8, state: u8, calibrated: bool, timeouts: u16, saturated: u16 },
+    /// The node's answer to a frame it could not use: `kind` is the [`FrameError::code`] of what
+    /// was wrong, `total` how many frames it has rejected since boot.
+    FrameRejected { kind: u8, total: u32 },
 }
 
-/// What the hub sends to a node.
+/// What the hub sends to a node. Every command but [`HubMsg::RequestHello`] carries a `seq` and
+/// is answered by a [`NodeMsg::Ack`] with that `seq`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HubMsg {
-    /// Zero the channel at its current load. Answered by an [`NodeMsg::Ack`] with the same `seq`.
+    /// Zero the channel at its current load.
     Tare { seq: u16, channel: u8 },
     /// The channel now carries `known_grams` (after a tare with the shelf empty): the node derives
-    /// its scale factor. Answered by an ack.
+    /// its scale factor and keeps it in flash.
     Calibrate { seq: u16, channel: u8, known_grams: i32 },
-    /// Asks the node to send its [`NodeMsg::Hello`] again (the hub reopened the port).
-    Identify,
+    /// Asks the node to send its [`NodeMsg::Hello`] again (the hub reopened the port). Not acked:
+    /// the hello is the answer.
+    RequestHello,
+    /// Blink the node's LED for `seconds` so a technician can find it on the shelf.
+    Identify { seq: u16, seconds: u8 },
+    /// Report each channel `per_s` times a second (1..=10; an HX711 with RATE low samples at
+    /// 10 Hz). The node keeps the rate until it reboots.
+    SetSampleRate { seq: u16, per_s: u8 },
+    /// Restart the node (after the ack is sent).
+    Reboot { seq: u16 },
+    /// Restart into the RP2040's USB boot ROM (the RPI-RP2 drive) for a UF2 update, after the
+    /// ack is sent.
+    EnterBootloader { seq: u16 },
 }
 
 impl HubMsg {
     /// The sequence number an ack will carry, for commands that are acknowledged.
     pub fn seq(&self) -> Option<u16> {
         match self {
-            HubMsg::Tare { seq, .. } | HubMsg::Calibrate { seq, .. } => Some(*seq),
-            HubMsg::Identify => None,
+            HubMsg::Tare { seq, .. }
+            | HubMsg::Calibrate { seq, .. }
+            | HubMsg::Identify { seq, .. }
+            | HubMsg::SetSampleRate { seq, .. }
+            | HubMsg::Reboot { seq }
+            | HubMsg::EnterBootloader { seq } => Some(*seq),
+            HubMsg::RequestHello => None,
         }
     }
 }
@@ -105,25 +138,34 @@ pub enum AckCode {
     UnknownChannel = 1,
     /// The load was moving; try again once it settles.
     NotStable = 2,
-    /// The argument is out of range (e.g. calibrating with 0 g or a negative weight).
+    /// The argument is out of range (e.g. calibrating with 0 g or a negative weight, or a sample
+    /// rate the node cannot do).
     BadValue = 3,
     /// The node is busy with another command.
     Busy = 4,
     /// The node does not know this command (an older firmware).
     UnknownCommand = 5,
+    /// The new calibration could not be written to flash; the node keeps using the old one.
+    StorageFailed = 6,
+    /// The channel's HX711 is not delivering samples (check its wiring), so there is nothing to
+    /// tare or calibrate against.
+    ChannelFault = 7,
 }
 
 impl AckCode {
+    pub const ALL: [AckCode; 8] = [
+        AckCode::Ok,
+        AckCode::UnknownChannel,
+        AckCode::NotStable,
+        AckCode::BadValue,
+        AckCode::Busy,
+        AckCode::UnknownCommand,
+        AckCode::StorageFailed,
+        AckCode::ChannelFault,
+    ];
+
     pub fn from_u8(code: u8) -> Option<AckCode> {
-        Some(match code {
-            0 => AckCode::Ok,
-            1 => AckCode::UnknownChannel,
-            2 => AckCode::NotStable,
-            3 => AckCode::BadValue,
-            4 => AckCode::Busy,
-            5 => AckCode::UnknownCommand,
-            _ => return None,
-        })
+        AckCode::ALL.get(code as usize).copied()
     }
 
     pub fn as_str(self) -> &'static str {
@@ -134,6 +176,36 @@ impl AckCode {
             AckCode::BadValue => "bad_value",
             AckCode::Busy => "busy",
             AckCode::UnknownCommand => "unknown_command",
+            AckCode::StorageFailed => "storage_failed",
+            AckCode::ChannelFault => "channel_fault",
+        }
+    }
+}
+
+/// The health of one load-cell channel (the `state` byte of [`NodeMsg::ChannelHealth`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum ChannelState {
+    /// Samples arrive and are inside the converter's range.
+    Ok = 0,
+    /// No sample for longer than the HX711 needs (unplugged, unpowered or broken wiring).
+    NoData = 1,
+    /// Samples sit at the converter's rail (overloaded cell or a broken bridge wire).
+    Saturated = 2,
+}
+
+impl ChannelState {
+    pub const ALL: [ChannelState; 3] = [ChannelState::Ok, ChannelState::NoData, ChannelState::Saturated];
+
+    pub fn from_u8(code: u8) -> Option<ChannelState> {
+        ChannelState::ALL.get(code as usize).copied()
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelState::Ok => "ok",
+            ChannelState::NoData => "no_data",
+            ChannelState::Saturated => "saturated",
         }
     }
 }
@@ -155,6 +227,28 @@ pub enum FrameError {
 }
 
 impl FrameError {
+    /// The kinds by their [`FrameError::code`] byte (index 0 is unused).
+    pub const KINDS: [&'static str; 6] = ["", "overlong", "cobs", "truncated", "crc", "postcard"];
+
+    /// The byte a node sends in [`NodeMsg::FrameRejected`] for this kind of error.
+    pub fn code(&self) -> u8 {
+        match self {
+            FrameError::Overlong => 1,
+            FrameError::Cobs => 2,
+            FrameError::Truncated => 3,
+            FrameError::Crc { .. } => 4,
+            FrameError::Postcard(_) => 5,
+        }
+    }
+
+    /// The kind named by a [`FrameError::code`] byte, `None` for a byte this version does not know.
+    pub fn kind_of_code(code: u8) -> Option<&'static str> {
+        match code {
+            1..=5 => Some(FrameError::KINDS[code as usize]),
+            _ => None,
+        }
+    }
+
     /// A short name for counting errors by kind.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -345,6 +439,8 @@ mod tests {
     fn hello_from_node_12345_with_firmware_1_2_3_and_four_channels() {
         // body 00 (variant 0) 01 (protocol) B9 60 (varint 12345) 01 02 03 (fw) 04 (channels);
         // CRC 0xF0DAC5FC. The body starts with a zero: COBS code 01, then 0C for the other 11.
+        // (Protocol 1's hello: the layout of variant 0's first fields never changes, and a
+        // 64-bit id of 12345 is the same varint as a 32-bit one.)
         let hello = NodeMsg::Hello { protocol: 1, node_id: 12345, fw_version: FwVersion { major: 1, minor: 2, patch: 3 }, channels: 4 };
         assert_frame(
             &hello,
@@ -354,30 +450,62 @@ mod tests {
 
     #[test]
     fn stable_reading_of_500_g_on_channel_0() {
-        // body 01 07 00 E8 07 01: variant 1, seq 7, channel 0, zigzag(500) = 1000 = E8 07,
-        // stable; CRC 0x5709895F.
+        // body 01 07 00 E8 07 01 80 89 0F: variant 1, seq 7, channel 0, zigzag(500) = 1000 =
+        // E8 07, stable, zigzag(123456) = 246912 = 80 89 0F; CRC 0x90F70E7D.
         assert_frame(
-            &NodeMsg::Reading { seq: 7, channel: 0, grams: 500, stable: true },
-            &[0x03, 0x01, 0x07, 0x08, 0xE8, 0x07, 0x01, 0x5F, 0x89, 0x09, 0x57, 0x00],
+            &NodeMsg::Reading { seq: 7, channel: 0, grams: 500, stable: true, raw: 123_456 },
+            &[0x03, 0x01, 0x07, 0x0B, 0xE8, 0x07, 0x01, 0x80, 0x89, 0x0F, 0x7D, 0x0E, 0xF7, 0x90, 0x00],
         );
     }
 
     #[test]
     fn unsettled_reading_of_minus_10_g_on_channel_1() {
-        // body 01 00 01 13 00: zigzag(-10) = 19 = 0x13, not stable; CRC 0x9B6FF508.
+        // body 01 00 01 13 00 FF 1F: zigzag(-10) = 19 = 0x13, not stable, zigzag(-2048) = 4095 =
+        // FF 1F; CRC 0x5AFBF58C.
         assert_frame(
-            &NodeMsg::Reading { seq: 0, channel: 1, grams: -10, stable: false },
-            &[0x02, 0x01, 0x03, 0x01, 0x13, 0x05, 0x08, 0xF5, 0x6F, 0x9B, 0x00],
+            &NodeMsg::Reading { seq: 0, channel: 1, grams: -10, stable: false, raw: -2048 },
+            &[0x02, 0x01, 0x03, 0x01, 0x13, 0x07, 0xFF, 0x1F, 0x8C, 0xF5, 0xFB, 0x5A, 0x00],
         );
     }
 
     #[test]
-    fn tare_ack_and_identify() {
+    fn hello_with_a_64_bit_flash_unique_id() {
+        // body 00 02, varint(0xE6604CB02B3A1F25) = A5 BE E8 D9 82 96 93 B0 E6 01, 01 02 03, 04;
+        // CRC 0x59F78FF7.
+        let hello = NodeMsg::Hello { protocol: 2, node_id: 0xE660_4CB0_2B3A_1F25, fw_version: FwVersion { major: 1, minor: 2, patch: 3 }, channels: 4 };
+        assert_frame(
+            &hello,
+            &[0x01, 0x14, 0x02, 0xA5, 0xBE, 0xE8, 0xD9, 0x82, 0x96, 0x93, 0xB0, 0xE6, 0x01, 0x01, 0x02, 0x03, 0x04, 0xF7, 0x8F, 0xF7, 0x59, 0x00],
+        );
+    }
+
+    #[test]
+    fn tare_ack_and_hello_request() {
         assert_frame(&HubMsg::Tare { seq: 5, channel: 2 }, &[0x01, 0x07, 0x05, 0x02, 0x7B, 0x4C, 0x38, 0x6C, 0x00]);
         assert_frame(&NodeMsg::Ack { command_seq: 5, ok: true, code: 0 }, &[0x04, 0x03, 0x05, 0x01, 0x05, 0x58, 0x83, 0x21, 0x2C, 0x00]);
-        assert_frame(&HubMsg::Identify, &[0x06, 0x02, 0xA1, 0x8E, 0x0C, 0x3C, 0x00]);
+        assert_frame(&HubMsg::RequestHello, &[0x06, 0x02, 0xA1, 0x8E, 0x0C, 0x3C, 0x00]);
         assert_eq!(HubMsg::Tare { seq: 5, channel: 2 }.seq(), Some(5));
-        assert_eq!(HubMsg::Identify.seq(), None);
+        assert_eq!(HubMsg::RequestHello.seq(), None);
+    }
+
+    #[test]
+    fn the_version_2_commands_and_answers() {
+        // Identify: body 03 09 05 (seq 9, 5 s), CRC 0x5CAF288D.
+        assert_frame(&HubMsg::Identify { seq: 9, seconds: 5 }, &[0x08, 0x03, 0x09, 0x05, 0x8D, 0x28, 0xAF, 0x5C, 0x00]);
+        // EnterBootloader: body 06 0C (variant 6, seq 12), CRC 0x1E35F952.
+        assert_frame(&HubMsg::EnterBootloader { seq: 12 }, &[0x07, 0x06, 0x0C, 0x52, 0xF9, 0x35, 0x1E, 0x00]);
+        assert_eq!(HubMsg::EnterBootloader { seq: 12 }.seq(), Some(12));
+        // Channel 2 saturated, not calibrated, 300 timeouts, 0 saturated samples:
+        // body 04 02 02 00 AC 02 00, CRC 0xBC7FCF80.
+        assert_frame(
+            &NodeMsg::ChannelHealth { channel: 2, state: ChannelState::Saturated as u8, calibrated: false, timeouts: 300, saturated: 0 },
+            &[0x04, 0x04, 0x02, 0x02, 0x03, 0xAC, 0x02, 0x05, 0x80, 0xCF, 0x7F, 0xBC, 0x00],
+        );
+        // The third rejected frame, a CRC error: body 05 04 03, CRC 0x04EF8F47.
+        assert_frame(&NodeMsg::FrameRejected { kind: 4, total: 3 }, &[0x08, 0x05, 0x04, 0x03, 0x47, 0x8F, 0xEF, 0x04, 0x00]);
+        assert_eq!(FrameError::kind_of_code(FrameError::Crc { expected: 0, found: 1 }.code()), Some("crc"));
+        assert_eq!(FrameError::kind_of_code(0), None);
+        assert_eq!(FrameError::kind_of_code(6), None);
     }
 
     #[test]
@@ -417,18 +545,22 @@ mod tests {
 
     #[test]
     fn the_largest_messages_fit_max_frame_len() {
-        let hello = NodeMsg::Hello { protocol: 255, node_id: u32::MAX, fw_version: FwVersion { major: 255, minor: 255, patch: 255 }, channels: 255 };
-        let reading = NodeMsg::Reading { seq: u16::MAX, channel: 255, grams: i32::MIN, stable: true };
+        let hello = NodeMsg::Hello { protocol: 255, node_id: u64::MAX, fw_version: FwVersion { major: 255, minor: 255, patch: 255 }, channels: 255 };
+        let reading = NodeMsg::Reading { seq: u16::MAX, channel: 255, grams: i32::MIN, stable: true, raw: i32::MIN };
+        let health = NodeMsg::ChannelHealth { channel: 255, state: 255, calibrated: true, timeouts: u16::MAX, saturated: u16::MAX };
+        let rejected = NodeMsg::FrameRejected { kind: 255, total: u32::MAX };
         let cal = HubMsg::Calibrate { seq: u16::MAX, channel: 255, known_grams: i32::MIN };
-        assert_eq!(frame_of(&hello).1, 17);
-        assert_eq!(frame_of(&reading).1, 17);
-        assert!(frame_of(&cal).1 <= 17);
+        assert_eq!(frame_of(&hello).1, 22);
+        assert_eq!(frame_of(&reading).1, 22);
+        assert!(frame_of(&health).1 <= 22);
+        assert!(frame_of(&rejected).1 <= 22);
+        assert!(frame_of(&cal).1 <= 22);
     }
 
     #[test]
     fn accumulator_takes_frames_split_anywhere_and_back_to_back() {
         let a = frame_of(&NodeMsg::Heartbeat { uptime_s: 300 });
-        let b = frame_of(&NodeMsg::Reading { seq: 1, channel: 3, grams: -1234, stable: true });
+        let b = frame_of(&NodeMsg::Reading { seq: 1, channel: 3, grams: -1234, stable: true, raw: -99 });
         let mut stream = [0u8; 2 * MAX_FRAME_LEN];
         stream[..a.1].copy_from_slice(&a.0[..a.1]);
         stream[a.1..a.1 + b.1].copy_from_slice(&b.0[..b.1]);
@@ -451,7 +583,7 @@ mod tests {
                     }
                 }
             }
-            assert_eq!(got, [Some(NodeMsg::Heartbeat { uptime_s: 300 }), Some(NodeMsg::Reading { seq: 1, channel: 3, grams: -1234, stable: true })]);
+            assert_eq!(got, [Some(NodeMsg::Heartbeat { uptime_s: 300 }), Some(NodeMsg::Reading { seq: 1, channel: 3, grams: -1234, stable: true, raw: -99 })]);
             assert_eq!(acc.pending(), 0);
         }
     }
@@ -487,10 +619,14 @@ mod tests {
 
     #[test]
     fn ack_codes_round_trip_their_byte() {
-        for code in 0..=5u8 {
+        for code in 0..=7u8 {
             assert_eq!(AckCode::from_u8(code).map(|c| c as u8), Some(code));
         }
-        assert_eq!(AckCode::from_u8(6), None);
+        assert_eq!(AckCode::from_u8(8), None);
+        for code in 0..=2u8 {
+            assert_eq!(ChannelState::from_u8(code).map(|c| c as u8), Some(code));
+        }
+        assert_eq!(ChannelState::from_u8(3), None);
         assert_eq!(AckCode::NotStable.as_str(), "not_stable");
     }
 }
@@ -502,13 +638,17 @@ mod props {
 
     fn node_msg() -> impl Strategy<Value = NodeMsg> {
         prop_oneof![
-            (any::<u8>(), any::<u32>(), any::<(u8, u8, u8)>(), any::<u8>()).prop_map(|(protocol, node_id, (major, minor, patch), channels)| {
+            (any::<u8>(), any::<u64>(), any::<(u8, u8, u8)>(), any::<u8>()).prop_map(|(protocol, node_id, (major, minor, patch), channels)| {
                 NodeMsg::Hello { protocol, node_id, fw_version: FwVersion { major, minor, patch }, channels }
             }),
-            (any::<u16>(), any::<u8>(), any::<i32>(), any::<bool>())
-                .prop_map(|(seq, channel, grams, stable)| NodeMsg::Reading { seq, channel, grams, stable }),
+            (any::<u16>(), any::<u8>(), any::<i32>(), any::<bool>(), any::<i32>())
+                .prop_map(|(seq, channel, grams, stable, raw)| NodeMsg::Reading { seq, channel, grams, stable, raw }),
             any::<u32>().prop_map(|uptime_s| NodeMsg::Heartbeat { uptime_s }),
             (any::<u16>(), any::<bool>(), any::<u8>()).prop_map(|(command_seq, ok, code)| NodeMsg::Ack { command_seq, ok, code }),
+            (any::<u8>(), any::<u8>(), any::<bool>(), any::<u16>(), any::<u16>()).prop_map(|(channel, state, calibrated, timeouts, saturated)| {
+                NodeMsg::ChannelHealth { channel, state, calibrated, timeouts, saturated }
+            }),
+            (any::<u8>(), any::<u32>()).prop_map(|(kind, total)| NodeMsg::FrameRejected { kind, total }),
         ]
     }
 
@@ -516,7 +656,11 @@ mod props {
         prop_oneof![
             (any::<u16>(), any::<u8>()).prop_map(|(seq, channel)| HubMsg::Tare { seq, channel }),
             (any::<u16>(), any::<u8>(), any::<i32>()).prop_map(|(seq, channel, known_grams)| HubMsg::Calibrate { seq, channel, known_grams }),
-            Just(HubMsg::Identify),
+            Just(HubMsg::RequestHello),
+            (any::<u16>(), any::<u8>()).prop_map(|(seq, seconds)| HubMsg::Identify { seq, seconds }),
+            (any::<u16>(), any::<u8>()).prop_map(|(seq, per_s)| HubMsg::SetSampleRate { seq, per_s }),
+            any::<u16>().prop_map(|seq| HubMsg::Reboot { seq }),
+            any::<u16>().prop_map(|seq| HubMsg::EnterBootloader { seq }),
         ]
     }
 

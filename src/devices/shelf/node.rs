@@ -195,7 +195,7 @@ pub fn run_node_with(link: &mut dyn Link, ctx: &DriverCtx, commands: &NodeComman
         return exit(e);
     }
     ctx.health.set_connected(ctx.id(), true, ctx.clock.now());
-    if let Err(e) = write_frame(link, &HubMsg::Identify) {
+    if let Err(e) = write_frame(link, &HubMsg::RequestHello) {
         return exit(e);
     }
     let mut acc = FrameAccumulator::<MAX_FRAME_LEN>::new();
@@ -266,7 +266,7 @@ fn handle(ctx: &DriverCtx, commands: &NodeCommands, session: &mut Session, msg: 
             let model = format!("storehub-node {node_id} ({channels} channels)");
             ctx.health.set_identity(ctx.id(), Some(&model), Some(&fw_version.to_string()));
         }
-        NodeMsg::Reading { seq, channel, grams, stable } => {
+        NodeMsg::Reading { seq, channel, grams, stable, raw: _ } => {
             if session.refused {
                 return;
             }
@@ -288,6 +288,11 @@ fn handle(ctx: &DriverCtx, commands: &NodeCommands, session: &mut Session, msg: 
             (ctx.emit)(DeviceEvent::ShelfWeight { device: ctx.id().to_string(), channel, grams: grams as i64, stable, at });
         }
         NodeMsg::Heartbeat { .. } => {}
+        NodeMsg::ChannelHealth { .. } => {}
+        NodeMsg::FrameRejected { kind, total } => {
+            let kind = storehub_wire::FrameError::kind_of_code(kind).unwrap_or("unknown");
+            ctx.input_error("node_rejected_frame", &format!("the node rejected a frame from the hub ({kind}); {total} since it booted"));
+        }
         NodeMsg::Ack { command_seq, ok, code } => {
             if !commands.complete(command_seq, Ack { ok, code }) {
                 ctx.input_error("unexpected_ack", &format!("ack for command {command_seq}, which is not waiting"));
