@@ -47,6 +47,13 @@ pub const MAX_FRAME_LEN: usize = 64;
 /// Bytes of the CRC after the postcard body.
 pub const CRC_LEN: usize = 4;
 
+/// The USB vendor and product id a node's CDC serial port enumerates with, which the hub's
+/// discovery looks for before it asks the port for a hello. 0x1209 is pid.codes' open-hardware
+/// vendor id and 0x0001 its test product id: a product id of our own is registered there before
+/// nodes ship in numbers (a change here is a change on both ends, made in this one place).
+pub const USB_VID: u16 = 0x1209;
+pub const USB_PID: u16 = 0x0001;
+
 /// The most load-cell channels one node has (one HX711 each).
 pub const MAX_CHANNELS: u8 = 4;
 
