@@ -885,6 +885,10 @@ pub struct Config {
     /// docs/members-analytics.md "Recommendations").
     #[serde(default)]
     pub recommend: RecommendConfig,
+    /// `[firmware]`: where shelf nodes' RPI-RP2 boot drives appear during
+    /// `storehub firmware update` (`devices::shelf::firmware`, docs/devices.md).
+    #[serde(default)]
+    pub firmware: FirmwareConfig,
 }
 
 /// `[store]`: who this hub is. The three ids form its MQTT topics:
@@ -2224,6 +2228,28 @@ impl Default for RecommendConfig {
     }
 }
 
+/// `[firmware]`: shelf-node firmware updates (`storehub firmware update`,
+/// `devices::shelf::firmware`, docs/devices.md "Shelf-node firmware updates").
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FirmwareConfig {
+    /// Directories searched (the directory itself and two levels below it) for the RPI-RP2 drive
+    /// a node shows in its bootloader (default ["/media", "/run/media", "/mnt"]; absolute paths).
+    pub boot_drive_roots: Vec<PathBuf>,
+    /// Seconds each waiting step of an update may take: the drive to appear, the node to say
+    /// hello with its new firmware (default 60, 5–600).
+    pub timeout_s: u32,
+}
+
+impl Default for FirmwareConfig {
+    fn default() -> Self {
+        FirmwareConfig {
+            boot_drive_roots: ["/media", "/run/media", "/mnt"].into_iter().map(PathBuf::from).collect(),
+            timeout_s: 60,
+        }
+    }
+}
+
 /// A shop-local wall time written "HH:MM" (24-hour).
 fn hh_mm<'de, D: Deserializer<'de>>(d: D) -> Result<chrono::NaiveTime, D::Error> {
     let s = String::deserialize(d)?;
@@ -2437,6 +2463,27 @@ impl Config {
         self.validate_stock()?;
         self.validate_attendance()?;
         self.validate_recommend()?;
+        self.validate_firmware()?;
+        Ok(())
+    }
+
+    fn validate_firmware(&self) -> Result<(), Invalid> {
+        let c = &self.firmware;
+        if c.boot_drive_roots.is_empty() {
+            return Err(invalid(
+                key("firmware", "boot_drive_roots"),
+                "empty; list where the RPI-RP2 drive is mounted, e.g. [\"/media\", \"/run/media\", \"/mnt\"]",
+            ));
+        }
+        if let Some(p) = c.boot_drive_roots.iter().find(|p| !p.is_absolute()) {
+            return Err(invalid(
+                key("firmware", "boot_drive_roots"),
+                format!("expected absolute directories like \"/media\", got {:?}", p.display().to_string()),
+            ));
+        }
+        if !(5..=600).contains(&c.timeout_s) {
+            return Err(invalid(key("firmware", "timeout_s"), format!("expected 5 to 600 seconds, got {}", c.timeout_s)));
+        }
         Ok(())
     }
 
@@ -3225,6 +3272,21 @@ mod tests {
     }
 
     #[test]
+    fn firmware_rules_name_the_key() {
+        let c = Config::from_str(MINIMAL, "t.toml").unwrap();
+        assert_eq!(c.firmware.boot_drive_roots, [PathBuf::from("/media"), PathBuf::from("/run/media"), PathBuf::from("/mnt")]);
+        assert_eq!(c.firmware.timeout_s, 60);
+        let ok = Config::from_str(&format!("{MINIMAL}[firmware]\nboot_drive_roots = [\"/srv/drives\"]\ntimeout_s = 5\n"), "t.toml").unwrap();
+        assert_eq!((ok.firmware.boot_drive_roots, ok.firmware.timeout_s), (vec![PathBuf::from("/srv/drives")], 5));
+        let e = err("[firmware]\nboot_drive_roots = []\n");
+        assert!(e.contains("firmware.boot_drive_roots: empty; list where the RPI-RP2 drive is mounted"), "{e}");
+        let e = err("[firmware]\nboot_drive_roots = [\"/media\", \"media\"]\n");
+        assert!(e.contains("firmware.boot_drive_roots: expected absolute directories like \"/media\", got \"media\""), "{e}");
+        let e = err("[firmware]\ntimeout_s = 601\n");
+        assert!(e.contains("firmware.timeout_s: expected 5 to 600 seconds, got 601"), "{e}");
+    }
+
+    #[test]
     fn shelf_channel_rules() {
         let dev = "[[devices]]\nid = \"w\"\nkind = \"shelf\"\ntransport = \"gpio\"\nprotocol = \"hx711\"\npins = [5, 6]\n";
         let ch = |channel: u8, sku: &str, unit: i64, low: i64| {
@@ -3359,6 +3421,7 @@ mod tests {
             "[tickets.sla_hours]\n__probe = 1\n",
             "[messages]\n__probe = 1\n",
             "[stock]\n__probe = 1\n",
+            "[firmware]\n__probe = 1\n",
         ];
         for probe in probes {
             let e = Config::from_str(probe, "probe").unwrap_err();

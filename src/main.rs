@@ -285,6 +285,34 @@ enum Command {
     /// or a SKU ([recommend]; docs/members-analytics.md "Recommendations").
     #[command(subcommand)]
     Recommend(RecommendCmd),
+    /// Shelf-node firmware (货架节点固件): check a UF2 image; update a node through the running
+    /// daemon (enter bootloader, RPI-RP2 drive, copy, hello with the new version; [firmware]).
+    #[command(subcommand)]
+    Firmware(FirmwareCmd),
+}
+
+/// `storehub firmware …`.
+#[derive(Subcommand)]
+enum FirmwareCmd {
+    /// Check a UF2 image: blocks, bytes of flash and the tagged firmware version. A damaged,
+    /// foreign (not RP2040) or untagged file is refused, naming the bad block.
+    Check { file: PathBuf },
+    /// Flash a shelf node (a [[devices]] id with protocol storehub-node) with a UF2 image, through
+    /// the running daemon. The file is checked first; nothing reaches the node if it is bad.
+    Update {
+        /// The node's [[devices]] id.
+        node: String,
+        file: PathBuf,
+        /// Flash even when the node already runs the image's version.
+        #[arg(long)]
+        force: bool,
+        /// Seconds each waiting step (drive, hello) may take [default: [firmware].timeout_s, 60].
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u32>,
+        /// Print the result as JSON instead of the steps.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `storehub report KIND [--from DATE] [--to DATE] [--period day|week|month] [--format csv|json]`.
@@ -2180,6 +2208,77 @@ fn campaign_command(cli: &Cli, cmd: &CampaignCmd) -> Result<(), Failure> {
     }
 }
 
+/// `storehub firmware check|update` (`devices::shelf::firmware`, `control::firmware`).
+fn firmware_command(cli: &Cli, cmd: &FirmwareCmd) -> Result<(), Failure> {
+    use storehub::devices::shelf::firmware::{read_image, StepReport};
+    match cmd {
+        FirmwareCmd::Check { file } => {
+            let (_, info) = read_image(file).map_err(|r| anyhow!("{r}"))?;
+            println!(
+                "{}: {} blocks, {} bytes of flash, storehub shelf-node firmware {} (RP2040)",
+                file.display(),
+                info.blocks,
+                info.flash_bytes,
+                info.version
+            );
+            Ok(())
+        }
+        FirmwareCmd::Update { node, file, force, timeout, json } => {
+            let (bytes, info) = read_image(file).map_err(|r| anyhow!("{r}"))?;
+            let cfg = load_config(cli, false)?;
+            let settings = cfg.as_ref().map(|c| c.firmware.clone()).unwrap_or_default();
+            let timeout_s = match timeout {
+                Some(t) if !(1..=600).contains(t) => return Err(anyhow!("--timeout {t}: expected 1 to 600 seconds").into()),
+                Some(t) => *t,
+                None => settings.timeout_s,
+            };
+            let dir = data_dir(cli, cfg.as_ref())?;
+            eprintln!(
+                "{}: {} blocks, firmware {}; asking the daemon to flash {node} (each waiting step up to {timeout_s} s) …",
+                file.display(),
+                info.blocks,
+                info.version
+            );
+            use base64::Engine as _;
+            let request = control::firmware::UpdateRequest {
+                device: node.clone(),
+                file: file.display().to_string(),
+                image_base64: base64::engine::general_purpose::STANDARD.encode(&bytes),
+                force: *force,
+                boot_drive_roots: settings.boot_drive_roots.clone(),
+                timeout_s,
+            };
+            let reply = match client::try_call(&control::socket_path(&dir), &Request::FirmwareUpdate { request }) {
+                client::Attempt::Answered(r) => r.map_err(|e| anyhow!(e))?,
+                client::Attempt::NoDaemon => {
+                    return Err(anyhow!(
+                        "没有 storehub 守护进程在 {0} 上运行；固件更新经由守护进程（它掌管节点串口），请先启动 storehub run
+no storehub daemon runs on {0}; the update goes through the daemon, which owns the node's serial port: start `storehub run` first",
+                        dir.display()
+                    )
+                    .into())
+                }
+            };
+            if *json {
+                return print_json(&reply.result);
+            }
+            let steps: Vec<StepReport> = serde_json::from_value(reply.result["steps"].clone()).map_err(|e| anyhow!("the daemon's update report did not parse: {e}"))?;
+            for s in &steps {
+                println!("{s}");
+            }
+            println!(
+                "{node}: firmware {} → {}",
+                reply.result["from"].as_str().unwrap_or("?"),
+                reply.result["to"].as_str().unwrap_or("?")
+            );
+            if let Some(e) = reply.result["event_error"].as_str() {
+                eprintln!("warning: {e}");
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Sends a request to the running daemon, or applies it directly when none runs.
 fn request(cli: &Cli, req: Request) -> Result<control::Reply, Failure> {
     let cfg = load_config(cli, false)?;
@@ -2682,6 +2781,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             };
             Ok(storehub::devices::scale::doctor_scale(&args)?)
         }
+        Command::Firmware(cmd) => firmware_command(&cli, cmd),
         Command::Status => print_json(&request(&cli, Request::Status)?.result),
         Command::Devices { json } => {
             let reply = request(&cli, Request::Devices)?;

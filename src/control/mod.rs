@@ -9,6 +9,7 @@
 //! `{"ok":false,"error":"…"}`.
 
 pub mod client;
+pub mod firmware;
 pub mod lanes;
 pub mod ops;
 pub mod performance;
@@ -293,6 +294,9 @@ pub enum Request {
     Performance { request: performance::PerfRequest },
     /// A recommendation request (`storehub recommend …`, `control::recommend`).
     Recommend { request: recommend::RecommendRequest },
+    /// Flash a shelf node with a UF2 image (`storehub firmware update`, `control::firmware`); a
+    /// long request (up to twice `timeout_s` and some seconds), answered when the node is back.
+    FirmwareUpdate { request: firmware::UpdateRequest },
 }
 
 impl Request {
@@ -403,6 +407,7 @@ impl Request {
             Request::MemberAddBy { .. } => "member_add_by",
             Request::Performance { .. } => "performance",
             Request::Recommend { .. } => "recommend",
+            Request::FirmwareUpdate { .. } => "firmware_update",
         }
     }
 }

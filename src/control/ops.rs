@@ -280,6 +280,7 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         req @ (Request::MemberProfile { .. } | Request::MemberProfilesRebuild | Request::Report { .. }) => profile_request(store, ctx, req),
         Request::Attendance { request } => super::attendance::handle(store, ctx, request),
         Request::Recommend { request } => super::recommend::handle(store, ctx, request),
+        Request::FirmwareUpdate { request } => super::firmware::handle(store, ctx, request),
     }
 }
 

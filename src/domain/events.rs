@@ -117,6 +117,7 @@ mod tests {
         (crate::devices::shelf::tracker::EVENT_SHELF_LOW, Telemetry),
         (crate::devices::shelf::tracker::EVENT_SHELF_EMPTY, Telemetry),
         (crate::devices::shelf::tracker::EVENT_BEAM_CHANGED, Telemetry),
+        (crate::devices::shelf::firmware::EVENT_FIRMWARE_UPDATED, Telemetry),
         // A person must act on these: business, never dropped by the disk budget.
         (crate::inventory::shelf_triggers::EVENT_TASK_OPENED, Business),
         (crate::inventory::shelf_triggers::EVENT_TASK_DONE, Business),
@@ -139,10 +140,10 @@ mod tests {
         }
         // 71 business types (47 + six purchase-order, two alert, two restock, four stocktake,
         // the replenishment run's one, four attendance, the staff target, the commission rules,
-        // the online order's, the member merge's and the rule mining's), 5 telemetry ones (four
-        // shelf, one beam).
+        // the online order's, the member merge's and the rule mining's), 6 telemetry ones (four
+        // shelf, one beam, a node's firmware update).
         let telemetry = EVERY_EVENT.iter().filter(|(_, c)| *c == Telemetry).count();
-        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (71, 5));
+        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (71, 6));
     }
 
     /// The list above names every `pub const EVENT_… = "…"` in src/, so a new event type cannot

@@ -5,11 +5,13 @@
 //! - [`hx711`]: a load-cell amplifier bit-banged over [`crate::devices::transport::gpio`].
 //! - [`beam`]: debounced beam-break and door inputs.
 //! - [`tracker`]: (device, channel) → product; readings → picked / restocked / low / empty.
+//! - [`firmware`]: `storehub firmware update` of a node (bootloader, RPI-RP2 drive, UF2 copy).
 //!
 //! Drivers only report grams and levels; products and units are the tracker's business.
 //! [`drive`] is the device manager's entry point for every shelf device.
 
 pub mod beam;
+pub mod firmware;
 pub mod hx711;
 pub mod node;
 pub mod tracker;

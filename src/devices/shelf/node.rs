@@ -99,6 +99,12 @@ impl NodeCommands {
         self.queue(|seq| HubMsg::Calibrate { seq, channel, known_grams })
     }
 
+    /// Queues a reset into the RP2040's USB bootloader (its RPI-RP2 drive takes a UF2 image;
+    /// `devices::shelf::firmware`). The node acks, then its serial port goes away.
+    pub fn enter_bootloader(&self) -> Result<u16, CommandError> {
+        self.queue(|seq| HubMsg::EnterBootloader { seq })
+    }
+
     /// Waits up to `timeout` for the ack of command `seq`.
     pub fn wait(&self, seq: u16, timeout: Duration) -> Result<Ack, CommandError> {
         let deadline = Instant::now() + timeout;
