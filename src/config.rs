@@ -3279,11 +3279,11 @@ mod tests {
         let ok = Config::from_str(&format!("{MINIMAL}[firmware]\nboot_drive_roots = [\"/srv/drives\"]\ntimeout_s = 5\n"), "t.toml").unwrap();
         assert_eq!((ok.firmware.boot_drive_roots, ok.firmware.timeout_s), (vec![PathBuf::from("/srv/drives")], 5));
         let e = err("[firmware]\nboot_drive_roots = []\n");
-        assert!(e.contains("firmware.boot_drive_roots: empty; list where the RPI-RP2 drive is mounted"), "{e}");
+        assert!(e.contains("[firmware].boot_drive_roots: empty; list where the RPI-RP2 drive is mounted"), "{e}");
         let e = err("[firmware]\nboot_drive_roots = [\"/media\", \"media\"]\n");
-        assert!(e.contains("firmware.boot_drive_roots: expected absolute directories like \"/media\", got \"media\""), "{e}");
+        assert!(e.contains("[firmware].boot_drive_roots: expected absolute directories like \"/media\", got \"media\""), "{e}");
         let e = err("[firmware]\ntimeout_s = 601\n");
-        assert!(e.contains("firmware.timeout_s: expected 5 to 600 seconds, got 601"), "{e}");
+        assert!(e.contains("[firmware].timeout_s: expected 5 to 600 seconds, got 601"), "{e}");
     }
 
     #[test]

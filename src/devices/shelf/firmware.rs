@@ -755,24 +755,26 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let roots = vec![t.path().to_path_buf()];
         let mut img = image([1, 1, 0]);
-        let plan = |img: &[u8], timeout| UpdatePlan { device: "shelf-a1", file: "new.uf2", image: img, force: false, roots: &roots, timeout };
+        fn plan<'a>(img: &'a [u8], roots: &'a [PathBuf], timeout: Duration) -> UpdatePlan<'a> {
+            UpdatePlan { device: "shelf-a1", file: "new.uf2", image: img, force: false, roots, timeout }
+        }
         // Damaged: step 1, the node is never told anything.
         img[512 + 508] ^= 1;
         let node = fake(t.path(), Some(Ack { ok: true, code: 0 }));
-        let e = run_update(&plan(&img, Duration::from_secs(1)), &node, |_| {}).unwrap_err();
+        let e = run_update(&plan(&img, &roots, Duration::from_secs(1)), &node, |_| {}).unwrap_err();
         assert_eq!((e.step, e.done.len()), (Step::CheckImage, 0));
         assert!(e.to_string().contains("stopped at step 1 (check the image)"), "{e}");
         assert_eq!(*node.entered.lock().unwrap(), 0);
         img[512 + 508] ^= 1;
         // Another node's drive already mounted: step 2, nothing sent.
         drive_at(&t.path().join("other"));
-        let e = run_update(&plan(&img, Duration::from_secs(1)), &node, |_| {}).unwrap_err();
+        let e = run_update(&plan(&img, &roots, Duration::from_secs(1)), &node, |_| {}).unwrap_err();
         assert_eq!((e.step, e.done.len()), (Step::CheckNode, 1));
         assert_eq!(*node.entered.lock().unwrap(), 0);
         std::fs::remove_dir_all(t.path().join("other")).unwrap();
         // The node refuses (code 4, busy): step 3 names the reason.
         let busy = fake(t.path(), Some(Ack { ok: false, code: 4 }));
-        let e = run_update(&plan(&img, Duration::from_secs(1)), &busy, |_| {}).unwrap_err();
+        let e = run_update(&plan(&img, &roots, Duration::from_secs(1)), &busy, |_| {}).unwrap_err();
         assert_eq!(e.step, Step::EnterBootloader);
         assert!(e.refusal.en.contains("refused to enter its bootloader (busy)"), "{e}");
     }
