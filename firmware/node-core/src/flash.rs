@@ -172,29 +172,44 @@ impl<F: Flash> Store<F> {
     /// The newest valid record, `None` when neither sector holds one (a new node). A sector that
     /// cannot be read counts as holding no record.
     pub fn load(&mut self) -> Option<Record> {
+        let best = self.scan(false).ok().flatten();
+        self.newest = best.map(|(slot, rec)| (slot, rec.generation));
+        best.map(|(_, rec)| rec)
+    }
+
+    /// The sector and record of the newest valid record. A sector that cannot be read counts as
+    /// holding none when `strict` is false, and fails the scan when it is true (a save must not
+    /// guess which sector is safe to erase).
+    fn scan(&mut self, strict: bool) -> Result<Option<(u8, Record)>, FlashError> {
         let mut best: Option<(u8, Record)> = None;
         for slot in 0..2u8 {
-            if let Some(rec) = self.read_slot(slot) {
+            let rec = match self.read_slot(slot) {
+                Ok(rec) => rec,
+                Err(e) if strict => return Err(e),
+                Err(_) => None,
+            };
+            if let Some(rec) = rec {
                 if best.map_or(true, |(_, b)| rec.generation > b.generation) {
                     best = Some((slot, rec));
                 }
             }
         }
-        self.newest = best.map(|(slot, rec)| (slot, rec.generation));
-        best.map(|(_, rec)| rec)
+        Ok(best)
     }
 
     /// Writes `channels` as the next generation into the sector not holding the newest record;
     /// returns the new generation.
     ///
     /// Reads both sectors first (so the sector holding the newest good record is never erased,
-    /// whatever the caller loaded before), erases the other one, programs the record as whole
+    /// whatever the caller loaded before; a read error there fails the save before anything is
+    /// erased), erases the other one, programs the record as whole
     /// pages padded with 0xFF and reads it back. On any error the previous record stays the
     /// current one. (When only the read-back fails the new record may be in flash all the same;
     /// the next load then finds the new one, which is as good.)
     pub fn save(&mut self, channels: &[Calibration; CHANNELS]) -> Result<u32, FlashError> {
-        self.load();
-        let (slot, generation) = match self.newest {
+        let newest = self.scan(true)?.map(|(slot, rec)| (slot, rec.generation));
+        self.newest = newest;
+        let (slot, generation) = match newest {
             None => (0u8, 1u32),
             Some((newest, g)) => (1 - newest, g.checked_add(1).ok_or(FlashError::GenerationsExhausted)?),
         };
@@ -245,11 +260,11 @@ impl<F: Flash> Store<F> {
             .ok_or(FlashError::OutOfRange)
     }
 
-    fn read_slot(&mut self, slot: u8) -> Option<Record> {
-        let offset = self.slot_offset(slot).ok()?;
+    fn read_slot(&mut self, slot: u8) -> Result<Option<Record>, FlashError> {
+        let offset = self.slot_offset(slot)?;
         let mut bytes = [0u8; RECORD_LEN];
-        self.flash.read(offset, &mut bytes).ok()?;
-        Record::decode(&bytes)
+        self.flash.read(offset, &mut bytes)?;
+        Ok(Record::decode(&bytes))
     }
 }
 
@@ -503,11 +518,12 @@ mod tests {
         assert_eq!(store.save(&cals(2)), Ok(2));
         assert!(store.flash().bytes[..4096].iter().all(|&b| b == 0xFF));
         assert_eq!(store.load().map(|r| r.generation), Some(2));
-        // The second sector would end past the flash: save fails, nothing is lost.
+        // The second sector would end past the flash: the first save already fails (it cannot
+        // read both sectors) and writes nothing.
         let mut short = Store::new(RamFlash::<8192>::new(), 4096);
-        assert_eq!(short.save(&cals(1)), Ok(1));
-        assert_eq!(short.save(&cals(2)), Err(FlashError::OutOfRange));
-        assert_eq!(short.load().map(|r| r.generation), Some(1));
+        assert_eq!(short.save(&cals(1)), Err(FlashError::OutOfRange));
+        assert_eq!(short.flash().ops(), 0);
+        assert_eq!(short.load(), None);
         let mut unaligned = Store::new(RamFlash::<12288>::new(), 100);
         assert_eq!(unaligned.save(&cals(1)), Err(FlashError::Unaligned));
     }
@@ -601,6 +617,61 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Flash whose programs leave bit 0 of every byte set (a worn cell), and whose reads of
+    /// one sector can be made to fail.
+    struct Faulty {
+        inner: Flash8,
+        unreadable: Option<u32>,
+    }
+
+    impl Flash for Faulty {
+        const SECTOR_SIZE: u32 = 4096;
+        const PAGE_SIZE: u32 = 256;
+
+        fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+            if self.unreadable == Some(offset / 4096) {
+                return Err(FlashError::Device);
+            }
+            self.inner.read(offset, buf)
+        }
+
+        fn erase(&mut self, offset: u32) -> Result<(), FlashError> {
+            self.inner.erase(offset)
+        }
+
+        fn program(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
+            let mut worn = [0u8; 256];
+            worn.copy_from_slice(&data[..256]);
+            worn.iter_mut().for_each(|b| *b |= 1);
+            self.inner.program(offset, &worn)
+        }
+    }
+
+    #[test]
+    fn a_record_that_reads_back_wrong_is_a_verify_error() {
+        // The magic's first byte 0x53 has bit 0 set already, the version byte 0x01 too, but
+        // the channel count 0x04 reads back 0x05: the read-back differs.
+        let mut store = Store::new(Faulty { inner: Flash8::new(), unreadable: None }, 0);
+        assert_eq!(store.save(&cals(1)), Err(FlashError::Verify));
+        assert_eq!(store.load(), None);
+    }
+
+    #[test]
+    fn a_save_that_cannot_read_both_sectors_erases_nothing() {
+        // Generation 1 in A, 2 in B; B cannot be read just now. Guessing "B is empty" would
+        // erase B, the newest record: the save fails instead and both records stay.
+        let mut good = Store::new(Flash8::new(), 0);
+        good.save(&cals(1)).unwrap();
+        good.save(&cals(2)).unwrap();
+        let mut store = Store::new(Faulty { inner: good.flash().clone(), unreadable: Some(1) }, 0);
+        assert_eq!(store.save(&cals(3)), Err(FlashError::Device));
+        assert_eq!(store.flash().inner.ops(), 4, "no erase or program after the 4 of the two saves");
+        // Loading takes what it can read meanwhile; once B reads again, generation 2 is there.
+        assert_eq!(store.load().map(|r| r.generation), Some(1));
+        store.flash_mut().unreadable = None;
+        assert_eq!(store.load(), Some(Record { generation: 2, channels: cals(2) }));
     }
 
     #[test]

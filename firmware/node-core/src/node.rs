@@ -31,6 +31,7 @@
 //!   [`AckCode::NotStable`]). A frame that does not decode — unknown variants included, they are
 //!   postcard errors — is answered with [`NodeMsg::FrameRejected`]; [`AckCode::UnknownCommand`] is
 //!   left for a command a later protocol version lets a node decode but not carry out.
+//! - Identify blinks for `seconds` from when it arrives (0 stops a blink in progress).
 //! - A command that returns an [`Effect`] ends the handling of that chunk of bytes: the node is
 //!   about to restart, so the bytes after that frame are dropped.
 
@@ -430,10 +431,15 @@ impl<F: Flash> Node<F> {
         self.keep(ch, new)
     }
 
-    /// Saves the calibrations with channel `ch`'s replaced and uses them once they are in flash.
+    /// Saves the calibrations with channel `ch`'s replaced and uses them once they are in flash
+    /// (a calibration equal to the one in use is not written again: no flash wear for a repeated
+    /// tare).
     fn keep(&mut self, ch: usize, cal: Calibration) -> Result<(), AckCode> {
         let mut next = self.calibrations;
         *next.get_mut(ch).ok_or(AckCode::UnknownChannel)? = cal;
+        if next == self.calibrations {
+            return Ok(());
+        }
         self.store.save(&next).map_err(|_| AckCode::StorageFailed)?;
         self.calibrations = next;
         Ok(())
@@ -673,6 +679,10 @@ mod tests {
         // Settled at 9 000: calibrating with the weight reading what the tare read is NoChange.
         run(&mut node, &mut now, 1_000, |_, _| Some(9_000));
         assert_eq!(command(&mut node, HubMsg::Tare { seq: 7, channel: 0 }, now).0, [ack(7, AckCode::Ok)]);
+        // The tare was one erase and one program; the same tare again writes nothing.
+        assert_eq!(node.store().flash().ops(), 2);
+        assert_eq!(command(&mut node, HubMsg::Tare { seq: 10, channel: 0 }, now).0, [ack(10, AckCode::Ok)]);
+        assert_eq!(node.store().flash().ops(), 2);
         assert_eq!(command(&mut node, HubMsg::Calibrate { seq: 8, channel: 0, known_grams: 500 }, now).0, [ack(8, AckCode::BadValue)]);
         // Before any filtered value there is nothing to tare.
         let mut fresh = node_over(RamFlash::new(), 1);
