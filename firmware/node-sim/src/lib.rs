@@ -1,7 +1,7 @@
 //! The storehub shelf node, simulated on the host: the real node core
 //! ([`storehub_node_core::node::Node`], the code the RP2040 runs) over a simulated flash
 //! ([`RamFlash`] of two 4 KiB sectors, optionally kept in a file across restarts), fed by
-//! simulated HX711 load cells ([`LoadCell`]) at 10 samples a second per channel, speaking
+//! simulated HX711 load cells ([`LoadCell`]) at 10 (or 80) samples a second per channel, speaking
 //! `storehub-wire` on a pseudo-terminal whose slave is reachable at a symlink — where the hub
 //! opens it as it opens a real node's `/dev/serial/by-id/…` port. The hub's tests and
 //! `storehub demo` use it; `storehub-node-sim` runs one by hand.
@@ -76,8 +76,9 @@ pub const FLASH_LEN: usize = 8192;
 /// The flash the simulated node keeps its calibrations in.
 pub type SimFlash = RamFlash<FLASH_LEN>;
 
-/// Each channel's HX711 delivers this many samples a second (RATE pin low).
-pub const SAMPLES_PER_S: u64 = 10;
+/// Each channel's HX711 delivers this many samples a second by default (RATE pin low; 80 with it
+/// high: [`SimConfig::samples_per_s`]).
+pub const SAMPLES_PER_S: u16 = 10;
 
 /// The firmware version a simulator announces unless told otherwise.
 pub const DEFAULT_FW: FwVersion = FwVersion { major: 1, minor: 0, patch: 0 };
@@ -103,6 +104,9 @@ pub struct SimConfig {
     pub boot_drive: Option<PathBuf>,
     /// Seeds the cells' noise.
     pub seed: u64,
+    /// Samples a second each channel's HX711 delivers: 10 (RATE pin low, the default) or 80
+    /// (RATE high; the node core's filter settles eight times sooner, which tests use).
+    pub samples_per_s: u16,
 }
 
 impl Default for SimConfig {
@@ -115,6 +119,7 @@ impl Default for SimConfig {
             flash_file: None,
             boot_drive: None,
             seed: 1,
+            samples_per_s: SAMPLES_PER_S,
         }
     }
 }
@@ -149,6 +154,9 @@ impl SimNode {
     pub fn start(link: &Path, config: SimConfig) -> io::Result<SimNode> {
         if !(1..=MAX_CHANNELS).contains(&config.channels) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("a node has 1 to {MAX_CHANNELS} channels, not {}", config.channels)));
+        }
+        if !matches!(config.samples_per_s, 10 | 80) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("an HX711 samples 10 or 80 times a second, not {}", config.samples_per_s)));
         }
         let image = match &config.flash_file {
             Some(file) => read_flash_file(file)?,
@@ -279,7 +287,7 @@ fn log(link: &Path, what: std::fmt::Arguments<'_>) {
 
 /// The node's state as the board sees it.
 enum State {
-    Running { node: Box<Node<SimFlash>>, pty: Pty, booted: Instant, next_sample_ms: [u64; 4] },
+    Running { node: Box<Node<SimFlash>>, pty: Pty, booted: Instant, next_sample_us: [u64; 4] },
     Bootloader { drive: Option<PathBuf>, tried: Vec<(PathBuf, u64, Option<SystemTime>)> },
     Unplugged,
 }
@@ -294,8 +302,6 @@ struct Board {
     /// The flash image last written to the flash file (or read from it).
     saved: Box<[u8; FLASH_LEN]>,
 }
-
-const SAMPLE_PERIOD_MS: u64 = 1_000 / SAMPLES_PER_S;
 
 impl Board {
     fn run(mut self, image: Box<[u8; FLASH_LEN]>, pty: Pty) {
@@ -321,7 +327,8 @@ impl Board {
         self.shared.boots.fetch_add(1, Ordering::Relaxed);
         self.shared.in_bootloader.store(false, Ordering::Relaxed);
         self.shared.plugged.store(true, Ordering::Relaxed);
-        State::Running { node, pty, booted: Instant::now(), next_sample_ms: [SAMPLE_PERIOD_MS; 4] }
+        let period = self.sample_period_us();
+        State::Running { node, pty, booted: Instant::now(), next_sample_us: [period; 4] }
     }
 
     fn step(&mut self, state: State) -> State {
@@ -351,27 +358,29 @@ impl Board {
                 self.shared.plugged.store(false, Ordering::Relaxed);
                 State::Unplugged
             }
-            State::Running { node, pty, booted, next_sample_ms } => self.run_node(node, pty, booted, next_sample_ms),
+            State::Running { node, pty, booted, next_sample_us } => self.run_node(node, pty, booted, next_sample_us),
             State::Bootloader { drive, tried } => self.bootloader(drive, tried),
         }
     }
 
     /// One turn of the node's main loop: due samples, poll, bytes from the hub, the flash file,
     /// and the effect a command asked for.
-    fn run_node(&mut self, mut node: Box<Node<SimFlash>>, mut pty: Pty, booted: Instant, mut next_sample_ms: [u64; 4]) -> State {
-        let now_ms = booted.elapsed().as_millis() as u64;
+    fn run_node(&mut self, mut node: Box<Node<SimFlash>>, mut pty: Pty, booted: Instant, mut next_sample_us: [u64; 4]) -> State {
+        let now_us = booted.elapsed().as_micros() as u64;
+        let now_ms = now_us / 1_000;
         let since_start_ms = self.started.elapsed().as_millis() as u64;
+        let period = self.sample_period_us();
         for ch in 0..self.config.channels {
             let i = usize::from(ch);
-            if now_ms.saturating_sub(next_sample_ms[i]) > 10 * SAMPLE_PERIOD_MS {
+            if now_us.saturating_sub(next_sample_us[i]) > 10 * period {
                 // The thread was held up (a loaded machine): no burst of stale samples.
-                next_sample_ms[i] = now_ms;
+                next_sample_us[i] = now_us;
             }
-            while next_sample_ms[i] <= now_ms {
+            while next_sample_us[i] <= now_us {
                 let cell = self.config.cells[i];
                 let raw = cell.raw(self.shared.grams[i].load(Ordering::Relaxed), since_start_ms, self.noise.draw(cell.noise_counts));
                 node.on_sample(ch, raw, now_ms);
-                next_sample_ms[i] += SAMPLE_PERIOD_MS;
+                next_sample_us[i] += period;
             }
         }
         let mut out = |frame: &[u8]| {
@@ -395,7 +404,7 @@ impl Board {
         }
         self.persist(&node);
         match effect {
-            None => State::Running { node, pty, booted, next_sample_ms },
+            None => State::Running { node, pty, booted, next_sample_us },
             Some(Effect::Reboot) => self.reboot(node, pty),
             Some(Effect::EnterBootloader) => match self.config.boot_drive.clone() {
                 None => self.reboot(node, pty),
@@ -406,6 +415,11 @@ impl Board {
                 }
             },
         }
+    }
+
+    /// Microseconds between two samples of one channel (12 500 at 80 a second).
+    fn sample_period_us(&self) -> u64 {
+        1_000_000 / u64::from(self.config.samples_per_s.max(1))
     }
 
     fn reboot(&mut self, node: Box<Node<SimFlash>>, pty: Pty) -> State {

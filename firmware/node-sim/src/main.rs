@@ -43,6 +43,9 @@ struct Args {
     /// Seeds the load cells' noise.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Samples a second per channel: 10 or 80 (the HX711's RATE pin low or high).
+    #[arg(long, default_value_t = 10, value_parser = parse_rate)]
+    rate: u16,
 }
 
 fn parse_fw(s: &str) -> Result<FwVersion, String> {
@@ -51,6 +54,14 @@ fn parse_fw(s: &str) -> Result<FwVersion, String> {
     let [a, b, c] = parts[..] else { return Err(bad()) };
     let n = |p: &str| p.parse::<u8>().map_err(|_| bad());
     Ok(FwVersion { major: n(a)?, minor: n(b)?, patch: n(c)? })
+}
+
+fn parse_rate(s: &str) -> Result<u16, String> {
+    match s {
+        "10" => Ok(10),
+        "80" => Ok(80),
+        _ => Err(format!("an HX711 samples 10 or 80 times a second, got {s:?}")),
+    }
 }
 
 fn parse_grams(s: &str) -> Result<(u8, i32), String> {
@@ -106,6 +117,7 @@ fn run(args: Args) -> Result<(), String> {
         flash_file: args.flash.clone(),
         boot_drive: args.boot_drive.clone(),
         seed: args.seed,
+        samples_per_s: args.rate,
         ..SimConfig::default()
     };
     let node = SimNode::start(&args.link, config).map_err(|e| format!("cannot start the node at {}: {e}", args.link.display()))?;
@@ -152,5 +164,7 @@ mod tests {
         assert_eq!(parse_grams("ch3=570g"), Ok((3, 570)));
         assert!(parse_grams("4=1").unwrap_err().contains("channel 0..=3"));
         assert!(parse_grams("0:1").is_err());
+        assert_eq!(parse_rate("80"), Ok(80));
+        assert!(parse_rate("20").unwrap_err().contains("10 or 80"));
     }
 }

@@ -143,6 +143,9 @@ fn a_bad_config_or_flash_file_is_refused_with_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let e = SimNode::start(&dir.path().join("node"), SimConfig { channels: 5, ..SimConfig::default() }).err().unwrap();
     assert_eq!(e.to_string(), "a node has 1 to 4 channels, not 5");
+    let e = SimNode::start(&dir.path().join("node"), SimConfig { samples_per_s: 20, ..SimConfig::default() }).err().unwrap();
+    assert_eq!(e.to_string(), "an HX711 samples 10 or 80 times a second, not 20");
+    assert!(std::fs::symlink_metadata(dir.path().join("node")).is_err(), "no link for a refused config");
     let flash = dir.path().join("flash.bin");
     std::fs::write(&flash, [0u8; 100]).unwrap();
     let e = SimNode::start(&dir.path().join("node"), SimConfig { flash_file: Some(flash.clone()), ..SimConfig::default() }).err().unwrap();
@@ -172,7 +175,8 @@ fn tare_and_calibrate_then_grams_and_the_calibration_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("node");
     let flash = dir.path().join("node-flash.bin");
-    let config = SimConfig { flash_file: Some(flash.clone()), seed: 42, ..SimConfig::default() };
+    // 80 samples a second: the node's filter settles in about a second instead of five.
+    let config = SimConfig { flash_file: Some(flash.clone()), seed: 42, samples_per_s: 80, ..SimConfig::default() };
     {
         let node = SimNode::start(&link, config.clone()).unwrap();
         let mut hub = Hub::open(node.link());
