@@ -5,6 +5,7 @@
 //! EIO) or restarts into its bootloader.
 
 use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,15 @@ impl Pty {
     /// Makes a pty pair and points `link` at its slave, replacing a link (or file) already there.
     pub fn create(link: &Path) -> io::Result<Pty> {
         let (mut master, slave) = TTYPort::pair().map_err(|e| io::Error::other(format!("cannot create a pseudo-terminal: {e}")))?;
+        // serialport opens both without O_CLOEXEC: a process the caller spawns (a hub under test,
+        // its CLI) would inherit the master and keep the line from hanging up when the node goes
+        // away (the hub would never see EIO).
+        for fd in [master.as_raw_fd(), slave.as_raw_fd()] {
+            // SAFETY: fcntl on a descriptor this function owns; no memory is passed.
+            if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } == -1 {
+                return Err(io::Error::other(format!("cannot make the pseudo-terminal close-on-exec: {}", io::Error::last_os_error())));
+            }
+        }
         master.set_timeout(IO_WAIT).map_err(|e| io::Error::other(format!("cannot set the pseudo-terminal's timeout: {e}")))?;
         let name = slave.name().ok_or_else(|| io::Error::other("the pseudo-terminal's slave has no name"))?;
         if let Some(dir) = link.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -463,11 +463,17 @@ pub fn run_update(plan: &UpdatePlan<'_>, node: &dyn NodeAccess, mut on_step: imp
     };
     finish(Step::EnterBootloader, format!("command {seq} {how}"), &mut started, &mut done);
 
-    // 4. The boot drive.
+    // 4. The boot drive, seen in two scans in a row (a drive being mounted settles first).
     let deadline = Instant::now() + plan.timeout;
+    let mut last_seen = DriveSeen::None;
     let drive = loop {
-        match new_drive(&drives_before, &find_boot_drives(plan.roots)) {
-            DriveSeen::One(d) => break d,
+        let seen = new_drive(&drives_before, &find_boot_drives(plan.roots));
+        match seen.clone() {
+            DriveSeen::One(d) if last_seen == seen => break d,
+            DriveSeen::One(_) => {
+                last_seen = seen;
+                std::thread::sleep(POLL);
+            }
             DriveSeen::Many(list) => fail!(
                 Step::WaitDrive,
                 Refusal::new(
@@ -491,7 +497,10 @@ pub fn run_update(plan: &UpdatePlan<'_>, node: &dyn NodeAccess, mut on_step: imp
                     )
                 )
             ),
-            DriveSeen::None => std::thread::sleep(POLL),
+            DriveSeen::None => {
+                last_seen = seen;
+                std::thread::sleep(POLL);
+            }
         }
     };
     finish(Step::WaitDrive, format!("RPI-RP2 at {}", drive.display()), &mut started, &mut done);
