@@ -98,7 +98,12 @@ fn a_calibrated_node_reports_bottles_taken_off_and_the_shelf_low_trigger_opens_a
     health.register(DeviceHealth::from_config(&cfg));
     // Readings reach the tracker only once the node is calibrated: before, they are raw counts.
     let tracking = AtomicBool::new(false);
+    // The newest reading (grams, stable) as the hub received it, what the device page shows.
+    let reading = std::sync::Mutex::new(None::<(i64, bool)>);
     let emit = |ev: DeviceEvent| {
+        if let DeviceEvent::ShelfWeight { grams, stable, .. } = &ev {
+            *reading.lock().unwrap() = Some((*grams, *stable));
+        }
         if tracking.load(Ordering::Relaxed) {
             let _ = shelves.handle(&store, &ev);
         }
@@ -126,10 +131,20 @@ fn a_calibrated_node_reports_bottles_taken_off_and_the_shelf_low_trigger_opens_a
 
         // Calibration through the hub's command path, as the device page does it: tare with the
         // shelf empty, then 1 000 g on it and calibrate.
+        // Staff press the buttons once the page shows a settled reading of the load: uncalibrated,
+        // a reading is the counts over the zero (8 000 counts at 0 g before the tare; after it,
+        // 1 000 g × 42 = 42 000 counts).
+        let settled_near = |counts: i64| {
+            wait_for(&format!("a stable reading near {counts} counts"), || {
+                reading.lock().unwrap().is_some_and(|(g, stable)| stable && (g - counts).abs() < 200)
+            })
+        };
         let commands = node_commands("shelf-n1");
         node.set_grams(0, 0);
+        settled_near(8_000);
         command_until_settled("tare", || commands.tare(0).unwrap(), &commands);
         node.set_grams(0, 1_000);
+        settled_near(42_000);
         command_until_settled("calibrate", || commands.calibrate(0, 1_000).unwrap(), &commands);
         node.set_grams(0, 0);
         tracking.store(true, Ordering::Relaxed);
