@@ -144,6 +144,10 @@ pub struct SimNode {
     thread: Option<JoinHandle<()>>,
 }
 
+/// How long the node waits for the hub to read its last frames before its port vanishes into
+/// the bootloader.
+const ACK_DRAIN: Duration = Duration::from_millis(500);
+
 /// How long [`SimNode::unplug`] and [`SimNode::replug`] wait for the thread to carry them out.
 const PLUG_WAIT: Duration = Duration::from_secs(5);
 
@@ -321,12 +325,13 @@ impl Board {
         let fw_version = *self.shared.fw.lock().unwrap_or_else(|e| e.into_inner());
         let config = NodeConfig { node_id: self.config.node_id, fw_version, channels: self.config.channels };
         let mut node = Box::new(Node::new(config, Store::new(flash, 0)));
-        node.start(0, &mut |frame: &[u8]| {
-            pty.write_frame(frame);
-        });
+        // Counted before the hello goes out, so whoever sees the hello sees the boot counted.
         self.shared.boots.fetch_add(1, Ordering::Relaxed);
         self.shared.in_bootloader.store(false, Ordering::Relaxed);
         self.shared.plugged.store(true, Ordering::Relaxed);
+        node.start(0, &mut |frame: &[u8]| {
+            pty.write_frame(frame);
+        });
         let period = self.sample_period_us();
         State::Running { node, pty, booted: Instant::now(), next_sample_us: [period; 4] }
     }
@@ -410,6 +415,8 @@ impl Board {
                 None => self.reboot(node, pty),
                 Some(drive) => {
                     drop(node);
+                    // The ack reaches the hub before the port vanishes.
+                    pty.drain(ACK_DRAIN);
                     drop(pty);
                     self.enter_bootloader(&drive)
                 }
