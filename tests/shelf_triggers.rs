@@ -23,7 +23,7 @@ use storehub::config::{Config, DeviceConfig, StockConfig};
 use storehub::control::ops::{self, Context};
 use storehub::control::Request;
 use storehub::devices::health::HealthBoard;
-use storehub::devices::shelf::Shelves;
+use storehub::devices::shelf::{NodeCommands, Shelves};
 use storehub::devices::transport::gpio::SimPins;
 use storehub::devices::{DeviceEvent, DriverCtx};
 use storehub::domain::stock::MoveKind;
@@ -127,28 +127,36 @@ impl Rig {
                 // As the daemon's hub does: a reading not recorded is retried by the next one.
                 let _ = self.shelves.handle(&self.store, &ev);
             },
+            None,
             f,
         )
     }
 
     /// Calibrates the node through the hub's driver, as staff do on the device page (the
     /// readings meanwhile, uncalibrated counts and the reference weight, go nowhere), and leaves
-    /// the shelf empty.
+    /// the shelf empty. The commands go through a handle of this test's own (not the process-wide
+    /// `node_commands`), so tests running side by side in one process never trade commands.
     fn calibrate(&self, node: &SimNode) {
-        self.with_driver_to(&|_| {}, || {
-            let commands = storehub::devices::shelf::node_commands(self.cfg.id.as_str());
+        let commands = NodeCommands::new();
+        self.with_driver_to(&|_| {}, Some(&commands), || {
             storehub::demo::devices::calibrate_sim_node(&commands, node, 0, 1_000, &AtomicBool::new(false), WAIT).expect("the node calibrated through the hub");
         });
     }
 
-    fn with_driver_to<R>(&self, emit: &(dyn Fn(DeviceEvent) + Sync), f: impl FnOnce() -> R) -> R {
+    /// The driver as the device manager runs it (`drive`), or with `commands` on the same link.
+    fn with_driver_to<R>(&self, emit: &(dyn Fn(DeviceEvent) + Sync), commands: Option<&NodeCommands>, f: impl FnOnce() -> R) -> R {
         let stop = AtomicBool::new(false);
         let health = HealthBoard::new();
         health.register(storehub::devices::health::DeviceHealth::from_config(&self.cfg));
         thread::scope(|s| {
             let driver = s.spawn(|| {
                 let ctx = DriverCtx { device: &self.cfg, health: &health, clock: &self.clock, stop: &stop, emit, store: None };
-                storehub::devices::shelf::drive(&self.cfg, &ctx)
+                match commands {
+                    None => storehub::devices::shelf::drive(&self.cfg, &ctx),
+                    Some(commands) => storehub::devices::transport::open_link(&self.cfg, storehub::devices::shelf::node::READ_TIMEOUT)
+                        .map(|mut link| storehub::devices::shelf::run_node_with(link.as_mut(), &ctx, commands))
+                        .map_err(|e| e.to_string()),
+                }
             });
             let out = f();
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
