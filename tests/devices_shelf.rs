@@ -1,7 +1,9 @@
 //! Shelf sensors end to end. A storehub node simulator on the master side of a pseudo-terminal
 //! speaks the real wire protocol (hello, readings, heartbeats, acks, and garbage, wrong-CRC and
 //! overlong frames) to the driver, which opens the slave by path as it opens a real port; the
-//! node is unplugged (the master closed) and plugged in again on a fresh pty. An HX711 and a
+//! node is unplugged (the master closed) and plugged in again on a fresh pty; that node is
+//! written by hand here to test the driver's framing and errors. The device manager's entry point
+//! runs against `storehub-node-sim` (the real node core on a pty). An HX711 and a
 //! beam input run through the simulated pin bank. The tracker turns readings into
 //! `storehub.shelf.*` outbox events in a real store, exactly once per change.
 
@@ -285,27 +287,34 @@ fn a_node_says_hello_sends_readings_survives_garbage_answers_commands_and_is_rep
     drop(slave);
 }
 
+/// The device manager's entry point opens a node by its configured path (the link of a
+/// `storehub-node-sim` node: the real node core on a pty) and sends it the commands queued on the
+/// registry's handle; an unplugged node ends the driver with `Closed`.
 #[test]
 fn the_manager_entry_point_opens_a_node_by_its_configured_path() {
-    let (master, slave) = TTYPort::pair().unwrap();
-    let path = serialport::SerialPort::name(&slave).unwrap();
-    let cfg = device(&format!("id = \"shelf-n2\"\nkind = \"shelf\"\ntransport = \"serial\"\npath = \"{path}\"\n"));
+    let dir = tempfile::tempdir().unwrap();
+    let sim_config = storehub_node_sim::SimConfig { node_id: 77, channels: 2, samples_per_s: 80, ..Default::default() };
+    let node = storehub_node_sim::SimNode::start(&dir.path().join("shelf-n2"), sim_config).unwrap();
+    let cfg = device(&format!("id = \"shelf-n2\"\nkind = \"shelf\"\ntransport = \"serial\"\npath = \"{}\"\n", node.link().display()));
     let rig = Rig::new(cfg.clone());
-    let (tx, rx) = mpsc::channel::<Sim>();
-    let sim = node_sim(master, 77, rx);
     thread::scope(|s| {
         let driver = s.spawn(|| rig.run(|ctx| storehub::devices::shelf::drive(&cfg, ctx)));
         let _guard = StopOnDrop(&rig.stop);
         wait_for("the hello", || rig.health().model.as_deref() == Some("storehub-node 77 (2 channels)"));
+        assert_eq!(rig.health().firmware.as_deref(), Some("1.0.0"));
+        // The node takes a tare once channel 1 has settled (8 000 counts, uncalibrated).
+        wait_for("a stable reading of channel 1", || rig.weights().iter().any(|&(ch, _, stable)| ch == 1 && stable));
         // Commands queued on the registry's handle reach this node.
         let cmds = storehub::devices::shelf::node_commands("shelf-n2");
         let seq = cmds.tare(1).unwrap();
-        assert!(cmds.wait(seq, WAIT).unwrap().ok);
-        tx.send(Sim::Unplug).unwrap();
+        assert_eq!(cmds.wait(seq, WAIT), Ok(storehub::devices::shelf::node::Ack { ok: true, code: 0 }));
+        // Tared: channel 1 now reads 0 give or take its ±20 counts of noise (1 count = 1 g
+        // before calibration).
+        let after = rig.weights().len();
+        wait_for("channel 1 at zero", || rig.weights()[after..].iter().any(|&(ch, g, stable)| ch == 1 && stable && g.abs() <= 20));
+        node.unplug();
         assert!(matches!(driver.join().unwrap(), Ok(DriverExit::Closed)));
     });
-    sim.join().unwrap();
-    drop(slave);
     // GPIO devices off a Pi fail to open with a message that says so.
     let hx = device("id = \"shelf-a9\"\nkind = \"shelf\"\ntransport = \"gpio\"\nprotocol = \"hx711\"\npins = [5, 6]\n");
     if !std::path::Path::new("/dev/gpiomem").exists() {
