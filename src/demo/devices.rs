@@ -89,7 +89,7 @@ impl DemoDevices {
                         // so a bottle taken shows up while the demo is watched.
                         let config = SimConfig { samples_per_s: 80, ..SimConfig::default() };
                         let node = Arc::new(SimNode::start(path, config).map_err(|e| anyhow::anyhow!("device {}: cannot start the simulated shelf node at {}: {e}", d.id, path.display()))?);
-                        let shelf = DemoShelf { node: Arc::clone(&node), channel: ch.channel, sku: ch.sku.clone(), unit_grams, ready: Arc::new(AtomicBool::new(false)) };
+                        let shelf = DemoShelf { node: Arc::clone(&node), channel: ch.channel, sku: ch.sku.clone(), unit_grams, ready: Arc::new(AtomicBool::new(false)), last_pick: Default::default() };
                         let (ready, commands, id, channel, stop) = (Arc::clone(&shelf.ready), crate::devices::shelf::node_commands(d.id.as_str()), d.id.clone(), ch.channel, Arc::clone(&stop));
                         me.drains.push(std::thread::spawn(move || {
                             match calibrate_sim_node(&commands, &node, channel, REFERENCE_GRAMS, &stop, CALIBRATION_LIMIT) {
@@ -127,7 +127,14 @@ pub struct DemoShelf {
     pub unit_grams: i32,
     /// Calibrated and stocked: shoppers may take from it.
     ready: Arc<AtomicBool>,
+    /// When a shopper last took from it.
+    last_pick: std::sync::Mutex<Option<Instant>>,
 }
+
+/// Shoppers take from the shelf at most this often, so the load lies still long enough between
+/// two picks for the node to call it stable (its window is half a second at 80 samples/s) and the
+/// tracker to count the change.
+const PICK_GAP: Duration = Duration::from_secs(2);
 
 impl DemoShelf {
     /// Whether the node is calibrated and the shelf stocked.
@@ -140,12 +147,17 @@ impl DemoShelf {
         self.node.grams(self.channel) / self.unit_grams.max(1)
     }
 
-    /// A shopper takes `n` units (never more than there are, none before the shelf is ready);
-    /// returns how many were taken.
+    /// A shopper takes `n` units (never more than there are, none before the shelf is ready or
+    /// within [`PICK_GAP`] of the last pick); returns how many were taken.
     pub fn pick(&self, n: i32) -> i32 {
         if !self.ready() {
             return 0;
         }
+        let mut last = self.last_pick.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|t| t.elapsed() < PICK_GAP) {
+            return 0;
+        }
+        *last = Some(Instant::now());
         let taken = n.clamp(0, self.units());
         self.node.add_grams(self.channel, -taken * self.unit_grams);
         taken
