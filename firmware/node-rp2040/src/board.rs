@@ -30,14 +30,45 @@ pub const HX711_PINS: [Hx711Pins; 4] = [
 pub const CHANNELS: u8 = HX711_PINS.len() as u8;
 
 /// The Pico's on-board LED.
+#[allow(dead_code)] // read by main.rs's compile-time assertions (not counted by the lint) and tests
 pub const LED_PIN: u8 = 25;
 
 /// GPIOs of bank 0 that a Pico brings out as GPxx or uses on the board (GP23: SMPS mode,
 /// GP24: VBUS sense, GP25: LED); 26..=29 are the ADC pins.
+#[allow(dead_code)] // read by main.rs's compile-time assertions (not counted by the lint) and tests
 pub const GPIO_COUNT: u8 = 30;
 
 /// Pins the Pico board itself uses; no HX711 may sit on them.
+#[allow(dead_code)] // read by main.rs's compile-time assertions (not counted by the lint) and tests
 pub const BOARD_PINS: [u8; 3] = [23, 24, LED_PIN];
+
+/// Whether every HX711 pin is a bank-0 GPIO, used once, and none of [`BOARD_PINS`]. The
+/// firmware asserts it at compile time (main.rs): it is what makes handing out those pins by
+/// number (hx711_gpio.rs, `new_pin`) sound.
+#[allow(dead_code)] // read by main.rs's compile-time assertions (not counted by the lint) and tests
+pub const fn pins_are_distinct() -> bool {
+    let mut used = [false; GPIO_COUNT as usize];
+    let mut i = 0;
+    while i < BOARD_PINS.len() {
+        used[BOARD_PINS[i] as usize] = true;
+        i += 1;
+    }
+    let mut ch = 0;
+    while ch < HX711_PINS.len() {
+        let pair = [HX711_PINS[ch].dout, HX711_PINS[ch].sck];
+        let mut k = 0;
+        while k < 2 {
+            let p = pair[k] as usize;
+            if p >= GPIO_COUNT as usize || used[p] {
+                return false;
+            }
+            used[p] = true;
+            k += 1;
+        }
+        ch += 1;
+    }
+    true
+}
 
 /// The Pico's crystal.
 pub const XTAL_FREQ_HZ: u32 = 12_000_000;
@@ -150,6 +181,7 @@ mod tests {
             }
         }
         assert_eq!(CHANNELS, 4);
+        assert!(pins_are_distinct());
         // The check above is what makes main.rs's `new_pin` (which trusts pin numbers to be
         // unique) sound: 8 HX711 pins + 3 board pins = 11 distinct GPIOs.
         assert_eq!(used.iter().filter(|u| **u).count(), 11);

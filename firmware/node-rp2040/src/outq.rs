@@ -80,6 +80,7 @@ impl<const N: usize> FrameQueue<N> {
         self.len == 0
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.len
     }
