@@ -26,8 +26,22 @@ pub const HX711_PINS: [Hx711Pins; 4] = [
     Hx711Pins { dout: 8, sck: 9 },
 ];
 
-/// Channels the node announces in its hello (every entry of [`HX711_PINS`]).
-pub const CHANNELS: u8 = HX711_PINS.len() as u8;
+/// How long the firmware watches the DOUT lines at boot for HX711s that are there: a fitted
+/// HX711 pulls DOUT low at its first conversion, at most 400 ms after power-up at 10 samples/s
+/// (the datasheet's settling time), and every 100 ms after; an unfitted channel's pull-up keeps
+/// it high.
+pub const DETECT_MS: u32 = 1_000;
+
+/// The channel count the node announces, given which channels' DOUT went low during detection:
+/// up to the last fitted one (a gap before it is a wiring fault, shown as that channel's missing
+/// data), or all of them when none was seen (no HX711 answering is a fault too, and the hub and
+/// the LED should show it rather than a node with nothing to report).
+pub fn channels_to_announce(seen: &[bool]) -> u8 {
+    match seen.iter().rposition(|s| *s) {
+        Some(last) => (last + 1) as u8,
+        None => seen.len() as u8,
+    }
+}
 
 /// The Pico's on-board LED.
 #[allow(dead_code)] // read by main.rs's compile-time assertions (not counted by the lint) and tests
@@ -180,11 +194,22 @@ mod tests {
                 used[p as usize] = true;
             }
         }
-        assert_eq!(CHANNELS, 4);
+        assert_eq!(HX711_PINS.len(), 4, "the wire protocol's MAX_CHANNELS");
         assert!(pins_are_distinct());
         // The check above is what makes main.rs's `new_pin` (which trusts pin numbers to be
         // unique) sound: 8 HX711 pins + 3 board pins = 11 distinct GPIOs.
         assert_eq!(used.iter().filter(|u| **u).count(), 11);
+    }
+
+    #[test]
+    fn the_announced_channels_run_to_the_last_fitted_hx711() {
+        assert_eq!(channels_to_announce(&[true, false, false, false]), 1);
+        assert_eq!(channels_to_announce(&[true, true, true, true]), 4);
+        // Channel 1 missing between 0 and 2: announced, so its missing data shows.
+        assert_eq!(channels_to_announce(&[true, false, true, false]), 3);
+        assert_eq!(channels_to_announce(&[false, false, false, true]), 4);
+        // Nothing answered: all four, each reporting no data.
+        assert_eq!(channels_to_announce(&[false; 4]), 4);
     }
 
     /// 2 MiB = 0x200000; two 4 KiB sectors = 0x2000, so the region is 0x1FE000..0x200000.

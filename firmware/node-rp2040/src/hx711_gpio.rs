@@ -7,13 +7,14 @@
 //! in which one still stayed high more than `board::SCK_HIGH_MAX_US` is thrown away and counted.
 //! ~80 µs with interrupts off is short next to USB's 1 ms frames (the USB controller answers the
 //! host by itself; the main loop polls it). Reads are only started when DOUT says a conversion is
-//! ready, so a channel with no HX711 (DOUT pulled up) costs one pin read per loop.
+//! ready, so a channel with no HX711 (DOUT pulled up) costs one pin read per loop. At boot,
+//! [`Hx711Channels::detect`] finds how many channels have an HX711 fitted.
 
 use embedded_hal::digital::{InputPin, OutputPin};
 use rp2040_hal::gpio::{
     new_pin, DynBankId, DynPinId, FunctionSioInput, FunctionSioOutput, Pin, PullNone, PullUp,
 };
-use rp2040_hal::Timer;
+use rp2040_hal::{Timer, Watchdog};
 use storehub_node_core::hx711::{Gain, Reader, Step};
 
 use crate::board::{self, Hx711Pins};
@@ -64,6 +65,23 @@ impl Hx711Channels {
     /// switch to SIO leaves its channel unread (it reports no data).
     pub fn new() -> Hx711Channels {
         Hx711Channels { channels: board::HX711_PINS.map(channel), overlong: 0 }
+    }
+
+    /// Watches every DOUT for `board::DETECT_MS` (feeding the watchdog) and returns the channel
+    /// count to announce (`board::channels_to_announce`). Reads nothing: a ready conversion
+    /// waits for the first [`Hx711Channels::read`].
+    pub fn detect(&mut self, timer: &Timer, watchdog: &Watchdog) -> u8 {
+        let mut seen = [false; board::HX711_PINS.len()];
+        let start = timer.get_counter_low();
+        while timer.get_counter_low().wrapping_sub(start) < board::DETECT_MS * 1000 {
+            watchdog.feed();
+            for (c, s) in self.channels.iter_mut().zip(seen.iter_mut()) {
+                if let Some(c) = c {
+                    *s |= c.dout.is_low().unwrap_or(false);
+                }
+            }
+        }
+        board::channels_to_announce(&seen)
     }
 
     /// Reads channel `ch` if its HX711 has a conversion ready: `Some(raw count)`.

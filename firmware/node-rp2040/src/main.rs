@@ -4,6 +4,8 @@
 //! decision (filtering, stability, calibration, commands, acks, heartbeats) is node-core's, the
 //! same code the host simulator runs.
 //!
+//! At boot it reads the flash unique id (the node id and USB serial number), watches the HX711
+//! DOUT lines for a second to count the fitted channels, loads the calibrations and starts USB.
 //! The main loop, never blocking: feed the watchdog; poll USB and hand received bytes to the
 //! node; read each HX711 that has a conversion ready; let the node emit due frames; move queued
 //! frames (outq.rs, bounded, drop-and-count) into the CDC port; show `led_on`. A reboot or
@@ -110,8 +112,9 @@ fn main() -> ! {
 
     watchdog.start(WATCHDOG_MS.millis());
     let watchdog = watchdog; // shared from here on: `feed` takes &self
+    let channels = scales.detect(&timer, &watchdog);
     let store = Store::new(flash::RpFlash::new(&watchdog), 0);
-    let config = NodeConfig { node_id, fw_version: fw_version(), channels: board::CHANNELS };
+    let config = NodeConfig { node_id, fw_version: fw_version(), channels };
     let mut node = Node::new(config, store);
 
     let usb_bus = UsbBusAllocator::new(UsbBus::new(
@@ -158,7 +161,7 @@ fn main() -> ! {
             }
         }
 
-        for ch in 0..usize::from(board::CHANNELS) {
+        for ch in 0..usize::from(channels) {
             if let Some(raw) = scales.read(ch, &timer) {
                 node.on_sample(ch as u8, raw, now);
             }
