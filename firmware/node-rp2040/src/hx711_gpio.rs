@@ -2,10 +2,10 @@
 //! [`hx711::Reader`] by bit-banging PD_SCK and sampling DOUT, with µs timing from the RP2040's
 //! 1 MHz timer.
 //!
-//! Each read (24 data pulses and the gain pulse, about 25 × 3 µs) runs in one critical section,
+//! Each read (24 data pulses and the gain pulse, 25 × 2–4 µs) runs in one critical section,
 //! so no interrupt can stretch a clock-high phase past the HX711's 60 µs power-down limit; a read
 //! in which one still stayed high more than `board::SCK_HIGH_MAX_US` is thrown away and counted.
-//! ~80 µs with interrupts off is short next to USB's 1 ms frames (the USB controller answers the
+//! 50–100 µs with interrupts off is short next to USB's 1 ms frames (the USB controller answers the
 //! host by itself; the main loop polls it). Reads are only started when DOUT says a conversion is
 //! ready, so a channel with no HX711 (DOUT pulled up) costs one pin read per loop. At boot,
 //! [`Hx711Channels::detect`] finds how many channels have an HX711 fitted.
