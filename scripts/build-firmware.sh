@@ -13,7 +13,8 @@
 #
 # It prints the image's flash and static RAM use and FAILS (non-zero) when the build fails, when
 # the image takes 64 KiB of flash or more or 16 KiB of static RAM or more, when a UF2 block lies
-# in the calibration sectors (the last 8 KiB of the 2 MiB flash), or when the UF2 does not carry
+# in the calibration sectors (the last 8 KiB of the 2 MiB flash) or none at the start of flash
+# (boot2), or when the UF2 does not carry
 # the version in firmware/node-rp2040/Cargo.toml. scripts/test.sh runs it.
 set -euo pipefail
 
@@ -77,8 +78,12 @@ CHECK="$(cargo run --quiet --locked --manifest-path firmware/Cargo.toml -p store
 printf '%s\n' "$CHECK"
 
 # Every block's target address (the 4th little-endian u32 of each 512-byte block) + 256 bytes
-# must end at or before the calibration sectors.
-UF2_END="$(od -An -v -t u4 -w512 "$OUT" | awk '{ e = $4 + 256; if (e > m) m = e } END { print m + 0 }')"
+# must end at or before the calibration sectors; the lowest must be the start of flash, where the
+# boot ROM looks for boot2.
+read -r UF2_START UF2_END < <(od -An -v --endian=little -t u4 -w512 "$OUT" | awk '
+    NR == 1 || $4 < lo { lo = $4 }
+    { e = $4 + 256; if (e > hi) hi = e }
+    END { print lo + 0, hi + 0 }')
 ((UF2_END > 0)) || die "$OUT has no blocks"
 
 VERSION="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$CRATE/Cargo.toml" | head -n 1)"
@@ -86,7 +91,7 @@ fail=0
 printf 'firmware %s: flash %d bytes (%d.%d KiB, limit %d KiB), static RAM %d bytes (%d.%d KiB, limit %d KiB)\n' \
     "$VERSION" "$FLASH_USED" $((FLASH_USED / 1024)) $((FLASH_USED % 1024 * 10 / 1024)) $((FLASH_LIMIT / 1024)) \
     "$RAM_USED" $((RAM_USED / 1024)) $((RAM_USED % 1024 * 10 / 1024)) $((RAM_LIMIT / 1024))
-printf 'UF2 blocks end at 0x%X (calibration sectors start at 0x%X)\n' "$UF2_END" "$CALIBRATION_START"
+printf 'UF2 blocks cover 0x%X..0x%X (boot2 at 0x10000000; calibration sectors start at 0x%X)\n' "$UF2_START" "$UF2_END" "$CALIBRATION_START"
 if ((FLASH_USED >= FLASH_LIMIT)); then
     say "error: the firmware takes $FLASH_USED bytes of flash, the limit is $FLASH_LIMIT: shrink it (opt-level, dependencies) before shipping it"
     fail=1
@@ -97,6 +102,10 @@ if ((RAM_USED >= RAM_LIMIT)); then
 fi
 if ((UF2_END > CALIBRATION_START)); then
     say "error: $OUT writes flash up to $(printf '0x%X' "$UF2_END"), into the calibration sectors at $(printf '0x%X' "$CALIBRATION_START"): an update would erase the calibration; check memory.x"
+    fail=1
+fi
+if ((UF2_START != 0x10000000)); then
+    say "error: $OUT starts at $(printf '0x%X' "$UF2_START"), not at 0x10000000 where the boot ROM reads boot2: check memory.x and the BOOT2 static in main.rs"
     fail=1
 fi
 if [[ "$CHECK" != *"firmware $VERSION" ]]; then
