@@ -68,9 +68,15 @@ fn memory_x_keeps_the_program_out_of_the_calibration_sectors() {
     let boot2 = (memory_x_field("BOOT2", "ORIGIN"), memory_x_field("BOOT2", "LENGTH"));
     let flash = (memory_x_field("FLASH", "ORIGIN"), memory_x_field("FLASH", "LENGTH"));
     let cal = (memory_x_field("CALIBRATION", "ORIGIN"), memory_x_field("CALIBRATION", "LENGTH"));
-    assert_eq!(boot2, (board::XIP_BASE, 0x100));
-    assert_eq!(flash.0, boot2.0 + boot2.1);
-    assert_eq!(flash.0 + flash.1, board::XIP_BASE + board::CALIBRATION_OFFSET);
-    assert_eq!(cal, (board::XIP_BASE + board::CALIBRATION_OFFSET, board::CALIBRATION_LEN));
-    assert_eq!(cal.0 + cal.1, board::XIP_BASE + board::FLASH_SIZE);
+    let cal_start = board::XIP_BASE + board::CALIBRATION_OFFSET;
+    assert_eq!(boot2, (board::XIP_BASE, 0x100), "memory.x: BOOT2 must be the first 256 bytes of flash");
+    assert_eq!(flash.0, boot2.0 + boot2.1, "memory.x: FLASH must start right after BOOT2");
+    assert_eq!(
+        flash.0 + flash.1,
+        cal_start,
+        "memory.x: FLASH ends at {:#X}, it must end where the calibration sectors start, {cal_start:#X}",
+        flash.0 + flash.1
+    );
+    assert_eq!(cal, (cal_start, board::CALIBRATION_LEN), "memory.x: CALIBRATION must match src/board.rs");
+    assert_eq!(cal.0 + cal.1, board::XIP_BASE + board::FLASH_SIZE, "memory.x: CALIBRATION must end at the end of the 2 MiB flash");
 }
