@@ -110,6 +110,8 @@ fn main() -> ! {
     let serial_hex = board::hex_id(node_id);
     let serial_str = core::str::from_utf8(&serial_hex).unwrap_or("0000000000000000");
 
+    // A core halted by a debugger (SWD) must not be reset under it.
+    watchdog.pause_on_debug(true);
     watchdog.start(WATCHDOG_MS.millis());
     let watchdog = watchdog; // shared from here on: `feed` takes &self
     let channels = scales.detect(&timer, &watchdog);
