@@ -53,7 +53,7 @@ say "building the RP2040 firmware ($CRATE) with Debian's $(/usr/bin/rustc --vers
     cd "$CRATE"
     env PATH="/usr/bin:$PATH" RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
         /usr/bin/cargo build --release --locked --target-dir ../target/rp2040
-) || die "the firmware did not build (see above); scripts/build-firmware.sh and firmware/README.md describe the toolchain it needs"
+) || die "the firmware did not build (see above). If cargo says the lock file needs to be updated, a firmware crate gained a dependency: run 'cd $CRATE && PATH=/usr/bin:\$PATH RUSTC_BOOTSTRAP=1 cargo build --release' once and commit its Cargo.lock; firmware/README.md describes the toolchain"
 [[ -f "$ELF" ]] || die "the build said it finished but $ELF is not there"
 
 # Sizes from the ELF's section headers. Flash: every allocated section with contents (boot2,
