@@ -47,14 +47,15 @@ pub fn channels_to_announce(seen: &[bool]) -> u8 {
 #[allow(dead_code)] // read by main.rs's compile-time assertions (not counted by the lint) and tests
 pub const LED_PIN: u8 = 25;
 
-/// GPIOs of bank 0 that a Pico brings out as GPxx or uses on the board (GP23: SMPS mode,
-/// GP24: VBUS sense, GP25: LED); 26..=29 are the ADC pins.
+/// GPIOs of bank 0 (GP0..=GP29); a Pico brings out GP0..=GP22 and GP26..=GP28 and uses the
+/// rest on the board.
 #[allow(dead_code)] // read by main.rs's compile-time assertions (not counted by the lint) and tests
 pub const GPIO_COUNT: u8 = 30;
 
-/// Pins the Pico board itself uses; no HX711 may sit on them.
+/// Pins the Pico board itself uses (GP23: SMPS mode, GP24: VBUS sense, GP25: LED, GP29: VSYS/3
+/// sense); no HX711 may sit on them.
 #[allow(dead_code)] // read by main.rs's compile-time assertions (not counted by the lint) and tests
-pub const BOARD_PINS: [u8; 3] = [23, 24, LED_PIN];
+pub const BOARD_PINS: [u8; 4] = [23, 24, LED_PIN, 29];
 
 /// Whether every HX711 pin is a bank-0 GPIO, used once, and none of [`BOARD_PINS`]. The
 /// firmware asserts it at compile time (main.rs): it is what makes handing out those pins by
@@ -197,8 +198,8 @@ mod tests {
         assert_eq!(HX711_PINS.len(), 4, "the wire protocol's MAX_CHANNELS");
         assert!(pins_are_distinct());
         // The check above is what makes main.rs's `new_pin` (which trusts pin numbers to be
-        // unique) sound: 8 HX711 pins + 3 board pins = 11 distinct GPIOs.
-        assert_eq!(used.iter().filter(|u| **u).count(), 11);
+        // unique) sound: 8 HX711 pins + 4 board pins = 12 distinct GPIOs.
+        assert_eq!(used.iter().filter(|u| **u).count(), 12);
     }
 
     #[test]
