@@ -292,8 +292,20 @@ fn log(link: &Path, what: std::fmt::Arguments<'_>) {
 /// The node's state as the board sees it.
 enum State {
     Running { node: Box<Node<SimFlash>>, pty: Pty, booted: Instant, next_sample_us: [u64; 4] },
-    Bootloader { drive: Option<PathBuf>, tried: Vec<(PathBuf, u64, Option<SystemTime>)> },
+    Bootloader { drive: Option<PathBuf>, watch: DriveWatch },
     Unplugged,
+}
+
+/// A file on the boot drive as last looked at: path, length, modification time.
+type FileKey = (PathBuf, u64, Option<SystemTime>);
+
+/// What the simulated boot ROM knows of its drive's files.
+#[derive(Default)]
+struct DriveWatch {
+    /// Files as seen on the last look.
+    seen: Vec<FileKey>,
+    /// Files read and refused, as they were then (a changed file is read again).
+    tried: Vec<FileKey>,
 }
 
 /// The simulator's thread: the board around the node.
@@ -364,7 +376,7 @@ impl Board {
                 State::Unplugged
             }
             State::Running { node, pty, booted, next_sample_us } => self.run_node(node, pty, booted, next_sample_us),
-            State::Bootloader { drive, tried } => self.bootloader(drive, tried),
+            State::Bootloader { drive, watch } => self.bootloader(drive, watch),
         }
     }
 
@@ -466,23 +478,26 @@ impl Board {
         match made {
             Ok(()) => {
                 log(&self.link, format_args!("in the bootloader: copy a UF2 file into {}", drive.display()));
-                State::Bootloader { drive: Some(drive.to_path_buf()), tried: Vec::new() }
+                State::Bootloader { drive: Some(drive.to_path_buf()), watch: DriveWatch::default() }
             }
             Err(e) => {
                 log(&self.link, format_args!("cannot make the boot drive {}: {e}; the node stays in its bootloader until unplugged", drive.display()));
-                State::Bootloader { drive: None, tried: Vec::new() }
+                State::Bootloader { drive: None, watch: DriveWatch::default() }
             }
         }
     }
 
     /// The boot ROM: waits for a UF2 file that parses and carries a version, then boots it.
-    fn bootloader(&mut self, drive: Option<PathBuf>, mut tried: Vec<(PathBuf, u64, Option<SystemTime>)>) -> State {
+    /// A file is read once it looks the same (length, modification time) on two looks in a row,
+    /// so a copy still in progress is not taken for a bad file.
+    fn bootloader(&mut self, drive: Option<PathBuf>, mut watch: DriveWatch) -> State {
         std::thread::sleep(Duration::from_millis(20));
-        let Some(dir) = drive else { return State::Bootloader { drive: None, tried } };
+        let Some(dir) = drive else { return State::Bootloader { drive: None, watch } };
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
-            Err(_) => return State::Bootloader { drive: Some(dir), tried },
+            Err(_) => return State::Bootloader { drive: Some(dir), watch },
         };
+        let previous = std::mem::take(&mut watch.seen);
         for entry in entries.flatten() {
             let path = entry.path();
             let is_uf2 = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("uf2"));
@@ -491,7 +506,8 @@ impl Board {
                 continue;
             }
             let key = (path.clone(), meta.len(), meta.modified().ok());
-            if tried.contains(&key) {
+            watch.seen.push(key.clone());
+            if watch.tried.contains(&key) || !previous.contains(&key) {
                 continue;
             }
             let Ok(bytes) = std::fs::read(&path) else { continue };
@@ -508,8 +524,8 @@ impl Board {
                     None
                 }
             };
-            tried.retain(|(p, ..)| p != &path);
-            tried.push(key);
+            watch.tried.retain(|(p, ..)| p != &path);
+            watch.tried.push(key);
             let Some(version) = version else { continue };
             let _ = std::fs::remove_dir_all(&dir);
             *self.shared.fw.lock().unwrap_or_else(|e| e.into_inner()) = version;
@@ -521,10 +537,10 @@ impl Board {
                 }
                 Err(e) => {
                     log(&self.link, format_args!("cannot make the node's port again: {e}; unplug and replug it"));
-                    State::Bootloader { drive: None, tried: Vec::new() }
+                    State::Bootloader { drive: None, watch: DriveWatch::default() }
                 }
             };
         }
-        State::Bootloader { drive: Some(dir), tried }
+        State::Bootloader { drive: Some(dir), watch }
     }
 }
