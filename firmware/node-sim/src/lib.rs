@@ -182,6 +182,7 @@ impl SimNode {
             started: Instant::now(),
             noise: Noise::new(config.seed),
             saved: image.clone(),
+            replug_failed: false,
             config,
         };
         let thread = std::thread::Builder::new()
@@ -317,6 +318,8 @@ struct Board {
     noise: Noise,
     /// The flash image last written to the flash file (or read from it).
     saved: Box<[u8; FLASH_LEN]>,
+    /// A replug failed and was logged (logged once until one succeeds).
+    replug_failed: bool,
 }
 
 impl Board {
@@ -353,11 +356,15 @@ impl Board {
         match state {
             State::Unplugged if want_plugged => match Pty::create(&self.link) {
                 Ok(pty) => {
+                    self.replug_failed = false;
                     let image = self.saved.clone();
                     self.boot(&image, pty)
                 }
                 Err(e) => {
-                    log(&self.link, format_args!("cannot plug back in: {e}; trying again"));
+                    if !self.replug_failed {
+                        log(&self.link, format_args!("cannot plug back in: {e}; trying again every 100 ms"));
+                        self.replug_failed = true;
+                    }
                     std::thread::sleep(Duration::from_millis(100));
                     State::Unplugged
                 }
