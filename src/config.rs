@@ -1388,6 +1388,13 @@ impl ShelfSettings {
         if self.counts_per_kg == Some(0) {
             return Err(("counts_per_kg", "0 counts per kg cannot weigh anything; calibrate with a known weight".to_string()));
         }
+        if let Some(c) = self.counts_per_kg.filter(|c| i32::try_from(*c).is_err()) {
+            return Err(("counts_per_kg", format!("{c} does not fit 32 bits; an HX711 reads at most {} counts", storehub_node_core::hx711::MAX)));
+        }
+        let (lo, hi) = (storehub_node_core::hx711::MIN, storehub_node_core::hx711::MAX);
+        if !(i64::from(lo)..=i64::from(hi)).contains(&self.zero_counts) {
+            return Err(("zero_counts", format!("expected a raw HX711 reading, {lo}..={hi}, got {}", self.zero_counts)));
+        }
         if self.stable_band_g < 0 {
             return Err(("stable_band_g", format!("expected 0 or more grams, got {}", self.stable_band_g)));
         }
@@ -3258,6 +3265,14 @@ mod tests {
         assert_eq!(
             err(&format!("{dev}[devices.shelf]\ncounts_per_kg = 0\n")),
             "t.toml:16: devices[0].shelf.counts_per_kg: 0 counts per kg cannot weigh anything; calibrate with a known weight"
+        );
+        assert_eq!(
+            err(&format!("{dev}[devices.shelf]\ncounts_per_kg = 4294967296\n")),
+            "t.toml:16: devices[0].shelf.counts_per_kg: 4294967296 does not fit 32 bits; an HX711 reads at most 8388607 counts"
+        );
+        assert_eq!(
+            err(&format!("{dev}[devices.shelf]\ncounts_per_kg = 421000\nzero_counts = 8388608\n")),
+            "t.toml:16: devices[0].shelf.zero_counts: expected a raw HX711 reading, -8388608..=8388607, got 8388608"
         );
     }
 

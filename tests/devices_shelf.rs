@@ -367,7 +367,7 @@ fn an_hx711_on_channel_b_selects_it_with_26_pulses() {
     assert!(matches!(rig.run(|ctx| run_hx711(&mut pins, (5, 6), ctx)), DriverExit::Stopped));
     assert_eq!(rig.weights(), vec![(0, 1000, false)]);
     assert_eq!(pins.hx711_selections(), vec![26, 26, 26]);
-    assert_eq!(Gain::from_config(32), Some(Gain::B32));
+    assert_eq!(hx711::gain_from_config(32), Some(Gain::B32));
 }
 
 #[test]
@@ -378,7 +378,7 @@ fn an_hx711_without_calibration_refuses_to_start_with_a_clear_message() {
         DriverExit::Other(m) => assert!(m.contains("counts_per_kg is required"), "{m}"),
         other => panic!("{other:?}"),
     }
-    assert_eq!(hx711::sign_extend_24(0xFF_FFF6), -10);
+    assert_eq!(hx711::decode(0xFF_FFF6), -10);
 }
 
 #[test]
