@@ -3272,7 +3272,7 @@ mod tests {
         );
         assert_eq!(
             err(&format!("{dev}[devices.shelf]\ncounts_per_kg = 421000\nzero_counts = 8388608\n")),
-            "t.toml:16: devices[0].shelf.zero_counts: expected a raw HX711 reading, -8388608..=8388607, got 8388608"
+            "t.toml:17: devices[0].shelf.zero_counts: expected a raw HX711 reading, -8388608..=8388607, got 8388608"
         );
     }
 
