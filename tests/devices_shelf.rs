@@ -115,8 +115,10 @@ enum Sim {
     Unplug,
 }
 
-/// A storehub node on the master side of a pty: answers Identify with its hello, Tare with an
-/// ok ack, Calibrate with an ok ack for a positive weight and `bad_value` otherwise; writes
+/// A storehub node on the master side of a pty: answers RequestHello with its hello, Tare,
+/// Identify and Reboot with an ok ack, Calibrate with an ok ack for a positive weight and
+/// `bad_value` otherwise (and `storage_failed` for 7 777 g, a flash that failed), SetSampleRate with ok for 1..=10 per second, anything else with
+/// `unknown_command`; writes
 /// whatever the test sends; closes the master on `Unplug`. Returns the commands it received.
 fn node_sim(mut master: TTYPort, node_id: u32, rx: Receiver<Sim>) -> thread::JoinHandle<Vec<HubMsg>> {
     thread::spawn(move || {
@@ -146,8 +148,14 @@ fn node_sim(mut master: TTYPort, node_id: u32, rx: Receiver<Sim>) -> thread::Joi
                         let answer = match cmd {
                             HubMsg::RequestHello => hello(PROTOCOL_VERSION, node_id),
                             HubMsg::Tare { seq, .. } => NodeMsg::Ack { command_seq: seq, ok: true, code: 0 },
+                            HubMsg::Calibrate { seq, known_grams: 7777, .. } => NodeMsg::Ack { command_seq: seq, ok: false, code: AckCode::StorageFailed as u8 },
                             HubMsg::Calibrate { seq, known_grams, .. } if known_grams > 0 => NodeMsg::Ack { command_seq: seq, ok: true, code: 0 },
                             HubMsg::Calibrate { seq, .. } => NodeMsg::Ack { command_seq: seq, ok: false, code: AckCode::BadValue as u8 },
+                            HubMsg::Identify { seq, .. } | HubMsg::Reboot { seq } => NodeMsg::Ack { command_seq: seq, ok: true, code: 0 },
+                            HubMsg::SetSampleRate { seq, per_s } => {
+                                let ok = (1..=10).contains(&per_s);
+                                NodeMsg::Ack { command_seq: seq, ok, code: if ok { 0 } else { AckCode::BadValue as u8 } }
+                            }
                             other => NodeMsg::Ack { command_seq: other.seq().unwrap_or(0), ok: false, code: AckCode::UnknownCommand as u8 },
                         };
                         master.write_all(&frame(&answer)).unwrap();
@@ -188,7 +196,7 @@ fn a_node_says_hello_sends_readings_survives_garbage_answers_commands_and_is_rep
         // The driver asks who is there; the node's hello fills in health.
         wait_for("the node's identity", || rig.health().firmware.is_some());
         let h = rig.health();
-        assert_eq!(h.model.as_deref(), Some("storehub-node 4242 (2 channels)"));
+        assert_eq!(h.model.as_deref(), Some("storehub-node 0000000000001092 (2 channels)"));
         assert_eq!(h.firmware.as_deref(), Some("1.4.2"));
         assert!(h.connected);
 
@@ -286,6 +294,67 @@ fn a_node_says_hello_sends_readings_survives_garbage_answers_commands_and_is_rep
 }
 
 #[test]
+fn a_node_reports_channel_health_and_raw_counts_and_takes_the_new_commands() {
+    let rig = Rig::new(node_config());
+    let cmds = NodeCommands::new();
+    let (master, slave) = TTYPort::pair().unwrap();
+    let path = serialport::SerialPort::name(&slave).unwrap();
+    let (tx, rx) = mpsc::channel::<Sim>();
+    let sim = node_sim(master, 4242, rx);
+    let send = |bytes: Vec<u8>| tx.send(Sim::Send(bytes)).unwrap();
+    thread::scope(|s| {
+        let driver = s.spawn(|| drive(&rig, &path, &cmds));
+        let _guard = StopOnDrop(&rig.stop);
+        wait_for("the node's identity", || rig.health().firmware.is_some());
+        // Channel 0 fine and calibrated, weighing 1 140 g from a filtered count of 512 480;
+        // channel 1 silent (no_data) with 12 timeouts: the device shows channel_1_no_data.
+        send(frame(&NodeMsg::ChannelHealth { channel: 0, state: 0, calibrated: true, timeouts: 0, saturated: 0 }));
+        send(frame(&NodeMsg::Reading { seq: 0, channel: 0, grams: 1140, stable: true, raw: 512_480 }));
+        send(frame(&NodeMsg::ChannelHealth { channel: 1, state: 1, calibrated: false, timeouts: 12, saturated: 0 }));
+        wait_for("channel 1's state", || rig.health().status.as_deref() == Some("channel_1_no_data"));
+        let h = rig.health();
+        assert_eq!(h.channels.len(), 2);
+        let c0 = &h.channels[0];
+        assert_eq!((c0.state.as_str(), c0.calibrated, c0.grams, c0.raw, c0.stable), ("ok", Some(true), Some(1140), Some(512_480), Some(true)));
+        let c1 = &h.channels[1];
+        assert_eq!((c1.state.as_str(), c1.calibrated, c1.timeouts, c1.grams), ("no_data", Some(false), 12, None));
+        // Channel 1 comes back; channel 0 overloads: the status follows the worst channel.
+        send(frame(&NodeMsg::ChannelHealth { channel: 1, state: 0, calibrated: false, timeouts: 12, saturated: 0 }));
+        send(frame(&NodeMsg::ChannelHealth { channel: 0, state: 2, calibrated: true, timeouts: 0, saturated: 3 }));
+        wait_for("channel 0 saturated", || rig.health().status.as_deref() == Some("channel_0_saturated"));
+        // A state this hub does not know, health of a channel the node does not have: counted.
+        send(frame(&NodeMsg::ChannelHealth { channel: 0, state: 9, calibrated: true, timeouts: 0, saturated: 3 }));
+        send(frame(&NodeMsg::ChannelHealth { channel: 5, state: 0, calibrated: true, timeouts: 0, saturated: 0 }));
+        wait_for("the bad health frames", || rig.errors("bad_channel_state") == 1 && rig.errors("bad_channel") == 1);
+        assert_eq!(rig.health().channels[0].state, "unknown");
+        assert_eq!(rig.health().status, None);
+        // The new commands, acked by the node; a rate of 50 a second is refused with bad_value.
+        for seq in [cmds.identify(10).unwrap(), cmds.set_sample_rate(5).unwrap(), cmds.reboot().unwrap()] {
+            assert!(cmds.wait(seq, WAIT).unwrap().ok, "command {seq}");
+        }
+        let fast = cmds.wait(cmds.set_sample_rate(50).unwrap(), WAIT).unwrap();
+        assert_eq!((fast.ok, fast.reason()), (false, Some(AckCode::BadValue)));
+        // Code 6: the node could not store the calibration; the words say what to do.
+        let cal = cmds.wait(cmds.calibrate(0, 7777).unwrap(), WAIT).unwrap();
+        assert_eq!(cal.reason(), Some(AckCode::StorageFailed));
+        assert!(cal.explain().1.contains("keeps the old one; try again"), "{:?}", cal.explain());
+        // A node that rejected one of our frames says so; counted under its own kind.
+        send(frame(&NodeMsg::FrameRejected { kind: 4, total: 2 }));
+        wait_for("the rejected frame", || rig.errors("node_rejected_frame") == 1);
+        assert!(rig.health().last_error.unwrap().contains("(crc); 2 since it booted"));
+        // A new hello (the node rebooted) forgets the channels until the node reports them.
+        send(frame(&hello(PROTOCOL_VERSION, 4242)));
+        wait_for("the channels forgotten", || rig.health().channels.is_empty());
+        tx.send(Sim::Unplug).unwrap();
+        assert!(matches!(driver.join().unwrap(), DriverExit::Closed));
+    });
+    let received = sim.join().unwrap();
+    assert!(received.contains(&HubMsg::Identify { seq: 1, seconds: 10 }));
+    assert!(received.contains(&HubMsg::Reboot { seq: 3 }));
+    drop(slave);
+}
+
+#[test]
 fn the_manager_entry_point_opens_a_node_by_its_configured_path() {
     let (master, slave) = TTYPort::pair().unwrap();
     let path = serialport::SerialPort::name(&slave).unwrap();
@@ -296,7 +365,7 @@ fn the_manager_entry_point_opens_a_node_by_its_configured_path() {
     thread::scope(|s| {
         let driver = s.spawn(|| rig.run(|ctx| storehub::devices::shelf::drive(&cfg, ctx)));
         let _guard = StopOnDrop(&rig.stop);
-        wait_for("the hello", || rig.health().model.as_deref() == Some("storehub-node 77 (2 channels)"));
+        wait_for("the hello", || rig.health().model.as_deref() == Some("storehub-node 000000000000004D (2 channels)"));
         // Commands queued on the registry's handle reach this node.
         let cmds = storehub::devices::shelf::node_commands("shelf-n2");
         let seq = cmds.tare(1).unwrap();

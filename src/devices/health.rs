@@ -56,6 +56,33 @@ pub struct DeviceHealth {
     /// Printers, as reported by `storehub devices`: jobs waiting in the print queue.
     #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "queued_jobs", default)]
     pub print_queue: Option<u64>,
+    /// Shelf nodes: each load-cell channel the node reported on, in channel order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<ChannelHealth>,
+}
+
+/// One load-cell channel of a shelf node: the node's own health report (`ChannelHealth` on the
+/// wire) and its last reading.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(default)]
+pub struct ChannelHealth {
+    pub channel: u8,
+    /// `ok`, `no_data` or `saturated` as the node last said; `unknown` before it said.
+    pub state: String,
+    /// The node holds a calibration for this channel (`None`: not said yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibrated: Option<bool>,
+    /// Samples the HX711 did not deliver in time, and samples at the converter's rail, since the
+    /// node booted (the node's counters wrap at 65 536).
+    pub timeouts: u16,
+    pub saturated: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grams: Option<i64>,
+    /// The filtered HX711 count the grams came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stable: Option<bool>,
 }
 
 /// `print_queue` arrives as `{"queued": n, …}` from the daemon.
@@ -91,6 +118,7 @@ impl DeviceHealth {
             model: None,
             firmware: None,
             print_queue: None,
+            channels: Vec::new(),
         }
     }
 
@@ -218,6 +246,25 @@ impl HealthBoard {
         });
     }
 
+    /// Updates channel `channel` of a shelf node (added, in channel order, on first sight).
+    pub fn update_channel(&self, id: &str, channel: u8, f: impl FnOnce(&mut ChannelHealth)) {
+        self.with(id, |h| {
+            let i = match h.channels.binary_search_by_key(&channel, |c| c.channel) {
+                Ok(i) => i,
+                Err(i) => {
+                    h.channels.insert(i, ChannelHealth { channel, state: "unknown".into(), ..ChannelHealth::default() });
+                    i
+                }
+            };
+            f(&mut h.channels[i]);
+        });
+    }
+
+    /// Forgets a node's channels (another node, or the same one rebooted, said hello).
+    pub fn clear_channels(&self, id: &str) {
+        self.with(id, |h| h.channels.clear());
+    }
+
     /// One device's health.
     pub fn get(&self, id: &str) -> Option<DeviceHealth> {
         self.with(id, |h| h.clone())
@@ -253,8 +300,29 @@ pub fn render(list: &[DeviceHealth]) -> String {
             let _ = write!(note, "; last error: {e}");
         }
         let _ = writeln!(s, "{:<14} {:<8} {:<14} {:<10} {:>7} {:>6}  {}", h.id, h.kind, h.protocol, state, h.events, h.error_count(), note);
+        if h.model.is_some() || h.firmware.is_some() {
+            let _ = writeln!(s, "{:<14} model {}, firmware {}", "", h.model.as_deref().unwrap_or("-"), h.firmware.as_deref().unwrap_or("-"));
+        }
+        for c in &h.channels {
+            let _ = writeln!(s, "{:<14} {}", "", channel_line(c));
+        }
     }
     s
+}
+
+/// One channel of a shelf node on one line, e.g.
+/// `channel 1: no_data, calibrated, 1250 g (raw 534682, stable), 3 timeouts, 0 saturated`.
+pub fn channel_line(c: &ChannelHealth) -> String {
+    let cal = match c.calibrated {
+        Some(true) => "calibrated",
+        Some(false) => "not calibrated",
+        None => "calibration unknown",
+    };
+    let reading = match (c.grams, c.raw) {
+        (Some(g), Some(r)) => format!("{g} g (raw {r}, {})", if c.stable == Some(true) { "stable" } else { "moving" }),
+        _ => "no reading yet".to_string(),
+    };
+    format!("channel {}: {}, {cal}, {reading}, {} timeouts, {} saturated", c.channel, c.state, c.timeouts, c.saturated)
 }
 
 #[cfg(test)]
@@ -294,5 +362,26 @@ mod tests {
         // Unknown ids are ignored, not a panic.
         board.event("nobody", at());
         assert!(board.get("nobody").is_none());
+    }
+
+    #[test]
+    fn node_channels_are_kept_in_order_and_rendered_one_line_each() {
+        let board = HealthBoard::new();
+        board.register(DeviceHealth::new("shelf-a", "shelf", "storehub-node", "serial", "/dev/ttyACM0", None));
+        board.update_channel("shelf-a", 2, |c| c.state = "no_data".into());
+        board.update_channel("shelf-a", 0, |c| {
+            c.state = "ok".into();
+            c.calibrated = Some(true);
+            (c.grams, c.raw, c.stable) = (Some(1250), Some(534_682), Some(true));
+        });
+        board.update_channel("shelf-a", 2, |c| c.timeouts = 3);
+        let h = board.get("shelf-a").unwrap();
+        assert_eq!(h.channels.iter().map(|c| c.channel).collect::<Vec<_>>(), vec![0, 2]);
+        assert_eq!(channel_line(&h.channels[0]), "channel 0: ok, calibrated, 1250 g (raw 534682, stable), 0 timeouts, 0 saturated");
+        assert_eq!(channel_line(&h.channels[1]), "channel 2: no_data, calibration unknown, no reading yet, 3 timeouts, 0 saturated");
+        let table = render(&[h]);
+        assert!(table.contains("\n               channel 2: no_data"), "{table}");
+        board.clear_channels("shelf-a");
+        assert!(board.get("shelf-a").unwrap().channels.is_empty());
     }
 }

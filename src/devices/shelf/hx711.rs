@@ -225,16 +225,6 @@ mod tests {
     use super::*;
     use crate::devices::transport::gpio::SimPins;
 
-    #[test]
-    fn sign_extension_of_24_bit_samples() {
-        assert_eq!(decode(0x00_0000), 0);
-        assert_eq!(decode(0x00_0001), 1);
-        assert_eq!(decode(0x7F_FFFF), 8_388_607);
-        assert_eq!(decode(0xFF_FFFF), -1);
-        assert_eq!(decode(0x80_0000), -8_388_608);
-        assert_eq!(decode(0xFF_FC18), -1000);
-    }
-
     /// The hub used to round half away from zero; it now rounds half up like the nodes, which
     /// changes exactly the negative halves: −7 / 2 = −3.5 → −3 (was −4). 7 / 2 = 3.5 → 4,
     /// 5 / 3 = 1.67 → 2, −5 / 3 = −1.67 → −2 and 4 / 3 = 1.33 → 1 are the same under both rules.
