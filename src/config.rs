@@ -1266,6 +1266,11 @@ pub struct ShelfSettings {
     /// `[[devices.shelf.channels]]`: which product each load-cell channel weighs.
     #[serde(default)]
     pub channels: Vec<ShelfChannel>,
+    /// `storehub-node`: the node's id (16 hex digits, its USB serial number, shown by `storehub
+    /// doctor`) instead of a `path`: the driver finds the port whose hello carries this id, again
+    /// on every reconnect.
+    #[serde(default)]
+    pub node_id: Option<String>,
     /// `storehub-node`: no frame for this many ms marks the node `no_heartbeat` (nodes send a
     /// heartbeat every 2 s).
     #[serde(default = "default_heartbeat_timeout_ms")]
@@ -1304,6 +1309,7 @@ impl Default for ShelfSettings {
     fn default() -> Self {
         ShelfSettings {
             channels: Vec::new(),
+            node_id: None,
             heartbeat_timeout_ms: default_heartbeat_timeout_ms(),
             sample_ms: default_sample_ms(),
             samples: default_samples(),
@@ -1372,6 +1378,9 @@ impl ShelfSettings {
             if c.low_units < 0 {
                 return Err(("channels", format!("channels[{i}].low_units: expected 0 or more units, got {}", c.low_units)));
             }
+        }
+        if let Some(id) = self.node_id.as_deref().filter(|id| crate::devices::discover::parse_node_id(id).is_none()) {
+            return Err(("node_id", format!("expected the node's id in 16 hex digits like \"E6604CB02B3A1F25\" (storehub doctor lists them), got {id:?}")));
         }
         if self.heartbeat_timeout_ms == 0 {
             return Err(("heartbeat_timeout_ms", "expected more than 0 ms".to_string()));
@@ -2727,12 +2736,29 @@ impl Config {
                 d.address.is_some(),
                 !d.pins.is_empty(),
             );
+            // A shelf node may be named by its id instead of a path (found by discovery).
+            let node_id = d.shelf.as_ref().and_then(|s| s.node_id.as_ref());
+            if node_id.is_some() {
+                let mut key = at("shelf");
+                key.push(Seg::Key("node_id".into()));
+                if d.protocol() != Some(DeviceProtocol::StorehubNode) {
+                    return Err(invalid(key, "only a storehub-node (transport \"serial\") is found by its node id; remove it"));
+                }
+                if has_path {
+                    return Err(invalid(key, "give either path or [devices.shelf].node_id, not both; remove one"));
+                }
+            }
             match needs {
+                Transport::Serial if node_id.is_some() => {}
                 Transport::Serial | Transport::Hid | Transport::Lp => {
                     if !has_path {
                         return Err(invalid(
                             at("path"),
-                            format!("missing required key for transport \"{t}\""),
+                            if needs == Transport::Serial && d.protocol() == Some(DeviceProtocol::StorehubNode) {
+                                "missing required key for transport \"serial\"; or name the node by [devices.shelf].node_id".to_string()
+                            } else {
+                                format!("missing required key for transport \"{t}\"")
+                            },
                         ));
                     }
                 }

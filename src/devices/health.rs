@@ -27,7 +27,8 @@ pub struct DeviceHealth {
     pub kind: String,
     pub protocol: String,
     pub transport: String,
-    /// Path, `usb:VID:PID` or `host:port`, as configured.
+    /// Path, `usb:VID:PID`, `host:port`, pins or `node <id>` (a shelf node found by its id), as
+    /// configured.
     pub target: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lane: Option<String>,
@@ -124,7 +125,8 @@ impl DeviceHealth {
 
     /// The entry of a configured device.
     pub fn from_config(cfg: &DeviceConfig) -> DeviceHealth {
-        let target = cfg.path.clone().or_else(|| cfg.address.clone()).unwrap_or_else(|| {
+        let node = cfg.shelf.as_ref().and_then(|s| s.node_id.as_ref()).map(|n| format!("node {n}"));
+        let target = cfg.path.clone().or_else(|| cfg.address.clone()).or(node).unwrap_or_else(|| {
             cfg.pins.iter().map(|p| format!("gpio{p}")).collect::<Vec<_>>().join(",")
         });
         DeviceHealth::new(

@@ -203,8 +203,9 @@ impl NodeCommands {
 /// What the driver knows of the node on the line.
 #[derive(Debug, Default)]
 struct Session {
-    /// The hello carried another protocol version: readings are dropped until a good hello.
-    refused: bool,
+    /// The hello was refused (`protocol_mismatch`: another protocol version; `wrong_node`: not
+    /// the configured node id): readings are dropped until a good hello.
+    refused: Option<&'static str>,
     channels: Option<u8>,
     last_seq: Option<u16>,
     silent: bool,
@@ -217,8 +218,8 @@ impl Session {
     /// The worst condition: a refused protocol, then silence, then the worst channel (no data
     /// before saturated, the lowest channel first), e.g. `channel_1_no_data`.
     fn status(&self) -> Option<String> {
-        if self.refused {
-            return Some("protocol_mismatch".into());
+        if let Some(why) = self.refused {
+            return Some(why.into());
         }
         if self.silent {
             return Some("no_heartbeat".into());
@@ -323,14 +324,24 @@ fn handle(ctx: &DriverCtx, commands: &NodeCommands, session: &mut Session, msg: 
     match msg {
         NodeMsg::Hello { protocol, node_id, fw_version, channels } => {
             if protocol != PROTOCOL_VERSION {
-                session.refused = true;
+                session.refused = Some("protocol_mismatch");
                 ctx.input_error(
                     "protocol_version",
                     &format!("node {node_id} speaks protocol {protocol}, this hub speaks {PROTOCOL_VERSION}; its readings are ignored until the node's firmware or the hub is updated"),
                 );
                 return;
             }
-            session.refused = false;
+            if let Some(want) = ctx.device.shelf_settings().node_id.as_deref().and_then(crate::devices::discover::parse_node_id) {
+                if want != node_id {
+                    session.refused = Some("wrong_node");
+                    ctx.input_error(
+                        "wrong_node",
+                        &format!("the port answers as node {}, but [devices.shelf].node_id is {}; its readings are ignored", node_id_hex(node_id), node_id_hex(want)),
+                    );
+                    return;
+                }
+            }
+            session.refused = None;
             session.channels = Some(channels);
             session.last_seq = None;
             session.states.clear();
@@ -339,7 +350,7 @@ fn handle(ctx: &DriverCtx, commands: &NodeCommands, session: &mut Session, msg: 
             ctx.health.set_identity(ctx.id(), Some(&model), Some(&fw_version.to_string()));
         }
         NodeMsg::Reading { seq, channel, grams, stable, raw } => {
-            if session.refused {
+            if session.refused.is_some() {
                 return;
             }
             if let Some(last) = session.last_seq {
@@ -362,7 +373,7 @@ fn handle(ctx: &DriverCtx, commands: &NodeCommands, session: &mut Session, msg: 
         }
         NodeMsg::Heartbeat { .. } => {}
         NodeMsg::ChannelHealth { channel, state, calibrated, timeouts, saturated } => {
-            if session.refused {
+            if session.refused.is_some() {
                 return;
             }
             if let Some(n) = session.channels.filter(|n| channel >= *n) {
