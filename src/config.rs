@@ -3303,6 +3303,27 @@ mod tests {
     }
 
     #[test]
+    fn a_shelf_node_is_named_by_path_or_node_id() {
+        let node = "[[devices]]\nid = \"n\"\nkind = \"shelf\"\ntransport = \"serial\"\n";
+        let c = Config::from_str(&format!("{MINIMAL}{node}[devices.shelf]\nnode_id = \"E6604CB02B3A1F25\"\n"), "t.toml").unwrap();
+        assert_eq!(c.devices[0].shelf_settings().node_id.as_deref(), Some("E6604CB02B3A1F25"));
+        assert_eq!(
+            err(&format!("{node}[devices.shelf]\nnode_id = \"E6604CB02B3A1F2\"\n")),
+            "t.toml:14: devices[0].shelf.node_id: expected the node's id in 16 hex digits like \"E6604CB02B3A1F25\" (storehub doctor lists them), got \"E6604CB02B3A1F2\""
+        );
+        assert_eq!(
+            err(&format!("{node}path = \"/dev/ttyACM0\"\n[devices.shelf]\nnode_id = \"E6604CB02B3A1F25\"\n")),
+            "t.toml:15: devices[0].shelf.node_id: give either path or [devices.shelf].node_id, not both; remove one"
+        );
+        assert_eq!(err(node), "t.toml:9: devices[0].path: missing required key for transport \"serial\"; or name the node by [devices.shelf].node_id");
+        let hx = "[[devices]]\nid = \"w\"\nkind = \"shelf\"\ntransport = \"gpio\"\nprotocol = \"hx711\"\npins = [5, 6]\n";
+        assert_eq!(
+            err(&format!("{hx}[devices.shelf]\nnode_id = \"E6604CB02B3A1F25\"\n")),
+            "t.toml:16: devices[0].shelf.node_id: only a storehub-node (transport \"serial\") is found by its node id; remove it"
+        );
+    }
+
+    #[test]
     fn scale_settings_rules() {
         let scale = |protocol: &str, table: &str| {
             err(&format!("[[devices]]\nid = \"sc\"\nkind = \"scale\"\ntransport = \"serial\"\nprotocol = \"{protocol}\"\npath = \"/dev/ttyUSB0\"\n[devices.scale]\n{table}"))
