@@ -18,6 +18,7 @@ use proptest::prelude::*;
 use serialport::TTYPort;
 use storehub::clock::SystemClock;
 use storehub::config::DeviceConfig;
+use storehub::devices::discover::{candidates, discover, find_node, Roots};
 use storehub::devices::health::{DeviceHealth, HealthBoard};
 use storehub::devices::shelf::hx711::{self, Gain};
 use storehub::devices::shelf::node::{CommandError, MAX_QUEUED};
@@ -106,8 +107,8 @@ fn frame(msg: &NodeMsg) -> Vec<u8> {
     encode_frame(msg, &mut buf).unwrap().to_vec()
 }
 
-fn hello(protocol: u8, node_id: u32) -> NodeMsg {
-    NodeMsg::Hello { protocol, node_id: node_id.into(), fw_version: FwVersion { major: 1, minor: 4, patch: 2 }, channels: 2 }
+fn hello(protocol: u8, node_id: u64) -> NodeMsg {
+    NodeMsg::Hello { protocol, node_id, fw_version: FwVersion { major: 1, minor: 4, patch: 2 }, channels: 2 }
 }
 
 enum Sim {
@@ -120,7 +121,7 @@ enum Sim {
 /// `bad_value` otherwise (and `storage_failed` for 7 777 g, a flash that failed), SetSampleRate with ok for 1..=10 per second, anything else with
 /// `unknown_command`; writes
 /// whatever the test sends; closes the master on `Unplug`. Returns the commands it received.
-fn node_sim(mut master: TTYPort, node_id: u32, rx: Receiver<Sim>) -> thread::JoinHandle<Vec<HubMsg>> {
+fn node_sim(mut master: TTYPort, node_id: u64, rx: Receiver<Sim>) -> thread::JoinHandle<Vec<HubMsg>> {
     thread::spawn(move || {
         serialport::SerialPort::set_timeout(&mut master, Duration::from_millis(10)).unwrap();
         let mut acc = FrameAccumulator::<MAX_FRAME_LEN>::new();
@@ -382,6 +383,116 @@ fn the_manager_entry_point_opens_a_node_by_its_configured_path() {
         let err = rig.run(|ctx| storehub::devices::shelf::drive(&hx, ctx)).err().unwrap();
         assert!(err.contains("no GPIO on this machine (not a Raspberry Pi?)"), "{err}");
     }
+}
+
+// --- Discovery by USB id and hello, on a fake sysfs tree -------------------------------------
+
+/// A fake `/sys` and `/dev` in a temp dir, laid out as Linux lays out a CDC-ACM port:
+/// `sys/class/tty/NAME` links to `sys/devices/…/USBDEV/USBDEV:1.0/tty/NAME`, whose `device` link
+/// is the interface dir; the USB device dir above it holds `idVendor`, `idProduct` and `serial`.
+/// `dev/NAME` links to the pty slave the node simulator answers on.
+struct FakeSys {
+    dir: tempfile::TempDir,
+}
+
+impl FakeSys {
+    fn new() -> FakeSys {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sys/class/tty")).unwrap();
+        std::fs::create_dir_all(dir.path().join("dev")).unwrap();
+        FakeSys { dir }
+    }
+
+    fn roots(&self) -> Roots {
+        Roots { sys: self.dir.path().join("sys"), dev: self.dir.path().join("dev") }
+    }
+
+    /// A tty `name` on USB device `usb` (e.g. "1-1.2") with `vid`, `pid` and `serial`, whose
+    /// device node is `target` (a pty slave). `vid` None: a tty with no device (a console).
+    fn tty(&self, name: &str, usb: &str, ids: Option<(&str, &str)>, serial: Option<&str>, target: &str) {
+        let root = self.dir.path();
+        let class = root.join("sys/class/tty").join(name);
+        match ids {
+            Some((vid, pid)) => {
+                let usb_dir = root.join("sys/devices/platform/xhci/usb1").join(usb);
+                let iface = usb_dir.join(format!("{usb}:1.0"));
+                let tty_dir = iface.join("tty").join(name);
+                std::fs::create_dir_all(&tty_dir).unwrap();
+                std::fs::write(usb_dir.join("idVendor"), format!("{vid}\n")).unwrap();
+                std::fs::write(usb_dir.join("idProduct"), format!("{pid}\n")).unwrap();
+                if let Some(s) = serial {
+                    std::fs::write(usb_dir.join("serial"), format!("{s}\n")).unwrap();
+                }
+                std::fs::write(tty_dir.join("uevent"), format!("MAJOR=166\nMINOR=0\nDEVNAME={name}\n")).unwrap();
+                std::os::unix::fs::symlink("../..", tty_dir.join("device")).unwrap();
+                std::os::unix::fs::symlink(&tty_dir, &class).unwrap();
+            }
+            None => std::fs::create_dir_all(&class).unwrap(),
+        }
+        std::os::unix::fs::symlink(target, root.join("dev").join(name)).unwrap();
+    }
+}
+
+/// Two nodes on ptys behind a fake sysfs: ttyACM0 is node 0x1122334455667788 with its serial,
+/// ttyACM1 is node 0xE6604CB02B3A1F25 on a USB device without a serial number; ttyUSB0 is an FTDI
+/// adapter (0403:6001) and ttyS0 a console without a USB device, both passed over.
+#[test]
+fn nodes_are_discovered_by_usb_id_and_hello_and_a_device_finds_its_node_by_id() {
+    const A: u64 = 0x1122_3344_5566_7788;
+    const B: u64 = 0xE660_4CB0_2B3A_1F25;
+    let fake = FakeSys::new();
+    let (master_a, slave_a) = TTYPort::pair().unwrap();
+    let (master_b, slave_b) = TTYPort::pair().unwrap();
+    let (master_x, slave_x) = TTYPort::pair().unwrap();
+    let name = |p: &TTYPort| serialport::SerialPort::name(p).unwrap();
+    fake.tty("ttyACM0", "1-1.2", Some(("1209", "0001")), Some("1122334455667788"), &name(&slave_a));
+    fake.tty("ttyACM1", "1-1.3", Some(("1209", "0001")), None, &name(&slave_b));
+    fake.tty("ttyUSB0", "1-1.4", Some(("0403", "6001")), Some("A50285BI"), &name(&slave_x));
+    fake.tty("ttyS0", "", None, None, "/dev/null");
+    let (tx_a, rx_a) = mpsc::channel::<Sim>();
+    let (tx_b, rx_b) = mpsc::channel::<Sim>();
+    let sim_a = node_sim(master_a, A, rx_a);
+    let sim_b = node_sim(master_b, B, rx_b);
+    let roots = fake.roots();
+    let cands = candidates(&roots).unwrap();
+    let dev = |n: &str| fake.dir.path().join("dev").join(n).to_string_lossy().into_owned();
+    assert_eq!(cands.iter().map(|c| (c.path.clone(), c.serial.clone())).collect::<Vec<_>>(), vec![(dev("ttyACM0"), Some("1122334455667788".into())), (dev("ttyACM1"), None)]);
+
+    let found = discover(&roots, Duration::from_secs(2)).unwrap();
+    assert_eq!(found.silent, vec![]);
+    let ids: Vec<(String, String, String, u8)> = found.nodes.iter().map(|n| (n.path.clone(), n.node_id.clone(), n.firmware.clone(), n.channels)).collect();
+    assert_eq!(ids, vec![(dev("ttyACM0"), "1122334455667788".into(), "1.4.2".into(), 2), (dev("ttyACM1"), "E6604CB02B3A1F25".into(), "1.4.2".into(), 2)]);
+    let text = storehub::devices::discover::render(&found, None);
+    assert!(text.contains("node E6604CB02B3A1F25  firmware 1.4.2  2 channels"), "{text}");
+
+    // A device configured by node id: the driver asks ttyACM0 (node A) and then ttyACM1, whose
+    // hello carries B, and drives that port.
+    assert_eq!(find_node(&roots, B, Duration::from_secs(2)), Ok(dev("ttyACM1")));
+    let missing = find_node(&roots, 0xDEAD_BEEF, Duration::from_millis(300)).unwrap_err();
+    assert!(missing.starts_with("no storehub node 00000000DEADBEEF among 2 USB serial port(s) with id 1209:0001"), "{missing}");
+    assert!(missing.contains("is node 1122334455667788"), "{missing}");
+    let cfg = device("id = \"shelf-b\"\nkind = \"shelf\"\ntransport = \"serial\"\n[shelf]\nnode_id = \"e6604cb02b3a1f25\"\n");
+    let rig = Rig::new(cfg.clone());
+    assert_eq!(rig.health().target, "node e6604cb02b3a1f25");
+    thread::scope(|s| {
+        let driver = s.spawn(|| rig.run(|ctx| storehub::devices::shelf::drive_with(&cfg, ctx, &roots)));
+        let _guard = StopOnDrop(&rig.stop);
+        wait_for("node B's hello through the driver", || rig.health().model.as_deref() == Some("storehub-node E6604CB02B3A1F25 (2 channels)"));
+        assert_eq!(rig.errors("wrong_node"), 0);
+        rig.stop.store(true, Ordering::Relaxed);
+        assert!(matches!(driver.join().unwrap(), Ok(DriverExit::Stopped)));
+    });
+    // Node B unplugged: the search on reconnect fails with a message saying what to check.
+    tx_b.send(Sim::Unplug).unwrap();
+    sim_b.join().unwrap();
+    drop(slave_b);
+    rig.stop.store(false, Ordering::Relaxed);
+    let err = rig.run(|ctx| storehub::devices::shelf::drive_with(&cfg, ctx, &roots)).unwrap_err();
+    assert!(err.starts_with("device shelf-b: no storehub node E6604CB02B3A1F25 among 2 USB serial port(s)"), "{err}");
+    assert!(err.ends_with("check that it is plugged in (storehub doctor lists the nodes it finds)"), "{err}");
+    tx_a.send(Sim::Unplug).unwrap();
+    sim_a.join().unwrap();
+    drop((slave_a, slave_x, master_x));
 }
 
 #[test]
