@@ -677,7 +677,7 @@ mod tests {
         let cfg = device(&format!("id = \"shelf-1\"\nkind = \"shelf\"\ntransport = \"serial\"\npath = \"{path}\"\n"));
         let c = check_device(&cfg, &quick());
         assert!(c.ok, "{c:?}");
-        assert_eq!(c.detail, "hello from storehub-node 7 (4 channels), firmware 1.2.3");
+        assert_eq!(c.detail, "hello from storehub-node 0000000000000007 (4 channels), firmware 1.2.3");
     }
 
     #[test]
