@@ -170,7 +170,7 @@ fn node_sim(mut master: TTYPort, node_id: u64, rx: Receiver<Sim>) -> thread::Joi
 fn node_config() -> DeviceConfig {
     device(
         "id = \"shelf-n1\"\nkind = \"shelf\"\ntransport = \"serial\"\npath = \"/dev/serial/by-id/usb-storehub_node_4242-if00\"\n\
-         [shelf]\nheartbeat_timeout_ms = 400\n",
+         [shelf]\nheartbeat_timeout_ms = 400\n[[shelf.channels]]\nchannel = 0\nsku = \"SKU-010001\"\nunit_grams = 570\n",
     )
 }
 
@@ -316,6 +316,7 @@ fn a_node_reports_channel_health_and_raw_counts_and_takes_the_new_commands() {
         let h = rig.health();
         assert_eq!(h.channels.len(), 2);
         let c0 = &h.channels[0];
+        assert_eq!(c0.sku.as_deref(), Some("SKU-010001"), "the product mapped in the config");
         assert_eq!((c0.state.as_str(), c0.calibrated, c0.grams, c0.raw, c0.stable), ("ok", Some(true), Some(1140), Some(512_480), Some(true)));
         let c1 = &h.channels[1];
         assert_eq!((c1.state.as_str(), c1.calibrated, c1.timeouts, c1.grams), ("no_data", Some(false), 12, None));
@@ -345,7 +346,8 @@ fn a_node_reports_channel_health_and_raw_counts_and_takes_the_new_commands() {
         assert!(rig.health().last_error.unwrap().contains("(crc); 2 since it booted"));
         // A new hello (the node rebooted) forgets the channels until the node reports them.
         send(frame(&hello(PROTOCOL_VERSION, 4242)));
-        wait_for("the channels forgotten", || rig.health().channels.is_empty());
+        wait_for("the channels forgotten", || rig.health().channels.iter().all(|c| c.state == "unknown" && c.grams.is_none()));
+        assert_eq!(rig.health().channels.iter().map(|c| (c.channel, c.sku.clone())).collect::<Vec<_>>(), vec![(0, Some("SKU-010001".to_string()))]);
         tx.send(Sim::Unplug).unwrap();
         assert!(matches!(driver.join().unwrap(), DriverExit::Closed));
     });

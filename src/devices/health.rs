@@ -68,6 +68,9 @@ pub struct DeviceHealth {
 #[serde(default)]
 pub struct ChannelHealth {
     pub channel: u8,
+    /// The product weighed on it (`[[devices.shelf.channels]]`), when mapped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
     /// `ok`, `no_data` or `saturated` as the node last said; `unknown` before it said.
     pub state: String,
     /// The node holds a calibration for this channel (`None`: not said yet).
@@ -129,14 +132,25 @@ impl DeviceHealth {
         let target = cfg.path.clone().or_else(|| cfg.address.clone()).or(node).unwrap_or_else(|| {
             cfg.pins.iter().map(|p| format!("gpio{p}")).collect::<Vec<_>>().join(",")
         });
-        DeviceHealth::new(
+        let mut h = DeviceHealth::new(
             cfg.id.as_str(),
             cfg.kind.as_str(),
             cfg.protocol().map(|p| p.as_str()).unwrap_or("?"),
             cfg.transport.as_str(),
             &target,
             cfg.lane.as_ref().map(|l| l.as_str()),
-        )
+        );
+        if cfg.protocol() == Some(crate::config::DeviceProtocol::StorehubNode) {
+            let mut mapped: Vec<ChannelHealth> = cfg
+                .shelf_settings()
+                .channels
+                .iter()
+                .map(|c| ChannelHealth { channel: c.channel, sku: Some(c.sku.clone()), state: "unknown".into(), ..ChannelHealth::default() })
+                .collect();
+            mapped.sort_by_key(|c| c.channel);
+            h.channels = mapped;
+        }
+        h
     }
 
     pub fn error_count(&self) -> u64 {
@@ -262,9 +276,15 @@ impl HealthBoard {
         });
     }
 
-    /// Forgets a node's channels (another node, or the same one rebooted, said hello).
-    pub fn clear_channels(&self, id: &str) {
-        self.with(id, |h| h.channels.clear());
+    /// Forgets what a node said about its channels (another node, or the same one rebooted, said
+    /// hello); the product mapped to each channel stays.
+    pub fn reset_channels(&self, id: &str) {
+        self.with(id, |h| {
+            h.channels.retain(|c| c.sku.is_some());
+            for c in &mut h.channels {
+                *c = ChannelHealth { channel: c.channel, sku: c.sku.take(), state: "unknown".into(), ..ChannelHealth::default() };
+            }
+        });
     }
 
     /// One device's health.
@@ -324,7 +344,8 @@ pub fn channel_line(c: &ChannelHealth) -> String {
         (Some(g), Some(r)) => format!("{g} g (raw {r}, {})", if c.stable == Some(true) { "stable" } else { "moving" }),
         _ => "no reading yet".to_string(),
     };
-    format!("channel {}: {}, {cal}, {reading}, {} timeouts, {} saturated", c.channel, c.state, c.timeouts, c.saturated)
+    let sku = c.sku.as_ref().map(|s| format!(" ({s})")).unwrap_or_default();
+    format!("channel {}{sku}: {}, {cal}, {reading}, {} timeouts, {} saturated", c.channel, c.state, c.timeouts, c.saturated)
 }
 
 #[cfg(test)]
@@ -383,7 +404,12 @@ mod tests {
         assert_eq!(channel_line(&h.channels[1]), "channel 2: no_data, calibration unknown, no reading yet, 3 timeouts, 0 saturated");
         let table = render(&[h]);
         assert!(table.contains("\n               channel 2: no_data"), "{table}");
-        board.clear_channels("shelf-a");
+        board.reset_channels("shelf-a");
         assert!(board.get("shelf-a").unwrap().channels.is_empty());
+        // A configured product stays on its channel across a reset.
+        board.update_channel("shelf-a", 1, |c| (c.sku, c.grams) = (Some("SKU-010001".into()), Some(570)));
+        board.reset_channels("shelf-a");
+        let kept = &board.get("shelf-a").unwrap().channels;
+        assert_eq!((kept.len(), kept[0].sku.as_deref(), kept[0].grams, kept[0].state.as_str()), (1, Some("SKU-010001"), None, "unknown"));
     }
 }

@@ -345,7 +345,7 @@ fn handle(ctx: &DriverCtx, commands: &NodeCommands, session: &mut Session, msg: 
             session.channels = Some(channels);
             session.last_seq = None;
             session.states.clear();
-            ctx.health.clear_channels(ctx.id());
+            ctx.health.reset_channels(ctx.id());
             let model = format!("storehub-node {} ({channels} channels)", node_id_hex(node_id));
             ctx.health.set_identity(ctx.id(), Some(&model), Some(&fw_version.to_string()));
         }
