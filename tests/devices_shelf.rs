@@ -15,6 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
+use serde_json::json;
 use serialport::TTYPort;
 use storehub::clock::SystemClock;
 use storehub::config::DeviceConfig;
@@ -118,7 +119,8 @@ enum Sim {
 
 /// A storehub node on the master side of a pty: answers RequestHello with its hello, Tare,
 /// Identify and Reboot with an ok ack, Calibrate with an ok ack for a positive weight and
-/// `bad_value` otherwise (and `storage_failed` for 7 777 g, a flash that failed), SetSampleRate with ok for 1..=10 per second, anything else with
+/// `bad_value` otherwise (and `storage_failed` for 7 777 g, a flash that failed, `not_stable` for
+/// 3 333 g, a weight still swinging), SetSampleRate with ok for 1..=10 per second, anything else with
 /// `unknown_command`; writes
 /// whatever the test sends; closes the master on `Unplug`. Returns the commands it received.
 fn node_sim(mut master: TTYPort, node_id: u64, rx: Receiver<Sim>) -> thread::JoinHandle<Vec<HubMsg>> {
@@ -150,6 +152,7 @@ fn node_sim(mut master: TTYPort, node_id: u64, rx: Receiver<Sim>) -> thread::Joi
                             HubMsg::RequestHello => hello(PROTOCOL_VERSION, node_id),
                             HubMsg::Tare { seq, .. } => NodeMsg::Ack { command_seq: seq, ok: true, code: 0 },
                             HubMsg::Calibrate { seq, known_grams: 7777, .. } => NodeMsg::Ack { command_seq: seq, ok: false, code: AckCode::StorageFailed as u8 },
+                            HubMsg::Calibrate { seq, known_grams: 3333, .. } => NodeMsg::Ack { command_seq: seq, ok: false, code: AckCode::NotStable as u8 },
                             HubMsg::Calibrate { seq, known_grams, .. } if known_grams > 0 => NodeMsg::Ack { command_seq: seq, ok: true, code: 0 },
                             HubMsg::Calibrate { seq, .. } => NodeMsg::Ack { command_seq: seq, ok: false, code: AckCode::BadValue as u8 },
                             HubMsg::Identify { seq, .. } | HubMsg::Reboot { seq } => NodeMsg::Ack { command_seq: seq, ok: true, code: 0 },
@@ -385,6 +388,93 @@ fn the_manager_entry_point_opens_a_node_by_its_configured_path() {
         let err = rig.run(|ctx| storehub::devices::shelf::drive(&hx, ctx)).err().unwrap();
         assert!(err.contains("no GPIO on this machine (not a Raspberry Pi?)"), "{err}");
     }
+}
+
+/// The devices page over HTTP with a node on a pty behind its real driver: the channel table,
+/// the guided calibration (tare, a refused calibration while the weight moves, a good one), and
+/// identify / sample rate / reboot through the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_devices_page_guides_a_calibration_and_shows_the_node_s_answers() {
+    let shop = common::web::WebShop::start().await;
+    let tech = shop.login("tech1", None).await;
+    let (master, slave) = TTYPort::pair().unwrap();
+    let path = serialport::SerialPort::name(&slave).unwrap();
+    let cfg = device(&format!(
+        "id = \"shelf-web\"\nkind = \"shelf\"\ntransport = \"serial\"\npath = \"{path}\"\n[[shelf.channels]]\nchannel = 0\nsku = \"SKU-010001\"\nunit_grams = 570\n"
+    ));
+    let board = Arc::new(HealthBoard::new());
+    board.register(DeviceHealth::from_config(&cfg));
+    assert!(shop.state.ctx.devices.set(Arc::clone(&board)).is_ok());
+    let (tx, rx) = mpsc::channel::<Sim>();
+    let sim = node_sim(master, 0xE660_4CB0_2B3A_1F25, rx);
+    let stop = Arc::new(AtomicBool::new(false));
+    let driver = {
+        let (cfg, board, stop) = (cfg.clone(), Arc::clone(&board), Arc::clone(&stop));
+        thread::spawn(move || {
+            let mut port = open_serial("shelf-web", &path, &cfg.serial_settings(), Duration::from_millis(50)).unwrap();
+            let emit = |_: DeviceEvent| {};
+            let ctx = DriverCtx { device: &cfg, health: &board, clock: &SystemClock, stop: &stop, emit: &emit, store: None };
+            run_node_with(&mut port, &ctx, &storehub::devices::shelf::node_commands("shelf-web"))
+        })
+    };
+    let health = || board.get("shelf-web").unwrap();
+    let until = Instant::now() + WAIT;
+    while health().firmware.is_none() {
+        assert!(Instant::now() < until, "no hello");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Channel 0 not calibrated yet, 12 g from a raw count of 8 412.
+    tx.send(Sim::Send(frame(&NodeMsg::ChannelHealth { channel: 0, state: 0, calibrated: false, timeouts: 0, saturated: 0 }))).unwrap();
+    tx.send(Sim::Send(frame(&NodeMsg::Reading { seq: 0, channel: 0, grams: 12, stable: true, raw: 8_412 }))).unwrap();
+    while health().channels[0].raw.is_none() {
+        assert!(Instant::now() < until, "no reading");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let html = shop.get(&tech, "/devices").await.text().await.unwrap();
+    for needle in ["storehub-node E6604CB02B3A1F25 (2 channels) / 1.4.2", "SKU-010001", "<td>8412</td>", "<td>12</td>", "清空货架", "已知重量（克）", "闪灯识别（10 秒）", "设置采样率", "重启节点"] {
+        assert!(html.contains(needle), "the devices page lacks {needle:?}");
+    }
+    let form = |pairs: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+        let mut v = vec![("_csrf", tech.csrf.clone())];
+        v.extend(pairs.iter().map(|(k, x)| (*k, x.to_string())));
+        v
+    };
+    let post = |cmd: &str, pairs: Vec<(&'static str, String)>| shop.http.post(shop.url(&format!("/devices/shelf-web/{cmd}"))).header("cookie", &tech.cookie).form(&pairs).send();
+    // Step 1: tare the empty shelf; the page says the node acknowledged it.
+    let res = post("tare", form(&[("channel", "0")])).await.unwrap();
+    assert_eq!(res.status(), 303);
+    let to = res.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(to, "/devices?done=shelf-web%3Atare%3Aack");
+    assert!(shop.get(&tech, &to).await.text().await.unwrap().contains("节点已确认"));
+    // Step 2 while the weight still swings: the node answers not_stable, the page says to wait.
+    let res = post("calibrate", form(&[("channel", "0"), ("known_grams", "3333")])).await.unwrap();
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("重量还在变化，请稍候再按"));
+    // Step 2 again once it settled: accepted.
+    assert_eq!(post("calibrate", form(&[("channel", "0"), ("known_grams", "500")])).await.unwrap().status(), 303);
+    // The API: identify and reboot are acked, a rate of 50 a second is refused before sending,
+    // a calibration the node cannot store comes back in English words.
+    for (cmd, body) in [("identify", json!({})), ("sample-rate", json!({ "per_s": 5 })), ("reboot", json!({}))] {
+        let res = shop.post_json(&tech, &format!("/api/v1/devices/shelf-web/{cmd}"), &body).await;
+        assert_eq!(res.status(), 200, "{cmd}");
+        assert_eq!(res.json::<serde_json::Value>().await.unwrap()["acknowledged"], true, "{cmd}");
+    }
+    let bad = shop.post_json(&tech, "/api/v1/devices/shelf-web/sample-rate", &json!({ "per_s": 50 })).await;
+    assert_eq!(bad.status(), 400);
+    assert_eq!(bad.json::<serde_json::Value>().await.unwrap()["field"], "per_s");
+    let failed = shop.post_json(&tech, "/api/v1/devices/shelf-web/calibrate", &json!({ "channel": 0, "known_grams": 7777 })).await;
+    assert_eq!(failed.status(), 409);
+    let text = failed.text().await.unwrap();
+    assert!(text.contains("keeps the old one; try again") && text.contains("(storage_failed)"), "{text}");
+    stop.store(true, Ordering::Relaxed);
+    assert!(matches!(driver.join().unwrap(), DriverExit::Stopped));
+    tx.send(Sim::Unplug).unwrap();
+    let got = sim.join().unwrap();
+    assert!(got.contains(&HubMsg::Tare { seq: 1, channel: 0 }));
+    assert!(got.contains(&HubMsg::Identify { seq: 4, seconds: 10 }));
+    assert!(got.contains(&HubMsg::SetSampleRate { seq: 5, per_s: 5 }));
+    assert!(got.contains(&HubMsg::Reboot { seq: 6 }));
+    drop(slave);
 }
 
 // --- Discovery by USB id and hello, on a fake sysfs tree -------------------------------------
