@@ -170,6 +170,15 @@ fn node_sim(mut master: TTYPort, node_id: u64, rx: Receiver<Sim>) -> thread::Joi
     })
 }
 
+/// A node simulator on a fresh pty: the slave (held open by the test, as a port the driver
+/// opens by path), its path, the channel to the simulator and its thread.
+fn pty_node(node_id: u64) -> (TTYPort, String, Sender<Sim>, thread::JoinHandle<Vec<HubMsg>>) {
+    let (master, slave) = TTYPort::pair().unwrap();
+    let path = serialport::SerialPort::name(&slave).unwrap();
+    let (tx, rx) = mpsc::channel::<Sim>();
+    (slave, path, tx, node_sim(master, node_id, rx))
+}
+
 fn node_config() -> DeviceConfig {
     device(
         "id = \"shelf-n1\"\nkind = \"shelf\"\ntransport = \"serial\"\npath = \"/dev/serial/by-id/usb-storehub_node_4242-if00\"\n\
@@ -187,10 +196,7 @@ fn drive(rig: &Rig, path: &str, cmds: &NodeCommands) -> DriverExit {
 fn a_node_says_hello_sends_readings_survives_garbage_answers_commands_and_is_replugged() {
     let rig = Rig::new(node_config());
     let cmds = NodeCommands::new();
-    let (master, slave) = TTYPort::pair().unwrap();
-    let path = serialport::SerialPort::name(&slave).unwrap();
-    let (tx, rx) = mpsc::channel::<Sim>();
-    let sim = node_sim(master, 4242, rx);
+    let (slave, path, tx, sim) = pty_node(4242);
     let send = |tx: &Sender<Sim>, bytes: &[u8]| tx.send(Sim::Send(bytes.to_vec())).unwrap();
 
     thread::scope(|s| {
@@ -272,10 +278,7 @@ fn a_node_says_hello_sends_readings_survives_garbage_answers_commands_and_is_rep
 
     // Replug: a fresh pty (a new /dev/pts path, as a replugged adapter may get), the same
     // driver and health entry.
-    let (master, slave) = TTYPort::pair().unwrap();
-    let path = serialport::SerialPort::name(&slave).unwrap();
-    let (tx, rx) = mpsc::channel::<Sim>();
-    let sim = node_sim(master, 4242, rx);
+    let (slave, path, tx, sim) = pty_node(4242);
     rig.stop.store(false, Ordering::Relaxed);
     thread::scope(|s| {
         let driver = s.spawn(|| drive(&rig, &path, &cmds));
@@ -301,10 +304,7 @@ fn a_node_says_hello_sends_readings_survives_garbage_answers_commands_and_is_rep
 fn a_node_reports_channel_health_and_raw_counts_and_takes_the_new_commands() {
     let rig = Rig::new(node_config());
     let cmds = NodeCommands::new();
-    let (master, slave) = TTYPort::pair().unwrap();
-    let path = serialport::SerialPort::name(&slave).unwrap();
-    let (tx, rx) = mpsc::channel::<Sim>();
-    let sim = node_sim(master, 4242, rx);
+    let (slave, path, tx, sim) = pty_node(4242);
     let send = |bytes: Vec<u8>| tx.send(Sim::Send(bytes)).unwrap();
     thread::scope(|s| {
         let driver = s.spawn(|| drive(&rig, &path, &cmds));
@@ -362,12 +362,9 @@ fn a_node_reports_channel_health_and_raw_counts_and_takes_the_new_commands() {
 
 #[test]
 fn the_manager_entry_point_opens_a_node_by_its_configured_path() {
-    let (master, slave) = TTYPort::pair().unwrap();
-    let path = serialport::SerialPort::name(&slave).unwrap();
+    let (slave, path, tx, sim) = pty_node(77);
     let cfg = device(&format!("id = \"shelf-n2\"\nkind = \"shelf\"\ntransport = \"serial\"\npath = \"{path}\"\n"));
     let rig = Rig::new(cfg.clone());
-    let (tx, rx) = mpsc::channel::<Sim>();
-    let sim = node_sim(master, 77, rx);
     thread::scope(|s| {
         let driver = s.spawn(|| rig.run(|ctx| storehub::devices::shelf::drive(&cfg, ctx)));
         let _guard = StopOnDrop(&rig.stop);
@@ -397,16 +394,13 @@ fn the_manager_entry_point_opens_a_node_by_its_configured_path() {
 async fn the_devices_page_guides_a_calibration_and_shows_the_node_s_answers() {
     let shop = common::web::WebShop::start().await;
     let tech = shop.login("tech1", None).await;
-    let (master, slave) = TTYPort::pair().unwrap();
-    let path = serialport::SerialPort::name(&slave).unwrap();
+    let (slave, path, tx, sim) = pty_node(0xE660_4CB0_2B3A_1F25);
     let cfg = device(&format!(
         "id = \"shelf-web\"\nkind = \"shelf\"\ntransport = \"serial\"\npath = \"{path}\"\n[[shelf.channels]]\nchannel = 0\nsku = \"SKU-010001\"\nunit_grams = 570\n"
     ));
     let board = Arc::new(HealthBoard::new());
     board.register(DeviceHealth::from_config(&cfg));
     assert!(shop.state.ctx.devices.set(Arc::clone(&board)).is_ok());
-    let (tx, rx) = mpsc::channel::<Sim>();
-    let sim = node_sim(master, 0xE660_4CB0_2B3A_1F25, rx);
     let stop = Arc::new(AtomicBool::new(false));
     let driver = {
         let (cfg, board, stop) = (cfg.clone(), Arc::clone(&board), Arc::clone(&stop));
@@ -533,18 +527,13 @@ fn nodes_are_discovered_by_usb_id_and_hello_and_a_device_finds_its_node_by_id() 
     const A: u64 = 0x1122_3344_5566_7788;
     const B: u64 = 0xE660_4CB0_2B3A_1F25;
     let fake = FakeSys::new();
-    let (master_a, slave_a) = TTYPort::pair().unwrap();
-    let (master_b, slave_b) = TTYPort::pair().unwrap();
+    let (slave_a, path_a, tx_a, sim_a) = pty_node(A);
+    let (slave_b, path_b, tx_b, sim_b) = pty_node(B);
     let (master_x, slave_x) = TTYPort::pair().unwrap();
-    let name = |p: &TTYPort| serialport::SerialPort::name(p).unwrap();
-    fake.tty("ttyACM0", "1-1.2", Some(("1209", "0001")), Some("1122334455667788"), &name(&slave_a));
-    fake.tty("ttyACM1", "1-1.3", Some(("1209", "0001")), None, &name(&slave_b));
-    fake.tty("ttyUSB0", "1-1.4", Some(("0403", "6001")), Some("A50285BI"), &name(&slave_x));
+    fake.tty("ttyACM0", "1-1.2", Some(("1209", "0001")), Some("1122334455667788"), &path_a);
+    fake.tty("ttyACM1", "1-1.3", Some(("1209", "0001")), None, &path_b);
+    fake.tty("ttyUSB0", "1-1.4", Some(("0403", "6001")), Some("A50285BI"), &serialport::SerialPort::name(&slave_x).unwrap());
     fake.tty("ttyS0", "", None, None, "/dev/null");
-    let (tx_a, rx_a) = mpsc::channel::<Sim>();
-    let (tx_b, rx_b) = mpsc::channel::<Sim>();
-    let sim_a = node_sim(master_a, A, rx_a);
-    let sim_b = node_sim(master_b, B, rx_b);
     let roots = fake.roots();
     let cands = candidates(&roots).unwrap();
     let dev = |n: &str| fake.dir.path().join("dev").join(n).to_string_lossy().into_owned();
