@@ -360,6 +360,34 @@ fn a_node_reports_channel_health_and_raw_counts_and_takes_the_new_commands() {
     drop(slave);
 }
 
+/// A port that answers as another node than `[devices.shelf].node_id` (a node swapped between
+/// the search and the open): refused as `wrong_node`, its readings ignored.
+#[test]
+fn a_hello_from_another_node_than_the_configured_id_is_refused() {
+    let (slave, path, tx, sim) = pty_node(4242);
+    // Built without validation, which would refuse path and node_id together: the driver gets
+    // the id the search was for.
+    let rig = Rig::new(device("id = \"shelf-id\"\nkind = \"shelf\"\ntransport = \"serial\"\n[shelf]\nnode_id = \"E6604CB02B3A1F25\"\n"));
+    let cmds = NodeCommands::new();
+    thread::scope(|s| {
+        let driver = s.spawn(|| drive(&rig, &path, &cmds));
+        let _guard = StopOnDrop(&rig.stop);
+        wait_for("the refusal", || rig.health().status.as_deref() == Some("wrong_node"));
+        assert_eq!(rig.errors("wrong_node"), 1);
+        let last = rig.health().last_error.unwrap();
+        assert!(last.contains("answers as node 0000000000001092, but [devices.shelf].node_id is E6604CB02B3A1F25"), "{last}");
+        tx.send(Sim::Send(frame(&NodeMsg::Reading { seq: 0, channel: 0, grams: 5, stable: true, raw: 0 }))).unwrap();
+        tx.send(Sim::Send(frame(&NodeMsg::Heartbeat { uptime_s: 1 }))).unwrap();
+        thread::sleep(Duration::from_millis(200));
+        assert!(rig.weights().is_empty(), "readings of the wrong node are ignored");
+        assert_eq!(rig.health().model, None);
+        tx.send(Sim::Unplug).unwrap();
+        assert!(matches!(driver.join().unwrap(), DriverExit::Closed));
+    });
+    sim.join().unwrap();
+    drop(slave);
+}
+
 #[test]
 fn the_manager_entry_point_opens_a_node_by_its_configured_path() {
     let (slave, path, tx, sim) = pty_node(77);
