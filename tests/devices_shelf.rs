@@ -405,16 +405,18 @@ fn the_manager_entry_point_opens_a_node_by_its_configured_path() {
         let _guard = StopOnDrop(&rig.stop);
         wait_for("the hello", || rig.health().model.as_deref() == Some("storehub-node 000000000000004D (2 channels)"));
         assert_eq!(rig.health().firmware.as_deref(), Some("1.0.0"));
-        // The node takes a tare once channel 1 has settled (8 000 counts, uncalibrated).
-        wait_for("a stable reading of channel 1", || rig.weights().iter().any(|&(ch, _, stable)| ch == 1 && stable));
+        // The node takes a tare once channel 1 has settled (8 000 counts, uncalibrated). An
+        // uncalibrated channel's readings reach health, not the tracker.
+        let channel_1 = || rig.health().channels.into_iter().find(|c| c.channel == 1);
+        wait_for("a stable reading of channel 1", || channel_1().is_some_and(|c| c.stable == Some(true) && c.calibrated == Some(false)));
+        assert!(rig.weights().is_empty(), "uncalibrated readings are not shelf weights: {:?}", rig.weights());
         // Commands queued on the registry's handle reach this node.
         let cmds = storehub::devices::shelf::node_commands("shelf-n2");
         let seq = cmds.tare(1).unwrap();
         assert_eq!(cmds.wait(seq, WAIT), Ok(storehub::devices::shelf::node::Ack { ok: true, code: 0 }));
         // Tared: channel 1 now reads 0 give or take its ±20 counts of noise (1 count = 1 g
         // before calibration).
-        let after = rig.weights().len();
-        wait_for("channel 1 at zero", || rig.weights()[after..].iter().any(|&(ch, g, stable)| ch == 1 && stable && g.abs() <= 20));
+        wait_for("channel 1 at zero", || channel_1().is_some_and(|c| c.stable == Some(true) && c.grams.is_some_and(|g| g.abs() <= 20)));
         node.unplug();
         assert!(matches!(driver.join().unwrap(), Ok(DriverExit::Closed)));
     });

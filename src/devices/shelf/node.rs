@@ -2,7 +2,8 @@
 //!
 //! [`run_node`] reads frames through a bounded [`FrameAccumulator`], records the node's identity
 //! from its hello (node id in 16 hex digits and firmware version; a node speaking another
-//! protocol version is refused), turns readings into [`DeviceEvent::ShelfWeight`], keeps each
+//! protocol version is refused), turns readings into [`DeviceEvent::ShelfWeight`] (only for channels
+//! the node has not reported uncalibrated: their grams are raw counts), keeps each
 //! channel's health and last reading (grams, raw, stable) on the health board and shows the worst
 //! channel in the device's status (`channel_1_no_data`), counts every bad frame in health by kind
 //! (`crc`, `cobs`, `overlong`, `truncated`, `postcard`; `node_rejected_frame` for ours the node
@@ -11,7 +12,7 @@
 //! matching their acks by sequence number. It never decides anything about products: that is
 //! the tracker's job.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -211,6 +212,10 @@ struct Session {
     silent: bool,
     /// Each channel's state as the node last reported it.
     states: BTreeMap<u8, ChannelState>,
+    /// Channels the node said hold no calibration of their own: their grams are raw counts, so
+    /// they reach health (for the calibration page) but not the tracker, which would read a new
+    /// node's 8 000 counts as 14 bottles and write made-up shelf events.
+    uncalibrated: BTreeSet<u8>,
     status: Option<String>,
 }
 
@@ -345,6 +350,7 @@ fn handle(ctx: &DriverCtx, commands: &NodeCommands, session: &mut Session, msg: 
             session.channels = Some(channels);
             session.last_seq = None;
             session.states.clear();
+            session.uncalibrated.clear();
             ctx.health.reset_channels(ctx.id());
             let model = format!("storehub-node {} ({channels} channels)", node_id_hex(node_id));
             ctx.health.set_identity(ctx.id(), Some(&model), Some(&fw_version.to_string()));
@@ -369,6 +375,9 @@ fn handle(ctx: &DriverCtx, commands: &NodeCommands, session: &mut Session, msg: 
             let at = ctx.clock.now();
             ctx.health.event(ctx.id(), at);
             ctx.health.update_channel(ctx.id(), channel, |c| (c.grams, c.raw, c.stable) = (Some(i64::from(grams)), Some(raw), Some(stable)));
+            if session.uncalibrated.contains(&channel) {
+                return;
+            }
             (ctx.emit)(DeviceEvent::ShelfWeight { device: ctx.id().to_string(), channel, grams: i64::from(grams), stable, at });
         }
         NodeMsg::Heartbeat { .. } => {}
@@ -379,6 +388,11 @@ fn handle(ctx: &DriverCtx, commands: &NodeCommands, session: &mut Session, msg: 
             if let Some(n) = session.channels.filter(|n| channel >= *n) {
                 ctx.input_error("bad_channel", &format!("health of channel {channel}, but the node said it has {n}"));
                 return;
+            }
+            if calibrated {
+                session.uncalibrated.remove(&channel);
+            } else {
+                session.uncalibrated.insert(channel);
             }
             let known = ChannelState::from_u8(state);
             match known {
