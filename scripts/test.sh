@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run every storehub test: the firmware wire-protocol workspace, then the hub workspace.
+# Run every storehub test: the firmware workspace, the RP2040 firmware build (which fails the run
+# when the image does not build or outgrows 64 KiB flash / 16 KiB static RAM), then the hub.
 #
 #   scripts/test.sh                 all tests
 #   scripts/test.sh barcode         extra arguments go to the test runner (here a name filter)
@@ -9,7 +10,9 @@
 # the C toolchain and pkg-config, Mosquitto (the MQTT tests start their own broker on a free
 # loopback port), Chromium with chromedriver and a small CJK font (the browser tests drive it
 # headless and save screenshots) and fuse3 (the power-cut test
-# mounts its own FUSE filesystem; it needs /dev/fuse, and fusermount3 when not run as root).
+# mounts its own FUSE filesystem; it needs /dev/fuse, and fusermount3 when not run as root);
+# scripts/build-firmware.sh adds Debian's Rust for the RP2040 (rustc-web, cargo-web, rust-web-src)
+# and lld.
 #
 # The hub tests run under cargo-nextest when it is installed (each test in its own process, which
 # the crash and pseudo-terminal tests rely on), else under `cargo test`. nextest does not run
@@ -44,6 +47,8 @@ ensure_cargo
 
 say "testing the firmware wire protocol (firmware/)"
 cargo test --manifest-path firmware/Cargo.toml
+say "building the RP2040 shelf-node firmware (scripts/build-firmware.sh)"
+bash scripts/build-firmware.sh
 
 rc=0
 if cargo nextest --version >/dev/null 2>&1; then

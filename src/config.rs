@@ -1270,6 +1270,11 @@ pub struct ShelfSettings {
     /// `[[devices.shelf.channels]]`: which product each load-cell channel weighs.
     #[serde(default)]
     pub channels: Vec<ShelfChannel>,
+    /// `storehub-node`: the node's id (16 hex digits, its USB serial number, shown by `storehub
+    /// doctor`) instead of a `path`: the driver finds the port whose hello carries this id, again
+    /// on every reconnect.
+    #[serde(default)]
+    pub node_id: Option<String>,
     /// `storehub-node`: no frame for this many ms marks the node `no_heartbeat` (nodes send a
     /// heartbeat every 2 s).
     #[serde(default = "default_heartbeat_timeout_ms")]
@@ -1308,6 +1313,7 @@ impl Default for ShelfSettings {
     fn default() -> Self {
         ShelfSettings {
             channels: Vec::new(),
+            node_id: None,
             heartbeat_timeout_ms: default_heartbeat_timeout_ms(),
             sample_ms: default_sample_ms(),
             samples: default_samples(),
@@ -1377,6 +1383,9 @@ impl ShelfSettings {
                 return Err(("channels", format!("channels[{i}].low_units: expected 0 or more units, got {}", c.low_units)));
             }
         }
+        if let Some(id) = self.node_id.as_deref().filter(|id| crate::devices::discover::parse_node_id(id).is_none()) {
+            return Err(("node_id", format!("expected the node's id in 16 hex digits like \"E6604CB02B3A1F25\" (storehub doctor lists them), got {id:?}")));
+        }
         if self.heartbeat_timeout_ms == 0 {
             return Err(("heartbeat_timeout_ms", "expected more than 0 ms".to_string()));
         }
@@ -1391,6 +1400,13 @@ impl ShelfSettings {
         }
         if self.counts_per_kg == Some(0) {
             return Err(("counts_per_kg", "0 counts per kg cannot weigh anything; calibrate with a known weight".to_string()));
+        }
+        if let Some(c) = self.counts_per_kg.filter(|c| i32::try_from(*c).is_err()) {
+            return Err(("counts_per_kg", format!("{c} does not fit 32 bits; an HX711 reads at most {} counts", storehub_node_core::hx711::MAX)));
+        }
+        let (lo, hi) = (storehub_node_core::hx711::MIN, storehub_node_core::hx711::MAX);
+        if !(i64::from(lo)..=i64::from(hi)).contains(&self.zero_counts) {
+            return Err(("zero_counts", format!("expected a raw HX711 reading, {lo}..={hi}, got {}", self.zero_counts)));
         }
         if self.stable_band_g < 0 {
             return Err(("stable_band_g", format!("expected 0 or more grams, got {}", self.stable_band_g)));
@@ -2767,12 +2783,29 @@ impl Config {
                 d.address.is_some(),
                 !d.pins.is_empty(),
             );
+            // A shelf node may be named by its id instead of a path (found by discovery).
+            let node_id = d.shelf.as_ref().and_then(|s| s.node_id.as_ref());
+            if node_id.is_some() {
+                let mut key = at("shelf");
+                key.push(Seg::Key("node_id".into()));
+                if d.protocol() != Some(DeviceProtocol::StorehubNode) {
+                    return Err(invalid(key, "only a storehub-node (transport \"serial\") is found by its node id; remove it"));
+                }
+                if has_path {
+                    return Err(invalid(key, "give either path or [devices.shelf].node_id, not both; remove one"));
+                }
+            }
             match needs {
+                Transport::Serial if node_id.is_some() => {}
                 Transport::Serial | Transport::Hid | Transport::Lp => {
                     if !has_path {
                         return Err(invalid(
                             at("path"),
-                            format!("missing required key for transport \"{t}\""),
+                            if needs == Transport::Serial && d.protocol() == Some(DeviceProtocol::StorehubNode) {
+                                "missing required key for transport \"serial\"; or name the node by [devices.shelf].node_id".to_string()
+                            } else {
+                                format!("missing required key for transport \"{t}\"")
+                            },
                         ));
                     }
                 }
@@ -3320,6 +3353,35 @@ mod tests {
         assert_eq!(
             err(&format!("{dev}[devices.shelf]\ncounts_per_kg = 0\n")),
             "t.toml:16: devices[0].shelf.counts_per_kg: 0 counts per kg cannot weigh anything; calibrate with a known weight"
+        );
+        assert_eq!(
+            err(&format!("{dev}[devices.shelf]\ncounts_per_kg = 4294967296\n")),
+            "t.toml:16: devices[0].shelf.counts_per_kg: 4294967296 does not fit 32 bits; an HX711 reads at most 8388607 counts"
+        );
+        assert_eq!(
+            err(&format!("{dev}[devices.shelf]\ncounts_per_kg = 421000\nzero_counts = 8388608\n")),
+            "t.toml:17: devices[0].shelf.zero_counts: expected a raw HX711 reading, -8388608..=8388607, got 8388608"
+        );
+    }
+
+    #[test]
+    fn a_shelf_node_is_named_by_path_or_node_id() {
+        let node = "[[devices]]\nid = \"n\"\nkind = \"shelf\"\ntransport = \"serial\"\n";
+        let c = Config::from_str(&format!("{MINIMAL}{node}[devices.shelf]\nnode_id = \"E6604CB02B3A1F25\"\n"), "t.toml").unwrap();
+        assert_eq!(c.devices[0].shelf_settings().node_id.as_deref(), Some("E6604CB02B3A1F25"));
+        assert_eq!(
+            err(&format!("{node}[devices.shelf]\nnode_id = \"E6604CB02B3A1F2\"\n")),
+            "t.toml:14: devices[0].shelf.node_id: expected the node's id in 16 hex digits like \"E6604CB02B3A1F25\" (storehub doctor lists them), got \"E6604CB02B3A1F2\""
+        );
+        assert_eq!(
+            err(&format!("{node}path = \"/dev/ttyACM0\"\n[devices.shelf]\nnode_id = \"E6604CB02B3A1F25\"\n")),
+            "t.toml:15: devices[0].shelf.node_id: give either path or [devices.shelf].node_id, not both; remove one"
+        );
+        assert_eq!(err(node), "t.toml:9: devices[0].path: missing required key for transport \"serial\"; or name the node by [devices.shelf].node_id");
+        let hx = "[[devices]]\nid = \"w\"\nkind = \"shelf\"\ntransport = \"gpio\"\nprotocol = \"hx711\"\npins = [5, 6]\n";
+        assert_eq!(
+            err(&format!("{hx}[devices.shelf]\nnode_id = \"E6604CB02B3A1F25\"\n")),
+            "t.toml:16: devices[0].shelf.node_id: only a storehub-node (transport \"serial\") is found by its node id; remove it"
         );
     }
 

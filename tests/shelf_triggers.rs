@@ -1,5 +1,7 @@
-//! Shelf triggers end to end. A storehub shelf node simulator (`devices::sim::ShelfNode`, the
-//! real wire protocol on a pty) feeds the real node driver, whose readings go to the shelf
+//! Shelf triggers end to end. The storehub shelf node simulator (`storehub_node_sim::SimNode`: the
+//! real node firmware core over simulated load cells, the real wire protocol on a pty) is first
+//! calibrated through the hub (tare empty, 1 000 g, calibrate, as the device page does), then
+//! feeds the real node driver, whose readings go to the shelf
 //! tracker as the daemon wires it: items taken off → low → one restock task opened in the same
 //! commit as the shelf event, restocked → closed. A shelf left empty while the ledger has stock
 //! for `[stock].shelf_gap_minutes` on the manual clock → one shelf-gap alert, the simulated GPIO
@@ -21,8 +23,7 @@ use storehub::config::{Config, DeviceConfig, StockConfig};
 use storehub::control::ops::{self, Context};
 use storehub::control::Request;
 use storehub::devices::health::HealthBoard;
-use storehub::devices::shelf::Shelves;
-use storehub::devices::sim::ShelfNode;
+use storehub::devices::shelf::{NodeCommands, Shelves};
 use storehub::devices::transport::gpio::SimPins;
 use storehub::devices::{DeviceEvent, DriverCtx};
 use storehub::domain::stock::MoveKind;
@@ -30,10 +31,30 @@ use storehub::domain::staff::Role;
 use storehub::inventory::alerts::{self, AlertKind, EVENT_ALERT_CLEARED, EVENT_ALERT_RAISED};
 use storehub::inventory::shelf_triggers::{self, AlertLamp, TaskState, EVENT_TASK_DONE, EVENT_TASK_OPENED};
 use storehub::store::Store;
+use storehub_node_sim::{SimConfig, SimNode};
 
 const WAIT: Duration = Duration::from_secs(20);
 const SKU: &str = "SKU-010001";
 const LAMP_PIN: u8 = 17;
+/// A bottle of water, grams.
+const BOTTLE: i32 = 570;
+
+/// A simulated node (the default load cell: 42 counts a gram over 8 000 counts, ±20 counts of
+/// noise) sampling 80 times a second, so its filter settles in about a second.
+fn sim_node(dir: &tempfile::TempDir, node_id: u64) -> SimNode {
+    let config = SimConfig { node_id, samples_per_s: 80, seed: node_id, ..SimConfig::default() };
+    SimNode::start(&dir.path().join("shelf-node"), config).expect("node simulator")
+}
+
+/// A shopper takes `n` bottles off channel 0.
+fn pick(node: &SimNode, n: i32) {
+    node.add_grams(0, -n * BOTTLE);
+}
+
+/// Staff fill channel 0 to `n` bottles.
+fn restock(node: &SimNode, n: i32) {
+    node.set_grams(0, n * BOTTLE);
+}
 
 fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + WAIT;
@@ -101,17 +122,41 @@ impl Rig {
 
     /// Runs the node driver against the simulator while `f` runs; readings go to the tracker.
     fn with_driver<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.with_driver_to(
+            &|ev: DeviceEvent| {
+                // As the daemon's hub does: a reading not recorded is retried by the next one.
+                let _ = self.shelves.handle(&self.store, &ev);
+            },
+            None,
+            f,
+        )
+    }
+
+    /// Calibrates the node through the hub's driver, as staff do on the device page (the
+    /// readings meanwhile, uncalibrated counts and the reference weight, go nowhere), and leaves
+    /// the shelf empty. The commands go through a handle of this test's own (not the process-wide
+    /// `node_commands`), so tests running side by side in one process never trade commands.
+    fn calibrate(&self, node: &SimNode) {
+        let commands = NodeCommands::new();
+        self.with_driver_to(&|_| {}, Some(&commands), || {
+            storehub::demo::devices::calibrate_sim_node(&commands, node, 0, 1_000, &AtomicBool::new(false), WAIT).expect("the node calibrated through the hub");
+        });
+    }
+
+    /// The driver as the device manager runs it (`drive`), or with `commands` on the same link.
+    fn with_driver_to<R>(&self, emit: &(dyn Fn(DeviceEvent) + Sync), commands: Option<&NodeCommands>, f: impl FnOnce() -> R) -> R {
         let stop = AtomicBool::new(false);
         let health = HealthBoard::new();
         health.register(storehub::devices::health::DeviceHealth::from_config(&self.cfg));
-        let emit = |ev: DeviceEvent| {
-            // As the daemon's hub does: a reading not recorded is retried by the next one.
-            let _ = self.shelves.handle(&self.store, &ev);
-        };
         thread::scope(|s| {
             let driver = s.spawn(|| {
-                let ctx = DriverCtx { device: &self.cfg, health: &health, clock: &self.clock, stop: &stop, emit: &emit, store: None };
-                storehub::devices::shelf::drive(&self.cfg, &ctx)
+                let ctx = DriverCtx { device: &self.cfg, health: &health, clock: &self.clock, stop: &stop, emit, store: None };
+                match commands {
+                    None => storehub::devices::shelf::drive(&self.cfg, &ctx),
+                    Some(commands) => storehub::devices::transport::open_link(&self.cfg, storehub::devices::shelf::node::READ_TIMEOUT)
+                        .map(|mut link| storehub::devices::shelf::run_node_with(link.as_mut(), &ctx, commands))
+                        .map_err(|e| e.to_string()),
+                }
             });
             let out = f();
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -137,23 +182,25 @@ fn minutes(n: i64) -> chrono::Duration {
 #[test]
 fn items_taken_off_open_one_restock_task_and_a_restock_above_the_minimum_closes_it() {
     let dir = tempfile::tempdir().unwrap();
-    let node = ShelfNode::start(&dir.path().join("shelf-node"), 4242, 570, 12, Duration::from_millis(15)).expect("node simulator");
-    let r = rig(&node.link);
+    let node = sim_node(&dir, 4242);
+    let r = rig(node.link());
+    r.calibrate(&node);
+    restock(&node, 12);
     // 40 bottles in the shop: 12 on the shelf, the rest in the backroom.
     apply(&r.store, MoveKind::Receipt, SKU, 40);
 
     r.with_driver(|| {
         wait_for("the baseline of 12", || r.on_shelf() == Some(12));
-        node.pick(4);
+        pick(&node, 4);
         wait_for("8 on the shelf", || r.on_shelf() == Some(8));
         assert!(shelf_triggers::open_tasks(&r.store).unwrap().is_empty(), "above the minimum: no task");
         // Down to the minimum (3): low → one task.
-        node.pick(5);
+        pick(&node, 5);
         wait_for("3 on the shelf", || r.on_shelf() == Some(3));
         // Further down and empty: still the one task.
-        node.pick(2);
+        pick(&node, 2);
         wait_for("1 on the shelf", || r.on_shelf() == Some(1));
-        node.pick(1);
+        pick(&node, 1);
         wait_for("an empty shelf", || r.on_shelf() == Some(0));
         let open = shelf_triggers::open_tasks(&r.store).unwrap();
         assert_eq!(open.len(), 1, "{open:?}");
@@ -170,7 +217,7 @@ fn items_taken_off_open_one_restock_task_and_a_restock_above_the_minimum_closes_
         assert_eq!(opened[0].data().unwrap()["backroom"], 37);
 
         // Staff fill the shelf to 24: the task closes itself.
-        node.restock(24);
+        restock(&node, 24);
         wait_for("24 on the shelf", || r.on_shelf() == Some(24));
         wait_for("the task closed", || shelf_triggers::open_tasks(&r.store).unwrap().is_empty());
         let t = shelf_triggers::recent_tasks(&r.store, 10).unwrap().remove(0);
@@ -178,7 +225,7 @@ fn items_taken_off_open_one_restock_task_and_a_restock_above_the_minimum_closes_
         assert_eq!(r.events(EVENT_TASK_DONE).len(), 1);
 
         // Down to the minimum again: a new task; this time staff mark it done (the CLI's path).
-        node.pick(21);
+        pick(&node, 21);
         wait_for("3 on the shelf again", || r.on_shelf() == Some(3));
         wait_for("a second task", || shelf_triggers::open_tasks(&r.store).unwrap().len() == 1);
     });
@@ -203,8 +250,10 @@ fn items_taken_off_open_one_restock_task_and_a_restock_above_the_minimum_closes_
 #[test]
 fn a_shelf_empty_with_stock_in_the_ledger_raises_one_gap_alert_and_drives_the_alert_output() {
     let dir = tempfile::tempdir().unwrap();
-    let node = ShelfNode::start(&dir.path().join("shelf-node"), 4243, 570, 6, Duration::from_millis(15)).expect("node simulator");
-    let r = rig(&node.link);
+    let node = sim_node(&dir, 4243);
+    let r = rig(node.link());
+    r.calibrate(&node);
+    restock(&node, 6);
     apply(&r.store, MoveKind::Receipt, SKU, 40);
     let mut lamp = AlertLamp::open(SimPins::new(), LAMP_PIN).unwrap();
     let pin = |lamp: &AlertLamp<SimPins>| lamp.gpio().output(LAMP_PIN);
@@ -213,7 +262,7 @@ fn a_shelf_empty_with_stock_in_the_ledger_raises_one_gap_alert_and_drives_the_al
     let emptied_at = r.clock.now();
     r.with_driver(|| {
         wait_for("the baseline of 6", || r.on_shelf() == Some(6));
-        node.pick(6);
+        pick(&node, 6);
         wait_for("an empty shelf", || r.on_shelf() == Some(0));
     });
     assert_eq!(r.shelves.shelf_state()[0].empty_since, Some(emptied_at));
@@ -258,16 +307,16 @@ fn a_shelf_empty_with_stock_in_the_ledger_raises_one_gap_alert_and_drives_the_al
     // Refilled, emptied again and left: a new spell, a new alert. A restock clears it in the
     // commit of the shelf's restock.
     r.with_driver(|| {
-        node.restock(5);
+        restock(&node, 5);
         wait_for("5 on the shelf", || r.on_shelf() == Some(5));
-        node.pick(5);
+        pick(&node, 5);
         wait_for("empty again", || r.on_shelf() == Some(0));
     });
     r.clock.advance(minutes(31));
     assert_eq!(check(r.clock.now()).raised.len(), 1);
     assert!(lamp.update(&r.store).unwrap());
     r.with_driver(|| {
-        node.restock(8);
+        restock(&node, 8);
         wait_for("8 on the shelf", || r.on_shelf() == Some(8));
     });
     assert!(alerts::open_alerts(&r.store).unwrap().is_empty());
@@ -281,7 +330,7 @@ fn a_shelf_empty_with_stock_in_the_ledger_raises_one_gap_alert_and_drives_the_al
     // Empty for an hour while the ledger says 40: raised; then the ledger sells out (the goods
     // were gone after all): the check clears it.
     r.with_driver(|| {
-        node.pick(8);
+        pick(&node, 8);
         wait_for("empty a third time", || r.on_shelf() == Some(0));
     });
     r.clock.advance(minutes(60));

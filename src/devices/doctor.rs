@@ -1,7 +1,8 @@
 //! `storehub doctor`: what hardware this box can see, for a technician provisioning it, and
 //! whether each configured device answers. The inventory lists serial ports (with their stable
 //! `/dev/serial/by-id` names, which the config should use), USB HID devices (vid:pid, usage
-//! page, product), USB printers (`/dev/usb/lp*`) and GPIO. The checks open each `[[devices]]`
+//! page, product), USB printers (`/dev/usb/lp*`), GPIO and storehub shelf nodes (found by USB
+//! id and hello, [`super::discover`]). The checks open each `[[devices]]`
 //! entry with the same transports and drivers the daemon uses and ask it for one sign of life:
 //! a settled weight, a printer status (a test page only when asked), a scan (only when asked:
 //! someone must scan), a shelf node's hello, a test text on a display. When a daemon runs on the
@@ -50,6 +51,11 @@ pub struct Inventory {
     pub hid_error: Option<String>,
     pub lp: Vec<String>,
     pub gpio: GpioInfo,
+    /// storehub shelf nodes found by USB id and hello.
+    pub nodes: super::discover::Discovery,
+    /// Why sysfs could not be searched for nodes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodes_error: Option<String>,
 }
 
 /// Looks at the machine.
@@ -59,7 +65,11 @@ pub fn inventory() -> Inventory {
         Err(e) => (Vec::new(), Some(e)),
     };
     let (hid, hid_error) = super::transport::hid::list_hid();
-    Inventory { serial, serial_error, hid, hid_error, lp: lp_devices(Path::new("/dev/usb")), gpio: gpio_info() }
+    let (nodes, nodes_error) = match super::discover::discover(&super::discover::Roots::system(), super::discover::HELLO_TIMEOUT) {
+        Ok(d) => (d, None),
+        Err(e) => (Default::default(), Some(e)),
+    };
+    Inventory { serial, serial_error, hid, hid_error, lp: lp_devices(Path::new("/dev/usb")), gpio: gpio_info(), nodes, nodes_error }
 }
 
 fn serial_ports() -> Result<Vec<SerialPort>, String> {
@@ -160,6 +170,7 @@ pub fn render(inv: &Inventory) -> String {
         let _ = writeln!(s, "  {l}");
     }
     let _ = writeln!(s, "GPIO: {}", if inv.gpio.available { format!("yes, {}", inv.gpio.detail) } else { inv.gpio.detail.clone() });
+    s.push_str(&super::discover::render(&inv.nodes, inv.nodes_error.as_deref()));
     s
 }
 
@@ -259,7 +270,7 @@ fn target_of(cfg: &DeviceConfig) -> String {
     match cfg.transport {
         Transport::Tcp => cfg.address.clone().unwrap_or_default(),
         Transport::Gpio => format!("pins {:?}", cfg.pins),
-        _ => cfg.path.clone().unwrap_or_default(),
+        _ => cfg.path.clone().or_else(|| cfg.shelf.as_ref().and_then(|s| s.node_id.as_ref()).map(|n| format!("node {n}"))).unwrap_or_default(),
     }
 }
 
@@ -666,7 +677,7 @@ mod tests {
         let cfg = device(&format!("id = \"shelf-1\"\nkind = \"shelf\"\ntransport = \"serial\"\npath = \"{path}\"\n"));
         let c = check_device(&cfg, &quick());
         assert!(c.ok, "{c:?}");
-        assert_eq!(c.detail, "hello from storehub-node 7 (4 channels), firmware 1.2.3");
+        assert_eq!(c.detail, "hello from storehub-node 0000000000000007 (4 channels), firmware 1.2.3");
     }
 
     #[test]

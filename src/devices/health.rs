@@ -27,7 +27,8 @@ pub struct DeviceHealth {
     pub kind: String,
     pub protocol: String,
     pub transport: String,
-    /// Path, `usb:VID:PID` or `host:port`, as configured.
+    /// Path, `usb:VID:PID`, `host:port`, pins or `node <id>` (a shelf node found by its id), as
+    /// configured.
     pub target: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lane: Option<String>,
@@ -56,6 +57,36 @@ pub struct DeviceHealth {
     /// Printers, as reported by `storehub devices`: jobs waiting in the print queue.
     #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "queued_jobs", default)]
     pub print_queue: Option<u64>,
+    /// Shelf nodes: each load-cell channel the node reported on, in channel order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<ChannelHealth>,
+}
+
+/// One load-cell channel of a shelf node: the node's own health report (`ChannelHealth` on the
+/// wire) and its last reading.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(default)]
+pub struct ChannelHealth {
+    pub channel: u8,
+    /// The product weighed on it (`[[devices.shelf.channels]]`), when mapped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    /// `ok`, `no_data` or `saturated` as the node last said; `unknown` before it said.
+    pub state: String,
+    /// The node holds a calibration for this channel (`None`: not said yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibrated: Option<bool>,
+    /// Samples the HX711 did not deliver in time, and samples at the converter's rail, since the
+    /// node booted (the node's counters wrap at 65 536).
+    pub timeouts: u16,
+    pub saturated: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grams: Option<i64>,
+    /// The filtered HX711 count the grams came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stable: Option<bool>,
 }
 
 /// `print_queue` arrives as `{"queued": n, …}` from the daemon.
@@ -91,22 +122,35 @@ impl DeviceHealth {
             model: None,
             firmware: None,
             print_queue: None,
+            channels: Vec::new(),
         }
     }
 
     /// The entry of a configured device.
     pub fn from_config(cfg: &DeviceConfig) -> DeviceHealth {
-        let target = cfg.path.clone().or_else(|| cfg.address.clone()).unwrap_or_else(|| {
+        let node = cfg.shelf.as_ref().and_then(|s| s.node_id.as_ref()).map(|n| format!("node {n}"));
+        let target = cfg.path.clone().or_else(|| cfg.address.clone()).or(node).unwrap_or_else(|| {
             cfg.pins.iter().map(|p| format!("gpio{p}")).collect::<Vec<_>>().join(",")
         });
-        DeviceHealth::new(
+        let mut h = DeviceHealth::new(
             cfg.id.as_str(),
             cfg.kind.as_str(),
             cfg.protocol().map(|p| p.as_str()).unwrap_or("?"),
             cfg.transport.as_str(),
             &target,
             cfg.lane.as_ref().map(|l| l.as_str()),
-        )
+        );
+        if cfg.protocol() == Some(crate::config::DeviceProtocol::StorehubNode) {
+            let mut mapped: Vec<ChannelHealth> = cfg
+                .shelf_settings()
+                .channels
+                .iter()
+                .map(|c| ChannelHealth { channel: c.channel, sku: Some(c.sku.clone()), state: "unknown".into(), ..ChannelHealth::default() })
+                .collect();
+            mapped.sort_by_key(|c| c.channel);
+            h.channels = mapped;
+        }
+        h
     }
 
     pub fn error_count(&self) -> u64 {
@@ -218,6 +262,31 @@ impl HealthBoard {
         });
     }
 
+    /// Updates channel `channel` of a shelf node (added, in channel order, on first sight).
+    pub fn update_channel(&self, id: &str, channel: u8, f: impl FnOnce(&mut ChannelHealth)) {
+        self.with(id, |h| {
+            let i = match h.channels.binary_search_by_key(&channel, |c| c.channel) {
+                Ok(i) => i,
+                Err(i) => {
+                    h.channels.insert(i, ChannelHealth { channel, state: "unknown".into(), ..ChannelHealth::default() });
+                    i
+                }
+            };
+            f(&mut h.channels[i]);
+        });
+    }
+
+    /// Forgets what a node said about its channels (another node, or the same one rebooted, said
+    /// hello); the product mapped to each channel stays.
+    pub fn reset_channels(&self, id: &str) {
+        self.with(id, |h| {
+            h.channels.retain(|c| c.sku.is_some());
+            for c in &mut h.channels {
+                *c = ChannelHealth { channel: c.channel, sku: c.sku.take(), state: "unknown".into(), ..ChannelHealth::default() };
+            }
+        });
+    }
+
     /// One device's health.
     pub fn get(&self, id: &str) -> Option<DeviceHealth> {
         self.with(id, |h| h.clone())
@@ -253,8 +322,30 @@ pub fn render(list: &[DeviceHealth]) -> String {
             let _ = write!(note, "; last error: {e}");
         }
         let _ = writeln!(s, "{:<14} {:<8} {:<14} {:<10} {:>7} {:>6}  {}", h.id, h.kind, h.protocol, state, h.events, h.error_count(), note);
+        if h.model.is_some() || h.firmware.is_some() {
+            let _ = writeln!(s, "{:<14} model {}, firmware {}", "", h.model.as_deref().unwrap_or("-"), h.firmware.as_deref().unwrap_or("-"));
+        }
+        for c in &h.channels {
+            let _ = writeln!(s, "{:<14} {}", "", channel_line(c));
+        }
     }
     s
+}
+
+/// One channel of a shelf node on one line, e.g.
+/// `channel 1: no_data, calibrated, 1250 g (raw 534682, stable), 3 timeouts, 0 saturated`.
+pub fn channel_line(c: &ChannelHealth) -> String {
+    let cal = match c.calibrated {
+        Some(true) => "calibrated",
+        Some(false) => "not calibrated",
+        None => "calibration unknown",
+    };
+    let reading = match (c.grams, c.raw) {
+        (Some(g), Some(r)) => format!("{g} g (raw {r}, {})", if c.stable == Some(true) { "stable" } else { "moving" }),
+        _ => "no reading yet".to_string(),
+    };
+    let sku = c.sku.as_ref().map(|s| format!(" ({s})")).unwrap_or_default();
+    format!("channel {}{sku}: {}, {cal}, {reading}, {} timeouts, {} saturated", c.channel, c.state, c.timeouts, c.saturated)
 }
 
 #[cfg(test)]
@@ -294,5 +385,31 @@ mod tests {
         // Unknown ids are ignored, not a panic.
         board.event("nobody", at());
         assert!(board.get("nobody").is_none());
+    }
+
+    #[test]
+    fn node_channels_are_kept_in_order_and_rendered_one_line_each() {
+        let board = HealthBoard::new();
+        board.register(DeviceHealth::new("shelf-a", "shelf", "storehub-node", "serial", "/dev/ttyACM0", None));
+        board.update_channel("shelf-a", 2, |c| c.state = "no_data".into());
+        board.update_channel("shelf-a", 0, |c| {
+            c.state = "ok".into();
+            c.calibrated = Some(true);
+            (c.grams, c.raw, c.stable) = (Some(1250), Some(534_682), Some(true));
+        });
+        board.update_channel("shelf-a", 2, |c| c.timeouts = 3);
+        let h = board.get("shelf-a").unwrap();
+        assert_eq!(h.channels.iter().map(|c| c.channel).collect::<Vec<_>>(), vec![0, 2]);
+        assert_eq!(channel_line(&h.channels[0]), "channel 0: ok, calibrated, 1250 g (raw 534682, stable), 0 timeouts, 0 saturated");
+        assert_eq!(channel_line(&h.channels[1]), "channel 2: no_data, calibration unknown, no reading yet, 3 timeouts, 0 saturated");
+        let table = render(&[h]);
+        assert!(table.contains("\n               channel 2: no_data"), "{table}");
+        board.reset_channels("shelf-a");
+        assert!(board.get("shelf-a").unwrap().channels.is_empty());
+        // A configured product stays on its channel across a reset.
+        board.update_channel("shelf-a", 1, |c| (c.sku, c.grams) = (Some("SKU-010001".into()), Some(570)));
+        board.reset_channels("shelf-a");
+        let kept = &board.get("shelf-a").unwrap().channels;
+        assert_eq!((kept.len(), kept[0].sku.as_deref(), kept[0].grams, kept[0].state.as_str()), (1, Some("SKU-010001"), None, "unknown"));
     }
 }

@@ -15,6 +15,7 @@
 //! Every buffer that holds device bytes is bounded: a device cannot make the hub allocate
 //! without limit, and garbage is counted and dropped, never a panic.
 
+pub mod discover;
 pub mod display;
 pub mod doctor;
 pub mod drive;

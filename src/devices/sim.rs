@@ -3,6 +3,9 @@
 //! opens the slave side by path exactly as it opens a real `/dev/serial/by-id/…` port. A stable
 //! symlink (the path in the config) points at the slave.
 //!
+//! Shelf nodes are not here: `storehub_node_sim::SimNode` (`firmware/node-sim`) runs the real
+//! node firmware core on a pty instead of a fake.
+//!
 //! Not used by the daemon on a real box.
 
 use std::io::{Read, Write};
@@ -155,100 +158,6 @@ impl Drop for ToledoScale {
     }
 }
 
-
-/// A storehub shelf node on one load-cell channel: sends its hello, then a reading every
-/// `every` (the units on the shelf × the unit weight, plus a few grams of noise), a heartbeat
-/// every 2 s, and acknowledges tare and calibrate commands, all as COBS + postcard + CRC frames
-/// of `storehub-wire`.
-pub struct ShelfNode {
-    units: Arc<AtomicI64>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-    pub link: PathBuf,
-}
-
-impl ShelfNode {
-    pub fn start(link: &Path, node_id: u32, unit_grams: i64, units: i64, every: Duration) -> anyhow::Result<ShelfNode> {
-        use storehub_wire::{encode_frame, Feed, FrameAccumulator, FwVersion, HubMsg, NodeMsg, MAX_FRAME_LEN, PROTOCOL_VERSION};
-        let mut dev = PtyDevice::create(link)?;
-        let link = dev.link.clone();
-        let (count, stop) = (Arc::new(AtomicI64::new(units)), Arc::new(AtomicBool::new(false)));
-        let (c, s) = (Arc::clone(&count), Arc::clone(&stop));
-        let thread = std::thread::Builder::new().name("sim-shelf".into()).spawn(move || {
-            let mut out = [0u8; MAX_FRAME_LEN];
-            let mut send = |dev: &mut PtyDevice, msg: &NodeMsg| {
-                if let Ok(frame) = encode_frame(msg, &mut out) {
-                    let _ = dev.master.write_all(frame);
-                }
-            };
-            let hello = NodeMsg::Hello { protocol: PROTOCOL_VERSION, node_id: node_id as u64, fw_version: FwVersion { major: 1, minor: 0, patch: 0 }, channels: 1 };
-            send(&mut dev, &hello);
-            let mut acc = FrameAccumulator::<MAX_FRAME_LEN>::new();
-            let (mut seq, mut next_reading, mut next_beat) = (0u16, std::time::Instant::now(), std::time::Instant::now());
-            let started = std::time::Instant::now();
-            let mut rng = fastrand::Rng::new();
-            let mut buf = [0u8; 64];
-            while !s.load(Ordering::Relaxed) {
-                let now = std::time::Instant::now();
-                if now >= next_reading {
-                    let grams = c.load(Ordering::Relaxed) * unit_grams + rng.i64(-3..=3);
-                    send(&mut dev, &NodeMsg::Reading { seq, channel: 0, grams: grams as i32, stable: true, raw: grams as i32 });
-                    seq = seq.wrapping_add(1);
-                    next_reading = now + every;
-                }
-                if now >= next_beat {
-                    send(&mut dev, &NodeMsg::Heartbeat { uptime_s: started.elapsed().as_secs() as u32 });
-                    next_beat = now + Duration::from_secs(2);
-                }
-                let n = match dev.master.read(&mut buf) {
-                    Ok(n) => n,
-                    Err(_) => continue,
-                };
-                let mut input = &buf[..n];
-                loop {
-                    match acc.feed::<HubMsg>(input) {
-                        Feed::Consumed => break,
-                        Feed::Message(msg, rest) => {
-                            match msg {
-                                HubMsg::Tare { seq, .. } | HubMsg::Calibrate { seq, .. } => send(&mut dev, &NodeMsg::Ack { command_seq: seq, ok: true, code: 0 }),
-                                HubMsg::RequestHello => send(&mut dev, &hello),
-                                other => send(&mut dev, &NodeMsg::Ack { command_seq: other.seq().unwrap_or(0), ok: false, code: storehub_wire::AckCode::UnknownCommand as u8 }),
-                            }
-                            input = rest;
-                        }
-                        Feed::Error(_, rest) => input = rest,
-                    }
-                }
-            }
-        })?;
-        Ok(ShelfNode { units: count, stop, thread: Some(thread), link })
-    }
-
-    /// Units on the shelf now.
-    pub fn units(&self) -> i64 {
-        self.units.load(Ordering::Relaxed)
-    }
-
-    /// A shopper takes `n` units (never below 0); returns how many were taken.
-    pub fn pick(&self, n: i64) -> i64 {
-        let before = self.units.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| Some((u - n).max(0))).unwrap_or(0);
-        before.min(n)
-    }
-
-    /// Staff fill the shelf to `n` units.
-    pub fn restock(&self, n: i64) {
-        self.units.store(n, Ordering::Relaxed);
-    }
-}
-
-impl Drop for ShelfNode {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -1,8 +1,10 @@
 //! Devices (设备): the health board in detail (each device online or offline and since when, its
 //! last event, counts of events, errors by kind, reconnects, the model it reported, a printer's
-//! queue), and the commands a technician sends from it: zero / tare / clear tare for serial
-//! scales that take them (Toledo 8217, MT-SICS), tare and calibrate (with a known weight) for a
-//! storehub shelf node's channel. Commands go through the drivers' own handles
+//! queue, a shelf node's firmware and channels: product, grams, raw count, stable, state,
+//! calibrated), and the commands a technician sends from it: zero / tare / clear tare for serial
+//! scales that take them (Toledo 8217, MT-SICS); for a storehub shelf node a guided calibration
+//! (tare the empty channel, then calibrate with a known weight), identify (blink), sample rate and
+//! reboot, each answered with the node's ack in words. Commands go through the drivers' own handles
 //! (`devices::scale::commands_for`, `devices::shelf::node_commands`); the board is the running
 //! daemon's (`ctx.devices`), so without a device hub the page says so.
 
@@ -27,6 +29,12 @@ use crate::domain::staff::{allows, Action};
 pub const ACK_WAIT: Duration = Duration::from_secs(2);
 /// The heaviest known weight a calibration takes (grams).
 pub const MAX_CALIBRATION_GRAMS: i32 = 1_000_000;
+/// How long a node blinks for `identify` when the body does not say.
+pub const IDENTIFY_SECONDS: u8 = 10;
+/// The longest blink `identify` asks for.
+pub const MAX_IDENTIFY_SECONDS: u8 = 60;
+/// The sample rates a node takes, readings per channel per second.
+pub const SAMPLE_RATES: std::ops::RangeInclusive<u8> = 1..=10;
 
 pub fn routes() -> Vec<RouteDef> {
     vec![
@@ -35,7 +43,7 @@ pub fn routes() -> Vec<RouteDef> {
         RouteDef::post(
             "/api/v1/devices/{id}/{command}",
             Need::May(Action::ManageDevices),
-            "A device command: zero, tare, clear-tare (scales); tare, calibrate (shelf nodes, with channel and known_grams)",
+            "A device command: zero, tare, clear-tare (scales); tare, calibrate (shelf nodes, with channel and known_grams), identify (seconds, default 10), sample-rate (per_s, 1–10), reboot (shelf nodes)",
             command_api,
         )
         .body::<CommandBody>()
@@ -51,6 +59,10 @@ pub struct CommandBody {
     pub channel: Option<u8>,
     /// The weight on the channel for `calibrate`, grams.
     pub known_grams: Option<i32>,
+    /// How long the node blinks for `identify`, seconds (1–60; default 10).
+    pub seconds: Option<u8>,
+    /// Readings per channel per second for `sample-rate` (1–10).
+    pub per_s: Option<u8>,
 }
 
 /// A command that was sent.
@@ -70,6 +82,9 @@ pub enum Plan {
     Scale(ScaleCommand),
     ShelfTare { channel: u8 },
     ShelfCalibrate { channel: u8, known_grams: i32 },
+    ShelfIdentify { seconds: u8 },
+    ShelfSampleRate { per_s: u8 },
+    ShelfReboot,
 }
 
 /// Why a command cannot be sent: (status, field, message).
@@ -102,7 +117,7 @@ fn scale_takes_commands(protocol: &str) -> bool {
 pub fn commands_of(d: &DeviceHealth) -> &'static [&'static str] {
     match d.kind.as_str() {
         "scale" if scale_takes_commands(&d.protocol) => &["zero", "tare", "clear-tare"],
-        "shelf" if d.protocol == "storehub-node" => &["tare", "calibrate"],
+        "shelf" if d.protocol == "storehub-node" => &["tare", "calibrate", "identify", "sample-rate", "reboot"],
         _ => &[],
     }
 }
@@ -124,6 +139,22 @@ pub fn plan(d: &DeviceHealth, command: &str, body: &CommandBody) -> Result<Plan,
         "tare" if d.kind == "scale" => Plan::Scale(ScaleCommand::Tare),
         "clear-tare" => Plan::Scale(ScaleCommand::ClearTare),
         "tare" => Plan::ShelfTare { channel: channel()? },
+        "identify" => match body.seconds.unwrap_or(IDENTIFY_SECONDS) {
+            s @ 1..=MAX_IDENTIFY_SECONDS => Plan::ShelfIdentify { seconds: s },
+            _ => return Err(refused(StatusCode::BAD_REQUEST, Some("seconds"), format!("闪灯时间为 1–{MAX_IDENTIFY_SECONDS} 秒"), format!("blink for 1 to {MAX_IDENTIFY_SECONDS} seconds"))),
+        },
+        "sample-rate" => match body.per_s {
+            Some(r) if SAMPLE_RATES.contains(&r) => Plan::ShelfSampleRate { per_s: r },
+            _ => {
+                return Err(refused(
+                    StatusCode::BAD_REQUEST,
+                    Some("per_s"),
+                    format!("请填写每秒读数次数（{}–{}）", SAMPLE_RATES.start(), SAMPLE_RATES.end()),
+                    format!("give the readings per second, {} to {}", SAMPLE_RATES.start(), SAMPLE_RATES.end()),
+                ))
+            }
+        },
+        "reboot" => Plan::ShelfReboot,
         _ => {
             let channel = channel()?;
             match body.known_grams {
@@ -157,11 +188,14 @@ async fn send(state: &AppState, id: &str, command: &str, plan: Plan) -> Result<C
             tracing::info!(device = id, command, "scale command queued from the web");
             Ok(done(true, false))
         }
-        Plan::ShelfTare { .. } | Plan::ShelfCalibrate { .. } => {
+        Plan::ShelfTare { .. } | Plan::ShelfCalibrate { .. } | Plan::ShelfIdentify { .. } | Plan::ShelfSampleRate { .. } | Plan::ShelfReboot => {
             let handle = crate::devices::shelf::node_commands(id);
             let seq = match plan {
                 Plan::ShelfTare { channel } => handle.tare(channel),
                 Plan::ShelfCalibrate { channel, known_grams } => handle.calibrate(channel, known_grams),
+                Plan::ShelfIdentify { seconds } => handle.identify(seconds),
+                Plan::ShelfSampleRate { per_s } => handle.set_sample_rate(per_s),
+                Plan::ShelfReboot => handle.reboot(),
                 Plan::Scale(_) => return Ok(done(true, false)),
             }
             .map_err(|e| refused(StatusCode::CONFLICT, None, format!("命令未发送：{e}"), e.to_string()))?;
@@ -172,8 +206,9 @@ async fn send(state: &AppState, id: &str, command: &str, plan: Plan) -> Result<C
                     Ok(done(true, true))
                 }
                 Ok(a) => {
-                    let why = a.reason().map_or_else(|| format!("code {}", a.code), |r| format!("{r:?}"));
-                    Err(refused(StatusCode::CONFLICT, None, format!("节点拒绝了命令（{why}）"), format!("the node refused the command ({why})")))
+                    let (zh, en) = a.explain();
+                    let code = a.reason().map_or_else(|| a.code.to_string(), |r| r.as_str().to_string());
+                    Err(refused(StatusCode::CONFLICT, None, format!("节点拒绝了命令：{zh}（{code}）"), format!("the node refused the command: {en} ({code})")))
                 }
                 Err(e) => Err(refused(StatusCode::GATEWAY_TIMEOUT, None, format!("节点没有应答：{e}"), e.to_string())),
             }
@@ -189,14 +224,16 @@ async fn command_api(State(state): State<AppState>, Path((id, command)): Path<(S
     Ok(axum::Json(done).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct CommandForm {
     channel: Option<String>,
     known_grams: Option<String>,
+    seconds: Option<String>,
+    per_s: Option<String>,
 }
 
 async fn command_form(State(state): State<AppState>, Extension(me): Extension<Identity>, Path((id, command)): Path<(String, String)>, body: Bytes) -> Response {
-    let form: CommandForm = serde_urlencoded::from_bytes(&body).unwrap_or(CommandForm { channel: None, known_grams: None });
+    let form: CommandForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let num = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
     let mut parsed = CommandBody::default();
     let mut bad: Option<Refused> = None;
@@ -212,6 +249,17 @@ async fn command_form(State(state): State<AppState>, Extension(me): Extension<Id
             Err(_) => bad = Some(refused(StatusCode::BAD_REQUEST, Some("known_grams"), "重量应为整数克", "the weight is a whole number of grams")),
         }
     }
+    for (field, value, slot, zh, en) in [
+        ("seconds", &form.seconds, &mut parsed.seconds, "闪灯时间应为 1–60 的整数秒", "the blink time is a whole number of seconds, 1–60"),
+        ("per_s", &form.per_s, &mut parsed.per_s, "采样率应为 1–10 的整数", "the sample rate is a whole number, 1–10"),
+    ] {
+        if let Some(v) = num(value) {
+            match v.parse::<u8>() {
+                Ok(v) => *slot = Some(v),
+                Err(_) => bad = Some(refused(StatusCode::BAD_REQUEST, Some(field), zh, en)),
+            }
+        }
+    }
     let outcome = match bad {
         Some(r) => Err(r),
         None => match find(&state, &id).and_then(|d| plan(&d, &command, &parsed)) {
@@ -220,7 +268,10 @@ async fn command_form(State(state): State<AppState>, Extension(me): Extension<Id
         },
     };
     match outcome {
-        Ok(_) => Redirect::to(&format!("/devices?done={}", serde_urlencoded::to_string([("", format!("{id}:{command}"))]).unwrap_or_default().trim_start_matches('='))).into_response(),
+        Ok(d) => {
+            let what = if d.acknowledged { format!("{id}:{command}:ack") } else { format!("{id}:{command}") };
+            Redirect::to(&format!("/devices?done={}", serde_urlencoded::to_string([("", what)]).unwrap_or_default().trim_start_matches('='))).into_response()
+        }
         Err(r) => {
             let status = r.status;
             (status, render(&state, &me, Some((&id, &command, &r)), None)).into_response()
@@ -244,7 +295,7 @@ fn render(state: &AppState, me: &Identity, error: Option<(&str, &str, &Refused)>
     let body = html! {
         h1 { (lang.pick("设备", "Devices")) }
         @if let Some(d) = done {
-            p.ok role="status" { (lang.pick("已发送：", "Sent: ")) (d) }
+            p.ok role="status" { (lang.pick("已发送：", "Sent: ")) (d) @if d.contains(":ack") { " · " (lang.pick("节点已确认", "the node acknowledged it")) } }
         }
         @if let Some((id, command, r)) = error {
             @if r.field.is_none() {
@@ -292,6 +343,9 @@ fn render(state: &AppState, me: &Identity, error: Option<(&str, &str, &Refused)>
                                 }
                             }
                         }
+                        @if !d.channels.is_empty() {
+                            (channel_table(lang, d))
+                        }
                         @if may_command && !commands_of(d).is_empty() {
                             (command_forms(lang, me, d, error.filter(|(id, _, _)| *id == d.id)))
                         }
@@ -323,17 +377,81 @@ fn command_forms(lang: Lang, me: &Identity, d: &DeviceHealth, error: Option<(&st
                 }
             }
         } @else {
-            div.toolbar {
-                form.toolbar method="post" action=(action("tare")) {
-                    (page::csrf_field(me))
-                    label { (lang.pick("通道", "Channel")) input type="number" name="channel" min="0" max="255" value="0" required; }
-                    button.secondary type="submit" { (label("tare")) }
+            section {
+                h3 { (lang.pick("校准", "Calibration")) }
+                ol {
+                    li {
+                        (lang.pick("清空货架（通道上不放任何东西），按“去皮”。", "Empty the shelf (nothing on the channel) and press Tare."))
+                        form.toolbar method="post" action=(action("tare")) {
+                            (page::csrf_field(me))
+                            label { (lang.pick("通道", "Channel")) input type="number" name="channel" min="0" max="255" value="0" required; }
+                            button.secondary type="submit" { (label("tare")) }
+                        }
+                    }
+                    li {
+                        (lang.pick("放上已知重量的物品，输入它的克数，按“校准”。重量稳定后节点才会接受。", "Place a known weight, enter its grams and press Calibrate. The node takes it once the weight is stable."))
+                        form.toolbar method="post" action=(action("calibrate")) {
+                            (page::csrf_field(me))
+                            label { (lang.pick("通道", "Channel")) input type="number" name="channel" min="0" max="255" value="0" required; (page::field_error(&errors, "channel")) }
+                            label { (lang.pick("已知重量（克）", "Known weight (g)")) input type="number" name="known_grams" min="1" max=(MAX_CALIBRATION_GRAMS) required; (page::field_error(&errors, "known_grams")) }
+                            button.secondary type="submit" { (label("calibrate")) }
+                        }
+                    }
                 }
-                form.toolbar method="post" action=(action("calibrate")) {
+            }
+            div.toolbar {
+                form.inline method="post" action=(action("identify")) {
                     (page::csrf_field(me))
-                    label { (lang.pick("通道", "Channel")) input type="number" name="channel" min="0" max="255" value="0" required; (page::field_error(&errors, "channel")) }
-                    label { (lang.pick("已知重量（克）", "Known weight (g)")) input type="number" name="known_grams" min="1" max=(MAX_CALIBRATION_GRAMS) required; (page::field_error(&errors, "known_grams")) }
-                    button.secondary type="submit" { (label("calibrate")) }
+                    input type="hidden" name="seconds" value=(IDENTIFY_SECONDS);
+                    button.secondary type="submit" { (lang.pick("闪灯识别（10 秒）", "Identify (blink 10 s)")) }
+                }
+                form.toolbar method="post" action=(action("sample-rate")) {
+                    (page::csrf_field(me))
+                    label { (lang.pick("每秒读数", "Readings per second")) input type="number" name="per_s" min=(SAMPLE_RATES.start()) max=(SAMPLE_RATES.end()) value="5" required; (page::field_error(&errors, "per_s")) }
+                    button.secondary type="submit" { (lang.pick("设置采样率", "Set sample rate")) }
+                }
+                form.inline method="post" action=(action("reboot")) {
+                    (page::csrf_field(me))
+                    button.secondary type="submit" { (lang.pick("重启节点", "Reboot node")) }
+                }
+            }
+        }
+    }
+}
+
+/// A shelf node's channels: the product on each, its last reading and the node's health report.
+fn channel_table(lang: Lang, d: &DeviceHealth) -> Markup {
+    let state = |s: &str| match s {
+        "ok" => lang.pick("正常", "ok"),
+        "no_data" => lang.pick("无数据（检查接线）", "no data (check wiring)"),
+        "saturated" => lang.pick("超量程", "saturated"),
+        _ => lang.pick("未知", "unknown"),
+    };
+    let yes_no = |b: Option<bool>, yes: (&'static str, &'static str), no: (&'static str, &'static str)| match b {
+        Some(true) => lang.pick(yes.0, yes.1).to_string(),
+        Some(false) => lang.pick(no.0, no.1).to_string(),
+        None => "—".to_string(),
+    };
+    let dash = |v: Option<String>| v.unwrap_or_else(|| "—".to_string());
+    html! {
+        table.channels {
+            thead {
+                tr {
+                    th { (lang.pick("通道", "Channel")) } th { (lang.pick("商品", "Product")) } th { (lang.pick("重量（克）", "Grams")) }
+                    th { (lang.pick("原始值", "Raw")) } th { (lang.pick("稳定", "Stable")) } th { (lang.pick("状态", "State")) } th { (lang.pick("已校准", "Calibrated")) }
+                }
+            }
+            tbody {
+                @for c in &d.channels {
+                    tr {
+                        td { (c.channel) }
+                        td { (dash(c.sku.clone())) }
+                        td { (dash(c.grams.map(|g| g.to_string()))) }
+                        td { (dash(c.raw.map(|r| r.to_string()))) }
+                        td { (yes_no(c.stable, ("稳定", "stable"), ("变化中", "moving"))) }
+                        td { (state(&c.state)) }
+                        td { (yes_no(c.calibrated, ("是", "yes"), ("否", "no"))) }
+                    }
                 }
             }
         }
@@ -358,12 +476,20 @@ mod tests {
         assert!(commands_of(&cas).is_empty(), "a CAS stream takes zero and tare at its keys");
         assert_eq!(plan(&cas, "zero", &CommandBody::default()).unwrap_err().status, StatusCode::NOT_FOUND);
         let node = device("shelf", "storehub-node");
-        assert_eq!(plan(&node, "tare", &CommandBody { channel: Some(2), known_grams: None }), Ok(Plan::ShelfTare { channel: 2 }));
+        assert_eq!(plan(&node, "tare", &CommandBody { channel: Some(2), ..CommandBody::default() }), Ok(Plan::ShelfTare { channel: 2 }));
         assert_eq!(plan(&node, "tare", &CommandBody::default()).unwrap_err().field, Some("channel"));
-        assert_eq!(plan(&node, "calibrate", &CommandBody { channel: Some(0), known_grams: Some(500) }), Ok(Plan::ShelfCalibrate { channel: 0, known_grams: 500 }));
+        assert_eq!(plan(&node, "calibrate", &CommandBody { channel: Some(0), known_grams: Some(500), ..CommandBody::default() }), Ok(Plan::ShelfCalibrate { channel: 0, known_grams: 500 }));
         for g in [None, Some(0), Some(-5), Some(MAX_CALIBRATION_GRAMS + 1)] {
-            assert_eq!(plan(&node, "calibrate", &CommandBody { channel: Some(0), known_grams: g }).unwrap_err().field, Some("known_grams"), "{g:?}");
+            assert_eq!(plan(&node, "calibrate", &CommandBody { channel: Some(0), known_grams: g, ..CommandBody::default() }).unwrap_err().field, Some("known_grams"), "{g:?}");
         }
+        assert_eq!(plan(&node, "identify", &CommandBody::default()), Ok(Plan::ShelfIdentify { seconds: 10 }));
+        assert_eq!(plan(&node, "identify", &CommandBody { seconds: Some(0), ..CommandBody::default() }).unwrap_err().field, Some("seconds"));
+        assert_eq!(plan(&node, "sample-rate", &CommandBody { per_s: Some(10), ..CommandBody::default() }), Ok(Plan::ShelfSampleRate { per_s: 10 }));
+        for r in [None, Some(0), Some(11)] {
+            assert_eq!(plan(&node, "sample-rate", &CommandBody { per_s: r, ..CommandBody::default() }).unwrap_err().field, Some("per_s"), "{r:?}");
+        }
+        assert_eq!(plan(&node, "reboot", &CommandBody::default()), Ok(Plan::ShelfReboot));
+        assert_eq!(plan(&node, "enter-bootloader", &CommandBody::default()).unwrap_err().status, StatusCode::NOT_FOUND, "updates go through storehub firmware update");
         assert!(commands_of(&device("shelf", "hx711")).is_empty());
         assert!(commands_of(&device("printer", "escpos")).is_empty());
     }

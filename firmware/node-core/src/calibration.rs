@@ -1,6 +1,13 @@
 //! Tare and two-point calibration: grams = (raw − offset) × grams_ref ÷ counts_ref, rounded half
 //! up. The offset is the raw reading of the empty (tared) shelf; the ratio comes from one known
 //! weight placed on it: counts_ref = raw with the weight − raw empty, grams_ref = its grams.
+//!
+//! Rounding is half up (towards +∞ on an exact .5) everywhere a node or the hub's GPIO HX711
+//! driver (which uses this module) turns counts into grams. Half up and half away from zero only
+//! differ below zero at exactly .5 (−0.5 g: 0 here, −1 half-away); half up is kept because it
+//! commutes with whole-gram shifts (round(x + n) = round(x) + n), so a tare or an item moves every
+//! reading by the same grams whichever side of zero the shelf drifts to, and the filter's averages
+//! use the same rule.
 
 use crate::filter::div_round_half_up;
 

@@ -110,6 +110,7 @@ mod tests {
         assert_eq!(decode(0x80_0000), -8_388_608);
         assert_eq!(decode(0xFF_FFFF), -1);
         assert_eq!(decode(0xFF_FF38), -200);
+        assert_eq!(decode(0xFF_FC18), -1000);
         // Bits above the 24th are ignored.
         assert_eq!(decode(0xAB_00_01_00), 256);
         assert!(saturated(decode(0x80_0000)) && saturated(decode(0x7F_FFFF)) && !saturated(decode(0x7F_FFFE)));

@@ -365,7 +365,13 @@ impl<F: Flash> Node<F> {
     fn command(&mut self, msg: HubMsg, now_ms: u64, out: &mut dyn FnMut(&[u8])) -> Option<Effect> {
         let (seq, result, effect) = match msg {
             HubMsg::RequestHello => {
+                // The hello, then every channel's health: a hub that reopened the port learns at
+                // once which channels are calibrated (it keeps raw counts of the others away from
+                // its stock tracker), not at the next heartbeat.
                 self.hello(out);
+                for ch in 0..self.len() {
+                    self.health(ch, now_ms, out);
+                }
                 return None;
             }
             HubMsg::Tare { seq, channel } => (seq, self.tare(channel, now_ms), None),
@@ -563,9 +569,10 @@ mod tests {
         assert_eq!(raw.len(), 4);
         let rest = frames(|out| node.start(0, out));
         assert_eq!(healths(&rest), [(0, 0, false, 0, 0), (1, 0, false, 0, 0)]);
-        // RequestHello is answered with the hello alone, no ack.
+        // RequestHello is answered with the hello and each channel's health, no ack.
         let (got, effect) = command(&mut node, HubMsg::RequestHello, 5);
-        assert_eq!(got, [NodeMsg::Hello { protocol: 2, node_id: 12345, fw_version: FW, channels: 2 }]);
+        assert_eq!(got[0], NodeMsg::Hello { protocol: 2, node_id: 12345, fw_version: FW, channels: 2 });
+        assert_eq!(healths(&got[1..]), [(0, 0, false, 0, 0), (1, 0, false, 0, 0)]);
         assert_eq!(effect, None);
         // A board that claims 9 channels gets the 4 a node can have.
         assert_eq!(node_over(RamFlash::new(), 9).config().channels, 4);
@@ -819,7 +826,8 @@ mod tests {
         let (a, b) = hello.split_at(3);
         let mut got = frames(|out| { node.on_bytes(&[0x00], 6, out); node.on_bytes(a, 6, out); });
         got.extend(frames(|out| { node.on_bytes(b, 7, out); }));
-        assert_eq!(got, [NodeMsg::Hello { protocol: 2, node_id: 12345, fw_version: FW, channels: 1 }]);
+        assert_eq!(got[0], NodeMsg::Hello { protocol: 2, node_id: 12345, fw_version: FW, channels: 1 });
+        assert_eq!(got.len(), 2, "the hello and channel 0's health: {got:?}");
     }
 
     /// COBS without pulling the cobs crate in: the body has no zero, so one code byte (len + 1)
@@ -858,7 +866,8 @@ mod props {
     proptest! {
         /// Random bytes mixed with real commands (any arguments), random samples (rails
         /// included) and times: the node never panics, every frame it sends fits MAX_FRAME_LEN,
-        /// and each real command gets exactly one answer.
+        /// and each real command gets exactly one answer (RequestHello: the hello and each
+        /// channel's health).
         #[test]
         fn nothing_the_hub_sends_breaks_the_node(
             steps in proptest::collection::vec(
@@ -881,7 +890,9 @@ mod props {
                     let frame = encode_frame(&msg, &mut buf).unwrap();
                     let mut answers = 0;
                     node.on_bytes(frame, now, &mut |f: &[u8]| { sizes.push(f.len()); answers += 1; });
-                    prop_assert_eq!(answers, 1, "{:?}", msg);
+                    // One ack per command; RequestHello: the hello and the 4 channels' health.
+                    let expected = if msg == HubMsg::RequestHello { 5 } else { 1 };
+                    prop_assert_eq!(answers, expected, "{:?}", msg);
                 }
                 node.poll(now, &mut |f: &[u8]| sizes.push(f.len()));
                 let _ = node.led_on(now);

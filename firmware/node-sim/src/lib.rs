@@ -144,6 +144,10 @@ pub struct SimNode {
     thread: Option<JoinHandle<()>>,
 }
 
+/// How long the node waits for the hub to read its last frames before its port vanishes into
+/// the bootloader.
+const ACK_DRAIN: Duration = Duration::from_millis(500);
+
 /// How long [`SimNode::unplug`] and [`SimNode::replug`] wait for the thread to carry them out.
 const PLUG_WAIT: Duration = Duration::from_secs(5);
 
@@ -178,6 +182,7 @@ impl SimNode {
             started: Instant::now(),
             noise: Noise::new(config.seed),
             saved: image.clone(),
+            replug_failed: false,
             config,
         };
         let thread = std::thread::Builder::new()
@@ -288,8 +293,20 @@ fn log(link: &Path, what: std::fmt::Arguments<'_>) {
 /// The node's state as the board sees it.
 enum State {
     Running { node: Box<Node<SimFlash>>, pty: Pty, booted: Instant, next_sample_us: [u64; 4] },
-    Bootloader { drive: Option<PathBuf>, tried: Vec<(PathBuf, u64, Option<SystemTime>)> },
+    Bootloader { drive: Option<PathBuf>, watch: DriveWatch },
     Unplugged,
+}
+
+/// A file on the boot drive as last looked at: path, length, modification time.
+type FileKey = (PathBuf, u64, Option<SystemTime>);
+
+/// What the simulated boot ROM knows of its drive's files.
+#[derive(Default)]
+struct DriveWatch {
+    /// Files as seen on the last look.
+    seen: Vec<FileKey>,
+    /// Files read and refused, as they were then (a changed file is read again).
+    tried: Vec<FileKey>,
 }
 
 /// The simulator's thread: the board around the node.
@@ -301,6 +318,8 @@ struct Board {
     noise: Noise,
     /// The flash image last written to the flash file (or read from it).
     saved: Box<[u8; FLASH_LEN]>,
+    /// A replug failed and was logged (logged once until one succeeds).
+    replug_failed: bool,
 }
 
 impl Board {
@@ -321,12 +340,13 @@ impl Board {
         let fw_version = *self.shared.fw.lock().unwrap_or_else(|e| e.into_inner());
         let config = NodeConfig { node_id: self.config.node_id, fw_version, channels: self.config.channels };
         let mut node = Box::new(Node::new(config, Store::new(flash, 0)));
-        node.start(0, &mut |frame: &[u8]| {
-            pty.write_frame(frame);
-        });
+        // Counted before the hello goes out, so whoever sees the hello sees the boot counted.
         self.shared.boots.fetch_add(1, Ordering::Relaxed);
         self.shared.in_bootloader.store(false, Ordering::Relaxed);
         self.shared.plugged.store(true, Ordering::Relaxed);
+        node.start(0, &mut |frame: &[u8]| {
+            pty.write_frame(frame);
+        });
         let period = self.sample_period_us();
         State::Running { node, pty, booted: Instant::now(), next_sample_us: [period; 4] }
     }
@@ -336,11 +356,15 @@ impl Board {
         match state {
             State::Unplugged if want_plugged => match Pty::create(&self.link) {
                 Ok(pty) => {
+                    self.replug_failed = false;
                     let image = self.saved.clone();
                     self.boot(&image, pty)
                 }
                 Err(e) => {
-                    log(&self.link, format_args!("cannot plug back in: {e}; trying again"));
+                    if !self.replug_failed {
+                        log(&self.link, format_args!("cannot plug back in: {e}; trying again every 100 ms"));
+                        self.replug_failed = true;
+                    }
                     std::thread::sleep(Duration::from_millis(100));
                     State::Unplugged
                 }
@@ -359,7 +383,7 @@ impl Board {
                 State::Unplugged
             }
             State::Running { node, pty, booted, next_sample_us } => self.run_node(node, pty, booted, next_sample_us),
-            State::Bootloader { drive, tried } => self.bootloader(drive, tried),
+            State::Bootloader { drive, watch } => self.bootloader(drive, watch),
         }
     }
 
@@ -410,6 +434,8 @@ impl Board {
                 None => self.reboot(node, pty),
                 Some(drive) => {
                     drop(node);
+                    // The ack reaches the hub before the port vanishes.
+                    pty.drain(ACK_DRAIN);
                     drop(pty);
                     self.enter_bootloader(&drive)
                 }
@@ -459,23 +485,26 @@ impl Board {
         match made {
             Ok(()) => {
                 log(&self.link, format_args!("in the bootloader: copy a UF2 file into {}", drive.display()));
-                State::Bootloader { drive: Some(drive.to_path_buf()), tried: Vec::new() }
+                State::Bootloader { drive: Some(drive.to_path_buf()), watch: DriveWatch::default() }
             }
             Err(e) => {
                 log(&self.link, format_args!("cannot make the boot drive {}: {e}; the node stays in its bootloader until unplugged", drive.display()));
-                State::Bootloader { drive: None, tried: Vec::new() }
+                State::Bootloader { drive: None, watch: DriveWatch::default() }
             }
         }
     }
 
     /// The boot ROM: waits for a UF2 file that parses and carries a version, then boots it.
-    fn bootloader(&mut self, drive: Option<PathBuf>, mut tried: Vec<(PathBuf, u64, Option<SystemTime>)>) -> State {
+    /// A file is read once it looks the same (length, modification time) on two looks in a row,
+    /// so a copy still in progress is not taken for a bad file.
+    fn bootloader(&mut self, drive: Option<PathBuf>, mut watch: DriveWatch) -> State {
         std::thread::sleep(Duration::from_millis(20));
-        let Some(dir) = drive else { return State::Bootloader { drive: None, tried } };
+        let Some(dir) = drive else { return State::Bootloader { drive: None, watch } };
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
-            Err(_) => return State::Bootloader { drive: Some(dir), tried },
+            Err(_) => return State::Bootloader { drive: Some(dir), watch },
         };
+        let previous = std::mem::take(&mut watch.seen);
         for entry in entries.flatten() {
             let path = entry.path();
             let is_uf2 = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("uf2"));
@@ -484,7 +513,8 @@ impl Board {
                 continue;
             }
             let key = (path.clone(), meta.len(), meta.modified().ok());
-            if tried.contains(&key) {
+            watch.seen.push(key.clone());
+            if watch.tried.contains(&key) || !previous.contains(&key) {
                 continue;
             }
             let Ok(bytes) = std::fs::read(&path) else { continue };
@@ -501,8 +531,8 @@ impl Board {
                     None
                 }
             };
-            tried.retain(|(p, ..)| p != &path);
-            tried.push(key);
+            watch.tried.retain(|(p, ..)| p != &path);
+            watch.tried.push(key);
             let Some(version) = version else { continue };
             let _ = std::fs::remove_dir_all(&dir);
             *self.shared.fw.lock().unwrap_or_else(|e| e.into_inner()) = version;
@@ -514,10 +544,10 @@ impl Board {
                 }
                 Err(e) => {
                     log(&self.link, format_args!("cannot make the node's port again: {e}; unplug and replug it"));
-                    State::Bootloader { drive: None, tried: Vec::new() }
+                    State::Bootloader { drive: None, watch: DriveWatch::default() }
                 }
             };
         }
-        State::Bootloader { drive: Some(dir), tried }
+        State::Bootloader { drive: Some(dir), watch }
     }
 }

@@ -91,6 +91,23 @@ impl Pty {
         false
     }
 
+    /// Waits up to `limit` for the hub to read what was written (the slave's input queue to
+    /// empty), as a node's last frames reach the host before it drops off the bus. Returns
+    /// whether they were read.
+    pub fn drain(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        // The kernel moves written bytes into the slave's queue on a work queue, a moment after
+        // the write: give it that moment before asking how much is left.
+        std::thread::sleep(Duration::from_millis(20));
+        loop {
+            match self._slave.bytes_to_read() {
+                Ok(0) => return true,
+                Ok(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
+                _ => return false,
+            }
+        }
+    }
+
     pub fn link(&self) -> &Path {
         &self.link
     }
@@ -117,7 +134,6 @@ mod tests {
     fn the_link_reaches_the_master_and_goes_away_with_it() {
         let dir = tempfile::tempdir().unwrap();
         let link = dir.path().join("sub").join("node");
-        std::fs::write(&link.with_file_name("x"), b"").ok();
         let mut pty = Pty::create(&link).unwrap();
         let mut hub = serialport::new(link.to_string_lossy(), 115_200).timeout(Duration::from_secs(2)).open_native().unwrap();
         assert!(pty.write_frame(b"\x01\x02\x00"));

@@ -266,7 +266,13 @@ fn a_firmware_update_through_the_boot_drive() {
     assert!(drive.exists() && std::fs::symlink_metadata(&link).is_err());
     assert_eq!(node.boots(), 1);
 
-    std::fs::write(drive.join("storehub-node-1.1.0.uf2"), uf2_with_version([1, 1, 0])).unwrap();
+    // A copy in progress: the first of two blocks, then the whole file.
+    let good = uf2_with_version([1, 1, 0]);
+    let file = drive.join("storehub-node-1.1.0.uf2");
+    std::fs::write(&file, &good[..512]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(node.in_bootloader(), "half an image does not boot");
+    std::fs::write(&file, &good).unwrap();
     wait_until("the node out of the bootloader", || !node.in_bootloader());
     let mut hub = Hub::open(&link);
     assert_eq!(hub.hello(), (99, FwVersion { major: 1, minor: 1, patch: 0 }, 1));

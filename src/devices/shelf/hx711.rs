@@ -1,51 +1,47 @@
 //! An HX711 load-cell amplifier on two GPIO pins, read by bit-banging through [`Gpio`].
 //!
-//! Owns the HX711 read-out (ready wait, 24 clock pulses MSB first, sign extension of the 24-bit
-//! two's-complement sample, 1–3 extra pulses choosing channel and gain for the next
-//! conversion), the integer calibration (raw counts → grams) and the stability window, and
-//! [`run_hx711`], the driver loop that emits [`DeviceEvent::ShelfWeight`] on channel 0.
-//! Grams are integers throughout: `(raw − zero_counts) × 1000 / counts_per_kg`, rounded half
-//! away from zero; no floats.
+//! Owns only the GPIO side: the ready wait, the PD_SCK pulses and their timing (a pulse held high
+//! too long drops the sample), the mean of `samples` conversions, and [`run_hx711`], the driver
+//! loop that emits [`DeviceEvent::ShelfWeight`] on channel 0. What the bits mean is the node
+//! firmware's code (`storehub-node-core`), so a GPIO HX711 and a shelf node weigh alike: 24-bit
+//! decoding and saturation, the pulses per gain and the read state machine ([`Reader`]), the
+//! stability band and the calibration. The config's `zero_counts` / `counts_per_kg` become
+//! `Calibration { offset: zero_counts, grams_ref: 1000, counts_ref: counts_per_kg }`; grams round
+//! half up, the nodes' rule (why: node-core's `calibration` module). No floats.
+
+use storehub_node_core::calibration::Calibration;
+use storehub_node_core::filter::div_round_half_up;
+use storehub_node_core::stability::Stability;
+
+pub use storehub_node_core::hx711::{decode, saturated, Gain, Reader, Step, MAX, MIN};
 
 use crate::devices::transport::gpio::{Gpio, GpioError, PinMode};
 use crate::devices::{DeviceEvent, DriverCtx, DriverExit};
 
-/// Channel and gain of the next conversion, as the number of PD_SCK pulses that select it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Gain {
-    /// Channel A, gain 128: 25 pulses.
-    A128,
-    /// Channel B, gain 32: 26 pulses.
-    B32,
-    /// Channel A, gain 64: 27 pulses.
-    A64,
-}
-
-impl Gain {
-    /// From the config's `gain` (128, 64 or 32).
-    pub fn from_config(gain: u8) -> Option<Gain> {
-        match gain {
-            128 => Some(Gain::A128),
-            64 => Some(Gain::A64),
-            32 => Some(Gain::B32),
-            _ => None,
-        }
-    }
-
-    /// PD_SCK pulses per read, the 24 data pulses included.
-    pub fn pulses(self) -> u8 {
-        match self {
-            Gain::A128 => 25,
-            Gain::B32 => 26,
-            Gain::A64 => 27,
-        }
+/// From the config's `gain` (128, 64 or 32).
+pub fn gain_from_config(gain: u8) -> Option<Gain> {
+    match gain {
+        128 => Some(Gain::A128),
+        64 => Some(Gain::A64),
+        32 => Some(Gain::B32),
+        _ => None,
     }
 }
 
-/// The most negative and most positive samples: the HX711 clamps to these when the input is
-/// out of range, so they mean "check the wiring", not a weight.
-pub const RAW_MIN: i32 = -0x80_0000;
-pub const RAW_MAX: i32 = 0x7F_FFFF;
+/// The config's `zero_counts` and `counts_per_kg` as a node-core calibration (1000 g read
+/// `counts_per_kg` counts above `zero_counts`). `Err` names the key out of range (config
+/// validation refuses those first).
+pub fn calibration_from_config(zero_counts: i64, counts_per_kg: i64) -> Result<Calibration, String> {
+    let offset = i32::try_from(zero_counts)
+        .ok()
+        .filter(|z| (MIN..=MAX).contains(z))
+        .ok_or_else(|| format!("[devices.shelf].zero_counts: {zero_counts} is outside the HX711's 24-bit range {MIN}..={MAX}"))?;
+    let counts_ref = i32::try_from(counts_per_kg)
+        .ok()
+        .filter(|c| *c != 0)
+        .ok_or_else(|| format!("[devices.shelf].counts_per_kg: expected a non-zero count that fits 32 bits, got {counts_per_kg}"))?;
+    Ok(Calibration { offset, grams_ref: 1000, counts_ref })
+}
 
 /// PD_SCK high longer than this may power the chip down (datasheet: 60 µs); a pulse this long
 /// (the reading thread was preempted) makes the read unreliable.
@@ -54,71 +50,8 @@ pub const MAX_HIGH_US: u64 = 50;
 /// How long to wait for DOUT to go low: two conversion periods at 10 samples/s.
 pub const READY_TIMEOUT_US: u64 = 250_000;
 
-/// Sign-extends the 24 bits clocked out into an `i32`.
-pub fn sign_extend_24(bits: u32) -> i32 {
-    ((bits << 8) as i32) >> 8
-}
-
-/// `n / d` rounded to the nearest integer, halves away from zero. `d` must not be 0.
-pub fn div_round(n: i64, d: i64) -> i64 {
-    let (n, d) = if d < 0 { (-n, -d) } else { (n, d) };
-    if n >= 0 {
-        (n + d / 2) / d
-    } else {
-        -((-n + d / 2) / d)
-    }
-}
-
-/// Raw counts to grams: `(raw − zero_counts) × 1000 / counts_per_kg`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Calibration {
-    pub zero_counts: i64,
-    /// Counts per 1000 g; never 0 (config validation refuses it).
-    pub counts_per_kg: i64,
-}
-
-impl Calibration {
-    pub fn grams(&self, raw: i64) -> i64 {
-        div_round((raw - self.zero_counts) * 1000, self.counts_per_kg)
-    }
-
-    /// The raw reading at the current load becomes zero (tare).
-    pub fn tare(&mut self, raw: i64) {
-        self.zero_counts = raw;
-    }
-}
-
-/// Most readings a stability window looks back over.
+/// Most readings a stability window looks back over (`stable_readings` is 1..=16).
 pub const MAX_STABLE_READINGS: usize = 16;
-
-/// A reading is stable when the last `needed` readings lie within `band_g` of each other.
-#[derive(Debug, Clone)]
-pub struct Stability {
-    band_g: i64,
-    needed: usize,
-    last: [i64; MAX_STABLE_READINGS],
-    len: usize,
-    next: usize,
-}
-
-impl Stability {
-    pub fn new(band_g: i64, needed: u8) -> Stability {
-        Stability { band_g, needed: (needed as usize).clamp(1, MAX_STABLE_READINGS), last: [0; MAX_STABLE_READINGS], len: 0, next: 0 }
-    }
-
-    /// Adds a reading; true when it makes the window stable.
-    pub fn push(&mut self, grams: i64) -> bool {
-        self.last[self.next] = grams;
-        self.next = (self.next + 1) % self.needed;
-        self.len = (self.len + 1).min(self.needed);
-        if self.len < self.needed {
-            return false;
-        }
-        let window = &self.last[..self.needed];
-        let (min, max) = window.iter().fold((i64::MAX, i64::MIN), |(lo, hi), g| (lo.min(*g), hi.max(*g)));
-        max - min <= self.band_g
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Hx711Error {
@@ -128,6 +61,8 @@ pub enum Hx711Error {
     Timing(u64),
     #[error("raw reading {0} is at the 24-bit limit; the load cell is overloaded or miswired")]
     Saturated(i32),
+    #[error("{0} clock pulses gave no complete sample; check the clock pin wiring")]
+    Incomplete(u8),
     #[error(transparent)]
     Gpio(#[from] GpioError),
 }
@@ -139,6 +74,7 @@ impl Hx711Error {
             Hx711Error::NotReady(_) => "not_ready",
             Hx711Error::Timing(_) => "timing",
             Hx711Error::Saturated(_) => "saturated",
+            Hx711Error::Incomplete(_) => "incomplete",
             Hx711Error::Gpio(_) => "io",
         }
     }
@@ -167,47 +103,52 @@ impl Hx711 {
         Ok(hx)
     }
 
-    /// Waits for a conversion and clocks it out. Returns the signed sample.
+    /// Waits for a conversion and clocks it out through node-core's [`Reader`]. Returns the
+    /// signed sample. DOUT is read while PD_SCK is high during the 24 data pulses only: after
+    /// them the chip ignores it, and looking at it is what ends a read.
     pub fn read_raw(&self, gpio: &mut dyn Gpio) -> Result<i32, Hx711Error> {
+        let mut reader = Reader::new(self.gain);
         let start = gpio.now_us();
-        while gpio.read(self.data)? {
+        while reader.poll(gpio.read(self.data)?) == Step::Wait {
             let waited = gpio.now_us().saturating_sub(start);
             if waited >= READY_TIMEOUT_US {
                 return Err(Hx711Error::NotReady(waited / 1000));
             }
             gpio.delay_us(1000);
         }
-        let mut bits: u32 = 0;
+        let pulses = 24 + self.gain.extra_pulses();
         let mut longest = 0;
-        for pulse in 0..self.gain.pulses() {
+        let mut sample = None;
+        for pulse in 1..=pulses {
             let rise = gpio.now_us();
             gpio.write(self.clock, true)?;
             gpio.delay_us(1);
-            if pulse < 24 {
-                bits = (bits << 1) | gpio.read(self.data)? as u32;
-            }
+            let dout = if pulse <= 24 { gpio.read(self.data)? } else { false };
             gpio.write(self.clock, false)?;
             longest = longest.max(gpio.now_us().saturating_sub(rise));
             gpio.delay_us(1);
+            if let Step::Sample(s) = reader.after_pulse(dout) {
+                sample = Some(s);
+            }
         }
         if longest > MAX_HIGH_US {
             return Err(Hx711Error::Timing(longest));
         }
-        let raw = sign_extend_24(bits);
-        if raw == RAW_MIN || raw == RAW_MAX {
+        let raw = sample.ok_or(Hx711Error::Incomplete(pulses))?;
+        if saturated(raw) {
             return Err(Hx711Error::Saturated(raw));
         }
         Ok(raw)
     }
 
-    /// The mean of `n` conversions (at least 1), rounded.
-    pub fn read_average(&self, gpio: &mut dyn Gpio, n: u8) -> Result<i64, Hx711Error> {
+    /// The mean of `n` conversions (at least 1), rounded half up.
+    pub fn read_average(&self, gpio: &mut dyn Gpio, n: u8) -> Result<i32, Hx711Error> {
         let n = n.max(1);
         let mut sum: i64 = 0;
         for _ in 0..n {
-            sum += self.read_raw(gpio)? as i64;
+            sum += i64::from(self.read_raw(gpio)?);
         }
-        Ok(div_round(sum, n as i64))
+        Ok(div_round_half_up(sum, i64::from(n)))
     }
 }
 
@@ -222,10 +163,13 @@ pub fn run_hx711(gpio: &mut dyn Gpio, pins: (u8, u8), ctx: &DriverCtx) -> Driver
             ctx.id()
         ));
     };
-    let Some(gain) = Gain::from_config(s.gain) else {
+    let cal = match calibration_from_config(s.zero_counts, counts_per_kg) {
+        Ok(cal) => cal,
+        Err(e) => return DriverExit::Other(format!("device {}: {e}", ctx.id())),
+    };
+    let Some(gain) = gain_from_config(s.gain) else {
         return DriverExit::Other(format!("device {}: [devices.shelf].gain must be 128, 64 or 32, got {}", ctx.id(), s.gain));
     };
-    let cal = Calibration { zero_counts: s.zero_counts, counts_per_kg };
     let hx = match Hx711::begin(gpio, pins.0, pins.1, gain) {
         Ok(hx) => hx,
         Err(Hx711Error::Gpio(e)) => return DriverExit::Other(format!("device {}: {e}", ctx.id())),
@@ -236,7 +180,8 @@ pub fn run_hx711(gpio: &mut dyn Gpio, pins: (u8, u8), ctx: &DriverCtx) -> Driver
         }
     };
     ctx.health.set_connected(ctx.id(), true, ctx.clock.now());
-    let mut window = Stability::new(s.stable_band_g, s.stable_readings);
+    let band = u32::try_from(s.stable_band_g.max(0)).unwrap_or(u32::MAX);
+    let mut window = Stability::<MAX_STABLE_READINGS>::with_len(band, usize::from(s.stable_readings));
     let period_us = s.sample_ms.saturating_mul(1000);
     let mut not_ready = false;
     loop {
@@ -254,7 +199,7 @@ pub fn run_hx711(gpio: &mut dyn Gpio, pins: (u8, u8), ctx: &DriverCtx) -> Driver
                 let stable = window.push(grams);
                 let at = ctx.clock.now();
                 ctx.health.event(ctx.id(), at);
-                (ctx.emit)(DeviceEvent::ShelfWeight { device: ctx.id().to_string(), channel: 0, grams, stable, at });
+                (ctx.emit)(DeviceEvent::ShelfWeight { device: ctx.id().to_string(), channel: 0, grams: i64::from(grams), stable, at });
             }
             Err(Hx711Error::Gpio(e)) => {
                 ctx.health.set_connected(ctx.id(), false, ctx.clock.now());
@@ -280,56 +225,59 @@ mod tests {
     use super::*;
     use crate::devices::transport::gpio::SimPins;
 
+    /// The hub used to round half away from zero; it now rounds half up like the nodes, which
+    /// changes exactly the negative halves: −7 / 2 = −3.5 → −3 (was −4). 7 / 2 = 3.5 → 4,
+    /// 5 / 3 = 1.67 → 2, −5 / 3 = −1.67 → −2 and 4 / 3 = 1.33 → 1 are the same under both rules.
     #[test]
-    fn sign_extension_of_24_bit_samples() {
-        assert_eq!(sign_extend_24(0x00_0000), 0);
-        assert_eq!(sign_extend_24(0x00_0001), 1);
-        assert_eq!(sign_extend_24(0x7F_FFFF), 8_388_607);
-        assert_eq!(sign_extend_24(0xFF_FFFF), -1);
-        assert_eq!(sign_extend_24(0x80_0000), -8_388_608);
-        assert_eq!(sign_extend_24(0xFF_FC18), -1000);
-    }
-
-    #[test]
-    fn rounding_division_goes_half_away_from_zero() {
-        assert_eq!(div_round(7, 2), 4);
-        assert_eq!(div_round(-7, 2), -4);
-        assert_eq!(div_round(5, 3), 2);
-        assert_eq!(div_round(-5, 3), -2);
-        assert_eq!(div_round(4, 3), 1);
-        assert_eq!(div_round(7, -2), -4);
+    fn rounding_division_goes_half_up() {
+        assert_eq!(div_round_half_up(7, 2), 4);
+        assert_eq!(div_round_half_up(-7, 2), -3);
+        assert_eq!(div_round_half_up(5, 3), 2);
+        assert_eq!(div_round_half_up(-5, 3), -2);
+        assert_eq!(div_round_half_up(4, 3), 1);
     }
 
     #[test]
     fn calibration_turns_counts_into_grams_without_floats() {
         // Zero at 8 432 counts, 421 000 counts per kg (421 per gram).
-        let cal = Calibration { zero_counts: 8_432, counts_per_kg: 421_000 };
+        let cal = calibration_from_config(8_432, 421_000).unwrap();
+        assert_eq!(cal, Calibration { offset: 8_432, grams_ref: 1000, counts_ref: 421_000 });
         assert_eq!(cal.grams(8_432), 0);
         assert_eq!(cal.grams(8_432 + 421_000), 1000);
         // 250 g of water bottle: 105 250 counts above zero.
         assert_eq!(cal.grams(8_432 + 105_250), 250);
-        // Half a gram rounds away from zero; below zero reads negative.
+        // 210 × 1000 / 421 000 = 0.499 g → 0; 211 → 0.501 g → 1; below zero reads negative:
+        // −4 210 × 1000 / 421 000 = −10 exactly.
         assert_eq!(cal.grams(8_432 + 210), 0);
         assert_eq!(cal.grams(8_432 + 211), 1);
         assert_eq!(cal.grams(8_432 - 4_210), -10);
+        // Where the rules differ: 2 000 counts per kg is 2 counts a gram, so 1 count below zero
+        // is −0.5 g → 0 g half up (half away from zero made it −1 g), and 1 above is 0.5 g → 1 g.
+        // 3 below is −1.5 g → −1 g (half away: −2 g).
+        let coarse = calibration_from_config(0, 2_000).unwrap();
+        assert_eq!((coarse.grams(-1), coarse.grams(1), coarse.grams(-3)), (0, 1, -1));
         // A cell wired the other way round: negative counts per kg.
-        let flipped = Calibration { zero_counts: 0, counts_per_kg: -421_000 };
+        let flipped = calibration_from_config(0, -421_000).unwrap();
         assert_eq!(flipped.grams(-421_000), 1000);
-        let mut tared = cal;
-        tared.tare(8_432 + 42_100);
+        let tared = cal.tare(8_432 + 42_100);
         assert_eq!(tared.grams(8_432 + 42_100 + 421_000), 1000);
+        // Out of the HX711's range or 32 bits: the error names the key.
+        assert!(calibration_from_config(8_388_608, 421_000).unwrap_err().starts_with("[devices.shelf].zero_counts:"));
+        assert!(calibration_from_config(0, 1 << 40).unwrap_err().starts_with("[devices.shelf].counts_per_kg:"));
+        assert!(calibration_from_config(0, 0).is_err());
     }
 
+    /// The config's window of 3 readings within 5 g, on node-core's stability band.
     #[test]
     fn stability_needs_k_readings_within_the_band() {
-        let mut s = Stability::new(5, 3);
+        let mut s = Stability::<MAX_STABLE_READINGS>::with_len(5, 3);
         assert!(!s.push(500));
         assert!(!s.push(503));
         assert!(s.push(498)); // 498..503: 5 g apart
         assert!(!s.push(520)); // 498, 503 … 520: moving
         assert!(!s.push(521));
         assert!(s.push(519));
-        let mut one = Stability::new(0, 1);
+        let mut one = Stability::<MAX_STABLE_READINGS>::with_len(0, 1);
         assert!(one.push(7));
     }
 
@@ -352,9 +300,9 @@ mod tests {
     fn saturated_samples_are_refused() {
         let mut pins = SimPins::new().with_hx711(5, 6);
         let hx = Hx711::begin(&mut pins, 5, 6, Gain::A128).unwrap();
-        pins.push_hx711_a(&[RAW_MAX, RAW_MIN]);
-        assert!(matches!(hx.read_raw(&mut pins), Err(Hx711Error::Saturated(RAW_MAX))));
-        assert!(matches!(hx.read_raw(&mut pins), Err(Hx711Error::Saturated(RAW_MIN))));
+        pins.push_hx711_a(&[MAX, MIN]);
+        assert!(matches!(hx.read_raw(&mut pins), Err(Hx711Error::Saturated(MAX))));
+        assert!(matches!(hx.read_raw(&mut pins), Err(Hx711Error::Saturated(MIN))));
     }
 
     #[test]

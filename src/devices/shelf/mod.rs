@@ -1,7 +1,8 @@
 //! Shelf sensors: storehub nodes over serial, an HX711 on GPIO, beam-break / door inputs, and
 //! the tracker that turns shelf weights into units and outbox events.
 //!
-//! - [`node`]: the hub's side of the `storehub-wire` protocol (COBS + postcard + CRC-32 frames).
+//! - [`node`]: the hub's side of the `storehub-wire` protocol (COBS + postcard + CRC-32 frames);
+//!   a node is opened by its path or found by its id ([`crate::devices::discover`]).
 //! - [`hx711`]: a load-cell amplifier bit-banged over [`crate::devices::transport::gpio`].
 //! - [`beam`]: debounced beam-break and door inputs.
 //! - [`tracker`]: (device, channel) → product; readings → picked / restocked / low / empty.
@@ -26,7 +27,8 @@ pub use tracker::{ChannelState, Shelves};
 
 use crate::config::{DeviceConfig, DeviceProtocol};
 use crate::devices::transport::gpio::RppalGpio;
-use crate::devices::transport::open_link;
+use crate::devices::discover::{find_node, parse_node_id, Roots, HELLO_TIMEOUT};
+use crate::devices::transport::{open_link, open_serial};
 use crate::devices::{DriverCtx, DriverExit};
 
 /// The command handle of the storehub node configured as `device`: tare and calibrate commands
@@ -42,10 +44,25 @@ pub fn node_commands(device: &str) -> NodeCommands {
 /// devices of kind `shelf`). `Err` when it cannot be opened: the message names the device and
 /// what to check.
 pub fn drive(cfg: &DeviceConfig, ctx: &DriverCtx) -> Result<DriverExit, String> {
+    drive_with(cfg, ctx, &Roots::system())
+}
+
+/// [`drive`] with the sysfs and /dev roots a node named by `[devices.shelf].node_id` is looked
+/// for under (a fake tree in tests). The search runs on every (re)connect, so a node that moved
+/// to another port is found there.
+pub fn drive_with(cfg: &DeviceConfig, ctx: &DriverCtx, roots: &Roots) -> Result<DriverExit, String> {
     let id = cfg.id.as_str();
     match cfg.protocol() {
         Some(DeviceProtocol::StorehubNode) => {
-            let mut link = open_link(cfg, node::READ_TIMEOUT).map_err(|e| e.to_string())?;
+            let wanted = cfg.shelf_settings().node_id.as_deref().map(|n| parse_node_id(n).ok_or_else(|| format!("device {id}: [devices.shelf].node_id {n:?} is not 16 hex digits")));
+            let mut link = match (wanted.transpose()?, &cfg.path) {
+                (Some(node_id), None) => {
+                    let path = find_node(roots, node_id, HELLO_TIMEOUT).map_err(|e| format!("device {id}: {e}"))?;
+                    let port = open_serial(id, &path, &cfg.serial_settings(), node::READ_TIMEOUT).map_err(|e| e.to_string())?;
+                    Box::new(port) as Box<dyn crate::devices::transport::Link>
+                }
+                _ => open_link(cfg, node::READ_TIMEOUT).map_err(|e| e.to_string())?,
+            };
             Ok(run_node_with(link.as_mut(), ctx, &node_commands(id)))
         }
         Some(DeviceProtocol::Hx711) => {

@@ -1,17 +1,22 @@
 //! The hub's side of a storehub shelf node on a serial line (the `storehub-wire` protocol).
 //!
 //! [`run_node`] reads frames through a bounded [`FrameAccumulator`], records the node's identity
-//! from its hello (and refuses a node speaking another protocol version), turns readings into
-//! [`DeviceEvent::ShelfWeight`], counts every bad frame in health by kind (`crc`, `cobs`,
-//! `overlong`, `truncated`, `postcard`), marks a silent node `no_heartbeat`, and sends the tare
-//! and calibrate commands queued on a [`NodeCommands`] handle, matching their acks by sequence
-//! number. It never decides anything about products: that is the tracker's job.
+//! from its hello (node id in 16 hex digits and firmware version; a node speaking another
+//! protocol version is refused), turns readings into [`DeviceEvent::ShelfWeight`] (only for channels
+//! the node has not reported uncalibrated: their grams are raw counts), keeps each
+//! channel's health and last reading (grams, raw, stable) on the health board and shows the worst
+//! channel in the device's status (`channel_1_no_data`), counts every bad frame in health by kind
+//! (`crc`, `cobs`, `overlong`, `truncated`, `postcard`; `node_rejected_frame` for ours the node
+//! refused), marks a silent node `no_heartbeat`, and sends the commands queued on a
+//! [`NodeCommands`] handle (tare, calibrate, identify, sample rate, reboot, enter bootloader),
+//! matching their acks by sequence number. It never decides anything about products: that is
+//! the tracker's job.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use storehub_wire::{encode_frame, AckCode, Feed, FrameAccumulator, HubMsg, NodeMsg, MAX_FRAME_LEN, PROTOCOL_VERSION};
+use storehub_wire::{encode_frame, AckCode, ChannelState, Feed, FrameAccumulator, HubMsg, NodeMsg, MAX_FRAME_LEN, PROTOCOL_VERSION};
 
 use crate::devices::transport::{read_some, Link, ReadOutcome};
 use crate::devices::{DeviceEvent, DriverCtx, DriverExit};
@@ -37,6 +42,39 @@ impl Ack {
     /// The code as an [`AckCode`], when this hub knows it.
     pub fn reason(&self) -> Option<AckCode> {
         AckCode::from_u8(self.code)
+    }
+
+    /// What the answer means for the person who pressed the button, in zh-CN and English.
+    pub fn explain(&self) -> (String, String) {
+        let (zh, en) = match self.reason() {
+            Some(AckCode::Ok) => ("完成", "done"),
+            Some(AckCode::UnknownChannel) => ("节点没有这个通道，请检查通道号", "the node has no such channel; check the channel number"),
+            Some(AckCode::NotStable) => ("重量还在变化，请稍候再按", "the weight is still moving; wait until it settles and press again"),
+            Some(AckCode::BadValue) => (
+                "数值超出节点接受的范围（重量至少 1 克，采样率每秒 1–10 次）",
+                "the value is outside what the node takes (a weight of 1 g or more, a sample rate of 1 to 10 per second)",
+            ),
+            Some(AckCode::Busy) => ("节点正忙，请稍后再试", "the node is busy with another command; try again in a moment"),
+            Some(AckCode::UnknownCommand) => (
+                "节点固件不认识这个命令，请升级固件（storehub firmware update）",
+                "the node's firmware does not know this command; update it (storehub firmware update)",
+            ),
+            Some(AckCode::StorageFailed) => (
+                "校准未能写入节点闪存，节点仍使用旧的校准；请再试一次，仍失败请更换节点",
+                "the node could not write the calibration to its flash and keeps the old one; try again, and replace the node if it keeps failing",
+            ),
+            Some(AckCode::ChannelFault) => (
+                "该通道的 HX711 没有数据，无法去皮或校准；请检查称重传感器接线",
+                "the channel's HX711 delivers no samples, so there is nothing to tare or calibrate against; check the load cell's wiring",
+            ),
+            None => {
+                return (
+                    format!("节点返回了未知代码 {}，请升级本机软件", self.code),
+                    format!("the node answered code {}, which this hub does not know; update the hub", self.code),
+                )
+            }
+        };
+        (zh.to_string(), en.to_string())
     }
 }
 
@@ -99,8 +137,23 @@ impl NodeCommands {
         self.queue(|seq| HubMsg::Calibrate { seq, channel, known_grams })
     }
 
-    /// Queues a reset into the RP2040's USB bootloader (its RPI-RP2 drive takes a UF2 image;
-    /// `devices::shelf::firmware`). The node acks, then its serial port goes away.
+    /// Queues an identify: the node blinks its LED for `seconds`.
+    pub fn identify(&self, seconds: u8) -> Result<u16, CommandError> {
+        self.queue(|seq| HubMsg::Identify { seq, seconds })
+    }
+
+    /// Queues a sample-rate change: each channel reported `per_s` times a second (1..=10).
+    pub fn set_sample_rate(&self, per_s: u8) -> Result<u16, CommandError> {
+        self.queue(|seq| HubMsg::SetSampleRate { seq, per_s })
+    }
+
+    /// Queues a restart of the node (it acks first).
+    pub fn reboot(&self) -> Result<u16, CommandError> {
+        self.queue(|seq| HubMsg::Reboot { seq })
+    }
+
+    /// Queues a restart into the RP2040's USB boot ROM (the RPI-RP2 drive) for a UF2 update;
+    /// the node acks first, then its serial port goes away.
     pub fn enter_bootloader(&self) -> Result<u16, CommandError> {
         self.queue(|seq| HubMsg::EnterBootloader { seq })
     }
@@ -151,24 +204,41 @@ impl NodeCommands {
 /// What the driver knows of the node on the line.
 #[derive(Debug, Default)]
 struct Session {
-    /// The hello carried another protocol version: readings are dropped until a good hello.
-    refused: bool,
+    /// The hello was refused (`protocol_mismatch`: another protocol version; `wrong_node`: not
+    /// the configured node id): readings are dropped until a good hello.
+    refused: Option<&'static str>,
     channels: Option<u8>,
     last_seq: Option<u16>,
     silent: bool,
-    status: Option<&'static str>,
+    /// Each channel's state as the node last reported it.
+    states: BTreeMap<u8, ChannelState>,
+    /// Channels the node said hold no calibration of their own: their grams are raw counts, so
+    /// they reach health (for the calibration page) but not the tracker, which would read a new
+    /// node's 8 000 counts as 14 bottles and write made-up shelf events.
+    uncalibrated: BTreeSet<u8>,
+    status: Option<String>,
 }
 
 impl Session {
-    fn status(&self) -> Option<&'static str> {
-        if self.refused {
-            Some("protocol_mismatch")
-        } else if self.silent {
-            Some("no_heartbeat")
-        } else {
-            None
+    /// The worst condition: a refused protocol, then silence, then the worst channel (no data
+    /// before saturated, the lowest channel first), e.g. `channel_1_no_data`.
+    fn status(&self) -> Option<String> {
+        if let Some(why) = self.refused {
+            return Some(why.into());
         }
+        if self.silent {
+            return Some("no_heartbeat".into());
+        }
+        [ChannelState::NoData, ChannelState::Saturated]
+            .into_iter()
+            .find_map(|bad| self.states.iter().find(|(_, s)| **s == bad).map(|(c, s)| format!("channel_{c}_{}", s.as_str())))
     }
+}
+
+/// A node id as the node's USB serial number and the config's `node_id` spell it: 16 hex
+/// digits, upper case.
+pub fn node_id_hex(node_id: u64) -> String {
+    format!("{node_id:016X}")
 }
 
 fn write_frame(link: &mut dyn Link, msg: &HubMsg) -> std::io::Result<()> {
@@ -249,8 +319,8 @@ pub fn run_node_with(link: &mut dyn Link, ctx: &DriverCtx, commands: &NodeComman
         }
         let status = session.status();
         if status != session.status {
+            ctx.health.set_status(ctx.id(), status.as_deref());
             session.status = status;
-            ctx.health.set_status(ctx.id(), status);
         }
     }
 }
@@ -259,21 +329,34 @@ fn handle(ctx: &DriverCtx, commands: &NodeCommands, session: &mut Session, msg: 
     match msg {
         NodeMsg::Hello { protocol, node_id, fw_version, channels } => {
             if protocol != PROTOCOL_VERSION {
-                session.refused = true;
+                session.refused = Some("protocol_mismatch");
                 ctx.input_error(
                     "protocol_version",
                     &format!("node {node_id} speaks protocol {protocol}, this hub speaks {PROTOCOL_VERSION}; its readings are ignored until the node's firmware or the hub is updated"),
                 );
                 return;
             }
-            session.refused = false;
+            if let Some(want) = ctx.device.shelf_settings().node_id.as_deref().and_then(crate::devices::discover::parse_node_id) {
+                if want != node_id {
+                    session.refused = Some("wrong_node");
+                    ctx.input_error(
+                        "wrong_node",
+                        &format!("the port answers as node {}, but [devices.shelf].node_id is {}; its readings are ignored", node_id_hex(node_id), node_id_hex(want)),
+                    );
+                    return;
+                }
+            }
+            session.refused = None;
             session.channels = Some(channels);
             session.last_seq = None;
-            let model = format!("storehub-node {node_id} ({channels} channels)");
+            session.states.clear();
+            session.uncalibrated.clear();
+            ctx.health.reset_channels(ctx.id());
+            let model = format!("storehub-node {} ({channels} channels)", node_id_hex(node_id));
             ctx.health.set_identity(ctx.id(), Some(&model), Some(&fw_version.to_string()));
         }
-        NodeMsg::Reading { seq, channel, grams, stable, raw: _ } => {
-            if session.refused {
+        NodeMsg::Reading { seq, channel, grams, stable, raw } => {
+            if session.refused.is_some() {
                 return;
             }
             if let Some(last) = session.last_seq {
@@ -291,10 +374,42 @@ fn handle(ctx: &DriverCtx, commands: &NodeCommands, session: &mut Session, msg: 
             }
             let at = ctx.clock.now();
             ctx.health.event(ctx.id(), at);
-            (ctx.emit)(DeviceEvent::ShelfWeight { device: ctx.id().to_string(), channel, grams: grams as i64, stable, at });
+            ctx.health.update_channel(ctx.id(), channel, |c| (c.grams, c.raw, c.stable) = (Some(i64::from(grams)), Some(raw), Some(stable)));
+            if session.uncalibrated.contains(&channel) {
+                return;
+            }
+            (ctx.emit)(DeviceEvent::ShelfWeight { device: ctx.id().to_string(), channel, grams: i64::from(grams), stable, at });
         }
         NodeMsg::Heartbeat { .. } => {}
-        NodeMsg::ChannelHealth { .. } => {}
+        NodeMsg::ChannelHealth { channel, state, calibrated, timeouts, saturated } => {
+            if session.refused.is_some() {
+                return;
+            }
+            if let Some(n) = session.channels.filter(|n| channel >= *n) {
+                ctx.input_error("bad_channel", &format!("health of channel {channel}, but the node said it has {n}"));
+                return;
+            }
+            if calibrated {
+                session.uncalibrated.remove(&channel);
+            } else {
+                session.uncalibrated.insert(channel);
+            }
+            let known = ChannelState::from_u8(state);
+            match known {
+                Some(st) => {
+                    session.states.insert(channel, st);
+                }
+                None => {
+                    session.states.remove(&channel);
+                    ctx.input_error("bad_channel_state", &format!("channel {channel} reported state {state}, which this hub does not know; update the hub"));
+                }
+            }
+            ctx.health.update_channel(ctx.id(), channel, |c| {
+                c.state = known.map_or("unknown", ChannelState::as_str).to_string();
+                c.calibrated = Some(calibrated);
+                (c.timeouts, c.saturated) = (timeouts, saturated);
+            });
+        }
         NodeMsg::FrameRejected { kind, total } => {
             let kind = storehub_wire::FrameError::kind_of_code(kind).unwrap_or("unknown");
             ctx.input_error("node_rejected_frame", &format!("the node rejected a frame from the hub ({kind}); {total} since it booted"));
@@ -330,6 +445,48 @@ mod tests {
         assert!(!cmds.complete(99, Ack { ok: true, code: 0 }));
         assert_eq!(cmds.wait(1, Duration::from_millis(1)), Err(CommandError::Timeout { seq: 1 }));
         assert_eq!(cmds.wait(77, Duration::from_millis(1)), Err(CommandError::Unknown { seq: 77 }));
+    }
+
+    #[test]
+    fn every_ack_code_has_words_for_the_page() {
+        let (zh, en) = Ack { ok: false, code: 2 }.explain();
+        assert_eq!((zh.as_str(), en.as_str()), ("重量还在变化，请稍候再按", "the weight is still moving; wait until it settles and press again"));
+        assert!(Ack { ok: false, code: 6 }.explain().1.contains("keeps the old one"));
+        assert!(Ack { ok: false, code: 7 }.explain().1.contains("check the load cell's wiring"));
+        assert!(Ack { ok: false, code: 9 }.explain().1.contains("code 9"));
+        for code in AckCode::ALL {
+            assert!(!Ack { ok: false, code: code as u8 }.explain().0.is_empty());
+        }
+    }
+
+    #[test]
+    fn the_worst_channel_shows_in_the_status() {
+        let mut s = Session::default();
+        assert_eq!(s.status(), None);
+        s.states.insert(0, ChannelState::Ok);
+        s.states.insert(3, ChannelState::Saturated);
+        assert_eq!(s.status().as_deref(), Some("channel_3_saturated"));
+        s.states.insert(2, ChannelState::NoData);
+        s.states.insert(1, ChannelState::NoData);
+        assert_eq!(s.status().as_deref(), Some("channel_1_no_data"));
+        s.silent = true;
+        assert_eq!(s.status().as_deref(), Some("no_heartbeat"));
+        assert_eq!(node_id_hex(0xE660_4CB0_2B3A_1F25), "E6604CB02B3A1F25");
+        assert_eq!(node_id_hex(77), "000000000000004D");
+    }
+
+    #[test]
+    fn new_commands_carry_their_arguments() {
+        let cmds = NodeCommands::new();
+        assert_eq!(cmds.identify(10), Ok(1));
+        assert_eq!(cmds.set_sample_rate(5), Ok(2));
+        assert_eq!(cmds.reboot(), Ok(3));
+        assert_eq!(cmds.enter_bootloader(), Ok(4));
+        let sent: Vec<HubMsg> = std::iter::from_fn(|| cmds.take_outgoing()).collect();
+        assert_eq!(
+            sent,
+            vec![HubMsg::Identify { seq: 1, seconds: 10 }, HubMsg::SetSampleRate { seq: 2, per_s: 5 }, HubMsg::Reboot { seq: 3 }, HubMsg::EnterBootloader { seq: 4 }]
+        );
     }
 
     #[test]
