@@ -96,14 +96,9 @@ fn a_calibrated_node_reports_bottles_taken_off_and_the_shelf_low_trigger_opens_a
     let shelves = Shelves::from_config(std::slice::from_ref(&cfg)).with_health(Arc::new(HealthBoard::new()));
     let health = HealthBoard::new();
     health.register(DeviceHealth::from_config(&cfg));
-    // Readings reach the tracker only once the node is calibrated: before, they are raw counts.
+    // Readings reach the tracker once the reference weight is off the calibrated shelf.
     let tracking = AtomicBool::new(false);
-    // The newest reading (grams, stable) as the hub received it, what the device page shows.
-    let reading = std::sync::Mutex::new(None::<(i64, bool)>);
     let emit = |ev: DeviceEvent| {
-        if let DeviceEvent::ShelfWeight { grams, stable, .. } = &ev {
-            *reading.lock().unwrap() = Some((*grams, *stable));
-        }
         if tracking.load(Ordering::Relaxed) {
             let _ = shelves.handle(&store, &ev);
         }
@@ -131,12 +126,14 @@ fn a_calibrated_node_reports_bottles_taken_off_and_the_shelf_low_trigger_opens_a
 
         // Calibration through the hub's command path, as the device page does it: tare with the
         // shelf empty, then 1 000 g on it and calibrate.
-        // Staff press the buttons once the page shows a settled reading of the load: uncalibrated,
-        // a reading is the counts over the zero (8 000 counts at 0 g before the tare; after it,
-        // 1 000 g × 42 = 42 000 counts).
-        let settled_near = |counts: i64| {
-            wait_for(&format!("a stable reading near {counts} counts"), || {
-                reading.lock().unwrap().is_some_and(|(g, stable)| stable && (g - counts).abs() < 200)
+        // Staff press the buttons once the page shows the load settled: the channel's filtered
+        // raw count in health, 8 000 counts with the shelf empty, 8 000 + 1 000 g × 42 = 50 000
+        // with the reference on it.
+        let settled_near = |counts: i32| {
+            wait_for(&format!("a stable raw count near {counts}"), || {
+                health.get("shelf-n1").is_some_and(|h| {
+                    h.channels.first().is_some_and(|c| c.stable == Some(true) && c.raw.is_some_and(|r| (r - counts).abs() < 200))
+                })
             })
         };
         let commands = node_commands("shelf-n1");
@@ -144,8 +141,11 @@ fn a_calibrated_node_reports_bottles_taken_off_and_the_shelf_low_trigger_opens_a
         settled_near(8_000);
         command_until_settled("tare", || commands.tare(0).unwrap(), &commands);
         node.set_grams(0, 1_000);
-        settled_near(42_000);
+        settled_near(50_000);
         command_until_settled("calibrate", || commands.calibrate(0, 1_000).unwrap(), &commands);
+        wait_for("health showing channel 0 calibrated", || {
+            health.get("shelf-n1").is_some_and(|h| h.channels.first().is_some_and(|c| c.calibrated == Some(true)))
+        });
         node.set_grams(0, 0);
         tracking.store(true, Ordering::Relaxed);
         // ±20 counts of noise at 42 counts a gram is under ±1 g before filtering.
