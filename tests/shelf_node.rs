@@ -278,6 +278,9 @@ fn storehub_firmware_update_flashes_a_node_through_its_boot_drive_and_refuses_ba
 
     // The event, in the outbox once the daemon has stopped.
     drop(hub);
+    // Without a daemon nobody holds the node's port: refused, saying what to start.
+    let (ok, _, err) = cli(&cfg, &data, &["firmware", "update", "shelf-n9", good.to_str().unwrap(), "--force"]);
+    assert!(!ok && err.contains(&format!("no storehub daemon runs on {}", data.display())) && err.contains("start `storehub run` first"), "{err}");
     let store = Store::open(storehub::store::StoreOptions {
         path: data.clone(),
         durability: storehub::store::Durability::Durable,
