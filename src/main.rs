@@ -306,7 +306,7 @@ enum FirmwareCmd {
         /// Flash even when the node already runs the image's version.
         #[arg(long)]
         force: bool,
-        /// Seconds each waiting step (drive, hello) may take [default: [firmware].timeout_s, 60].
+        /// Seconds each waiting step (drive, hello) may take, 5–600 [default: [firmware].timeout_s, 60].
         #[arg(long, value_name = "SECS")]
         timeout: Option<u32>,
         /// Print the result as JSON instead of the steps.
@@ -2228,7 +2228,7 @@ fn firmware_command(cli: &Cli, cmd: &FirmwareCmd) -> Result<(), Failure> {
             let cfg = load_config(cli, false)?;
             let settings = cfg.as_ref().map(|c| c.firmware.clone()).unwrap_or_default();
             let timeout_s = match timeout {
-                Some(t) if !(1..=600).contains(t) => return Err(anyhow!("--timeout {t}: expected 1 to 600 seconds").into()),
+                Some(t) if !(5..=600).contains(t) => return Err(anyhow!("--timeout {t}: expected 5 to 600 seconds, like [firmware].timeout_s").into()),
                 Some(t) => *t,
                 None => settings.timeout_s,
             };
