@@ -26,6 +26,7 @@ use storehub::devices::transport::{self, Link};
 use storehub::devices::{DeviceEvent, DriverCtx, DriverExit};
 use storehub::store::{Durability, Store};
 
+use common::StopOnDrop;
 use common::{open_store, opening_time, storehub_cmd};
 
 // --- The simulated printer -----------------------------------------------------------------------
@@ -170,23 +171,8 @@ impl Bench {
     }
 }
 
-/// Stops the driver when dropped, so a failed assertion inside `thread::scope` ends the test
-/// instead of waiting forever for the driver thread.
-struct StopOnDrop<'a>(&'a AtomicBool);
-
-impl Drop for StopOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
-/// Waits (generously: the VM is shared) until `cond` holds.
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(10));
-    }
+fn wait_for(what: &str, cond: impl FnMut() -> bool) {
+    common::wait_until(what, Duration::from_secs(15), cond)
 }
 
 // --- ESC/POS bytes ---------------------------------------------------------------------------------

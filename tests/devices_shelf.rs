@@ -87,22 +87,8 @@ impl Rig {
     }
 }
 
-/// Stops the driver when the test body unwinds, so a failed assertion inside a thread scope
-/// fails the test instead of waiting forever for the driver thread.
-struct StopOnDrop<'a>(&'a AtomicBool);
-
-impl Drop for StopOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(5));
-    }
+fn wait_for(what: &str, cond: impl FnMut() -> bool) {
+    common::wait_until(what, WAIT, cond)
 }
 
 fn frame(msg: &NodeMsg) -> Vec<u8> {

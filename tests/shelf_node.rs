@@ -37,21 +37,8 @@ const SKU: &str = "SKU-010001";
 /// One bottle of water (`common::water`), grams.
 const BOTTLE: i32 = 570;
 
-/// Sets the flag when dropped (also while unwinding from a failed assertion).
-struct StopOnDrop<'a>(&'a AtomicBool);
-
-impl Drop for StopOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(10));
-    }
+fn wait_for(what: &str, cond: impl FnMut() -> bool) {
+    common::wait_until(what, WAIT, cond)
 }
 
 /// A node on `dir/shelf-node` with the simulator's default load cell (42 counts a gram over

@@ -13,7 +13,7 @@ mod common;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::web::{body, WebShop};
@@ -56,12 +56,8 @@ fn restock(node: &SimNode, n: i32) {
     node.set_grams(0, n * BOTTLE);
 }
 
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(5));
-    }
+fn wait_for(what: &str, cond: impl FnMut() -> bool) {
+    common::wait_until(what, WAIT, cond)
 }
 
 /// A shop with the water on one shelf channel (570 g a bottle, minimum 3), two staff accounts

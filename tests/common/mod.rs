@@ -362,3 +362,14 @@ pub fn spend_200_save_30() -> storehub::coupons::CouponTemplate {
         active: true,
     }
 }
+
+/// Sets the flag when dropped, also while unwinding from a failed assertion: give it a device
+/// driver's stop flag so a failing test inside `thread::scope` ends instead of waiting forever for
+/// the driver thread.
+pub struct StopOnDrop<'a>(pub &'a std::sync::atomic::AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
