@@ -526,7 +526,8 @@ fn the_pole_display_shows_each_update_through_a_pty_and_ends_when_unplugged() {
         // Unplugged: the next update cannot be written.
         drop(master);
         tx.send(DisplayUpdate::Text { upper: "Welcome".into(), lower: String::new() }).unwrap();
-        assert!(matches!(driver.join().unwrap(), DriverExit::Closed));
+        let exit = driver.join().unwrap();
+        assert!(matches!(exit, DriverExit::Closed), "{exit:?}");
     });
     assert!(!b.health.get("display-1").unwrap().connected);
 }

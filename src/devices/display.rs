@@ -105,9 +105,7 @@ pub fn render_lines(last: Option<(&str, i64)>, total_fen: i64) -> Vec<u8> {
 
 fn write(link: &mut dyn Link, bytes: &[u8]) -> Result<(), DriverExit> {
     link.write_all(bytes).and_then(|()| link.flush()).map_err(|e| {
-        let gone = matches!(e.kind(), std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::NotConnected)
-            || matches!(e.raw_os_error(), Some(libc::EIO) | Some(libc::ENODEV) | Some(libc::ENXIO));
-        if gone {
+        if crate::devices::transport::is_gone(&e) {
             DriverExit::Closed
         } else {
             DriverExit::Io(e)

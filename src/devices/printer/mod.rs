@@ -93,14 +93,8 @@ pub enum PrintError {
     Gone(&'static str),
 }
 
-/// The link failed in a way that means "the device is gone".
-fn is_gone(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::NotConnected | io::ErrorKind::UnexpectedEof)
-        || matches!(e.raw_os_error(), Some(libc::EIO) | Some(libc::ENODEV) | Some(libc::ENXIO))
-}
-
 fn link_exit(e: io::Error) -> DriverExit {
-    if is_gone(&e) {
+    if crate::devices::transport::is_gone(&e) {
         DriverExit::Closed
     } else {
         DriverExit::Io(e)

@@ -20,13 +20,7 @@ pub const NO_ANSWER: &str = "no_answer";
 /// The longest a read waits, so the stop flag and the watchdog are looked at this often.
 const TICK: Duration = Duration::from_millis(50);
 
-/// True for the errors that mean the device is gone (unplugged, the pty closed).
-pub(crate) fn is_gone(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::NotConnected | io::ErrorKind::UnexpectedEof
-    ) || matches!(e.raw_os_error(), Some(libc::EIO) | Some(libc::ENODEV) | Some(libc::ENXIO))
-}
+pub(crate) use crate::devices::transport::is_gone;
 
 fn exit_for(e: io::Error) -> DriverExit {
     if is_gone(&e) {

@@ -261,10 +261,10 @@ pub fn run_node_with(link: &mut dyn Link, ctx: &DriverCtx, commands: &NodeComman
     let silence = Duration::from_millis(settings.heartbeat_timeout_ms);
     let exit = |e: std::io::Error| -> DriverExit {
         ctx.health.set_connected(ctx.id(), false, ctx.clock.now());
-        match e.raw_os_error() {
-            Some(libc::EIO) | Some(libc::ENODEV) | Some(libc::ENXIO) => DriverExit::Closed,
-            _ if e.kind() == std::io::ErrorKind::BrokenPipe => DriverExit::Closed,
-            _ => DriverExit::Io(e),
+        if crate::devices::transport::is_gone(&e) {
+            DriverExit::Closed
+        } else {
+            DriverExit::Io(e)
         }
     };
     if let Err(e) = link.set_read_timeout(READ_TIMEOUT) {
