@@ -112,6 +112,12 @@ pub fn is_api_path(path: &str) -> bool {
     path.starts_with("/api/")
 }
 
+/// Routes for machines outside `/api` (`/metrics`, `/healthz`): like the API, they answer a
+/// missing or wrong login with 401 and never redirect to the login page.
+pub fn is_machine_path(path: &str) -> bool {
+    path == "/metrics" || path == "/healthz"
+}
+
 /// Every route, from every page module.
 pub fn table() -> Vec<RouteDef> {
     let mut t = Vec::new();
@@ -141,6 +147,8 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(super::attendance::routes());
     t.extend(super::performance::routes());
     t.extend(super::recommend::routes());
+    t.extend(super::metrics::routes());
+    t.extend(super::healthz::routes());
     t
 }
 
