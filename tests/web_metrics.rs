@@ -6,6 +6,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::time::Duration;
 
 use common::web::{body, WebShop};
@@ -102,7 +103,7 @@ async fn scrape(shop: &WebShop, token: &str) -> Samples {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scrape_after_a_sale_counts_it_and_shows_the_outbox_and_the_scanner() {
     // The demo's lane-1 scanner, on a pseudo-terminal instead of the demo's simulator path.
-    let (_master, slave) = TTYPort::pair().expect("a pseudo-terminal pair");
+    let (mut master, slave) = TTYPort::pair().expect("a pseudo-terminal pair");
     let path = slave.name().expect("the pty's path");
     let shop = WebShop::start_with(|cfg| {
         let mut scanner = storehub::config::Config::demo().expect("demo").devices.into_iter().find(|d| d.id.as_str() == "scanner-1").expect("scanner-1");
@@ -163,6 +164,20 @@ async fn a_scrape_after_a_sale_counts_it_and_shows_the_outbox_and_the_scanner() 
     // A scrape counts each sale once.
     let again = scrape(&shop, &manager).await;
     assert_eq!((value(&again, "storehub_sales_total", &[]), value(&again, "storehub_sales_amount_fen_total", &[])), (Some(1), Some(400)));
+
+    // Line noise from the scanner (a code with two bytes that are not digits): counted by
+    // kind on the scanner's error counter.
+    master.write_all(b"69\xff\xfe0123\r").expect("write to the scanner's pty");
+    let garbage = [("device", "scanner-1"), ("kind", "scanner"), ("error", "garbage")];
+    let mut errors = None;
+    for _ in 0..100 {
+        errors = value(&scrape(&shop, &technician).await, "storehub_device_errors_total", &garbage);
+        if errors == Some(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(errors, Some(1), "the garbage line was not counted");
 
     // A technician's token sees the box, not the takings.
     let box_only = scrape(&shop, &technician).await;

@@ -303,7 +303,7 @@ pub fn gather(store: &Store, ctx: &Context, settings: &Settings, sales: &SalesTa
     // The store: files, journal, snapshots, commits, disk.
     let data = store.path();
     out.push(Family::single("storehub_db_size_bytes", Gauge, "Bytes of the sled database's files (DATA_DIR/db).", int(dir_bytes(&crate::store::db_path(data), 2))));
-    out.push(Family::single("storehub_journal_size_bytes", Gauge, "Bytes of the commit journal's files (DATA_DIR/journal).", int(dir_bytes(&crate::store::journal_path(data), 1))));
+    out.push(Family::single("storehub_journal_size_bytes", Gauge, "Bytes of the commit journal's files (DATA_DIR/journal); a file is allocated whole, so this grows in steps.", int(dir_bytes(&crate::store::journal_path(data), 1))));
     out.push(Family::single("storehub_journal_written_bytes_total", Counter, "Bytes of commit journal records written since the store opened.", int(store.journal_bytes_written())));
     out.push(Family::single("storehub_journal_replayed_records", Gauge, "Journal records re-applied when the store opened (non-zero after an abrupt stop).", int(store.replayed().records)));
     if let Some((commits, syncs, _)) = store.sync_stats() {
