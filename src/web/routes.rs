@@ -106,6 +106,12 @@ impl RouteDef {
     pub fn is_api(&self) -> bool {
         is_api_path(self.path)
     }
+
+    /// API and machine routes ([`is_machine_path`]): a caller without a login gets 401, never
+    /// the login page.
+    pub fn answers_401(&self) -> bool {
+        self.is_api() || is_machine_path(self.path)
+    }
 }
 
 pub fn is_api_path(path: &str) -> bool {
