@@ -244,3 +244,59 @@ async fn healthz_turns_503_when_the_outbox_outgrows_its_budget_and_200_once_hq_h
     let (s, h) = body(shop.http.get(shop.url("/healthz")).send().await.expect("healthz")).await;
     assert_eq!((s.as_u16(), h["status"].as_str()), (200, Some("ok")), "{h}");
 }
+
+/// A tmpfs of `size` mounted on `dir` for as long as it lives (unmounted lazily when dropped).
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &std::path::Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).expect("mount point");
+        let out = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "storehub-test", dir.to_str().expect("utf-8 path")]).output().expect("run mount");
+        assert!(out.status.success(), "mounting a {size} tmpfs needs root (the test suite runs as root): {}", String::from_utf8_lossy(&out.stderr));
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").args(["-l", self.0.to_str().unwrap_or_default()]).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_names_the_disk_when_the_data_dirs_filesystem_is_nearly_full() {
+    // The data dir on a 64 MiB tmpfs; the health check wants 32 MiB (33 554 432 bytes) free.
+    let outer = tempfile::tempdir().expect("temp dir");
+    let mnt = outer.path().join("small-disk");
+    let _tmpfs = Tmpfs::mount(&mnt, "64m");
+    let shop = WebShop::start_in(tempfile::tempdir_in(&mnt).expect("data dir"), |_| {}).await;
+    let (s, h) = body(shop.http.get(shop.url("/healthz")).send().await.expect("healthz")).await;
+    assert_eq!((s.as_u16(), h["checks"]["disk"].as_str()), (200, Some("ok")), "{h}");
+
+    // Fill it until 16 MiB are left: under the 32 MiB the check wants.
+    let (free, _) = storehub::cloud::telemetry::disk_space(&mnt).expect("statvfs");
+    let filler = mnt.join("filler");
+    {
+        let mut f = std::fs::File::create(&filler).expect("filler");
+        let chunk = vec![0u8; 1 << 20];
+        for _ in 0..free.saturating_sub(16 << 20) >> 20 {
+            f.write_all(&chunk).expect("fill");
+        }
+    }
+    let (free, _) = storehub::cloud::telemetry::disk_space(&mnt).expect("statvfs");
+    assert!(free < 32 << 20, "{free} bytes still free");
+    let (s, h) = body(shop.http.get(shop.url("/healthz")).send().await.expect("healthz")).await;
+    assert_eq!(s, 503, "{h}");
+    assert_eq!((h["checks"]["disk"].as_str(), h["checks"]["store"].as_str()), (Some("failing"), Some("ok")), "{h}");
+    assert_eq!(h["reasons"][0]["check"], "disk");
+    assert!(h["reasons"][0]["reason"].as_str().unwrap_or_default().contains("MB free on the data dir's filesystem (at least 32 MB needed)"), "{h}");
+    let token = storehub::web::auth::add_token(&shop.store, "prometheus", Role::Technician).expect("token");
+    let m = scrape(&shop, &token).await;
+    assert_eq!(value(&m, "storehub_healthy", &[]), Some(0));
+    assert!(value(&m, "storehub_data_dir_free_bytes", &[]).unwrap_or(i64::MAX) < 32 << 20, "{m:?}");
+
+    // Space freed: healthy again.
+    std::fs::remove_file(&filler).expect("remove the filler");
+    let (s, h) = body(shop.http.get(shop.url("/healthz")).send().await.expect("healthz")).await;
+    assert_eq!((s.as_u16(), h["status"].as_str()), (200, Some("ok")), "{h}");
+}

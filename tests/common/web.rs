@@ -53,7 +53,11 @@ impl WebShop {
     /// are removed. Devices it adds are started as `storehub run` starts them
     /// (`daemon::start_devices`), their health board in the context.
     pub async fn start_with(edit: impl FnOnce(&mut storehub::config::Config)) -> WebShop {
-        let dir = tempfile::tempdir().expect("temp dir");
+        WebShop::start_in(tempfile::tempdir().expect("temp dir"), edit).await
+    }
+
+    /// [`WebShop::start_with`] with its data dir in `dir` (e.g. on a small filesystem).
+    pub async fn start_in(dir: TempDir, edit: impl FnOnce(&mut storehub::config::Config)) -> WebShop {
         let clock = ManualClock::new(super::opening_time());
         let store = Arc::new(super::open_store(dir.path(), &clock, Durability::Durable));
         let mut cfg = storehub::config::Config::demo().expect("demo config");
