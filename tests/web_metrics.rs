@@ -300,3 +300,33 @@ async fn healthz_names_the_disk_when_the_data_dirs_filesystem_is_nearly_full() {
     let (s, h) = body(shop.http.get(shop.url("/healthz")).send().await.expect("healthz")).await;
     assert_eq!((s.as_u16(), h["status"].as_str()), (200, Some("ok")), "{h}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_names_store_write_when_commits_meet_a_full_disk() {
+    // The data dir on a 64 MiB tmpfs filled to the last byte: the journal's file is allocated
+    // ahead, so commits still journal, but applying them to sled's files fails (ENOSPC).
+    let outer = tempfile::tempdir().expect("temp dir");
+    let mnt = outer.path().join("full-disk");
+    let _tmpfs = Tmpfs::mount(&mnt, "64m");
+    let shop = WebShop::start_in(tempfile::tempdir_in(&mnt).expect("data dir"), |_| {}).await;
+    {
+        let mut f = std::fs::File::create(mnt.join("filler")).expect("filler");
+        let chunk = vec![0u8; 1 << 16];
+        while f.write_all(&chunk).is_ok() {}
+    }
+    assert_eq!(storehub::cloud::telemetry::disk_space(&mnt).map(|(free, _)| free), Some(0));
+    // Catalog imports of 200 products a commit until the store reports the failed write.
+    let mut commits = 0;
+    while shop.store.write_failure().is_none() {
+        let batch: Vec<_> = (0..200).map(|j| drink(&format!("SKU-8{commits:03}{j:03}"), "A drink with a name", &[], None)).collect();
+        let _ = storehub::catalog::upsert_products(&shop.store, &batch, 200, |_| {});
+        commits += 1;
+        assert!(commits <= 100, "100 commits onto a full disk and the store reports nothing");
+    }
+    let (s, h) = body(shop.http.get(shop.url("/healthz")).send().await.expect("healthz")).await;
+    assert_eq!(s, 503, "{h}");
+    assert_eq!((h["checks"]["store_write"].as_str(), h["checks"]["disk"].as_str()), (Some("failing"), Some("failing")), "{h}");
+    assert_eq!(h["reasons"][0]["check"], "store_write");
+    let reason = h["reasons"][0]["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("the database refuses writes: ") && reason.contains("No space left on device"), "{reason}");
+}

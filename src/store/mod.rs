@@ -918,12 +918,13 @@ impl Store {
         result
     }
 
-    /// Why the store cannot be trusted to write now: the durability sync failed (every commit
-    /// fails from then on), or the last commit that tried to write failed. `None` when the last
+    /// Why the store cannot be trusted to write now: the journal sync or the applying of a synced
+    /// commit to sled failed (both sticky until a restart), or the last commit that tried to
+    /// write failed. `None` when the last
     /// commit wrote. Cheap (two locks, no I/O): `/healthz` asks it every few seconds.
     pub fn write_failure(&self) -> Option<String> {
         if let Some(e) = self.sync.as_ref().and_then(|s| s.failure()) {
-            return Some(format!("the durability sync failed ({e}); stop storehub and check the disk"));
+            return Some(format!("{e}; free disk space if the disk is full, then restart storehub"));
         }
         self.last_write_error.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
