@@ -164,6 +164,10 @@ async fn a_scrape_after_a_sale_counts_it_and_shows_the_outbox_and_the_scanner() 
     // A scrape counts each sale once.
     let again = scrape(&shop, &manager).await;
     assert_eq!((value(&again, "storehub_sales_total", &[]), value(&again, "storehub_sales_amount_fen_total", &[])), (Some(1), Some(400)));
+    // The web counted its answers: the scrapes, the login, two scans and the payment at least.
+    let ok = value(&again, "storehub_http_requests_total", &[("code", "2xx")]).unwrap_or(0);
+    assert!(ok >= 6, "{again:?}");
+    assert_eq!(value(&again, "storehub_http_requests_total", &[("code", "5xx")]), Some(0));
 
     // Line noise from the scanner (a code with two bytes that are not digits): counted by
     // kind on the scanner's error counter.

@@ -208,6 +208,33 @@ impl SalesTally {
     }
 }
 
+/// Answers the web gave since start, by status class (1xx … 5xx): five atomics bumped by a layer
+/// around the router ([`count_requests`]).
+#[derive(Debug, Default)]
+pub struct HttpCounts {
+    by_class: [std::sync::atomic::AtomicU64; 5],
+}
+
+impl HttpCounts {
+    pub fn record(&self, status: axum::http::StatusCode) {
+        let class = usize::from(status.as_u16() / 100).clamp(1, 5) - 1;
+        self.by_class[class].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// (class, count): `("2xx", n)` …
+    pub fn counts(&self) -> [(&'static str, u64); 5] {
+        let n = |i: usize| self.by_class[i].load(std::sync::atomic::Ordering::Relaxed);
+        [("1xx", n(0)), ("2xx", n(1)), ("3xx", n(2)), ("4xx", n(3)), ("5xx", n(4))]
+    }
+}
+
+/// The layer that counts every answer (the router's outermost, so 404s and 413s count too).
+pub async fn count_requests(State(counts): State<std::sync::Arc<HttpCounts>>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let res = next.run(req).await;
+    counts.record(res.status());
+    res
+}
+
 /// Bytes of the files under `dir` (its subdirectories too, up to `depth` levels); 0 when it does
 /// not exist.
 fn dir_bytes(dir: &Path, depth: u32) -> u64 {
@@ -225,7 +252,7 @@ fn dir_bytes(dir: &Path, depth: u32) -> u64 {
 
 /// Every family, read from the store and the daemon's shared state. Blocking (store reads, file
 /// sizes, statvfs). `with_sales`: the caller may see sales figures.
-pub fn gather(store: &Store, ctx: &Context, settings: &Settings, sales: &SalesTally, with_sales: bool) -> Result<Vec<Family>, StoreError> {
+pub fn gather(store: &Store, ctx: &Context, settings: &Settings, sales: &SalesTally, http: &HttpCounts, with_sales: bool) -> Result<Vec<Family>, StoreError> {
     use Kind::{Counter, Gauge};
     let now = store.clock().now();
     let mut out = vec![
@@ -300,6 +327,13 @@ pub fn gather(store: &Store, ctx: &Context, settings: &Settings, sales: &SalesTa
         out.extend([connected, events, errors, reconnects]);
     }
 
+    // The web itself.
+    let mut requests = Family::new("storehub_http_requests_total", Counter, "Answers of the LAN web since start, by status class (this scrape not yet counted).");
+    for (class, n) in http.counts() {
+        requests.push(&[("code", class)], int(n));
+    }
+    out.push(requests);
+
     // The store: files, journal, snapshots, commits, disk.
     let data = store.path();
     out.push(Family::single("storehub_db_size_bytes", Gauge, "Bytes of the sled database's files (DATA_DIR/db).", int(dir_bytes(&crate::store::db_path(data), 2))));
@@ -325,8 +359,8 @@ pub fn gather(store: &Store, ctx: &Context, settings: &Settings, sales: &SalesTa
 
 async fn metrics(State(state): State<AppState>, Extension(me): Extension<Identity>) -> Result<Response, WebError> {
     let with_sales = allows(me.staff.role, Action::ViewSales);
-    let (settings, sales) = (state.settings.clone(), state.sales.clone());
-    let families = state.blocking(move |store, ctx| Ok(gather(store, ctx, &settings, &sales, with_sales)?)).await?;
+    let (settings, sales, http) = (state.settings.clone(), state.sales.clone(), state.http.clone());
+    let families = state.blocking(move |store, ctx| Ok(gather(store, ctx, &settings, &sales, &http, with_sales)?)).await?;
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE), (header::CACHE_CONTROL, "no-store")], encode(&families)).into_response())
 }
 
@@ -367,6 +401,16 @@ mod tests {
         assert!(valid_label_name("device") && !valid_label_name("__name") && !valid_label_name("a:b") && !valid_label_name("1a"));
         assert_eq!(int(u64::MAX), i64::MAX);
         assert_eq!(int(42), 42);
+    }
+
+    #[test]
+    fn answers_are_counted_by_status_class() {
+        let c = HttpCounts::default();
+        // Two pages, a redirect to the login, a 404, a 503 from /healthz.
+        for code in [200, 200, 303, 404, 503] {
+            c.record(axum::http::StatusCode::from_u16(code).unwrap_or_else(|e| panic!("{e}")));
+        }
+        assert_eq!(c.counts(), [("1xx", 0), ("2xx", 2), ("3xx", 1), ("4xx", 1), ("5xx", 1)]);
     }
 
     #[test]

@@ -70,6 +70,8 @@ pub struct AppState {
     pub summary: Arc<crate::reports::SummaryCache>,
     /// Sales committed since this web started, counted for `/metrics` (`metrics::SalesTally`).
     pub sales: Arc<metrics::SalesTally>,
+    /// The web's answers by status class, for `/metrics`.
+    pub http: Arc<metrics::HttpCounts>,
 }
 
 /// The parts of `[web]` and `[store]` the pages need.
@@ -108,7 +110,7 @@ impl AppState {
         let auth = Arc::new(auth::Auth::new(Arc::clone(store.clock()), settings.session_ttl));
         let summary = Arc::new(crate::reports::SummaryCache::new(&store, ctx.tz));
         let sales = Arc::new(metrics::SalesTally::starting_at(&store));
-        AppState { store, ctx, auth, settings: Arc::new(settings), summary, sales }
+        AppState { store, ctx, auth, settings: Arc::new(settings), summary, sales, http: Arc::default() }
     }
 
     /// Runs blocking store work off the async threads.

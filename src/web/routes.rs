@@ -171,6 +171,7 @@ pub fn build(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(super::error::payload_too_large))
         // gzip for browsers that ask (pages, scripts, CSV); never for event streams.
         .layer(tower_http::compression::CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(state.http.clone(), super::metrics::count_requests))
         .with_state(state)
 }
 
