@@ -333,4 +333,10 @@ async fn healthz_names_store_write_when_commits_meet_a_full_disk() {
     assert_eq!(h["reasons"][0]["check"], "store_write");
     let reason = h["reasons"][0]["reason"].as_str().unwrap_or_default();
     assert!(reason.starts_with("the database refuses writes: ") && reason.contains("No space left on device"), "{reason}");
+    // /metrics still answers, saying so, though some store reads now fail (those families, the
+    // oldest event's age and the open shifts, are left out). The token's commit still journals.
+    let token = storehub::web::auth::add_token(&shop.store, "prometheus", Role::Technician).expect("token");
+    let m = scrape(&shop, &token).await;
+    assert_eq!(value(&m, "storehub_healthy", &[]), Some(0), "{m:?}");
+    assert_eq!(value(&m, "storehub_data_dir_free_bytes", &[]), Some(0));
 }

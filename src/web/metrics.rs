@@ -250,9 +250,16 @@ fn dir_bytes(dir: &Path, depth: u32) -> u64 {
         .sum()
 }
 
+/// The value of a store read, or `None` (logged) when the store cannot answer: the scrape still
+/// answers, with that family left out and `storehub_healthy` 0, when the box is in trouble.
+fn read<T>(what: &str, r: Result<T, StoreError>) -> Option<T> {
+    r.map_err(|e| tracing::debug!(error = %e, "metrics: {what} not read")).ok()
+}
+
 /// Every family, read from the store and the daemon's shared state. Blocking (store reads, file
-/// sizes, statvfs). `with_sales`: the caller may see sales figures.
-pub fn gather(store: &Store, ctx: &Context, settings: &Settings, sales: &SalesTally, http: &HttpCounts, with_sales: bool) -> Result<Vec<Family>, StoreError> {
+/// sizes, statvfs). `with_sales`: the caller may see sales figures. A store read that fails
+/// leaves its family out rather than failing the scrape.
+pub fn gather(store: &Store, ctx: &Context, settings: &Settings, sales: &SalesTally, http: &HttpCounts, with_sales: bool) -> Vec<Family> {
     use Kind::{Counter, Gauge};
     let now = store.clock().now();
     let mut out = vec![
@@ -267,9 +274,13 @@ pub fn gather(store: &Store, ctx: &Context, settings: &Settings, sales: &SalesTa
     out.push(Family::single("storehub_outbox_events", Gauge, "Events waiting in the outbox for HQ's acknowledgement.", int(usage.count)));
     out.push(Family::single("storehub_outbox_bytes", Gauge, "Encoded bytes of the events waiting in the outbox.", int(usage.bytes)));
     out.push(Family::single("storehub_outbox_budget_bytes", Gauge, "The outbox disk budget ([mqtt].outbox_budget_mb) in bytes.", int(settings.outbox_budget_bytes)));
-    let oldest = store.outbox_batch(0, 1)?.first().map_or(0, |e| (now - e.time).num_seconds().max(0));
-    out.push(Family::single("storehub_outbox_oldest_age_seconds", Gauge, "Age of the oldest event waiting in the outbox (0 when none waits).", oldest));
-    out.push(Family::single("storehub_outbox_dropped_total", Counter, "Telemetry-class events the disk budget dropped from the outbox since the database was made (business events are never dropped).", int(store.outbox_dropped_total()?)));
+    if let Some(first) = read("the oldest outbox event", store.outbox_batch(0, 1)) {
+        let oldest = first.first().map_or(0, |e| (now - e.time).num_seconds().max(0));
+        out.push(Family::single("storehub_outbox_oldest_age_seconds", Gauge, "Age of the oldest event waiting in the outbox (0 when none waits).", oldest));
+    }
+    if let Some(dropped) = read("the outbox drop count", store.outbox_dropped_total()) {
+        out.push(Family::single("storehub_outbox_dropped_total", Counter, "Telemetry-class events the disk budget dropped from the outbox since the database was made (business events are never dropped).", int(dropped)));
+    }
 
     // The link to HQ, as the relay last saw it.
     if let Some(cloud) = ctx.cloud.get() {
@@ -292,15 +303,14 @@ pub fn gather(store: &Store, ctx: &Context, settings: &Settings, sales: &SalesTa
     }
 
     // Sales, for those who may see them.
-    if with_sales {
-        let (count, amount) = sales.update(store)?;
+    if let Some((count, amount)) = with_sales.then(|| read("the sales", sales.update(store))).flatten() {
         out.push(Family::single("storehub_sales_total", Counter, "Sales committed since the daemon started (every lane and the online channel).", int(count)));
         out.push(Family::single("storehub_sales_amount_fen_total", Counter, "Sum of the totals (as priced, before cash rounding) of the sales committed since the daemon started, in fen.", amount));
     }
 
     // Lanes: configured, and whether a shift is open on each.
-    if let Some(setup) = &ctx.checkout {
-        let open: Vec<String> = crate::staff::open_shifts(store)?.into_iter().map(|s| s.lane).collect();
+    if let Some((setup, shifts)) = ctx.checkout.as_ref().zip(read("the open shifts", crate::staff::open_shifts(store))) {
+        let open: Vec<String> = shifts.into_iter().map(|s| s.lane).collect();
         let mut f = Family::new("storehub_lane_shift_open", Gauge, "1 when the lane has an open shift (a cashier can sell there), per configured lane.");
         for lane in &setup.lane_ids {
             f.push(&[("lane", lane)], i64::from(open.contains(lane)));
@@ -344,7 +354,7 @@ pub fn gather(store: &Store, ctx: &Context, settings: &Settings, sales: &SalesTa
         out.push(Family::single("storehub_store_commits_total", Counter, "Durable commits since the store opened.", int(commits)));
         out.push(Family::single("storehub_store_syncs_total", Counter, "Journal syncs (fdatasync) since the store opened; concurrent commits share one.", int(syncs)));
     }
-    let snapshots = crate::store::snapshot::list(&crate::store::snapshot::snapshot_dir(data))?;
+    let snapshots = read("the snapshots", crate::store::snapshot::list(&crate::store::snapshot::snapshot_dir(data))).unwrap_or_default();
     out.push(Family::single("storehub_snapshots", Gauge, "Snapshots kept in DATA_DIR/snapshots.", int(snapshots.len() as u64)));
     if let Some((_, newest)) = snapshots.last() {
         let age = std::fs::metadata(newest).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).map_or(0, |d| int(d.as_secs()));
@@ -354,13 +364,13 @@ pub fn gather(store: &Store, ctx: &Context, settings: &Settings, sales: &SalesTa
         out.push(Family::single("storehub_data_dir_free_bytes", Gauge, "Bytes free (to storehub) on the filesystem of the data dir.", int(free)));
         out.push(Family::single("storehub_data_dir_size_bytes", Gauge, "Size in bytes of the filesystem of the data dir.", int(total)));
     }
-    Ok(out)
+    out
 }
 
 async fn metrics(State(state): State<AppState>, Extension(me): Extension<Identity>) -> Result<Response, WebError> {
     let with_sales = allows(me.staff.role, Action::ViewSales);
     let (settings, sales, http) = (state.settings.clone(), state.sales.clone(), state.http.clone());
-    let families = state.blocking(move |store, ctx| Ok(gather(store, ctx, &settings, &sales, &http, with_sales)?)).await?;
+    let families = state.blocking(move |store, ctx| Ok(gather(store, ctx, &settings, &sales, &http, with_sales))).await?;
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE), (header::CACHE_CONTROL, "no-store")], encode(&families)).into_response())
 }
 
