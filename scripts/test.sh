@@ -10,7 +10,8 @@
 # the C toolchain and pkg-config, Mosquitto (the MQTT tests start their own broker on a free
 # loopback port), Chromium with chromedriver and a small CJK font (the browser tests drive it
 # headless and save screenshots) and fuse3 (the power-cut test
-# mounts its own FUSE filesystem; it needs /dev/fuse, and fusermount3 when not run as root);
+# mounts its own FUSE filesystem; it needs /dev/fuse, and fusermount3 when not run as root;
+# tests/web_metrics.rs mounts a 64 MiB tmpfs, which needs root);
 # scripts/build-firmware.sh adds Debian's Rust for the RP2040 (rustc-web, cargo-web, rust-web-src)
 # and lld.
 #

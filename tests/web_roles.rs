@@ -1,7 +1,7 @@
 //! Every route of the web × every kind of caller: anonymous, each role, and a cashier at another
 //! lane. The routes come from the same table the router is built from
 //! (`storehub::web::routes::table`), so a new route is checked here without editing this file.
-//! Expected: an anonymous caller of a non-public route gets 401 (API) or a redirect to the login
+//! Expected: an anonymous caller of a non-public route gets 401 (API, /metrics) or a redirect to the login
 //! page; a role the route's `Need` does not allow gets 403; an allowed caller gets neither (what
 //! it then gets depends on the (empty) request: 200, 400, 404, 409 …).
 
@@ -72,7 +72,7 @@ async fn every_route_answers_each_role_as_its_need_says() {
         let status = call(&shop, &method, &path, None).await;
         let ok = match route.need {
             Need::Public => status != 401 && status != 403,
-            _ if route.is_api() => status == 401,
+            _ if route.answers_401() => status == 401,
             _ => status == 303,
         };
         if !ok {

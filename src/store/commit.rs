@@ -443,6 +443,13 @@ impl GroupSync {
         }
     }
 
+    /// The failed sync (or apply of a synced write set) that stops every commit from now on,
+    /// if one failed. Takes the state lock: for health checks, not the commit path.
+    pub(crate) fn failure(&self) -> Option<String> {
+        let st = lock(&self.state);
+        st.failed.clone().or_else(|| st.apply_failed.clone())
+    }
+
     /// (commits, syncs, total time in syncs) so far.
     pub(crate) fn stats(&self) -> (u64, u64, Duration) {
         let st = lock(&self.state);

@@ -611,6 +611,9 @@ pub struct Store {
     /// Events and bytes in the outbox, counted once at open and kept by every commit since, so
     /// the disk budget can be checked without walking the tree (see [`Store::outbox_usage`]).
     outbox_usage: Mutex<outbox::OutboxUsage>,
+    /// The store error of the last commit that failed to write, cleared by the next commit that
+    /// writes ([`Store::write_failure`]). A change refused by its own rules does not count.
+    last_write_error: Mutex<Option<String>>,
 }
 
 impl Store {
@@ -638,6 +641,7 @@ impl Store {
             replayed: ReplayStats::default(),
             outbox_newest: tokio::sync::watch::channel(0).0,
             outbox_usage: Mutex::new(outbox::OutboxUsage::default()),
+            last_write_error: Mutex::new(None),
         };
         // The journal records after the last sequence sled holds are re-applied in order,
         // completing or redoing whatever sled kept of them.
@@ -893,6 +897,39 @@ impl Store {
     }
 
     fn commit_as<T, E>(
+        &self,
+        change: impl FnOnce(&Tx) -> Result<T, TxError<E>>,
+        wait: bool,
+    ) -> Result<T, CommitError<E>> {
+        let result = self.commit_recorded(change, wait);
+        match &result {
+            Ok(_) => {
+                let mut last = self.last_write_error.lock().unwrap_or_else(|e| e.into_inner());
+                if last.is_some() {
+                    *last = None;
+                }
+            }
+            Err(CommitError::Store(e)) => {
+                let at = self.opts.clock.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                *self.last_write_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("the commit at {at} failed: {e}"));
+            }
+            Err(CommitError::Rejected(_)) => {}
+        }
+        result
+    }
+
+    /// Why the store cannot be trusted to write now: the journal sync or the applying of a synced
+    /// commit to sled failed (both sticky until a restart), or the last commit that tried to
+    /// write failed. `None` when the last
+    /// commit wrote. Cheap (two locks, no I/O): `/healthz` asks it every few seconds.
+    pub fn write_failure(&self) -> Option<String> {
+        if let Some(e) = self.sync.as_ref().and_then(|s| s.failure()) {
+            return Some(format!("{e}; free disk space if the disk is full, then restart storehub"));
+        }
+        self.last_write_error.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn commit_recorded<T, E>(
         &self,
         change: impl FnOnce(&Tx) -> Result<T, TxError<E>>,
         wait: bool,

@@ -327,7 +327,7 @@ pub(crate) fn client_addr(req: &Request) -> String {
 /// the CSRF token, and hands the [`Identity`] to the handler. Pages without a login redirect to
 /// `/login`; the API answers 401/403 as JSON.
 pub async fn guard(State((state, need)): State<(AppState, Need)>, mut req: Request, next: Next) -> Response {
-    let api = super::routes::is_api_path(req.uri().path());
+    let api = super::routes::is_api_path(req.uri().path()) || super::routes::is_machine_path(req.uri().path());
     let me = match state.auth.identify(&state.store, req.headers()) {
         Ok(me) => me,
         Err(e) => return e.into_response(),

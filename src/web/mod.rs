@@ -22,11 +22,13 @@ pub mod dashboard;
 pub mod devices;
 pub mod error;
 pub mod forms;
+pub mod healthz;
 pub mod i18n;
 pub mod members;
 pub mod member_merge;
 pub mod member_profile;
 pub mod messages;
+pub mod metrics;
 pub mod performance;
 pub mod openapi;
 pub mod page;
@@ -66,6 +68,10 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Today's dashboard figures, computed again only after a commit (`reports::dashboard`).
     pub summary: Arc<crate::reports::SummaryCache>,
+    /// Sales committed since this web started, counted for `/metrics` (`metrics::SalesTally`).
+    pub sales: Arc<metrics::SalesTally>,
+    /// The web's answers by status class, for `/metrics`.
+    pub http: Arc<metrics::HttpCounts>,
 }
 
 /// The parts of `[web]` and `[store]` the pages need.
@@ -81,6 +87,8 @@ pub struct Settings {
     pub config_summary: serde_json::Value,
     /// `[analytics]`: the RFM rules of the analytics pages and API.
     pub analytics: crate::domain::rfm::RfmParams,
+    /// `[mqtt].outbox_budget_mb` in bytes: `/healthz` and `/metrics` compare the outbox with it.
+    pub outbox_budget_bytes: u64,
 }
 
 impl Settings {
@@ -92,6 +100,7 @@ impl Settings {
             session_ttl: std::time::Duration::from_secs(u64::from(cfg.web.session_ttl_minutes) * 60),
             config_summary: system::config_summary(cfg),
             analytics: cfg.analytics.params(),
+            outbox_budget_bytes: crate::cloud::backlog::budget_bytes(cfg.mqtt.outbox_budget_mb),
         }
     }
 }
@@ -100,7 +109,8 @@ impl AppState {
     pub fn new(store: Arc<Store>, ctx: Arc<Context>, settings: Settings) -> AppState {
         let auth = Arc::new(auth::Auth::new(Arc::clone(store.clock()), settings.session_ttl));
         let summary = Arc::new(crate::reports::SummaryCache::new(&store, ctx.tz));
-        AppState { store, ctx, auth, settings: Arc::new(settings), summary }
+        let sales = Arc::new(metrics::SalesTally::starting_at(&store));
+        AppState { store, ctx, auth, settings: Arc::new(settings), summary, sales, http: Arc::default() }
     }
 
     /// Runs blocking store work off the async threads.

@@ -106,10 +106,22 @@ impl RouteDef {
     pub fn is_api(&self) -> bool {
         is_api_path(self.path)
     }
+
+    /// API and machine routes ([`is_machine_path`]): a caller without a login gets 401, never
+    /// the login page.
+    pub fn answers_401(&self) -> bool {
+        self.is_api() || is_machine_path(self.path)
+    }
 }
 
 pub fn is_api_path(path: &str) -> bool {
     path.starts_with("/api/")
+}
+
+/// Routes for machines outside `/api` (`/metrics`, `/healthz`): like the API, they answer a
+/// missing or wrong login with 401 and never redirect to the login page.
+pub fn is_machine_path(path: &str) -> bool {
+    path == "/metrics" || path == "/healthz"
 }
 
 /// Every route, from every page module.
@@ -141,6 +153,8 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(super::attendance::routes());
     t.extend(super::performance::routes());
     t.extend(super::recommend::routes());
+    t.extend(super::metrics::routes());
+    t.extend(super::healthz::routes());
     t
 }
 
@@ -157,6 +171,7 @@ pub fn build(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(super::error::payload_too_large))
         // gzip for browsers that ask (pages, scripts, CSV); never for event streams.
         .layer(tower_http::compression::CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(state.http.clone(), super::metrics::count_requests))
         .with_state(state)
 }
 

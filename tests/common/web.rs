@@ -24,6 +24,8 @@ pub fn account_of(role: Role) -> &'static str {
 }
 
 pub struct WebShop {
+    /// The devices the config of [`WebShop::start_with`] named, started as the daemon starts them.
+    pub devices: Option<storehub::devices::hub::DeviceHub>,
     pub dir: TempDir,
     pub clock: ManualClock,
     pub store: Arc<Store>,
@@ -44,11 +46,23 @@ pub struct Login {
 impl WebShop {
     /// Starts the shop and its server. Call inside a multi-threaded tokio runtime.
     pub async fn start() -> WebShop {
-        let dir = tempfile::tempdir().expect("temp dir");
+        WebShop::start_with(|_| {}).await
+    }
+
+    /// [`WebShop::start`] with `edit` applied to the config once the demo's simulated devices
+    /// are removed. Devices it adds are started as `storehub run` starts them
+    /// (`daemon::start_devices`), their health board in the context.
+    pub async fn start_with(edit: impl FnOnce(&mut storehub::config::Config)) -> WebShop {
+        WebShop::start_in(tempfile::tempdir().expect("temp dir"), edit).await
+    }
+
+    /// [`WebShop::start_with`] with its data dir in `dir` (e.g. on a small filesystem).
+    pub async fn start_in(dir: TempDir, edit: impl FnOnce(&mut storehub::config::Config)) -> WebShop {
         let clock = ManualClock::new(super::opening_time());
         let store = Arc::new(super::open_store(dir.path(), &clock, Durability::Durable));
         let mut cfg = storehub::config::Config::demo().expect("demo config");
         cfg.devices.clear();
+        edit(&mut cfg);
         let ctx = Context {
             layouts: cfg.barcode_layouts(),
             snapshots_keep: 2,
@@ -73,6 +87,7 @@ impl WebShop {
             storehub::staff::create_staff(&store, &new, PASSWORD, pin, &cost).expect("staff");
         }
         storehub::staff::open_shift(&store, "lane-1", "cashier1", 20_000).expect("shift");
+        let devices = storehub::daemon::start_devices(&cfg, &store, &ctx).expect("devices");
         let state = AppState::new(Arc::clone(&store), Arc::new(ctx), Settings::from_config(&cfg, false));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
@@ -85,7 +100,7 @@ impl WebShop {
             .await;
         });
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        WebShop { dir, clock, store, state, base, http, stop: Some(stop) }
+        WebShop { devices, dir, clock, store, state, base, http, stop: Some(stop) }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -151,6 +166,9 @@ impl Drop for WebShop {
     fn drop(&mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
+        }
+        if let Some(d) = self.devices.take() {
+            d.stop();
         }
     }
 }
