@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use serialport::{SerialPort, TTYPort};
+use serialport::TTYPort;
 
 /// A pty pair whose slave is reachable at `link`.
 pub struct PtyDevice {
@@ -26,16 +26,10 @@ pub struct PtyDevice {
 }
 
 impl PtyDevice {
-    /// Makes a pty pair and points `link` (replacing what was there) at its slave.
+    /// Makes a pty pair (close-on-exec, so a spawned hub process does not keep the line up) and
+    /// points `link` (replacing what was there) at its slave.
     pub fn create(link: &Path) -> anyhow::Result<PtyDevice> {
-        let (mut master, slave) = TTYPort::pair().map_err(|e| anyhow::anyhow!("cannot create a pseudo-terminal: {e}"))?;
-        master.set_timeout(Duration::from_millis(50))?;
-        let name = slave.name().ok_or_else(|| anyhow::anyhow!("the pseudo-terminal has no name"))?;
-        if let Some(dir) = link.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let _ = std::fs::remove_file(link);
-        std::os::unix::fs::symlink(&name, link).map_err(|e| anyhow::anyhow!("cannot link {} to {name}: {e}", link.display()))?;
+        let (master, slave) = storehub_node_sim::pty::linked_pair(link, Duration::from_millis(50))?;
         Ok(PtyDevice { master, _slave: slave, link: link.to_path_buf() })
     }
 }

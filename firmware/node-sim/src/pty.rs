@@ -15,6 +15,34 @@ use serialport::{SerialPort, TTYPort};
 /// waits for room when the hub is not reading.
 pub const IO_WAIT: Duration = Duration::from_millis(5);
 
+/// A pty pair, both ends close-on-exec, the master reading with `timeout`, and `link` (replacing a
+/// link or file already there) pointing at the slave: a simulated serial device at a stable path,
+/// for this simulator and the hub's own simulated scanners and scales (`devices::sim`).
+pub fn linked_pair(link: &Path, timeout: Duration) -> io::Result<(TTYPort, TTYPort)> {
+    let (mut master, slave) = TTYPort::pair().map_err(|e| io::Error::other(format!("cannot create a pseudo-terminal: {e}")))?;
+    // serialport opens both without O_CLOEXEC: a process the caller spawns (a hub under test,
+    // its CLI) would inherit the master and keep the line from hanging up when the device goes
+    // away (the hub would never see EIO).
+    for fd in [master.as_raw_fd(), slave.as_raw_fd()] {
+        // SAFETY: fcntl on a descriptor this function owns; no memory is passed.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } == -1 {
+            return Err(io::Error::other(format!("cannot make the pseudo-terminal close-on-exec: {}", io::Error::last_os_error())));
+        }
+    }
+    master.set_timeout(timeout).map_err(|e| io::Error::other(format!("cannot set the pseudo-terminal's timeout: {e}")))?;
+    let name = slave.name().ok_or_else(|| io::Error::other("the pseudo-terminal's slave has no name"))?;
+    if let Some(dir) = link.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| io::Error::new(e.kind(), format!("cannot create {}: {e}", dir.display())))?;
+    }
+    match std::fs::remove_file(link) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io::Error::new(e.kind(), format!("cannot replace {}: {e}", link.display()))),
+    }
+    std::os::unix::fs::symlink(&name, link).map_err(|e| io::Error::new(e.kind(), format!("cannot link {} to {name}: {e}", link.display())))?;
+    Ok((master, slave))
+}
+
 /// A pty pair and the link to its slave.
 pub struct Pty {
     master: TTYPort,
@@ -29,27 +57,7 @@ pub struct Pty {
 impl Pty {
     /// Makes a pty pair and points `link` at its slave, replacing a link (or file) already there.
     pub fn create(link: &Path) -> io::Result<Pty> {
-        let (mut master, slave) = TTYPort::pair().map_err(|e| io::Error::other(format!("cannot create a pseudo-terminal: {e}")))?;
-        // serialport opens both without O_CLOEXEC: a process the caller spawns (a hub under test,
-        // its CLI) would inherit the master and keep the line from hanging up when the node goes
-        // away (the hub would never see EIO).
-        for fd in [master.as_raw_fd(), slave.as_raw_fd()] {
-            // SAFETY: fcntl on a descriptor this function owns; no memory is passed.
-            if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } == -1 {
-                return Err(io::Error::other(format!("cannot make the pseudo-terminal close-on-exec: {}", io::Error::last_os_error())));
-            }
-        }
-        master.set_timeout(IO_WAIT).map_err(|e| io::Error::other(format!("cannot set the pseudo-terminal's timeout: {e}")))?;
-        let name = slave.name().ok_or_else(|| io::Error::other("the pseudo-terminal's slave has no name"))?;
-        if let Some(dir) = link.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| io::Error::new(e.kind(), format!("cannot create {}: {e}", dir.display())))?;
-        }
-        match std::fs::remove_file(link) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io::Error::new(e.kind(), format!("cannot replace {}: {e}", link.display()))),
-        }
-        std::os::unix::fs::symlink(&name, link).map_err(|e| io::Error::new(e.kind(), format!("cannot link {} to {name}: {e}", link.display())))?;
+        let (master, slave) = linked_pair(link, IO_WAIT)?;
         Ok(Pty { master, _slave: slave, link: link.to_path_buf(), cut: false })
     }
 
