@@ -1,5 +1,6 @@
 //! storehub: the in-store edge hub. See docs/architecture.md for the map of this crate.
 
+pub mod audit;
 pub mod bench;
 pub mod catalog;
 pub mod checkout;

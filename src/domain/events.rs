@@ -131,6 +131,7 @@ mod tests {
         (crate::members::online_orders::EVENT_ORDER_INGESTED, Business),
         (crate::members::merge::EVENT_MEMBER_MERGED, Business),
         (crate::members::recommend::EVENT_RULES_MINED, Business),
+        (crate::audit::EVENT_AUDIT_RECORDED, Business),
     ];
 
     #[test]
@@ -138,12 +139,12 @@ mod tests {
         for (event_type, class) in EVERY_EVENT {
             assert_eq!(class_of(event_type), *class, "{event_type}");
         }
-        // 71 business types (47 + six purchase-order, two alert, two restock, four stocktake,
+        // 72 business types (47 + six purchase-order, two alert, two restock, four stocktake,
         // the replenishment run's one, four attendance, the staff target, the commission rules,
-        // the online order's, the member merge's and the rule mining's), 6 telemetry ones (four
+        // the online order's, the member merge's, the rule mining's and the audit log's), 6 telemetry ones (four
         // shelf, one beam, a node's firmware update).
         let telemetry = EVERY_EVENT.iter().filter(|(_, c)| *c == Telemetry).count();
-        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (71, 6));
+        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (72, 6));
     }
 
     /// The list above names every `pub const EVENT_… = "…"` in src/, so a new event type cannot

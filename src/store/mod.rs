@@ -187,10 +187,14 @@ pub enum TreeId {
     /// `current` → CommissionRuleSet: the shop's whole set of commission rules, written whole.
     /// See `staff::commission`.
     CommissionRules,
+    /// entry id (u64 BE) → AuditEntry: the audit log of privileged actions (staff changes, price
+    /// overrides, refunds without a receipt, member exports and erasures …). Append-only. See
+    /// `audit`.
+    Audit,
 }
 
 impl TreeId {
-    pub const ALL: [TreeId; 52] = [
+    pub const ALL: [TreeId; 53] = [
         TreeId::Meta,
         TreeId::Products,
         TreeId::Barcodes,
@@ -243,6 +247,7 @@ impl TreeId {
         TreeId::Attendance,
         TreeId::StaffTargets,
         TreeId::CommissionRules,
+        TreeId::Audit,
     ];
 
     /// Name of the sled tree (stable on disk; never rename).
@@ -300,6 +305,7 @@ impl TreeId {
             TreeId::Attendance => "attendance",
             TreeId::StaffTargets => "staff_targets",
             TreeId::CommissionRules => "commission_rules",
+            TreeId::Audit => "audit",
         }
     }
 
