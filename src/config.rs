@@ -889,6 +889,18 @@ pub struct Config {
     /// `storehub firmware update` (`devices::shelf::firmware`, docs/devices.md).
     #[serde(default)]
     pub firmware: FirmwareConfig,
+    /// `[privacy]`: the key that seals members' personal data (`privacy`, docs/privacy.md).
+    #[serde(default)]
+    pub privacy: PrivacyConfig,
+}
+
+/// `[privacy]`: where the PII key is (docs/privacy.md).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacyConfig {
+    /// The 32-byte key file sealing members' personal data (default `pii.key` next to the
+    /// config file; made by `storehub privacy init-key`).
+    pub key_file: Option<PathBuf>,
 }
 
 /// `[store]`: who this hub is. The three ids form its MQTT topics:

@@ -17,6 +17,7 @@ pub mod inventory;
 pub mod json_import;
 pub mod logring;
 pub mod members;
+pub mod privacy;
 pub mod promotions;
 pub mod reports;
 pub mod staff;

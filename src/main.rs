@@ -117,6 +117,9 @@ enum Command {
     /// API tokens for HQ's tools on /api/v1 (`Authorization: Bearer TOKEN`).
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Members' personal data at rest: the PII key (docs/privacy.md).
+    #[command(subcommand)]
+    Privacy(PrivacyCmd),
     /// Shifts at the lanes and their cash (交班对账).
     #[command(subcommand)]
     Shift(ShiftCmd),
@@ -985,6 +988,19 @@ enum CloudCmd {
         /// The command JSON; "-" or absent reads stdin.
         file: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum PrivacyCmd {
+    /// Create the PII key file ([privacy].key_file, default pii.key next to the config; 0640).
+    /// Run once per box, by `storehub provision` or the package's postinst; refused when a key
+    /// exists.
+    InitKey,
+    /// Replace the PII key: every sealed value and the phone index re-sealed under a new key,
+    /// in bounded batches; re-run it after a crash to finish. Stop the daemon first.
+    RotateKey,
+    /// The key file, its id and the key the database is sealed with.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -2087,15 +2103,51 @@ fn load_config(cli: &Cli, demo_default: bool) -> Result<Option<Config>, Failure>
         None if Path::new(DEFAULT_CONFIG).exists() => Some(PathBuf::from(DEFAULT_CONFIG)),
         None => None,
     };
-    let mut cfg = match path {
-        Some(p) => Config::load(&p).map_err(config_failure)?,
+    let mut cfg = match &path {
+        Some(p) => Config::load(p).map_err(config_failure)?,
         None if demo_default => Config::demo().map_err(config_failure)?,
-        None => return Ok(None),
+        None => {
+            install_pii_key(&pii_key_path(None, None))?;
+            return Ok(None);
+        }
     };
     if let Some(dir) = &cli.data_dir {
         cfg.apply_data_dir_override(dir.clone());
     }
+    install_pii_key(&pii_key_path(path.as_deref(), Some(&cfg)))?;
     Ok(Some(cfg))
+}
+
+/// The PII key file: `[privacy].key_file`, else `pii.key` next to the config file.
+fn pii_key_path(config_file: Option<&Path>, cfg: Option<&Config>) -> PathBuf {
+    storehub::privacy::key_path(cfg.and_then(|c| c.privacy.key_file.as_deref()), config_file)
+}
+
+/// `KEY.new` beside the key file: the new key of a rotation not finished yet.
+fn pending_key_path(key: &Path) -> PathBuf {
+    let mut name = key.as_os_str().to_owned();
+    name.push(".new");
+    PathBuf::from(name)
+}
+
+/// Loads the PII key into this process before any store opens. No key file: nothing is sealed
+/// (a database already sealed then refuses to open, naming the key it needs). A `.new` key file
+/// beside it is an interrupted rotation: both keys are loaded and the next open finishes it.
+fn install_pii_key(path: &Path) -> Result<(), Failure> {
+    use storehub::privacy;
+    let pending = pending_key_path(path);
+    if path.exists() {
+        let key = privacy::PiiKey::load(path).map_err(config_failure)?;
+        if pending.exists() {
+            privacy::install_old(key);
+        } else {
+            privacy::install(key);
+        }
+    }
+    if pending.exists() {
+        privacy::install(privacy::PiiKey::load(&pending).map_err(config_failure)?);
+    }
+    Ok(())
 }
 
 fn data_dir(cli: &Cli, cfg: Option<&Config>) -> Result<PathBuf, Failure> {
@@ -2141,6 +2193,7 @@ fn open_store(opts: StoreOptions) -> Result<Store, Failure> {
         store::StoreError::Open { .. } | store::StoreError::NewerSchema { .. } | store::StoreError::Damaged { .. } => {
             config_failure(e)
         }
+        e @ store::StoreError::PiiKeyMissing { .. } => config_failure(e),
         other => other.into(),
     })
 }
@@ -2275,6 +2328,67 @@ no storehub daemon runs on {0}; the update goes through the daemon, which owns t
                 eprintln!("warning: {e}");
             }
             Ok(())
+        }
+    }
+}
+
+/// `storehub privacy …`: the PII key (`storehub::privacy`).
+fn privacy_command(cli: &Cli, cmd: &PrivacyCmd) -> Result<(), Failure> {
+    use storehub::privacy;
+    let cfg = load_config(cli, false)?;
+    let config_file = cli.config.clone().or_else(|| Path::new(DEFAULT_CONFIG).exists().then(|| PathBuf::from(DEFAULT_CONFIG)));
+    let key_path = pii_key_path(config_file.as_deref(), cfg.as_ref());
+    match cmd {
+        PrivacyCmd::InitKey => {
+            let id = privacy::init_key(&key_path).map_err(config_failure)?;
+            print_json(&serde_json::json!({ "key_file": key_path, "key_id": id }))
+        }
+        PrivacyCmd::Status => {
+            let held = privacy::current().map(|k| k.id_hex());
+            let dir = data_dir(cli, cfg.as_ref())?;
+            let sealed_with = if dir.join("db").exists() {
+                open_store(store_options(&dir, cfg.as_ref(), None))?.pii_key_id()?
+            } else {
+                None
+            };
+            print_json(&serde_json::json!({
+                "key_file": key_path,
+                "key_id": held,
+                "rotation_pending": pending_key_path(&key_path).exists(),
+                "database_sealed_with": sealed_with,
+            }))
+        }
+        PrivacyCmd::RotateKey => {
+            let dir = data_dir(cli, cfg.as_ref())?;
+            if std::os::unix::net::UnixStream::connect(control::socket_path(&dir)).is_ok() {
+                return Err(anyhow!("a storehub daemon runs on {}; stop it (systemctl stop storehub) before rotating the key", dir.display()).into());
+            }
+            if !key_path.exists() {
+                return Err(config_failure(anyhow!("no PII key at {} to rotate; make one with `storehub privacy init-key`", key_path.display())));
+            }
+            let old = privacy::PiiKey::load(&key_path).map_err(config_failure)?;
+            let old_id = old.id_hex();
+            let pending = pending_key_path(&key_path);
+            if !pending.exists() {
+                let bytes = privacy::random_key().map_err(|e| anyhow!(e))?;
+                privacy::write_key_file(&pending, &bytes, false).map_err(config_failure)?;
+            }
+            privacy::install_old(old);
+            let new = privacy::install(privacy::PiiKey::load(&pending).map_err(config_failure)?);
+            // Opening the store runs the sealing pass: every value and index key not under the
+            // new key is re-sealed (resumable: a crash leaves both key files, the next run or
+            // the daemon's next start finishes it).
+            let store = open_store(store_options(&dir, cfg.as_ref(), None))?;
+            let detail = format!("key {old_id} replaced by key {}", new.id_hex());
+            storehub::audit::record(&store, "cli", storehub::audit::AuditAction::PiiKeyRotated, None, &detail)?;
+            store.checkpoint()?;
+            drop(store);
+            std::fs::rename(&pending, &key_path)
+                .with_context(|| format!("the database is sealed with the new key, but {} could not replace {}; move it there by hand", pending.display(), key_path.display()))?;
+            if let Some(parent) = key_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::File::open(parent).and_then(|d| d.sync_all())?;
+            }
+            print_json(&serde_json::json!({ "key_file": key_path, "old_key_id": old_id, "key_id": new.id_hex() }))
         }
     }
 }
@@ -2661,6 +2775,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             };
             print_json(&request(&cli, req)?.result)
         }
+        Command::Privacy(cmd) => privacy_command(&cli, cmd),
         Command::Lane(cmd) => lane_command(&cli, cmd),
         Command::Search { query, limit } => print_json(&request(&cli, Request::ProductSearch { query: query.clone(), limit: *limit })?.result),
         Command::Return(args) => return_command(&cli, args),

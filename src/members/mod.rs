@@ -425,9 +425,10 @@ fn rejected<T>(e: MemberError) -> Result<T, TxError<MemberError>> {
 
 // --- keys ---------------------------------------------------------------------------------------
 
-/// `MemberKeys` key of a normalized phone.
+/// `MemberKeys` key of a normalized phone: a keyed hash under the PII key
+/// (`privacy::phone_index_key`), so the index holds no phone number.
 pub(crate) fn phone_key(phone: &str) -> Vec<u8> {
-    format!("phone/{phone}").into_bytes()
+    crate::privacy::phone_index_key(phone)
 }
 
 /// `MemberKeys` key of a card number.

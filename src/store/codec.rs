@@ -42,8 +42,17 @@ pub fn encode_as<T: Record, S: Serialize>(value: &S) -> Result<Vec<u8>, StoreErr
     Ok(out)
 }
 
-/// Decodes a record, upgrading older tags.
+/// Decodes a record, opening it first when it is sealed (`privacy`), upgrading older tags.
 pub fn decode<T: Record>(bytes: &[u8]) -> Result<T, StoreError> {
+    if bytes.first() == Some(&crate::privacy::SEALED_TAG) {
+        let plain = crate::privacy::open(bytes).map_err(|e| StoreError::Corrupt(format!("{}: {e}", T::NAME)))?;
+        return decode_plain(&plain);
+    }
+    decode_plain(bytes)
+}
+
+/// Decodes a record that is not sealed.
+fn decode_plain<T: Record>(bytes: &[u8]) -> Result<T, StoreError> {
     let (&version, body) = bytes
         .split_first()
         .ok_or_else(|| StoreError::Corrupt(format!("empty {} record", T::NAME)))?;

@@ -40,8 +40,9 @@ pub(crate) type Seqs = BTreeMap<TreeId, u64>;
 pub use outbox::{OutboxEvent, OutboxStats, OutboxUsage};
 
 /// Schema version this build writes. Opening a database with a newer version is refused; an
-/// older one is migrated at open ([`MIGRATIONS`]). 2: packed member histories.
-pub const SCHEMA_VERSION: u32 = 2;
+/// older one is migrated at open ([`MIGRATIONS`]). 2: packed member histories. 3: members'
+/// personal data sealed (`privacy`), the phone index keyed by HMAC.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The trees of the database. A state change can touch any of them and the outbox atomically.
 /// The discriminants are written in journal records: append new trees at the end, never reorder.
@@ -364,6 +365,8 @@ pub enum StoreError {
     Damaged { path: String, what: String },
     #[error("database in {path} has schema version {found}, newer than this build's {supported}; install a newer storehub or restore a backup made by this version")]
     NewerSchema { path: String, found: u32, supported: u32 },
+    #[error("database in {path} holds members' personal data sealed with PII key {key_id}, and this process has no key{held}. Put the box's key file at [privacy].key_file (default pii.key next to the config, /etc/storehub/pii.key); without it the members cannot be read")]
+    PiiKeyMissing { path: String, key_id: String, held: String },
     #[error("database error: {0}")]
     Sled(#[from] sled::Error),
     #[error("corrupt record: {0}")]
@@ -486,12 +489,15 @@ impl<'a> Tx<'a> {
         Ok(self.store.tree(tree).get(key)?.map(|v| v.to_vec()))
     }
 
+    /// Writes a record; in a tree holding personal data (`privacy::PII_TREES`) it is sealed
+    /// first, so the journal and sled only ever see the sealed bytes.
     pub fn put<T: Record, E>(&self, tree: TreeId, key: &[u8], value: &T) -> Result<(), TxError<E>> {
-        let bytes = codec::encode(value)?;
+        let bytes = seal_for(tree, codec::encode(value)?)?;
         self.writes.borrow_mut().insert((tree, key.to_vec()), Some(bytes));
         Ok(())
     }
 
+    /// Writes bytes as they are (index values, never sealed: they must not hold personal data).
     pub fn put_raw<E>(&self, tree: TreeId, key: &[u8], value: &[u8]) -> Result<(), TxError<E>> {
         self.writes.borrow_mut().insert((tree, key.to_vec()), Some(value.to_vec()));
         Ok(())
@@ -549,6 +555,15 @@ impl<'a> Tx<'a> {
     }
 }
 
+/// Seals a value bound for a tree of personal data; other trees' values pass unchanged.
+fn seal_for(tree: TreeId, bytes: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+    if crate::privacy::is_pii_tree(tree) && bytes.first() != Some(&crate::privacy::SEALED_TAG) {
+        crate::privacy::seal(bytes).map_err(StoreError::Encode)
+    } else {
+        Ok(bytes)
+    }
+}
+
 /// Meta record holding the schema version.
 #[derive(Debug, Serialize, Deserialize)]
 struct SchemaVersion(u32);
@@ -587,7 +602,15 @@ struct Migration {
 const MIGRATIONS: &[Migration] = &[
     // 1 → 2: packed member histories (`TreeId::HistoryByMember`) for rows imported before they existed.
     Migration { from: 1, run: migrate_pack_history },
+    // 2 → 3: members' personal data sealed. The sealing itself is `Store::seal_pii`, run at every
+    // open whose key differs from the one the database is sealed with (it needs the key, which a
+    // process may not hold yet; a v3 database without a key is plaintext until one is installed).
+    Migration { from: 2, run: |_| Ok(()) },
 ];
+
+/// Meta key: the id (4 bytes) of the PII key every sealed value and phone index key is under.
+/// Absent: nothing is sealed yet.
+const META_PII_KEY: &[u8] = b"pii_key_id";
 
 /// Schema 1 → 2: builds `history_by_member` from `history` (`members::history::pack_history_trees`).
 fn migrate_pack_history(db: &sled::Db) -> Result<(), StoreError> {
@@ -669,6 +692,14 @@ impl Store {
         }
         let last_seq = applied.max(store.replayed.last_seq);
         store.prepare_schema(&path_str).map_err(damaged)?;
+        if store.seal_pii(&path_str)? {
+            // Plaintext personal data was sealed: its old bytes linger in sled's log segments
+            // and in the journal and snapshots written before. Rewrite the database fresh and
+            // drop those (docs/privacy.md "What is wiped").
+            store.set_journal_applied(last_seq)?;
+            store.make_sled_durable()?;
+            store.rewrite_fresh()?;
+        }
         store.source = store.resolve_source().map_err(damaged)?;
         store.set_journal_applied(last_seq)?;
         store.make_sled_durable()?;
@@ -830,6 +861,104 @@ impl Store {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Checks the PII key against the database and runs the sealing pass when the database is
+    /// not (wholly) under the current key. Returns whether plaintext personal data was sealed.
+    fn seal_pii(&self, path: &str) -> Result<bool, StoreError> {
+        let meta = self.tree(TreeId::Meta);
+        let sealed_with: Option<[u8; crate::privacy::KEY_ID_LEN]> =
+            meta.get(META_PII_KEY)?.and_then(|v| v.as_ref().try_into().ok());
+        let Some(key) = crate::privacy::current() else {
+            return match sealed_with {
+                Some(id) => Err(StoreError::PiiKeyMissing {
+                    path: path.to_string(),
+                    key_id: id.iter().map(|b| format!("{b:02x}")).collect(),
+                    held: String::new(),
+                }),
+                None => Ok(false),
+            };
+        };
+        if sealed_with == Some(key.id()) {
+            return Ok(false);
+        }
+        if let Some(id) = sealed_with.filter(|id| !crate::privacy::holds(*id)) {
+            return Err(StoreError::PiiKeyMissing {
+                path: path.to_string(),
+                key_id: id.iter().map(|b| format!("{b:02x}")).collect(),
+                held: format!(" (it holds key {} only)", key.id_hex()),
+            });
+        }
+        let stats = crate::privacy::seal_pass::run(&self.trees, &key)?;
+        meta.insert(META_PII_KEY, &key.id())?;
+        self.db.flush()?;
+        tracing::info!(key = %key.id_hex(), sealed = stats.sealed_plaintext, resealed = stats.resealed, index_keys = stats.index_keys, "members' personal data sealed");
+        Ok(stats.wiped_plaintext())
+    }
+
+    /// The id of the PII key the database is sealed with (hex), `None` when nothing is sealed.
+    pub fn pii_key_id(&self) -> Result<Option<String>, StoreError> {
+        Ok(self.tree(TreeId::Meta).get(META_PII_KEY)?.map(|v| v.iter().map(|b| format!("{b:02x}")).collect()))
+    }
+
+    /// Rewrites the database into a fresh sled (only live values, none of the old log
+    /// segments), then removes the journal segments and snapshots written before: after the
+    /// sealing pass, the only copies of plaintext personal data this data dir held. Runs at open,
+    /// before the journal and the checkpointer start.
+    fn rewrite_fresh(&mut self) -> Result<(), StoreError> {
+        let dir = self.opts.path.clone();
+        let fresh = dir.join("db.sealing");
+        if fresh.exists() {
+            std::fs::remove_dir_all(&fresh)?;
+        }
+        {
+            let new_db = open_sled(sled_config(&fresh))?;
+            for id in TreeId::ALL {
+                let to = new_db.open_tree(id.name())?;
+                let mut batch = sled::Batch::default();
+                let mut n = 0;
+                for item in self.tree(id).iter() {
+                    let (k, v) = item?;
+                    batch.insert(k, v);
+                    n += 1;
+                    if n % 1024 == 0 {
+                        to.apply_batch(std::mem::take(&mut batch))?;
+                    }
+                }
+                to.apply_batch(batch)?;
+            }
+            new_db.flush()?;
+        }
+        backup::fsync_tree(&fresh)?;
+        // Close the old database: every handle to it must go before its files do.
+        let placeholder = sled::Config::new().temporary(true).open()?;
+        self.trees = Vec::new();
+        self.db = placeholder;
+        let old = dir.join("db.plaintext");
+        if old.exists() {
+            std::fs::remove_dir_all(&old)?;
+        }
+        std::fs::rename(db_path(&dir), &old)?;
+        std::fs::rename(&fresh, db_path(&dir))?;
+        sync_dir(&dir)?;
+        std::fs::remove_dir_all(&old)?;
+        for sub in [journal_path(&dir), snapshot::snapshot_dir(&dir)] {
+            if sub.exists() {
+                for entry in std::fs::read_dir(&sub)? {
+                    let p = entry?.path();
+                    if p.is_file() {
+                        std::fs::remove_file(&p)?;
+                    }
+                }
+                sync_dir(&sub)?;
+            }
+        }
+        sync_dir(&dir)?;
+        self.db = open_sled(sled_config(&db_path(&dir)).flush_every_ms(None))
+            .map_err(|source| StoreError::Open { path: dir.display().to_string(), source })?;
+        self.trees = TreeId::ALL.iter().map(|t| self.db.open_tree(t.name())).collect::<Result<Vec<_>, _>>()?;
+        tracing::info!(dir = %dir.display(), "database rewritten fresh; journal segments and snapshots from before the sealing removed");
         Ok(())
     }
 
