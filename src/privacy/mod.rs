@@ -197,6 +197,13 @@ pub fn install_old(key: PiiKey) {
     }
 }
 
+/// Drops every key this process holds (tests that play several boxes in one process).
+pub fn forget_all() {
+    let mut ring = ring_write();
+    ring.current = None;
+    ring.all.clear();
+}
+
 /// The current key, if this process holds one.
 pub fn current() -> Option<Arc<PiiKey>> {
     ring_read().current.clone()
