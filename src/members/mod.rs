@@ -218,16 +218,21 @@ pub struct Member {
     /// member's id. A merged member keeps no points, lots or stored value (they moved to the
     /// survivor); its phone, card and referral keys lead to the survivor (`members::merge`).
     pub merged_into: Option<u64>,
+    /// Set when the member's personal data was erased (`storehub member erase`,
+    /// `privacy::subject`): phone, name, birthday and gender are empty, the lookup keys gone; the
+    /// record stays so sales and ledgers keep their member id, anonymised.
+    pub erased_at: Option<DateTime<Utc>>,
 }
 
 impl Record for Member {
-    const VERSION: u8 = 2;
+    const VERSION: u8 = 3;
     const NAME: &'static str = "member";
 
-    /// Version 1 had neither `registered_by` nor `merged_into`.
+    /// Version 1 had neither `registered_by` nor `merged_into`; version 2 no `erased_at`.
     fn upgrade(version: u8, bytes: &[u8]) -> Result<Self, crate::store::StoreError> {
         match version {
-            1 => codec::upgrade_by_appending(bytes, &(None::<String>, None::<u64>)),
+            1 => codec::upgrade_by_appending(bytes, &(None::<String>, None::<u64>, None::<DateTime<Utc>>)),
+            2 => codec::upgrade_by_appending(bytes, &(None::<DateTime<Utc>>,)),
             _ => Err(crate::store::StoreError::Corrupt(format!("member record has unknown version tag {version}"))),
         }
     }
@@ -257,6 +262,7 @@ impl std::fmt::Debug for Member {
             .field("birthday_reward_year", &self.birthday_reward_year)
             .field("registered_by", &self.registered_by)
             .field("merged_into", &self.merged_into)
+            .field("erased_at", &self.erased_at)
             .finish()
     }
 }
@@ -702,6 +708,7 @@ fn register_in_tx_by(
         birthday_reward_year: None,
         registered_by: by.map(str::to_string),
         merged_into: None,
+        erased_at: None,
     };
     let id_bytes = codec::u64_key(id);
     tx.put_raw::<MemberError>(TreeId::MemberKeys, &phone_key(&member.phone), &id_bytes)?;
@@ -727,26 +734,35 @@ fn register_in_tx_by(
         put_member(tx, &referrer)?;
     }
     put_member(tx, &member)?;
+    let source = match (by, new.channel) {
+        (Some(staff), _) => ConsentSource::new(staff, "registration"),
+        (None, Channel::MiniProgram) => ConsentSource::new("member", "mini_program"),
+        (None, _) => ConsentSource::new("system", "registration"),
+    };
+    record_consent_tx(tx, &member, &source)?;
     Ok(member)
 }
 
 /// Gives (`Some(true)`) or withdraws (`Some(false)`) consent to SMS and WeChat messages; `None`
 /// leaves one as it is. Giving consent already given keeps its original time.
+/// Recorded in the consent history as by `system` through `api` (a library caller).
 pub fn set_consent(
     store: &Store,
     member_id: u64,
     sms: Option<bool>,
     wechat: Option<bool>,
 ) -> Result<Member, CommitError<MemberError>> {
-    store.commit(|tx| set_consent_in_tx(tx, member_id, sms, wechat))
+    store.commit(|tx| set_consent_in_tx(tx, member_id, sms, wechat, &ConsentSource::new("system", "api")))
 }
 
-/// [`set_consent`] inside a caller's commit.
+/// [`set_consent`] inside a caller's commit; a change is kept in the member's consent history
+/// with `source` (who, through which channel).
 pub fn set_consent_in_tx(
     tx: &Tx,
     member_id: u64,
     sms: Option<bool>,
     wechat: Option<bool>,
+    source: &ConsentSource,
 ) -> Result<Member, TxError<MemberError>> {
     let mut m = member_tx(tx, member_id)?;
     let now = tx.now();
@@ -762,8 +778,61 @@ pub fn set_consent_in_tx(
         put_member(tx, &m)?;
         let data = ConsentChanged { member_id, sms: m.consent.sms.is_some(), wechat: m.consent.wechat.is_some() };
         tx.emit::<MemberError>(EVENT_CONSENT_CHANGED, Some(&member_id.to_string()), &data)?;
+        record_consent_tx(tx, &m, source)?;
     }
     Ok(m)
+}
+
+/// Who changed a member's consent and through which channel: `by` a staff id, `hq`, `cli`,
+/// `system`; `via` `registration`, `page`, `hq`, `api`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentSource {
+    pub by: String,
+    pub via: String,
+}
+
+impl ConsentSource {
+    pub fn new(by: &str, via: &str) -> ConsentSource {
+        ConsentSource { by: by.to_string(), via: via.to_string() }
+    }
+}
+
+/// One consent change: the state after it, when, by whom and through which channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentChange {
+    pub at: DateTime<Utc>,
+    pub sms: bool,
+    pub wechat: bool,
+    pub by: String,
+    pub via: String,
+}
+
+/// A member's consent history, oldest first (`TreeId::ConsentHistory`, key = member id): every
+/// consent state since registration. Holds no personal data beyond the member id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentHistory(pub Vec<ConsentChange>);
+
+impl Record for ConsentHistory {
+    const NAME: &'static str = "consent history";
+}
+
+/// Appends the member's current consent state to their history.
+pub fn record_consent_tx<E>(tx: &Tx, m: &Member, source: &ConsentSource) -> Result<(), TxError<E>> {
+    let key = codec::u64_key(m.id);
+    let mut h: ConsentHistory = tx.get(TreeId::ConsentHistory, &key)?.unwrap_or_default();
+    h.0.push(ConsentChange {
+        at: tx.now(),
+        sms: m.consent.sms.is_some(),
+        wechat: m.consent.wechat.is_some(),
+        by: source.by.clone(),
+        via: source.via.clone(),
+    });
+    tx.put(TreeId::ConsentHistory, &key, &h)
+}
+
+/// A member's consent history, oldest first (empty for members registered before it was kept).
+pub fn consent_history(store: &Store, member_id: u64) -> Result<Vec<ConsentChange>, StoreError> {
+    Ok(store.get::<ConsentHistory>(TreeId::ConsentHistory, &codec::u64_key(member_id))?.unwrap_or_default().0)
 }
 
 /// Changes profile fields. A new phone is checked like at registration, refused when another
@@ -1016,12 +1085,13 @@ pub fn edit(
     sms: Option<bool>,
     wechat: Option<bool>,
     rules: &LoyaltyRules,
+    by: &str,
 ) -> Result<Member, CommitError<MemberError>> {
     let today = rules.today(store.clock().now());
     let checked = check_profile_update(update, today).map_err(CommitError::Rejected)?;
     store.commit(|tx| {
         update_profile_in_tx(tx, member_id, &checked)?;
-        set_consent_in_tx(tx, member_id, sms, wechat)
+        set_consent_in_tx(tx, member_id, sms, wechat, &ConsentSource::new(by, "page"))
     })
 }
 

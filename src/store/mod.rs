@@ -192,10 +192,13 @@ pub enum TreeId {
     /// overrides, refunds without a receipt, member exports and erasures …). Append-only. See
     /// `audit`.
     Audit,
+    /// member id (u64 BE) → ConsentHistory: every consent change of the member (state after it,
+    /// time, by whom, channel). See `members::record_consent_tx`.
+    ConsentHistory,
 }
 
 impl TreeId {
-    pub const ALL: [TreeId; 53] = [
+    pub const ALL: [TreeId; 54] = [
         TreeId::Meta,
         TreeId::Products,
         TreeId::Barcodes,
@@ -249,6 +252,7 @@ impl TreeId {
         TreeId::StaffTargets,
         TreeId::CommissionRules,
         TreeId::Audit,
+        TreeId::ConsentHistory,
     ];
 
     /// Name of the sled tree (stable on disk; never rename).
@@ -307,6 +311,7 @@ impl TreeId {
             TreeId::StaffTargets => "staff_targets",
             TreeId::CommissionRules => "commission_rules",
             TreeId::Audit => "audit",
+            TreeId::ConsentHistory => "consent_history",
         }
     }
 

@@ -507,7 +507,10 @@ fn profile_update(lang: Lang, phone: Option<&str>, name: Option<&str>, gender: O
 async fn edit(state: &AppState, me: &Identity, id: u64, update: ProfileUpdate, sms: Option<bool>, wechat: Option<bool>) -> Result<Member, WebError> {
     let lang = me.lang;
     let who = me.staff.id.clone();
-    let m = state.blocking(move |store, ctx| Ok(members::edit(store, id, &update, sms, wechat, &ctx.loyalty).map_err(|e| member_error(lang, e)))).await??;
+    let by = who.clone();
+    let m = state.blocking(move |store, ctx| {
+        Ok(members::edit(store, id, &update, sms, wechat, &ctx.loyalty, &by).map_err(|e| member_error(lang, e)))
+    }).await??;
     tracing::info!(member = m.id, by = %who, "member edited on the web");
     Ok(m)
 }

@@ -164,7 +164,7 @@ pub fn apply(tx: &Tx, a: &Args, ctx: &Context) -> Result<Map<String, Value>, TxE
                 let update = ProfileUpdate { phone: None, name: m.name.clone(), gender: m.gender, birthday: m.birthday };
                 let checked = members::check_profile_update(&update, today).map_err(|e| TxError::Rejected(refuse(e)))?;
                 members::update_profile_in_tx(tx, id, &checked).map_err(|e| e.map_rejected(refuse))?;
-                let after = members::set_consent_in_tx(tx, id, m.consent_sms, m.consent_wechat).map_err(|e| e.map_rejected(refuse))?;
+                let after = members::set_consent_in_tx(tx, id, m.consent_sms, m.consent_wechat, &members::ConsentSource::new("hq", "hq")).map_err(|e| e.map_rejected(refuse))?;
                 (id, if after == before { "unchanged" } else { "updated" })
             }
         };
