@@ -1253,6 +1253,26 @@ enum MemberCmd {
         #[arg(long)]
         staff: String,
     },
+    /// Everything stored about a member, as JSON (PIPL access request): profile, consent
+    /// history, ledgers, coupons, sales, returns, messages, tickets, imported history,
+    /// campaigns. Audited.
+    Export {
+        /// The member: phone, card number, QR payload or member id.
+        query: String,
+        /// Staff id of who asks (needs the manage-members permission).
+        #[arg(long)]
+        staff: String,
+    },
+    /// Erase a member's personal data (PIPL deletion request): phone, name, birthday, lookup
+    /// keys, message and ticket texts. Sales and ledgers are kept, anonymised. Audited; HQ is
+    /// told with `storehub.member.erased`.
+    Erase {
+        /// The member: phone, card number, QR payload or member id.
+        query: String,
+        /// Staff id of who asks (needs the manage-members permission).
+        #[arg(long)]
+        staff: String,
+    },
     /// A member's preference profile (会员画像): preferred categories, price sensitivity,
     /// preferred weekday and hour, channel mix, average basket, visits, last purchase.
     Profile {
@@ -3229,6 +3249,8 @@ fn member_command(cli: &Cli, cmd: &MemberCmd) -> Result<(), Failure> {
             Request::MemberAdjust { query: query.clone(), points: *points, reason: reason.clone(), by: by.clone() }
         }
         MemberCmd::Merge { from, into, staff } => Request::MemberMerge { from: from.clone(), into: into.clone(), staff: staff.clone() },
+        MemberCmd::Export { query, staff } => Request::MemberExport { query: query.clone(), staff: staff.clone() },
+        MemberCmd::Erase { query, staff } => Request::MemberErase { query: query.clone(), staff: staff.clone() },
     };
     print_json(&request(cli, req)?.result)
 }

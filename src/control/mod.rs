@@ -277,6 +277,11 @@ pub enum Request {
     /// Merge member `from` into member `into` (each a phone, card number or member id) for staff
     /// `staff` (`members::merge`).
     MemberMerge { from: String, into: String, staff: String },
+    /// Everything stored about a member (phone, card number or member id), for staff `staff`
+    /// (`privacy::subject::export`, audited).
+    MemberExport { query: String, staff: String },
+    /// Erase a member's personal data for staff `staff` (`privacy::subject::erase`, audited).
+    MemberErase { query: String, staff: String },
     /// A member's preference profile, by phone, card number, QR payload or member id; with
     /// `rebuild`, derived again from the stored sales and returns first.
     MemberProfile { query: String, rebuild: bool },
@@ -400,6 +405,8 @@ impl Request {
             Request::SupplierTermsSet { .. } => "supplier_terms_set",
             Request::PolicyImport { .. } => "policy_import",
             Request::MemberMerge { .. } => "member_merge",
+            Request::MemberExport { .. } => "member_export",
+            Request::MemberErase { .. } => "member_erase",
             Request::MemberProfile { .. } => "member_profile",
             Request::MemberProfilesRebuild => "member_profiles_rebuild",
             Request::Report { .. } => "report",

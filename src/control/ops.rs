@@ -277,6 +277,16 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         req @ Request::MemberAddBy { .. } => member_request(store, ctx, req),
         Request::Performance { request } => super::performance::handle(store, ctx, request),
         Request::MemberMerge { from, into, staff } => member_merge(store, ctx, &from, &into, &staff),
+        Request::MemberExport { query, staff } => {
+            let id = resolve_member(store, &query, "nothing exported")?;
+            let out = crate::privacy::subject::export(store, &staff, id).map_err(|e| format!("{e}; nothing exported"))?;
+            Ok(Reply::json(out))
+        }
+        Request::MemberErase { query, staff } => {
+            let id = resolve_member(store, &query, "nothing erased")?;
+            let out = crate::privacy::subject::erase(store, &staff, id).map_err(|e| format!("{e}; nothing erased"))?;
+            Ok(Reply::json(out))
+        }
         req @ (Request::MemberProfile { .. } | Request::MemberProfilesRebuild | Request::Report { .. }) => profile_request(store, ctx, req),
         Request::Attendance { request } => super::attendance::handle(store, ctx, request),
         Request::Recommend { request } => super::recommend::handle(store, ctx, request),
@@ -328,6 +338,13 @@ fn profile_request(store: &Store, ctx: &Context, req: Request) -> Result<Reply, 
 }
 
 /// `storehub member merge A B --staff S`: members named by phone, card number or id.
+/// The member a phone, card number, QR payload or member id names.
+fn resolve_member(store: &Store, query: &str, outcome: &str) -> Result<u64, String> {
+    members::history::resolve_ref(store, query)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no member has phone, card or id {}; {outcome}", crate::domain::phone::mask(query)))
+}
+
 fn member_merge(store: &Store, ctx: &Context, from: &str, into: &str, staff: &str) -> Result<Reply, String> {
     let resolve = |what: &str, r: &str| -> Result<u64, String> {
         members::history::resolve_ref(store, r)

@@ -9,6 +9,7 @@
 //! refuses to open ([`crate::store::StoreError::PiiKeyMissing`]).
 
 pub mod seal_pass;
+pub mod subject;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::store::{Record, Store, StoreError, TreeId, Tx, TxError};
 
-const RECORD_PREFIX: &[u8] = b"cmd/";
+pub const RECORD_PREFIX: &[u8] = b"cmd/";
 /// Prefix of the held index.
 pub const HELD_PREFIX: &[u8] = b"held/";
 const NEXT_SEQ_KEY: &[u8] = b"next_seq";
