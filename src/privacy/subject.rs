@@ -130,6 +130,13 @@ pub fn collect(store: &Store, member_id: u64) -> Result<Option<MemberExport>, St
 /// members), with a `member_exported` audit entry.
 pub fn export(store: &Store, staff_id: &str, member_id: u64) -> Result<MemberExport, CommitError<SubjectError>> {
     crate::staff::authorize(store, staff_id, Action::ManageMembers).map_err(|e| e.map_rejected(SubjectError::Staff))?;
+    export_authorized(store, staff_id, member_id)
+}
+
+/// [`export`] for a caller that has checked the permission itself (the web's route guard, for
+/// a staff login or an API token); `actor` is recorded in the audit entry.
+pub fn export_authorized(store: &Store, actor: &str, member_id: u64) -> Result<MemberExport, CommitError<SubjectError>> {
+    let staff_id = actor;
     let out = collect(store, member_id)?.ok_or(CommitError::Rejected(SubjectError::NoMember(member_id)))?;
     let detail = format!(
         "{} sales, {} points entries, {} stored-value entries, {} messages, {} tickets",
@@ -161,6 +168,16 @@ pub const ERASED_TEXT: &str = "(erased)";
 /// Erases a member's personal data for `staff_id` (allowed to manage members), in one commit
 /// with its audit entry and `storehub.member.erased`.
 pub fn erase(store: &Store, staff_id: &str, member_id: u64) -> Result<ErasureSummary, CommitError<SubjectError>> {
+    erase_as(store, staff_id, member_id, true)
+}
+
+/// [`erase`] for a caller that has checked the permission itself (the web's route guard);
+/// `actor` is recorded in the audit entry.
+pub fn erase_authorized(store: &Store, actor: &str, member_id: u64) -> Result<ErasureSummary, CommitError<SubjectError>> {
+    erase_as(store, actor, member_id, false)
+}
+
+fn erase_as(store: &Store, staff_id: &str, member_id: u64, check: bool) -> Result<ErasureSummary, CommitError<SubjectError>> {
     // Read outside the commit (prefix scans), written inside it; the commit re-reads the member.
     let message_ids: Vec<u64> =
         members::messages::list(store, &members::messages::MessageFilter { member_id: Some(member_id), ..Default::default() })?
@@ -188,7 +205,9 @@ pub fn erase(store: &Store, staff_id: &str, member_id: u64) -> Result<ErasureSum
         }
     }
     store.commit(|tx| {
-        crate::staff::authorize_in_tx::<SubjectError>(tx, staff_id, Action::ManageMembers)?;
+        if check {
+            crate::staff::authorize_in_tx::<SubjectError>(tx, staff_id, Action::ManageMembers)?;
+        }
         let key = codec::u64_key(member_id);
         let mut m: Member = tx.get(TreeId::Members, &key)?.ok_or(TxError::Rejected(SubjectError::NoMember(member_id)))?;
         if m.erased_at.is_some() {

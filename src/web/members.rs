@@ -628,6 +628,7 @@ async fn profile_page(State(state): State<AppState>, Extension(me): Extension<Id
             let sales = crate::checkout::sale::member_sales(store, id, PURCHASES_SHOWN, PURCHASES_SCANNED)?;
             let coupons = coupons::member_coupons(store, id, true)?;
             let tickets = super::tickets::member_rows(store, id, store.clock().now())?;
+            let consents = members::consent_history(store, id)?;
             let mut names: HashMap<String, String> = HashMap::new();
             for c in &coupons {
                 if !names.contains_key(&c.template_id) {
@@ -635,10 +636,10 @@ async fn profile_page(State(state): State<AppState>, Extension(me): Extension<Id
                     names.insert(c.template_id.clone(), t.map(|t| lang.pick(&t.name_zh, if t.name_en.is_empty() { &t.name_zh } else { &t.name_en }).to_string()).unwrap_or_default());
                 }
             }
-            Ok((today, m, points, sv, sales, coupons, names, tickets))
+            Ok((today, m, points, sv, sales, coupons, names, tickets, consents))
         })
         .await?;
-    let (today, m, (points, points_total), (sv, sv_total), (sales, sales_truncated), coupons, names, tickets) = data;
+    let (today, m, (points, points_total), (sv, sv_total), (sales, sales_truncated), coupons, names, tickets, consents) = data;
     let preference_profile = super::member_profile::load(&state, lang, id).await?;
     let suggestions = super::recommend::for_member(&state, lang, m.id).await?;
     let tz = state.ctx.tz;
@@ -806,6 +807,7 @@ async fn profile_page(State(state): State<AppState>, Extension(me): Extension<Id
             }
         }
         (super::member_merge::section(&me, &m))
+        (super::member_privacy::section(&me, &m, &consents))
         section.card {
             h2 { (lang.pick("优惠券", "Coupons")) }
             h3 { (lang.pick("可用", "Usable")) }

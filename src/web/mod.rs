@@ -26,6 +26,7 @@ pub mod healthz;
 pub mod i18n;
 pub mod members;
 pub mod member_merge;
+pub mod member_privacy;
 pub mod member_profile;
 pub mod messages;
 pub mod metrics;

@@ -135,6 +135,7 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(super::reports::routes());
     t.extend(super::members::routes());
     t.extend(super::member_merge::routes());
+    t.extend(super::member_privacy::routes());
     t.extend(super::catalog::routes());
     t.extend(super::stock::routes());
     t.extend(super::devices::routes());
