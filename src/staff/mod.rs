@@ -25,6 +25,7 @@ use crate::config::Id;
 use crate::domain::staff::{
     allows, check_password, check_pin, Action, CredentialError, LockoutPolicy, LockoutState, Role,
 };
+use crate::audit::{self, AuditAction};
 use crate::store::{CommitError, Record, Store, StoreError, TreeId, Tx, TxError};
 
 pub use shift::{
@@ -344,6 +345,18 @@ pub fn create_staff(
     pin: Option<&str>,
     cost: &HashCost,
 ) -> Result<StaffInfo, CommitError<StaffError>> {
+    create_staff_by(store, new, password, pin, cost, "cli")
+}
+
+/// [`create_staff`] done by `by` (a staff id, `cli`, `hq`), recorded in the audit log.
+pub fn create_staff_by(
+    store: &Store,
+    new: &NewStaff,
+    password: &str,
+    pin: Option<&str>,
+    cost: &HashCost,
+    by: &str,
+) -> Result<StaffInfo, CommitError<StaffError>> {
     let name = check_new_staff(new).map_err(CommitError::Rejected)?;
     check_password(password).map_err(|e| CommitError::Rejected(e.into()))?;
     if let Some(pin) = pin {
@@ -375,6 +388,7 @@ pub fn create_staff(
         tx.put(TreeId::Staff, account.id.as_bytes(), &account)?;
         let info = account.info();
         tx.emit(EVENT_STAFF_CREATED, Some(&account.id), &info)?;
+        audit::record_tx(tx, by, AuditAction::StaffCreated, Some(&account.id), &format!("role {}", role_name(account.role)))?;
         Ok(info)
     })
 }
@@ -403,18 +417,31 @@ fn update(
 
 /// Sets a new password. Failures and a lock stay as they are ([`unlock`] clears them).
 pub fn set_password(store: &Store, id: &str, password: &str, cost: &HashCost) -> Result<StaffInfo, CommitError<StaffError>> {
+    set_password_by(store, id, password, cost, "cli")
+}
+
+/// [`set_password`] done by `by`; a reset by someone other than the account's owner is audited.
+pub fn set_password_by(store: &Store, id: &str, password: &str, cost: &HashCost, by: &str) -> Result<StaffInfo, CommitError<StaffError>> {
     check_password(password).map_err(|e| CommitError::Rejected(e.into()))?;
     existing(store, id)?;
     let hash = hash_secret(password, cost, "password").map_err(CommitError::Rejected)?;
     update(store, id, |tx, account| {
         account.password_hash = hash;
         tx.emit(EVENT_STAFF_PASSWORD_CHANGED, Some(id), &IdOnly { id })?;
+        if by != id {
+            audit::record_tx(tx, by, AuditAction::StaffCredentialReset, Some(id), "password")?;
+        }
         Ok(())
     })
 }
 
 /// Sets a PIN, or clears it with `None` (the account then logs in by password only).
 pub fn set_pin(store: &Store, id: &str, pin: Option<&str>, cost: &HashCost) -> Result<StaffInfo, CommitError<StaffError>> {
+    set_pin_by(store, id, pin, cost, "cli")
+}
+
+/// [`set_pin`] done by `by`; a reset by someone other than the account's owner is audited.
+pub fn set_pin_by(store: &Store, id: &str, pin: Option<&str>, cost: &HashCost, by: &str) -> Result<StaffInfo, CommitError<StaffError>> {
     if let Some(pin) = pin {
         check_pin(pin).map_err(|e| CommitError::Rejected(e.into()))?;
     }
@@ -426,16 +453,25 @@ pub fn set_pin(store: &Store, id: &str, pin: Option<&str>, cost: &HashCost) -> R
     update(store, id, |tx, account| {
         account.pin_hash = hash;
         tx.emit(EVENT_STAFF_PIN_CHANGED, Some(id), &PinChanged { id, has_pin: account.pin_hash.is_some() })?;
+        if by != id {
+            audit::record_tx(tx, by, AuditAction::StaffCredentialReset, Some(id), if account.pin_hash.is_some() { "pin" } else { "pin cleared" })?;
+        }
         Ok(())
     })
 }
 
 /// Gives an account another role (and with it another set of permissions).
 pub fn set_role(store: &Store, id: &str, role: Role) -> Result<StaffInfo, CommitError<StaffError>> {
+    set_role_by(store, id, role, "cli")
+}
+
+/// [`set_role`] done by `by`, audited.
+pub fn set_role_by(store: &Store, id: &str, role: Role, by: &str) -> Result<StaffInfo, CommitError<StaffError>> {
     update(store, id, |tx, account| {
         if account.role != role {
             let from = std::mem::replace(&mut account.role, role);
             tx.emit(EVENT_STAFF_ROLE_CHANGED, Some(id), &RoleChanged { id: id.to_string(), from, to: role })?;
+            audit::record_tx(tx, by, AuditAction::StaffRoleChanged, Some(id), &format!("{} → {}", role_name(from), role_name(role)))?;
         }
         Ok(())
     })
@@ -444,10 +480,16 @@ pub fn set_role(store: &Store, id: &str, role: Role) -> Result<StaffInfo, Commit
 /// Stops an account from logging in or being named on shifts. It stays stored (shifts and
 /// sales keep naming it).
 pub fn deactivate(store: &Store, id: &str) -> Result<StaffInfo, CommitError<StaffError>> {
+    deactivate_by(store, id, "cli")
+}
+
+/// [`deactivate`] done by `by`, audited.
+pub fn deactivate_by(store: &Store, id: &str, by: &str) -> Result<StaffInfo, CommitError<StaffError>> {
     update(store, id, |tx, account| {
         if account.active {
             account.active = false;
             tx.emit(EVENT_STAFF_DEACTIVATED, Some(id), &IdOnly { id })?;
+            audit::record_tx(tx, by, AuditAction::StaffDeactivated, Some(id), "")?;
         }
         Ok(())
     })
@@ -455,13 +497,24 @@ pub fn deactivate(store: &Store, id: &str) -> Result<StaffInfo, CommitError<Staf
 
 /// Clears failed attempts and any lock.
 pub fn unlock(store: &Store, id: &str) -> Result<StaffInfo, CommitError<StaffError>> {
+    unlock_by(store, id, "cli")
+}
+
+/// [`unlock`] done by `by`, audited.
+pub fn unlock_by(store: &Store, id: &str, by: &str) -> Result<StaffInfo, CommitError<StaffError>> {
     update(store, id, |tx, account| {
         if account.failures != 0 || account.locked_until.is_some() {
             account.set_lockout(LockoutState::default());
             tx.emit(EVENT_STAFF_UNLOCKED, Some(id), &IdOnly { id })?;
+            audit::record_tx(tx, by, AuditAction::StaffUnlocked, Some(id), "")?;
         }
         Ok(())
     })
+}
+
+/// The role's name in audit details.
+fn role_name(role: Role) -> String {
+    serde_json::to_value(role).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| format!("{role:?}"))
 }
 
 /// What may be shown of an account at `now`: a lock that ran out is not shown.

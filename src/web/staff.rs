@@ -336,7 +336,8 @@ where
 }
 
 async fn create(state: &AppState, me: &Identity, id: String, name: String, role: Role, password: String, pin: Option<String>) -> Result<StaffInfo, WebError> {
-    let info = run_staff(state, me.lang, move |store, cost| staff::create_staff(store, &NewStaff { id, name, role }, &password, pin.as_deref(), cost)).await?;
+    let by = me.staff.id.clone();
+    let info = run_staff(state, me.lang, move |store, cost| staff::create_staff_by(store, &NewStaff { id, name, role }, &password, pin.as_deref(), cost, &by)).await?;
     tracing::info!(staff = %info.id, role = info.role.as_str(), by = %me.staff.id, "staff account created on the web");
     Ok(info)
 }
@@ -344,27 +345,31 @@ async fn create(state: &AppState, me: &Identity, id: String, name: String, role:
 async fn set_role(state: &AppState, me: &Identity, id: String, role: Role) -> Result<StaffInfo, WebError> {
     not_self(me, &id)?;
     let id2 = id.clone();
-    let info = run_staff(state, me.lang, move |store, _| staff::set_role(store, &id2, role)).await?;
+    let by = me.staff.id.clone();
+    let info = run_staff(state, me.lang, move |store, _| staff::set_role_by(store, &id2, role, &by)).await?;
     end_sessions(state, me, &id, "role");
     Ok(info)
 }
 
 async fn set_password(state: &AppState, me: &Identity, id: String, password: String) -> Result<StaffInfo, WebError> {
     let id2 = id.clone();
-    let info = run_staff(state, me.lang, move |store, cost| staff::set_password(store, &id2, &password, cost)).await?;
+    let by = me.staff.id.clone();
+    let info = run_staff(state, me.lang, move |store, cost| staff::set_password_by(store, &id2, &password, cost, &by)).await?;
     end_sessions(state, me, &id, "password");
     Ok(info)
 }
 
 async fn set_pin(state: &AppState, me: &Identity, id: String, pin: Option<String>) -> Result<StaffInfo, WebError> {
     let id2 = id.clone();
-    let info = run_staff(state, me.lang, move |store, cost| staff::set_pin(store, &id2, pin.as_deref(), cost)).await?;
+    let by = me.staff.id.clone();
+    let info = run_staff(state, me.lang, move |store, cost| staff::set_pin_by(store, &id2, pin.as_deref(), cost, &by)).await?;
     tracing::info!(staff = %id, by = %me.staff.id, has_pin = info.has_pin, "staff PIN changed on the web");
     Ok(info)
 }
 
 async fn unlock(state: &AppState, me: &Identity, id: String) -> Result<StaffInfo, WebError> {
-    let info = run_staff(state, me.lang, move |store, _| staff::unlock(store, &id)).await?;
+    let by = me.staff.id.clone();
+    let info = run_staff(state, me.lang, move |store, _| staff::unlock_by(store, &id, &by)).await?;
     tracing::info!(staff = %info.id, by = %me.staff.id, "staff account unlocked on the web");
     Ok(info)
 }
@@ -372,7 +377,8 @@ async fn unlock(state: &AppState, me: &Identity, id: String) -> Result<StaffInfo
 async fn deactivate(state: &AppState, me: &Identity, id: String) -> Result<StaffInfo, WebError> {
     not_self(me, &id)?;
     let id2 = id.clone();
-    let info = run_staff(state, me.lang, move |store, _| staff::deactivate(store, &id2)).await?;
+    let by = me.staff.id.clone();
+    let info = run_staff(state, me.lang, move |store, _| staff::deactivate_by(store, &id2, &by)).await?;
     end_sessions(state, me, &id, "deactivated");
     Ok(info)
 }
