@@ -287,6 +287,10 @@ fn return_tx(tx: &Tx, req: &ReturnRequest, loyalty: &crate::members::LoyaltyRule
     };
     tx.put(TreeId::Returns, &codec::u64_key(id), &ret)?;
     tx.emit(EVENT_SALE_RETURNED, Some(&ret.lane), &ret)?;
+    if ret.sale_id.is_none() {
+        let detail = format!("return {id} at {}: {} items, {} fen cash", ret.lane, ret.lines.len(), ret.refund_fen);
+        crate::audit::record_tx(tx, &req.by, crate::audit::AuditAction::RefundWithoutReceipt, Some(&id.to_string()), &detail)?;
+    }
     Ok(ret)
 }
 
