@@ -117,6 +117,18 @@ enum Command {
     /// API tokens for HQ's tools on /api/v1 (`Authorization: Bearer TOKEN`).
     #[command(subcommand)]
     Token(TokenCmd),
+    /// The audit log of privileged actions, newest first (docs/privacy.md "Audit log").
+    Audit {
+        /// Only this action, e.g. member_erased, staff_created, refund_without_receipt.
+        #[arg(long)]
+        action: Option<String>,
+        /// Only entries about this id (staff id, member id, return id).
+        #[arg(long)]
+        subject: Option<String>,
+        /// At most this many (default 100, at most 1000).
+        #[arg(long)]
+        limit: Option<usize>,
+    },
     /// Members' personal data at rest: the PII key (docs/privacy.md).
     #[command(subcommand)]
     Privacy(PrivacyCmd),
@@ -2796,6 +2808,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             print_json(&request(&cli, req)?.result)
         }
         Command::Privacy(cmd) => privacy_command(&cli, cmd),
+        Command::Audit { action, subject, limit } => {
+            print_json(&request(&cli, Request::AuditList { action: action.clone(), subject: subject.clone(), limit: *limit })?.result)
+        }
         Command::Lane(cmd) => lane_command(&cli, cmd),
         Command::Search { query, limit } => print_json(&request(&cli, Request::ProductSearch { query: query.clone(), limit: *limit })?.result),
         Command::Return(args) => return_command(&cli, args),

@@ -282,6 +282,8 @@ pub enum Request {
     MemberExport { query: String, staff: String },
     /// Erase a member's personal data for staff `staff` (`privacy::subject::erase`, audited).
     MemberErase { query: String, staff: String },
+    /// Audit entries, newest first (`audit::list`); `action` by its snake_case name.
+    AuditList { action: Option<String>, subject: Option<String>, limit: Option<usize> },
     /// A member's preference profile, by phone, card number, QR payload or member id; with
     /// `rebuild`, derived again from the stored sales and returns first.
     MemberProfile { query: String, rebuild: bool },
@@ -407,6 +409,7 @@ impl Request {
             Request::MemberMerge { .. } => "member_merge",
             Request::MemberExport { .. } => "member_export",
             Request::MemberErase { .. } => "member_erase",
+            Request::AuditList { .. } => "audit_list",
             Request::MemberProfile { .. } => "member_profile",
             Request::MemberProfilesRebuild => "member_profiles_rebuild",
             Request::Report { .. } => "report",

@@ -282,6 +282,17 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
             let out = crate::privacy::subject::export(store, &staff, id).map_err(|e| format!("{e}; nothing exported"))?;
             Ok(Reply::json(out))
         }
+        Request::AuditList { action, subject, limit } => {
+            let action = match action.as_deref() {
+                None => None,
+                Some(a) => Some(crate::audit::AuditAction::parse(a).ok_or_else(|| {
+                    let names: Vec<&str> = crate::audit::AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+                    format!("--action {a:?}: no such action; one of {}", names.join(", "))
+                })?),
+            };
+            let f = crate::audit::AuditFilter { action, subject, before: None, limit };
+            Ok(Reply::json(crate::audit::list(store, &f).map_err(|e| e.to_string())?))
+        }
         Request::MemberErase { query, staff } => {
             let id = resolve_member(store, &query, "nothing erased")?;
             let out = crate::privacy::subject::erase(store, &staff, id).map_err(|e| format!("{e}; nothing erased"))?;

@@ -12,6 +12,7 @@
 
 pub mod analytics;
 pub mod assets;
+pub mod audit;
 pub mod attendance;
 pub mod auth;
 pub mod campaigns;

@@ -136,6 +136,7 @@ pub fn table() -> Vec<RouteDef> {
     t.extend(super::members::routes());
     t.extend(super::member_merge::routes());
     t.extend(super::member_privacy::routes());
+    t.extend(super::audit::routes());
     t.extend(super::catalog::routes());
     t.extend(super::stock::routes());
     t.extend(super::devices::routes());
