@@ -1,6 +1,7 @@
 //! The audit log on the LAN (`audit`): the page `/system/audit` with filters (action, subject)
 //! and paging, and `GET /api/v1/audit` for HQ's tools, for roles allowed `ManageStaff`
-//! (managers and admins). Read-only: entries are written by the actions they record.
+//! (admins: managers are the ones most entries are about). Read-only: entries are written by
+//! the actions they record.
 
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
