@@ -22,4 +22,5 @@ pub mod reports;
 pub mod staff;
 pub mod store;
 pub mod verify;
+pub mod watchdog;
 pub mod web;
