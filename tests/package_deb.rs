@@ -108,8 +108,16 @@ fn the_deb_installs_upgrades_with_a_backup_and_purges_keeping_data() {
     assert!(installed.contains("not started") || installed.contains("systemd is not running"), "{installed}");
     let version = must("/usr/bin/storehub", &["version"]);
     assert!(version.starts_with(&format!("storehub {}\n", env!("CARGO_PKG_VERSION"))), "{version}");
+    // Exit 0, and no remark but, before systemd 254, the two keys of the backoff drop-in it
+    // does not know yet (systemd/storehub.service.d/10-restart-backoff.conf says why).
     let verify = must("systemd-analyze", &["verify", "/lib/systemd/system/storehub.service"]);
-    assert!(!verify.contains("storehub.service"), "systemd-analyze verify had remarks about the unit:\n{verify}");
+    let systemd: u32 = must("systemctl", &["--version"]).split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("systemd version");
+    let remarks: Vec<&str> = verify
+        .lines()
+        .filter(|l| !(systemd < 254 && l.contains("10-restart-backoff.conf") && (l.contains("Unknown key 'RestartSteps'") || l.contains("Unknown key 'RestartMaxDelaySec'"))))
+        .filter(|l| l.contains("storehub"))
+        .collect();
+    assert!(remarks.is_empty(), "systemd-analyze verify (systemd {systemd}) had remarks about the unit:\n{verify}");
     for f in ["/lib/udev/rules.d/99-storehub.rules", "/etc/storehub/storehub.example.toml", "/lib/systemd/system/storehub.service.d/10-restart-backoff.conf", "/usr/share/doc/storehub/packaging.md"] {
         assert!(Path::new(f).is_file(), "{f} not installed");
     }
