@@ -143,3 +143,30 @@ fn rollback_puts_the_pre_upgrade_backup_back_and_audits_it() {
     assert_eq!((entries[0].actor.as_str(), entries[0].subject.as_deref()), ("cli", Some("pre-upgrade-0.1.0-1-20261126T080000Z.backup")));
     assert!(entries[0].detail.starts_with("restored 3914 entries, schema 2, made "), "{}", entries[0].detail);
 }
+
+#[test]
+fn the_daemon_refuses_a_database_of_a_newer_schema_with_exit_78() {
+    // A box rolled back to this build without its database: the database says schema
+    // SCHEMA_VERSION + 1. `storehub run` must not touch it and must exit 78 (EX_CONFIG), which
+    // storehub.service does not restart (RestartPreventExitStatus=78).
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let data = tmp.path().join("data");
+    restore_fixture(&data);
+    {
+        let db = open_raw_sled(&db_path(&data));
+        db.open_tree("meta").unwrap().insert(b"schema_version", codec::encode(&SchemaVersion(SCHEMA_VERSION + 1)).unwrap()).unwrap();
+        db.flush().unwrap();
+    }
+    let before = read_trees(&data);
+    let cfg = common::hub::config(tmp.path(), "enabled = false", "");
+    let d = data.to_str().unwrap();
+    let run = storehub_cmd(&["--config", cfg.to_str().unwrap(), "--data-dir", d, "run", "--listen", "127.0.0.1:0"]);
+    assert_eq!(run.status.code(), Some(78), "{}", stderr(&run));
+    let want = format!(
+        "storehub: database in {d} has schema version {}, newer than this build's {SCHEMA_VERSION}; install a newer storehub or restore a backup made by this version",
+        SCHEMA_VERSION + 1
+    );
+    assert!(stderr(&run).lines().any(|l| l == want), "expected the line {want:?} in:\n{}", stderr(&run));
+    assert_eq!(schema_of(&data), SCHEMA_VERSION + 1);
+    assert_eq!(read_trees(&data), before, "the refused database was changed");
+}
