@@ -100,7 +100,7 @@ pub struct Rolled {
     pub backup: PathBuf,
     pub entries: u64,
     pub schema_version: u32,
-    /// Whether the service was stopped for it (and started again).
+    /// Whether the service was started after it (it ran before, or it is enabled).
     pub restarted_service: bool,
 }
 
@@ -110,7 +110,11 @@ pub struct Rolled {
 /// `storehub` user when run as root on a box).
 pub fn rollback(opts: StoreOptions, backup: &Path, socket: &Path) -> anyhow::Result<Rolled> {
     use anyhow::{anyhow, Context};
-    let service_was_active = systemd_runs() && Command::new("systemctl").args(["is-active", "--quiet", "storehub.service"]).status().is_ok_and(|s| s.success());
+    let systemctl_says = |what: &str| Command::new("systemctl").args([what, "--quiet", "storehub.service"]).status().is_ok_and(|s| s.success());
+    let service_was_active = systemd_runs() && systemctl_says("is-active");
+    // Started after when it ran before, or when it is enabled: after `--package`, the older
+    // package's postinst may have restarted it onto the newer database, where it exits 78.
+    let start_after = systemd_runs() && (service_was_active || systemctl_says("is-enabled"));
     if service_was_active {
         let stopped = Command::new("systemctl").args(["stop", "storehub.service"]).status().context("running systemctl stop storehub")?;
         if !stopped.success() {
@@ -131,13 +135,13 @@ pub fn rollback(opts: StoreOptions, backup: &Path, socket: &Path) -> anyhow::Res
         store.flush().context("flushing the restored database")?;
     }
     give_to_owner(&data_dir).with_context(|| format!("giving {} back to its owner", data_dir.display()))?;
-    if service_was_active {
+    if start_after {
         let started = Command::new("systemctl").args(["start", "storehub.service"]).status().context("running systemctl start storehub")?;
         if !started.success() {
             return Err(anyhow!("restored, but systemctl start storehub failed ({started}); see `systemctl status storehub` and `journalctl -u storehub`"));
         }
     }
-    Ok(Rolled { backup: backup.to_path_buf(), entries: summary.entries, schema_version: summary.schema_version, restarted_service: service_was_active })
+    Ok(Rolled { backup: backup.to_path_buf(), entries: summary.entries, schema_version: summary.schema_version, restarted_service: start_after })
 }
 
 /// Every file below `dir` gets `dir`'s owner and group (a root shell restoring for the

@@ -107,10 +107,11 @@ fn keep_alives_flow_while_healthy_and_stop_when_commits_meet_a_full_disk() {
 
     let first = wait_for(&notify, "READY=1", Duration::from_secs(60));
     assert!(first.iter().all(|m| !m.contains("WATCHDOG=1")), "a keep-alive before READY=1: {first:?}");
-    // In 3 s at one per 500 ms: 6 keep-alives, give or take the first tick; at least 4.
+    // In 3 s at one per 500 ms: 6 keep-alives, give or take the first tick. At least 3, so that
+    // a probe slowed past its 250 ms bound by a loaded test machine does not fail the test.
     let healthy = messages_within(&notify, Duration::from_secs(3));
     let fed = healthy.iter().filter(|m| m.as_str() == "WATCHDOG=1").count();
-    assert!(fed >= 4, "expected a keep-alive every 500 ms while healthy; saw {healthy:?}");
+    assert!(fed >= 3, "expected a keep-alive every 500 ms while healthy; saw {healthy:?}");
     assert!(matches!(client::try_call(&data.join("control.sock"), &Request::Status), client::Attempt::Answered(Ok(_))));
 
     // Fill the filesystem to the last byte, then import catalogs through the daemon until a
@@ -131,12 +132,15 @@ fn keep_alives_flow_while_healthy_and_stop_when_commits_meet_a_full_disk() {
         std::fs::write(&file, csv).expect("csv");
         let _ = common::hub::cli(&cfg, &data, &["import", "catalog", file.to_str().unwrap()]);
         status.extend(messages_within(&notify, Duration::from_millis(600)));
-        if status.iter().any(|m| m.starts_with("STATUS=unhealthy")) {
+        if status.iter().any(|m| m.starts_with("STATUS=unhealthy: the database refuses writes")) {
             break;
         }
     }
-    let why = status.iter().find(|m| m.starts_with("STATUS=unhealthy")).unwrap_or_else(|| panic!("100 imports onto a full disk and the watchdog still fed; saw {status:?}"));
-    assert!(why.contains("the database refuses writes") && why.contains("No space left on device"), "{why}");
+    let why = status
+        .iter()
+        .find(|m| m.starts_with("STATUS=unhealthy: the database refuses writes"))
+        .unwrap_or_else(|| panic!("100 imports onto a full disk and the watchdog never said the database refuses writes; saw {status:?}"));
+    assert!(why.contains("No space left on device"), "{why}");
 
     // Now silence: 3 s without one keep-alive (systemd would kill it after WatchdogSec=1 s).
     let after = messages_within(&notify, Duration::from_secs(3));
