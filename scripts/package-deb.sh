@@ -80,15 +80,19 @@ elif [[ -n "$target" ]]; then
     if ! command -v "$strip_tool" >/dev/null 2>&1; then
         say "$strip_tool not found: packaging $target's binary unstripped (apt-get install binutils-${strip_tool%-strip} to strip it)"
         args+=(--no-strip)
+    else
+        args+=(--strip)
     fi
 else
     bin="$target_dir/release/storehub"
     if ((build)); then
-        say "building the release binary (cargo build --release; ~9 minutes from scratch on 2 cores)"
+        say "building the release binary (cargo build --release; from scratch it took 45 min on the shared 2-core build machine, 14 min of CPU)"
         cargo build --locked --release --bin storehub >&2
     fi
     [[ -x "$bin" ]] || die "$bin does not exist: build it with cargo build --release (or leave out --no-build)"
-    args+=(--no-build)
+    # [profile.release] keeps line tables (debug = 1) for backtraces in development; the box
+    # gets the stripped binary (cargo-deb would otherwise ship the ~200 MB unstripped one).
+    args+=(--no-build --strip)
 fi
 
 say "packaging $bin (cargo deb ${args[*]})"
