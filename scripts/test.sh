@@ -11,7 +11,9 @@
 # loopback port), Chromium with chromedriver and a small CJK font (the browser tests drive it
 # headless and save screenshots) and fuse3 (the power-cut test
 # mounts its own FUSE filesystem; it needs /dev/fuse, and fusermount3 when not run as root;
-# tests/web_metrics.rs mounts a 64 MiB tmpfs, which needs root);
+# tests/web_metrics.rs and tests/watchdog.rs mount a 64 MiB tmpfs, which needs root), dpkg-dev
+# and cargo-deb (cargo install --locked, ~1 minute once) for tests/package_deb.rs, which installs
+# the .deb on this machine as root and purges it again;
 # scripts/build-firmware.sh adds Debian's Rust for the RP2040 (rustc-web, cargo-web, rust-web-src)
 # and lld.
 #
@@ -41,10 +43,13 @@ TEST_PACKAGES=(
     chromium-driver   # chromedriver: the WebDriver server the browser tests drive chromium through
     fonts-wqy-microhei # a small CJK font, so the screenshots of zh-CN pages are readable
     fuse3             # fusermount3: mounts the power-cut test's FUSE filesystem when not root
+    dpkg-dev          # cargo-deb's $auto dependencies, for tests/package_deb.rs
 )
 
 ensure_apt_packages "${TEST_PACKAGES[@]}"
 ensure_cargo
+# tests/package_deb.rs builds the .deb with it (scripts/package-deb.sh pins the same version).
+ensure_cargo_tool cargo-deb 3.8.0
 
 say "testing the firmware wire protocol (firmware/)"
 cargo test --manifest-path firmware/Cargo.toml

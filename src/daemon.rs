@@ -1,5 +1,6 @@
 //! The long-running process behind `storehub run` and `storehub demo`: opens the store, serves
-//! the control socket, tells systemd it is ready and keeps its watchdog fed, and shuts down
+//! the control socket, tells systemd it is ready and keeps its watchdog fed while healthy
+//! (`crate::watchdog`), and shuts down
 //! cleanly on SIGTERM / Ctrl-C. The cloud relay runs on its runtime and stops first at shutdown
 //! (it publishes `offline` and records what the broker acknowledged). Later parts (web) start
 //! here too.
@@ -71,15 +72,8 @@ pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>, 
     let release = tokio::spawn(release_held_messages(Arc::clone(&store)));
 
     notify_systemd("READY=1\nSTATUS=serving");
-    let watchdog = watchdog_interval().map(|every| {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            loop {
-                tick.tick().await;
-                notify_systemd("WATCHDOG=1");
-            }
-        })
-    });
+    // Keep-alives only while healthy (crate::watchdog): a hung or write-failing hub is restarted.
+    let watchdog = watchdog_interval().map(|every| tokio::spawn(crate::watchdog::keep_alive(Arc::clone(&store), every, notify_systemd)));
 
     let snapshotter = snapshots.map(|cfg| {
         let store = Arc::clone(&store);

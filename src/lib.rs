@@ -22,5 +22,7 @@ pub mod promotions;
 pub mod reports;
 pub mod staff;
 pub mod store;
+pub mod upgrade;
 pub mod verify;
+pub mod watchdog;
 pub mod web;

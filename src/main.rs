@@ -225,6 +225,20 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Put back the database as it was before the last package upgrade: the newest pre-upgrade
+    /// backup (DATA_DIR/upgrades/) of the installed package's version, or of the version in
+    /// --package OLD.deb after installing it. Stops and starts the service when systemd runs it.
+    Rollback {
+        /// Install this (older) storehub .deb first with dpkg, then restore its version's backup.
+        #[arg(long, value_name = "OLD.deb", conflicts_with = "for_version")]
+        package: Option<PathBuf>,
+        /// Restore this backup file instead of choosing one.
+        #[arg(long, value_name = "FILE")]
+        backup: Option<PathBuf>,
+        /// Choose the newest backup of this package version instead of the installed one.
+        #[arg(long, value_name = "VERSION")]
+        for_version: Option<String>,
+    },
     /// Check the invariants: on-hand = Σ moves, outbox sequence contiguous, every journal record
     /// applied. Exits 1 naming each violation.
     Verify,
@@ -2972,6 +2986,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             );
             Ok(())
         }
+        Command::Rollback { package, backup, for_version } => rollback(&cli, package.as_deref(), backup.as_deref(), for_version.as_deref()),
         Command::Bench { products, seconds, dir, journal_mb, only, lines } => {
             let dir = match dir.clone().or_else(|| cli.data_dir.clone()) {
                 Some(d) => d,
@@ -3005,6 +3020,68 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Snapshot => print_json(&request(&cli, Request::Snapshot)?.result),
         Command::Recover { dry_run } => recover(&cli, *dry_run),
     }
+}
+
+/// `storehub rollback` (storehub::upgrade). With --package, dpkg installs the older package
+/// first and its binary (now /usr/bin/storehub) does the restore, so the restored database is
+/// opened and audited by the version that wrote it, never migrated by this newer one.
+fn rollback(cli: &Cli, package: Option<&Path>, backup: Option<&Path>, for_version: Option<&str>) -> Result<(), Failure> {
+    use storehub::upgrade;
+    if let Some(deb) = package {
+        let fields = std::process::Command::new("dpkg-deb").args(["-f", &deb.display().to_string(), "Package", "Version"]).output().with_context(|| format!("cannot run dpkg-deb on {}", deb.display()))?;
+        let text = String::from_utf8_lossy(&fields.stdout).into_owned();
+        let version = text.lines().find_map(|l| l.strip_prefix("Version: ")).map(str::to_string);
+        let (Some(version), true) = (version, fields.status.success() && text.contains("Package: storehub")) else {
+            return Err(anyhow!("{} is not a storehub .deb ({}); give the package of the version to go back to", deb.display(), String::from_utf8_lossy(&fields.stderr).trim()).into());
+        };
+        eprintln!("installing {} (storehub {version}) with dpkg", deb.display());
+        let installed = std::process::Command::new("dpkg").arg("-i").arg(deb).status().context("cannot run dpkg -i")?;
+        if !installed.success() {
+            return Err(anyhow!("dpkg -i {} failed ({installed}); the database was not touched", deb.display()).into());
+        }
+        let mut again = std::process::Command::new("/usr/bin/storehub");
+        if let Some(c) = &cli.config {
+            again.arg("--config").arg(c);
+        }
+        if let Some(d) = &cli.data_dir {
+            again.arg("--data-dir").arg(d);
+        }
+        again.arg("rollback").arg("--for-version").arg(&version);
+        if let Some(b) = backup {
+            again.arg("--backup").arg(b);
+        }
+        let status = again.status().context("cannot run the installed /usr/bin/storehub rollback")?;
+        return match status.code() {
+            Some(0) => Ok(()),
+            code => Err(Failure { code: code.and_then(|c| u8::try_from(c).ok()).unwrap_or(1), error: anyhow!("storehub {version}'s rollback failed (see above); the package {version} stays installed") }),
+        };
+    }
+    let cfg = load_config(cli, false)?;
+    let dir = data_dir(cli, cfg.as_ref())?;
+    let chosen = match backup {
+        Some(b) => b.to_path_buf(),
+        None => {
+            let version = match for_version {
+                Some(v) => v.to_string(),
+                None => upgrade::installed_package_version().ok_or_else(|| {
+                    anyhow!("no installed storehub package found (dpkg-query -W storehub); name the version with --for-version VERSION or the file with --backup FILE")
+                })?,
+            };
+            let found = upgrade::list(&dir).with_context(|| format!("cannot read {}", dir.join(upgrade::UPGRADES_DIR).display()))?;
+            upgrade::choose(&found, &version, &dir.join(upgrade::UPGRADES_DIR)).map_err(|e| anyhow!(e))?.path.clone()
+        }
+    };
+    let rolled = upgrade::rollback(store_options(&dir, cfg.as_ref(), None), &chosen, &control::socket_path(&dir))?;
+    eprintln!(
+        "rolled back {} to {} ({} entries, schema {}); the database it replaced is kept in {} as db.replaced-…{}",
+        dir.display(),
+        rolled.backup.display(),
+        rolled.entries,
+        rolled.schema_version,
+        dir.display(),
+        if rolled.restarted_service { "; storehub.service restarted" } else { "" }
+    );
+    Ok(())
 }
 
 /// `FEN` or `FEN:REFERENCE` of one tender on the command line.
