@@ -11,6 +11,7 @@ pub mod control;
 pub mod coupons;
 pub mod daemon;
 pub mod demo;
+pub mod diag;
 pub mod devices;
 pub mod domain;
 pub mod inventory;
