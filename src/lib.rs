@@ -5,6 +5,7 @@ pub mod bench;
 pub mod catalog;
 pub mod checkout;
 pub mod clock;
+pub mod clock_watch;
 pub mod cloud;
 pub mod config;
 pub mod control;

@@ -54,6 +54,8 @@ mod tests {
     /// belongs here too (the list is checked against the sources below).
     const EVERY_EVENT: &[(&str, EventClass)] = &[
         (crate::catalog::EVENT_PRODUCT_UPSERTED, Business),
+        (crate::clock_watch::EVENT_CLOCK_INSANE, Business),
+        (crate::clock_watch::EVENT_CLOCK_OK, Business),
         (crate::catalog::EVENT_PRODUCT_DELETED, Business),
         (crate::cloud::commands::config_patch::EVENT_CONFIG_PATCHED, Business),
         (crate::staff::EVENT_STAFF_CREATED, Business),

@@ -8,6 +8,7 @@
 
 pub mod abc;
 pub mod barcode;
+pub mod clock_sanity;
 pub mod assoc;
 pub mod attendance;
 pub mod campaign;
