@@ -89,6 +89,10 @@ pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>, 
                 // The first tick fires at once: a snapshot at start covers what the journal
                 // replay restored.
                 tick.tick().await;
+                if !crate::domain::disk::allows(store.disk_level(), crate::domain::disk::Write::Snapshot) {
+                    tracing::warn!("snapshot skipped: the disk is almost full (the disk guard); sales go on");
+                    continue;
+                }
                 let s = Arc::clone(&store);
                 match tokio::task::spawn_blocking(move || s.snapshot(cfg.keep)).await {
                     Ok(Ok(info)) => tracing::info!(path = %info.path, journal_seq = info.journal_seq, bytes = info.bytes, "snapshot written"),

@@ -13,6 +13,7 @@ pub mod coupons;
 pub mod daemon;
 pub mod demo;
 pub mod diag;
+pub mod disk_guard;
 pub mod devices;
 pub mod domain;
 pub mod inventory;

@@ -3519,6 +3519,7 @@ fn serve(cli: &Cli, mut cfg: Config, is_demo: bool, simulate_sales: Option<f64>,
         }
         _ => None,
     };
+    storehub::disk_guard::spawn(Arc::clone(&store), cfg.disk).map_err(|e| anyhow!("cannot start the disk guard: {e}"))?;
     let relay = if cfg.mqtt.enabled {
         let relay = storehub::cloud::relay::Relay::new(&cfg, Arc::clone(&store), ctx.devices.get().cloned(), ctx.started_at);
         let config_text = if is_demo { None } else { config_file(cli).and_then(|p| std::fs::read_to_string(p).ok()) };
