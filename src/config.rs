@@ -3528,6 +3528,7 @@ mod tests {
             "[messages]\n__probe = 1\n",
             "[stock]\n__probe = 1\n",
             "[firmware]\n__probe = 1\n",
+            "[disk]\n__probe = 1\n",
         ];
         for probe in probes {
             let e = Config::from_str(probe, "probe").unwrap_err();

@@ -1,6 +1,7 @@
 //! The diagnostic bundle a technician or HQ asks for (`storehub diag collect`, the `diag.collect`
 //! HQ command): versions, the config with its secrets replaced by `"<redacted>"`, devices and
-//! their health, recent log lines, outbox and store figures, and the `/healthz` verdict, as one
+//! their health, recent log lines, outbox and store figures, the `/healthz` verdict, the disk
+//! guard's level and the clock's verdict, as one
 //! JSON document; and its split into bounded parts with a manifest (sizes, SHA-256) for MQTT.
 //! It only reads: nothing here writes to the store. It never holds member data (no member, sale
 //! or staff record is read) and never a secret (see [`redact_config`]).
@@ -109,6 +110,8 @@ pub fn collect(src: &Sources) -> Value {
             "disk_size_bytes": disk.map(|d| d.1),
         },
         "health": health.to_json(),
+        "disk_level": store.disk_level(),
+        "clock": crate::clock_watch::peek(store).map_or_else(|e| json!({ "error": e.to_string() }), |v| json!({ "verdict": v, "message": v.describe() })),
     })
 }
 

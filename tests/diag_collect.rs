@@ -62,6 +62,7 @@ fn hq_collects_a_bundle_in_parts_that_match_the_manifest_and_hold_no_secret() {
     assert_eq!(bundle["health"]["status"], "ok", "{}", bundle["health"]);
     assert_eq!(bundle["cloud"]["connected"], true);
     assert!(bundle["store"]["disk_free_bytes"].as_u64().unwrap() > 0);
+    assert_eq!((bundle["disk_level"].as_str(), bundle["clock"]["verdict"]["state"].as_str()), (Some("ok"), Some("sane")), "{}", bundle["clock"]);
     // The config is there, its secrets are not.
     assert_eq!(bundle["config"]["mqtt"]["username"], "hub-1");
     assert_eq!(bundle["config"]["mqtt"]["password"], "<redacted>");
