@@ -108,3 +108,40 @@ async fn a_filling_disk_stops_telemetry_keeps_sales_and_raises_then_clears_the_a
     let (_, page) = text(shop.get(&manager, "/dashboard").await).await;
     assert!(!page.contains("role=\"alert\""), "the alarm stayed after space was freed");
 }
+
+#[test]
+fn the_running_hub_tells_hq_over_mqtt_when_its_disk_fills_and_when_space_is_back() {
+    const ROOT: &str = "storehub/v1/huamei/sh-xuhui-001/hub-1";
+    let outer = tempfile::tempdir().expect("temp dir");
+    let mnt = outer.path().join("small-disk");
+    let _tmpfs = Tmpfs::mount(&mnt, "64m");
+    let broker = common::broker::Broker::start();
+    let hq = common::broker::Hq::subscribe(broker.port, &format!("{ROOT}/#"));
+    let mqtt = format!("enabled = true\nurl = \"{}\"\nreconnect_min_ms = 200\nreconnect_max_ms = 1000\nkeepalive_s = 5\n", broker.url());
+    // The guard samples every second: low below 30 MiB, critical below 10 MiB.
+    let cfg = common::hub::config(outer.path(), &mqtt, "\n[disk]\nlow_free_mb = 30\ncritical_free_mb = 10\ncheck_s = 1\n");
+    let _hub = common::hub::HubDaemon::start(&cfg, &mnt.join("hub"));
+    let on = |suffix: &'static str| move |msgs: &[common::broker::Received]| msgs.iter().any(|m| m.topic.ends_with(suffix));
+    hq.wait_until(std::time::Duration::from_secs(20), "the hub online", |msgs| msgs.iter().any(|m| m.topic.ends_with("/status") && m.payload == b"online"));
+    assert!(hq.on("/evt/storehub.system.disk_low").is_empty());
+
+    // Fill until 20 MiB are left.
+    let (free, _) = storehub::cloud::telemetry::disk_space(&mnt).expect("statvfs");
+    let filler = mnt.join("filler");
+    {
+        let mut f = std::fs::File::create(&filler).expect("filler");
+        let chunk = vec![0u8; 1 << 20];
+        for _ in 0..free.saturating_sub(20 * MB) >> 20 {
+            f.write_all(&chunk).expect("fill");
+        }
+    }
+    hq.wait_until(std::time::Duration::from_secs(20), "disk_low on MQTT", on("/evt/storehub.system.disk_low"));
+    let low = hq.on("/evt/storehub.system.disk_low")[0].json();
+    assert_eq!(low["data"]["level"], "low", "{low}");
+    assert!(low["data"]["message"].as_str().unwrap_or_default().contains("sales continue"), "{low}");
+
+    std::fs::remove_file(&filler).expect("remove the filler");
+    hq.wait_until(std::time::Duration::from_secs(20), "disk_ok on MQTT", on("/evt/storehub.system.disk_ok"));
+    assert_eq!(hq.on("/evt/storehub.system.disk_ok")[0].json()["data"]["level"], "ok");
+    assert_eq!(hq.on("/evt/storehub.system.disk_low").len(), 1, "one alarm, not one per sample");
+}
