@@ -892,6 +892,9 @@ pub struct Config {
     /// `[privacy]`: the key that seals members' personal data (`privacy`, docs/privacy.md).
     #[serde(default)]
     pub privacy: PrivacyConfig,
+    /// `[disk]`: the disk guard's thresholds (`disk_guard`, docs/operations.md "Disk full").
+    #[serde(default)]
+    pub disk: DiskConfig,
 }
 
 /// `[privacy]`: where the PII key is (docs/privacy.md).
@@ -901,6 +904,32 @@ pub struct PrivacyConfig {
     /// The 32-byte key file sealing members' personal data (default `pii.key` next to the
     /// config file; made by `storehub privacy init-key`).
     pub key_file: Option<PathBuf>,
+}
+
+/// `[disk]`: below `low_free_mb` free on the data dir's filesystem, optional writes stop
+/// (telemetry events, snapshots) and the alarm goes up; below `critical_free_mb` the alarm says
+/// sales will soon fail. Sales are never refused by the guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiskConfig {
+    /// Default 256 (MiB), 1–1048576.
+    pub low_free_mb: u64,
+    /// Default 64 (MiB), at least 1 and below `low_free_mb`.
+    pub critical_free_mb: u64,
+    /// Seconds between samples of the free space (default 10, 1–3600).
+    pub check_s: u64,
+}
+
+impl Default for DiskConfig {
+    fn default() -> Self {
+        DiskConfig { low_free_mb: 256, critical_free_mb: 64, check_s: 10 }
+    }
+}
+
+impl DiskConfig {
+    pub fn thresholds(&self) -> crate::domain::disk::DiskThresholds {
+        crate::domain::disk::DiskThresholds { low_bytes: self.low_free_mb * 1024 * 1024, critical_bytes: self.critical_free_mb * 1024 * 1024 }
+    }
 }
 
 /// `[store]`: who this hub is. The three ids form its MQTT topics:
@@ -2492,6 +2521,21 @@ impl Config {
         self.validate_attendance()?;
         self.validate_recommend()?;
         self.validate_firmware()?;
+        self.validate_disk()?;
+        Ok(())
+    }
+
+    fn validate_disk(&self) -> Result<(), Invalid> {
+        let d = &self.disk;
+        if !(1..=1_048_576).contains(&d.low_free_mb) {
+            return Err(invalid(key("disk", "low_free_mb"), format!("expected 1 to 1048576 (MiB), got {}", d.low_free_mb)));
+        }
+        if d.critical_free_mb == 0 || d.critical_free_mb >= d.low_free_mb {
+            return Err(invalid(key("disk", "critical_free_mb"), format!("expected at least 1 and below low_free_mb ({}), got {}", d.low_free_mb, d.critical_free_mb)));
+        }
+        if !(1..=3600).contains(&d.check_s) {
+            return Err(invalid(key("disk", "check_s"), format!("expected 1 to 3600 seconds, got {}", d.check_s)));
+        }
         Ok(())
     }
 
@@ -3496,6 +3540,7 @@ mod tests {
             "[messages]\n__probe = 1\n",
             "[stock]\n__probe = 1\n",
             "[firmware]\n__probe = 1\n",
+            "[disk]\n__probe = 1\n",
         ];
         for probe in probes {
             let e = Config::from_str(probe, "probe").unwrap_err();

@@ -83,6 +83,10 @@ pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>, 
                 // The first tick fires at once: a snapshot at start covers what the journal
                 // replay restored.
                 tick.tick().await;
+                if !crate::domain::disk::allows(store.disk_level(), crate::domain::disk::Write::Snapshot) {
+                    tracing::warn!("snapshot skipped: the disk is almost full (the disk guard); sales go on");
+                    continue;
+                }
                 let s = Arc::clone(&store);
                 match tokio::task::spawn_blocking(move || s.snapshot(cfg.keep)).await {
                     Ok(Ok(info)) => tracing::info!(path = %info.path, journal_seq = info.journal_seq, bytes = info.bytes, "snapshot written"),
@@ -132,17 +136,29 @@ async fn nightly_jobs(store: Arc<Store>, loyalty: crate::members::LoyaltyRules) 
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
-        let today = loyalty.today(store.clock().now());
-        if ran_for == Some(today) {
+        if ran_for == Some(loyalty.today(store.clock().now())) {
             continue;
         }
         let (s, rules) = (Arc::clone(&store), loyalty.clone());
-        let done = tokio::task::spawn_blocking(move || run_daily_jobs(&s, today, &rules)).await;
-        match done {
-            Ok(()) => ran_for = Some(today),
+        match tokio::task::spawn_blocking(move || daily_jobs_tick(&s, ran_for, &rules)).await {
+            Ok(Some(day)) => ran_for = Some(day),
+            Ok(None) => {}
             Err(e) => tracing::error!(error = %e, "daily jobs task failed"),
         }
     }
+}
+
+/// One tick of the daily jobs: runs them ([`run_daily_jobs`]) when the shop-local date is not
+/// `ran_for` and the clock is sane (`clock_watch::jobs_may_run`); the date it ran them for, or
+/// None when it did not. A tick skipped for the clock is not lost: the next tick with a sane
+/// clock runs today's jobs, and each job catches up everything due by that date.
+pub fn daily_jobs_tick(store: &Store, ran_for: Option<chrono::NaiveDate>, rules: &crate::members::LoyaltyRules) -> Option<chrono::NaiveDate> {
+    let today = rules.today(store.clock().now());
+    if ran_for == Some(today) || !crate::clock_watch::jobs_may_run(store, "daily member and coupon jobs") {
+        return None;
+    }
+    run_daily_jobs(store, today, rules);
+    Some(today)
 }
 
 /// The daily replenishment run (`inventory::replenishment::run`) at `[stock].replenishment_at`
@@ -161,6 +177,10 @@ async fn replenishment_daily(store: Arc<Store>, ctx: Arc<Context>) {
             }
         };
         let Some(day) = crate::inventory::replenishment::due(now, ctx.stock.replenishment_at, last) else { continue };
+        let s = Arc::clone(&store);
+        if !matches!(tokio::task::spawn_blocking(move || crate::clock_watch::jobs_may_run(&s, "replenishment")).await, Ok(true)) {
+            continue;
+        }
         let (s, c) = (Arc::clone(&store), Arc::clone(&ctx));
         let done = tokio::task::spawn_blocking(move || crate::inventory::replenishment::run(&s, &c.stock, c.tz, &c.loyalty, day)).await;
         match done {
@@ -188,6 +208,10 @@ async fn rule_mining_daily(store: Arc<Store>, ctx: Arc<Context>) {
             }
         };
         let Some(day) = crate::inventory::replenishment::due(now, ctx.recommend.config.mine_at, last) else { continue };
+        let s = Arc::clone(&store);
+        if !matches!(tokio::task::spawn_blocking(move || crate::clock_watch::jobs_may_run(&s, "rule mining")).await, Ok(true)) {
+            continue;
+        }
         let (s, c) = (Arc::clone(&store), Arc::clone(&ctx));
         match tokio::task::spawn_blocking(move || crate::members::recommend::run(&s, &c.recommend, day)).await {
             Ok(Ok(r)) => tracing::info!(day = %r.day, baskets = r.baskets, sku_rules = r.sku_rules, category_rules = r.category_rules, took_ms = r.took_ms, "association rules mined"),
@@ -206,8 +230,11 @@ async fn campaign_ticks(store: Arc<Store>, settings: crate::members::campaigns::
         tick.tick().await;
         let (s, settings) = (Arc::clone(&store), Arc::clone(&settings));
         let done = tokio::task::spawn_blocking(move || {
+            if !crate::clock_watch::jobs_may_run(&s, "campaign tick") {
+                return Ok(None);
+            }
             let ctx = crate::members::campaigns::LaunchContext::from_settings(&settings);
-            crate::members::campaigns::tick(&s, &settings, &ctx)
+            crate::members::campaigns::tick(&s, &settings, &ctx).map(Some)
         })
         .await;
         match done {

@@ -110,6 +110,9 @@ enum Command {
     /// The link to HQ over MQTT.
     #[command(subcommand)]
     Cloud(CloudCmd),
+    /// Diagnostics for a technician (docs/operations.md "Diagnostic bundle").
+    #[command(subcommand)]
+    Diag(DiagCmd),
     /// Staff accounts (also `storehub user …`). Passwords and PINs are read from stdin, never
     /// from the command line.
     #[command(subcommand, alias = "user")]
@@ -984,6 +987,17 @@ enum StockCmd {
 enum OutboxCmd {
     /// Count, bytes and sequence range of the events waiting for HQ.
     Stats,
+}
+
+#[derive(Subcommand)]
+enum DiagCmd {
+    /// Collect the diagnostic bundle (versions, config without secrets, devices, recent logs,
+    /// outbox, store, health) as JSON, from the running daemon or, without one, the data dir.
+    Collect {
+        /// Write the bundle here (mode 0600) instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -2196,6 +2210,45 @@ fn install_pii_key(path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The config file `load_config` reads (not for `demo`'s built-in default), if any.
+fn config_file(cli: &Cli) -> Option<PathBuf> {
+    match &cli.config {
+        Some(p) => Some(p.clone()),
+        None if Path::new(DEFAULT_CONFIG).exists() => Some(PathBuf::from(DEFAULT_CONFIG)),
+        None => None,
+    }
+}
+
+/// `storehub diag collect [--out FILE]`: the bundle from the daemon (or the data dir), with the
+/// config file's text added here, its secrets redacted.
+fn diag_collect_command(cli: &Cli, out: Option<&Path>) -> Result<(), Failure> {
+    let cfg = load_config(cli, false)?;
+    let budget = cfg.as_ref().map_or(0, |c| u64::from(c.mqtt.outbox_budget_mb) * 1024 * 1024);
+    let mut bundle = request(cli, Request::DiagCollect { outbox_budget_bytes: budget })?.result;
+    if let Some(path) = config_file(cli) {
+        let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read the config file", path.display()))?;
+        bundle["config"] = storehub::diag::redact_config(&text).unwrap_or_else(|e| serde_json::json!({ "error": e }));
+    }
+    let mut text = serde_json::to_string_pretty(&bundle)?;
+    text.push('\n');
+    match out {
+        None => write_stdout(text.as_bytes()),
+        Some(path) => {
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("{}: cannot write the bundle there; choose another --out FILE", path.display()))?;
+            f.write_all(text.as_bytes()).with_context(|| format!("{}: writing the bundle", path.display()))?;
+            eprintln!("wrote the diagnostic bundle ({} bytes) to {}", text.len(), path.display());
+            Ok(())
+        }
+    }
+}
+
 fn data_dir(cli: &Cli, cfg: Option<&Config>) -> Result<PathBuf, Failure> {
     if let Some(d) = &cli.data_dir {
         return Ok(d.clone());
@@ -2803,6 +2856,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 _ => print_json(&result),
             }
         }
+        Command::Diag(DiagCmd::Collect { out }) => diag_collect_command(&cli, out.as_deref()),
         Command::Cloud(CloudCmd::Keygen { out }) => {
             let public = storehub::cloud::commands::cli::keygen(out)?;
             eprintln!("wrote the private key to {}; keep it at HQ. Public key for [mqtt].command_keys:", out.display());
@@ -3694,9 +3748,11 @@ fn serve(cli: &Cli, mut cfg: Config, is_demo: bool, simulate_sales: Option<f64>,
         }
         _ => None,
     };
+    storehub::disk_guard::spawn(Arc::clone(&store), cfg.disk).map_err(|e| anyhow!("cannot start the disk guard: {e}"))?;
     let relay = if cfg.mqtt.enabled {
         let relay = storehub::cloud::relay::Relay::new(&cfg, Arc::clone(&store), ctx.devices.get().cloned(), ctx.started_at);
-        Some(relay.map_err(config_failure)?)
+        let config_text = if is_demo { None } else { config_file(cli).and_then(|p| std::fs::read_to_string(p).ok()) };
+        Some(relay.map_err(config_failure)?.with_config_text(config_text))
     } else {
         None
     };

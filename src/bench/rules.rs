@@ -196,6 +196,7 @@ pub fn synthetic_sale(spec: &SimSpec, id: u64, at: DateTime<Utc>, member: Option
         refunded_fen: 0,
         channel: SalesChannel::InStore,
         order_id: None,
+        clock_unsynced: false,
     }
 }
 

@@ -63,16 +63,24 @@ pub struct Sale {
     /// The online order's id when the sale came from `order.ingest` (unique; see
     /// `members::online_orders`).
     pub order_id: Option<String>,
+    /// The hub's clock was not sane when the sale was committed (`domain::clock_sanity`: before
+    /// 2026, or stepped back behind the newest time recorded), so `at` may be wrong; `id` (a
+    /// gapless per-hub sequence, `TreeId::Sales`) still orders the sales. False on sales stored
+    /// before version 3.
+    #[serde(default)]
+    pub clock_unsynced: bool,
 }
 
 impl Record for Sale {
-    const VERSION: u8 = 2;
+    const VERSION: u8 = 3;
     const NAME: &'static str = "sale";
 
-    /// Version 1 had no channel and no order id: every such sale was made at a lane.
+    /// Version 1 had no channel and no order id: every such sale was made at a lane. Versions 1
+    /// and 2 had no clock flag: read as not flagged.
     fn upgrade(version: u8, bytes: &[u8]) -> Result<Self, crate::store::StoreError> {
         match version {
-            1 => codec::upgrade_by_appending(bytes, &(SalesChannel::InStore, None::<String>)),
+            1 => codec::upgrade_by_appending(bytes, &(SalesChannel::InStore, None::<String>, false)),
+            2 => codec::upgrade_by_appending(bytes, &(false,)),
             _ => Err(crate::store::StoreError::Corrupt(format!("sale record has unknown version tag {version}"))),
         }
     }
@@ -229,6 +237,7 @@ pub(crate) fn commit_sale_tx(tx: &Tx, cart: &Cart, req: &PayRequest, rules: &Sal
         refunded_fen: 0,
         channel: SalesChannel::InStore,
         order_id: None,
+        clock_unsynced: !crate::clock_watch::verdict_tx(tx)?.is_sane(),
     };
     put_sale_tx(tx, &sale, rules.tz)?;
     super::lanes::clear_cart_tx(tx, cart)?;

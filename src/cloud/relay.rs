@@ -307,6 +307,13 @@ impl Relay {
             budget_bytes,
             ..CloudState::default()
         }));
+        {
+            let setup = commands.diag_setup();
+            let mut setup = setup.lock().unwrap_or_else(|e| e.into_inner());
+            setup.devices = devices.clone();
+            setup.cloud = Some(Arc::clone(&status));
+            setup.started_at = Some(started_at);
+        }
         Ok(Relay {
             options,
             topics: Topics::from_config(cfg),
@@ -320,6 +327,13 @@ impl Relay {
             live,
             commands,
         })
+    }
+
+    /// The config file's text for `diag.collect` bundles (redacted when a bundle is built);
+    /// without it a bundle's `config` is null.
+    pub fn with_config_text(self, text: Option<String>) -> Relay {
+        self.commands.diag_setup().lock().unwrap_or_else(|e| e.into_inner()).config_text = text;
+        self
     }
 
     /// The shared status the relay keeps up to date.
@@ -948,7 +962,19 @@ impl RelayTask {
     /// Publishes waiting replies (QoS 1) while connected and the client has room.
     fn send_replies(&mut self, c: &mut Conn) {
         while c.connected_at.is_some() && c.window.others_waiting() < OTHER_HEADROOM {
-            let Some(reply) = self.replies.pop_front() else { return };
+            let Some(mut reply) = self.replies.pop_front() else { return };
+            // A diag.collect bundle goes first (manifest, then its parts), then the reply.
+            if !reply.uploads.is_empty() {
+                let (topic, payload) = reply.uploads.remove(0);
+                if let Err(e) = self.hand(c, Handed::Other, topic.clone(), QoS::AtLeastOnce, false, payload.clone()) {
+                    tracing::warn!(error = %e, id = %reply.id, "diagnostic part not handed to the client; trying again");
+                    reply.uploads.insert(0, (topic, payload));
+                    self.replies.push_front(reply);
+                    return;
+                }
+                self.replies.push_front(reply);
+                continue;
+            }
             let body = serde_json::to_vec(&reply.body).unwrap_or_default();
             if let Err(e) = self.hand(c, Handed::Other, self.r.topics.command_reply(&reply.id), QoS::AtLeastOnce, false, body) {
                 tracing::warn!(error = %e, id = %reply.id, "command reply not handed to the client; trying again");

@@ -49,6 +49,12 @@ impl Topics {
         (!rest.is_empty() && !rest.contains('/')).then_some(rest)
     }
 
+    /// `…/diag/{command id}/{part}`: a diagnostic bundle's `manifest` and its parts `0`, `1`, …
+    /// (QoS 1, not retained; docs/cloud.md "diag.collect").
+    pub fn diag(&self, id: &str, part: &str) -> String {
+        format!("{}/diag/{id}/{part}", self.root)
+    }
+
     /// `…/cmd-reply/{id}`.
     pub fn command_reply(&self, id: &str) -> String {
         format!("{}/cmd-reply/{id}", self.root)
@@ -67,6 +73,7 @@ mod tests {
         assert_eq!(t.telemetry(), "storehub/v1/huamei/sh-001/hub-1/telemetry");
         assert_eq!(t.commands_filter(), "storehub/v1/huamei/sh-001/hub-1/cmd/+");
         assert_eq!(t.command_reply("c-1"), "storehub/v1/huamei/sh-001/hub-1/cmd-reply/c-1");
+        assert_eq!(t.diag("c-2", "manifest"), "storehub/v1/huamei/sh-001/hub-1/diag/c-2/manifest");
         assert_eq!(t.command_name("storehub/v1/huamei/sh-001/hub-1/cmd/price.set"), Some("price.set"));
         assert_eq!(t.command_name("storehub/v1/huamei/sh-001/hub-2/cmd/price.set"), None);
         assert_eq!(t.command_name("storehub/v1/huamei/sh-001/hub-1/cmd/"), None);

@@ -53,6 +53,9 @@ pub enum Request {
     /// The link to HQ: connected or not, outbox depth and age, budget alarm, command counts;
     /// only a running daemon knows it.
     Cloud,
+    /// The diagnostic bundle (`crate::diag`), without the config (the CLI adds it, redacted,
+    /// from the file it reads). Audited as `diag_collected` by `cli`.
+    DiagCollect { outbox_budget_bytes: u64 },
     /// A consistent backup; the bytes come back as the payload.
     Backup,
     /// Every product.
@@ -313,6 +316,7 @@ impl Request {
             Request::Status => "status",
             Request::Devices => "devices",
             Request::Cloud => "cloud",
+            Request::DiagCollect { .. } => "diag_collect",
             Request::Backup => "backup",
             Request::ExportCatalog => "export_catalog",
             Request::ImportCatalog { .. } => "import_catalog",

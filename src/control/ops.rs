@@ -69,6 +69,19 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
             Some(status) => Ok(Reply::json(status.snapshot())),
             None => Err("the link to HQ is known only to the running daemon (storehub run); none runs on this data dir. `storehub outbox stats` shows what waits for HQ".into()),
         },
+        Request::DiagCollect { outbox_budget_bytes } => {
+            let bundle = crate::diag::collect(&crate::diag::Sources {
+                store,
+                devices: ctx.devices.get().map(|b| b.snapshot()),
+                cloud: ctx.cloud.get().map(|c| c.snapshot()),
+                config_text: None,
+                outbox_budget_bytes,
+                started_at: Some(ctx.started_at),
+                log_lines: crate::logring::recent(crate::diag::LOG_LINES, None),
+            });
+            crate::audit::record(store, "cli", crate::audit::AuditAction::DiagCollected, None, "local bundle (storehub diag collect)").map_err(|e| e.to_string())?;
+            Ok(Reply::json(bundle))
+        }
         Request::Devices => match ctx.devices.get() {
             Some(board) => {
                 // Printers also show their queue: jobs waiting for paper or for the printer to return.

@@ -54,6 +54,10 @@ mod tests {
     /// belongs here too (the list is checked against the sources below).
     const EVERY_EVENT: &[(&str, EventClass)] = &[
         (crate::catalog::EVENT_PRODUCT_UPSERTED, Business),
+        (crate::clock_watch::EVENT_CLOCK_INSANE, Business),
+        (crate::clock_watch::EVENT_CLOCK_OK, Business),
+        (crate::disk_guard::EVENT_DISK_LOW, Business),
+        (crate::disk_guard::EVENT_DISK_OK, Business),
         (crate::catalog::EVENT_PRODUCT_DELETED, Business),
         (crate::cloud::commands::config_patch::EVENT_CONFIG_PATCHED, Business),
         (crate::staff::EVENT_STAFF_CREATED, Business),
@@ -141,10 +145,10 @@ mod tests {
         }
         // 72 business types (47 + six purchase-order, two alert, two restock, four stocktake,
         // the replenishment run's one, four attendance, the staff target, the commission rules,
-        // the online order's, the member merge's, the rule mining's and the audit log's), 6 telemetry ones (four
+        // the online order's, the member merge's, the rule mining's, the audit log's, the clock's two and the disk guard's two), 6 telemetry ones (four
         // shelf, one beam, a node's firmware update).
         let telemetry = EVERY_EVENT.iter().filter(|(_, c)| *c == Telemetry).count();
-        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (72, 6));
+        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (76, 6));
     }
 
     /// The list above names every `pub const EVENT_… = "…"` in src/, so a new event type cannot

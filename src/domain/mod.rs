@@ -8,6 +8,8 @@
 
 pub mod abc;
 pub mod barcode;
+pub mod clock_sanity;
+pub mod disk;
 pub mod assoc;
 pub mod attendance;
 pub mod campaign;

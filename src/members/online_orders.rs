@@ -415,6 +415,7 @@ pub fn ingest_tx(tx: &Tx, o: &OnlineOrder, rules: &LoyaltyRules) -> Result<Inges
         refunded_fen: 0,
         channel: o.channel,
         order_id: Some(o.order_id.clone()),
+        clock_unsynced: !crate::clock_watch::verdict_tx(tx)?.is_sane(),
     };
     sale::put_sale_tx(tx, &sale, rules.timezone)?;
     let event = OrderIngested {

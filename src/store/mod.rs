@@ -533,12 +533,21 @@ impl<'a> Tx<'a> {
     }
 
     /// Writes a CloudEvent into the outbox in this transaction and returns its sequence number.
+    /// While the disk guard's level is not ok, a telemetry-class event
+    /// (`domain::events::class_of`) is not written and 0 is returned (no event has sequence 0).
     pub fn emit<E>(
         &self,
         event_type: &str,
         subject: Option<&str>,
         data: &impl Serialize,
     ) -> Result<u64, TxError<E>> {
+        let level = self.store.disk_level();
+        if !crate::domain::disk::allows(level, crate::domain::disk::Write::Telemetry)
+            && crate::domain::events::class_of(event_type) == crate::domain::events::EventClass::Telemetry
+        {
+            self.store.telemetry_skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok(0);
+        }
         let seq = self.next_seq(TreeId::Outbox)?;
         let data_json = serde_json::to_string(data)
             .map_err(|e| StoreError::Encode(format!("event {event_type}: {e}")))?;
@@ -648,6 +657,11 @@ pub struct Store {
     /// The store error of the last commit that failed to write, cleared by the next commit that
     /// writes ([`Store::write_failure`]). A change refused by its own rules does not count.
     last_write_error: Mutex<Option<String>>,
+    /// The disk guard's level (`domain::disk::DiskLevel` as a u8), set by `disk_guard`; while
+    /// not ok, telemetry-class events are not written ([`Tx::emit`]).
+    disk_level: std::sync::atomic::AtomicU8,
+    /// Telemetry-class events not written because of the disk guard, since the store opened.
+    telemetry_skipped: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -676,6 +690,8 @@ impl Store {
             outbox_newest: tokio::sync::watch::channel(0).0,
             outbox_usage: Mutex::new(outbox::OutboxUsage::default()),
             last_write_error: Mutex::new(None),
+            disk_level: std::sync::atomic::AtomicU8::new(0),
+            telemetry_skipped: std::sync::atomic::AtomicU64::new(0),
         };
         // The journal records after the last sequence sled holds are re-applied in order,
         // completing or redoing whatever sled kept of them.
@@ -1062,6 +1078,21 @@ impl Store {
     /// commit to sled failed (both sticky until a restart), or the last commit that tried to
     /// write failed. `None` when the last
     /// commit wrote. Cheap (two locks, no I/O): `/healthz` asks it every few seconds.
+    /// The disk guard's level (ok until `disk_guard` says otherwise).
+    pub fn disk_level(&self) -> crate::domain::disk::DiskLevel {
+        crate::domain::disk::DiskLevel::from_u8(self.disk_level.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Sets the disk guard's level (`disk_guard` only).
+    pub fn set_disk_level(&self, level: crate::domain::disk::DiskLevel) {
+        self.disk_level.store(level.as_u8(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Telemetry-class events the disk guard kept out of the outbox since the store opened.
+    pub fn telemetry_skipped(&self) -> u64 {
+        self.telemetry_skipped.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn write_failure(&self) -> Option<String> {
         if let Some(e) = self.sync.as_ref().and_then(|s| s.failure()) {
             return Some(format!("{e}; free disk space if the disk is full, then restart storehub"));

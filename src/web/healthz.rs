@@ -77,6 +77,12 @@ impl Health {
 
 /// Runs the checks. Blocking but cheap (see the module doc).
 pub fn check(store: &Store, ctx: &Context, settings: &Settings) -> Health {
+    check_with(store, ctx.cloud.get().map(|c| c.snapshot()), settings.outbox_budget_bytes)
+}
+
+/// [`check`] from its parts: the relay's last status (None when no relay runs) and the outbox
+/// budget in bytes. `storehub diag collect` and `diag.collect` use it outside the web.
+pub fn check_with(store: &Store, cloud: Option<crate::cloud::CloudState>, outbox_budget_bytes: u64) -> Health {
     let mut problems = Vec::new();
     if let Err(e) = store.database_id() {
         problems.push(Problem { check: "store", reason: format!("the database does not answer a read: {e}") });
@@ -84,7 +90,7 @@ pub fn check(store: &Store, ctx: &Context, settings: &Settings) -> Health {
     if let Some(e) = store.write_failure() {
         problems.push(Problem { check: "store_write", reason: format!("the database refuses writes: {e}") });
     }
-    let relay = ctx.cloud.get().map(|c| c.snapshot()).filter(|c| c.enabled);
+    let relay = cloud.filter(|c| c.enabled);
     match relay {
         Some(c) => {
             if let Some(alarm) = c.alarm {
@@ -93,14 +99,14 @@ pub fn check(store: &Store, ctx: &Context, settings: &Settings) -> Health {
         }
         None => {
             let usage = store.outbox_usage();
-            if usage.bytes > settings.outbox_budget_bytes {
+            if usage.bytes > outbox_budget_bytes {
                 problems.push(Problem {
                     check: "outbox",
                     reason: format!(
                         "the outbox holds {} events ({} MB), over its {} MB budget, and nothing publishes them ([mqtt].enabled is off): set up [mqtt] so HQ receives them",
                         usage.count,
                         format_mb(usage.bytes),
-                        format_mb(settings.outbox_budget_bytes)
+                        format_mb(outbox_budget_bytes)
                     ),
                 });
             }

@@ -237,7 +237,7 @@ pub async fn count_requests(State(counts): State<std::sync::Arc<HttpCounts>>, re
 
 /// Bytes of the files under `dir` (its subdirectories too, up to `depth` levels); 0 when it does
 /// not exist.
-fn dir_bytes(dir: &Path, depth: u32) -> u64 {
+pub fn dir_bytes(dir: &Path, depth: u32) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     entries
         .filter_map(Result::ok)

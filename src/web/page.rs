@@ -84,6 +84,11 @@ pub fn render_with(state: &AppState, me: Option<&Identity>, title: &str, body: M
                         }
                     }
                 }
+                @if me.is_some() {
+                    @for (zh, en) in alarms(state) {
+                        div.alarm role="alert" style="background:#fadbd8;color:#922b21;font-weight:bold;padding:.6rem 1rem;border:2px solid #922b21;margin:.5rem" { (lang.pick(&zh, &en)) }
+                    }
+                }
                 main { (body) }
                 script src=(super::assets::url("app.js")) defer {}
                 @for s in scripts {
@@ -92,6 +97,23 @@ pub fn render_with(state: &AppState, me: Option<&Identity>, title: &str, body: M
             }
         }
     }
+}
+
+/// The box's alarms every staff page shows on top (zh, en): the disk guard's (`disk_guard`) and
+/// an untrusted clock (`clock_watch`). Cheap: an atomic, one statvfs, one point read.
+fn alarms(state: &AppState) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let level = state.store.disk_level();
+    if level != crate::domain::disk::DiskLevel::Ok {
+        let free = crate::disk_guard::free_bytes(&state.store).unwrap_or(0);
+        out.extend(crate::domain::disk::alarm_text(level, free));
+    }
+    if let Ok(v) = crate::clock_watch::peek(&state.store) {
+        if !v.is_sane() {
+            out.push((format!("系统时钟不可信（{}）：到期和休眠任务暂停，销售照常并按序号记录。请检查网络对时（NTP）。", v.describe()), v.describe()));
+        }
+    }
+    out
 }
 
 /// A role's name in `lang`.

@@ -6,13 +6,13 @@ use serde_json::{Map, Value};
 
 use super::args::Refusal;
 use super::{
-    catalog_delete, catalog_upsert, config_patch, coupon_issue, member_upsert, message_status, order_ingest, ping, price_set,
+    catalog_delete, catalog_upsert, config_patch, coupon_issue, diag_collect, member_upsert, message_status, order_ingest, ping, price_set,
     promotion_upsert, Context,
 };
-use crate::store::{Tx, TxError};
+use crate::store::{Store, Tx, TxError};
 
 /// Every command name the hub knows (the last level of `…/cmd/{name}`).
-pub const NAMES: [&str; 10] = [
+pub const NAMES: [&str; 11] = [
     "ping",
     "catalog.upsert",
     "catalog.delete",
@@ -23,6 +23,7 @@ pub const NAMES: [&str; 10] = [
     "config.patch",
     "message.status",
     "order.ingest",
+    "diag.collect",
 ];
 
 /// A command with its arguments typed and checked.
@@ -38,6 +39,7 @@ pub enum Command {
     ConfigPatch(config_patch::Args),
     MessageStatus(message_status::Args),
     OrderIngest(order_ingest::Args),
+    DiagCollect(diag_collect::Args),
 }
 
 impl Command {
@@ -58,6 +60,7 @@ impl Command {
             "config.patch" => Command::ConfigPatch(config_patch::parse(args)?),
             "message.status" => Command::MessageStatus(message_status::parse(args)?),
             "order.ingest" => Command::OrderIngest(order_ingest::parse(args)?),
+            "diag.collect" => Command::DiagCollect(diag_collect::parse(args)?),
             other => {
                 return Err(Refusal::whole(format!(
                     "unknown command {:?}; this hub knows {}",
@@ -68,9 +71,18 @@ impl Command {
         })
     }
 
+    /// What a command needs built before its commit (only `diag.collect`: its bundle, read
+    /// from the store and files, which must not happen inside a commit). Blocking.
+    pub fn prepare(&self, store: &Store, ctx: &Context, id: &str) -> Result<Option<diag_collect::Prepared>, Refusal> {
+        match self {
+            Command::DiagCollect(a) => diag_collect::prepare(store, &ctx.diag, &ctx.topics, id, a).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     /// The command's effect inside `tx` (the caller writes its record in the same commit);
-    /// the reply's command-specific fields.
-    pub fn apply(&self, tx: &Tx, ctx: &Context) -> Result<Map<String, Value>, TxError<Refusal>> {
+    /// the reply's command-specific fields. `prepared` is what [`Command::prepare`] built.
+    pub fn apply(&self, tx: &Tx, ctx: &Context, prepared: Option<&diag_collect::Prepared>) -> Result<Map<String, Value>, TxError<Refusal>> {
         match self {
             Command::Ping => Ok(ping::apply(tx)),
             Command::CatalogUpsert(a) => catalog_upsert::apply(tx, a),
@@ -82,6 +94,7 @@ impl Command {
             Command::ConfigPatch(a) => config_patch::apply(tx, a),
             Command::MessageStatus(a) => message_status::apply(tx, a),
             Command::OrderIngest(a) => order_ingest::apply(tx, a, ctx),
+            Command::DiagCollect(_) => diag_collect::apply(tx, prepared),
         }
     }
 

@@ -17,6 +17,7 @@ pub mod catalog_upsert;
 pub mod cli;
 pub mod config_patch;
 pub mod coupon_issue;
+pub mod diag_collect;
 pub mod dispatch;
 pub mod envelope;
 pub mod member_upsert;
@@ -79,6 +80,8 @@ pub struct CommandReply {
     pub id: String,
     pub outcome: Outcome,
     pub body: serde_json::Value,
+    /// Messages to publish before the reply (`…/diag/{id}/…` of `diag.collect`), in order.
+    pub uploads: Vec<(String, Vec<u8>)>,
 }
 
 /// Counts since start, for `storehub cloud status` and telemetry.
@@ -100,6 +103,10 @@ pub struct CommandStats {
 pub struct Context {
     pub rules: LoyaltyRules,
     pub live: Arc<LiveSettings>,
+    /// The hub's topics (where `diag.collect` uploads).
+    pub topics: super::topics::Topics,
+    /// What `diag.collect` reads besides the store (set by the relay).
+    pub diag: diag_collect::SharedSetup,
 }
 
 /// The hub's command handler.
@@ -150,7 +157,11 @@ impl Received {
 impl Commands {
     pub fn new(store: Arc<Store>, cfg: &Config, live: Arc<LiveSettings>) -> Result<Commands, String> {
         let verifier = signature::Verifier::from_config(cfg)?;
-        let ctx = Context { rules: LoyaltyRules::for_shop(cfg), live };
+        let diag = Arc::new(Mutex::new(diag_collect::Setup {
+            outbox_budget_bytes: u64::from(cfg.mqtt.outbox_budget_mb) * 1024 * 1024,
+            ..diag_collect::Setup::default()
+        }));
+        let ctx = Context { rules: LoyaltyRules::for_shop(cfg), live, topics: super::topics::Topics::from_config(cfg), diag };
         Ok(Commands { store, verifier, ctx, stats: Mutex::new(CommandStats::default()) })
     }
 
@@ -194,6 +205,11 @@ impl Commands {
             tracing::warn!("HQ commands: cannot read the held commands: {e}");
             None
         })
+    }
+
+    /// What `diag.collect` reads besides the store; the relay fills it in.
+    pub fn diag_setup(&self) -> diag_collect::SharedSetup {
+        Arc::clone(&self.ctx.diag)
     }
 
     /// Counts since start.
@@ -287,18 +303,22 @@ impl Commands {
             Ok(body)
         });
         match result {
-            Ok(body) => CommandReply { id: rx.id.clone(), outcome: Outcome::Held, body },
+            Ok(body) => CommandReply { id: rx.id.clone(), outcome: Outcome::Held, body, uploads: Vec::new() },
             Err(e) => self.stopped(rx, Some(at), e),
         }
     }
 
     fn apply_now(&self, rx: &Received, effective_at: Option<DateTime<Utc>>, command: &Command) -> CommandReply {
+        let prepared = match command.prepare(&self.store, &self.ctx, &rx.id) {
+            Ok(p) => p,
+            Err(r) => return self.record_refusal(rx, effective_at, &r),
+        };
         let result = self.store.commit(|tx| {
             if let Some(rec) = record::get_tx(tx, &rx.id)? {
                 return Err(TxError::Rejected(Stop::Seen(Box::new(rec))));
             }
             let seq = record::next_seq(tx)?;
-            let fields = command.apply(tx, &self.ctx).map_err(|e| e.map_rejected(Stop::Refused))?;
+            let fields = command.apply(tx, &self.ctx, prepared.as_ref()).map_err(|e| e.map_rejected(Stop::Refused))?;
             let body = applied(&rx.id, &rx.name, effective_at, tx.now(), fields);
             let mut rec = rx.record(seq, CommandState::Applied, effective_at, &body);
             rec.decided_at = Some(tx.now());
@@ -308,7 +328,8 @@ impl Commands {
         match result {
             Ok(body) => {
                 command.after_commit(&self.ctx);
-                CommandReply { id: rx.id.clone(), outcome: Outcome::Applied, body }
+                let uploads = prepared.map(|p| p.messages).unwrap_or_default();
+                CommandReply { id: rx.id.clone(), outcome: Outcome::Applied, body, uploads }
             }
             Err(e) => self.stopped(rx, effective_at, e),
         }
@@ -336,10 +357,10 @@ impl Commands {
             record::put(tx, &rec)
         });
         match result {
-            Ok(()) => CommandReply { id: rx.id.clone(), outcome: Outcome::Refused, body },
+            Ok(()) => CommandReply { id: rx.id.clone(), outcome: Outcome::Refused, body, uploads: Vec::new() },
             Err(CommitError::Rejected(Stop::Seen(rec))) => seen(&rec, &rx.id, &rx.name, &rx.digest),
             // Not recorded: the refusal stands; the id stays free.
-            Err(_) => CommandReply { id: rx.id.clone(), outcome: Outcome::Refused, body },
+            Err(_) => CommandReply { id: rx.id.clone(), outcome: Outcome::Refused, body, uploads: Vec::new() },
         }
     }
 
@@ -365,12 +386,17 @@ impl Commands {
             .and_then(envelope::command_value)
             .and_then(|v| envelope::parse_command(&v))
             .and_then(|obj| Command::parse(&rec.name, &obj.args));
-        let result = match &parsed {
-            Ok(command) => self.store.commit(|tx| {
+        let prepared = match &parsed {
+            Ok(command) => command.prepare(&self.store, &self.ctx, id),
+            Err(_) => Ok(None),
+        };
+        let result = match (&parsed, prepared.as_ref()) {
+            (_, Err(r)) => Err(CommitError::Rejected(Stop::Refused(r.clone()))),
+            (Ok(command), _) => self.store.commit(|tx| {
                 let Some(mut current) = record::get_tx::<Stop>(tx, id)?.filter(|r| r.state == CommandState::Held && r.seq == rec.seq) else {
                     return Err(TxError::Rejected(Stop::Gone));
                 };
-                let fields = command.apply(tx, &self.ctx).map_err(|e| e.map_rejected(Stop::Refused))?;
+                let fields = command.apply(tx, &self.ctx, prepared.as_ref().ok().and_then(Option::as_ref)).map_err(|e| e.map_rejected(Stop::Refused))?;
                 let body = applied(id, &rec.name, rec.effective_at, tx.now(), fields);
                 current.state = CommandState::Applied;
                 current.decided_at = Some(tx.now());
@@ -380,14 +406,15 @@ impl Commands {
                 record::unhold(tx, key)?;
                 Ok(body)
             }),
-            Err(r) => Err(CommitError::Rejected(Stop::Refused(r.clone()))),
+            (Err(r), _) => Err(CommitError::Rejected(Stop::Refused(r.clone()))),
         };
         match result {
             Ok(body) => {
                 if let Ok(command) = &parsed {
                     command.after_commit(&self.ctx);
                 }
-                Some(CommandReply { id: id.to_string(), outcome: Outcome::Applied, body })
+                let uploads = prepared.ok().flatten().map(|p| p.messages).unwrap_or_default();
+                Some(CommandReply { id: id.to_string(), outcome: Outcome::Applied, body, uploads })
             }
             Err(CommitError::Rejected(Stop::Refused(r))) => {
                 let mut body = refused(id, &rec.name, &r).body;
@@ -406,7 +433,7 @@ impl Commands {
                     record::unhold(tx, key)
                 });
                 match written {
-                    Ok(()) => Some(CommandReply { id: id.to_string(), outcome: Outcome::Refused, body }),
+                    Ok(()) => Some(CommandReply { id: id.to_string(), outcome: Outcome::Refused, body, uploads: Vec::new() }),
                     Err(CommitError::Rejected(_)) => None,
                     Err(CommitError::Store(e)) => {
                         tracing::warn!(id, "HQ commands: cannot record the refusal of a held command: {e}");
@@ -447,7 +474,7 @@ fn refused(id: &str, name: &str, r: &Refusal) -> CommandReply {
     if let Some(f) = &r.field {
         body["field"] = json!(f);
     }
-    CommandReply { id: id.to_string(), outcome: Outcome::Refused, body }
+    CommandReply { id: id.to_string(), outcome: Outcome::Refused, body, uploads: Vec::new() }
 }
 
 /// A command whose id has a record: the same command again, or the id used for another one.
@@ -457,7 +484,7 @@ fn seen(rec: &CommandRecord, id: &str, name: &str, digest: &[u8; 32]) -> Command
         if let Some(o) = body.as_object_mut() {
             o.insert("duplicate".into(), json!(true));
         }
-        return CommandReply { id: id.to_string(), outcome: Outcome::Duplicate, body };
+        return CommandReply { id: id.to_string(), outcome: Outcome::Duplicate, body, uploads: Vec::new() };
     }
     let message = format!(
         "id reused: {id:?} was already used by a different {} command received at {}; every command needs a new id",

@@ -361,6 +361,7 @@ pub fn sample_sale() -> (Sale, MemberInfo) {
         refunded_fen: 0,
         channel: crate::domain::channel::SalesChannel::InStore,
         order_id: None,
+        clock_unsynced: false,
     };
     let member = MemberInfo { masked_phone: "138****5678".to_string(), points_balance: 1_280 + earning.points };
     (sale, member)

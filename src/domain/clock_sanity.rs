@@ -1,0 +1,120 @@
+//! Whether the wall clock can be trusted: a box without a real-time clock starts in 1970 (or at
+//! its last shutdown's time) until NTP syncs, and NTP or a technician may step it back. Pure:
+//! the caller passes "now", the floor and the newest time the store has recorded (its high-water
+//! mark); `clock_watch` does the reading and writing. Expiry, dormancy and other date-driven
+//! jobs wait while the clock is not sane; sales go on and record the verdict.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+/// No real "now" is earlier than this (2026-01-01T00:00:00Z, before this code existed): a clock
+/// that says so has not been set since the box booted.
+pub fn floor() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// How far behind the high-water mark the clock may be before it counts as stepped back: NTP's
+/// small corrections and a few minutes' drift of an unsynced box stay within it.
+pub const BACKWARD_TOLERANCE_S: i64 = 10 * 60;
+
+/// The verdict on one reading of the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ClockVerdict {
+    Sane,
+    /// Before [`floor`]: never set since boot (the 1970 case).
+    Unsynced { now: DateTime<Utc>, floor: DateTime<Utc> },
+    /// More than [`BACKWARD_TOLERANCE_S`] behind the newest time the store has recorded: the
+    /// clock was stepped back (or the mark was written by a clock that ran ahead).
+    SteppedBack { now: DateTime<Utc>, mark: DateTime<Utc>, behind_s: i64 },
+}
+
+impl ClockVerdict {
+    pub fn is_sane(&self) -> bool {
+        matches!(self, ClockVerdict::Sane)
+    }
+
+    /// One line for logs, the health page and HQ's alarm.
+    pub fn describe(&self) -> String {
+        match self {
+            ClockVerdict::Sane => "the clock is sane".into(),
+            ClockVerdict::Unsynced { now, floor } => format!(
+                "the clock says {} (before {}): not synced yet; expiry and dormancy jobs wait; check NTP (`timedatectl`)",
+                now.format("%Y-%m-%d %H:%M:%SZ"),
+                floor.format("%Y-%m-%d")
+            ),
+            ClockVerdict::SteppedBack { now, mark, behind_s } => format!(
+                "the clock says {}, {} min behind the newest time recorded ({}): it was stepped back; expiry and dormancy jobs wait until it passes that time; check NTP (`timedatectl`)",
+                now.format("%Y-%m-%d %H:%M:%SZ"),
+                behind_s / 60,
+                mark.format("%Y-%m-%d %H:%M:%SZ")
+            ),
+        }
+    }
+}
+
+/// Judges `now` against the floor and the high-water mark (`None` on a new database).
+pub fn judge(now: DateTime<Utc>, floor: DateTime<Utc>, mark: Option<DateTime<Utc>>) -> ClockVerdict {
+    if now < floor {
+        return ClockVerdict::Unsynced { now, floor };
+    }
+    match mark {
+        Some(mark) if now < mark - Duration::seconds(BACKWARD_TOLERANCE_S) => {
+            ClockVerdict::SteppedBack { now, mark, behind_s: (mark - now).num_seconds() }
+        }
+        _ => ClockVerdict::Sane,
+    }
+}
+
+/// The high-water mark after a reading: moved up to `now` only when the clock is sane (an
+/// unsynced or stepped-back clock never lowers or raises it).
+pub fn next_mark(verdict: &ClockVerdict, now: DateTime<Utc>, mark: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (verdict.is_sane(), mark) {
+        (true, Some(m)) if now > m => Some(now),
+        (true, None) => Some(now),
+        _ => mark,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_box_booting_in_1970_is_unsynced_and_leaves_the_mark_alone() {
+        let now = t("1970-01-01T00:00:42Z");
+        let mark = Some(t("2026-11-25T21:00:00Z"));
+        let v = judge(now, floor(), mark);
+        assert_eq!(v, ClockVerdict::Unsynced { now, floor: t("2026-01-01T00:00:00Z") });
+        assert_eq!(next_mark(&v, now, mark), mark);
+        assert!(v.describe().contains("1970-01-01 00:00:42Z"), "{}", v.describe());
+    }
+
+    #[test]
+    fn three_hours_back_is_a_step_back_and_nine_minutes_is_drift() {
+        let mark = Some(t("2026-11-26T12:00:00Z"));
+        // 12:00 − 3 h = 09:00: 10 800 s behind, over the 600 s tolerance.
+        assert_eq!(
+            judge(t("2026-11-26T09:00:00Z"), floor(), mark),
+            ClockVerdict::SteppedBack { now: t("2026-11-26T09:00:00Z"), mark: t("2026-11-26T12:00:00Z"), behind_s: 10_800 }
+        );
+        // 12:00 − 9 min = 11:51: 540 s behind, within it.
+        assert_eq!(judge(t("2026-11-26T11:51:00Z"), floor(), mark), ClockVerdict::Sane);
+        // Exactly 600 s behind is still within.
+        assert_eq!(judge(t("2026-11-26T11:50:00Z"), floor(), mark), ClockVerdict::Sane);
+    }
+
+    #[test]
+    fn the_mark_only_rises_with_a_sane_clock() {
+        let mark = Some(t("2026-11-26T12:00:00Z"));
+        let later = t("2026-11-26T12:05:00Z");
+        assert_eq!(next_mark(&judge(later, floor(), mark), later, mark), Some(later));
+        let drift = t("2026-11-26T11:55:00Z");
+        assert_eq!(next_mark(&judge(drift, floor(), mark), drift, mark), mark);
+        let first = t("2026-11-26T08:00:00Z");
+        assert_eq!(next_mark(&judge(first, floor(), None), first, None), Some(first));
+    }
+}
