@@ -18,6 +18,7 @@ pub mod json_import;
 pub mod logring;
 pub mod members;
 pub mod promotions;
+pub mod provision;
 pub mod reports;
 pub mod staff;
 pub mod store;
