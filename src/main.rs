@@ -121,7 +121,7 @@ enum ProvisionCmd {
     Usb {
         device: PathBuf,
         /// Where the stick is mounted while it is read.
-        #[arg(long, value_name = "DIR", default_value = "/run/storehub")]
+        #[arg(long, value_name = "DIR", default_value = "/run/storehub-usb")]
         run_dir: PathBuf,
     },
 }

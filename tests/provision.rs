@@ -249,3 +249,54 @@ fn usb_stick_file_applied_from_a_directory() {
     let (ok, _, err) = provision(&etc, &["usb", "/tmp"], "");
     assert!(!ok && err.contains("/tmp: expected a block device under /dev"), "{err}");
 }
+
+/// Detaches a loop device (and unmounts its scratch mount) when dropped.
+struct Loop {
+    dev: String,
+    mnt: PathBuf,
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.mnt).status();
+        let _ = Command::new("losetup").args(["-d", &self.dev]).status();
+    }
+}
+
+fn run(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(out.status.success(), "{cmd} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A real stick image on a loop device (we run as root here and in CI): `provision usb` mounts
+/// it read-only, applies its file, unmounts it, and reports one line. The image is ext4, not
+/// vfat as most sticks are: this machine's kernel has no vfat (see /proc/filesystems), and
+/// `provision usb` lets mount(8) detect the filesystem, so the path taken is the same.
+#[test]
+fn usb_stick_on_a_loop_mounted_image() {
+    let t = tempfile::tempdir().unwrap();
+    let (etc, data, img, mnt) = (t.path().join("etc"), t.path().join("data"), t.path().join("stick.img"), t.path().join("mnt"));
+    std::fs::File::create(&img).unwrap().set_len(8 << 20).unwrap();
+    run("mkfs.ext4", &["-q", "-L", "STOREHUB", img.to_str().unwrap()]);
+    let dev = run("losetup", &["--find", "--show", img.to_str().unwrap()]);
+    std::fs::create_dir_all(&mnt).unwrap();
+    let lo = Loop { dev: dev.clone(), mnt: mnt.clone() };
+    run("mount", &[&dev, mnt.to_str().unwrap()]);
+    let f = provision_file(t.path(), &data, "broker = \"mqtt://127.0.0.1:1883\"\nauth = \"none\"");
+    std::fs::copy(f, mnt.join("storehub-provision.toml")).unwrap();
+    run("umount", &[mnt.to_str().unwrap()]);
+
+    let run_dir = t.path().join("run");
+    let (ok, out, err) = provision(&etc, &["usb", "--run-dir", run_dir.to_str().unwrap(), &dev], "");
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("usb-provision {dev}: OK chain=huamei store=sh-xuhui-001 hub=hub-1 admin=boss")), "{out}");
+    let cfg = Config::load(&etc.join("storehub.toml")).unwrap();
+    check_store(&data, &cfg, "usb");
+    let log = std::fs::read_to_string(data.join("provision-usb.log")).unwrap();
+    assert!(log.contains(&format!("usb-provision {dev}: OK")), "{log}");
+    // Unmounted again: the mount point is gone and the device is in no mount.
+    assert_eq!(std::fs::read_dir(&run_dir).unwrap().count(), 0, "mount point removed");
+    assert!(!std::fs::read_to_string("/proc/self/mounts").unwrap().contains(&format!("{dev} ")), "the stick is unmounted");
+    drop(lo);
+}
