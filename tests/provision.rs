@@ -90,6 +90,13 @@ fn from_a_file_with_password_auth() {
     let (ok, _, err) = provision(&etc, &["--file", file.to_str().unwrap()], "");
     assert!(!ok && err.contains("already provisioned") && err.contains("--force"), "{err}");
     assert_eq!(std::fs::read_to_string(&cfg_path).unwrap(), before);
+    // While another process holds the database (a running daemon), even --force writes nothing.
+    {
+        let _held = storehub::store::Store::open(storehub::provision::store_options(&Config::load(&cfg_path).unwrap())).unwrap();
+        let (ok, _, err) = provision(&etc, &["--file", file.to_str().unwrap(), "--force"], "");
+        assert!(!ok && err.contains("nothing was written"), "{err}");
+        assert!(!etc.join("storehub.toml.bak").exists());
+    }
     let (ok, out, err) = provision(&etc, &["--file", file.to_str().unwrap(), "--force"], "");
     assert!(ok, "{err}");
     assert!(out.contains("已存在, 未改 / existed, kept"), "{out}");

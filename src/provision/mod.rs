@@ -14,7 +14,6 @@ pub mod tls;
 pub mod usb;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context as _;
 
@@ -75,6 +74,11 @@ pub fn apply(plan: &Plan, target: &Target, force: bool, actor: &str) -> anyhow::
     let cfg = plan::check_rendered(&text, &target.config.display().to_string())
         .map_err(|e| anyhow::anyhow!("the config provision would write does not load: {e}"))?;
 
+    // The store first: a daemon holding it (or a data dir that cannot be made) stops us
+    // before any file is written.
+    std::fs::create_dir_all(&plan.data_dir).with_context(|| format!("cannot create the data dir {}", plan.data_dir.display()))?;
+    let store = Store::open(store_options(&cfg)).map_err(|e| anyhow::anyhow!("{e}; nothing was written"))?;
+
     let (mut fingerprint, mut csr) = (None, None);
     if plan.auth == Auth::Tls {
         let cn = tls::common_name(plan.chain_id.as_str(), plan.store_id.as_str(), plan.hub_id.as_str());
@@ -99,7 +103,8 @@ pub fn apply(plan: &Plan, target: &Target, force: bool, actor: &str) -> anyhow::
     let backup = if force { files::backup(&target.config)? } else { None };
     files::write(&target.config, text.as_bytes(), Access::Config)?;
 
-    let admin = first_admin_and_audit(plan, &cfg, actor)?;
+    let admin = first_admin_and_audit(plan, &store, actor)?;
+    drop(store);
     let mut out = Vec::new();
     let opts = crate::devices::doctor::CheckOptions { timeout: std::time::Duration::from_secs(3), ..Default::default() };
     let report = crate::devices::doctor::command(Some(&cfg), None, &opts, false, &mut out)?;
@@ -116,13 +121,10 @@ pub fn apply(plan: &Plan, target: &Target, force: bool, actor: &str) -> anyhow::
     })
 }
 
-/// Opens the data dir's store (creating it on a new box), creates the admin through the staff
-/// service and writes the `provisioned` audit entry.
-fn first_admin_and_audit(plan: &Plan, cfg: &Config, actor: &str) -> anyhow::Result<AdminOutcome> {
-    std::fs::create_dir_all(&plan.data_dir).with_context(|| format!("cannot create the data dir {}", plan.data_dir.display()))?;
-    let store = Arc::new(Store::open(store_options(cfg))?);
+/// Creates the admin through the staff service and writes the `provisioned` audit entry.
+fn first_admin_and_audit(plan: &Plan, store: &Store, actor: &str) -> anyhow::Result<AdminOutcome> {
     let new = crate::staff::NewStaff { id: plan.admin_id.clone(), name: plan.admin_name.clone(), role: crate::domain::staff::Role::Admin };
-    let admin = match crate::staff::create_staff(&store, &new, plan.admin_password.expose(), None, &crate::staff::HashCost::standard()) {
+    let admin = match crate::staff::create_staff(store, &new, plan.admin_password.expose(), None, &crate::staff::HashCost::standard()) {
         Ok(_) => AdminOutcome::Created,
         Err(CommitError::Rejected(crate::staff::StaffError::Exists(_))) => AdminOutcome::Kept,
         Err(e) => return Err(anyhow::anyhow!("[admin]: {e}")),
@@ -131,7 +133,7 @@ fn first_admin_and_audit(plan: &Plan, cfg: &Config, actor: &str) -> anyhow::Resu
         "chain={} store={} hub={} broker={} auth={} admin={}",
         plan.chain_id, plan.store_id, plan.hub_id, plan.broker, plan.auth.as_str(), plan.admin_id
     );
-    audit::record(&store, actor, AuditAction::Provisioned, Some(plan.hub_id.as_str()), &detail)?;
+    audit::record(store, actor, AuditAction::Provisioned, Some(plan.hub_id.as_str()), &detail)?;
     Ok(admin)
 }
 

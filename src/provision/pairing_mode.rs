@@ -161,10 +161,10 @@ pub struct Identity {
     pub csr_pem: String,
 }
 
-fn random<const N: usize>() -> [u8; N] {
+fn random<const N: usize>() -> anyhow::Result<[u8; N]> {
     let mut b = [0u8; N];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b).expect("the system's random source");
-    b
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b).map_err(|_| anyhow::anyhow!("the system's random source (getrandom) failed; check the kernel"))?;
+    Ok(b)
 }
 
 /// Reads the box's pairing state, or `None` when the daemon has not made one yet.
@@ -186,7 +186,7 @@ pub fn identity(data_dir: &Path) -> anyhow::Result<Identity> {
         return Ok(i);
     }
     let dir = pairing_dir(data_dir);
-    let state = State { box_id: pairing::new_box_id(random()), code: pairing::new_code(random()) };
+    let state = State { box_id: pairing::new_box_id(random()?), code: pairing::new_code(random()?) };
     let k = super::tls::new_key_and_csr(&state.box_id, &state.box_id).map_err(anyhow::Error::msg)?;
     files::write(&dir.join("box.key"), k.key_pem.as_bytes(), Access::Secret)?;
     files::write(&dir.join("state.json"), &serde_json::to_vec(&state)?, Access::Secret)?;
