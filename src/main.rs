@@ -2886,7 +2886,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(storehub::devices::scale::doctor_scale(&args)?)
         }
         Command::Firmware(cmd) => firmware_command(&cli, cmd),
-        Command::Status => print_json(&request(&cli, Request::Status)?.result),
+        Command::Status => {
+            // An unpaired box has no store to ask: its status is its pairing code.
+            let path = cli.config.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+            if path.exists() {
+                if let pairing_mode::Loaded::Unpaired(_) = pairing_mode::load(&path, cli.data_dir.as_deref()).map_err(config_failure)? {
+                    return pairing_show(&cli);
+                }
+            }
+            print_json(&request(&cli, Request::Status)?.result)
+        }
         Command::Provision(args) => provision_command(&cli, args),
         Command::Pairing(PairingCmd::Show) => pairing_show(&cli),
         Command::Devices { json } => {

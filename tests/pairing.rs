@@ -130,7 +130,9 @@ fn an_unpaired_box_pairs_with_hq_and_starts_relaying() {
     assert!(page.contains(&req.fingerprint));
     let (ok, out, err) = cli(&cfg, &["pairing", "show"]);
     assert!(ok && out.contains(&shown) && out.contains(&req.box_id), "{out}{err}");
-    let (ok, _, err) = cli(&cfg, &["status"]);
+    let (ok, out, err) = cli(&cfg, &["status"]);
+    assert!(ok && out.contains(&shown) && out.contains("not paired"), "status shows the code: {out}{err}");
+    let (ok, _, err) = cli(&cfg, &["stock", "show"]);
     assert!(!ok && err.contains("not paired with HQ yet") && err.contains("pairing show"), "{err}");
 
     // Refused replies: each shows on the page as the last refusal; nothing is written.
@@ -140,10 +142,18 @@ fn an_unpaired_box_pairs_with_hq_and_starts_relaying() {
     let forged = serde_json::to_vec(&pairing::sign_reply(&other_pkcs8, &req.box_id, &good).unwrap()).unwrap();
     let unsigned = serde_json::to_vec(&serde_json::json!({ "bundle": good, "signature": "" })).unwrap();
     let wrong_code = serde_json::to_vec(&pairing::sign_reply(&pair_pkcs8, &req.box_id, &bundle(&req.box_id, "ABCDEFGH", &broker.url(), &cmd_public)).unwrap()).unwrap();
-    for (payload, shown_reason) in [(forged, "does not verify"), (unsigned, "not base64 of 64 bytes"), (wrong_code, "different pairing code")] {
+    // Signed by HQ, but its certificate is not for this box's key.
+    let other = rcgen::generate_simple_self_signed(vec!["hub-1".to_string()]).unwrap();
+    let mut misfit: Bundle = serde_json::from_str(&bundle(&req.box_id, &code, "mqtts://127.0.0.1:8883", &cmd_public)).unwrap();
+    misfit.ca_pem = Some(other.cert.pem());
+    misfit.cert_pem = Some(other.cert.pem());
+    let misfit = serde_json::to_vec(&pairing::sign_reply(&pair_pkcs8, &req.box_id, &serde_json::to_string(&misfit).unwrap()).unwrap()).unwrap();
+    for (payload, shown_reason) in [(forged, "does not verify"), (unsigned, "not base64 of 64 bytes"), (wrong_code, "different pairing code"), (misfit, "do not work with this box")] {
         hq.publish(&reply_topic, payload);
         wait_for(shown_reason, Duration::from_secs(15), || http_get(web_port).filter(|p| p.contains(shown_reason)));
-        assert!(!data.join("pairing/paired.toml").exists(), "nothing written for a refused reply");
+        for f in ["paired.toml", "hub.pem", "ca.pem"] {
+            assert!(!data.join("pairing").join(f).exists(), "{f} written for a refused reply ({shown_reason})");
+        }
     }
     assert!(daemon_log().contains("pairing reply refused"));
 

@@ -223,30 +223,38 @@ pub fn apply_bundle(u: &Unpaired, id: &Identity, b: &Bundle) -> anyhow::Result<C
     let merged = pairing::merge(base, overlay.parse()?);
     let mut cfg = Config::from_str(&toml::to_string(&merged)?, "the paired config")?;
     cfg.apply_data_dir_override(u.data_dir.clone());
+    // The store first: if it cannot be opened nothing is written.
+    let store = crate::store::Store::open(super::store_options(&cfg))?;
+    let overlay_file = overlay_path(&u.data_dir);
+    let undo = || {
+        for f in [&overlay_file, &p.cert, &p.ca] {
+            let _ = std::fs::remove_file(f);
+        }
+    };
     if let Some(ca) = &b.ca_pem {
-        files::write(&p.ca, ca.as_bytes(), Access::Public)?;
+        files::write(&p.ca, ca.as_bytes(), Access::Public).inspect_err(|_| undo())?;
     }
     if let Some(cert) = &b.cert_pem {
-        files::write(&p.cert, cert.as_bytes(), Access::Public)?;
+        files::write(&p.cert, cert.as_bytes(), Access::Public).inspect_err(|_| undo())?;
     }
     if cfg.mqtt.url.as_ref().is_some_and(|u| u.tls()) {
         if let Err(e) = crate::cloud::tls::client_config(&cfg.mqtt) {
-            let _ = std::fs::remove_file(&p.cert);
-            let _ = std::fs::remove_file(&p.ca);
-            anyhow::bail!("the bundle's TLS files do not work: {e}");
+            undo();
+            anyhow::bail!("the bundle's TLS files do not work with this box's key: {e}");
         }
     }
-    files::write(&overlay_path(&u.data_dir), overlay.as_bytes(), Access::Secret)?;
-    let store = crate::store::Store::open(super::store_options(&cfg))?;
+    files::write(&overlay_file, overlay.as_bytes(), Access::Secret).inspect_err(|_| undo())?;
     let data = Paired { box_id: id.state.box_id.clone(), chain_id: b.chain_id.clone(), store_id: b.store_id.clone(), hub_id: b.hub_id.clone() };
     let detail = format!("box={} chain={} store={} hub={} broker={}", data.box_id, data.chain_id, data.store_id, data.hub_id, b.broker);
-    store
-        .commit(|tx| {
-            crate::audit::record_tx::<std::convert::Infallible>(tx, "hq", crate::audit::AuditAction::Paired, Some(&b.hub_id), &detail)?;
-            tx.emit(EVENT_PAIRED, Some(&b.hub_id), &data)?;
-            Ok(())
-        })
-        .map_err(|e| anyhow::anyhow!("paired, but the audit entry could not be written: {e}"))?;
+    let committed = store.commit(|tx| {
+        crate::audit::record_tx::<std::convert::Infallible>(tx, "hq", crate::audit::AuditAction::Paired, Some(&b.hub_id), &detail)?;
+        tx.emit(EVENT_PAIRED, Some(&b.hub_id), &data)?;
+        Ok(())
+    });
+    if let Err(e) = committed {
+        undo();
+        anyhow::bail!("the pairing could not be recorded in the database ({e}); nothing was kept");
+    }
     Ok(cfg)
 }
 
@@ -365,9 +373,13 @@ async fn mqtt_loop(u: &Unpaired, id: &Identity, state: &Mutex<PageState>) -> any
                 tracing::info!(topic = %pairing::request_topic(box_id), "pairing request published");
             }
             Ok(Event::Incoming(Incoming::Publish(p))) if p.topic == pairing::reply_topic(box_id) => {
-                match pairing::accept(&p.payload, box_id, &id.state.code, &u.hq_key) {
-                    Ok(bundle) => {
-                        let cfg = apply_bundle(u, id, &bundle)?;
+                let accepted = pairing::accept(&p.payload, box_id, &id.state.code, &u.hq_key).map_err(|e| e.to_string()).and_then(|bundle| {
+                    // A signed bundle that still cannot be applied (its certificate does not fit
+                    // this box's key, a field the config refuses) is refused like a bad one.
+                    apply_bundle(u, id, &bundle).map(|cfg| (bundle, cfg)).map_err(|e| format!("{e:#}"))
+                });
+                match accepted {
+                    Ok((bundle, cfg)) => {
                         tracing::info!(chain = %bundle.chain_id, store = %bundle.store_id, hub = %bundle.hub_id, "paired with HQ");
                         // Take the retained request down; the box is no longer waiting.
                         let _ = client.publish(pairing::request_topic(box_id), QoS::AtLeastOnce, true, Vec::new()).await;
