@@ -164,7 +164,7 @@ enum Command {
     /// Provision this box (开通): store ids, HQ broker and credentials, first admin, then doctor
     /// and a summary. From `--file provision.toml`, from flags (secrets on stdin), or asked
     /// question by question. See docs/provisioning.md.
-    Provision(ProvisionArgs),
+    Provision(Box<ProvisionArgs>),
     /// Pairing with HQ (配对): `pairing show` prints this box's pairing code.
     #[command(subcommand)]
     Pairing(PairingCmd),

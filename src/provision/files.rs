@@ -38,8 +38,11 @@ fn gid_of(group: &str) -> Option<libc::gid_t> {
     (!gr.is_null()).then(|| unsafe { (*gr).gr_gid })
 }
 
-/// The mode and (uid, gid) a file of this access gets on this machine (`None`: leave as is).
-pub fn mode_and_owner(access: Access) -> (u32, Option<(Option<u32>, Option<u32>)>) {
+/// A new owner for a file: (uid, gid), `None` parts left as they are.
+pub type Owner = (Option<u32>, Option<u32>);
+
+/// The mode and owner a file of this access gets on this machine (`None`: leave as is).
+pub fn mode_and_owner(access: Access) -> (u32, Option<Owner>) {
     match access {
         Access::Config => match gid_of(SERVICE_USER) {
             Some(g) => (0o640, Some((None, Some(g)))),
@@ -92,6 +95,28 @@ pub fn write(path: &Path, bytes: &[u8], access: Access) -> anyhow::Result<()> {
         anyhow::bail!("cannot write {}: {e}; run provision as root or point --etc-dir at a writable directory", path.display());
     }
     Ok(())
+}
+
+/// Gives the data dir and everything in it to the `storehub` user and group when provisioning
+/// ran as root and that user exists (the daemon runs as it and must write its database); a
+/// no-op otherwise. Returns whether it did.
+pub fn give_to_service_user(dir: &Path) -> anyhow::Result<bool> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(false);
+    }
+    let (Some(u), Some(g)) = (uid_of(SERVICE_USER), gid_of(SERVICE_USER)) else { return Ok(false) };
+    fn walk(p: &Path, u: u32, g: u32) -> std::io::Result<()> {
+        std::os::unix::fs::lchown(p, Some(u), Some(g))?;
+        if std::fs::symlink_metadata(p)?.is_dir() {
+            for e in std::fs::read_dir(p)? {
+                walk(&e?.path(), u, g)?;
+            }
+        }
+        Ok(())
+    }
+    walk(dir, u, g).map_err(|e| anyhow::anyhow!("cannot give {} to the {SERVICE_USER} user: {e}; run `chown -R {SERVICE_USER}: {}`", dir.display(), dir.display()))?;
+    Ok(true)
 }
 
 /// Copies an existing file to `FILE.bak` (same mode) before it is replaced; returns the copy's path.

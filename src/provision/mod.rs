@@ -105,6 +105,7 @@ pub fn apply(plan: &Plan, target: &Target, force: bool, actor: &str) -> anyhow::
 
     let admin = first_admin_and_audit(plan, &store, actor)?;
     drop(store);
+    files::give_to_service_user(&plan.data_dir)?;
     let mut out = Vec::new();
     let opts = crate::devices::doctor::CheckOptions { timeout: std::time::Duration::from_secs(3), ..Default::default() };
     let report = crate::devices::doctor::command(Some(&cfg), None, &opts, false, &mut out)?;
