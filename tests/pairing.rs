@@ -203,3 +203,23 @@ fn the_documented_worked_example_is_exact() {
     assert_eq!(b.hub_id, "hub-1");
     assert_eq!(pairing::signed_input(box_id, bundle)[..31], *b"storehub-pair/1\nbox-k7m2p9x4q8r");
 }
+
+/// config/pairing.example.toml (what a remotely paired box ships with) is an unpaired config.
+#[test]
+fn the_pairing_example_config_is_an_unpaired_box() {
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/pairing.example.toml"));
+    let t = tempfile::tempdir().unwrap();
+    match storehub::provision::pairing_mode::load(path, Some(t.path())).unwrap() {
+        storehub::provision::pairing_mode::Loaded::Unpaired(u) => {
+            assert_eq!(u.pairing.broker.to_string(), "mqtts://pair.huamei.example.cn:8883");
+            assert_eq!(u.listen.to_string(), "0.0.0.0:8080");
+            assert_eq!(u.data_dir, t.path());
+        }
+        storehub::provision::pairing_mode::Loaded::Config(_) => panic!("the example has no [store]: it must load as unpaired"),
+    }
+    // A bad key is named with its line.
+    let bad = t.path().join("bad.toml");
+    std::fs::write(&bad, "[pairing]\nbroker = \"mqtts://h.example.cn\"\nhq_key = \"abc\"\n[data]\ndir = \"/d\"\n").unwrap();
+    let e = storehub::provision::pairing_mode::load(&bad, None).err().expect("a bad hq_key is refused");
+    assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("[pairing].hq_key")), "{e}");
+}
