@@ -1,7 +1,7 @@
 //! `storehub provision` end to end with the real binary into a temporary etc dir: from a file,
 //! from flags, from piped answers; bad input names the key or flag and writes nothing; the CSR
 //! is signed by openssl playing HQ's CA and installed with `provision cert`; the USB path on a
-//! directory standing in for the stick.
+//! directory standing in for the stick and on a loop-mounted image; the prompts in a pty.
 
 mod common;
 
@@ -306,4 +306,83 @@ fn usb_stick_on_a_loop_mounted_image() {
     assert_eq!(std::fs::read_dir(&run_dir).unwrap().count(), 0, "mount point removed");
     assert!(!std::fs::read_to_string("/proc/self/mounts").unwrap().contains(&format!("{dev} ")), "the stick is unmounted");
     drop(lo);
+}
+
+/// The prompts in a real terminal (a pty): each answer is typed after its question appears,
+/// and the passwords are not echoed back (the terminal's echo is off while they are typed).
+#[test]
+fn interactive_in_a_terminal_does_not_echo_passwords() {
+    use std::os::fd::{FromRawFd as _, OwnedFd};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+    let t = tempfile::tempdir().unwrap();
+    let (etc, data) = (t.path().join("etc"), t.path().join("data"));
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty fills two new descriptors, owned below.
+    assert_eq!(unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) }, 0);
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_storehub"))
+        .arg("--config")
+        .arg(etc.join("storehub.toml"))
+        .arg("provision")
+        .env_remove("STOREHUB_CONFIG")
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    let seen = Arc::new(Mutex::new(String::new()));
+    let mut reader = std::fs::File::from(master.try_clone().unwrap());
+    let sink = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = std::io::Read::read(&mut reader, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let mut writer = std::fs::File::from(master);
+    let mut answered = 0;
+    let data_text = data.display().to_string();
+    let steps: [(&str, &str); 15] = [
+        ("chain id:", "huamei"),
+        ("store id:", "sh-xuhui-001"),
+        ("hub id [hub-1]:", ""),
+        ("store name [", ""),
+        ("HQ broker URL:", "mqtts://mqtt.huamei.example.cn"),
+        ("auth [password]:", ""),
+        ("broker user [hub-1]:", ""),
+        ("broker password:", "secret-broker-pw"),
+        ("HQ CA file (optional)", ""),
+        ("HQ command key (optional)", ""),
+        ("admin id [admin]:", ""),
+        ("admin password:", ADMIN_PW),
+        ("admin password again:", ADMIN_PW),
+        ("data dir [", &data_text),
+        ("web listen address [", "127.0.0.1:18083"),
+    ];
+    for (prompt, answer) in steps {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = seen.lock().unwrap().clone();
+            if text.matches(prompt).count() > 0 && text.rfind(prompt).unwrap() >= answered {
+                answered = text.len();
+                break;
+            }
+            assert!(Instant::now() < deadline, "no prompt {prompt:?}; the terminal shows:\n{text}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        writer.write_all(format!("{answer}\r").as_bytes()).unwrap();
+    }
+    let status = child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let screen = seen.lock().unwrap().clone();
+    assert!(status.success(), "{screen}");
+    assert!(screen.contains("开通完成 / provisioning done"), "{screen}");
+    assert!(screen.contains("mqtts://mqtt.huamei.example.cn"), "typed answers are echoed: {screen}");
+    assert!(!screen.contains("secret-broker-pw") && !screen.contains(ADMIN_PW), "a password was echoed:\n{screen}");
+    let cfg = Config::load(&etc.join("storehub.toml")).unwrap();
+    assert_eq!(cfg.mqtt.password.as_ref().unwrap().expose(), "secret-broker-pw");
 }
