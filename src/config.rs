@@ -145,6 +145,17 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
+/// [`locate`] for a key written `[section].key` (as in messages), for other TOML files checked
+/// with the same error style (e.g. `provision.toml`).
+pub(crate) fn locate_key(text: &str, key: &str) -> Option<usize> {
+    let path: Vec<Seg> = key
+        .split(['[', ']', '.'])
+        .filter(|k| !k.is_empty())
+        .map(|k| Seg::Key(k.to_string()))
+        .collect();
+    locate(text, &path)
+}
+
 /// Finds the line that defines `target` (or, failing that, the closest enclosing table or key
 /// that is written in the file) by scanning headers and `key = value` lines. Good for the usual
 /// one-key-per-line style; inline tables and multi-line strings only lose precision, never panic.
@@ -272,7 +283,7 @@ impl ConfigError {
         }
     }
 
-    fn from_syntax(text: &str, source_name: &str, err: &toml::de::Error) -> Self {
+    pub(crate) fn from_syntax(text: &str, source_name: &str, err: &toml::de::Error) -> Self {
         let message = format!("TOML syntax error: {}", one_line(err.message()));
         ConfigError {
             source_name: source_name.to_string(),
@@ -295,7 +306,7 @@ impl ConfigError {
 
     /// Turns a serde error (with its path from serde_path_to_error and its span from toml) into
     /// the one-line form, rewording serde's standard messages for people.
-    fn from_serde(
+    pub(crate) fn from_serde(
         text: &str,
         source_name: &str,
         err: &serde_path_to_error::Error<toml::de::Error>,

@@ -22,6 +22,7 @@ pub mod logring;
 pub mod members;
 pub mod privacy;
 pub mod promotions;
+pub mod provision;
 pub mod reports;
 pub mod staff;
 pub mod store;

@@ -25,6 +25,7 @@ use storehub::domain::purchase::PoState;
 use storehub::inventory::purchase::NewPoLine;
 use storehub::store::{self, Durability, Store, StoreOptions};
 use storehub::{catalog, clock, coupons, daemon, demo, inventory, promotions};
+use storehub::provision::{self as provisioning, pairing_mode};
 use storehub::devices::printer;
 
 /// Default config path on an installed box.
@@ -56,6 +57,81 @@ enum LogFormat {
     Json,
 }
 
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct ProvisionArgs {
+    #[command(subcommand)]
+    cmd: Option<ProvisionCmd>,
+    /// Apply this provision file (see docs/provisioning.md); relative file names in it are
+    /// taken from its directory.
+    #[arg(long, value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Replace the config of a provisioned box (the old file is kept as FILE.bak).
+    #[arg(long)]
+    force: bool,
+    /// Directory of the config and its tls/ files [default: the --config file's directory, else /etc/storehub].
+    #[arg(long, value_name = "DIR")]
+    etc_dir: Option<PathBuf>,
+    #[arg(long, value_name = "ID")]
+    chain_id: Option<String>,
+    #[arg(long, value_name = "ID")]
+    store_id: Option<String>,
+    #[arg(long, value_name = "ID")]
+    hub_id: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    store_name: Option<String>,
+    /// HQ's broker, mqtts://host[:port].
+    #[arg(long, value_name = "URL")]
+    broker: Option<String>,
+    /// password, tls or none.
+    #[arg(long, value_name = "HOW")]
+    auth: Option<String>,
+    #[arg(long, value_name = "USER")]
+    username: Option<String>,
+    /// HQ's CA certificate (PEM).
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// This box's certificate from HQ (PEM), when HQ has signed it already.
+    #[arg(long, value_name = "FILE")]
+    cert_file: Option<PathBuf>,
+    /// HQ's command-signing public key (base64); repeat for several.
+    #[arg(long, value_name = "BASE64")]
+    command_key: Vec<String>,
+    #[arg(long, value_name = "ID")]
+    admin_id: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    admin_name: Option<String>,
+    /// Read the first admin's password from the first line of stdin.
+    #[arg(long)]
+    admin_password_stdin: bool,
+    /// Read the broker password from the next line of stdin (after the admin's).
+    #[arg(long)]
+    mqtt_password_stdin: bool,
+    /// The dashboard's address [default 0.0.0.0:8080].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ProvisionCmd {
+    /// Install the certificate HQ signed for this box's CSR and switch mutual TLS on.
+    Cert { file: PathBuf },
+    /// Apply storehub-provision.toml from a USB stick's partition (run by udev through
+    /// storehub-usb-provision@.service): mounted read-only, applied, unmounted.
+    Usb {
+        device: PathBuf,
+        /// Where the stick is mounted while it is read.
+        #[arg(long, value_name = "DIR", default_value = "/run/storehub-usb")]
+        run_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum PairingCmd {
+    /// Print this box's pairing code, box id and key fingerprint (or its store ids once paired).
+    Show,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the hub daemon with the given config.
@@ -85,6 +161,13 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Provision this box (开通): store ids, HQ broker and credentials, first admin, then doctor
+    /// and a summary. From `--file provision.toml`, from flags (secrets on stdin), or asked
+    /// question by question. See docs/provisioning.md.
+    Provision(Box<ProvisionArgs>),
+    /// Pairing with HQ (配对): `pairing show` prints this box's pairing code.
+    #[command(subcommand)]
+    Pairing(PairingCmd),
     /// Print the version and build facts.
     Version,
     /// Check a config file and print the result.
@@ -2164,7 +2247,15 @@ fn load_config(cli: &Cli, demo_default: bool) -> Result<Option<Config>, Failure>
         None => None,
     };
     let mut cfg = match &path {
-        Some(p) => Config::load(p).map_err(config_failure)?,
+        Some(p) => match pairing_mode::load(p, cli.data_dir.as_deref()).map_err(config_failure)? {
+            pairing_mode::Loaded::Config(c) => c,
+            pairing_mode::Loaded::Unpaired(_) => {
+                return Err(config_failure(anyhow!(
+                    "{} is a box that is not paired with HQ yet: start the daemon (`storehub run`) and pair it; `storehub pairing show` prints its code",
+                    p.display()
+                )))
+            }
+        },
         None if demo_default => Config::demo().map_err(config_failure)?,
         None => {
             install_pii_key(&pii_key_path(None, None))?;
@@ -2675,6 +2766,19 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Run { mqtt, listen } => {
+            if let Some(p) = cli.config.clone().or_else(|| Path::new(DEFAULT_CONFIG).exists().then(|| PathBuf::from(DEFAULT_CONFIG))) {
+                if let pairing_mode::Loaded::Unpaired(mut u) = pairing_mode::load(&p, cli.data_dir.as_deref()).map_err(config_failure)? {
+                    if let Some(addr) = listen {
+                        u.listen = *addr;
+                    }
+                    pairing_mode::run(u)?;
+                    // Paired: start again as a provisioned box, in this process (same PID for
+                    // systemd), with the same arguments.
+                    use std::os::unix::process::CommandExt as _;
+                    let err = std::process::Command::new("/proc/self/exe").args(std::env::args_os().skip(1)).exec();
+                    return Err(anyhow!("paired, but could not restart into normal operation: {err}; restart the service (systemctl restart storehub)").into());
+                }
+            }
             let mut cfg = load_config(&cli, false)?.ok_or_else(|| {
                 config_failure(anyhow!("no config: pass --config FILE or install {DEFAULT_CONFIG}"))
             })?;
@@ -3000,7 +3104,18 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(storehub::devices::scale::doctor_scale(&args)?)
         }
         Command::Firmware(cmd) => firmware_command(&cli, cmd),
-        Command::Status => print_json(&request(&cli, Request::Status)?.result),
+        Command::Status => {
+            // An unpaired box has no store to ask: its status is its pairing code.
+            let path = cli.config.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+            if path.exists() {
+                if let pairing_mode::Loaded::Unpaired(_) = pairing_mode::load(&path, cli.data_dir.as_deref()).map_err(config_failure)? {
+                    return pairing_show(&cli);
+                }
+            }
+            print_json(&request(&cli, Request::Status)?.result)
+        }
+        Command::Provision(args) => provision_command(&cli, args),
+        Command::Pairing(PairingCmd::Show) => pairing_show(&cli),
         Command::Devices { json } => {
             let reply = request(&cli, Request::Devices)?;
             if *json {
@@ -3983,4 +4098,110 @@ fn sled_only_writer(cli: &Cli, writers: usize) -> Result<(), Failure> {
         h.join().map_err(|_| anyhow!("writer panicked"))??;
     }
     Err(anyhow!("writers stopped").into())
+}
+
+/// `storehub provision …`: the plan from a file, flags or prompts, applied by
+/// `storehub::provision`; this only reads the terminal and prints.
+fn provision_command(cli: &Cli, a: &ProvisionArgs) -> Result<(), Failure> {
+    let config = cli
+        .config
+        .clone()
+        .or_else(|| a.etc_dir.as_ref().map(|d| d.join("storehub.toml")))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    let etc_dir = a.etc_dir.clone().unwrap_or_else(|| config.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/etc/storehub")));
+    let target = provisioning::Target { config, etc_dir };
+    match &a.cmd {
+        Some(ProvisionCmd::Cert { file }) => {
+            let at = provisioning::install_cert(&target, file)?;
+            println!("证书已安装 / certificate installed: {} ({} updated; restart storehub to use it)", at.display(), target.config.display());
+            return Ok(());
+        }
+        Some(ProvisionCmd::Usb { device, run_dir }) => {
+            let dev = device.display().to_string();
+            let result = provisioning::usb::apply_device(device, run_dir, &target);
+            let line = provisioning::usb::report_line(&dev, &result);
+            println!("{line}");
+            if let Ok(provisioning::usb::UsbResult::Applied { plan, .. }) = &result {
+                provisioning::usb::log_line(&plan.data_dir, &line);
+            }
+            return result.map(|_| ()).map_err(Failure::from);
+        }
+        None => {}
+    }
+    let plan = if let Some(file) = &a.file {
+        let text = std::fs::read_to_string(file).map_err(|e| anyhow!("cannot read {}: {e}", file.display()))?;
+        let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        provisioning::plan::parse_file(&text, &file.display().to_string(), &base).map_err(|e| anyhow!("{e}; nothing was written"))?
+    } else if a.chain_id.is_some() || a.store_id.is_some() || a.broker.is_some() {
+        provision_flags(cli, a)?
+    } else {
+        let stdin = std::io::stdin();
+        let terminal = stdin.is_terminal();
+        provisioning::prompt::ask(&mut stdin.lock(), &mut std::io::stdout(), terminal, &std::env::current_dir()?)?
+    };
+    let outcome = provisioning::apply(&plan, &target, a.force, "cli")?;
+    print!("{}", outcome.doctor_text);
+    println!();
+    print!("{}", provisioning::summary(&plan, &outcome));
+    Ok(())
+}
+
+/// The flags as a provision table (secrets from stdin lines), checked like a file.
+fn provision_flags(cli: &Cli, a: &ProvisionArgs) -> Result<provisioning::plan::Plan, Failure> {
+    let mut lines = std::io::stdin().lines();
+    let mut read_secret = |flag: &str| -> Result<String, Failure> {
+        match lines.next() {
+            Some(Ok(l)) => Ok(l.trim_end_matches('\r').to_string()),
+            _ => Err(anyhow!("{flag}: expected a line on stdin, got none; nothing was written").into()),
+        }
+    };
+    let admin_pw = if a.admin_password_stdin { Some(read_secret("--admin-password-stdin")?) } else { None };
+    let mqtt_pw = if a.mqtt_password_stdin { Some(read_secret("--mqtt-password-stdin")?) } else { None };
+    let mut t = toml::Table::new();
+    let mut put = |section: &str, key: &str, v: Option<toml::Value>| {
+        if let Some(v) = v {
+            t.entry(section.to_string()).or_insert_with(|| toml::Value::Table(Default::default())).as_table_mut().map(|s| s.insert(key.to_string(), v));
+        }
+    };
+    let text = |v: &Option<String>| v.clone().map(toml::Value::String);
+    let path = |v: &Option<PathBuf>| v.as_ref().map(|p| toml::Value::String(p.display().to_string()));
+    put("store", "chain_id", text(&a.chain_id));
+    put("store", "store_id", text(&a.store_id));
+    put("store", "hub_id", text(&a.hub_id));
+    put("store", "name", text(&a.store_name));
+    put("hq", "broker", text(&a.broker));
+    put("hq", "auth", text(&a.auth));
+    put("hq", "username", text(&a.username));
+    put("hq", "password", mqtt_pw.map(toml::Value::String));
+    put("hq", "ca_file", path(&a.ca_file));
+    put("hq", "cert_file", path(&a.cert_file));
+    if !a.command_key.is_empty() {
+        put("hq", "command_keys", Some(toml::Value::Array(a.command_key.iter().cloned().map(toml::Value::String).collect())));
+    }
+    put("admin", "id", text(&a.admin_id));
+    put("admin", "name", text(&a.admin_name));
+    put("admin", "password", admin_pw.map(toml::Value::String));
+    put("data", "dir", path(&cli.data_dir));
+    put("web", "listen", text(&a.listen));
+    for s in ["store", "hq", "admin"] {
+        t.entry(s.to_string()).or_insert_with(|| toml::Value::Table(Default::default()));
+    }
+    provisioning::plan::parse_table(t, &std::env::current_dir()?).map_err(|e| anyhow!("{e}; nothing was written").into())
+}
+
+/// `storehub pairing show`.
+fn pairing_show(cli: &Cli) -> Result<(), Failure> {
+    let path = cli.config.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    match pairing_mode::load(&path, cli.data_dir.as_deref()).map_err(config_failure)? {
+        pairing_mode::Loaded::Config(c) => {
+            println!("已配对/已开通 / provisioned: chain {} store {} hub {}", c.store.chain_id, c.store.store_id, c.store.hub_id);
+        }
+        pairing_mode::Loaded::Unpaired(u) => match pairing_mode::read_identity(&u.data_dir)? {
+            Some(id) => print!("{}", pairing_mode::describe(&id, &u)),
+            None => {
+                return Err(anyhow!("no pairing code yet: the daemon makes one when it starts (systemctl start storehub), then run this again").into());
+            }
+        },
+    }
+    Ok(())
 }
