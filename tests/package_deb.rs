@@ -132,6 +132,8 @@ fn the_deb_installs_upgrades_with_a_backup_and_purges_keeping_data() {
         assert!(groups.contains(&g), "storehub is not in {g}: {groups:?}");
     }
     assert_eq!(must("stat", &["-c", "%U:%G %a", "/etc/storehub"]).trim(), "root:storehub 750");
+    // The PII key, made by the postinst: 32 bytes the daemon's group may read.
+    assert_eq!(must("stat", &["-c", "%U:%G %a %s", "/etc/storehub/pii.key"]).trim(), "root:storehub 640 32");
     assert_eq!(must("stat", &["-c", "%U:%G %a", "/var/lib/storehub"]).trim(), "storehub:storehub 750");
     // Enabled for the next boot, through deb-systemd-helper (no systemd needed for that).
     assert!(Path::new("/etc/systemd/system/multi-user.target.wants/storehub.service").exists(), "not enabled");
@@ -168,7 +170,10 @@ fn the_deb_installs_upgrades_with_a_backup_and_purges_keeping_data() {
     // Purge: config gone, data kept (and said so), unit no longer enabled.
     let purged = must("dpkg", &["--purge", "storehub"]);
     assert!(purged.contains("kept /var/lib/storehub"), "{purged}");
-    assert!(!Path::new("/etc/storehub").exists(), "purge left /etc/storehub");
+    assert!(purged.contains("kept /etc/storehub/pii.key"), "{purged}");
+    // Only the PII key stays in /etc/storehub, with the data it unlocks.
+    let left: Vec<String> = std::fs::read_dir("/etc/storehub").expect("/etc/storehub").map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(left, vec!["pii.key".to_string()], "purge left more than the key in /etc/storehub");
     assert!(!Path::new("/usr/bin/storehub").exists());
     assert!(Path::new("/var/lib/storehub/db").is_dir(), "purge removed the data");
     assert!(Path::new(&backups[0]).is_file(), "purge removed the pre-upgrade backup");

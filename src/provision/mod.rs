@@ -53,6 +53,9 @@ pub struct Outcome {
     pub admin: AdminOutcome,
     pub doctor_ok: bool,
     pub doctor_text: String,
+    /// The PII key file (docs/privacy.md) and whether provisioning made it (`false`: kept).
+    pub pii_key: PathBuf,
+    pub pii_key_created: bool,
 }
 
 /// Applies a plan: refuses a provisioned box unless `force`, writes the TLS files, the config
@@ -73,6 +76,10 @@ pub fn apply(plan: &Plan, target: &Target, force: bool, actor: &str) -> anyhow::
     let text = plan::render_config(plan, &tls_paths, cert_installed, &now);
     let cfg = plan::check_rendered(&text, &target.config.display().to_string())
         .map_err(|e| anyhow::anyhow!("the config provision would write does not load: {e}"))?;
+
+    // The PII key before the store opens, so nothing about members is ever written in the clear
+    // on a provisioned box (an existing key is kept: it may already seal members).
+    let (pii_key, pii_key_created) = ensure_pii_key(&cfg, &target.config)?;
 
     // The store first: a daemon holding it (or a data dir that cannot be made) stops us
     // before any file is written.
@@ -119,7 +126,28 @@ pub fn apply(plan: &Plan, target: &Target, force: bool, actor: &str) -> anyhow::
         admin,
         doctor_ok: report.ok,
         doctor_text: String::from_utf8_lossy(&out).into_owned(),
+        pii_key,
+        pii_key_created,
     })
+}
+
+/// Makes the PII key at `[privacy].key_file` (default `pii.key` beside the config) when there is
+/// none, readable by the service's group only (root:storehub 0640, as the config), and loads it
+/// into this process. Returns the path and whether it was made here.
+fn ensure_pii_key(cfg: &Config, config: &Path) -> anyhow::Result<(PathBuf, bool)> {
+    use crate::privacy;
+    let path = privacy::key_path(cfg.privacy.key_file.as_deref(), Some(config));
+    let created = !path.exists();
+    if created {
+        privacy::init_key(&path).map_err(|e| anyhow::anyhow!("[privacy].key_file: {e}"))?;
+        if let (_, Some((_, Some(g)))) = files::mode_and_owner(Access::Config) {
+            std::os::unix::fs::chown(&path, None, Some(g))
+                .with_context(|| format!("cannot give {} to the storehub group; run `chgrp storehub {}`", path.display(), path.display()))?;
+        }
+    }
+    let key = privacy::PiiKey::load(&path).map_err(|e| anyhow::anyhow!("[privacy].key_file: {e}"))?;
+    privacy::install(key);
+    Ok((path, created))
 }
 
 /// Creates the admin through the staff service and writes the `provisioned` audit entry.
@@ -225,6 +253,8 @@ pub fn summary(plan: &Plan, o: &Outcome) -> String {
         AdminOutcome::Kept => "已存在, 未改 / existed, kept",
     };
     line(&mut s, "管理员", "admin", &format!("{} ({admin})", plan.admin_id));
+    let made = if o.pii_key_created { "新建 / created" } else { "已存在, 未改 / existed, kept" };
+    line(&mut s, "会员数据密钥", "PII key", &format!("{} ({made}; 请另行备份 / back it up apart from the data)", o.pii_key.display()));
     line(&mut s, "配置文件", "config", &format!("{} ({:04o})", o.config.display(), o.config_mode));
     if let Some(b) = &o.backup {
         line(&mut s, "旧配置备份", "old config kept as", &b.display().to_string());
