@@ -207,6 +207,12 @@ for t in "${targets[@]}"; do
 
     if [[ "$mode" == tests ]]; then
         start=$SECONDS
+        # One build of every test binary first, so cargo compiles the library's test harness and
+        # the library the integration tests link side by side.
+        env "${CARGO_ENV[@]}" /usr/bin/cargo test "${CARGO_FLAGS[@]}" --no-run \
+            --lib --test store --test crash --test powercut --test recover \
+            || die "the $TRIPLE tests did not build (see above)"
+        say "$TRIPLE tests built in $((SECONDS - start)) s"
         say "aarch64 library tests (store::, domain::) under $QEMU"
         env "${CARGO_ENV[@]}" /usr/bin/cargo test "${CARGO_FLAGS[@]}" --lib -- store:: domain:: \
             || die "the $TRIPLE library tests failed under $QEMU (see above)"
