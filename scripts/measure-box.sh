@@ -91,7 +91,7 @@ for target in x86_64 aarch64 armv7; do
     case "$target" in
     x86_64) bin="$ROOT/release/storehub" runner=() gcc=gcc strip=strip ;;
     aarch64) bin="$ROOT/aarch64-unknown-linux-gnu/release/storehub" runner=(qemu-aarch64-static) gcc=aarch64-linux-gnu-gcc strip=aarch64-linux-gnu-strip ;;
-    armv7) bin="$ROOT/armv7-unknown-linux-gnueabihf/release/storehub" runner=(qemu-arm-static) gcc=arm-linux-gnueabihf-gcc strip=arm-linux-gnueabihf-strip ;;
+    armv7) bin="$ROOT/armv7-unknown-linux-gnueabihf/release/storehub" runner=(qemu-arm-static -L /usr/arm-linux-gnueabihf) gcc=arm-linux-gnueabihf-gcc strip=arm-linux-gnueabihf-strip ;;
     esac
     if [[ ! -x "$bin" ]]; then
         printf '| %s | not built (%s) | | |\n' "$target" "$bin"
