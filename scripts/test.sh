@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Run every storehub test: the firmware workspace, the RP2040 firmware build (which fails the run
-# when the image does not build or outgrows 64 KiB flash / 16 KiB static RAM), then the hub.
+# when the image does not build or outgrows 64 KiB flash / 16 KiB static RAM), then the hub; with
+# STOREHUB_CROSS=1 also the store, domain, crash, power-cut and recover tests for aarch64 under
+# qemu-user (scripts/cross-build.sh --target aarch64 --tests; DEVELOPERS.md says why it is a
+# second command for now).
 #
 #   scripts/test.sh                 all tests
 #   scripts/test.sh barcode         extra arguments go to the test runner (here a name filter)
@@ -26,6 +29,7 @@
 #                     sled-alone power-cut measurement, outage cycles); they are skipped by
 #                     default so a normal run stays a few minutes.
 #   STOREHUB_LOG      log level for the daemon started by integration tests (e.g. debug).
+#   STOREHUB_CROSS=1  also run the aarch64 tests under qemu-user (scripts/cross-build.sh --tests).
 #
 # Exit code: that of the tests (0 when all pass).
 set -euo pipefail
@@ -56,7 +60,15 @@ cargo test --manifest-path firmware/Cargo.toml
 say "building the RP2040 shelf-node firmware (scripts/build-firmware.sh)"
 bash scripts/build-firmware.sh
 
+# The store, domain, crash, power-cut and recover tests built for aarch64 and run under
+# qemu-user (DEVELOPERS.md). Before the hub tests, so the run's closing line stays nextest's.
+# Only with STOREHUB_CROSS=1, and not in a filtered run (extra arguments).
 rc=0
+if (($# == 0)) && [[ "${STOREHUB_CROSS:-0}" == 1 ]]; then
+    say "testing for aarch64 under qemu-user (scripts/cross-build.sh --target aarch64 --tests)"
+    bash scripts/cross-build.sh --target aarch64 --tests || rc=$?
+fi
+
 if cargo nextest --version >/dev/null 2>&1; then
     if (($# == 0)); then
         # Before nextest, so the run's closing line is nextest's summary of the real tests.

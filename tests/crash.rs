@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -42,7 +42,7 @@ fn every_acknowledged_move_and_sale_survives_sigkill() {
     let mut sales_total = 0usize;
     let mut replayed_rounds = 0usize;
     for round in 0..KILLS {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_storehub"))
+        let mut child = common::storehub_command()
             .args(["--data-dir", dir.to_str().unwrap(), "crash-writer", "--writers", "4", "--sales"])
             .env("STOREHUB_LOG", "warn")
             .stdout(Stdio::piped())
@@ -139,7 +139,7 @@ fn relaxed_mode_reopens_consistent_after_sigkill() {
     let dir = tmp.path().join("data");
     let mut rng = fastrand::Rng::with_seed(0x04e1_a7ed);
     for round in 0..8 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_storehub"))
+        let mut child = common::storehub_command()
             .args(["--data-dir", dir.to_str().unwrap(), "crash-writer", "--writers", "3", "--relaxed"])
             .env("STOREHUB_LOG", "warn")
             .stdout(Stdio::piped())

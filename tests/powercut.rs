@@ -20,7 +20,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -71,7 +71,7 @@ struct Writer {
 
 impl Writer {
     fn start(data_dir: &Path, extra: &[&str]) -> Writer {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_storehub"))
+        let mut child = common::storehub_command()
             .arg("--data-dir")
             .arg(data_dir)
             .args(["crash-writer", "--writers", "4"])

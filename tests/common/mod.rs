@@ -214,10 +214,28 @@ pub fn newest_seq(store: &Store) -> u64 {
     store.outbox_stats().expect("outbox stats").newest_seq.unwrap_or(0)
 }
 
+/// A `Command` for the `storehub` binary under test. When `STOREHUB_TEST_RUNNER` is set (e.g.
+/// `qemu-aarch64-static` when the tests run for aarch64 under qemu-user, where binfmt_misc may not
+/// be registered and the kernel cannot exec the foreign binary itself), the binary is started
+/// through that runner: its whitespace-separated words come first, then the binary's path.
+/// scripts/cross-build.sh --tests sets it.
+pub fn storehub_command() -> Command {
+    let bin = env!("CARGO_BIN_EXE_storehub");
+    match std::env::var("STOREHUB_TEST_RUNNER") {
+        Ok(runner) if !runner.trim().is_empty() => {
+            let mut words = runner.split_whitespace();
+            let mut cmd = Command::new(words.next().expect("a non-blank runner has a first word"));
+            cmd.args(words).arg(bin);
+            cmd
+        }
+        _ => Command::new(bin),
+    }
+}
+
 /// Runs the `storehub` binary with a clean environment (no data dir or config from the caller's
 /// shell) and quiet logs.
 pub fn storehub_cmd(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_storehub"))
+    storehub_command()
         .args(args)
         .env("STOREHUB_LOG", "warn")
         .env_remove("STOREHUB_DATA_DIR")
@@ -246,7 +264,7 @@ pub fn refused(o: std::process::Output, expected: &str) {
 /// Like [`storehub_cmd`], with `stdin` piped in (how tests give passwords and PINs, which the CLI
 /// never takes from its arguments).
 pub fn storehub_with_stdin(args: &[&str], stdin: &str) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_storehub"))
+    let mut child = storehub_command()
         .args(args)
         .env("STOREHUB_LOG", "warn")
         .env_remove("STOREHUB_DATA_DIR")
@@ -273,7 +291,7 @@ impl Drop for Daemon {
 /// Starts `storehub demo` on `dir`, without its scripted device shopper (so the tests' stock
 /// figures are their own), and waits (up to 60 s) until its control socket answers.
 pub fn start_demo(dir: &Path) -> Daemon {
-    let child = Command::new(env!("CARGO_BIN_EXE_storehub"))
+    let child = storehub_command()
         .args(["--data-dir", dir.to_str().unwrap(), "demo", "--shopper-every", "0", "--listen", "127.0.0.1:0"])
         .env("STOREHUB_LOG", "warn")
         .stdout(Stdio::null())
@@ -319,7 +337,7 @@ pub fn assert_ledger_consistent(store: &Store, context: &str) -> Vec<inventory::
 /// Spawns `storehub demo` on `dir` with `extra` arguments (stderr piped for the failure message),
 /// without waiting for it to be up.
 pub fn spawn_demo(dir: &Path, extra: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_storehub"))
+    storehub_command()
         .args(["--data-dir", dir.to_str().unwrap(), "demo", "--listen", "127.0.0.1:0"])
         .args(extra)
         .env("STOREHUB_LOG", "warn")
