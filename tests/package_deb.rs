@@ -118,7 +118,7 @@ fn the_deb_installs_upgrades_with_a_backup_and_purges_keeping_data() {
         .filter(|l| l.contains("storehub"))
         .collect();
     assert!(remarks.is_empty(), "systemd-analyze verify (systemd {systemd}) had remarks about the unit:\n{verify}");
-    for f in ["/lib/udev/rules.d/99-storehub.rules", "/etc/storehub/storehub.example.toml", "/lib/systemd/system/storehub.service.d/10-restart-backoff.conf", "/usr/share/doc/storehub/packaging.md"] {
+    for f in ["/lib/udev/rules.d/99-storehub.rules", "/lib/udev/rules.d/98-storehub-usb-provision.rules", "/lib/systemd/system/storehub-usb-provision@.service", "/etc/storehub/storehub.example.toml", "/lib/systemd/system/storehub.service.d/10-restart-backoff.conf", "/usr/share/doc/storehub/packaging.md"] {
         assert!(Path::new(f).is_file(), "{f} not installed");
     }
     let conffiles = must("dpkg-query", &["-W", "-f=${Conffiles}", "storehub"]);
