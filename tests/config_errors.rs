@@ -167,7 +167,7 @@ fn unknown_top_level_section() {
         message(&with_base("\n[mqqt]\nenabled = true\n")),
         "config/storehub.toml:10: unknown key [mqqt]; expected one of: store, data, barcode, lanes, \
          devices, mqtt, web, checkout, loyalty, log, analytics, campaigns, messages, tickets, stock, \
-         attendance, recommend, firmware, privacy"
+         attendance, recommend, firmware, privacy, disk"
     );
 }
 

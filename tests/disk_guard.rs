@@ -16,29 +16,11 @@ use storehub::domain::disk::{DiskLevel, DiskThresholds};
 const LANE1: &str = "/api/v1/lanes/lane-1";
 const MB: u64 = 1024 * 1024;
 
-/// A tmpfs of `size` mounted on `dir` for as long as it lives (unmounted lazily when dropped).
-struct Tmpfs(std::path::PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &std::path::Path, size: &str) -> Tmpfs {
-        std::fs::create_dir_all(dir).expect("mount point");
-        let out = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "storehub-test", dir.to_str().expect("utf-8 path")]).output().expect("run mount");
-        assert!(out.status.success(), "mounting a {size} tmpfs needs root (the test suite runs as root): {}", String::from_utf8_lossy(&out.stderr));
-        Tmpfs(dir.to_path_buf())
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").args(["-l", self.0.to_str().unwrap_or_default()]).status();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_filling_disk_stops_telemetry_keeps_sales_and_raises_then_clears_the_alarm() {
     let outer = tempfile::tempdir().expect("temp dir");
     let mnt = outer.path().join("small-disk");
-    let _tmpfs = Tmpfs::mount(&mnt, "64m");
+    let _tmpfs = common::Tmpfs::mount(&mnt, "64m");
     let shop = WebShop::start_in(tempfile::tempdir_in(&mnt).expect("data dir"), |_| {}).await;
     load(&shop.store, &[water()]);
     // Low below 30 MiB free, critical below 10 MiB.
@@ -114,7 +96,7 @@ fn the_running_hub_tells_hq_over_mqtt_when_its_disk_fills_and_when_space_is_back
     const ROOT: &str = "storehub/v1/huamei/sh-xuhui-001/hub-1";
     let outer = tempfile::tempdir().expect("temp dir");
     let mnt = outer.path().join("small-disk");
-    let _tmpfs = Tmpfs::mount(&mnt, "64m");
+    let _tmpfs = common::Tmpfs::mount(&mnt, "64m");
     let broker = common::broker::Broker::start();
     let hq = common::broker::Hq::subscribe(broker.port, &format!("{ROOT}/#"));
     let mqtt = format!("enabled = true\nurl = \"{}\"\nreconnect_min_ms = 200\nreconnect_max_ms = 1000\nkeepalive_s = 5\n", broker.url());

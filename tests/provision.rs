@@ -49,6 +49,16 @@ fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
 
+/// Loads the config provisioning wrote, with the PII key it made (`pii.key` beside the config)
+/// held by this process, as `main` does before it opens the store.
+fn load_provisioned(cfg_path: &Path) -> Config {
+    let cfg = Config::load(cfg_path).unwrap();
+    let key = storehub::privacy::key_path(cfg.privacy.key_file.as_deref(), Some(cfg_path));
+    assert_eq!(mode(&key), 0o640, "the PII key is for root and the storehub group only");
+    storehub::privacy::install(storehub::privacy::PiiKey::load(&key).unwrap());
+    cfg
+}
+
 /// The admin logs in with the password, the audit log has the `provisioned` entry by `actor`.
 fn check_store(data: &Path, cfg: &Config, actor: &str) {
     let store = storehub::store::Store::open(storehub::provision::store_options(cfg)).unwrap();
@@ -72,7 +82,7 @@ fn from_a_file_with_password_auth() {
     assert!(ok, "{err}");
     let cfg_path = etc.join("storehub.toml");
     assert_eq!(mode(&cfg_path), mode_and_owner(Access::Config).0);
-    let cfg = Config::load(&cfg_path).unwrap();
+    let cfg = load_provisioned(&cfg_path);
     assert_eq!((cfg.store.chain_id.as_str(), cfg.store.store_id.as_str(), cfg.store.hub_id.as_str()), ("huamei", "sh-xuhui-001", "hub-1"));
     assert_eq!(cfg.mqtt.url.as_ref().unwrap().to_string(), "mqtts://mqtt.huamei.example.cn:8883");
     assert_eq!(cfg.mqtt.password.as_ref().unwrap().expose(), "broker-pw-1");
@@ -153,7 +163,7 @@ fn from_flags_with_secrets_on_stdin() {
         })
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let cfg = Config::load(&etc.join("storehub.toml")).unwrap();
+    let cfg = load_provisioned(&etc.join("storehub.toml"));
     assert_eq!(cfg.mqtt.password.as_ref().unwrap().expose(), "broker-pw");
     assert_eq!(cfg.store.name, "门店 sh-xuhui-001", "the default name");
     check_store(&data, &cfg, "cli");
@@ -174,7 +184,7 @@ fn interactive_from_piped_answers_with_defaults_and_a_retry() {
     assert!(ok, "{err}\n{out}");
     assert!(out.contains("主机编号 / hub id [hub-1]:"), "{out}");
     assert!(out.contains("✗ expected an mqtt:// or mqtts:// URL"), "the wrong broker is refused with the reason:\n{out}");
-    let cfg = Config::load(&etc.join("storehub.toml")).unwrap();
+    let cfg = load_provisioned(&etc.join("storehub.toml"));
     assert_eq!(cfg.store.hub_id.as_str(), "hub-1");
     assert_eq!(cfg.mqtt.username.as_deref(), Some("hub-1"));
     let store = storehub::store::Store::open(storehub::provision::store_options(&cfg)).unwrap();
@@ -214,7 +224,7 @@ fn mutual_tls_key_csr_and_the_certificate_hq_signs() {
     let fp = storehub::provision::tls::fingerprint(&der.stdout);
     assert!(out.contains(&fp), "summary shows {fp}:\n{out}");
     assert!(out.contains("pending"), "{out}");
-    let cfg = Config::load(&etc.join("storehub.toml")).unwrap();
+    let cfg = load_provisioned(&etc.join("storehub.toml"));
     assert!(cfg.mqtt.cert_file.is_none(), "no client cert before HQ signs");
 
     // HQ signs the CSR; a certificate for another key is refused, the right one installed.
@@ -227,7 +237,7 @@ fn mutual_tls_key_csr_and_the_certificate_hq_signs() {
     let (ok, out, err) = provision(&etc, &["cert", hq.join("hub.pem").to_str().unwrap()], "");
     assert!(ok, "{err}");
     assert!(out.contains("certificate installed"), "{out}");
-    let cfg = Config::load(&etc.join("storehub.toml")).unwrap();
+    let cfg = load_provisioned(&etc.join("storehub.toml"));
     assert_eq!(cfg.mqtt.cert_file.as_deref(), Some(tls.join("hub.pem").as_path()));
     assert_eq!(cfg.mqtt.key_file.as_deref(), Some(tls.join("hub.key").as_path()));
     storehub::cloud::tls::client_config(&cfg.mqtt).expect("the installed pair loads");
@@ -247,7 +257,7 @@ fn usb_stick_file_applied_from_a_directory() {
     let r = storehub::provision::usb::apply_dir(&stick, &target);
     let line = storehub::provision::usb::report_line("/dev/sdz1", &r);
     assert!(line.contains("usb-provision /dev/sdz1: OK chain=huamei store=sh-xuhui-001 hub=hub-1"), "{line}");
-    let cfg = Config::load(&etc.join("storehub.toml")).unwrap();
+    let cfg = load_provisioned(&etc.join("storehub.toml"));
     check_store(&data, &cfg, "usb");
     // A second stick never overwrites a provisioned box.
     let r = storehub::provision::usb::apply_dir(&stick, &target);
@@ -298,7 +308,7 @@ fn usb_stick_on_a_loop_mounted_image() {
     let (ok, out, err) = provision(&etc, &["usb", "--run-dir", run_dir.to_str().unwrap(), &dev], "");
     assert!(ok, "{err}");
     assert!(out.contains(&format!("usb-provision {dev}: OK chain=huamei store=sh-xuhui-001 hub=hub-1 admin=boss")), "{out}");
-    let cfg = Config::load(&etc.join("storehub.toml")).unwrap();
+    let cfg = load_provisioned(&etc.join("storehub.toml"));
     check_store(&data, &cfg, "usb");
     let log = std::fs::read_to_string(data.join("provision-usb.log")).unwrap();
     assert!(log.contains(&format!("usb-provision {dev}: OK")), "{log}");
@@ -383,6 +393,6 @@ fn interactive_in_a_terminal_does_not_echo_passwords() {
     assert!(screen.contains("开通完成 / provisioning done"), "{screen}");
     assert!(screen.contains("mqtts://mqtt.huamei.example.cn"), "typed answers are echoed: {screen}");
     assert!(!screen.contains("secret-broker-pw") && !screen.contains(ADMIN_PW), "a password was echoed:\n{screen}");
-    let cfg = Config::load(&etc.join("storehub.toml")).unwrap();
+    let cfg = load_provisioned(&etc.join("storehub.toml"));
     assert_eq!(cfg.mqtt.password.as_ref().unwrap().expose(), "secret-broker-pw");
 }

@@ -14,24 +14,6 @@ use std::time::{Duration, Instant};
 
 use storehub::control::{client, Request};
 
-/// A tmpfs of `size` mounted on `dir` for as long as it lives (unmounted lazily when dropped).
-struct Tmpfs(std::path::PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Tmpfs {
-        std::fs::create_dir_all(dir).expect("mount point");
-        let out = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "storehub-test", dir.to_str().expect("utf-8 path")]).output().expect("run mount");
-        assert!(out.status.success(), "mounting a {size} tmpfs needs root (the test suite runs as root): {}", String::from_utf8_lossy(&out.stderr));
-        Tmpfs(dir.to_path_buf())
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").args(["-l", self.0.to_str().unwrap_or_default()]).status();
-    }
-}
-
 /// The daemon, stopped with SIGTERM when dropped (before the tmpfs under it goes).
 struct Hub(Child);
 
@@ -83,7 +65,7 @@ fn wait_for(sock: &UnixDatagram, what: &str, limit: Duration) -> Vec<String> {
 fn keep_alives_flow_while_healthy_and_stop_when_commits_meet_a_full_disk() {
     let outer = tempfile::tempdir().expect("temp dir");
     let mnt = outer.path().join("full-disk");
-    let _tmpfs = Tmpfs::mount(&mnt, "64m");
+    let _tmpfs = common::Tmpfs::mount(&mnt, "64m");
     let data = mnt.join("data");
     let cfg = common::hub::config(outer.path(), "enabled = false", "");
     let notify_path = outer.path().join("notify.sock");

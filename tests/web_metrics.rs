@@ -249,30 +249,12 @@ async fn healthz_turns_503_when_the_outbox_outgrows_its_budget_and_200_once_hq_h
     assert_eq!((s.as_u16(), h["status"].as_str()), (200, Some("ok")), "{h}");
 }
 
-/// A tmpfs of `size` mounted on `dir` for as long as it lives (unmounted lazily when dropped).
-struct Tmpfs(std::path::PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &std::path::Path, size: &str) -> Tmpfs {
-        std::fs::create_dir_all(dir).expect("mount point");
-        let out = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "storehub-test", dir.to_str().expect("utf-8 path")]).output().expect("run mount");
-        assert!(out.status.success(), "mounting a {size} tmpfs needs root (the test suite runs as root): {}", String::from_utf8_lossy(&out.stderr));
-        Tmpfs(dir.to_path_buf())
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").args(["-l", self.0.to_str().unwrap_or_default()]).status();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_names_the_disk_when_the_data_dirs_filesystem_is_nearly_full() {
     // The data dir on a 64 MiB tmpfs; the health check wants 32 MiB (33 554 432 bytes) free.
     let outer = tempfile::tempdir().expect("temp dir");
     let mnt = outer.path().join("small-disk");
-    let _tmpfs = Tmpfs::mount(&mnt, "64m");
+    let _tmpfs = common::Tmpfs::mount(&mnt, "64m");
     let shop = WebShop::start_in(tempfile::tempdir_in(&mnt).expect("data dir"), |_| {}).await;
     let (s, h) = body(shop.http.get(shop.url("/healthz")).send().await.expect("healthz")).await;
     assert_eq!((s.as_u16(), h["checks"]["disk"].as_str()), (200, Some("ok")), "{h}");
@@ -311,7 +293,7 @@ async fn healthz_names_store_write_when_commits_meet_a_full_disk() {
     // ahead, so commits still journal, but applying them to sled's files fails (ENOSPC).
     let outer = tempfile::tempdir().expect("temp dir");
     let mnt = outer.path().join("full-disk");
-    let _tmpfs = Tmpfs::mount(&mnt, "64m");
+    let _tmpfs = common::Tmpfs::mount(&mnt, "64m");
     let shop = WebShop::start_in(tempfile::tempdir_in(&mnt).expect("data dir"), |_| {}).await;
     {
         let mut f = std::fs::File::create(mnt.join("filler")).expect("filler");

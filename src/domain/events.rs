@@ -136,6 +136,8 @@ mod tests {
         (crate::members::merge::EVENT_MEMBER_MERGED, Business),
         (crate::members::recommend::EVENT_RULES_MINED, Business),
         (crate::audit::EVENT_AUDIT_RECORDED, Business),
+        (crate::privacy::subject::EVENT_MEMBER_ERASED, Business),
+        (crate::provision::pairing_mode::EVENT_PAIRED, Business),
     ];
 
     #[test]
@@ -143,12 +145,13 @@ mod tests {
         for (event_type, class) in EVERY_EVENT {
             assert_eq!(class_of(event_type), *class, "{event_type}");
         }
-        // 72 business types (47 + six purchase-order, two alert, two restock, four stocktake,
+        // 78 business types (47 + six purchase-order, two alert, two restock, four stocktake,
         // the replenishment run's one, four attendance, the staff target, the commission rules,
-        // the online order's, the member merge's, the rule mining's, the audit log's, the clock's two and the disk guard's two), 6 telemetry ones (four
-        // shelf, one beam, a node's firmware update).
+        // the online order's, the member merge's, the rule mining's, the audit log's, the clock's
+        // two, the disk guard's two, the member erasure's and the pairing's), 6 telemetry ones
+        // (four shelf, one beam, a node's firmware update).
         let telemetry = EVERY_EVENT.iter().filter(|(_, c)| *c == Telemetry).count();
-        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (76, 6));
+        assert_eq!((EVERY_EVENT.len() - telemetry, telemetry), (78, 6));
     }
 
     /// The list above names every `pub const EVENT_… = "…"` in src/, so a new event type cannot

@@ -26,6 +26,25 @@ pub mod hub;
 pub mod channel_sales;
 pub mod web;
 
+/// A tmpfs of `size` (e.g. `"64m"`) mounted on `dir` for as long as it lives (unmounted lazily
+/// when dropped): a small disk to fill. Mounting needs root, which the test suite runs as.
+pub struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    pub fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).expect("mount point");
+        let out = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "storehub-test", dir.to_str().expect("utf-8 path")]).output().expect("run mount");
+        assert!(out.status.success(), "mounting a {size} tmpfs needs root (the test suite runs as root): {}", String::from_utf8_lossy(&out.stderr));
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").args(["-l", self.0.to_str().unwrap_or_default()]).status();
+    }
+}
+
 /// CloudEvents `source` of the test hub.
 pub const SOURCE: &str = "/storehub/huamei/sh-001/hub-1";
 
