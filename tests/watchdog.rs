@@ -8,7 +8,6 @@ mod common;
 
 use std::io::Write;
 use std::os::unix::net::UnixDatagram;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
