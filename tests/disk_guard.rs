@@ -7,13 +7,12 @@ mod common;
 
 use std::io::Write;
 
-use common::web::{body, text, WebShop};
+use common::web::{text, WebShop};
 use common::{events_of_type, load, water};
 use serde_json::json;
 use storehub::disk_guard::{self, EVENT_DISK_LOW, EVENT_DISK_OK};
 use storehub::domain::disk::{DiskLevel, DiskThresholds};
 
-const LANE1: &str = "/api/v1/lanes/lane-1";
 const MB: u64 = 1024 * 1024;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,13 +63,7 @@ async fn a_filling_disk_stops_telemetry_keeps_sales_and_raises_then_clears_the_a
     assert_eq!(shop.store.telemetry_skipped(), 1);
 
     // A sale still commits: two waters at ¥2.00 paid with ¥5.
-    let cashier = shop.login("cashier1", Some("lane-1")).await;
-    for _ in 0..2 {
-        let (s, a) = body(shop.post_json(&cashier, &format!("{LANE1}/scan"), &json!({"code": "6907674936533"})).await).await;
-        assert_eq!(s, 200, "{a}");
-    }
-    let (s, paid) = body(shop.post_json(&cashier, &format!("{LANE1}/pay"), &json!({"tenders": [{"kind": "cash", "amount_fen": 500}]})).await).await;
-    assert_eq!((s.as_u16(), paid["total_fen"].as_i64()), (200, Some(400)), "{paid}");
+    let paid = common::web::sell_two_waters(&shop).await;
     let sale_id = paid["sale_id"].as_u64().or_else(|| paid["id"].as_u64()).expect("sale id");
     assert_eq!(storehub::checkout::sale::sale(&shop.store, sale_id).unwrap().map(|s| s.priced.total_fen), Some(400));
     assert_eq!(shop.store.write_failure(), None);

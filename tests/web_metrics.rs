@@ -15,7 +15,6 @@ use serde_json::json;
 use serialport::{SerialPort, TTYPort};
 use storehub::domain::staff::Role;
 
-const LANE1: &str = "/api/v1/lanes/lane-1";
 
 /// One sample of a scrape: name and labels → value.
 type Samples = BTreeMap<(String, BTreeMap<String, String>), i64>;
@@ -143,13 +142,7 @@ async fn a_scrape_after_a_sale_counts_it_and_shows_the_outbox_and_the_scanner() 
     assert_eq!(connected, Some(1), "scanner-1 on {path} never showed connected");
 
     // Two bottles of water at ¥2.00, paid in cash: one sale of 400 fen.
-    let cashier = shop.login("cashier1", Some("lane-1")).await;
-    for _ in 0..2 {
-        let (s, a) = body(shop.post_json(&cashier, &format!("{LANE1}/scan"), &json!({"code": "6907674936533"})).await).await;
-        assert_eq!(s, 200, "{a}");
-    }
-    let (s, paid) = body(shop.post_json(&cashier, &format!("{LANE1}/pay"), &json!({"tenders": [{"kind": "cash", "amount_fen": 500}]})).await).await;
-    assert_eq!((s.as_u16(), paid["total_fen"].as_i64()), (200, Some(400)), "{paid}");
+    common::web::sell_two_waters(&shop).await;
     shop.clock.advance(chrono::Duration::seconds(30));
 
     let after = scrape(&shop, &manager).await;
@@ -200,6 +193,7 @@ async fn a_scrape_after_a_sale_counts_it_and_shows_the_outbox_and_the_scanner() 
     // Without a token: 401 (a scraper is not sent to the login page); a cashier: 403.
     let anon = shop.http.get(shop.url("/metrics")).send().await.expect("anon");
     assert_eq!(anon.status(), 401);
+    let cashier = shop.login("cashier1", Some("lane-1")).await;
     let (s, _) = body(shop.get(&cashier, "/metrics").await).await;
     assert_eq!(s, 403);
     let wrong = shop.http.get(shop.url("/metrics")).bearer_auth("shk_not-a-token").send().await.expect("wrong token");

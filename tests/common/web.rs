@@ -196,6 +196,19 @@ impl WebShop {
 }
 
 /// A response's status and JSON body (`null` when it has none).
+/// Cashier 1 on lane 1 scans two bottles of the common `water()` (¥2.00 each) and pays ¥5 in
+/// cash: one sale of 400 fen. Returns the pay answer.
+pub async fn sell_two_waters(shop: &WebShop) -> serde_json::Value {
+    let cashier = shop.login("cashier1", Some("lane-1")).await;
+    for _ in 0..2 {
+        let (s, a) = body(shop.post_json(&cashier, "/api/v1/lanes/lane-1/scan", &serde_json::json!({"code": "6907674936533"})).await).await;
+        assert_eq!(s, 200, "{a}");
+    }
+    let (s, paid) = body(shop.post_json(&cashier, "/api/v1/lanes/lane-1/pay", &serde_json::json!({"tenders": [{"kind": "cash", "amount_fen": 500}]})).await).await;
+    assert_eq!((s.as_u16(), paid["total_fen"].as_i64()), (200, Some(400)), "{paid}");
+    paid
+}
+
 pub async fn body(res: reqwest::Response) -> (reqwest::StatusCode, serde_json::Value) {
     let status = res.status();
     (status, res.json().await.unwrap_or(serde_json::Value::Null))
