@@ -119,7 +119,8 @@ impl PiiKey {
     /// Seals `plaintext`: `[0xFE][key id: 4][nonce: 12][ciphertext][tag: 16]`, the first 5 bytes
     /// authenticated as associated data. `nonce` must never repeat under one key: [`seal`] takes
     /// it from the system random generator (96 random bits per value).
-    pub fn seal_with_nonce(&self, nonce: [u8; NONCE_LEN], plaintext: &[u8]) -> Vec<u8> {
+    /// Errs only when ring refuses the length (far beyond any record); nothing is sealed then.
+    pub fn seal_with_nonce(&self, nonce: [u8; NONCE_LEN], plaintext: &[u8]) -> Result<Vec<u8>, String> {
         let mut out = Vec::with_capacity(HEADER_LEN + plaintext.len() + TAG_LEN);
         out.push(SEALED_TAG);
         out.extend_from_slice(&self.id);
@@ -128,9 +129,9 @@ impl PiiKey {
         let aad = [SEALED_TAG, self.id[0], self.id[1], self.id[2], self.id[3]];
         self.aead
             .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut body)
-            .expect("ChaCha20-Poly1305 seals any length a record has");
+            .map_err(|_| format!("a value of {} bytes is too long to seal; nothing was written", plaintext.len()))?;
         out.extend_from_slice(&body);
-        out
+        Ok(out)
     }
 
     /// Opens a value this key sealed; `None` when it was altered or sealed by another key.
@@ -222,7 +223,7 @@ pub fn seal(value: Vec<u8>) -> Result<Vec<u8>, String> {
     SystemRandom::new()
         .fill(&mut nonce)
         .map_err(|_| "the system random generator failed; personal data cannot be sealed, nothing was written".to_string())?;
-    Ok(key.seal_with_nonce(nonce, &value))
+    key.seal_with_nonce(nonce, &value)
 }
 
 /// The key id a sealed value names, `None` for a plaintext value.
@@ -330,7 +331,7 @@ mod tests {
     fn sealed_value_layout() {
         let key = PiiKey::from_bytes(&[1u8; KEY_LEN]);
         let nonce: [u8; 12] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
-        let sealed = key.seal_with_nonce(nonce, &[1, b'a', b'b']);
+        let sealed = key.seal_with_nonce(nonce, &[1, b'a', b'b']).unwrap();
         assert_eq!(sealed.len(), 36);
         assert_eq!(sealed[0], 0xFE);
         assert_eq!(&sealed[1..5], &key.id());
@@ -347,7 +348,7 @@ mod tests {
     fn altered_or_foreign_values_do_not_open() {
         let key = PiiKey::from_bytes(&[7u8; KEY_LEN]);
         let other = PiiKey::from_bytes(&[8u8; KEY_LEN]);
-        let sealed = key.seal_with_nonce([3u8; 12], b"\x01hello");
+        let sealed = key.seal_with_nonce([3u8; 12], b"\x01hello").unwrap();
         for i in 0..sealed.len() {
             let mut bad = sealed.clone();
             bad[i] ^= 0x01;

@@ -59,7 +59,7 @@ pub(crate) fn run(trees: &[sled::Tree], key: &PiiKey) -> Result<PassStats, Store
                 }
             };
             let nonce = random_nonce()?;
-            batch.insert(k, key.seal_with_nonce(nonce, &plain));
+            batch.insert(k, key.seal_with_nonce(nonce, &plain).map_err(|e| StoreError::Encode(format!("{}: {e}", tree_id.name())))?);
             pending += 1;
             if pending == BATCH {
                 tree.apply_batch(std::mem::take(&mut batch))?;
