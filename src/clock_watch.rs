@@ -45,7 +45,8 @@ struct ClockEvent {
     message: String,
 }
 
-/// Judges `tx.now()` inside a commit: raises the mark when sane, and records a change of
+/// Judges `tx.now()` inside a commit: raises the mark when sane (at most once a minute,
+/// [`clock_sanity::MARK_STEP_S`], so most sales add no meta write), and records a change of
 /// verdict with its event. The caller keeps the verdict (a sale stores whether its time was
 /// trusted).
 pub fn verdict_tx<E>(tx: &Tx) -> Result<ClockVerdict, TxError<E>> {

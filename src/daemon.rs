@@ -35,6 +35,10 @@ pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>, 
     let server = ControlServer::bind(&sock)
         .map_err(|e| anyhow::anyhow!("cannot open the control socket {}: {e}", sock.display()))?;
     tracing::info!(socket = %sock.display(), "control socket ready");
+    if crate::privacy::current().is_none() {
+        // The till works without it, but a stolen SD card would show members' phones and names.
+        tracing::warn!("no PII key is loaded: members' personal data is stored unencrypted; run `storehub privacy init-key` (docs/privacy.md)");
+    }
     let relay = match relay {
         Some(relay) => {
             let _ = ctx.cloud.set(relay.status());
@@ -73,7 +77,7 @@ pub async fn run(store: Arc<Store>, ctx: Context, snapshots: Option<Snapshots>, 
 
     notify_systemd("READY=1\nSTATUS=serving");
     // Keep-alives only while healthy (crate::watchdog): a hung or write-failing hub is restarted.
-    let watchdog = watchdog_interval().map(|every| tokio::spawn(crate::watchdog::keep_alive(Arc::clone(&store), every, notify_systemd)));
+    let watchdog = crate::watchdog::interval_from_env().map(|every| tokio::spawn(crate::watchdog::keep_alive(Arc::clone(&store), every, notify_systemd)));
 
     let snapshotter = snapshots.map(|cfg| {
         let store = Arc::clone(&store);
@@ -328,17 +332,6 @@ pub fn notify_systemd(state: &str) {
     if let Err(e) = result {
         tracing::debug!(error = %e, "sd_notify failed");
     }
-}
-
-/// Half of systemd's `WATCHDOG_USEC`, when the watchdog is on for this process.
-fn watchdog_interval() -> Option<Duration> {
-    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
-    if let Ok(pid) = std::env::var("WATCHDOG_PID") {
-        if pid.parse::<u32>().ok()? != std::process::id() {
-            return None;
-        }
-    }
-    Some(Duration::from_micros(usec / 2).max(Duration::from_millis(100)))
 }
 
 /// Starts the configured devices: scanners and scales feed their lanes, shelf sensors feed the

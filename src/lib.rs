@@ -20,6 +20,7 @@ pub mod inventory;
 pub mod json_import;
 pub mod logring;
 pub mod members;
+pub mod memory;
 pub mod privacy;
 pub mod promotions;
 pub mod provision;

@@ -887,6 +887,21 @@ enum LaneCmd {
     Qty { lane: String, line: u32, qty: i64 },
     /// Remove a line.
     Remove { lane: String, line: u32 },
+    /// A manager's price override (改价) of a line: the new price per piece (or per kg) in fen,
+    /// below the list price, with a reason. The approving manager's PIN is read from stdin, or
+    /// prompted on a terminal; the override is audited.
+    Price {
+        lane: String,
+        line: u32,
+        price_fen: i64,
+        #[arg(long)]
+        reason: String,
+        /// The approving manager's (or admin's) staff id.
+        #[arg(long)]
+        staff: String,
+        #[arg(long)]
+        pin_stdin: bool,
+    },
     /// Empty the cart.
     Void { lane: String },
     /// The shopper's member card, QR code or phone number.
@@ -2208,6 +2223,7 @@ fn config_failure(e: impl Into<anyhow::Error>) -> Failure {
 }
 
 fn main() -> ExitCode {
+    storehub::memory::tune_allocator();
     let cli = Cli::parse();
     // The config's [log] settings apply when flags and STOREHUB_LOG do not say otherwise; a bad
     // config is reported by the command itself, with the logger already up.
@@ -3283,6 +3299,15 @@ fn lane_command(cli: &Cli, cmd: &LaneCmd) -> Result<(), Failure> {
         LaneCmd::Weigh { lane, sku, grams } => (lane, A::Weigh { sku: sku.clone(), grams: *grams }),
         LaneCmd::Qty { lane, line, qty } => (lane, A::SetQty { line: *line, qty: *qty }),
         LaneCmd::Remove { lane, line } => (lane, A::Remove { line: *line }),
+        LaneCmd::Price { lane, line, price_fen, reason, staff, pin_stdin } => {
+            let mut input = SecretInput::new(*pin_stdin);
+            let pin = if input.interactive {
+                input.prompt(&format!("PIN for {staff}: "))?
+            } else {
+                input.line()?.ok_or_else(|| anyhow!("no PIN on stdin: run on a terminal to be prompted, or pipe it as one line; nothing changed"))?
+            };
+            (lane, A::OverridePrice { line: *line, price_fen: *price_fen, reason: reason.clone(), staff: staff.clone(), pin: Secret::new(pin) })
+        }
         LaneCmd::Void { lane } => (lane, A::Void),
         LaneCmd::Member { lane, query } => (lane, A::Member { query: query.clone() }),
         LaneCmd::NoMember { lane } => (lane, A::NoMember),

@@ -78,6 +78,27 @@ pub fn probe_bound(every: Duration) -> Duration {
     (every / 2).max(Duration::from_millis(50))
 }
 
+/// How often to send `WATCHDOG=1`: half of systemd's `WATCHDOG_USEC`, at least 100 ms; `None`
+/// when the watchdog is off or meant for another process (`WATCHDOG_PID` names someone else).
+/// Reads this process's environment; [`interval`] is the decision.
+pub fn interval_from_env() -> Option<Duration> {
+    let usec = std::env::var("WATCHDOG_USEC").ok();
+    let pid = std::env::var("WATCHDOG_PID").ok();
+    interval(usec.as_deref(), pid.as_deref(), std::process::id())
+}
+
+/// [`interval_from_env`] without the environment: `usec` and `pid` as systemd set them, `me`
+/// this process's id. A value that does not parse turns the keep-alive off rather than guessing.
+pub fn interval(usec: Option<&str>, pid: Option<&str>, me: u32) -> Option<Duration> {
+    let usec: u64 = usec?.parse().ok()?;
+    if let Some(pid) = pid {
+        if pid.parse::<u32>().ok()? != me {
+            return None;
+        }
+    }
+    Some(Duration::from_micros(usec / 2).max(Duration::from_millis(100)))
+}
+
 /// Every `every`: probe the store within [`probe_bound`] and send `WATCHDOG=1` through
 /// `notify` only when [`verdict`] says feed. A change between healthy and not is logged once and
 /// put in `STATUS=` (shown by `systemctl status storehub`). Runs until aborted.
@@ -121,6 +142,19 @@ mod tests {
 
     fn healthy() -> Probe {
         Probe { store_read: Ok(()), write_failure: None, commit_path: Ok(()) }
+    }
+
+    #[test]
+    fn keep_alives_go_at_half_the_watchdog_period_and_only_to_the_named_process() {
+        // WatchdogSec=30 → WATCHDOG_USEC=30000000 → every 15 s.
+        assert_eq!(interval(Some("30000000"), None, 7), Some(Duration::from_secs(15)));
+        assert_eq!(interval(Some("30000000"), Some("7"), 7), Some(Duration::from_secs(15)));
+        assert_eq!(interval(Some("30000000"), Some("8"), 7), None);
+        // 100 µs would be a busy loop: never faster than every 100 ms.
+        assert_eq!(interval(Some("100"), None, 7), Some(Duration::from_millis(100)));
+        assert_eq!(interval(None, None, 7), None);
+        assert_eq!(interval(Some("30 s"), None, 7), None);
+        assert_eq!(interval(Some("30000000"), Some("x"), 7), None);
     }
 
     #[test]

@@ -143,6 +143,35 @@ fn carts_survive_a_restart_of_the_daemon() {
     assert_eq!(lanes.add_sku("lane-2", "SKU-010001", 1).unwrap().line_no, 3);
 }
 
+#[test]
+fn a_price_override_is_committed_with_its_audit_entry_survives_a_restart_and_goes_with_its_line() {
+    let (dir, clock, store) = shop();
+    {
+        let lanes = lanes(&store);
+        lanes.add_sku("lane-1", "SKU-010001", 2).unwrap();
+        lanes.add_sku("lane-1", "SKU-010003", 1).unwrap();
+        let o = lanes.override_price("lane-1", 1, 150, "li", "临期").unwrap();
+        assert_eq!((o.list_price_fen, o.price_fen, o.by.as_str()), (200, 150, "li"));
+        // 2 × ¥1.50 + ¥2.00 = ¥5.00.
+        assert_eq!(lanes.quote("lane-1", &rules(CashRounding::None)).unwrap().total_fen, 500);
+        let refused = lanes.override_price("lane-1", 2, 250, "li", "x").unwrap_err();
+        assert!(matches!(refused, CheckoutError::Cart(CartError::OverridePrice { line_no: 2, price_fen: 250, list_fen: 200 })), "{refused}");
+    }
+    drop(store);
+    let store = Arc::new(open_store(dir.path(), &clock, Durability::Durable));
+    let audited = storehub::audit::list(&store, &Default::default()).unwrap();
+    assert_eq!(audited.iter().filter(|e| e.action == storehub::audit::AuditAction::PriceOverride).count(), 1);
+    let lanes = lanes(&store);
+    let cart = lanes.cart("lane-1").unwrap();
+    assert_eq!(cart.overrides.len(), 1);
+    assert_eq!((cart.overrides[0].line_no, cart.overrides[0].price_fen, cart.overrides[0].reason.as_str()), (1, 150, "临期"));
+    // Removing the line drops its override, and that is written too.
+    lanes.remove_line("lane-1", 1).unwrap();
+    drop(lanes);
+    let lanes = self::lanes(&store);
+    assert!(lanes.cart("lane-1").unwrap().overrides.is_empty());
+}
+
 // --- paying ----------------------------------------------------------------------------------
 
 use storehub::checkout::{PayRequest, SaleRules, EVENT_SALE_COMPLETED};

@@ -124,3 +124,36 @@ fn a_day_at_lane_1_through_the_cli() {
     assert!(m.to_string().contains("52000") || m.to_string().contains("\"stored_value_fen\":52000"), "{m}");
     assert!(cli.ok(&["verify"])["violations"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn a_managers_price_override_through_the_cli_needs_their_pin_and_is_audited() {
+    let cli = Cli::new();
+    let catalog = concat!(env!("CARGO_MANIFEST_DIR"), "/src/demo/catalog.csv");
+    cli.ok(&["import", "catalog", catalog]);
+    for (id, role, input) in [("wang", "cashier", "correct horse\n2468\n"), ("li", "manager", "correct horse\n1357\n")] {
+        let out = cli.with_stdin(&["staff", "add", id, "--role", role, "--password-stdin", "--pin-stdin"], input);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    cli.ok(&["shift", "open", "--lane", "lane-1", "--staff", "wang", "--float-fen", "50000"]);
+    let out = cli.with_stdin(&["lane", "sign-in", "lane-1", "wang", "--pin-stdin"], "2468\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    cli.ok(&["lane", "scan", "lane-1", "6907674936533"]);
+
+    let price = |who: &str, pin: &str| cli.with_stdin(&["lane", "price", "lane-1", "1", "150", "--reason", "临期", "--staff", who, "--pin-stdin"], &format!("{pin}\n"));
+    let out = price("wang", "2468");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("may not override a price"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = price("li", "0000");
+    assert!(!out.status.success(), "a wrong PIN is refused");
+    assert!(cli.ok(&["audit", "--action", "price_override"]).as_array().unwrap().is_empty());
+    let out = price("li", "1357");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((shown["outcome"]["override"]["by"].as_str(), shown["quote"]["total_fen"].as_i64()), (Some("li"), Some(150)), "{shown}");
+    let audited = cli.ok(&["audit", "--action", "price_override"]);
+    assert_eq!(audited[0]["actor"], "li", "{audited}");
+
+    let paid = cli.ok(&["lane", "pay", "lane-1", "--cash", "200"]);
+    assert_eq!(paid["sale"]["price_overrides"][0]["price_fen"], 150, "{paid}");
+    assert_eq!(paid["sale"]["settlement"]["change_fen"], 50);
+    assert!(cli.ok(&["verify"])["violations"].as_array().unwrap().is_empty());
+}

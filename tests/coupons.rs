@@ -329,6 +329,7 @@ fn the_till_refuses_the_wrong_coupon_and_changes_nothing() {
         unit_price_fen: 11_820,
         member_price_fen: None,
         label_price_fen: None,
+        override_price_fen: None,
     }];
     let member = Shopper { member: true, tier_discount_bp: 0, tier_id: None };
     let priced = price_basket(&basket, &member, &[], &[view], local(11, 28, 10)).unwrap();

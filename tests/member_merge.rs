@@ -375,3 +375,38 @@ fn campaign_records_move_to_the_kept_member_once_per_campaign() {
     assert_eq!(launch("after").targeted, 1);
     assert_eq!(ids("after"), vec![b]);
 }
+
+#[test]
+fn erasing_a_member_erases_the_duplicates_merged_into_it() {
+    let shop = Shop::open();
+    let store = &shop.store;
+    add_staff(store, "mgr", Role::Manager);
+    let a = register(store, PHONE_A);
+    let b = register(store, PHONE_B);
+    let c = register(store, "13700137000");
+    let bystander = register(store, "13600136000");
+    // A into B, then B into C: one person under three numbers.
+    merge::merge(store, a, b, "mgr", &rules()).unwrap();
+    merge::merge(store, b, c, "mgr", &rules()).unwrap();
+    // A followed B into C: A's phone finds C, and the chain is flat.
+    assert_eq!(members::find(store, PHONE_A).unwrap().map(|m| m.id), Some(c), "a duplicate's phone leads to the survivor");
+    assert_eq!(members::member(store, a).unwrap().unwrap().merged_into, Some(c));
+    assert!(storehub::verify::verify(store).unwrap().ok());
+
+    let summary = storehub::privacy::subject::erase(store, "mgr", c).unwrap();
+    assert_eq!(summary.duplicates_erased, vec![a, b]);
+    for id in [a, b, c] {
+        let m = members::member(store, id).unwrap().unwrap();
+        assert!(m.phone.is_empty() && m.name.is_empty() && m.erased_at.is_some(), "member {id} still names someone: {m:?}");
+    }
+    for phone in [PHONE_A, PHONE_B, "13700137000"] {
+        assert!(members::find(store, phone).unwrap().is_none(), "{phone} still leads to a member");
+    }
+    // Someone else is untouched, and the store is consistent.
+    let other = members::member(store, bystander).unwrap().unwrap();
+    assert_eq!((other.phone.as_str(), other.erased_at), ("13600136000", None));
+    let report = storehub::verify::verify(store).unwrap();
+    assert!(report.ok(), "{report:?}");
+    let audit = storehub::audit::list(store, &Default::default()).unwrap();
+    assert!(audit.iter().any(|e| e.detail.contains("2 merged duplicate(s) erased")), "{audit:?}");
+}

@@ -56,6 +56,10 @@ async fn a_manager_exports_and_erases_a_member_over_http_a_cashier_may_not() {
     assert!(!exported[0].detail.contains("13800138000") && !exported[0].detail.contains("王小明"));
 
     // The page shows the consent history and both buttons.
+    // No key in this process: the system page says members are not encrypted.
+    let admin = shop.login("admin1", None).await;
+    let (_, system) = text(shop.get(&admin, "/system").await).await;
+    assert!(system.contains("会员个人信息") && system.contains("未加密") && system.contains("storehub privacy init-key"), "{system}");
     let (_, page) = text(shop.get(&m, &format!("/members/{id}")).await).await;
     assert!(page.contains("授权记录") && page.contains(&format!("/members/{id}/erase")) && page.contains(&format!("/api/v1/members/{id}/export")), "{page}");
 
@@ -119,4 +123,25 @@ fn the_cli_exports_and_erases_on_a_sealed_database() {
     assert_ne!(again["id"].as_u64(), Some(id));
     let status: Value = serde_json::from_str(&ok(&["privacy", "status"])).unwrap();
     assert_eq!(status["database_sealed_with"], made["key_id"]);
+
+    // The running daemon says which key seals members and does not warn about a missing one.
+    let daemon = common::hub::HubDaemon::start(&cfg, &data);
+    let status: Value = serde_json::from_str(&ok(&["status"])).unwrap();
+    assert_eq!(status["pii_key"], made["key_id"], "{status}");
+    drop(daemon);
+    let log = std::fs::read_to_string(data.with_extension("log")).unwrap();
+    assert!(!log.contains("no PII key is loaded"), "{log}");
+}
+
+#[test]
+fn a_daemon_without_a_pii_key_warns_and_says_so_in_its_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = common::hub::config(dir.path(), "enabled = false", "");
+    let data = dir.path().join("data");
+    let daemon = common::hub::HubDaemon::start(&cfg, &data);
+    let status: Value = serde_json::from_str(&common::hub::ok(&cfg, &data, &["status"])).unwrap();
+    assert!(status.get("pii_key").is_some_and(Value::is_null), "{status}");
+    drop(daemon);
+    let log = std::fs::read_to_string(data.with_extension("log")).unwrap();
+    assert!(log.contains("no PII key is loaded: members' personal data is stored unencrypted; run `storehub privacy init-key`"), "{log}");
 }

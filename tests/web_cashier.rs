@@ -341,3 +341,59 @@ async fn the_cashier_page_renders_the_cart_and_stays_light() {
     let html = shop.get(&c, "/cashier/lane-1").await.text().await.unwrap();
     assert!(html.contains("Find member") && !html.contains("识别会员"), "English page");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_price_override_needs_a_managers_pin_prices_the_line_and_is_audited_and_sold() {
+    use storehub::audit::{self, AuditAction, AuditFilter};
+    let (shop, _) = shop().await;
+    let c = shop.login("cashier1", Some("lane-1")).await;
+    post(&shop, &c, "/items", json!({"sku": "SKU-010001", "qty": 3})).await;
+    let overrides = || audit::list(&shop.store, &AuditFilter { action: Some(AuditAction::PriceOverride), ..Default::default() }).unwrap();
+
+    // Refusals name what is wrong and change nothing.
+    let (s, e) = post(&shop, &c, "/lines/1/price", json!({"price_fen": 150, "reason": "包装破损"})).await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::FORBIDDEN, Some("approver")), "{e}");
+    let (s, e) = post(&shop, &c, "/lines/1/price", json!({"price_fen": 150, "reason": "包装破损", "approver": {"staff": "cashier1", "pin": PIN}})).await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::FORBIDDEN, Some("approver")), "a cashier cannot approve: {e}");
+    let mgr = json!({"staff": "manager1", "pin": PIN});
+    let (s, e) = post(&shop, &c, "/lines/1/price", json!({"price_fen": 200, "reason": "包装破损", "approver": mgr})).await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::BAD_REQUEST, Some("price_fen")), "not below list: {e}");
+    let (s, e) = post(&shop, &c, "/lines/1/price", json!({"price_fen": 150, "reason": " ", "approver": mgr})).await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::BAD_REQUEST, Some("reason")), "{e}");
+    let (s, e) = post(&shop, &c, "/lines/9/price", json!({"price_fen": 150, "reason": "x", "approver": mgr})).await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::NOT_FOUND, Some("line")), "{e}");
+    let (s, e) = post(&shop, &c, "/lines/1/price", json!({"price_fen": "1.50", "reason": "x", "approver": mgr})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+    assert!(overrides().is_empty());
+
+    // ¥2.00 → ¥1.50 each: 3 × 200 − 3 × 150 = 150 off, ¥4.50 to pay.
+    let (s, cart) = post(&shop, &c, "/lines/1/price", json!({"price_fen": 150, "reason": "包装破损", "approver": mgr})).await;
+    assert_eq!(s, StatusCode::OK, "{cart}");
+    let line = &cart["lines"][0];
+    assert_eq!((line["override_price_fen"].as_i64(), line["override_by"].as_str()), (Some(150), Some("manager1")), "{cart}");
+    assert_eq!((line["discounts"][0]["reason_zh"].as_str(), line["discounts"][0]["amount_fen"].as_i64()), (Some("改价¥1.50"), Some(150)));
+    assert_eq!(cart["totals"]["payable_fen"].as_i64(), Some(450), "{cart}");
+    let audited = overrides();
+    assert_eq!(audited.len(), 1);
+    assert_eq!((audited[0].actor.as_str(), audited[0].subject.as_deref()), ("manager1", Some("SKU-010001")));
+    assert!(audited[0].detail.contains("200 → 150 fen") && audited[0].detail.contains("包装破损") && audited[0].detail.contains("cashier cashier1"), "{}", audited[0].detail);
+
+    // Paid: the sale and its event carry the override.
+    let (s, paid) = post(&shop, &c, "/pay", json!({"tenders": [{"kind": "cash", "amount_fen": 500}]})).await;
+    assert_eq!((s, paid["total_fen"].as_i64(), paid["change_fen"].as_i64()), (StatusCode::OK, Some(450), Some(50)), "{paid}");
+    assert!(paid["receipt_text"].as_str().unwrap().contains("改价"), "{paid}");
+    let sale = storehub::checkout::sale::sale(&shop.store, paid["sale_id"].as_u64().unwrap()).unwrap().unwrap();
+    let o = &sale.price_overrides[0];
+    assert_eq!((o.line_no, o.list_price_fen, o.price_fen, o.by.as_str(), o.cashier.as_deref()), (1, 200, 150, "manager1", Some("cashier1")));
+    let events = common::events_of_type(&shop.store, storehub::checkout::EVENT_SALE_COMPLETED);
+    let data: Value = serde_json::from_str(&events.last().unwrap().data_json).unwrap();
+    assert_eq!(data["price_overrides"][0]["by"], "manager1", "{data}");
+    // The next cart starts without it; a manager at the till overrides without an approver.
+    let (_, cart) = post(&shop, &c, "/items", json!({"sku": "SKU-010001", "qty": 1})).await;
+    assert_eq!(cart["lines"][0]["override_price_fen"], Value::Null);
+    let m = shop.login("manager1", Some("lane-2")).await;
+    shop.post_json(&m, "/api/v1/lanes/lane-2/items", &json!({"sku": "SKU-010003"})).await;
+    let (s, cart) = json_of(shop.post_json(&m, "/api/v1/lanes/lane-2/lines/1/price", &json!({"price_fen": 0, "reason": "赠品"})).await).await;
+    assert_eq!((s, cart["totals"]["payable_fen"].as_i64()), (StatusCode::OK, Some(0)), "{cart}");
+    assert_eq!(overrides().len(), 2);
+}

@@ -197,6 +197,7 @@ pub fn synthetic_sale(spec: &SimSpec, id: u64, at: DateTime<Utc>, member: Option
         channel: SalesChannel::InStore,
         order_id: None,
         clock_unsynced: false,
+        price_overrides: Vec::new(),
     }
 }
 

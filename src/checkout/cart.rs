@@ -39,6 +39,7 @@ impl CartLine {
             unit_price_fen: self.unit_price_fen,
             member_price_fen: self.member_price_fen,
             label_price_fen: self.label_price_fen,
+            override_price_fen: None,
         }
     }
 }
@@ -56,7 +57,31 @@ pub struct Cart {
     pub lines: Vec<CartLine>,
     /// Line numbers are never reused within a session, so "line 3" on the screen stays line 3.
     pub next_line_no: u32,
+    /// Managers' price overrides (改价), at most one per line; dropped with their line.
+    #[serde(default)]
+    pub overrides: Vec<PriceOverride>,
 }
+
+/// A manager's price override on one cart line (改价): the line sells at `price_fen` (per piece,
+/// or per kg for weighed goods) instead of its list price, as its only line benefit
+/// (`domain::pricing`, step 2). Kept on the cart, then on the sale, with who approved it and
+/// why; every override is also an audit entry (`AuditAction::PriceOverride`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriceOverride {
+    pub line_no: u32,
+    pub sku: String,
+    /// The line's list price when the override was made (per piece or per kg).
+    pub list_price_fen: i64,
+    pub price_fen: i64,
+    /// The staff id who approved (a manager or admin), and the cashier on the lane if another.
+    pub by: String,
+    pub cashier: Option<String>,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Longest override reason kept, in characters.
+pub const MAX_OVERRIDE_REASON_CHARS: usize = 100;
 
 /// How a product is added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +115,12 @@ pub enum CartError {
     FixedQuantity { line_no: u32 },
     #[error("quantity {qty} is too large")]
     TooLarge { qty: i64 },
+    #[error("line {line_no} is priced by its label; its price cannot be overridden (remove it and weigh again)")]
+    LabelPriced { line_no: u32 },
+    #[error("an override price must be at least 0 and below the list price of line {line_no} ({list_fen} fen), got {price_fen} fen")]
+    OverridePrice { line_no: u32, price_fen: i64, list_fen: i64 },
+    #[error("a price override needs a reason (at most {max} characters), e.g. 临期 or 包装破损")]
+    OverrideReason { max: usize },
 }
 
 /// Most pieces on one line: far beyond any shop's basket, far below overflow in pricing.
@@ -99,7 +130,7 @@ const MAX_GRAMS: i64 = 1_000_000;
 
 impl Cart {
     pub fn new(lane: &str, opened_at: DateTime<Utc>) -> Cart {
-        Cart { lane: lane.to_string(), opened_at, cashier: None, member_id: None, coupons: Vec::new(), lines: Vec::new(), next_line_no: 1 }
+        Cart { lane: lane.to_string(), opened_at, cashier: None, member_id: None, coupons: Vec::new(), lines: Vec::new(), next_line_no: 1, overrides: Vec::new() }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -161,10 +192,38 @@ impl Cart {
         }
     }
 
-    /// Removes a line (voiding one scanned item).
+    /// Removes a line (voiding one scanned item) and its price override.
     pub fn remove(&mut self, line_no: u32) -> Result<CartLine, CartError> {
         let at = self.lines.iter().position(|l| l.line_no == line_no).ok_or(CartError::NoSuchLine { line_no })?;
+        self.overrides.retain(|o| o.line_no != line_no);
         Ok(self.lines.remove(at))
+    }
+
+    /// Overrides line `line_no`'s price (replacing an earlier override of it). The caller has
+    /// checked that `by` may; the price must be at least 0 and below the line's list price, the
+    /// reason given. Returns the override as recorded.
+    pub fn override_price(&mut self, line_no: u32, price_fen: i64, by: &str, reason: &str, at: DateTime<Utc>) -> Result<PriceOverride, CartError> {
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > MAX_OVERRIDE_REASON_CHARS {
+            return Err(CartError::OverrideReason { max: MAX_OVERRIDE_REASON_CHARS });
+        }
+        let cashier = self.cashier.clone().filter(|c| c != by);
+        let line = self.line(line_no).ok_or(CartError::NoSuchLine { line_no })?;
+        if line.label_price_fen.is_some() {
+            return Err(CartError::LabelPriced { line_no });
+        }
+        if !(0..line.unit_price_fen).contains(&price_fen) {
+            return Err(CartError::OverridePrice { line_no, price_fen, list_fen: line.unit_price_fen });
+        }
+        let o = PriceOverride { line_no, sku: line.sku.clone(), list_price_fen: line.unit_price_fen, price_fen, by: by.to_string(), cashier, reason: reason.to_string(), at };
+        self.overrides.retain(|x| x.line_no != line_no);
+        self.overrides.push(o.clone());
+        Ok(o)
+    }
+
+    /// The override of line `line_no`, if any.
+    pub fn override_of(&self, line_no: u32) -> Option<&PriceOverride> {
+        self.overrides.iter().find(|o| o.line_no == line_no)
     }
 
     pub fn line(&self, line_no: u32) -> Option<&CartLine> {
@@ -175,9 +234,12 @@ impl Cart {
         self.lines.iter_mut().find(|l| l.line_no == line_no).ok_or(CartError::NoSuchLine { line_no })
     }
 
-    /// The cart as pricing input.
+    /// The cart as pricing input, with each line's price override.
     pub fn basket_lines(&self) -> Vec<BasketLine> {
-        self.lines.iter().map(CartLine::basket_line).collect()
+        self.lines
+            .iter()
+            .map(|l| BasketLine { override_price_fen: self.override_of(l.line_no).map(|o| o.price_fen), ..l.basket_line() })
+            .collect()
     }
 }
 
@@ -258,6 +320,36 @@ mod tests {
         assert_eq!(c.add(&bananas(), AddHow::Grams(0), None, 300), Err(CartError::NonPositiveWeight { grams: 0 }));
         assert_eq!(c.add(&water(), AddHow::Units(-2), None, 300), Err(CartError::NonPositiveQuantity { qty: -2 }));
         assert!(c.is_empty(), "nothing was added");
+    }
+
+    #[test]
+    fn an_override_prices_its_line_until_the_line_goes_and_bad_ones_change_nothing() {
+        let mut c = cart();
+        c.cashier = Some("cash1".into());
+        c.add(&water(), AddHow::Units(2), None, 300).unwrap();
+        c.add(&water(), AddHow::Label { price_fen: 150 }, None, 300).unwrap();
+        let at = c.opened_at;
+        // ¥2.00 → ¥1.50, approved by mgr for cash1.
+        let o = c.override_price(1, 150, "mgr", "  包装破损 ", at).unwrap();
+        assert_eq!((o.list_price_fen, o.price_fen, o.by.as_str(), o.cashier.as_deref(), o.reason.as_str()), (200, 150, "mgr", Some("cash1"), "包装破损"));
+        assert_eq!(c.basket_lines()[0].override_price_fen, Some(150));
+        assert_eq!(c.basket_lines()[1].override_price_fen, None);
+        // A second override of the same line replaces the first.
+        c.override_price(1, 100, "mgr", "临期", at).unwrap();
+        assert_eq!(c.overrides.len(), 1);
+        assert_eq!(c.basket_lines()[0].override_price_fen, Some(100));
+        let before = c.clone();
+        assert_eq!(c.override_price(1, 200, "mgr", "x", at), Err(CartError::OverridePrice { line_no: 1, price_fen: 200, list_fen: 200 }));
+        assert_eq!(c.override_price(1, -1, "mgr", "x", at), Err(CartError::OverridePrice { line_no: 1, price_fen: -1, list_fen: 200 }));
+        assert_eq!(c.override_price(1, 100, "mgr", "  ", at), Err(CartError::OverrideReason { max: MAX_OVERRIDE_REASON_CHARS }));
+        assert_eq!(c.override_price(2, 100, "mgr", "x", at), Err(CartError::LabelPriced { line_no: 2 }));
+        assert_eq!(c.override_price(9, 100, "mgr", "x", at), Err(CartError::NoSuchLine { line_no: 9 }));
+        assert_eq!(c, before, "refusals change nothing");
+        // The manager signed in themselves: no separate cashier recorded.
+        c.cashier = Some("mgr".into());
+        assert_eq!(c.override_price(1, 120, "mgr", "临期", at).unwrap().cashier, None);
+        c.remove(1).unwrap();
+        assert!(c.overrides.is_empty());
     }
 
     #[test]

@@ -68,10 +68,21 @@ pub struct CartHeader {
     pub member_id: Option<u64>,
     pub coupons: Vec<String>,
     pub next_line_no: u32,
+    /// Managers' price overrides on the cart's lines.
+    pub overrides: Vec<super::cart::PriceOverride>,
 }
 
 impl Record for CartHeader {
+    const VERSION: u8 = 2;
     const NAME: &'static str = "cart header";
+
+    /// Version 1 had no price overrides.
+    fn upgrade(version: u8, bytes: &[u8]) -> Result<Self, StoreError> {
+        match version {
+            1 => crate::store::codec::upgrade_by_appending(bytes, &(Vec::<super::cart::PriceOverride>::new(),)),
+            _ => Err(StoreError::Corrupt(format!("cart header record has unknown version tag {version}"))),
+        }
+    }
 }
 
 impl Record for CartLine {
@@ -247,7 +258,7 @@ impl Lanes {
                         .scan_prefix::<CartLine>(TreeId::Sessions, &lines_prefix(id))
                         .map(|r| r.map(|(_, l)| l))
                         .collect::<Result<Vec<_>, _>>()?;
-                    Cart { lane: id.clone(), opened_at: h.opened_at, cashier: h.cashier, member_id: h.member_id, coupons: h.coupons, lines, next_line_no: h.next_line_no }
+                    Cart { lane: id.clone(), opened_at: h.opened_at, cashier: h.cashier, member_id: h.member_id, coupons: h.coupons, lines, next_line_no: h.next_line_no, overrides: h.overrides }
                 }
                 None => Cart::new(id, now),
             };
@@ -467,13 +478,46 @@ impl Lanes {
         Ok(line)
     }
 
-    /// Removes one line.
+    /// Removes one line (and its price override).
     pub fn remove_line(&self, lane: &str, line_no: u32) -> Result<CartLine, CheckoutError> {
         let mut state = self.lane(lane)?;
+        let had_override = state.cart.override_of(line_no).is_some();
         let line = state.cart.remove(line_no)?;
         state.changed.remove(&line_no);
+        state.header_dirty |= had_override;
         self.changed(lane, &mut state, None);
         Ok(line)
+    }
+
+    /// A manager's price override (改价) of one line: `by` (already checked to be allowed
+    /// `Action::PriceOverride`) sets its price per piece or per kg below the list price, with a
+    /// reason. Unlike other cart changes this is one durable commit: the cart header with the
+    /// override and its audit entry, so the audit log never misses an override that priced a
+    /// sale. Refused (nothing changed) on a label-priced line, a price not below list, no reason.
+    pub fn override_price(&self, lane: &str, line_no: u32, price_fen: i64, by: &str, reason: &str) -> Result<super::cart::PriceOverride, CheckoutError> {
+        self.not_counting(lane)?;
+        let mut state = self.lane(lane)?;
+        let mut cart = state.cart.clone();
+        let o = cart.override_price(line_no, price_fen, by, reason, self.store.clock().now())?;
+        let line = cart.line(line_no).cloned().ok_or(CartError::NoSuchLine { line_no })?;
+        let detail = format!(
+            "{lane} line {line_no} {} {}: {} → {} fen{}; {}{}",
+            o.sku,
+            line.name_zh,
+            o.list_price_fen,
+            o.price_fen,
+            if matches!(line.qty, crate::domain::pricing::Quantity::Grams(_)) { "/kg" } else { "" },
+            o.reason,
+            o.cashier.as_deref().map(|c| format!(" (cashier {c})")).unwrap_or_default()
+        );
+        self.store.commit(|tx| {
+            put_header(tx, &cart)?;
+            crate::audit::record_tx::<CheckoutError>(tx, by, crate::audit::AuditAction::PriceOverride, Some(&o.sku), &detail)
+        })?;
+        state.cart = cart;
+        state.header_dirty = false;
+        self.changed(lane, &mut state, None);
+        Ok(o)
     }
 
     /// A cashier signs in on the lane (after `staff::login_pin`); the lane's sales are theirs.
@@ -642,7 +686,14 @@ impl Drop for Lanes {
 }
 
 fn put_header(tx: &Tx, cart: &Cart) -> Result<(), TxError<CheckoutError>> {
-    let header = CartHeader { opened_at: cart.opened_at, cashier: cart.cashier.clone(), member_id: cart.member_id, coupons: cart.coupons.clone(), next_line_no: cart.next_line_no };
+    let header = CartHeader {
+        opened_at: cart.opened_at,
+        cashier: cart.cashier.clone(),
+        member_id: cart.member_id,
+        coupons: cart.coupons.clone(),
+        next_line_no: cart.next_line_no,
+        overrides: cart.overrides.clone(),
+    };
     tx.put(TreeId::Sessions, cart.lane.as_bytes(), &header)
 }
 

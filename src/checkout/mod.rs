@@ -13,6 +13,6 @@ pub mod receipt;
 pub mod returns;
 pub mod sale;
 
-pub use cart::{AddHow, Cart, CartError, CartLine};
+pub use cart::{AddHow, Cart, CartError, CartLine, PriceOverride};
 pub use lanes::{CheckoutError, LaneEvent, LaneEvents, LaneNotice, LaneSnapshot, LaneUpdate, Lanes, ScaleReading, ScanOutcome};
 pub use sale::{PayRequest, Sale, SaleRules, EVENT_SALE_COMPLETED};

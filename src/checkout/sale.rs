@@ -69,18 +69,24 @@ pub struct Sale {
     /// before version 3.
     #[serde(default)]
     pub clock_unsynced: bool,
+    /// Managers' price overrides (改价) on this sale's lines: list and sold price, who approved,
+    /// why. Empty on sales stored before version 4.
+    #[serde(default)]
+    pub price_overrides: Vec<super::cart::PriceOverride>,
 }
 
 impl Record for Sale {
-    const VERSION: u8 = 3;
+    const VERSION: u8 = 4;
     const NAME: &'static str = "sale";
 
     /// Version 1 had no channel and no order id: every such sale was made at a lane. Versions 1
-    /// and 2 had no clock flag: read as not flagged.
+    /// and 2 had no clock flag: read as not flagged. Versions 1–3 had no price overrides.
     fn upgrade(version: u8, bytes: &[u8]) -> Result<Self, crate::store::StoreError> {
+        let none: Vec<super::cart::PriceOverride> = Vec::new();
         match version {
-            1 => codec::upgrade_by_appending(bytes, &(SalesChannel::InStore, None::<String>, false)),
-            2 => codec::upgrade_by_appending(bytes, &(false,)),
+            1 => codec::upgrade_by_appending(bytes, &(SalesChannel::InStore, None::<String>, false, none)),
+            2 => codec::upgrade_by_appending(bytes, &(false, none)),
+            3 => codec::upgrade_by_appending(bytes, &(none,)),
             _ => Err(crate::store::StoreError::Corrupt(format!("sale record has unknown version tag {version}"))),
         }
     }
@@ -238,6 +244,7 @@ pub(crate) fn commit_sale_tx(tx: &Tx, cart: &Cart, req: &PayRequest, rules: &Sal
         channel: SalesChannel::InStore,
         order_id: None,
         clock_unsynced: !crate::clock_watch::verdict_tx(tx)?.is_sane(),
+        price_overrides: cart.overrides.clone(),
     };
     put_sale_tx(tx, &sale, rules.tz)?;
     super::lanes::clear_cart_tx(tx, cart)?;
@@ -334,6 +341,9 @@ pub struct SaleEvent {
     pub points_earned: i64,
     pub points_redeemed: i64,
     pub coupons: Vec<u64>,
+    /// Managers' price overrides (改价) on this sale: line, list and sold price, who, why.
+    #[serde(default)]
+    pub price_overrides: Vec<super::cart::PriceOverride>,
 }
 
 /// One line of the sale event: what was sold, for how much, and why it cost less.
@@ -381,6 +391,7 @@ impl From<&Sale> for SaleEvent {
             points_earned: s.points_earned,
             points_redeemed: s.points_redeemed,
             coupons: s.coupons.clone(),
+            price_overrides: s.price_overrides.clone(),
         }
     }
 }

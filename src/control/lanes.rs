@@ -42,6 +42,8 @@ pub enum LaneAction {
     Coupon { code: String },
     /// A coupon taken back.
     RemoveCoupon { code: String },
+    /// A manager's price override (改价) of one line, approved with their staff id and PIN.
+    OverridePrice { line: u32, price_fen: i64, reason: String, staff: String, pin: crate::config::Secret },
 }
 
 /// What the lanes need from config.
@@ -131,6 +133,13 @@ pub fn lane(store: &Arc<Store>, ctx: &super::ops::Context, lane: &str, action: L
         }
         LaneAction::SetQty { line, qty } => json!({ "changed": lanes.set_units(lane, line, qty).map_err(e)? }),
         LaneAction::Remove { line } => json!({ "removed": lanes.remove_line(lane, line).map_err(e)? }),
+        LaneAction::OverridePrice { line, price_fen, reason, staff, pin } => {
+            let who = crate::staff::login_pin(store, &staff, pin.expose()).map_err(|e| e.to_string())?;
+            if !who.may(crate::domain::staff::Action::PriceOverride) {
+                return Err(format!("{} is a {} and may not {}; a manager or admin approves a price override", who.id, who.role.as_str(), crate::domain::staff::Action::PriceOverride.as_phrase()));
+            }
+            json!({ "override": lanes.override_price(lane, line, price_fen, &who.id, &reason).map_err(e)? })
+        }
         LaneAction::Void => json!({ "voided": lanes.void(lane).map_err(e)?.lines.len() }),
         LaneAction::Member { query } => {
             let m = lanes.attach_member(lane, &query).map_err(e)?;

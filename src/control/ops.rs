@@ -60,6 +60,8 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
                 "products": catalog::product_count(store),
                 "stock_levels": inventory::stock_levels(store).map_err(s)?.len(),
                 "members": members::member_count(store),
+                // The PII key's id, or null: members' personal data is then stored unencrypted.
+                "pii_key": crate::privacy::current().map(|k| k.id_hex()),
                 "outbox": outbox,
                 "cloud": ctx.cloud.get().map(|c| c.snapshot()),
                 "started_at": ctx.started_at.to_rfc3339(),

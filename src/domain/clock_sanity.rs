@@ -65,11 +65,18 @@ pub fn judge(now: DateTime<Utc>, floor: DateTime<Utc>, mark: Option<DateTime<Utc
     }
 }
 
+/// How far a sane clock must have moved past the mark before the mark is raised: every sale
+/// judges its time, and raising the mark at most once a minute keeps a busy till from adding a
+/// meta write to every commit. The mark lags "now" by under a minute, so a step back is
+/// detected from [`BACKWARD_TOLERANCE_S`] plus at most this much.
+pub const MARK_STEP_S: i64 = 60;
+
 /// The high-water mark after a reading: moved up to `now` only when the clock is sane (an
-/// unsynced or stepped-back clock never lowers or raises it).
+/// unsynced or stepped-back clock never lowers or raises it) and at least [`MARK_STEP_S`] past
+/// the old mark.
 pub fn next_mark(verdict: &ClockVerdict, now: DateTime<Utc>, mark: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     match (verdict.is_sane(), mark) {
-        (true, Some(m)) if now > m => Some(now),
+        (true, Some(m)) if now >= m + Duration::seconds(MARK_STEP_S) => Some(now),
         (true, None) => Some(now),
         _ => mark,
     }
@@ -116,5 +123,20 @@ mod tests {
         assert_eq!(next_mark(&judge(drift, floor(), mark), drift, mark), mark);
         let first = t("2026-11-26T08:00:00Z");
         assert_eq!(next_mark(&judge(first, floor(), None), first, None), Some(first));
+    }
+
+    #[test]
+    fn the_mark_rises_at_most_once_a_minute() {
+        let mark = Some(t("2026-11-26T12:00:00Z"));
+        // 59 s later: the sale's commit leaves the mark alone (no meta write).
+        let soon = t("2026-11-26T12:00:59Z");
+        assert_eq!(next_mark(&judge(soon, floor(), mark), soon, mark), mark);
+        // 60 s later: raised.
+        let minute = t("2026-11-26T12:01:00Z");
+        assert_eq!(next_mark(&judge(minute, floor(), mark), minute, mark), Some(minute));
+        // With the mark lagging 59 s, a step back to 11:50:30 (10 min 29 s behind the real
+        // 12:00:59, 9 min 30 s behind the mark) is still within tolerance; 11:49:59 is not.
+        assert_eq!(judge(t("2026-11-26T11:50:30Z"), floor(), mark), ClockVerdict::Sane);
+        assert!(!judge(t("2026-11-26T11:49:59Z"), floor(), mark).is_sane());
     }
 }

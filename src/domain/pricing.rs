@@ -18,6 +18,8 @@
 //!    `floor(qty / (buy + free)) × free` units free). Promotions outside their `[start, end)`
 //!    window, or members-only for a non-member, do not apply. A candidate worth 0 fen is no
 //!    benefit. Ties: member price first, then the lowest promotion id, then the earlier promotion.
+//!    A line with a manager's price override (改价) gets the override instead, as its only line
+//!    benefit: list gross − the extended override price, and no tier discount in step 3.
 //! 3. **Tier discount** (members only): `tier_discount_bp` of the gross, rounded half up, on every
 //!    line that got no line benefit in step 2 ("特价商品不参与会员折扣").
 //! 4. **Threshold ("满减") promotion**: at most one, the one taking off the most (tie: lowest id),
@@ -92,6 +94,10 @@ pub struct BasketLine {
     pub member_price_fen: Option<i64>,
     /// Price printed on a price-embedded label: the line's gross, with quantity 1 unit.
     pub label_price_fen: Option<i64>,
+    /// A manager's price override (改价) in the unit of `unit_price_fen`, below it: the line's
+    /// only line benefit (step 2), so neither promotions nor the tier discount add to it.
+    #[serde(default)]
+    pub override_price_fen: Option<i64>,
 }
 
 /// Who is buying: a member's tier discount applies to lines without a line benefit.
@@ -209,6 +215,9 @@ pub enum DiscountSource {
     Promotion(String),
     /// A coupon, by id.
     Coupon(String),
+    /// A manager's price override at the till (改价; who made it is in the sale's
+    /// `price_overrides`). Last, so sales stored before it existed decode unchanged.
+    PriceOverride,
 }
 
 /// One amount taken off, with the reason printed on the receipt.
@@ -279,6 +288,9 @@ pub enum PricingError {
     /// A label-priced line whose quantity is not 1 unit.
     #[error("line {line} is priced by its label, so its quantity must be 1 unit, got {qty}")]
     LabelQuantity { line: u32, qty: Quantity },
+    /// A price override on a label-priced line, or not below the list price.
+    #[error("line {line}: an override price must be below the list price ({unit_price_fen} fen) and the line not label-priced, got {price_fen} fen")]
+    BadOverride { line: u32, price_fen: i64, unit_price_fen: i64 },
     /// A tier discount above 100%.
     #[error("member tier discount {bp} bp is more than 100% (10000 bp)")]
     InvalidTierDiscount { bp: u32 },
@@ -394,6 +406,7 @@ fn validate_line(l: &BasketLine) -> Result<(), PricingError> {
         ("unit price", Some(l.unit_price_fen)),
         ("member price", l.member_price_fen),
         ("label price", l.label_price_fen),
+        ("override price", l.override_price_fen),
     ];
     for (what, price) in prices {
         if let Some(price_fen) = price.filter(|p| *p < 0) {
@@ -406,6 +419,11 @@ fn validate_line(l: &BasketLine) -> Result<(), PricingError> {
     }
     if l.label_price_fen.is_some() && l.qty != Quantity::Units(1) {
         return Err(PricingError::LabelQuantity { line, qty: l.qty });
+    }
+    if let Some(price_fen) = l.override_price_fen {
+        if l.label_price_fen.is_some() || price_fen >= l.unit_price_fen {
+            return Err(PricingError::BadOverride { line, price_fen, unit_price_fen: l.unit_price_fen });
+        }
     }
     Ok(())
 }
@@ -773,8 +791,29 @@ fn tier_discount(gross: i64, shopper: &Shopper) -> Option<Discount> {
     })
 }
 
-/// Steps 2–3 on one line: the line benefit, else the tier discount.
+/// Step 2 for an overridden line: list gross − the override's extended price, as the line's one
+/// line benefit. `None` when the override takes nothing off (validation keeps it below list).
+fn override_discount(l: &BasketLine, gross: i64) -> Option<Discount> {
+    let price = l.override_price_fen?;
+    let amount = gross - extended_price(l.qty, price)?;
+    let per = if matches!(l.qty, Quantity::Grams(_)) { "/kg" } else { "" };
+    (amount > 0).then(|| Discount {
+        source: DiscountSource::PriceOverride,
+        reason_zh: format!("改价{}{per}", yuan(price)),
+        reason_en: format!("Price override {}{per}", yuan(price)),
+        amount_fen: amount,
+    })
+}
+
+/// Steps 2–3 on one line: a price override, else the line benefit, else the tier discount.
 fn apply_line_level(w: &mut Work<'_>, shopper: &Shopper, active: &[&Promotion]) {
+    if w.line.override_price_fen.is_some() {
+        if let Some(d) = override_discount(w.line, w.gross) {
+            w.net -= d.amount_fen;
+            w.line_discounts.push(d);
+        }
+        return;
+    }
     let discount = best_line_benefit(w.line, w.gross, shopper, active)
         .or_else(|| tier_discount(w.gross, shopper));
     if let Some(d) = discount {
@@ -1066,6 +1105,7 @@ mod tests {
             unit_price_fen: price,
             member_price_fen: None,
             label_price_fen: None,
+            override_price_fen: None,
         }
     }
 
@@ -1215,6 +1255,60 @@ mod tests {
             units(4, "milk-12", "dairy", 2, 2490),      // 2 × ¥24.90 = ¥49.80
             grams(5, "pork-belly", "meat", 1150, 1420), // 1.15 kg × ¥14.20 = ¥16.33
         ]
+    }
+
+    // --- Step 2: price override (改价) ------------------------------------------------------------
+
+    fn overridden(l: BasketLine, price: i64) -> BasketLine {
+        BasketLine {
+            override_price_fen: Some(price),
+            ..l
+        }
+    }
+
+    #[test]
+    fn an_override_replaces_promotions_and_the_tier_discount_but_not_ticket_discounts() {
+        // Milk 2 × ¥24.90 = ¥49.80, a 20% item promotion (¥9.96) would apply; a manager sets
+        // ¥19.90 each: 2 × 1990 = 3980, the override takes 4980 − 3980 = 1000 off and is the
+        // line's only line benefit. Rice ¥69.90 gets the gold tier's 5%: 349.5 → 350.
+        // Subtotal 11970; after line level 3980 + 6640 = 10620 ≥ 10000, so 满100减10 applies:
+        // shares in proportion to net, 1000 × 3980 / 10620 = 374.7 → 375, rice 625.
+        let milk = with_member_price(units(1, "milk-12", "dairy", 2, 2490), 2290);
+        let b = price(
+            &[overridden(milk, 1990), units(2, "rice-5kg", "grain", 1, 6990)],
+            &gold(),
+            &[item_percent("P-MILK", "milk-12", 2000), threshold("T100", 10000, 1000, false, &[])],
+            &[],
+        );
+        assert_eq!(b.lines[0].line_discounts.len(), 1);
+        let d = &b.lines[0].line_discounts[0];
+        assert_eq!((&d.source, d.amount_fen, d.reason_zh.as_str(), d.reason_en.as_str()), (&DiscountSource::PriceOverride, 1000, "改价¥19.90", "Price override ¥19.90"));
+        assert_eq!(b.lines[1].line_discounts[0].amount_fen, 350);
+        assert_eq!(shares(&b), vec![375, 625]);
+        assert_eq!(nets(&b), vec![3605, 6015]);
+        assert_eq!(b.total_fen, 9620);
+    }
+
+    #[test]
+    fn a_weighed_line_is_overridden_per_kilogram() {
+        // Pork 1.15 kg at ¥14.20/kg = 1633; overridden to ¥9.90/kg: 1150 × 990 / 1000 = 1138.5
+        // → 1139, so 1633 − 1139 = 494 off.
+        let b = price(&[overridden(grams(1, "pork-belly", "meat", 1150, 1420), 990)], &Shopper::guest(), &[], &[]);
+        assert_eq!((b.lines[0].line_discounts[0].amount_fen, b.total_fen), (494, 1139));
+        assert_eq!(b.lines[0].line_discounts[0].reason_zh, "改价¥9.90/kg");
+        // Free (¥0): the whole line.
+        let b = price(&[overridden(units(1, "cola", "drinks", 3, 300), 0)], &Shopper::guest(), &[], &[]);
+        assert_eq!(b.total_fen, 0);
+    }
+
+    #[test]
+    fn an_override_at_or_above_list_or_on_a_label_is_refused() {
+        for l in [overridden(units(1, "cola", "drinks", 1, 300), 300), overridden(units(1, "cola", "drinks", 1, 300), 301), overridden(labelled(1, "deli", "deli", 1250), 1000)] {
+            let e = price_basket(&[l], &Shopper::guest(), &[], &[], noon()).unwrap_err();
+            assert!(matches!(e, PricingError::BadOverride { line: 1, .. }), "{e}");
+        }
+        let e = price_basket(&[overridden(units(1, "cola", "drinks", 1, 300), -1)], &Shopper::guest(), &[], &[], noon()).unwrap_err();
+        assert!(matches!(e, PricingError::NegativePrice { what: "override price", .. }), "{e}");
     }
 
     // --- Step 1: gross -------------------------------------------------------------------------
@@ -2487,6 +2581,8 @@ mod tests {
                     unit_price_fen: price,
                     member_price_fen: mp,
                     label_price_fen: label,
+                    // Every fourth plain line gets an override at half its list price.
+                    override_price_fen: (label.is_none() && i % 4 == 3 && price > 0).then_some(price / 2),
                 }
             })
             .collect()

@@ -709,7 +709,7 @@ pub fn member_histories(
             match d.source {
                 DiscountSource::Coupon(_) => coupon += d.amount_fen,
                 DiscountSource::Promotion(_) => promo += d.amount_fen,
-                DiscountSource::MemberPrice | DiscountSource::TierDiscount => {}
+                DiscountSource::MemberPrice | DiscountSource::TierDiscount | DiscountSource::PriceOverride => {}
             }
         }
         let mut categories: Vec<String> =

@@ -11,7 +11,8 @@
 //! per campaign and person: where B has its own, A's is dropped and counted) and sales (same
 //! id, `member_id` → B); B's preference profile absorbs A's. A keeps its record with
 //! `merged_into = Some(B)` and nothing on it; its phone, card and referral keys lead to B, so
-//! lookups find the survivor.
+//! lookups find the survivor. Members merged into A earlier follow it to B (their keys too), so
+//! there are no chains of merged members.
 //!
 //! A `Tx` reads by key only, so the keys to move are listed by scans before the commit; the
 //! commit refuses when A changed meanwhile (its record is compared), and never runs partly.
@@ -113,6 +114,8 @@ struct Plan {
     history: Vec<u64>,
     campaign_keys: Vec<Vec<u8>>,
     sales: Vec<u64>,
+    /// Members merged into A earlier: they follow A to B (no chains; `verify` checks).
+    earlier: Vec<u64>,
 }
 
 fn ids_after_prefix(store: &Store, tree: TreeId, prefix: &[u8]) -> Result<Vec<u64>, StoreError> {
@@ -145,6 +148,12 @@ fn plan(store: &Store, from: u64, into: u64) -> Result<Plan, StoreError> {
         let (_, s) = sale?;
         if s.member_id == Some(from) {
             p.sales.push(s.id);
+        }
+    }
+    for m in store.scan::<Member>(TreeId::Members) {
+        let (_, m) = m?;
+        if m.merged_into == Some(from) {
+            p.earlier.push(m.id);
         }
     }
     Ok(p)
@@ -316,6 +325,21 @@ fn merge_tx(tx: &Tx, a_before: &Member, into: u64, by: &str, rules: &LoyaltyRule
         tx.put_raw::<MergeError>(TreeId::MemberKeys, &key, &codec::u64_key(into))?;
     }
     super::put_member(tx, &a).map_err(|e| e.map_rejected(MergeError::Member))?;
+    // Members merged into A before now lead to B too, so no lookup stops at a closed member.
+    for &id in &plan.earlier {
+        let Some(mut d) = tx.get::<Member, MergeError>(TreeId::Members, &codec::u64_key(id))? else { continue };
+        if d.merged_into != Some(from) {
+            continue;
+        }
+        d.merged_into = Some(into);
+        if d.erased_at.is_none() {
+            let card = d.card_number().map_err(|e| TxError::Rejected(MergeError::Member(e.into())))?;
+            for key in [phone_key(&d.phone), card_key(&card), ref_key(&d.referral.code)] {
+                tx.put_raw::<MergeError>(TreeId::MemberKeys, &key, &codec::u64_key(into))?;
+            }
+        }
+        super::put_member(tx, &d).map_err(|e| e.map_rejected(MergeError::Member))?;
+    }
     super::put_member(tx, &b).map_err(|e| e.map_rejected(MergeError::Member))?;
     if let Some(c) = &tier_change {
         super::purchase::emit_tier_change(tx, into, c).map_err(|e| e.map_rejected(MergeError::Member))?;

@@ -416,6 +416,7 @@ pub fn ingest_tx(tx: &Tx, o: &OnlineOrder, rules: &LoyaltyRules) -> Result<Inges
         channel: o.channel,
         order_id: Some(o.order_id.clone()),
         clock_unsynced: !crate::clock_watch::verdict_tx(tx)?.is_sane(),
+        price_overrides: Vec::new(),
     };
     sale::put_sale_tx(tx, &sale, rules.timezone)?;
     let event = OrderIngested {

@@ -57,7 +57,7 @@ fn deal_flags(line: &PricedLine) -> (bool, bool) {
         match s {
             DiscountSource::Promotion(_) => promotion = true,
             DiscountSource::Coupon(_) => coupon = true,
-            DiscountSource::MemberPrice | DiscountSource::TierDiscount => {}
+            DiscountSource::MemberPrice | DiscountSource::TierDiscount | DiscountSource::PriceOverride => {}
         }
     }
     (promotion, coupon)

@@ -8,6 +8,8 @@
 //! the member record itself (with its id and balances) for accounting: they are anonymised by
 //! no longer leading to a person. `storehub.member.erased` tells HQ to erase its copy.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -158,6 +160,8 @@ pub struct ErasureSummary {
     pub messages_cleared: usize,
     pub tickets_cleared: usize,
     pub commands_cleared: usize,
+    /// Members merged into this one earlier (the same person's duplicates), erased with it.
+    pub duplicates_erased: Vec<u64>,
     /// Kept, anonymised: sales, points and stored-value entries still naming the member id.
     pub sales_kept: usize,
 }
@@ -194,6 +198,7 @@ fn erase_as(store: &Store, staff_id: &str, member_id: u64, check: bool) -> Resul
     let Some(before) = members::member(store, member_id)? else {
         return Err(CommitError::Rejected(SubjectError::NoMember(member_id)));
     };
+    let duplicates = merged_into(store, member_id)?;
     let mut command_keys = Vec::new();
     if !before.phone.is_empty() {
         for item in store.scan_prefix::<crate::cloud::commands::record::CommandRecord>(TreeId::Commands, crate::cloud::commands::record::RECORD_PREFIX) {
@@ -219,15 +224,26 @@ fn erase_as(store: &Store, staff_id: &str, member_id: u64, check: bool) -> Resul
         for k in [Some(phone_key(&m.phone)), m.card_number().ok().map(|c| card_key(&c)), Some(ref_key(&m.referral.code))].into_iter().flatten() {
             tx.remove::<SubjectError>(TreeId::MemberKeys, &k)?;
         }
-        m.phone.clear();
-        m.name.clear();
-        m.birthday = None;
-        m.gender = None;
-        m.consent = Default::default();
-        m.erased_at = Some(now);
+        clear_personal_data(&mut m, now);
         tx.put(TreeId::Members, &key, &m)?;
         members::record_consent_tx::<SubjectError>(tx, &m, &members::ConsentSource::new(staff_id, "erasure"))?;
         tx.remove::<SubjectError>(TreeId::MemberProfiles, &key)?;
+        // The same person's duplicates folded into this member keep their own phone, name and
+        // lookup keys (leading here): they go too. One still merged here is re-read in the commit.
+        for dup_id in &duplicates {
+            let dup_key = codec::u64_key(*dup_id);
+            let Some(mut dup) = tx.get::<Member, SubjectError>(TreeId::Members, &dup_key)? else { continue };
+            if dup.erased_at.is_some() {
+                continue;
+            }
+            for k in [Some(phone_key(&dup.phone)), dup.card_number().ok().map(|c| card_key(&c)), Some(ref_key(&dup.referral.code))].into_iter().flatten() {
+                tx.remove::<SubjectError>(TreeId::MemberKeys, &k)?;
+            }
+            clear_personal_data(&mut dup, now);
+            tx.put(TreeId::Members, &dup_key, &dup)?;
+            members::record_consent_tx::<SubjectError>(tx, &dup, &members::ConsentSource::new(staff_id, "erasure"))?;
+            tx.remove::<SubjectError>(TreeId::MemberProfiles, &dup_key)?;
+        }
         for id in &message_ids {
             let k = codec::u64_key(*id);
             if let Some(mut msg) = tx.get::<members::messages::Message, SubjectError>(TreeId::Messages, &k)? {
@@ -260,7 +276,13 @@ fn erase_as(store: &Store, staff_id: &str, member_id: u64, check: bool) -> Resul
             }
         }
         tx.emit::<SubjectError>(EVENT_MEMBER_ERASED, Some(&member_id.to_string()), &MemberErased { member_id, erased_at: now })?;
-        let detail = format!("{} messages, {} tickets, {} HQ commands cleared; {sales_kept} sales kept", message_ids.len(), ticket_ids.len(), command_keys.len());
+        let detail = format!(
+            "{} messages, {} tickets, {} HQ commands cleared; {} merged duplicate(s) erased; {sales_kept} sales kept",
+            message_ids.len(),
+            ticket_ids.len(),
+            command_keys.len(),
+            duplicates.len()
+        );
         audit::record_tx::<SubjectError>(tx, staff_id, AuditAction::MemberErased, Some(&member_id.to_string()), &detail)?;
         Ok(ErasureSummary {
             member_id,
@@ -268,7 +290,43 @@ fn erase_as(store: &Store, staff_id: &str, member_id: u64, check: bool) -> Resul
             messages_cleared: message_ids.len(),
             tickets_cleared: ticket_ids.len(),
             commands_cleared: command_keys.len(),
+            duplicates_erased: duplicates.clone(),
             sales_kept,
         })
     })
+}
+
+/// Blanks what names a person on a member record and marks it erased.
+fn clear_personal_data(m: &mut Member, now: DateTime<Utc>) {
+    m.phone.clear();
+    m.name.clear();
+    m.birthday = None;
+    m.gender = None;
+    m.consent = Default::default();
+    m.erased_at = Some(now);
+}
+
+/// The members merged into `member_id`, directly or through another duplicate (A into B into C
+/// gives both for C), in id order.
+fn merged_into(store: &Store, member_id: u64) -> Result<Vec<u64>, StoreError> {
+    let mut into: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for item in store.scan::<Member>(TreeId::Members) {
+        let (_, m) = item?;
+        if let Some(target) = m.merged_into {
+            into.entry(target).or_default().push(m.id);
+        }
+    }
+    let mut found = Vec::new();
+    let mut next = vec![member_id];
+    while let Some(id) = next.pop() {
+        for &dup in into.get(&id).into_iter().flatten() {
+            // A cycle cannot be made by `members::merge`; a damaged store must not loop here.
+            if dup != member_id && !found.contains(&dup) {
+                found.push(dup);
+                next.push(dup);
+            }
+        }
+    }
+    found.sort_unstable();
+    Ok(found)
 }

@@ -286,16 +286,6 @@ fn page(id: &Identity, s: &PageState) -> String {
     m.into_string()
 }
 
-fn watchdog_interval() -> Option<Duration> {
-    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
-    if let Ok(pid) = std::env::var("WATCHDOG_PID") {
-        if pid.parse::<u32>().ok()? != std::process::id() {
-            return None;
-        }
-    }
-    Some(Duration::from_micros(usec / 2))
-}
-
 fn mqtt_options(u: &Unpaired, box_id: &str) -> anyhow::Result<MqttOptions> {
     let url = &u.pairing.broker;
     let mut o = MqttOptions::new(format!("storehub-pairing-{box_id}"), url.host(), url.port());
@@ -334,7 +324,7 @@ async fn serve(u: Unpaired, id: Identity) -> anyhow::Result<Config> {
         let _ = axum::serve(listener, app).await;
     });
     crate::daemon::notify_systemd("READY=1\nSTATUS=waiting to be paired with HQ");
-    let watchdog = watchdog_interval().map(|every| {
+    let watchdog = crate::watchdog::interval_from_env().map(|every| {
         tokio::spawn(async move {
             loop {
                 crate::daemon::notify_systemd("WATCHDOG=1");

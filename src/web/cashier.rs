@@ -106,6 +106,9 @@ pub struct LineView {
     pub discounts: Vec<DiscountView>,
     /// What the line costs after every discount, its share of ticket discounts included.
     pub net_fen: Option<i64>,
+    /// A manager's price override (改价) of this line: the price and who approved it.
+    pub override_price_fen: Option<i64>,
+    pub override_by: Option<String>,
 }
 
 /// An amount taken off, with its reason in both languages.
@@ -271,6 +274,8 @@ pub fn lines_and_totals(cart: &Cart, priced: Option<&PricedBasket>, rounding: Ca
                 gross_fen: p.map(|p| p.gross_fen),
                 discounts: p.map(|p| p.line_discounts.iter().map(discount_view).collect()).unwrap_or_default(),
                 net_fen: p.map(|p| p.net_fen),
+                override_price_fen: cart.override_of(l.line_no).map(|o| o.price_fen),
+                override_by: cart.override_of(l.line_no).map(|o| o.by.clone()),
             }
         })
         .collect();
@@ -316,6 +321,8 @@ pub fn checkout_error(e: CheckoutError) -> WebError {
             CartError::NonPositiveQuantity { .. } | CartError::TooLarge { .. } => WebError::field("qty", msg),
             CartError::NonPositiveWeight { .. } => WebError::field("grams", msg),
             CartError::NoSuchLine { .. } => with_field(WebError::not_found(msg), "line"),
+            CartError::OverridePrice { .. } => WebError::field("price_fen", msg),
+            CartError::OverrideReason { .. } => WebError::field("reason", msg),
             _ => WebError::conflict(msg),
         },
         CheckoutError::Coupon(c) => match c {
@@ -500,6 +507,17 @@ pub struct QtyBody {
     pub qty: i64,
 }
 
+/// A price override (改价) of one line: the new price per piece (or per kg) in fen, below the
+/// list price, and why. A cashier needs a manager's approval.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriceBody {
+    pub price_fen: i64,
+    pub reason: String,
+    #[serde(default)]
+    pub approver: Option<Approver>,
+}
+
 /// Phone number, member card number or member QR code.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -682,6 +700,7 @@ pub fn routes() -> Vec<RouteDef> {
         RouteDef::post("/api/v1/lanes/{lane}/weigh", sell, "Add a weighed product at the scale's stable weight, or at grams typed in", weigh).body::<WeighBody>().returns::<CartView>(),
         RouteDef::put("/api/v1/lanes/{lane}/lines/{line}", sell, "Change a line's number of pieces", set_qty).body::<QtyBody>().returns::<CartView>(),
         RouteDef::delete("/api/v1/lanes/{lane}/lines/{line}", Need::Lane(Action::VoidLine), "Remove a line from the cart", remove_line).returns::<CartView>(),
+        RouteDef::post("/api/v1/lanes/{lane}/lines/{line}/price", sell, "Override a line's price (改价; audited; a cashier needs a manager's approver)", override_price).body::<PriceBody>().returns::<CartView>(),
         RouteDef::post("/api/v1/lanes/{lane}/member", sell, "Identify the member: phone, member card or member QR code", attach_member).body::<MemberBody>().returns::<CartView>(),
         RouteDef::delete("/api/v1/lanes/{lane}/member", sell, "Take the member (and their coupons) off the sale", detach_member).returns::<CartView>(),
         RouteDef::post("/api/v1/lanes/{lane}/coupons", sell, "Apply a coupon (checked at once: owner, dates, state)", add_coupon).body::<CouponBody>().returns::<CartView>(),
@@ -796,6 +815,17 @@ async fn weigh(State(state): State<AppState>, Path(lane): Path<String>, JsonBody
 async fn set_qty(State(state): State<AppState>, Path((lane, line)): Path<(String, String)>, JsonBody(body): JsonBody<QtyBody>) -> Result<Json<CartView>, WebError> {
     let line: u32 = path_number("line", &line)?;
     act(&state, lane, move |_, _, _, lanes, lane| lanes.set_units(lane, line, body.qty).map(|_| ()).map_err(checkout_error)).await
+}
+
+async fn override_price(State(state): State<AppState>, Extension(me): Extension<Identity>, Path((lane, line)): Path<(String, String)>, JsonBody(body): JsonBody<PriceBody>) -> Result<Json<CartView>, WebError> {
+    let line: u32 = path_number("line", &line)?;
+    act(&state, lane, move |store, _, _, lanes, lane| {
+        let by = approve(store, &me.staff, Action::PriceOverride, body.approver.as_ref())?;
+        let o = lanes.override_price(lane, line, body.price_fen, &by.id, &body.reason).map_err(checkout_error)?;
+        tracing::info!(lane = %lane, line, cashier = %me.staff.id, approved_by = %by.id, list_fen = o.list_price_fen, price_fen = o.price_fen, "price override at the cashier screen");
+        Ok(())
+    })
+    .await
 }
 
 async fn remove_line(State(state): State<AppState>, Path((lane, line)): Path<(String, String)>) -> Result<Json<CartView>, WebError> {
@@ -1003,50 +1033,53 @@ async fn open_shift(State(state): State<AppState>, Extension(me): Extension<Iden
 
 /// The strings the page's script shows, in the user's language.
 fn script_strings(lang: Lang) -> serde_json::Value {
-    let p = |zh, en| lang.pick(zh, en).to_string();
-    serde_json::json!({
-        "unknown_barcode": p("未知条码", "Unknown barcode"),
-        "addons": p("推荐加购", "Add-ons"),
-        "needs_weight": p("请称重：", "Weigh it: "),
-        "weigh": p("称重", "Weigh"),
-        "grams": p("克（不填则取秤上重量）", "grams (blank: the scale's weight)"),
-        "refused": p("扫码被拒：", "Scan refused: "),
-        "remove": p("删除", "Remove"),
-        "empty": p("购物车是空的，请扫码。", "The cart is empty: scan an item."),
-        "per_kg": p("/千克", "/kg"),
-        "label": p("标签价", "label price"),
-        "tier": p("等级", "Tier"),
-        "points": p("积分", "Points"),
-        "usable": p("可用", "usable"),
-        "balance": p("储值余额", "Card balance"),
-        "coupons": p("可用优惠券", "Usable coupons"),
-        "no_coupons": p("没有可用的优惠券", "No usable coupons"),
-        "apply": p("使用", "Apply"),
-        "applied": p("已使用", "Applied"),
-        "until": p("有效期至", "valid until"),
-        "remove_member": p("移除会员", "Remove member"),
-        "max_points": p("本单积分最多抵", "Points may pay at most"),
-        "change": p("找零", "Change"),
-        "due": p("应收", "Due"),
-        "short": p("还差", "Short"),
-        "paid": p("收款完成", "Paid"),
-        "receipt": p("小票", "Receipt"),
-        "offline": p("连接中断，正在重连…", "Connection lost, reconnecting…"),
-        "live": p("实时", "Live"),
-        "void_confirm": p("作废整单？", "Void the whole cart?"),
-        "voided": p("整单已作废", "The cart was voided"),
-        "reprinted": p("小票已重新打印", "Receipt printed again"),
-        "returned": p("退货完成，退款", "Returned; refund"),
-        "sale_id": p("销售单号", "Sale id"),
-        "shift_none": p("本收银台没有开班，收现金前请先开班（备用金）。", "No shift is open at this lane: open one with its float before taking cash."),
-        "shift_open": p("班次", "Shift"),
-        "amount_bad": p("金额格式：如 100 或 99.50", "Amount: e.g. 100 or 99.50"),
-        "member": p("会员", "Member"),
-        "no_member": p("未识别会员", "No member"),
-        "coupon_remove": p("取消", "Remove"),
-        "items": p("件", "items"),
-        "cash_rounding": p("抹零", "Rounding"),
-    })
+    let pairs: &[(&str, &str, &str)] = &[
+        ("unknown_barcode", "未知条码", "Unknown barcode"),
+        ("addons", "推荐加购", "Add-ons"),
+        ("needs_weight", "请称重：", "Weigh it: "),
+        ("weigh", "称重", "Weigh"),
+        ("grams", "克（不填则取秤上重量）", "grams (blank: the scale's weight)"),
+        ("refused", "扫码被拒：", "Scan refused: "),
+        ("remove", "删除", "Remove"),
+        ("empty", "购物车是空的，请扫码。", "The cart is empty: scan an item."),
+        ("per_kg", "/千克", "/kg"),
+        ("label", "标签价", "label price"),
+        ("tier", "等级", "Tier"),
+        ("points", "积分", "Points"),
+        ("usable", "可用", "usable"),
+        ("balance", "储值余额", "Card balance"),
+        ("coupons", "可用优惠券", "Usable coupons"),
+        ("no_coupons", "没有可用的优惠券", "No usable coupons"),
+        ("apply", "使用", "Apply"),
+        ("applied", "已使用", "Applied"),
+        ("until", "有效期至", "valid until"),
+        ("remove_member", "移除会员", "Remove member"),
+        ("max_points", "本单积分最多抵", "Points may pay at most"),
+        ("change", "找零", "Change"),
+        ("due", "应收", "Due"),
+        ("short", "还差", "Short"),
+        ("paid", "收款完成", "Paid"),
+        ("receipt", "小票", "Receipt"),
+        ("offline", "连接中断，正在重连…", "Connection lost, reconnecting…"),
+        ("live", "实时", "Live"),
+        ("override", "改价（需店长批准）", "Override the price (a manager approves)"),
+        ("override_short", "改价", "Price"),
+        ("overridden", "已改价，已记入审计日志", "Price overridden and audited"),
+        ("void_confirm", "作废整单？", "Void the whole cart?"),
+        ("voided", "整单已作废", "The cart was voided"),
+        ("reprinted", "小票已重新打印", "Receipt printed again"),
+        ("returned", "退货完成，退款", "Returned; refund"),
+        ("sale_id", "销售单号", "Sale id"),
+        ("shift_none", "本收银台没有开班，收现金前请先开班（备用金）。", "No shift is open at this lane: open one with its float before taking cash."),
+        ("shift_open", "班次", "Shift"),
+        ("amount_bad", "金额格式：如 100 或 99.50", "Amount: e.g. 100 or 99.50"),
+        ("member", "会员", "Member"),
+        ("no_member", "未识别会员", "No member"),
+        ("coupon_remove", "取消", "Remove"),
+        ("items", "件", "items"),
+        ("cash_rounding", "抹零", "Rounding"),
+    ];
+    serde_json::Value::Object(pairs.iter().map(|(k, zh, en)| (k.to_string(), serde_json::Value::String(lang.pick(zh, en).to_string()))).collect())
 }
 
 /// JSON for a `<script type="application/json">` block: no `<` can end the block early.
@@ -1089,7 +1122,13 @@ fn line_rows(lang: Lang, v: &CartView) -> Markup {
                     }
                 }
                 td.num.net { (l.net_fen.map(yuan).unwrap_or_default()) }
-                td { button.secondary.rm type="button" data-line=(l.line_no) title=(lang.pick("删除", "Remove")) { "×" } }
+                td {
+                    @if l.label_price_fen.is_none() {
+                        button.secondary.ovr type="button" data-line=(l.line_no) title=(lang.pick("改价（需店长批准）", "Override the price (a manager approves)")) { (lang.pick("改价", "Price")) }
+                        " "
+                    }
+                    button.secondary.rm type="button" data-line=(l.line_no) title=(lang.pick("删除", "Remove")) { "×" }
+                }
             }
         }
     }
@@ -1107,7 +1146,9 @@ async fn cashier_page(State(state): State<AppState>, Extension(me): Extension<Id
     };
     let may_void = me.staff.may(Action::VoidSession);
     let may_return = me.staff.may(Action::Return);
+    let may_override = me.staff.may(Action::PriceOverride);
     let data = serde_json::json!({
+        "may_override": may_override,
         "lane": lane,
         "api": format!("/api/v1/lanes/{lane}"),
         "lang": lang.html_tag(),
@@ -1238,6 +1279,23 @@ async fn cashier_page(State(state): State<AppState>, Extension(me): Extension<Id
                 p #approve-error .error role="alert" {}
                 div.row {
                     button #approve-ok type="submit" value="ok" { (lang.pick("确认作废", "Void")) }
+                    button.secondary type="button" data-close="" { (lang.pick("取消", "Cancel")) }
+                }
+            }
+        }
+        dialog #price-dialog {
+            form #price-form method="dialog" {
+                h2 { (lang.pick("改价", "Price override")) }
+                p #price-line .muted {}
+                label { (lang.pick("新单价（元；称重商品为每千克）", "New unit price (yuan; per kg for weighed goods)")) input #price-amount inputmode="decimal" autocomplete="off" required; }
+                label { (lang.pick("原因（如 临期、包装破损）", "Reason (e.g. near expiry, damaged pack)")) input #price-reason autocomplete="off" maxlength="100" required; }
+                @if !may_override {
+                    label { (lang.pick("店长工号", "Manager staff id")) input #price-staff autocomplete="off"; }
+                    label { "PIN" input #price-pin type="password" inputmode="numeric" autocomplete="off"; }
+                }
+                p #price-error .error role="alert" {}
+                div.row {
+                    button type="submit" value="ok" { (lang.pick("确认改价", "Override")) }
                     button.secondary type="button" data-close="" { (lang.pick("取消", "Cancel")) }
                 }
             }

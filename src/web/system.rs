@@ -106,6 +106,10 @@ async fn system_page(State(state): State<AppState>, Extension(me): Extension<Ide
                     tr { th { (lang.pick("持久化模式", "Durability")) } td { (s["durability"].as_str().unwrap_or_default()) } }
                     tr { th { (lang.pick("数据库编号", "Database id")) } td { code { (s["database_id"].as_str().unwrap_or_default()) } } }
                     tr { th { (lang.pick("商品 / 会员", "Products / members")) } td { (s["products"]) " / " (s["members"]) } }
+                    tr { th { (lang.pick("会员个人信息", "Members' personal data")) } td {
+                        @if let Some(id) = s["pii_key"].as_str() { span.badge.ok { (lang.pick("已加密", "encrypted")) } " " code { (id) } }
+                        @else { span.badge.bad { (lang.pick("未加密", "not encrypted")) } " " (lang.pick("请技术员运行 storehub privacy init-key", "a technician runs `storehub privacy init-key`")) }
+                    } }
                 }
             }
             div.card {

@@ -362,6 +362,7 @@ pub fn sample_sale() -> (Sale, MemberInfo) {
         channel: crate::domain::channel::SalesChannel::InStore,
         order_id: None,
         clock_unsynced: false,
+        price_overrides: Vec::new(),
     };
     let member = MemberInfo { masked_phone: "138****5678".to_string(), points_balance: 1_280 + earning.points };
     (sale, member)

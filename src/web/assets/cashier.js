@@ -63,7 +63,8 @@
       `<td><span class="name">${esc(main)}</span><br><small class="muted">${esc(other)} · ${esc(l.sku)}</small></td>` +
       `<td class="num qty">${qty}</td><td class="num">${price}</td><td class="num disc">${disc}</td>` +
       `<td class="num net">${l.net_fen == null ? "" : yuan(l.net_fen)}</td>` +
-      `<td><button class="secondary rm" type="button" data-line="${l.line_no}" title="${esc(S.remove)}">×</button></td></tr>`;
+      `<td>${l.label_price_fen == null ? `<button class="secondary ovr" type="button" data-line="${l.line_no}" title="${esc(S.override)}">${esc(S.override_short)}</button> ` : ""}` +
+      `<button class="secondary rm" type="button" data-line="${l.line_no}" title="${esc(S.remove)}">×</button></td></tr>`;
   }
 
   function renderLines(v) {
@@ -300,6 +301,33 @@
     say(S.reprinted, "ok");
   }
 
+  // 改价: a manager's price override of one line (a cashier needs the manager's id and PIN).
+  function openOverride(lineNo) {
+    const l = view.lines.find((x) => String(x.line_no) === String(lineNo));
+    if (!l) return;
+    const d = $("price-dialog");
+    $("price-line").textContent = `${lineNo} · ${pick(l, "name")} · ${yuan(l.unit_price_fen)}${l.per_kg ? S.per_kg : ""}`;
+    $("price-error").textContent = "";
+    $("price-amount").value = "";
+    d.showModal();
+    $("price-amount").focus();
+    d.onsubmit = async (e) => {
+      e.preventDefault();
+      const price = $("price-amount").value.trim() === "" ? null : fen($("price-amount").value);
+      if (price == null) { $("price-error").textContent = S.amount_bad; return; }
+      const body = { price_fen: price, reason: $("price-reason").value };
+      if (!data.may_override) body.approver = { staff: $("price-staff").value.trim(), pin: $("price-pin").value };
+      const res = await sh.post(`${api}/lines/${lineNo}/price`, body);
+      if (!res.ok) { $("price-error").textContent = problem(res); return; }
+      if (!data.may_override) $("price-pin").value = "";
+      $("price-reason").value = "";
+      d.close();
+      render(res.body);
+      say(S.overridden, "ok");
+      focusScan();
+    };
+  }
+
   function openReturn() {
     const d = $("return-dialog");
     $("return-error").textContent = "";
@@ -378,7 +406,8 @@
   document.addEventListener("click", async (e) => {
     const t = e.target.closest("button");
     if (!t) return;
-    if (t.matches(".rm")) { const v = await call("DELETE", `/lines/${t.dataset.line}`); if (v) render(v); focusScan(); }
+    if (t.matches(".ovr")) { openOverride(t.dataset.line); }
+    else if (t.matches(".rm")) { const v = await call("DELETE", `/lines/${t.dataset.line}`); if (v) render(v); focusScan(); }
     else if (t.dataset.coupon) { const v = await call("POST", "/coupons", { code: t.dataset.coupon }); if (v) { say(""); render(v); } focusScan(); }
     else if (t.dataset.uncoupon) { const v = await call("DELETE", `/coupons/${encodeURIComponent(t.dataset.uncoupon)}`); if (v) render(v); }
     else if (t.id === "member-remove") { const v = await call("DELETE", "/member"); if (v) render(v); focusScan(); }
