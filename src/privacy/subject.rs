@@ -19,7 +19,7 @@ use crate::checkout::sale::Sale;
 use crate::domain::staff::Action;
 use crate::members::{self, card_key, phone_key, ref_key, ConsentChange, Member};
 use crate::staff::StaffError;
-use crate::store::{codec, CommitError, Store, StoreError, TreeId, TxError};
+use crate::store::{codec, CommitError, Store, StoreError, TreeId, Tx, TxError};
 
 /// Outbox event of an erasure (data: [`MemberErased`]). HQ must erase the member's personal
 /// data it holds (docs/privacy.md).
@@ -219,30 +219,14 @@ fn erase_as(store: &Store, staff_id: &str, member_id: u64, check: bool) -> Resul
             return Err(TxError::Rejected(SubjectError::AlreadyErased(member_id)));
         }
         let now = tx.now();
-        // The lookup keys lead here only when this member owns them (a merged member's lead
-        // to the survivor, and go too: they name this person).
-        for k in [Some(phone_key(&m.phone)), m.card_number().ok().map(|c| card_key(&c)), Some(ref_key(&m.referral.code))].into_iter().flatten() {
-            tx.remove::<SubjectError>(TreeId::MemberKeys, &k)?;
-        }
-        clear_personal_data(&mut m, now);
-        tx.put(TreeId::Members, &key, &m)?;
-        members::record_consent_tx::<SubjectError>(tx, &m, &members::ConsentSource::new(staff_id, "erasure"))?;
-        tx.remove::<SubjectError>(TreeId::MemberProfiles, &key)?;
+        erase_record_tx(tx, staff_id, &mut m, now)?;
         // The same person's duplicates folded into this member keep their own phone, name and
-        // lookup keys (leading here): they go too. One still merged here is re-read in the commit.
+        // lookup keys (leading here): they go too. Each is re-read in the commit.
         for dup_id in &duplicates {
-            let dup_key = codec::u64_key(*dup_id);
-            let Some(mut dup) = tx.get::<Member, SubjectError>(TreeId::Members, &dup_key)? else { continue };
-            if dup.erased_at.is_some() {
-                continue;
+            let Some(mut dup) = tx.get::<Member, SubjectError>(TreeId::Members, &codec::u64_key(*dup_id))? else { continue };
+            if dup.erased_at.is_none() {
+                erase_record_tx(tx, staff_id, &mut dup, now)?;
             }
-            for k in [Some(phone_key(&dup.phone)), dup.card_number().ok().map(|c| card_key(&c)), Some(ref_key(&dup.referral.code))].into_iter().flatten() {
-                tx.remove::<SubjectError>(TreeId::MemberKeys, &k)?;
-            }
-            clear_personal_data(&mut dup, now);
-            tx.put(TreeId::Members, &dup_key, &dup)?;
-            members::record_consent_tx::<SubjectError>(tx, &dup, &members::ConsentSource::new(staff_id, "erasure"))?;
-            tx.remove::<SubjectError>(TreeId::MemberProfiles, &dup_key)?;
         }
         for id in &message_ids {
             let k = codec::u64_key(*id);
@@ -296,14 +280,25 @@ fn erase_as(store: &Store, staff_id: &str, member_id: u64, check: bool) -> Resul
     })
 }
 
-/// Blanks what names a person on a member record and marks it erased.
-fn clear_personal_data(m: &mut Member, now: DateTime<Utc>) {
+/// Erases one member record inside the erasure's commit: its lookup keys (they lead to this
+/// member, or to the survivor for a merged one, and go either way: they name this person), its
+/// phone, name, birthday, gender and consents (withdrawn, recorded as via `erasure`), and its
+/// preference profile; marks it erased.
+fn erase_record_tx(tx: &Tx, staff_id: &str, m: &mut Member, now: DateTime<Utc>) -> Result<(), TxError<SubjectError>> {
+    for k in [Some(phone_key(&m.phone)), m.card_number().ok().map(|c| card_key(&c)), Some(ref_key(&m.referral.code))].into_iter().flatten() {
+        tx.remove::<SubjectError>(TreeId::MemberKeys, &k)?;
+    }
     m.phone.clear();
     m.name.clear();
     m.birthday = None;
     m.gender = None;
     m.consent = Default::default();
     m.erased_at = Some(now);
+    let key = codec::u64_key(m.id);
+    tx.put(TreeId::Members, &key, &*m)?;
+    members::record_consent_tx::<SubjectError>(tx, m, &members::ConsentSource::new(staff_id, "erasure"))?;
+    tx.remove::<SubjectError>(TreeId::MemberProfiles, &key)?;
+    Ok(())
 }
 
 /// The members merged into `member_id`, directly or through another duplicate (A into B into C

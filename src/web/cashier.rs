@@ -1094,6 +1094,14 @@ fn name_of<'a>(lang: Lang, zh: &'a str, en: &'a str) -> (&'a str, &'a str) {
     }
 }
 
+/// A manager's staff id and PIN fields (`#PREFIX-staff`, `#PREFIX-pin`) in an approval dialog.
+fn approver_inputs(lang: Lang, prefix: &str) -> Markup {
+    html! {
+        label { (lang.pick("店长工号", "Manager staff id")) input id=(format!("{prefix}-staff")) autocomplete="off"; }
+        label { "PIN" input id=(format!("{prefix}-pin")) type="password" inputmode="numeric" autocomplete="off"; }
+    }
+}
+
 /// The cart table's rows (the script renders the same markup from each event).
 fn line_rows(lang: Lang, v: &CartView) -> Markup {
     html! {
@@ -1272,10 +1280,7 @@ async fn cashier_page(State(state): State<AppState>, Extension(me): Extension<Id
             form #approve-form method="dialog" {
                 h2 #approve-title { (lang.pick("整单作废", "Void the cart")) }
                 p #approve-note { @if may_void { (lang.pick("确认作废整单？", "Void the whole cart?")) } @else { (lang.pick("需要店长输入工号和 PIN 批准。", "A manager approves with staff id and PIN.")) } }
-                @if !may_void {
-                    label { (lang.pick("店长工号", "Manager staff id")) input #approve-staff autocomplete="off"; }
-                    label { "PIN" input #approve-pin type="password" inputmode="numeric" autocomplete="off"; }
-                }
+                @if !may_void { (approver_inputs(lang, "approve")) }
                 p #approve-error .error role="alert" {}
                 div.row {
                     button #approve-ok type="submit" value="ok" { (lang.pick("确认作废", "Void")) }
@@ -1289,10 +1294,7 @@ async fn cashier_page(State(state): State<AppState>, Extension(me): Extension<Id
                 p #price-line .muted {}
                 label { (lang.pick("新单价（元；称重商品为每千克）", "New unit price (yuan; per kg for weighed goods)")) input #price-amount inputmode="decimal" autocomplete="off" required; }
                 label { (lang.pick("原因（如 临期、包装破损）", "Reason (e.g. near expiry, damaged pack)")) input #price-reason autocomplete="off" maxlength="100" required; }
-                @if !may_override {
-                    label { (lang.pick("店长工号", "Manager staff id")) input #price-staff autocomplete="off"; }
-                    label { "PIN" input #price-pin type="password" inputmode="numeric" autocomplete="off"; }
-                }
+                @if !may_override { (approver_inputs(lang, "price")) }
                 p #price-error .error role="alert" {}
                 div.row {
                     button type="submit" value="ok" { (lang.pick("确认改价", "Override")) }
@@ -1307,10 +1309,7 @@ async fn cashier_page(State(state): State<AppState>, Extension(me): Extension<Id
                 label { (lang.pick("退货行（可选，如 1:2, 3:1；不填则整单）", "Lines (optional, e.g. 1:2, 3:1; blank: all)")) input #return-lines autocomplete="off"; }
                 label { (lang.pick("原因", "Reason")) input #return-reason autocomplete="off" maxlength="200"; }
                 label.check { input #return-restock type="checkbox" checked; (lang.pick("放回货架", "Back on the shelf")) }
-                @if !may_return {
-                    label { (lang.pick("店长工号", "Manager staff id")) input #return-staff autocomplete="off"; }
-                    label { "PIN" input #return-pin type="password" inputmode="numeric" autocomplete="off"; }
-                }
+                @if !may_return { (approver_inputs(lang, "return")) }
                 p #return-error .error role="alert" {}
                 div.row {
                     button type="submit" value="ok" { (lang.pick("退货", "Return")) }
