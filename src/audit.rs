@@ -1,7 +1,7 @@
 //! The audit log of privileged actions (审计日志): who did what that a shop owner, HQ or a
 //! regulator may later ask about — staff accounts changed, prices overridden at the till,
 //! refunds without a receipt, member data exported or erased, the PII key rotated, the box
-//! provisioned, paired or rolled back, a diagnostic bundle collected.
+//! provisioned, paired or rolled back, a diagnostic bundle collected, the clock's mark reset.
 //!
 //! An entry is written inside the same commit as the action it records ([`record_tx`]), with a
 //! `storehub.audit.recorded` outbox event (business class: HQ keeps the chain's audit trail), so
@@ -61,11 +61,13 @@ pub enum AuditAction {
     DiagCollected,
     /// A config change was applied (HQ's `config.patch`).
     ConfigChanged,
+    /// The clock's high-water mark was lowered (it had been written by a clock that ran ahead).
+    ClockMarkReset,
 }
 
 impl AuditAction {
     /// Every action, for filters and the page's legend.
-    pub const ALL: [AuditAction; 16] = [
+    pub const ALL: [AuditAction; 17] = [
         AuditAction::StaffCreated,
         AuditAction::StaffRoleChanged,
         AuditAction::StaffDeactivated,
@@ -82,6 +84,7 @@ impl AuditAction {
         AuditAction::BackupRestored,
         AuditAction::DiagCollected,
         AuditAction::ConfigChanged,
+        AuditAction::ClockMarkReset,
     ];
 
     /// The snake_case name (as in JSON and the event).
@@ -103,6 +106,7 @@ impl AuditAction {
             AuditAction::BackupRestored => "backup_restored",
             AuditAction::DiagCollected => "diag_collected",
             AuditAction::ConfigChanged => "config_changed",
+            AuditAction::ClockMarkReset => "clock_mark_reset",
         }
     }
 

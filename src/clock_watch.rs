@@ -4,7 +4,8 @@
 //! (`storehub.system.clock_insane` / `storehub.system.clock_ok`, business class so the outbox
 //! budget never drops them). Every sale's commit judges its own time here ([`verdict_tx`]), and
 //! the daemon's date-driven jobs ask [`jobs_may_run`] before each run: a skipped run is not
-//! lost, it runs at the next tick with a sane clock (each job catches up by date).
+//! lost, it runs at the next tick with a sane clock (each job catches up by date). A mark that a
+//! clock running ahead left in the future is lowered by a technician's [`reset_mark`].
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -80,6 +81,63 @@ pub fn observe(store: &Store) -> Result<ClockVerdict, StoreError> {
 pub fn peek(store: &Store) -> Result<ClockVerdict, StoreError> {
     let mark = store.get::<HighWater>(TreeId::Meta, MARK_KEY)?.map(|m| m.at);
     Ok(clock_sanity::judge(store.clock().now(), clock_sanity::floor(), mark))
+}
+
+/// The clock as the store judges it now, for `storehub clock status`, the system page and
+/// `GET /api/v1/system/clock`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ClockStatus {
+    /// The wall clock's reading.
+    pub now: DateTime<Utc>,
+    /// The high-water mark: the newest sane time recorded (none on a new database).
+    pub mark: Option<DateTime<Utc>>,
+    #[schema(value_type = Object)]
+    pub verdict: ClockVerdict,
+    /// The verdict in one line, with what to do.
+    pub message: String,
+}
+
+/// [`ClockStatus`] without writing anything.
+pub fn status(store: &Store) -> Result<ClockStatus, StoreError> {
+    let mark = store.get::<HighWater>(TreeId::Meta, MARK_KEY)?.map(|m| m.at);
+    let now = store.clock().now();
+    let verdict = clock_sanity::judge(now, clock_sanity::floor(), mark);
+    Ok(ClockStatus { now, mark, verdict, message: verdict.describe() })
+}
+
+/// What a reset of the mark did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct MarkReset {
+    /// The mark before (the time the clock had run ahead to).
+    pub old_mark: DateTime<Utc>,
+    /// The mark after: the clock's reading at the reset.
+    pub new_mark: DateTime<Utc>,
+    /// The audit entry that records it.
+    pub audit_id: u64,
+}
+
+/// Lowers the high-water mark to "now" for `actor` (a staff id, or `cli`), when the clock is set
+/// but behind the mark ([`clock_sanity::reset_mark`] decides). One commit: the mark, the sane
+/// verdict with its `storehub.system.clock_ok` event, and the `clock_mark_reset` audit entry.
+pub fn reset_mark(store: &Store, actor: &str) -> Result<MarkReset, crate::store::CommitError<clock_sanity::ResetRefused>> {
+    store.commit(|tx| {
+        let now = tx.now();
+        let mark = tx.get::<HighWater, clock_sanity::ResetRefused>(TreeId::Meta, MARK_KEY)?.map(|m| m.at);
+        let verdict = clock_sanity::judge(now, clock_sanity::floor(), mark);
+        let new_mark = clock_sanity::reset_mark(&verdict, now).map_err(TxError::Rejected)?;
+        // A stepped-back verdict always has a mark.
+        let old_mark = mark.unwrap_or(new_mark);
+        tx.put(TreeId::Meta, MARK_KEY, &HighWater { at: new_mark })?;
+        let was_sane = tx.get::<LastVerdict, clock_sanity::ResetRefused>(TreeId::Meta, STATE_KEY)?.is_none_or(|v| v.sane);
+        if !was_sane {
+            tx.put(TreeId::Meta, STATE_KEY, &LastVerdict { sane: true })?;
+            let sane = ClockVerdict::Sane;
+            tx.emit(EVENT_CLOCK_OK, None, &ClockEvent { verdict: sane, message: sane.describe() })?;
+        }
+        let detail = format!("high-water mark {} lowered to {}", old_mark.to_rfc3339(), new_mark.to_rfc3339());
+        let audit_id = crate::audit::record_tx(tx, actor, crate::audit::AuditAction::ClockMarkReset, None, &detail)?;
+        Ok(MarkReset { old_mark, new_mark, audit_id })
+    })
 }
 
 /// Whether the date-driven job `job` may run now: observes the clock (see [`observe`]) and logs

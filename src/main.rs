@@ -218,6 +218,10 @@ enum Command {
     /// Members' personal data at rest: the PII key (docs/privacy.md).
     #[command(subcommand)]
     Privacy(PrivacyCmd),
+    /// Whether the wall clock is trusted, and the high-water mark it is judged by
+    /// (docs/operations.md "Clock jumps").
+    #[command(subcommand)]
+    Clock(ClockCmd),
     /// Shifts at the lanes and their cash (交班对账).
     #[command(subcommand)]
     Shift(ShiftCmd),
@@ -1126,6 +1130,16 @@ enum CloudCmd {
         /// The command JSON; "-" or absent reads stdin.
         file: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum ClockCmd {
+    /// The clock's reading, the high-water mark and the verdict (sane, unsynced, stepped back).
+    Status,
+    /// Lower the high-water mark to now, when the clock is set but reads as stepped back
+    /// because the mark was written while the clock ran ahead (a wrong manual setting, a bad
+    /// RTC). Refused when the clock is sane or not synced. Audited as `clock_mark_reset`.
+    ResetMark,
 }
 
 #[derive(Subcommand)]
@@ -2996,6 +3010,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             print_json(&request(&cli, req)?.result)
         }
         Command::Privacy(cmd) => privacy_command(&cli, cmd),
+        Command::Clock(ClockCmd::Status) => print_json(&request(&cli, Request::ClockStatus)?.result),
+        Command::Clock(ClockCmd::ResetMark) => print_json(&request(&cli, Request::ClockResetMark)?.result),
         Command::Audit { action, subject, limit } => {
             print_json(&request(&cli, Request::AuditList { action: action.clone(), subject: subject.clone(), limit: *limit })?.result)
         }

@@ -110,3 +110,63 @@ fn a_clock_stepped_back_three_hours_is_detected_and_clears_once_it_passes_the_ma
     let store = open_store(dir.path(), &clock, Durability::Durable);
     assert!(!clock_watch::peek(&store).unwrap().is_sane());
 }
+
+#[test]
+fn a_mark_left_a_year_ahead_by_a_wrong_clock_is_reset_by_the_technician_and_audited() {
+    // The box's clock was set a year ahead by hand; a sale then raised the mark to that time.
+    let dir = tempfile::tempdir().unwrap();
+    let real_now = Utc::now();
+    let clock = ManualClock::new(real_now + Duration::days(365));
+    let store = open_store(dir.path(), &clock, Durability::Durable);
+    assert_eq!(clock_watch::observe(&store).unwrap(), ClockVerdict::Sane);
+    // NTP puts the clock right: a year behind the mark, so the date-driven jobs would wait a
+    // year. The daemon's next job tick records the alarm for HQ.
+    clock.set(real_now);
+    assert!(!clock_watch::jobs_may_run(&store, "test"));
+    assert_eq!(events_of_type(&store, EVENT_CLOCK_INSANE).len(), 1);
+    drop(store);
+    let d = dir.path().to_str().unwrap();
+
+    // The CLI runs on the real clock.
+    let status = ok_json(storehub_cmd(&["--data-dir", d, "clock", "status"]));
+    assert_eq!(status["verdict"]["state"], "stepped_back", "{status}");
+    assert!(status["message"].as_str().unwrap().contains("storehub clock reset-mark"), "{status}");
+
+    let reset = ok_json(storehub_cmd(&["--data-dir", d, "clock", "reset-mark"]));
+    let old: DateTime<Utc> = reset["old_mark"].as_str().unwrap().parse().unwrap();
+    let new: DateTime<Utc> = reset["new_mark"].as_str().unwrap().parse().unwrap();
+    assert_eq!(old, real_now + Duration::days(365));
+    assert!(new >= real_now && new < real_now + Duration::hours(1), "{reset}");
+
+    let status = ok_json(storehub_cmd(&["--data-dir", d, "clock", "status"]));
+    assert_eq!(status["verdict"]["state"], "sane", "{status}");
+    // Once only: a sane clock has nothing to reset, and the refusal says so.
+    refused(storehub_cmd(&["--data-dir", d, "clock", "reset-mark"]), "the mark needs no reset");
+
+    let audit = ok_json(storehub_cmd(&["--data-dir", d, "audit", "--action", "clock_mark_reset"]));
+    let entries = audit.as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{audit}");
+    assert_eq!(entries[0]["actor"], "cli");
+    assert!(entries[0]["detail"].as_str().unwrap().starts_with("high-water mark "), "{audit}");
+
+    // HQ heard the alarm end: the reset's commit carries the clock_ok event.
+    let store = open_store(dir.path(), &ManualClock::new(Utc::now()), Durability::Durable);
+    assert_eq!(events_of_type(&store, EVENT_CLOCK_OK).len(), 1);
+    assert!(clock_watch::jobs_may_run(&store, "test"));
+}
+
+#[test]
+fn a_mark_reset_is_refused_while_the_clock_is_unsynced() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(t("2026-11-26T12:00:00Z"));
+    let store = open_store(dir.path(), &clock, Durability::Durable);
+    clock_watch::observe(&store).unwrap();
+    clock.set(t("1970-01-01T00:01:00Z"));
+    let refused = clock_watch::reset_mark(&store, "cli").unwrap_err();
+    assert!(matches!(refused, storehub::store::CommitError::Rejected(storehub::domain::clock_sanity::ResetRefused::Unsynced { .. })));
+    // Nothing changed: the mark is still 12:00 and no audit entry was written.
+    clock.set(t("2026-11-26T09:00:00Z"));
+    assert_eq!(clock_watch::status(&store).unwrap().mark, Some(t("2026-11-26T12:00:00Z")));
+    let audited = storehub::audit::list(&store, &storehub::audit::AuditFilter { action: Some(storehub::audit::AuditAction::ClockMarkReset), ..Default::default() }).unwrap();
+    assert!(audited.is_empty());
+}

@@ -307,6 +307,10 @@ pub enum Request {
     /// Flash a shelf node with a UF2 image (`storehub firmware update`, `control::firmware`); a
     /// long request (up to twice `timeout_s` and some seconds), answered when the node is back.
     FirmwareUpdate { request: firmware::UpdateRequest },
+    /// The clock as the store judges it (`clock_watch::status`).
+    ClockStatus,
+    /// Lower the clock's high-water mark to now (`clock_watch::reset_mark`), audited as `cli`.
+    ClockResetMark,
 }
 
 impl Request {
@@ -422,6 +426,8 @@ impl Request {
             Request::Performance { .. } => "performance",
             Request::Recommend { .. } => "recommend",
             Request::FirmwareUpdate { .. } => "firmware_update",
+            Request::ClockStatus => "clock_status",
+            Request::ClockResetMark => "clock_reset_mark",
         }
     }
 }

@@ -317,6 +317,12 @@ pub fn handle(store: &std::sync::Arc<Store>, ctx: &Context, req: Request) -> Res
         Request::Attendance { request } => super::attendance::handle(store, ctx, request),
         Request::Recommend { request } => super::recommend::handle(store, ctx, request),
         Request::FirmwareUpdate { request } => super::firmware::handle(store, ctx, request),
+        Request::ClockStatus => Ok(Reply::json(crate::clock_watch::status(store).map_err(s)?)),
+        Request::ClockResetMark => match crate::clock_watch::reset_mark(store, "cli") {
+            Ok(done) => Ok(Reply::json(done)),
+            Err(crate::store::CommitError::Rejected(refused)) => Err(format!("the mark was not reset: {refused}")),
+            Err(crate::store::CommitError::Store(e)) => Err(e.to_string()),
+        },
     }
 }
 

@@ -43,7 +43,7 @@ impl ClockVerdict {
                 floor.format("%Y-%m-%d")
             ),
             ClockVerdict::SteppedBack { now, mark, behind_s } => format!(
-                "the clock says {}, {} min behind the newest time recorded ({}): it was stepped back; expiry and dormancy jobs wait until it passes that time; check NTP (`timedatectl`)",
+                "the clock says {}, {} min behind the newest time recorded ({}): it was stepped back; expiry and dormancy jobs wait until it passes that time; check NTP (`timedatectl`); if that time was itself wrong (the clock ran ahead), `storehub clock reset-mark`",
                 now.format("%Y-%m-%d %H:%M:%SZ"),
                 behind_s / 60,
                 mark.format("%Y-%m-%d %H:%M:%SZ")
@@ -79,6 +79,30 @@ pub fn next_mark(verdict: &ClockVerdict, now: DateTime<Utc>, mark: Option<DateTi
         (true, Some(m)) if now >= m + Duration::seconds(MARK_STEP_S) => Some(now),
         (true, None) => Some(now),
         _ => mark,
+    }
+}
+
+/// Why the high-water mark may not be reset now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ResetRefused {
+    /// The clock itself is not set: lowering the mark to 1970 would only hide that.
+    #[error("the clock says {now} and has not been synced since boot; set it first (NTP: `timedatectl`), then reset the mark if the clock still reads as stepped back")]
+    Unsynced { now: DateTime<Utc> },
+    /// Nothing to reset: the clock is not behind the mark.
+    #[error("the clock is sane (not behind the newest time recorded); the mark needs no reset")]
+    Sane,
+}
+
+/// The mark after a technician's reset (`storehub clock reset-mark`): "now", when the clock is
+/// set but behind the mark. That is the way out when the mark itself is wrong, written while
+/// the clock ran ahead (a wrong manual setting, a bad RTC): otherwise the date-driven jobs
+/// would wait until the real time passes it. A step back that really happened should rather
+/// be fixed by setting the clock, which is why a sane or unsynced clock is refused.
+pub fn reset_mark(verdict: &ClockVerdict, now: DateTime<Utc>) -> Result<DateTime<Utc>, ResetRefused> {
+    match verdict {
+        ClockVerdict::SteppedBack { .. } => Ok(now),
+        ClockVerdict::Unsynced { now, .. } => Err(ResetRefused::Unsynced { now: *now }),
+        ClockVerdict::Sane => Err(ResetRefused::Sane),
     }
 }
 
@@ -138,5 +162,28 @@ mod tests {
         // 12:00:59, 9 min 30 s behind the mark) is still within tolerance; 11:49:59 is not.
         assert_eq!(judge(t("2026-11-26T11:50:30Z"), floor(), mark), ClockVerdict::Sane);
         assert!(!judge(t("2026-11-26T11:49:59Z"), floor(), mark).is_sane());
+    }
+
+    #[test]
+    fn a_mark_written_by_a_clock_that_ran_a_year_ahead_is_reset_to_now() {
+        // The clock was set to 2027-11-26 by mistake, a sale raised the mark there, NTP then put
+        // it back to 2026-11-26 12:00: 365 days (31 536 000 s) behind the mark.
+        let mark = Some(t("2027-11-26T12:00:00Z"));
+        let now = t("2026-11-26T12:00:00Z");
+        let v = judge(now, floor(), mark);
+        assert_eq!(v, ClockVerdict::SteppedBack { now, mark: t("2027-11-26T12:00:00Z"), behind_s: 31_536_000 });
+        assert_eq!(reset_mark(&v, now), Ok(now));
+        // After the reset the same reading is sane.
+        assert!(judge(now, floor(), Some(now)).is_sane());
+    }
+
+    #[test]
+    fn a_sane_or_unsynced_clock_refuses_a_reset() {
+        let now = t("2026-11-26T12:00:00Z");
+        assert_eq!(reset_mark(&judge(now, floor(), Some(now)), now), Err(ResetRefused::Sane));
+        let boot = t("1970-01-01T00:00:42Z");
+        let refused = reset_mark(&judge(boot, floor(), Some(now)), boot).unwrap_err();
+        assert_eq!(refused, ResetRefused::Unsynced { now: boot });
+        assert!(refused.to_string().contains("timedatectl"), "{refused}");
     }
 }

@@ -95,6 +95,7 @@ fn action_label(lang: Lang, a: AuditAction) -> &'static str {
         BackupRestored => ("恢复备份", "Backup restored"),
         DiagCollected => ("收集诊断包", "Diagnostics collected"),
         ConfigChanged => ("更改配置", "Configuration changed"),
+        ClockMarkReset => ("重置时钟高水位", "Clock mark reset"),
     };
     lang.pick(zh, en)
 }

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use super::auth::Identity;
 use super::routes::{Need, RouteDef};
 use super::{page, AppState, WebError};
+use crate::domain::clock_sanity::{ClockVerdict, ResetRefused};
 use crate::domain::staff::Action;
 
 pub fn routes() -> Vec<RouteDef> {
@@ -20,6 +21,11 @@ pub fn routes() -> Vec<RouteDef> {
         RouteDef::get("/api/v1/system/status", Need::May(Action::Configure), "Version, ids, uptime, outbox, HQ link and configuration (no secrets)", status_json),
         RouteDef::get("/api/v1/system/logs", Need::May(Action::Configure), "The daemon's recent log lines (?limit=200&contains=WARN)", logs_json),
         RouteDef::post("/api/v1/system/verify", Need::May(Action::Configure), "Check the database's invariants now (storehub verify)", verify),
+        RouteDef::get("/api/v1/system/clock", Need::May(Action::Configure), "The clock's reading, its high-water mark and the verdict (storehub clock status)", clock_json)
+            .returns::<crate::clock_watch::ClockStatus>(),
+        RouteDef::post("/api/v1/system/clock/reset-mark", Need::May(Action::Configure), "Lower the clock's high-water mark to now when it was written by a clock that ran ahead; audited", clock_reset_json)
+            .returns::<crate::clock_watch::MarkReset>(),
+        RouteDef::post("/system/clock/reset-mark", Need::May(Action::Configure), "Lower the clock's high-water mark to now (form)", clock_reset_submit),
     ]
 }
 
@@ -71,6 +77,9 @@ struct LogQuery {
     limit: Option<usize>,
     #[serde(default)]
     contains: Option<String>,
+    /// The page only: which action just succeeded (`clock`).
+    #[serde(default)]
+    done: Option<String>,
 }
 
 /// Most lines one answer carries.
@@ -88,14 +97,56 @@ async fn verify(State(state): State<AppState>) -> Result<axum::Json<Value>, WebE
     Ok(axum::Json(report))
 }
 
+async fn clock_status(state: &AppState) -> Result<crate::clock_watch::ClockStatus, WebError> {
+    state.blocking(|store, _| crate::clock_watch::status(store).map_err(WebError::from)).await
+}
+
+async fn clock_json(State(state): State<AppState>) -> Result<axum::Json<crate::clock_watch::ClockStatus>, WebError> {
+    Ok(axum::Json(clock_status(&state).await?))
+}
+
+/// Resets the mark for `me`; a refusal is a 409 that says why in `me`'s language.
+async fn clock_reset(state: &AppState, me: &Identity) -> Result<crate::clock_watch::MarkReset, WebError> {
+    let actor = me.staff.id.clone();
+    let lang = me.lang;
+    state
+        .blocking(move |store, _| match crate::clock_watch::reset_mark(store, &actor) {
+            Ok(done) => Ok(done),
+            Err(crate::store::CommitError::Rejected(refused)) => Err(WebError::conflict(match refused {
+                ResetRefused::Sane => lang.pick("时钟正常，无需重置高水位", "the clock is sane; the mark needs no reset").to_string(),
+                ResetRefused::Unsynced { .. } => match lang {
+                    crate::web::i18n::Lang::Zh => format!("时钟尚未对时，请先设置时间（NTP）：{refused}"),
+                    _ => refused.to_string(),
+                },
+            })),
+            Err(crate::store::CommitError::Store(e)) => Err(WebError::from(e)),
+        })
+        .await
+}
+
+async fn clock_reset_json(State(state): State<AppState>, Extension(me): Extension<Identity>) -> Result<axum::Json<crate::clock_watch::MarkReset>, WebError> {
+    Ok(axum::Json(clock_reset(&state, &me).await?))
+}
+
+async fn clock_reset_submit(State(state): State<AppState>, Extension(me): Extension<Identity>) -> Result<axum::response::Response, WebError> {
+    use axum::response::IntoResponse;
+    clock_reset(&state, &me).await?;
+    Ok(axum::response::Redirect::to("/system?done=clock").into_response())
+}
+
 async fn system_page(State(state): State<AppState>, Extension(me): Extension<Identity>, Query(q): Query<LogQuery>) -> Result<maud::Markup, WebError> {
     let lang = me.lang;
     let s = status(&state).await?;
+    let clock = clock_status(&state).await?;
+    let tz = state.ctx.tz;
     let contains = q.contains.clone().unwrap_or_default();
     let lines = crate::logring::recent(q.limit.unwrap_or(200).min(MAX_LOG_LINES), Some(contains.as_str()).filter(|c| !c.is_empty()));
     let cloud = &s["cloud"];
     let body = html! {
         h1 { (lang.pick("系统", "System")) }
+        @if q.done.as_deref() == Some("clock") {
+            p.flash role="status" { (lang.pick("时钟高水位已重置为当前时间，日期任务恢复运行。", "The clock's mark is reset to now; the date-driven jobs run again.")) }
+        }
         div.grid {
             div.card {
                 h2 { (lang.pick("本机", "This box")) }
@@ -112,6 +163,7 @@ async fn system_page(State(state): State<AppState>, Extension(me): Extension<Ide
                     } }
                 }
             }
+            (clock_card(&me, &clock, tz))
             div.card {
                 h2 { (lang.pick("总部连接", "Link to HQ")) }
                 table {
@@ -144,6 +196,41 @@ async fn system_page(State(state): State<AppState>, Extension(me): Extension<Ide
         }
     };
     Ok(page::render(&state, Some(&me), lang.pick("系统", "System"), body))
+}
+
+/// The clock: its reading, the high-water mark, the verdict and, when it reads as stepped back,
+/// the reset for a mark that a clock running ahead left in the future.
+fn clock_card(me: &Identity, clock: &crate::clock_watch::ClockStatus, tz: chrono_tz::Tz) -> maud::Markup {
+    let lang = me.lang;
+    html! {
+        div.card #clock {
+            h2 { (lang.pick("时钟", "Clock")) }
+            table {
+                tr { th { (lang.pick("当前时间", "Now")) } td { (super::forms::local_time(clock.now, tz)) } }
+                tr { th { (lang.pick("已记录的最晚时间", "Newest time recorded")) } td {
+                    @match clock.mark { Some(m) => (super::forms::local_time(m, tz)), None => span.muted { "—" } }
+                } }
+                tr { th { (lang.pick("状态", "State")) } td {
+                    @match clock.verdict {
+                        ClockVerdict::Sane => span.badge.ok { (lang.pick("正常", "sane")) },
+                        ClockVerdict::Unsynced { .. } => span.badge.bad { (lang.pick("未对时", "not synced")) },
+                        ClockVerdict::SteppedBack { .. } => span.badge.bad { (lang.pick("被调回", "stepped back")) },
+                    }
+                } }
+            }
+            @if !clock.verdict.is_sane() { p.error { (clock.message) } }
+            @if matches!(clock.verdict, ClockVerdict::SteppedBack { .. }) {
+                form method="post" action="/system/clock/reset-mark" {
+                    (super::page::csrf_field(me))
+                    p.muted { (lang.pick(
+                        "若当前时间正确、而“已记录的最晚时间”是时钟走快时写下的，可把它重置为当前时间（记入审计日志）。若是时钟被调慢了，请先校正时钟。",
+                        "If now is right and the newest time recorded was written while the clock ran ahead, reset it to now (audited). If the clock itself is slow, set the clock instead."
+                    )) }
+                    button type="submit" #reset-clock-mark { (lang.pick("重置高水位", "Reset the mark")) }
+                }
+            }
+        }
+    }
 }
 
 /// `3 d 04:05:06`
