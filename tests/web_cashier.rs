@@ -376,7 +376,7 @@ async fn a_price_override_needs_a_managers_pin_prices_the_line_and_is_audited_an
     let audited = overrides();
     assert_eq!(audited.len(), 1);
     assert_eq!((audited[0].actor.as_str(), audited[0].subject.as_deref()), ("manager1", Some("SKU-010001")));
-    assert!(audited[0].detail.contains("200 → 150 fen") && audited[0].detail.contains("包装破损") && audited[0].detail.contains("cashier cashier1"), "{}", audited[0].detail);
+    assert!(audited[0].detail.contains("200 → 150 fen") && !audited[0].detail.contains("包装破损") && audited[0].detail.contains("cashier cashier1"), "{}", audited[0].detail);
 
     // Paid: the sale and its event carry the override.
     let (s, paid) = post(&shop, &c, "/pay", json!({"tenders": [{"kind": "cash", "amount_fen": 500}]})).await;
@@ -385,6 +385,7 @@ async fn a_price_override_needs_a_managers_pin_prices_the_line_and_is_audited_an
     let sale = storehub::checkout::sale::sale(&shop.store, paid["sale_id"].as_u64().unwrap()).unwrap().unwrap();
     let o = &sale.price_overrides[0];
     assert_eq!((o.line_no, o.list_price_fen, o.price_fen, o.by.as_str(), o.cashier.as_deref()), (1, 200, 150, "manager1", Some("cashier1")));
+    assert_eq!(o.reason, "包装破损", "the reason stays with the override, not in the audit log");
     let events = common::events_of_type(&shop.store, storehub::checkout::EVENT_SALE_COMPLETED);
     let data: Value = serde_json::from_str(&events.last().unwrap().data_json).unwrap();
     assert_eq!(data["price_overrides"][0]["by"], "manager1", "{data}");

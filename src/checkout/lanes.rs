@@ -499,15 +499,16 @@ impl Lanes {
         let mut state = self.lane(lane)?;
         let mut cart = state.cart.clone();
         let o = cart.override_price(line_no, price_fen, by, reason, self.store.clock().now())?;
-        let line = cart.line(line_no).cloned().ok_or(CartError::NoSuchLine { line_no })?;
+        // The reason is typed by hand, so it stays on the override (cart, sale, sale event) and
+        // out of the append-only audit log, which holds no free text (`audit`'s contract).
+        let line = cart.line(line_no).ok_or(CartError::NoSuchLine { line_no })?;
         let detail = format!(
-            "{lane} line {line_no} {} {}: {} → {} fen{}; {}{}",
+            "{lane} line {line_no} {} {}: {} → {} fen{}{}",
             o.sku,
             line.name_zh,
             o.list_price_fen,
             o.price_fen,
             if matches!(line.qty, crate::domain::pricing::Quantity::Grams(_)) { "/kg" } else { "" },
-            o.reason,
             o.cashier.as_deref().map(|c| format!(" (cashier {c})")).unwrap_or_default()
         );
         self.store.commit(|tx| {
