@@ -115,7 +115,13 @@ struct ProvisionArgs {
 #[derive(Subcommand)]
 enum ProvisionCmd {
     /// Install the certificate HQ signed for this box's CSR and switch mutual TLS on.
-    Cert { file: PathBuf },
+    Cert {
+        file: PathBuf,
+        /// Install it even if it does not chain to [mqtt].ca_file (for a broker that trusts
+        /// another CA for its clients than the one that signed its own certificate).
+        #[arg(long)]
+        skip_ca_check: bool,
+    },
     /// Apply storehub-provision.toml from a USB stick's partition (run by udev through
     /// storehub-usb-provision@.service): mounted read-only, applied, unmounted.
     Usb {
@@ -4152,8 +4158,8 @@ fn provision_command(cli: &Cli, a: &ProvisionArgs) -> Result<(), Failure> {
     let etc_dir = a.etc_dir.clone().unwrap_or_else(|| config.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/etc/storehub")));
     let target = provisioning::Target { config, etc_dir };
     match &a.cmd {
-        Some(ProvisionCmd::Cert { file }) => {
-            let at = provisioning::install_cert(&target, file)?;
+        Some(ProvisionCmd::Cert { file, skip_ca_check }) => {
+            let at = provisioning::install_cert(&target, file, *skip_ca_check)?;
             println!("证书已安装 / certificate installed: {} ({} updated; restart storehub to use it)", at.display(), target.config.display());
             return Ok(());
         }

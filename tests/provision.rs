@@ -234,6 +234,20 @@ fn mutual_tls_key_csr_and_the_certificate_hq_signs() {
     let (ok, _, err) = provision(&etc, &["cert", hq.join("other.pem").to_str().unwrap()], "");
     assert!(!ok && err.contains("other.pem"), "{err}");
     assert!(!tls.join("hub.pem").exists());
+    // The box's own key, signed by a CA that is not HQ's: refused before anything is written,
+    // saying so and how to override it.
+    openssl(&["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "rogue.key", "-out", "rogue.pem", "-subj", "/CN=rogue CA", "-days", "2"], &hq);
+    openssl(&["x509", "-req", "-in", "hub.csr", "-CA", "rogue.pem", "-CAkey", "rogue.key", "-CAcreateserial", "-copy_extensions", "copyall", "-out", "hub-rogue.pem", "-days", "2"], &hq);
+    let config_before = std::fs::read(etc.join("storehub.toml")).unwrap();
+    let (ok, _, err) = provision(&etc, &["cert", hq.join("hub-rogue.pem").to_str().unwrap()], "");
+    assert!(!ok && err.contains("not signed by HQ's CA") && err.contains("--skip-ca-check"), "{err}");
+    assert!(!tls.join("hub.pem").exists() && !tls.join("hub.pem.new").exists());
+    assert_eq!(std::fs::read(etc.join("storehub.toml")).unwrap(), config_before, "nothing written");
+    // A technician whose broker trusts that CA for clients overrides the check; HQ's own
+    // certificate then replaces it.
+    let (ok, _, err) = provision(&etc, &["cert", "--skip-ca-check", hq.join("hub-rogue.pem").to_str().unwrap()], "");
+    assert!(ok, "{err}");
+    assert_eq!(std::fs::read(tls.join("hub.pem")).unwrap(), std::fs::read(hq.join("hub-rogue.pem")).unwrap());
     let (ok, out, err) = provision(&etc, &["cert", hq.join("hub.pem").to_str().unwrap()], "");
     assert!(ok, "{err}");
     assert!(out.contains("certificate installed"), "{out}");

@@ -181,8 +181,10 @@ pub fn store_options(cfg: &Config) -> StoreOptions {
 }
 
 /// `storehub provision cert FILE`: installs the certificate HQ signed for this box's CSR and
-/// switches the config's mutual TLS on. The certificate must match the box's key.
-pub fn install_cert(target: &Target, cert_file: &Path) -> anyhow::Result<PathBuf> {
+/// switches the config's mutual TLS on. The certificate must match the box's key and, unless
+/// `skip_ca_check` (a broker whose client CA is not the `[mqtt].ca_file` the box trusts), chain
+/// to HQ's CA and be valid now. Nothing is written when a check fails.
+pub fn install_cert(target: &Target, cert_file: &Path, skip_ca_check: bool) -> anyhow::Result<PathBuf> {
     let pem = std::fs::read_to_string(cert_file).with_context(|| format!("cannot read the certificate {}", cert_file.display()))?;
     tls::check_certificates_pem(&pem).map_err(|e| anyhow::anyhow!("{}: {e}", cert_file.display()))?;
     let tls_paths = TlsPaths::under(&target.etc_dir);
@@ -196,6 +198,12 @@ pub fn install_cert(target: &Target, cert_file: &Path) -> anyhow::Result<PathBuf
     mqtt.insert("key_file".into(), tls_paths.key.display().to_string().into());
     let new_text = format!("# Rewritten by `storehub provision cert` (the previous file is kept as .bak).\n{}", toml::to_string(&table)?);
     let cfg = Config::from_str(&new_text, &target.config.display().to_string())?;
+    if let (Some(ca_file), false) = (&cfg.mqtt.ca_file, skip_ca_check) {
+        let ca = std::fs::read_to_string(ca_file).with_context(|| format!("cannot read HQ's CA {} ([mqtt].ca_file)", ca_file.display()))?;
+        tls::check_client_chain(&pem, &ca, std::time::SystemTime::now()).map_err(|e| {
+            anyhow::anyhow!("{}: {e} (checked against {}; if HQ's broker trusts another CA for clients, add --skip-ca-check)", cert_file.display(), ca_file.display())
+        })?;
+    }
     // Check the pair before the config points at it: write the cert beside, try, then rename.
     let trial = tls_paths.cert.with_extension("pem.new");
     files::write(&trial, pem.as_bytes(), Access::Public)?;

@@ -1,7 +1,7 @@
 //! The box's side of mutual TLS with HQ's broker: its private key (ECDSA P-256, made here and
 //! never sent anywhere), the certificate signing request HQ signs, the key's fingerprint a
 //! technician reads out, and checks of the PEM files HQ hands over (its CA, the signed
-//! certificate). Pure: callers write the files (`provision::files`).
+//! certificate and its chain to that CA). Pure: callers write the files (`provision::files`).
 
 use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, PublicKeyData as _};
 use rustls_pki_types::pem::PemObject as _;
@@ -70,9 +70,95 @@ pub fn check_certificates_pem(text: &str) -> Result<usize, String> {
     Ok(n)
 }
 
+/// Checks that the first certificate in `cert_pem` (any that follow are its intermediates)
+/// chains to a CA certificate in `ca_pem`, is valid at `now` and may authenticate a client: what
+/// HQ's broker will check at the first connection, so a wrong certificate is refused when it is
+/// installed, not found in a reconnect loop. The message says what to ask HQ for.
+pub fn check_client_chain(cert_pem: &str, ca_pem: &str, now: std::time::SystemTime) -> Result<(), String> {
+    use rustls::server::danger::ClientCertVerifier as _;
+    use rustls::{CertificateError, Error};
+    let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes()).collect::<Result<Vec<_>, _>>().map_err(|e| format!("not valid PEM: {e}"))?;
+    let (leaf, intermediates) = certs.split_first().ok_or("expected PEM certificates (-----BEGIN CERTIFICATE-----), found none")?;
+    let mut roots = rustls::RootCertStore::empty();
+    for (i, ca) in CertificateDer::pem_slice_iter(ca_pem.as_bytes()).enumerate() {
+        let ca = ca.map_err(|e| format!("HQ's CA file: certificate {} is not valid PEM: {e}", i + 1))?;
+        roots.add(ca).map_err(|e| format!("HQ's CA file: certificate {} is not a usable CA certificate: {e}", i + 1))?;
+    }
+    if roots.is_empty() {
+        return Err("HQ's CA file holds no certificate".into());
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(std::sync::Arc::new(roots), provider)
+        .build()
+        .map_err(|e| format!("cannot check against HQ's CA: {e}"))?;
+    let since_epoch = now.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let at = rustls_pki_types::UnixTime::since_unix_epoch(since_epoch);
+    match verifier.verify_client_cert(leaf, intermediates, at) {
+        Ok(_) => Ok(()),
+        Err(Error::InvalidCertificate(CertificateError::UnknownIssuer | CertificateError::BadSignature)) => {
+            Err("it is not signed by HQ's CA; ask HQ to sign this box's CSR with the CA it installed, or to send the intermediate certificates with it".into())
+        }
+        Err(Error::InvalidCertificate(CertificateError::Expired | CertificateError::ExpiredContext { .. })) => {
+            Err("it has expired; ask HQ for a new one (if it should be valid, check the box's clock: `storehub clock status`)".into())
+        }
+        Err(Error::InvalidCertificate(CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. })) => {
+            Err("it is not valid yet; check the box's clock (`storehub clock status`, `timedatectl`)".into())
+        }
+        Err(Error::InvalidCertificate(CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. })) => {
+            Err("it is not a client certificate (its extended key usage leaves out clientAuth); ask HQ to sign the CSR for client authentication".into())
+        }
+        Err(e) => Err(format!("HQ's CA does not accept it: {e}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A CA (self-signed) and its key.
+    fn ca(name: &str) -> (rcgen::Certificate, KeyPair, CertificateParams) {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::DigitalSignature];
+        let cert = params.self_signed(&key).unwrap();
+        (cert, key, params)
+    }
+
+    /// A box certificate for a new key, signed by the CA, valid 2026-01-01 to 2027-01-01.
+    fn leaf(ca_params: &CertificateParams, ca_key: &KeyPair, eku: Vec<rcgen::ExtendedKeyUsagePurpose>) -> String {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["hub-1".to_string()]).unwrap();
+        params.not_before = rcgen::date_time_ymd(2026, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2027, 1, 1);
+        params.extended_key_usages = eku;
+        let issuer = rcgen::Issuer::from_params(ca_params, ca_key);
+        params.signed_by(&key, &issuer).unwrap().pem()
+    }
+
+    fn at(s: &str) -> std::time::SystemTime {
+        let t: chrono::DateTime<chrono::Utc> = s.parse().unwrap();
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.timestamp() as u64)
+    }
+
+    #[test]
+    fn a_client_certificate_must_chain_to_hqs_ca_and_be_valid_now() {
+        let (hq, hq_key, hq_params) = ca("HQ CA");
+        let (_, other_key, other_params) = ca("Someone else's CA");
+        let client = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let good = leaf(&hq_params, &hq_key, client.clone());
+        let now = at("2026-11-27T04:00:00Z");
+        assert_eq!(check_client_chain(&good, &hq.pem(), now), Ok(()));
+        let foreign = leaf(&other_params, &other_key, client);
+        assert!(check_client_chain(&foreign, &hq.pem(), now).unwrap_err().contains("not signed by HQ's CA"));
+        assert!(check_client_chain(&good, &hq.pem(), at("2027-02-01T00:00:00Z")).unwrap_err().contains("expired"));
+        assert!(check_client_chain(&good, &hq.pem(), at("2025-12-31T00:00:00Z")).unwrap_err().contains("not valid yet"));
+        let server_only = leaf(&hq_params, &hq_key, vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth]);
+        assert!(check_client_chain(&server_only, &hq.pem(), now).unwrap_err().contains("clientAuth"));
+        assert!(check_client_chain("hello", &hq.pem(), now).unwrap_err().contains("found none"));
+        assert!(check_client_chain(&good, "", now).unwrap_err().contains("no certificate"));
+    }
 
     #[test]
     fn the_fingerprint_is_the_first_16_bytes_of_sha256_in_groups() {
