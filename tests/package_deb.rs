@@ -1,7 +1,7 @@
 //! The .deb on this machine, for real (root only; skipped with a message otherwise): build it
 //! with scripts/package-deb.sh (the dev-profile binary, see docs/packaging.md), `dpkg -i`,
 //! `/usr/bin/storehub version`, `systemd-analyze verify` of the installed unit, the `storehub`
-//! user and its groups, an upgrade to a second package version taking its pre-upgrade backup,
+//! user and its groups, `storehub provision` as root handing the data dir to that user, an upgrade to a second package version taking its pre-upgrade backup,
 //! then `dpkg --purge` removing /etc/storehub and keeping /var/lib/storehub. The machine is left
 //! as it was: package purged, data dir, user and the groups the package created removed.
 
@@ -137,6 +137,24 @@ fn the_deb_installs_upgrades_with_a_backup_and_purges_keeping_data() {
     assert_eq!(must("stat", &["-c", "%U:%G %a", "/var/lib/storehub"]).trim(), "storehub:storehub 750");
     // Enabled for the next boot, through deb-systemd-helper (no systemd needed for that).
     assert!(Path::new("/etc/systemd/system/multi-user.target.wants/storehub.service").exists(), "not enabled");
+
+    // A technician provisions as root with the user present: the data dir it creates, and the
+    // database and admin account in it, are handed to the daemon's user.
+    let prov_data = tmp.path().join("provisioned-data");
+    let prov_file = tmp.path().join("provision.toml");
+    std::fs::write(
+        &prov_file,
+        format!(
+            "[store]\nchain_id = \"huamei\"\nstore_id = \"sh-xuhui-001\"\nhub_id = \"hub-1\"\n\n[hq]\nbroker = \"mqtt://127.0.0.1:1883\"\nauth = \"none\"\n\n[admin]\nid = \"boss\"\npassword = \"correct horse battery\"\n\n[data]\ndir = \"{}\"\n",
+            prov_data.display()
+        ),
+    )
+    .unwrap();
+    let prov_etc = tmp.path().join("etc");
+    let provisioned = must("env", &["STOREHUB_LOG=warn", "/usr/bin/storehub", "--config", prov_etc.join("storehub.toml").to_str().unwrap(), "provision", "--file", prov_file.to_str().unwrap()]);
+    assert!(provisioned.contains("hub-1"), "{provisioned}");
+    assert!(prov_data.join("db").is_dir(), "{provisioned}");
+    assert_eq!(must("find", &[prov_data.to_str().unwrap(), "-not", "-user", "storehub"]).trim(), "", "left to root under the data dir");
 
     // Some data for the upgrade to keep: a two-product catalog, as the installed binary writes it.
     let csv = tmp.path().join("catalog.csv");

@@ -75,7 +75,6 @@ pub fn check_certificates_pem(text: &str) -> Result<usize, String> {
 /// HQ's broker will check at the first connection, so a wrong certificate is refused when it is
 /// installed, not found in a reconnect loop. The message says what to ask HQ for.
 pub fn check_client_chain(cert_pem: &str, ca_pem: &str, now: std::time::SystemTime) -> Result<(), String> {
-    use rustls::server::danger::ClientCertVerifier as _;
     use rustls::{CertificateError, Error};
     let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes()).collect::<Result<Vec<_>, _>>().map_err(|e| format!("not valid PEM: {e}"))?;
     let (leaf, intermediates) = certs.split_first().ok_or("expected PEM certificates (-----BEGIN CERTIFICATE-----), found none")?;
