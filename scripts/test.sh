@@ -16,7 +16,8 @@
 # mounts its own FUSE filesystem; it needs /dev/fuse, and fusermount3 when not run as root;
 # tests/web_metrics.rs and tests/watchdog.rs mount a 64 MiB tmpfs, which needs root), dpkg-dev
 # and cargo-deb (cargo install --locked, ~1 minute once) for tests/package_deb.rs, which installs
-# the .deb on this machine as root and purges it again;
+# the .deb on this machine as root and purges it again; python3 and libsodium23, with which
+# tests/pairing.rs seals the broker password as HQ would;
 # scripts/build-firmware.sh adds Debian's Rust for the RP2040 (rustc-web, cargo-web, rust-web-src)
 # and lld.
 #
@@ -48,6 +49,8 @@ TEST_PACKAGES=(
     fonts-wqy-microhei # a small CJK font, so the screenshots of zh-CN pages are readable
     fuse3             # fusermount3: mounts the power-cut test's FUSE filesystem when not root
     dpkg-dev          # cargo-deb's $auto dependencies, for tests/package_deb.rs
+    python3           # with libsodium23: HQ's side of the sealed pairing password (tests/pairing.rs)
+    libsodium23       # libsodium's crypto_box_seal, the reference the box's crypto_box must open
 )
 
 ensure_apt_packages "${TEST_PACKAGES[@]}"

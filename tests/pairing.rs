@@ -66,12 +66,31 @@ fn bundle(box_id: &str, code: &str, broker: &str, command_key: &str) -> String {
         broker: broker.into(),
         username: None,
         password: None,
+        password_sealed: None,
         ca_pem: None,
         cert_pem: None,
         command_keys: vec![command_key.into()],
         issued_at: "2026-11-26T08:00:00Z".into(),
     })
     .unwrap()
+}
+
+/// HQ's side of the sealed password, done with libsodium itself (`crypto_box_seal`, through
+/// Python's ctypes; scripts/test.sh installs libsodium23 and python3): base64 of the sealed box.
+fn libsodium_seal(public_b64: &str, message: &str) -> String {
+    const SCRIPT: &str = r#"
+import base64, ctypes, sys
+s = ctypes.CDLL("libsodium.so.23")
+assert s.sodium_init() >= 0
+pk, m = base64.b64decode(sys.argv[1]), sys.argv[2].encode()
+assert len(pk) == 32
+c = ctypes.create_string_buffer(len(m) + 48)
+assert s.crypto_box_seal(c, m, ctypes.c_ulonglong(len(m)), pk) == 0
+print(base64.b64encode(c.raw).decode())
+"#;
+    let out = Command::new("python3").args(["-c", SCRIPT, public_b64, message]).output().expect("python3 (scripts/test.sh installs it)");
+    assert!(out.status.success(), "libsodium's crypto_box_seal: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 fn cli(cfg: &Path, args: &[&str]) -> (bool, String, String) {
@@ -121,6 +140,9 @@ fn an_unpaired_box_pairs_with_hq_and_starts_relaying() {
     let req: PairingRequest = serde_json::from_slice(&req_msg.payload).unwrap();
     assert_eq!(req_msg.topic, pairing::request_topic(&req.box_id));
     assert!(req.csr_pem.starts_with("-----BEGIN CERTIFICATE REQUEST-----"));
+    assert_eq!(base64::engine::general_purpose::STANDARD.decode(&req.seal_key).unwrap().len(), 32, "{}", req.seal_key);
+    let seal_file = data.join("pairing/seal.key");
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&seal_file).unwrap().permissions()) & 0o777, 0o600);
     // The page shows the code; its hash is the request's.
     let page = wait_for("the pairing page", Duration::from_secs(10), || http_get(web_port));
     let shown = page.split("id=\"pairing-code\"").nth(1).and_then(|r| r.split('>').nth(1)).and_then(|r| r.split('<').next()).expect("code on the page").to_string();
@@ -138,7 +160,15 @@ fn an_unpaired_box_pairs_with_hq_and_starts_relaying() {
     // Refused replies: each shows on the page as the last refusal; nothing is written.
     let reply_topic = pairing::reply_topic(&req.box_id);
     let (other_pkcs8, _) = new_key();
-    let good = bundle(&req.box_id, &code, &broker.url(), &cmd_public);
+    // The good bundle carries the broker password sealed by libsodium to the request's key.
+    let mut good: Bundle = serde_json::from_str(&bundle(&req.box_id, &code, &broker.url(), &cmd_public)).unwrap();
+    good.username = Some("hub-1".into());
+    good.password_sealed = Some(libsodium_seal(&req.seal_key, "s3cret-from-hq"));
+    let good = serde_json::to_string(&good).unwrap();
+    // Sealed to another box's key: HQ signed it, but the box cannot open it.
+    let mut missealed: Bundle = serde_json::from_str(&good).unwrap();
+    missealed.password_sealed = Some(libsodium_seal("WGmv9FBUlzLLqu1eXfmzCm2jHLDldCutWtShp2jxpns=", "s3cret-from-hq"));
+    let missealed = serde_json::to_vec(&pairing::sign_reply(&pair_pkcs8, &req.box_id, &serde_json::to_string(&missealed).unwrap()).unwrap()).unwrap();
     let forged = serde_json::to_vec(&pairing::sign_reply(&other_pkcs8, &req.box_id, &good).unwrap()).unwrap();
     let unsigned = serde_json::to_vec(&serde_json::json!({ "bundle": good, "signature": "" })).unwrap();
     let wrong_code = serde_json::to_vec(&pairing::sign_reply(&pair_pkcs8, &req.box_id, &bundle(&req.box_id, "ABCDEFGH", &broker.url(), &cmd_public)).unwrap()).unwrap();
@@ -148,7 +178,7 @@ fn an_unpaired_box_pairs_with_hq_and_starts_relaying() {
     misfit.ca_pem = Some(other.cert.pem());
     misfit.cert_pem = Some(other.cert.pem());
     let misfit = serde_json::to_vec(&pairing::sign_reply(&pair_pkcs8, &req.box_id, &serde_json::to_string(&misfit).unwrap()).unwrap()).unwrap();
-    for (payload, shown_reason) in [(forged, "does not verify"), (unsigned, "not base64 of 64 bytes"), (wrong_code, "different pairing code"), (misfit, "do not work with this box")] {
+    for (payload, shown_reason) in [(forged, "does not verify"), (unsigned, "not base64 of 64 bytes"), (wrong_code, "different pairing code"), (misfit, "do not work with this box"), (missealed, "does not open with this box")] {
         hq.publish(&reply_topic, payload);
         wait_for(shown_reason, Duration::from_secs(15), || http_get(web_port).filter(|p| p.contains(shown_reason)));
         for f in ["paired.toml", "hub.pem", "ca.pem"] {
@@ -174,6 +204,8 @@ fn an_unpaired_box_pairs_with_hq_and_starts_relaying() {
     assert!(hq.messages().iter().any(|r| r.topic == req_msg.topic && r.payload.is_empty()));
     let overlay = data.join("pairing/paired.toml");
     assert_eq!(std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&overlay).unwrap().permissions()) & 0o777, 0o600);
+    let overlay_text = std::fs::read_to_string(&overlay).unwrap();
+    assert!(overlay_text.contains("username = \"hub-1\"") && overlay_text.contains("password = \"s3cret-from-hq\""), "the sealed password, opened:\n{overlay_text}");
     let (ok, out, _) = cli(&cfg, &["pairing", "show"]);
     assert!(ok && out.contains("chain huamei store sh-xuhui-001 hub hub-1"), "{out}");
     // The restarted daemon answers on its control socket as the store's hub.
@@ -199,7 +231,7 @@ fn the_documented_worked_example_is_exact() {
         assert!(doc.contains(value.as_str()), "docs/provisioning.md lacks the {what}: {value}");
     }
     let key: [u8; 32] = kp.public_key().as_ref().try_into().unwrap();
-    let b = pairing::accept(reply_json.as_bytes(), box_id, code, &key).unwrap();
+    let b = pairing::accept(reply_json.as_bytes(), box_id, code, &key, &pairing::SealKey::from_bytes([0; 32])).unwrap();
     assert_eq!(b.hub_id, "hub-1");
     assert_eq!(pairing::signed_input(box_id, bundle)[..31], *b"storehub-pair/1\nbox-k7m2p9x4q8r");
 }

@@ -7,10 +7,10 @@
 //!    an Ed25519 signature by HQ's pairing key (`[pairing].hq_key`, shipped in the box's config).
 //! 2. HQ could sign for the wrong box (an operator's slip, a replayed reply): the signed bundle
 //!    names the box id and carries the code shown on this box's screen; both must match.
-//! 3. Not covered: the broker sees the request (public key/CSR, no secret) and the bundle; a
-//!    bundle's broker password is readable by whoever may subscribe to the reply topic, so a
-//!    shared pairing broker must restrict `storehub/pairing/reply/#` or HQ must send a certificate
-//!    (public) for the box's CSR instead of a password.
+//! 3. Whoever may subscribe to the reply topic reads the bundle: its broker password travels
+//!    sealed to the box (`password_sealed`: libsodium's `crypto_box_seal` to the request's
+//!    `seal_key`, an X25519 key whose secret never leaves `DATA/pairing/seal.key`). Not covered:
+//!    a plain `password`, still taken for brokers that restrict `storehub/pairing/reply/#`.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -87,6 +87,9 @@ pub struct PairingRequest {
     pub fingerprint: String,
     /// A CSR for the box's key (CN = box id), for HQ to sign when it uses mutual TLS.
     pub csr_pem: String,
+    /// The box's X25519 public key (base64, 32 bytes) that HQ seals the broker password to
+    /// ([`SealKey`]).
+    pub seal_key: String,
     /// storehub's version.
     pub version: String,
 }
@@ -106,8 +109,14 @@ pub struct Bundle {
     pub broker: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// The broker password in clear: only for a pairing broker that lets nobody else read
+    /// `storehub/pairing/reply/#`; else [`Bundle::password_sealed`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// The broker password sealed to the request's `seal_key` (base64 of libsodium's
+    /// `crypto_box_seal`). [`accept`] opens it into `password`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_sealed: Option<String>,
     /// The CA that signed the store broker's certificate (PEM).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_pem: Option<String>,
@@ -138,6 +147,34 @@ pub fn sign_reply(pkcs8: &[u8], box_id: &str, bundle: &str) -> Result<PairingRep
     Ok(PairingReply { bundle: bundle.to_string(), signature: STANDARD.encode(sig.as_ref()) })
 }
 
+/// The box's key for secrets HQ sends it (X25519; libsodium sealed boxes, so HQ's side is one
+/// `crypto_box_seal` call in any language). The secret is 32 random bytes kept in
+/// `DATA/pairing/seal.key`; `Debug` never shows it.
+pub struct SealKey(crypto_box::SecretKey);
+
+impl SealKey {
+    pub fn from_bytes(secret: [u8; 32]) -> SealKey {
+        SealKey(crypto_box::SecretKey::from_bytes(secret))
+    }
+
+    /// The public key as the request carries it (base64 of 32 bytes).
+    pub fn public_b64(&self) -> String {
+        STANDARD.encode(self.0.public_key().as_bytes())
+    }
+
+    /// Opens a sealed box (`crypto_box_seal_open`); `None` when it was not sealed to this key
+    /// or was changed.
+    pub fn open(&self, sealed: &[u8]) -> Option<Vec<u8>> {
+        self.0.unseal(sealed).ok()
+    }
+}
+
+impl std::fmt::Debug for SealKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SealKey({})", self.public_b64())
+    }
+}
+
 /// Why a reply was refused (nothing is written for any of them).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
@@ -157,8 +194,9 @@ pub enum Refused {
     WrongCode,
 }
 
-/// Checks a reply against this box's id and code and HQ's pairing key; the bundle on success.
-pub fn accept(payload: &[u8], box_id: &str, code: &str, hq_key: &[u8; 32]) -> Result<Bundle, Refused> {
+/// Checks a reply against this box's id and code and HQ's pairing key; the bundle on success,
+/// with a sealed password opened with `seal` into `password`.
+pub fn accept(payload: &[u8], box_id: &str, code: &str, hq_key: &[u8; 32], seal: &SealKey) -> Result<Bundle, Refused> {
     if payload.len() > MAX_REPLY_BYTES {
         return Err(Refused::TooBig(payload.len()));
     }
@@ -170,7 +208,7 @@ pub fn accept(payload: &[u8], box_id: &str, code: &str, hq_key: &[u8; 32]) -> Re
     ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, hq_key)
         .verify(&signed_input(box_id, &reply.bundle), &sig)
         .map_err(|_| Refused::NotHq)?;
-    let b: Bundle = serde_json::from_str(&reply.bundle).map_err(|e| Refused::BadBundle(e.to_string()))?;
+    let mut b: Bundle = serde_json::from_str(&reply.bundle).map_err(|e| Refused::BadBundle(e.to_string()))?;
     if b.v != 1 {
         return Err(Refused::BadBundle(format!("v: expected 1, got {}", b.v)));
     }
@@ -187,8 +225,18 @@ pub fn accept(payload: &[u8], box_id: &str, code: &str, hq_key: &[u8; 32]) -> Re
         return Err(Refused::BadBundle("store_name: empty".into()));
     }
     MqttUrl::try_from(b.broker.clone()).map_err(|e| Refused::BadBundle(format!("broker: {e}")))?;
+    if let Some(sealed) = b.password_sealed.take() {
+        if b.password.is_some() {
+            return Err(Refused::BadBundle("password and password_sealed: give one of them".into()));
+        }
+        let bytes = STANDARD.decode(sealed.trim()).map_err(|_| Refused::BadBundle("password_sealed: not base64".into()))?;
+        let opened = seal.open(&bytes).ok_or_else(|| {
+            Refused::BadBundle("password_sealed: does not open with this box's seal key (sealed to another box's seal_key, or changed)".into())
+        })?;
+        b.password = Some(String::from_utf8(opened).map_err(|_| Refused::BadBundle("password_sealed: the password is not UTF-8".into()))?);
+    }
     if b.username.is_some() != b.password.is_some() {
-        return Err(Refused::BadBundle("username and password go together".into()));
+        return Err(Refused::BadBundle("username and password (or password_sealed) go together".into()));
     }
     for (i, k) in b.command_keys.iter().enumerate() {
         crate::cloud::commands::parse_public_key(k).map_err(|e| Refused::BadBundle(format!("command_keys[{i}]: {e}")))?;
@@ -288,6 +336,45 @@ mod tests {
         assert_eq!(code_hash("box-aaaaaaaaaaaa", "23456782").len(), 64);
     }
 
+    /// The box's test seal key: the secret 0x21 0x22 … 0x40.
+    fn seal() -> SealKey {
+        SealKey::from_bytes(std::array::from_fn(|i| 0x21 + i as u8))
+    }
+
+    #[test]
+    fn a_password_sealed_by_libsodium_opens_with_the_box_seal_key_only() {
+        // libsodium 1.0.18 (Python ctypes): crypto_scalarmult_base of the secret 0x21..0x40,
+        // then crypto_box_seal(b"s3cret-from-hq", pk). Sealing is randomised, so these are the
+        // bytes of one run, as docs/provisioning.md shows them.
+        assert_eq!(seal().public_b64(), "WGmv9FBUlzLLqu1eXfmzCm2jHLDldCutWtShp2jxpns=");
+        let sealed = "f4RrZEGyrZAagl5lgfEpUrli1lvRrhTcnyGtFh2ClHkrfWECkEi6e6Fe6oH5D8rBNSGYUdhhRqv5EuK/DsU=";
+        let (pkcs8, public) = hq_key();
+        let with = |password: Option<&str>, sealed: Option<&str>| {
+            let mut b: Bundle = serde_json::from_str(&bundle("box-a", "23456782")).unwrap();
+            b.username = Some("hub-1".into());
+            b.password = password.map(str::to_string);
+            b.password_sealed = sealed.map(str::to_string);
+            serde_json::to_vec(&sign_reply(&pkcs8, "box-a", &serde_json::to_string(&b).unwrap()).unwrap()).unwrap()
+        };
+        let b = accept(&with(None, Some(sealed)), "box-a", "23456782", &public, &seal()).unwrap();
+        assert_eq!((b.password.as_deref(), b.password_sealed), (Some("s3cret-from-hq"), None));
+        // Another box's key, a changed byte, both fields, neither: refused, saying which.
+        let other = SealKey::from_bytes([7; 32]);
+        let refused = |r: Result<Bundle, Refused>| match r {
+            Err(Refused::BadBundle(m)) => m,
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+        assert!(refused(accept(&with(None, Some(sealed)), "box-a", "23456782", &public, &other)).contains("does not open with this box's seal key"));
+        let mut bytes = STANDARD.decode(sealed).unwrap();
+        bytes[40] ^= 1;
+        let changed = STANDARD.encode(&bytes);
+        assert!(refused(accept(&with(None, Some(&changed)), "box-a", "23456782", &public, &seal())).contains("does not open"));
+        assert!(refused(accept(&with(Some("x"), Some(sealed)), "box-a", "23456782", &public, &seal())).contains("give one of them"));
+        assert!(refused(accept(&with(None, Some("%%")), "box-a", "23456782", &public, &seal())).contains("not base64"));
+        assert!(refused(accept(&with(None, None), "box-a", "23456782", &public, &seal())).contains("go together"));
+        assert_eq!(format!("{:?}", seal()), "SealKey(WGmv9FBUlzLLqu1eXfmzCm2jHLDldCutWtShp2jxpns=)", "Debug shows the public half only");
+    }
+
     fn bundle(box_id: &str, code: &str) -> String {
         serde_json::to_string(&Bundle {
             v: 1,
@@ -300,6 +387,7 @@ mod tests {
             broker: "mqtt://127.0.0.1:1883".into(),
             username: None,
             password: None,
+            password_sealed: None,
             ca_pem: None,
             cert_pem: None,
             command_keys: vec![],
@@ -313,40 +401,40 @@ mod tests {
         let (pkcs8, public) = hq_key();
         let good = sign_reply(&pkcs8, "box-a", &bundle("box-a", "23456782")).unwrap();
         let bytes = serde_json::to_vec(&good).unwrap();
-        assert_eq!(accept(&bytes, "box-a", "23456782", &public).unwrap().hub_id, "hub-1");
+        assert_eq!(accept(&bytes, "box-a", "23456782", &public, &seal()).unwrap().hub_id, "hub-1");
         // The code as the operator typed it, in lower case with a dash, is the same code.
         let typed = sign_reply(&pkcs8, "box-a", &bundle("box-a", "2345-6782")).unwrap();
-        assert!(accept(&serde_json::to_vec(&typed).unwrap(), "box-a", "23456782", &public).is_ok());
+        assert!(accept(&serde_json::to_vec(&typed).unwrap(), "box-a", "23456782", &public, &seal()).is_ok());
 
         let wrong_code = sign_reply(&pkcs8, "box-a", &bundle("box-a", "99999999")).unwrap();
-        assert_eq!(accept(&serde_json::to_vec(&wrong_code).unwrap(), "box-a", "23456782", &public), Err(Refused::WrongCode));
+        assert_eq!(accept(&serde_json::to_vec(&wrong_code).unwrap(), "box-a", "23456782", &public, &seal()), Err(Refused::WrongCode));
         // Signed for box-b: the signature covers box-b's id, so box-a refuses it as not HQ's.
         let other = sign_reply(&pkcs8, "box-b", &bundle("box-b", "23456782")).unwrap();
-        assert_eq!(accept(&serde_json::to_vec(&other).unwrap(), "box-a", "23456782", &public), Err(Refused::NotHq));
+        assert_eq!(accept(&serde_json::to_vec(&other).unwrap(), "box-a", "23456782", &public, &seal()), Err(Refused::NotHq));
         // Signed for box-a but naming box-b inside.
         let inside = sign_reply(&pkcs8, "box-a", &bundle("box-b", "23456782")).unwrap();
-        assert_eq!(accept(&serde_json::to_vec(&inside).unwrap(), "box-a", "23456782", &public), Err(Refused::OtherBox("box-b".into())));
+        assert_eq!(accept(&serde_json::to_vec(&inside).unwrap(), "box-a", "23456782", &public, &seal()), Err(Refused::OtherBox("box-b".into())));
         // Changed after signing.
         let mut forged = good.clone();
         forged.bundle = forged.bundle.replace("hub-1", "hub-9");
-        assert_eq!(accept(&serde_json::to_vec(&forged).unwrap(), "box-a", "23456782", &public), Err(Refused::NotHq));
+        assert_eq!(accept(&serde_json::to_vec(&forged).unwrap(), "box-a", "23456782", &public, &seal()), Err(Refused::NotHq));
         // Signed by another key.
         let mut other_pkcs8 = pkcs8.clone();
         other_pkcs8[16] ^= 1;
         let by_other = sign_reply(&other_pkcs8, "box-a", &bundle("box-a", "23456782")).unwrap();
-        assert_eq!(accept(&serde_json::to_vec(&by_other).unwrap(), "box-a", "23456782", &public), Err(Refused::NotHq));
+        assert_eq!(accept(&serde_json::to_vec(&by_other).unwrap(), "box-a", "23456782", &public, &seal()), Err(Refused::NotHq));
         // Unsigned, not JSON, too big.
         let unsigned = format!("{{\"bundle\":{},\"signature\":\"\"}}", serde_json::to_string(&bundle("box-a", "23456782")).unwrap());
-        assert_eq!(accept(unsigned.as_bytes(), "box-a", "23456782", &public), Err(Refused::BadSignature));
-        assert!(matches!(accept(b"hello", "box-a", "23456782", &public), Err(Refused::Malformed(_))));
-        assert_eq!(accept(&vec![b' '; MAX_REPLY_BYTES + 1], "box-a", "x", &public), Err(Refused::TooBig(MAX_REPLY_BYTES + 1)));
+        assert_eq!(accept(unsigned.as_bytes(), "box-a", "23456782", &public, &seal()), Err(Refused::BadSignature));
+        assert!(matches!(accept(b"hello", "box-a", "23456782", &public, &seal()), Err(Refused::Malformed(_))));
+        assert_eq!(accept(&vec![b' '; MAX_REPLY_BYTES + 1], "box-a", "x", &public, &seal()), Err(Refused::TooBig(MAX_REPLY_BYTES + 1)));
     }
 
     #[test]
     fn the_overlay_makes_a_provisioned_config_of_the_pairing_config() {
         let (pkcs8, public) = hq_key();
         let r = sign_reply(&pkcs8, "box-a", &bundle("box-a", "23456782")).unwrap();
-        let b = accept(&serde_json::to_vec(&r).unwrap(), "box-a", "23456782", &public).unwrap();
+        let b = accept(&serde_json::to_vec(&r).unwrap(), "box-a", "23456782", &public, &seal()).unwrap();
         let p = OverlayPaths { ca: "/d/ca.pem".into(), cert: "/d/hub.pem".into(), key: "/d/box.key".into() };
         let overlay: toml::Table = render_overlay(&b, &p).parse().unwrap();
         let base: toml::Table = "[pairing]\nbroker = \"mqtt://127.0.0.1:1\"\n[data]\ndir = \"/d\"\n".parse().unwrap();

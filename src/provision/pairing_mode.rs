@@ -193,6 +193,23 @@ pub fn identity(data_dir: &Path) -> anyhow::Result<Identity> {
     Ok(Identity { state, fingerprint: k.fingerprint, csr_pem: k.csr_pem })
 }
 
+/// The box's seal key (`DATA/pairing/seal.key`, 32 secret bytes, owner-only), made on first
+/// use: HQ seals the broker password to its public half (`pairing::SealKey`). Only the daemon
+/// calls this (it owns the data dir; a file made by a root shell would be unreadable to it).
+pub fn seal_key(data_dir: &Path) -> anyhow::Result<pairing::SealKey> {
+    let path = pairing_dir(data_dir).join("seal.key");
+    if path.exists() {
+        let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let secret: [u8; 32] = bytes
+            .try_into()
+            .map_err(|b: Vec<u8>| anyhow::anyhow!("{} holds {} bytes, not 32: it is damaged; delete it and restart (HQ then seals to the new key)", path.display(), b.len()))?;
+        return Ok(pairing::SealKey::from_bytes(secret));
+    }
+    let secret = random::<32>()?;
+    files::write(&path, &secret, Access::Secret)?;
+    Ok(pairing::SealKey::from_bytes(secret))
+}
+
 /// The text `storehub pairing show` prints (zh-CN first).
 pub fn describe(id: &Identity, u: &Unpaired) -> String {
     format!(
@@ -332,7 +349,7 @@ async fn serve(u: Unpaired, id: Identity) -> anyhow::Result<Config> {
             }
         })
     });
-    let result = mqtt_loop(&u, &id, &state).await;
+    let result = mqtt_loop(&u, &id, &seal_key(&u.data_dir)?, &state).await;
     web.abort();
     if let Some(w) = watchdog {
         w.abort();
@@ -340,7 +357,7 @@ async fn serve(u: Unpaired, id: Identity) -> anyhow::Result<Config> {
     result
 }
 
-async fn mqtt_loop(u: &Unpaired, id: &Identity, state: &Mutex<PageState>) -> anyhow::Result<Config> {
+async fn mqtt_loop(u: &Unpaired, id: &Identity, seal: &pairing::SealKey, state: &Mutex<PageState>) -> anyhow::Result<Config> {
     let box_id = &id.state.box_id;
     let request = PairingRequest {
         v: 1,
@@ -348,6 +365,7 @@ async fn mqtt_loop(u: &Unpaired, id: &Identity, state: &Mutex<PageState>) -> any
         code_hash: pairing::code_hash(box_id, &id.state.code),
         fingerprint: id.fingerprint.clone(),
         csr_pem: id.csr_pem.clone(),
+        seal_key: seal.public_b64(),
         version: env!("CARGO_PKG_VERSION").to_string(),
     };
     let request_bytes = serde_json::to_vec(&request)?;
@@ -363,7 +381,7 @@ async fn mqtt_loop(u: &Unpaired, id: &Identity, state: &Mutex<PageState>) -> any
                 tracing::info!(topic = %pairing::request_topic(box_id), "pairing request published");
             }
             Ok(Event::Incoming(Incoming::Publish(p))) if p.topic == pairing::reply_topic(box_id) => {
-                let accepted = pairing::accept(&p.payload, box_id, &id.state.code, &u.hq_key).map_err(|e| e.to_string()).and_then(|bundle| {
+                let accepted = pairing::accept(&p.payload, box_id, &id.state.code, &u.hq_key, seal).map_err(|e| e.to_string()).and_then(|bundle| {
                     // A signed bundle that still cannot be applied (its certificate does not fit
                     // this box's key, a field the config refuses) is refused like a bad one.
                     apply_bundle(u, id, &bundle).map(|cfg| (bundle, cfg)).map_err(|e| format!("{e:#}"))
