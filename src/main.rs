@@ -2248,13 +2248,23 @@ fn main() -> ExitCode {
     // The config's [log] settings apply when flags and STOREHUB_LOG do not say otherwise; a bad
     // config is reported by the command itself, with the logger already up.
     let cfg = load_config(&cli, matches!(cli.command, Command::Demo { .. })).ok().flatten();
+    let data_dir = cli.data_dir.clone().or_else(|| cfg.as_ref().map(|c| c.data.dir.clone()));
     let log_cfg = cfg.map(|c| c.log);
     let format = cli.log_format.unwrap_or(match log_cfg.as_ref().map(|l| l.format) {
         Some(config::LogFormat::Json) => LogFormat::Json,
         _ => LogFormat::Text,
     });
     init_logging(format, log_cfg.map(|l| l.level).unwrap_or_else(|| "info".into()));
-    match run(cli) {
+    let result = run(cli);
+    // A root shell that opened the database itself leaves no file the daemon's user cannot write.
+    if let Some(dir) = data_dir {
+        match storehub::store::owner::give_back(&dir) {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(files = n, dir = %dir.display(), "gave files back to the data dir's owner"),
+            Err(e) => eprintln!("storehub: warning: cannot give the files under {} back to its owner ({e}); run `chown -R --reference={} {}`", dir.display(), dir.display(), dir.display()),
+        }
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             eprintln!("storehub: {:#}", f.error);

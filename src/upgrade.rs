@@ -134,7 +134,10 @@ pub fn rollback(opts: StoreOptions, backup: &Path, socket: &Path) -> anyhow::Res
         audit::record(&store, "cli", AuditAction::RolledBack, Some(&name), &detail).context("recording the rollback in the audit log")?;
         store.flush().context("flushing the restored database")?;
     }
-    give_to_owner(&data_dir).with_context(|| format!("giving {} back to its owner", data_dir.display()))?;
+    // The dir's owner, whoever runs this (the restore above ran as root for the `storehub` user).
+    let meta = std::fs::metadata(&data_dir).with_context(|| format!("reading {}", data_dir.display()))?;
+    crate::store::owner::chown_tree(&data_dir, std::os::unix::fs::MetadataExt::uid(&meta), std::os::unix::fs::MetadataExt::gid(&meta))
+        .with_context(|| format!("giving {} back to its owner", data_dir.display()))?;
     if start_after {
         let started = Command::new("systemctl").args(["start", "storehub.service"]).status().context("running systemctl start storehub")?;
         if !started.success() {
@@ -142,29 +145,6 @@ pub fn rollback(opts: StoreOptions, backup: &Path, socket: &Path) -> anyhow::Res
         }
     }
     Ok(Rolled { backup: backup.to_path_buf(), entries: summary.entries, schema_version: summary.schema_version, restarted_service: start_after })
-}
-
-/// Every file below `dir` gets `dir`'s owner and group (a root shell restoring for the
-/// `storehub` user must not leave root-owned files the daemon cannot write).
-fn give_to_owner(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(dir)?;
-    let (uid, gid) = (meta.uid(), meta.gid());
-    fn walk(p: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
-        for entry in std::fs::read_dir(p)? {
-            let entry = entry?;
-            let path = entry.path();
-            let m = std::fs::symlink_metadata(&path)?;
-            if m.uid() != uid || m.gid() != gid {
-                std::os::unix::fs::lchown(&path, Some(uid), Some(gid))?;
-            }
-            if m.is_dir() {
-                walk(&path, uid, gid)?;
-            }
-        }
-        Ok(())
-    }
-    walk(dir, uid, gid)
 }
 
 #[cfg(test)]

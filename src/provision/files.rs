@@ -106,16 +106,9 @@ pub fn give_to_service_user(dir: &Path) -> anyhow::Result<bool> {
         return Ok(false);
     }
     let (Some(u), Some(g)) = (uid_of(SERVICE_USER), gid_of(SERVICE_USER)) else { return Ok(false) };
-    fn walk(p: &Path, u: u32, g: u32) -> std::io::Result<()> {
-        std::os::unix::fs::lchown(p, Some(u), Some(g))?;
-        if std::fs::symlink_metadata(p)?.is_dir() {
-            for e in std::fs::read_dir(p)? {
-                walk(&e?.path(), u, g)?;
-            }
-        }
-        Ok(())
-    }
-    walk(dir, u, g).map_err(|e| anyhow::anyhow!("cannot give {} to the {SERVICE_USER} user: {e}; run `chown -R {SERVICE_USER}: {}`", dir.display(), dir.display()))?;
+    std::os::unix::fs::lchown(dir, Some(u), Some(g))
+        .and_then(|()| crate::store::owner::chown_tree(dir, u, g))
+        .map_err(|e| anyhow::anyhow!("cannot give {} to the {SERVICE_USER} user: {e}; run `chown -R {SERVICE_USER}: {}`", dir.display(), dir.display()))?;
     Ok(true)
 }
 

@@ -13,6 +13,7 @@ pub mod codec;
 mod commit;
 mod journal;
 pub mod outbox;
+pub mod owner;
 pub mod snapshot;
 
 use std::cell::RefCell;
