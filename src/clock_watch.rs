@@ -71,7 +71,7 @@ pub fn verdict_tx<E>(tx: &Tx) -> Result<ClockVerdict, TxError<E>> {
 
 /// [`verdict_tx`] in its own commit (the daemon's jobs, the health page).
 pub fn observe(store: &Store) -> Result<ClockVerdict, StoreError> {
-    store.commit(|tx| verdict_tx::<std::convert::Infallible>(tx)).map_err(|e| match e {
+    store.commit(verdict_tx::<std::convert::Infallible>).map_err(|e| match e {
         crate::store::CommitError::Store(e) => e,
         crate::store::CommitError::Rejected(never) => match never {},
     })

@@ -39,7 +39,7 @@ fn register(store: &Store, n: u64) {
 
 /// History: members `dormant` bought on 1 and 15 July (dormant, natural: no coupons, no returns);
 /// members `active` bought on 1 July and 20 November.
-fn history(store: &Store, dormant: std::ops::RangeInclusive<u64>, active: std::ops::RangeInclusive<u64>) {
+fn history(store: &Store, dormant: impl IntoIterator<Item = u64>, active: impl IntoIterator<Item = u64>) {
     let mut rows = Vec::new();
     let mut line = 1;
     let mut row = |member: u64, date: NaiveDate| {
@@ -131,7 +131,7 @@ fn a_dormant_playbook_targets_the_dormant_holds_out_a_share_and_resumes_after_a_
 fn the_tick_launches_a_scheduled_campaign_on_time_and_finishes_it_when_the_window_ends() {
     let shop = Shop::open_with(Durability::Relaxed);
     register(&shop.store, 20);
-    history(&shop.store, 1..=20, 1..=0);
+    history(&shop.store, 1..=20, []);
     let start = shop.store.clock().now() + Duration::hours(1);
     let new = NewCampaign {
         id: "wake-dec".into(),
@@ -321,7 +321,7 @@ fn the_funnel_counts_coupon_use_and_purchases_in_the_window_against_the_holdout(
     let Shop { dir: _dir, clock, store, .. } = Shop::open_with(Durability::Relaxed);
     let store = Arc::new(store);
     register(&store, 40);
-    history(&store, 1..=40, 1..=0);
+    history(&store, 1..=40, []);
     let (lanes, rules) = till(&store);
     let c = camp::create_playbook(&store, "dormant-natural", None, Some(2500), &settings()).unwrap();
     launch(&store, &c.id, None);
@@ -639,7 +639,7 @@ fn new_member(i: u64) -> NewMember {
 fn the_dormant_experience_playbook_follows_up_members_with_an_open_complaint_and_sends_an_apology_coupon() {
     let shop = Shop::open_with(Durability::Relaxed);
     register(&shop.store, 12);
-    history(&shop.store, 1..=12, 1..=0);
+    history(&shop.store, 1..=12, []);
     // Members 1–6 complained (a ticket still open): their dormancy reason is experience.
     let rules = members::tickets::TicketRules::default();
     let cost = storehub::staff::HashCost::minimal_for_tests();
@@ -678,7 +678,7 @@ fn launch_timing() {
     let n: u64 = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000);
     let shop = Shop::open_with(Durability::Durable);
     register(&shop.store, n);
-    history(&shop.store, 1..=n, 1..=0);
+    history(&shop.store, 1..=n, []);
     let c = camp::create_playbook(&shop.store, "dormant-natural", None, None, &settings()).unwrap();
     let t = std::time::Instant::now();
     let targets = camp::select_targets(&shop.store, &c.target, &settings(), d(2026, 11, 25)).unwrap();

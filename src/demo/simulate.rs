@@ -96,7 +96,7 @@ pub fn run(store: Arc<Store>, lanes: Arc<Lanes>, rules: impl Fn() -> anyhow::Res
             }
         }
         // Now and then a shopper brings something back.
-        if n % 25 == 0 && !recent.is_empty() {
+        if n.is_multiple_of(25) && !recent.is_empty() {
             let (sale_id, lane, lines) = recent.remove(rng.usize(..recent.len()));
             let (line_no, qty) = lines[rng.usize(..lines.len())];
             let req = ReturnRequest {

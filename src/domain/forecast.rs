@@ -518,7 +518,7 @@ fn hw_run(
         && level.is_finite()
         && trend.is_finite()
         && season.iter().all(|s| s.is_finite());
-    finite.then(|| HoltWintersFit {
+    finite.then_some(HoltWintersFit {
         seasonality: form,
         alpha,
         beta,

@@ -424,7 +424,7 @@ pub fn analyse(inputs: &[MemberInput], as_of: NaiveDate, p: &RfmParams) -> Vec<M
             }
             let dormant = v.days_since_last.is_some_and(|d| d >= i64::from(p.dormant_after_days));
             let returned = input.returns.iter().any(|d| *d >= window_start && *d <= as_of);
-            let dormant_reason = dormant.then(|| {
+            let dormant_reason = dormant.then_some({
                 if returned || input.has_open_ticket {
                     DormantReason::Experience
                 } else if price {

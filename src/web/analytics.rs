@@ -93,7 +93,7 @@ fn today(state: &AppState) -> NaiveDate {
 
 /// Every member's row at `as_of`, on a blocking thread.
 async fn rows(state: &AppState, as_of: NaiveDate) -> Result<Vec<MemberAnalyticsRow>, WebError> {
-    let params = state.settings.analytics.clone();
+    let params = state.settings.analytics;
     state.blocking(move |store, ctx| Ok(analytics::member_rows(store, ctx.tz, as_of, &params)?)).await
 }
 

@@ -609,7 +609,7 @@ async fn do_login(state: &AppState, addr: &str, body: &LoginBody) -> Result<(Str
     let lane = match mode.as_str() {
         "pin" => {
             let lane = body.lane.clone().unwrap_or_default();
-            let known = state.ctx.checkout.as_ref().is_some_and(|c| c.lane_ids.iter().any(|l| *l == lane));
+            let known = state.ctx.checkout.as_ref().is_some_and(|c| c.lane_ids.contains(&lane));
             if !known {
                 return Err(LoginFailure::Refused(format!("{} {lane:?}", lang.pick("没有这个收银台:", "no such lane:"))));
             }
