@@ -3906,6 +3906,9 @@ fn serve(cli: &Cli, mut cfg: Config, is_demo: bool, simulate_sales: Option<f64>,
         _ => None,
     };
     let devices = daemon::start_devices(&cfg, &store, &ctx)?;
+    // The demo's simulated devices live as long as the daemon, shopper or not (dropping them
+    // closes their ports: the hub would see every device unplugged).
+    let _demo_devices = rig.as_ref().map(|(d, _)| Arc::clone(d));
     let shopper = match (rig, ctx.checkout.clone(), device_lanes.first()) {
         (Some((rig, Some(every))), Some(setup), Some(lane)) => {
             let lanes = ctx.lanes.get(&store, &setup, &ctx.layouts).map_err(|e| anyhow!(e))?;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use storehub::domain::pricing::Quantity;
 use storehub::domain::tender::TenderKind;
 
-use common::{spawn_demo, stop_demo_and_open};
+use common::{spawn_demo, start_demo, stop_demo_and_open};
 
 /// The sale ids in the QR codes of an ESC/POS stream (`GS ( k pL pH 31 50 30 data`).
 fn qr_payloads(bytes: &[u8]) -> Vec<String> {
@@ -94,4 +94,27 @@ fn the_demo_shopper_runs_scan_to_receipt_through_simulated_devices() {
     assert!(picked.iter().any(|n| (1..=23).contains(n)), "no bottle taken off the stocked shelf; picks left {picked:?}");
     let report = storehub::verify::verify(&store).unwrap();
     assert!(report.ok(), "{:?}", report.violations);
+}
+
+#[test]
+fn without_a_shopper_the_demo_keeps_its_simulated_devices_attached() {
+    // `--shopper-every 0` turns the scripted shopper off, not the devices: a person at the demo
+    // still has a scanner, a scale, a shelf and a printer (they were dropped with the shopper
+    // once, and the hub saw every device unplugged).
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let _demo = start_demo(&dir);
+    let started = Instant::now();
+    loop {
+        let out = Command::new(env!("CARGO_BIN_EXE_storehub")).args(["--data-dir", dir.to_str().unwrap(), "devices", "--json"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let health: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let all_connected = health.as_array().is_some_and(|h| h.len() == 5 && h.iter().all(|d| d["connected"] == true));
+        // Connected for 3 s running, so a device that attaches and then goes away is caught.
+        if all_connected && started.elapsed() >= Duration::from_secs(3) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "devices not all attached after 30 s: {health}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
