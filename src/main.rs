@@ -160,7 +160,7 @@ enum Command {
         #[arg(long, value_name = "RATE")]
         simulate_sales: Option<f64>,
         /// A scripted shopper at lane 1 every SECS seconds, through the demo's simulated scanner,
-        /// scale and receipt printer (0: none).
+        /// scale and receipt printer (0: none; the simulated devices stay attached).
         #[arg(long, value_name = "SECS", default_value_t = 5.0)]
         shopper_every: f64,
         /// Serve the demo's pages on this address (default 127.0.0.1:8080).
