@@ -57,6 +57,12 @@ async fn a_technician_resets_a_clock_mark_left_in_the_future_from_the_system_pag
     let again = shop.post_json(&t, "/api/v1/system/clock/reset-mark", &serde_json::json!({})).await;
     assert_eq!(again.status(), 409);
     assert!(again.text().await.unwrap().contains("时钟正常"));
+    // A clock back at 1970 (not synced since boot) is not papered over either.
+    shop.clock.set("1970-01-01T00:01:00Z".parse().unwrap());
+    let unsynced = shop.post_json(&t, "/api/v1/system/clock/reset-mark", &serde_json::json!({})).await;
+    assert_eq!(unsynced.status(), 409);
+    assert!(unsynced.text().await.unwrap().contains("尚未对时"));
+    shop.clock.set(opening);
     let audit = storehub::audit::list(&shop.store, &storehub::audit::AuditFilter { action: Some(storehub::audit::AuditAction::ClockMarkReset), ..Default::default() }).unwrap();
     assert_eq!(audit.iter().map(|e| e.actor.as_str()).collect::<Vec<_>>(), vec!["tech1"]);
 }

@@ -114,8 +114,8 @@ async fn clock_reset(state: &AppState, me: &Identity) -> Result<crate::clock_wat
             Ok(done) => Ok(done),
             Err(crate::store::CommitError::Rejected(refused)) => Err(WebError::conflict(match refused {
                 ResetRefused::Sane => lang.pick("时钟正常，无需重置高水位", "the clock is sane; the mark needs no reset").to_string(),
-                ResetRefused::Unsynced { .. } => match lang {
-                    crate::web::i18n::Lang::Zh => format!("时钟尚未对时，请先设置时间（NTP）：{refused}"),
+                ResetRefused::Unsynced { now } => match lang {
+                    crate::web::i18n::Lang::Zh => format!("时钟显示 {}，开机后尚未对时：请先校正时间（NTP：timedatectl），再看是否需要重置高水位", now.format("%Y-%m-%d %H:%M:%SZ")),
                     _ => refused.to_string(),
                 },
             })),
