@@ -52,7 +52,7 @@ struct ClockEvent {
 /// trusted).
 pub fn verdict_tx<E>(tx: &Tx) -> Result<ClockVerdict, TxError<E>> {
     let now = tx.now();
-    let mark = tx.get::<HighWater, E>(TreeId::Meta, MARK_KEY)?.map(|m| m.at);
+    let mark = mark_tx(tx)?;
     let verdict = clock_sanity::judge(now, clock_sanity::floor(), mark);
     let next = clock_sanity::next_mark(&verdict, now, mark);
     if next != mark {
@@ -60,13 +60,24 @@ pub fn verdict_tx<E>(tx: &Tx) -> Result<ClockVerdict, TxError<E>> {
             tx.put(TreeId::Meta, MARK_KEY, &HighWater { at })?;
         }
     }
+    record_verdict_tx(tx, verdict)?;
+    Ok(verdict)
+}
+
+/// The high-water mark as this commit sees it.
+fn mark_tx<E>(tx: &Tx) -> Result<Option<DateTime<Utc>>, TxError<E>> {
+    Ok(tx.get::<HighWater, E>(TreeId::Meta, MARK_KEY)?.map(|m| m.at))
+}
+
+/// Records `verdict` as the last one, with its event for HQ, when it differs from the last.
+fn record_verdict_tx<E>(tx: &Tx, verdict: ClockVerdict) -> Result<(), TxError<E>> {
     let was_sane = tx.get::<LastVerdict, E>(TreeId::Meta, STATE_KEY)?.is_none_or(|v| v.sane);
     if was_sane != verdict.is_sane() {
         tx.put(TreeId::Meta, STATE_KEY, &LastVerdict { sane: verdict.is_sane() })?;
         let event = if verdict.is_sane() { EVENT_CLOCK_OK } else { EVENT_CLOCK_INSANE };
         tx.emit(event, None, &ClockEvent { verdict, message: verdict.describe() })?;
     }
-    Ok(verdict)
+    Ok(())
 }
 
 /// [`verdict_tx`] in its own commit (the daemon's jobs, the health page).
@@ -79,8 +90,7 @@ pub fn observe(store: &Store) -> Result<ClockVerdict, StoreError> {
 
 /// The verdict without writing anything (for pages that only read).
 pub fn peek(store: &Store) -> Result<ClockVerdict, StoreError> {
-    let mark = store.get::<HighWater>(TreeId::Meta, MARK_KEY)?.map(|m| m.at);
-    Ok(clock_sanity::judge(store.clock().now(), clock_sanity::floor(), mark))
+    status(store).map(|s| s.verdict)
 }
 
 /// The clock as the store judges it now, for `storehub clock status`, the system page and
@@ -122,18 +132,13 @@ pub struct MarkReset {
 pub fn reset_mark(store: &Store, actor: &str) -> Result<MarkReset, crate::store::CommitError<clock_sanity::ResetRefused>> {
     store.commit(|tx| {
         let now = tx.now();
-        let mark = tx.get::<HighWater, clock_sanity::ResetRefused>(TreeId::Meta, MARK_KEY)?.map(|m| m.at);
+        let mark = mark_tx(tx)?;
         let verdict = clock_sanity::judge(now, clock_sanity::floor(), mark);
         let new_mark = clock_sanity::reset_mark(&verdict, now).map_err(TxError::Rejected)?;
         // A stepped-back verdict always has a mark.
         let old_mark = mark.unwrap_or(new_mark);
         tx.put(TreeId::Meta, MARK_KEY, &HighWater { at: new_mark })?;
-        let was_sane = tx.get::<LastVerdict, clock_sanity::ResetRefused>(TreeId::Meta, STATE_KEY)?.is_none_or(|v| v.sane);
-        if !was_sane {
-            tx.put(TreeId::Meta, STATE_KEY, &LastVerdict { sane: true })?;
-            let sane = ClockVerdict::Sane;
-            tx.emit(EVENT_CLOCK_OK, None, &ClockEvent { verdict: sane, message: sane.describe() })?;
-        }
+        record_verdict_tx(tx, ClockVerdict::Sane)?;
         let detail = format!("high-water mark {} lowered to {}", old_mark.to_rfc3339(), new_mark.to_rfc3339());
         let audit_id = crate::audit::record_tx(tx, actor, crate::audit::AuditAction::ClockMarkReset, None, &detail)?;
         Ok(MarkReset { old_mark, new_mark, audit_id })

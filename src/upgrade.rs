@@ -134,10 +134,7 @@ pub fn rollback(opts: StoreOptions, backup: &Path, socket: &Path) -> anyhow::Res
         audit::record(&store, "cli", AuditAction::RolledBack, Some(&name), &detail).context("recording the rollback in the audit log")?;
         store.flush().context("flushing the restored database")?;
     }
-    // The dir's owner, whoever runs this (the restore above ran as root for the `storehub` user).
-    let meta = std::fs::metadata(&data_dir).with_context(|| format!("reading {}", data_dir.display()))?;
-    crate::store::owner::chown_tree(&data_dir, std::os::unix::fs::MetadataExt::uid(&meta), std::os::unix::fs::MetadataExt::gid(&meta))
-        .with_context(|| format!("giving {} back to its owner", data_dir.display()))?;
+    crate::store::owner::to_dir_owner(&data_dir).with_context(|| format!("giving {} back to its owner", data_dir.display()))?;
     if start_after {
         let started = Command::new("systemctl").args(["start", "storehub.service"]).status().context("running systemctl start storehub")?;
         if !started.success() {

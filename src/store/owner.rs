@@ -50,3 +50,10 @@ pub fn give_back(dir: &Path) -> std::io::Result<usize> {
     }
     chown_tree(dir, meta.uid(), meta.gid())
 }
+
+/// Gives everything below `dir` to `dir`'s owner and group, whoever runs this (a rollback
+/// restores as root for the `storehub` user). Returns how many files were changed.
+pub fn to_dir_owner(dir: &Path) -> std::io::Result<usize> {
+    let meta = std::fs::metadata(dir)?;
+    chown_tree(dir, meta.uid(), meta.gid())
+}
